@@ -1,0 +1,148 @@
+//! A campaign: budget, bid, targeting and blocking metadata of one line of
+//! spend for one advertiser.
+
+use audiences::StageMultipliers;
+use openrtb::{Currency, Micros};
+use serde::{Deserialize, Serialize};
+
+use super::{AdvertiserId, UnixTime};
+
+/// Store-assigned campaign id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CampaignId(pub i64);
+
+/// Whether a campaign may bid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    /// Bids within its flight dates.
+    Active,
+    /// Kept, does not bid.
+    Paused,
+    /// Finished; does not bid, hidden from default lists.
+    Archived,
+}
+
+/// A campaign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Id.
+    pub id: CampaignId,
+    /// Owner.
+    pub advertiser_id: AdvertiserId,
+    /// Display name.
+    pub name: String,
+    /// Whether it bids.
+    pub status: CampaignStatus,
+    /// First second it may bid; `None` = from creation.
+    pub flight_start: Option<UnixTime>,
+    /// First second it may no longer bid; `None` = open-ended.
+    pub flight_end: Option<UnixTime>,
+    /// Lifetime budget in `currency`.
+    pub total_budget_micros: Micros,
+    /// Daily budget in `currency`.
+    pub daily_budget_micros: Micros,
+    /// Currency of budgets and bids.
+    pub currency: Currency,
+    /// CPM bid before multipliers, in `currency`.
+    pub base_cpm_micros: Micros,
+    /// CPM the bidder never exceeds, in `currency`.
+    pub max_cpm_micros: Micros,
+    /// Advertiser domains declared on bids (`bid.adomain`).
+    pub adomain: Vec<String>,
+    /// IAB content categories of the ads (`bid.cat`), checked against `bcat`.
+    pub cat: Vec<String>,
+    /// Creative attributes (`bid.attr`), checked against `battr`.
+    pub attr: Vec<u32>,
+    /// Bundle of the app the ads promote (`bid.bundle`), checked against `bapp`.
+    pub app_bundle: Option<String>,
+    /// Language of the ads, ISO-639-1, checked against `wlang`; `None` when
+    /// the ads carry no text that matters.
+    pub language: Option<String>,
+    /// Where and to whom it bids.
+    pub targeting: Targeting,
+    /// Bid multipliers per funnel stage (applied once audiences land).
+    pub stage_multipliers: StageMultipliers,
+    /// Incremented on every write; the admin API's ETag.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Last update.
+    pub updated_at: UnixTime,
+}
+
+/// Which inventory a campaign buys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inventory {
+    /// Sites and apps.
+    #[default]
+    Any,
+    /// Websites only.
+    Site,
+    /// Apps only.
+    App,
+}
+
+/// An ad format a campaign can serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdFormat {
+    /// Display banner.
+    Banner,
+    /// Native.
+    Native,
+    /// Video (VAST).
+    Video,
+}
+
+/// A banner size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Size {
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+}
+
+/// An allow list and a deny list; an empty allow list allows everything not
+/// denied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListFilter {
+    /// Only these, when not empty.
+    pub allow: Vec<String>,
+    /// Never these.
+    pub deny: Vec<String>,
+}
+
+/// Targeting rules; every empty list means "any".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Targeting {
+    /// Countries, ISO-3166-1 alpha-3 (as OpenRTB `geo.country`).
+    pub countries: Vec<String>,
+    /// Regions as `COUNTRY-REGION`, e.g. `USA-CA`, `DEU-BY`.
+    pub regions: Vec<String>,
+    /// OpenRTB device types.
+    pub device_types: Vec<u32>,
+    /// Operating systems, case-insensitive (`ios`, `android`, ...).
+    pub os: Vec<String>,
+    /// Site domains.
+    pub site_domains: ListFilter,
+    /// App bundles.
+    pub app_bundles: ListFilter,
+    /// Site, app or both.
+    pub inventory: Inventory,
+    /// Formats; empty = every format it has creatives for.
+    pub formats: Vec<AdFormat>,
+    /// Banner sizes; empty = every size it has creatives for.
+    pub sizes: Vec<Size>,
+    /// Deal ids it bids on; with `deals_only` it bids on nothing else.
+    pub deal_ids: Vec<String>,
+    /// Bid only through the deals in `deal_ids`.
+    pub deals_only: bool,
+    /// Languages, ISO-639-1 (`en`, `de`).
+    pub languages: Vec<String>,
+}

@@ -1,0 +1,45 @@
+//! The media buyer's world as stored: advertisers, campaigns, fixed
+//! creatives. Plain data with serde; validation lives with the admin API and
+//! the compiled, bid-ready form lives in `decision`.
+//!
+//! Money is [`Micros`] throughout; on the admin API's JSON it is an integer
+//! number of micros (`"daily_budget_micros": 50000000` is 50.00).
+
+mod advertiser;
+mod campaign;
+mod catalog;
+mod creative;
+
+pub use advertiser::{Advertiser, AdvertiserId};
+pub use campaign::{
+    AdFormat, Campaign, CampaignId, CampaignStatus, Inventory, ListFilter, Size, Targeting,
+};
+pub use catalog::Catalog;
+pub use creative::{Creative, CreativeId, CreativeStatus};
+
+/// Seconds since the Unix epoch, UTC.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct UnixTime(pub i64);
+
+impl UnixTime {
+    /// The current time.
+    pub fn now() -> UnixTime {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        UnixTime(d.as_secs() as i64)
+    }
+}

@@ -1,0 +1,32 @@
+//! OpenRTB 2.5/2.6 and Native 1.2 for a bidder: the request model borrowed
+//! from the request buffer, parsing with simd-json, normalisation of 2.5
+//! spellings, the spec's validation rules, gzip bodies, response writing and
+//! notice-URL macros.
+//!
+//! This crate does no I/O and knows nothing of HTTP servers: it turns bytes
+//! into a checked [`BidRequest`] and a [`BidResponse`] into bytes.
+//!
+//! # Layout
+//! - `money`: [`Micros`] and [`Currency`], where wire floats meet integer money.
+//! - `request`: the BidRequest model ([`BidRequest`], [`Imp`], ...).
+//! - `native`: Native 1.2 request and response.
+//! - `response`: the BidResponse model and no-bid reason codes.
+//! - `enums`: named values of the spec's open enumerations.
+//! - `parse`: bytes to a normalised, validated request, errors with a JSON path.
+//! - `normalize`: 2.5 spellings moved into their 2.6 places.
+//! - `validate`: what the spec requires, nothing stricter.
+//! - `body`: gzip request bodies, decompressed under a size cap.
+//! - `write`: BidResponse to JSON into a reusable buffer.
+//! - `macros`: the `${AUCTION_*}` substitution macros.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod enums;
+pub mod money;
+pub mod native;
+pub mod request;
+pub mod response;
+
+pub use money::{Currency, Micros};
+pub use request::*;
+pub use response::{Bid, BidResponse, SeatBid};
