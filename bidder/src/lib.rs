@@ -4,7 +4,7 @@
 
 pub mod error;
 pub mod model;
-// pub mod admin;
+pub mod admin;
 pub mod auth;
-// pub mod demo;
+pub mod demo;
 pub mod store;

@@ -25,6 +25,9 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::model::{AdvertiserId, Catalog};
 
 pub use tokens::{TokenInfo, TokenRecord};
+pub(crate) use advertisers::insert as insert_advertiser_in;
+pub(crate) use campaigns::insert as insert_campaign_in;
+pub(crate) use creatives::insert as insert_creative_in;
 pub(crate) use tokens::insert as insert_token_in;
 
 /// File name of the database inside the data directory.
