@@ -13,8 +13,8 @@ use openrtb::{Currency, Micros};
 
 use crate::auth::{self, Role};
 use crate::model::{
-    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Creative,
-    CreativeId, CreativeStatus, Inventory, Targeting, UnixTime,
+    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Creative, CreativeId,
+    CreativeStatus, Inventory, Targeting, UnixTime,
 };
 use crate::store::{self, Store, StoreError};
 
@@ -76,9 +76,14 @@ pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
         if n > 0 {
             return Ok(None);
         }
-        let acme = store::insert_advertiser_in(tx, &advertiser("Acme Outdoor", "acme-outdoor.example"))?.id;
-        let northwind =
-            store::insert_advertiser_in(tx, &advertiser("Northwind Coffee", "northwind-coffee.example"))?.id;
+        let acme =
+            store::insert_advertiser_in(tx, &advertiser("Acme Outdoor", "acme-outdoor.example"))?
+                .id;
+        let northwind = store::insert_advertiser_in(
+            tx,
+            &advertiser("Northwind Coffee", "northwind-coffee.example"),
+        )?
+        .id;
         for (campaign, creatives) in catalog(acme, northwind) {
             let id = store::insert_campaign_in(tx, &campaign)?.id;
             for (name, body) in creatives {
@@ -276,8 +281,14 @@ fn catalog(
     };
     let acme_native = NativeAssets {
         title: "Storm-proof tents, packed in minutes".into(),
-        description: Some("Lightweight shelters for every season. Free returns for 60 days.".into()),
-        image: image("https://cdn.acme-outdoor.example/n/main-1200x627.jpg", 1200, 627),
+        description: Some(
+            "Lightweight shelters for every season. Free returns for 60 days.".into(),
+        ),
+        image: image(
+            "https://cdn.acme-outdoor.example/n/main-1200x627.jpg",
+            1200,
+            627,
+        ),
         icon: image("https://cdn.acme-outdoor.example/n/icon-128.png", 128, 128),
         cta: Some("Shop now".into()),
         sponsored: Some("Acme Outdoor".into()),
@@ -286,8 +297,16 @@ fn catalog(
     let northwind_native = NativeAssets {
         title: "Your coffee, ready when you arrive".into(),
         description: Some("Order ahead in the Northwind app and skip the line.".into()),
-        image: image("https://cdn.northwind-coffee.example/n/main-1200x627.jpg", 1200, 627),
-        icon: image("https://cdn.northwind-coffee.example/n/icon-128.png", 128, 128),
+        image: image(
+            "https://cdn.northwind-coffee.example/n/main-1200x627.jpg",
+            1200,
+            627,
+        ),
+        icon: image(
+            "https://cdn.northwind-coffee.example/n/icon-128.png",
+            128,
+            128,
+        ),
         cta: Some("Install".into()),
         sponsored: Some("Northwind Coffee".into()),
         landing_url: "https://northwind-coffee.example/app".into(),
@@ -308,15 +327,42 @@ fn catalog(
     northwind_app.app_bundle = Some("com.northwind.coffee".into());
     vec![
         (
-            campaign(spec(acme, "Acme run-of-network banner", Currency::USD, 250, 800, formats(&[AdFormat::Banner]))),
-            ACME_BANNER_SIZES.iter().map(|&(w, h)| acme_html(w, h)).collect(),
+            campaign(spec(
+                acme,
+                "Acme run-of-network banner",
+                Currency::USD,
+                250,
+                800,
+                formats(&[AdFormat::Banner]),
+            )),
+            ACME_BANNER_SIZES
+                .iter()
+                .map(|&(w, h)| acme_html(w, h))
+                .collect(),
         ),
         (
-            campaign(spec(acme, "Acme run-of-network native", Currency::USD, 200, 800, formats(&[AdFormat::Native]))),
-            vec![("Acme native tents".into(), FixedCreative::Native(acme_native))],
+            campaign(spec(
+                acme,
+                "Acme run-of-network native",
+                Currency::USD,
+                200,
+                800,
+                formats(&[AdFormat::Native]),
+            )),
+            vec![(
+                "Acme native tents".into(),
+                FixedCreative::Native(acme_native),
+            )],
         ),
         (
-            campaign(spec(acme, "Acme run-of-network video", Currency::USD, 600, 1500, formats(&[AdFormat::Video]))),
+            campaign(spec(
+                acme,
+                "Acme run-of-network video",
+                Currency::USD,
+                600,
+                1500,
+                formats(&[AdFormat::Video]),
+            )),
             vec![
                 vast("Acme Outdoor", ACME, 30, 1280, 720),
                 vast("Acme Outdoor", ACME, 15, 640, 360),
@@ -335,11 +381,18 @@ fn catalog(
                     ..Targeting::default()
                 },
             )),
-            vec![northwind_html(300, 250), northwind_html(728, 90), northwind_html(320, 50)],
+            vec![
+                northwind_html(300, 250),
+                northwind_html(728, 90),
+                northwind_html(320, 50),
+            ],
         ),
         (
             northwind_app,
-            vec![("Northwind app install".into(), FixedCreative::Native(northwind_native))],
+            vec![(
+                "Northwind app install".into(),
+                FixedCreative::Native(northwind_native),
+            )],
         ),
         (
             campaign(spec(
@@ -378,4 +431,66 @@ fn catalog(
             vec![acme_html(320, 50), acme_html(300, 250)],
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn demo_seeds_an_empty_store_once() {
+        let store = Store::open_in_memory().unwrap();
+        let tokens = seed_if_empty(&store).unwrap();
+        assert!(tokens.is_some());
+        let first = store.load_catalog().unwrap();
+        assert_eq!(seed_if_empty(&store).unwrap(), None);
+        assert_eq!(store.load_catalog().unwrap(), first);
+    }
+
+    #[test]
+    fn demo_catalog_matches_the_spec() {
+        let store = Store::open_in_memory().unwrap();
+        seed_if_empty(&store).unwrap();
+        let c = store.load_catalog().unwrap();
+        let names: Vec<&str> = c.advertisers.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Acme Outdoor", "Northwind Coffee"]);
+        assert_eq!(c.campaigns.len(), 7);
+        assert!(
+            c.campaigns
+                .iter()
+                .all(|k| k.status == CampaignStatus::Active
+                    && k.total_budget_micros == Micros(10_000_000_000)
+                    && k.daily_budget_micros == Micros(1_000_000_000))
+        );
+        let per_campaign: Vec<usize> = c
+            .campaigns
+            .iter()
+            .map(|k| c.creatives.iter().filter(|x| x.campaign_id == k.id).count())
+            .collect();
+        assert_eq!(per_campaign, [19, 1, 2, 3, 1, 3, 2]);
+        let europe = &c.campaigns[3];
+        assert_eq!(europe.currency, Currency::EUR);
+        assert_eq!(europe.base_cpm_micros, Micros(1_800_000));
+        assert!(c.campaigns[5].targeting.deals_only);
+    }
+
+    #[test]
+    fn demo_tokens_authenticate_with_their_roles() {
+        let store = Store::open_in_memory().unwrap();
+        let t = seed_if_empty(&store).unwrap().unwrap();
+        for (secret, role, grants) in [
+            (&t.admin, Role::Admin, 0),
+            (&t.buyer, Role::Buyer, 2),
+            (&t.advertiser, Role::Advertiser, 1),
+        ] {
+            let mut h = HeaderMap::new();
+            let value = HeaderValue::from_str(&format!("Bearer {secret}")).unwrap();
+            h.insert(http::header::AUTHORIZATION, value);
+            let p = auth::authenticate(&store, &h).unwrap();
+            assert_eq!((p.role, p.advertisers.len()), (role, grants));
+        }
+        assert!(t.to_string().contains(&t.buyer));
+        assert!(!format!("{t:?}").contains(&t.buyer));
+    }
 }

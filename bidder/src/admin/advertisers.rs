@@ -48,10 +48,12 @@ impl Admin {
         query: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
         let q = parse_query(query, false)?;
-        let rows = self
-            .store
-            .list_advertisers(scope(who), lookahead(q.page))?;
-        json(StatusCode::OK, &page_of(rows, q.page.limit, |a| a.id.0), None)
+        let rows = self.store.list_advertisers(scope(who), lookahead(q.page))?;
+        json(
+            StatusCode::OK,
+            &page_of(rows, q.page.limit, |a| a.id.0),
+            None,
+        )
     }
 
     pub(super) fn get_advertiser(
@@ -77,7 +79,11 @@ impl Admin {
         }
         let a = self.store.create_advertiser(&draft)?;
         self.publish()?;
-        created(&a, format!("/api/v1/advertisers/{}", a.id.0), Some(a.version))
+        created(
+            &a,
+            format!("/api/v1/advertisers/{}", a.id.0),
+            Some(a.version),
+        )
     }
 
     pub(super) fn update_advertiser(

@@ -15,11 +15,7 @@ use crate::model::{AdvertiserId, Campaign, CampaignId};
 
 impl Admin {
     /// The campaign `id` if it exists (404) and `who` may see it (403).
-    pub(super) fn visible_campaign(
-        &self,
-        who: &Principal,
-        id: i64,
-    ) -> Result<Campaign, ApiError> {
+    pub(super) fn visible_campaign(&self, who: &Principal, id: i64) -> Result<Campaign, ApiError> {
         let c = self
             .store
             .campaign(CampaignId(id))?
@@ -52,7 +48,11 @@ impl Admin {
         let rows = self
             .store
             .list_campaigns(scope(who), advertiser, lookahead(q.page))?;
-        json(StatusCode::OK, &page_of(rows, q.page.limit, |c| c.id.0), None)
+        json(
+            StatusCode::OK,
+            &page_of(rows, q.page.limit, |c| c.id.0),
+            None,
+        )
     }
 
     pub(super) fn get_campaign(

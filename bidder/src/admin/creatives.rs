@@ -45,7 +45,11 @@ impl Admin {
         let rows =
             self.store
                 .list_creatives(scope(who), CampaignId(campaign), lookahead(q.page))?;
-        json(StatusCode::OK, &page_of(rows, q.page.limit, |c| c.id.0), None)
+        json(
+            StatusCode::OK,
+            &page_of(rows, q.page.limit, |c| c.id.0),
+            None,
+        )
     }
 
     pub(super) fn get_creative(

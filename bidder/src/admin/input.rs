@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::auth::Role;
 use crate::model::{
-    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Creative,
-    CreativeId, CreativeStatus, Inventory, ListFilter, Size, Targeting, UnixTime,
+    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Creative, CreativeId,
+    CreativeStatus, Inventory, ListFilter, Size, Targeting, UnixTime,
 };
 
 /// An advertiser to create or replace.
@@ -166,7 +166,11 @@ impl From<TargetingInput> for Targeting {
             app_bundles: t.app_bundles.into(),
             inventory: t.inventory,
             formats: t.formats,
-            sizes: t.sizes.into_iter().map(|s| Size { w: s.w, h: s.h }).collect(),
+            sizes: t
+                .sizes
+                .into_iter()
+                .map(|s| Size { w: s.w, h: s.h })
+                .collect(),
             deal_ids: t.deal_ids,
             deals_only: t.deals_only,
             languages: t.languages,

@@ -21,6 +21,8 @@ mod request;
 mod tokens;
 mod validate;
 
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

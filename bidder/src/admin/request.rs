@@ -204,21 +204,39 @@ mod tests {
     #[test]
     fn query_defaults_to_fifty_from_the_start() {
         let q = parse_query(None, true).unwrap();
-        assert_eq!(q.page, Page { after: 0, limit: 50 });
+        assert_eq!(
+            q.page,
+            Page {
+                after: 0,
+                limit: 50
+            }
+        );
         assert_eq!(q.advertiser_id, None);
     }
 
     #[test]
     fn query_rejects_limits_outside_one_to_five_hundred_and_unknown_keys() {
-        for bad in ["limit=0", "limit=501", "limit=x", "after=-1", "advertisr_id=1"] {
+        for bad in [
+            "limit=0",
+            "limit=501",
+            "limit=x",
+            "after=-1",
+            "advertisr_id=1",
+        ] {
             assert!(
-                matches!(parse_query(Some(bad), true), Err(ApiError::Unprocessable(_))),
+                matches!(
+                    parse_query(Some(bad), true),
+                    Err(ApiError::Unprocessable(_))
+                ),
                 "{bad}"
             );
         }
         assert!(parse_query(Some("advertiser_id=1"), false).is_err());
         let q = parse_query(Some("limit=500&after=7&advertiser_id=3"), true).unwrap();
-        assert_eq!((q.page.limit, q.page.after, q.advertiser_id), (500, 7, Some(3)));
+        assert_eq!(
+            (q.page.limit, q.page.after, q.advertiser_id),
+            (500, 7, Some(3))
+        );
     }
 
     #[test]

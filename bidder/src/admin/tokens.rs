@@ -79,7 +79,11 @@ impl Admin {
         created(&issued, format!("/api/v1/tokens/{}", t.id), None)
     }
 
-    pub(super) fn revoke_token(&self, who: &Principal, id: i64) -> Result<Response<Body>, ApiError> {
+    pub(super) fn revoke_token(
+        &self,
+        who: &Principal,
+        id: i64,
+    ) -> Result<Response<Body>, ApiError> {
         require(who.is_admin())?;
         self.store.revoke_token(id)?;
         Ok(no_content())

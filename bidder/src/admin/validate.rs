@@ -151,10 +151,8 @@ pub(super) fn campaign(c: &Campaign, advertiser_exists: bool) -> Errors {
     if c.total_budget_micros.0 > 0 && c.daily_budget_micros > c.total_budget_micros {
         e.push("daily_budget_micros", "must not exceed total_budget_micros");
     }
-    if let (Some(start), Some(end)) = (c.flight_start, c.flight_end) {
-        if start >= end {
-            e.push("flight_end", "must be after flight_start");
-        }
+    if matches!((c.flight_start, c.flight_end), (Some(start), Some(end)) if start >= end) {
+        e.push("flight_end", "must be after flight_start");
     }
     for (i, d) in c.adomain.iter().enumerate() {
         domain(&mut e, &format!("adomain[{i}]"), d);
@@ -162,7 +160,10 @@ pub(super) fn campaign(c: &Campaign, advertiser_exists: bool) -> Errors {
     non_empty_each(&mut e, "cat", &c.cat);
     for (i, a) in c.attr.iter().enumerate() {
         if !(1..=MAX_ATTR).contains(a) {
-            e.push(format!("attr[{i}]"), format!("must be from 1 to {MAX_ATTR}"));
+            e.push(
+                format!("attr[{i}]"),
+                format!("must be from 1 to {MAX_ATTR}"),
+            );
         }
     }
     if c.app_bundle.as_deref().is_some_and(|b| b.trim().is_empty()) {
@@ -311,7 +312,9 @@ mod tests {
     fn domains_need_two_lowercase_labels_and_an_alphabetic_tld() {
         assert!(is_domain("acme-outdoor.example"));
         assert!(is_domain("cdn.a1.co"));
-        for bad in ["acme", "Acme.com", "-a.com", "a..com", "a.c0m", "a b.com", ""] {
+        for bad in [
+            "acme", "Acme.com", "-a.com", "a..com", "a.c0m", "a b.com", "",
+        ] {
             assert!(!is_domain(bad), "{bad}");
         }
     }
@@ -319,7 +322,12 @@ mod tests {
     #[test]
     fn https_urls_need_a_host_and_no_spaces() {
         assert!(is_https_url("https://a.example/x?y"));
-        for bad in ["http://a.example", "https://", "https:// a.example", "a.example"] {
+        for bad in [
+            "http://a.example",
+            "https://",
+            "https:// a.example",
+            "a.example",
+        ] {
             assert!(!is_https_url(bad), "{bad}");
         }
     }

@@ -94,7 +94,12 @@ impl Store {
                 ],
             )?;
             if n == 0 {
-                return Err(stale_or_missing(tx, "advertisers", draft.id.0, draft.version));
+                return Err(stale_or_missing(
+                    tx,
+                    "advertisers",
+                    draft.id.0,
+                    draft.version,
+                ));
             }
             get(tx, draft.id)?.ok_or(StoreError::NotFound)
         })
@@ -177,9 +182,17 @@ mod tests {
     fn lists_page_by_id_within_scope() {
         let store = Store::open_in_memory().unwrap();
         let ids: Vec<AdvertiserId> = (0..4)
-            .map(|i| store.create_advertiser(&draft(&format!("A{i}"))).unwrap().id)
+            .map(|i| {
+                store
+                    .create_advertiser(&draft(&format!("A{i}")))
+                    .unwrap()
+                    .id
+            })
             .collect();
-        let page = Page { after: ids[0].0, limit: 2 };
+        let page = Page {
+            after: ids[0].0,
+            limit: 2,
+        };
         let got: Vec<_> = store
             .list_advertisers(Scope::All, page)
             .unwrap()
@@ -188,7 +201,13 @@ mod tests {
             .collect();
         assert_eq!(got, vec![ids[1], ids[2]]);
         let scoped: Vec<_> = store
-            .list_advertisers(Scope::Advertisers(&[ids[3]]), Page { after: 0, limit: 10 })
+            .list_advertisers(
+                Scope::Advertisers(&[ids[3]]),
+                Page {
+                    after: 0,
+                    limit: 10,
+                },
+            )
             .unwrap()
             .into_iter()
             .map(|a| a.id)

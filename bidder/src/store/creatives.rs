@@ -6,7 +6,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Page, Scope, Store, StoreError, from_json, is_foreign_key_violation, stale_or_missing, to_json};
+use super::{
+    Page, Scope, Store, StoreError, from_json, is_foreign_key_violation, stale_or_missing, to_json,
+};
 use crate::model::{CampaignId, Creative, CreativeId, CreativeStatus, UnixTime};
 
 const COLUMNS: &str =

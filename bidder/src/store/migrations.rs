@@ -159,7 +159,8 @@ mod tests {
     #[test]
     fn a_database_newer_than_this_build_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", LATEST + 1).unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
         match migrate(&mut conn) {
             Err(StoreError::SchemaTooNew { found, known }) => {
                 assert_eq!((found, known), (LATEST + 1, LATEST));

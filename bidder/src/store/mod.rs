@@ -24,11 +24,11 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::model::{AdvertiserId, Catalog};
 
-pub use tokens::{TokenInfo, TokenRecord};
 pub(crate) use advertisers::insert as insert_advertiser_in;
 pub(crate) use campaigns::insert as insert_campaign_in;
 pub(crate) use creatives::insert as insert_creative_in;
 pub(crate) use tokens::insert as insert_token_in;
+pub use tokens::{TokenInfo, TokenRecord};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "bidder.db";
@@ -114,7 +114,10 @@ impl Scope<'_> {
             Scope::All => (1, "[]".to_owned()),
             Scope::Advertisers(ids) => {
                 let ids: Vec<i64> = ids.iter().map(|a| a.0).collect();
-                (0, serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned()))
+                (
+                    0,
+                    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned()),
+                )
             }
         }
     }
@@ -243,13 +246,18 @@ fn stale_or_missing(
     }
 }
 
-/// True when `e` is SQLite refusing a write because of a foreign key.
+/// True when `e` is SQLite refusing a write because of a foreign key. An
+/// `ON DELETE RESTRICT` refusal comes with the trigger code rather than the
+/// foreign-key one, so the message decides between those.
 fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
-    )
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) => {
+            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+                || (f.code == rusqlite::ErrorCode::ConstraintViolation
+                    && msg.as_deref() == Some("FOREIGN KEY constraint failed"))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -279,8 +287,12 @@ mod tests {
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
-        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-        let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(sync, 2, "FULL");
         assert_eq!(fk, 1);
