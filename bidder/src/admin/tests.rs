@@ -483,6 +483,19 @@ fn wrong_json_types_and_unknown_fields_are_422_with_their_path_and_broken_json_4
 }
 
 #[test]
+fn a_typo_inside_a_creative_body_is_422_not_dropped() {
+    let f = Fixture::new();
+    let path = format!("/api/v1/campaigns/{}/creatives", f.campaign);
+    let a = f.admin_call(
+        Method::POST,
+        &path,
+        json!({"name": "h", "body": {"kind": "html", "w": 300, "h": 250, "markup": "<b>x</b>", "markpu": "y"}}),
+    );
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.json.to_string().contains("markpu"), "{}", a.json);
+}
+
+#[test]
 fn a_stale_version_is_412_naming_both_versions() {
     let f = Fixture::new();
     let path = format!("/api/v1/advertisers/{}", f.adv_a);

@@ -280,6 +280,49 @@ mod tests {
     }
 
     #[test]
+    fn the_store_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Store>();
+    }
+
+    #[test]
+    fn reopening_a_database_keeps_its_rows_and_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let draft = crate::model::Advertiser {
+            id: AdvertiserId(0),
+            name: "Acme".into(),
+            domain: "acme.example".into(),
+            version: 0,
+            created_at: crate::model::UnixTime(0),
+            updated_at: crate::model::UnixTime(0),
+        };
+        let created = Store::open(dir.path())
+            .unwrap()
+            .create_advertiser(&draft)
+            .unwrap();
+        let again = Store::open(dir.path()).unwrap();
+        assert_eq!(again.load_catalog().unwrap().advertisers, vec![created]);
+        let version: i64 = again
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_bidder_is_refused_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
     fn open_sets_durable_pragmas() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
