@@ -94,8 +94,8 @@ impl Admin {
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
         require(matches!(who.role, Role::Admin | Role::Buyer))?;
-        let input: AdvertiserInput = parse_json(body)?;
         self.visible_advertiser(who, id)?;
+        let input: AdvertiserInput = parse_json(body)?;
         let version = expected_version(headers, input.version)?;
         let draft = input.into_draft(AdvertiserId(id), version);
         let errors = validate::advertiser(&draft);

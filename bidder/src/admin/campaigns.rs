@@ -45,9 +45,12 @@ impl Admin {
         if let Some(a) = advertiser {
             require(who.is_granted(a))?;
         }
-        let rows = self
-            .store
-            .list_campaigns(scope(who), advertiser, lookahead(q.page))?;
+        let rows = self.store.list_campaigns(
+            scope(who),
+            advertiser,
+            q.include_archived,
+            lookahead(q.page),
+        )?;
         json(
             StatusCode::OK,
             &page_of(rows, q.page.limit, |c| c.id.0),
@@ -87,8 +90,8 @@ impl Admin {
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
         require(manages_campaigns(who))?;
-        let input: CampaignInput = parse_json(body)?;
         self.visible_campaign(who, id)?;
+        let input: CampaignInput = parse_json(body)?;
         // Moving a campaign needs the right to the new owner too.
         require(who.is_granted(input.advertiser_id))?;
         let version = expected_version(headers, input.version)?;
@@ -107,8 +110,8 @@ impl Admin {
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
         require(manages_campaigns(who))?;
-        let input = delete_body(body)?;
         self.visible_campaign(who, id)?;
+        let input = delete_body(body)?;
         let version = expected_version(headers, input.version)?;
         self.store.delete_campaign(CampaignId(id), version)?;
         self.publish()?;

@@ -67,8 +67,8 @@ impl Admin {
         campaign: i64,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        let input: CreativeInput = parse_json(body)?;
         self.visible_campaign(who, campaign)?;
+        let input: CreativeInput = parse_json(body)?;
         let draft = input.into_draft(CreativeId(0), CampaignId(campaign), 0);
         Admin::check_creative(&draft)?;
         let c = self.store.create_creative(&draft)?;
@@ -83,8 +83,8 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        let input: CreativeInput = parse_json(body)?;
         let current = self.visible_creative(who, id)?;
+        let input: CreativeInput = parse_json(body)?;
         let version = expected_version(headers, input.version)?;
         let draft = input.into_draft(CreativeId(id), current.campaign_id, version);
         Admin::check_creative(&draft)?;
@@ -100,8 +100,8 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        let input = delete_body(body)?;
         self.visible_creative(who, id)?;
+        let input = delete_body(body)?;
         let version = expected_version(headers, input.version)?;
         self.store.delete_creative(CreativeId(id), version)?;
         self.publish()?;

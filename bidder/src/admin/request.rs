@@ -25,6 +25,8 @@ pub(super) struct Query {
     pub page: Page,
     /// `advertiser_id`, where a list can be filtered by it.
     pub advertiser_id: Option<i64>,
+    /// `include_archived=true`: campaign lists hide archived ones otherwise.
+    pub include_archived: bool,
 }
 
 impl Default for Query {
@@ -35,11 +37,13 @@ impl Default for Query {
                 limit: DEFAULT_LIMIT,
             },
             advertiser_id: None,
+            include_archived: false,
         }
     }
 }
 
-/// Parses `limit`, `after` and (when `filters` says so) `advertiser_id`;
+/// Parses `limit`, `after` and (when `filters` says so, for campaigns)
+/// `advertiser_id` and `include_archived`;
 /// every bad or unknown parameter is reported, so a typo never silently
 /// widens a list.
 pub(super) fn parse_query(query: Option<&str>, filters: bool) -> Result<Query, ApiError> {
@@ -62,6 +66,11 @@ pub(super) fn parse_query(query: Option<&str>, filters: bool) -> Result<Query, A
             "advertiser_id" if filters => match value.parse::<i64>() {
                 Ok(n) => out.advertiser_id = Some(n),
                 _ => errors.push(FieldError::new("advertiser_id", "must be an id")),
+            },
+            "include_archived" if filters => match value {
+                "true" => out.include_archived = true,
+                "false" => out.include_archived = false,
+                _ => errors.push(FieldError::new("include_archived", "must be true or false")),
             },
             other => errors.push(FieldError::new(other, "unknown query parameter")),
         }

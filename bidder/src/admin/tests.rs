@@ -627,6 +627,25 @@ fn campaign_lists_filter_by_advertiser_and_scope_to_grants() {
 }
 
 #[test]
+fn archived_campaigns_are_listed_only_on_request() {
+    let f = Fixture::new();
+    let mut body = campaign_body(f.adv_a);
+    body["status"] = json!("archived");
+    let archived = f.admin_call(Method::POST, "/api/v1/campaigns", body).json["id"].clone();
+    let t = f.admin_token.clone();
+    let listed = |q: Option<&str>| {
+        f.call(Method::GET, "/api/v1/campaigns", q, Some(&t), Value::Null)
+            .json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == archived)
+    };
+    assert!(!listed(None));
+    assert!(listed(Some("include_archived=true")));
+}
+
+#[test]
 fn every_write_publishes_the_new_catalog_and_reads_publish_nothing() {
     let f = Fixture::new();
     f.admin_call(Method::GET, "/api/v1/campaigns", Value::Null);

@@ -171,11 +171,12 @@ impl Store {
     }
 
     /// One page of the campaigns `scope` allows, optionally of one
-    /// advertiser, by id.
+    /// advertiser, by id; archived ones only with `include_archived`.
     pub fn list_campaigns(
         &self,
         scope: Scope<'_>,
         advertiser: Option<AdvertiserId>,
+        include_archived: bool,
         page: Page,
     ) -> Result<Vec<Campaign>, StoreError> {
         let (all, ids) = scope.params();
@@ -187,9 +188,17 @@ impl Store {
                      WHERE id > ?1
                        AND (?2 = 1 OR advertiser_id IN (SELECT value FROM json_each(?3)))
                        AND (?4 IS NULL OR advertiser_id = ?4)
+                       AND (?6 = 1 OR status != 'archived')
                      ORDER BY id LIMIT ?5"
                 ),
-                params![page.after, all, ids, advertiser.map(|a| a.0), page.limit],
+                params![
+                    page.after,
+                    all,
+                    ids,
+                    advertiser.map(|a| a.0),
+                    page.limit,
+                    include_archived
+                ],
             )
         })
     }
