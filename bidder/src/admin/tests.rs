@@ -1100,3 +1100,26 @@ fn every_route_answers_each_kind_of_caller_as_documented() {
         }
     }
 }
+
+#[test]
+fn the_openapi_document_is_served_to_every_caller() {
+    let f = Fixture::new();
+    let tokens = [
+        None,
+        Some("bdr_wrong".to_owned()),
+        Some(f.admin_token.clone()),
+        Some(f.buyer_granted.clone()),
+        Some(f.buyer_other.clone()),
+        Some(f.advertiser.clone()),
+    ];
+    for token in &tokens {
+        let a = f.call(
+            Method::GET,
+            "/api/v1/openapi.json",
+            None,
+            token.as_deref(),
+            Value::Null,
+        );
+        assert_eq!(a.status, StatusCode::OK, "{token:?}");
+    }
+}
