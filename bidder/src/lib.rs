@@ -2,5 +2,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod model;
+pub mod store;

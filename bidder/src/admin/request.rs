@@ -1,0 +1,292 @@
+//! The HTTP plumbing every admin route shares: query strings, pagination,
+//! preconditions (`If-Match` / `version`), JSON bodies with field-path
+//! errors, and JSON responses with ETags.
+//!
+//! Knows nothing of resources or roles.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, Body, FieldError};
+use crate::store::Page;
+
+/// Page size when the client names none.
+pub(super) const DEFAULT_LIMIT: u32 = 50;
+/// Largest page a client may ask for: bounds the work of one request.
+pub(super) const MAX_LIMIT: u32 = 500;
+
+/// The query parameters admin routes understand, parsed and checked.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Query {
+    /// `limit` and `after`.
+    pub page: Page,
+    /// `advertiser_id`, where a list can be filtered by it.
+    pub advertiser_id: Option<i64>,
+    /// `include_archived=true`: campaign lists hide archived ones otherwise.
+    pub include_archived: bool,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            page: Page {
+                after: 0,
+                limit: DEFAULT_LIMIT,
+            },
+            advertiser_id: None,
+            include_archived: false,
+        }
+    }
+}
+
+/// Parses `limit`, `after` and (when `filters` says so, for campaigns)
+/// `advertiser_id` and `include_archived`;
+/// every bad or unknown parameter is reported, so a typo never silently
+/// widens a list.
+pub(super) fn parse_query(query: Option<&str>, filters: bool) -> Result<Query, ApiError> {
+    let mut out = Query::default();
+    let mut errors = Vec::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => out.page.limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_LIMIT}"),
+                )),
+            },
+            "after" => match value.parse::<i64>() {
+                Ok(n) if n >= 0 => out.page.after = n,
+                _ => errors.push(FieldError::new("after", "must be a non-negative id")),
+            },
+            "advertiser_id" if filters => match value.parse::<i64>() {
+                Ok(n) => out.advertiser_id = Some(n),
+                _ => errors.push(FieldError::new("advertiser_id", "must be an id")),
+            },
+            "include_archived" if filters => match value {
+                "true" => out.include_archived = true,
+                "false" => out.include_archived = false,
+                _ => errors.push(FieldError::new("include_archived", "must be true or false")),
+            },
+            other => errors.push(FieldError::new(other, "unknown query parameter")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Unprocessable(errors))
+    }
+}
+
+/// A list page as the API returns it: the rows and the cursor for the next
+/// page (`null` on the last one).
+#[derive(Serialize)]
+pub(super) struct ListPage<T> {
+    items: Vec<T>,
+    next_after: Option<i64>,
+}
+
+/// Builds the page from up to `limit + 1` rows: the extra row, if present,
+/// only proves there is a next page.
+pub(super) fn page_of<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> ListPage<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_after = if more { rows.last().map(&id) } else { None };
+    ListPage {
+        items: rows,
+        next_after,
+    }
+}
+
+/// The page to ask the store for: one row more than the client wants.
+pub(super) fn lookahead(page: Page) -> Page {
+    Page {
+        after: page.after,
+        limit: page.limit + 1,
+    }
+}
+
+/// Decodes a JSON body. Broken JSON is 400; well-formed JSON of the wrong
+/// shape (wrong type, unknown or missing field) is 422 naming the field path.
+pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::Unprocessable(vec![FieldError::new(path, strip_position(&inner))])
+            }
+            _ => ApiError::BadRequest {
+                path: String::new(),
+                message: format!("malformed JSON: {inner}"),
+            },
+        }
+    })?;
+    de.end().map_err(|e| ApiError::BadRequest {
+        path: String::new(),
+        message: format!("malformed JSON: {e}"),
+    })?;
+    Ok(value)
+}
+
+/// serde_json's message without its " at line 1 column 7" suffix: the
+/// field path already says where.
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// The version a write expects: `If-Match: "<version>"`, else the body's
+/// `version`; neither is 428 so that no write blindly overwrites another.
+pub(super) fn expected_version(
+    headers: &HeaderMap,
+    body_version: Option<i64>,
+) -> Result<i64, ApiError> {
+    if let Some(value) = headers.get(header::IF_MATCH) {
+        let text = value.to_str().unwrap_or("").trim();
+        let text = text.strip_prefix("W/").unwrap_or(text);
+        let text = text.trim_matches('"');
+        return text.parse::<i64>().map_err(|_| ApiError::BadRequest {
+            path: "If-Match".to_owned(),
+            message: "expected an ETag of the form \"<version>\"".to_owned(),
+        });
+    }
+    body_version.ok_or(ApiError::PreconditionRequired)
+}
+
+/// The ETag of a row at `version`.
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// A JSON response; with `version`, also its ETag.
+pub(super) fn json<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    version: Option<i64>,
+) -> Result<Response<Body>, ApiError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(v) = version {
+        resp.headers_mut().insert(header::ETAG, etag(v));
+    }
+    Ok(resp)
+}
+
+/// 201 with the new row, its ETag and `Location`.
+pub(super) fn created<T: Serialize>(
+    value: &T,
+    location: String,
+    version: Option<i64>,
+) -> Result<Response<Body>, ApiError> {
+    let mut resp = json(StatusCode::CREATED, value, version)?;
+    if let Ok(loc) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(resp)
+}
+
+/// 204, for deletes.
+pub(super) fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_defaults_to_fifty_from_the_start() {
+        let q = parse_query(None, true).unwrap();
+        assert_eq!(
+            q.page,
+            Page {
+                after: 0,
+                limit: 50
+            }
+        );
+        assert_eq!(q.advertiser_id, None);
+    }
+
+    #[test]
+    fn query_rejects_limits_outside_one_to_five_hundred_and_unknown_keys() {
+        for bad in [
+            "limit=0",
+            "limit=501",
+            "limit=x",
+            "after=-1",
+            "advertisr_id=1",
+        ] {
+            assert!(
+                matches!(
+                    parse_query(Some(bad), true),
+                    Err(ApiError::Unprocessable(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(parse_query(Some("advertiser_id=1"), false).is_err());
+        let q = parse_query(Some("limit=500&after=7&advertiser_id=3"), true).unwrap();
+        assert_eq!(
+            (q.page.limit, q.page.after, q.advertiser_id),
+            (500, 7, Some(3))
+        );
+    }
+
+    #[test]
+    fn a_page_has_a_cursor_only_when_more_rows_follow() {
+        let p = page_of(vec![1, 2, 3], 2, |x| *x as i64);
+        assert_eq!((p.items, p.next_after), (vec![1, 2], Some(2)));
+        let p = page_of(vec![1, 2], 2, |x| *x as i64);
+        assert_eq!((p.items, p.next_after), (vec![1, 2], None));
+    }
+
+    #[test]
+    fn if_match_wins_over_the_body_version_and_neither_is_required_error() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(
+            expected_version(&h, None),
+            Err(ApiError::PreconditionRequired)
+        ));
+        assert_eq!(expected_version(&h, Some(4)).unwrap(), 4);
+        h.insert(header::IF_MATCH, HeaderValue::from_static("\"7\""));
+        assert_eq!(expected_version(&h, Some(4)).unwrap(), 7);
+        h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
+        assert!(matches!(
+            expected_version(&h, None),
+            Err(ApiError::BadRequest { .. })
+        ));
+    }
+
+    #[test]
+    fn json_syntax_errors_are_400_and_type_errors_422_with_the_path() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            a: Vec<u32>,
+        }
+        assert!(matches!(
+            parse_json::<T>(b"{\"a\": [1,"),
+            Err(ApiError::BadRequest { .. })
+        ));
+        match parse_json::<T>(b"{\"a\": [1, \"x\"]}") {
+            Err(ApiError::Unprocessable(f)) => assert_eq!(f[0].field, "a[1]"),
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The rules on values of what clients write: every broken rule is
+//! collected with its field path, so one 422 lists them all.
+//!
+//! Pure functions over drafts; never reads the store (callers pass what they
+//! looked up, such as whether an advertiser exists).
+
+use creative::{FixedCreative, Image};
+
+use crate::error::FieldError;
+use crate::model::{Advertiser, Campaign};
+
+/// Longest display name.
+const MAX_NAME: usize = 200;
+/// Largest HTML or VAST document: bigger ones bloat every bid response.
+const MAX_MARKUP_BYTES: usize = 100 * 1024;
+/// Largest banner or video side in pixels.
+const MAX_SIDE: u32 = 4096;
+/// Highest OpenRTB device type (AdCOM 1.0 list: 1..=7).
+const MAX_DEVICE_TYPE: u32 = 7;
+/// Highest OpenRTB creative attribute code kept plausible.
+const MAX_ATTR: u32 = 255;
+
+/// ISO-4217 codes a campaign may be priced in: the currencies exchanges
+/// actually send in `cur`.
+const CURRENCIES: &[&str] = &[
+    "AED", "ARS", "AUD", "BGN", "BRL", "CAD", "CHF", "CLP", "CNY", "COP", "CZK", "DKK", "EGP",
+    "EUR", "GBP", "HKD", "HUF", "IDR", "ILS", "INR", "ISK", "JPY", "KRW", "MXN", "MYR", "NGN",
+    "NOK", "NZD", "PEN", "PHP", "PKR", "PLN", "RON", "RUB", "SAR", "SEK", "SGD", "THB", "TRY",
+    "TWD", "UAH", "USD", "VND", "ZAR",
+];
+
+/// The field errors found so far.
+#[derive(Debug, Default)]
+pub(super) struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(path, message));
+    }
+}
+
+fn name(e: &mut Errors, path: &str, value: &str) {
+    if value.trim().is_empty() {
+        e.push(path, "must not be empty");
+    } else if value.chars().count() > MAX_NAME {
+        e.push(path, format!("must be at most {MAX_NAME} characters"));
+    }
+}
+
+/// A DNS name of at least two labels, lowercase, with an alphabetic TLD.
+pub(super) fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    s.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
+fn domain(e: &mut Errors, path: &str, value: &str) {
+    if !is_domain(value) {
+        e.push(path, "not a lowercase domain name like example.com");
+    }
+}
+
+fn is_https_url(s: &str) -> bool {
+    s.strip_prefix("https://").is_some_and(|rest| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
+fn https(e: &mut Errors, path: &str, value: &str) {
+    if !is_https_url(value) {
+        e.push(path, "must be an https URL");
+    }
+}
+
+fn side(e: &mut Errors, path: &str, value: u32) {
+    if !(1..=MAX_SIDE).contains(&value) {
+        e.push(path, format!("must be from 1 to {MAX_SIDE}"));
+    }
+}
+
+fn non_empty_each(e: &mut Errors, path: &str, values: &[String]) {
+    for (i, v) in values.iter().enumerate() {
+        if v.trim().is_empty() {
+            e.push(format!("{path}[{i}]"), "must not be empty");
+        }
+    }
+}
+
+fn is_alpha3(s: &str) -> bool {
+    s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn is_region(s: &str) -> bool {
+    s.split_once('-').is_some_and(|(country, sub)| {
+        is_alpha3(country)
+            && (1..=3).contains(&sub.len())
+            && sub
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    })
+}
+
+fn is_language(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// Every broken rule of an advertiser.
+pub(super) fn advertiser(a: &Advertiser) -> Errors {
+    let mut e = Errors::default();
+    name(&mut e, "name", &a.name);
+    domain(&mut e, "domain", &a.domain);
+    e
+}
+
+/// Every broken rule of a campaign; `advertiser_exists` is looked up by the
+/// caller.
+pub(super) fn campaign(c: &Campaign, advertiser_exists: bool) -> Errors {
+    let mut e = Errors::default();
+    if !advertiser_exists {
+        e.push("advertiser_id", "no such advertiser");
+    }
+    name(&mut e, "name", &c.name);
+    if !CURRENCIES.contains(&c.currency.as_str()) {
+        e.push("currency", "not a supported ISO-4217 currency code");
+    }
+    for (path, m) in [
+        ("total_budget_micros", c.total_budget_micros),
+        ("daily_budget_micros", c.daily_budget_micros),
+        ("base_cpm_micros", c.base_cpm_micros),
+        ("max_cpm_micros", c.max_cpm_micros),
+    ] {
+        if m.0 < 0 {
+            e.push(path, "must not be negative");
+        }
+    }
+    if c.base_cpm_micros > c.max_cpm_micros {
+        e.push("base_cpm_micros", "must not exceed max_cpm_micros");
+    }
+    if c.total_budget_micros.0 > 0 && c.daily_budget_micros > c.total_budget_micros {
+        e.push("daily_budget_micros", "must not exceed total_budget_micros");
+    }
+    if matches!((c.flight_start, c.flight_end), (Some(start), Some(end)) if start >= end) {
+        e.push("flight_end", "must be after flight_start");
+    }
+    for (i, d) in c.adomain.iter().enumerate() {
+        domain(&mut e, &format!("adomain[{i}]"), d);
+    }
+    non_empty_each(&mut e, "cat", &c.cat);
+    for (i, a) in c.attr.iter().enumerate() {
+        if !(1..=MAX_ATTR).contains(a) {
+            e.push(
+                format!("attr[{i}]"),
+                format!("must be from 1 to {MAX_ATTR}"),
+            );
+        }
+    }
+    if c.app_bundle.as_deref().is_some_and(|b| b.trim().is_empty()) {
+        e.push("app_bundle", "must not be empty when present");
+    }
+    if c.language.as_deref().is_some_and(|l| !is_language(l)) {
+        e.push("language", "not an ISO-639-1 code like en");
+    }
+    let t = &c.targeting;
+    for (i, country) in t.countries.iter().enumerate() {
+        if !is_alpha3(country) {
+            e.push(
+                format!("targeting.countries[{i}]"),
+                "not an ISO-3166-1 alpha-3 code",
+            );
+        }
+    }
+    for (i, r) in t.regions.iter().enumerate() {
+        if !is_region(r) {
+            e.push(
+                format!("targeting.regions[{i}]"),
+                "not a region like USA-CA (alpha-3 country, dash, subdivision)",
+            );
+        }
+    }
+    for (i, d) in t.device_types.iter().enumerate() {
+        if !(1..=MAX_DEVICE_TYPE).contains(d) {
+            e.push(
+                format!("targeting.device_types[{i}]"),
+                format!("not an OpenRTB device type (1 to {MAX_DEVICE_TYPE})"),
+            );
+        }
+    }
+    non_empty_each(&mut e, "targeting.os", &t.os);
+    for (list, path) in [
+        (&t.site_domains.allow, "targeting.site_domains.allow"),
+        (&t.site_domains.deny, "targeting.site_domains.deny"),
+    ] {
+        for (i, d) in list.iter().enumerate() {
+            domain(&mut e, &format!("{path}[{i}]"), d);
+        }
+    }
+    non_empty_each(&mut e, "targeting.app_bundles.allow", &t.app_bundles.allow);
+    non_empty_each(&mut e, "targeting.app_bundles.deny", &t.app_bundles.deny);
+    for (i, s) in t.sizes.iter().enumerate() {
+        side(&mut e, &format!("targeting.sizes[{i}].w"), s.w);
+        side(&mut e, &format!("targeting.sizes[{i}].h"), s.h);
+    }
+    non_empty_each(&mut e, "targeting.deal_ids", &t.deal_ids);
+    if t.deals_only && t.deal_ids.is_empty() {
+        e.push(
+            "targeting.deal_ids",
+            "must name at least one deal when deals_only is set",
+        );
+    }
+    for (i, l) in t.languages.iter().enumerate() {
+        if !is_language(l) {
+            e.push(
+                format!("targeting.languages[{i}]"),
+                "not an ISO-639-1 code like en",
+            );
+        }
+    }
+    e
+}
+
+fn image(e: &mut Errors, path: &str, img: &Image) {
+    https(e, &format!("{path}.url"), &img.url);
+    side(e, &format!("{path}.w"), img.w);
+    side(e, &format!("{path}.h"), img.h);
+}
+
+fn markup(e: &mut Errors, path: &str, text: &str) {
+    if text.trim().is_empty() {
+        e.push(path, "must not be empty");
+    } else if text.len() > MAX_MARKUP_BYTES {
+        e.push(path, format!("must be at most {MAX_MARKUP_BYTES} bytes"));
+    }
+}
+
+/// Every broken rule of a creative's name and body.
+pub(super) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
+    let mut e = Errors::default();
+    name(&mut e, "name", creative_name);
+    match body {
+        FixedCreative::Html(h) => {
+            side(&mut e, "body.w", h.w);
+            side(&mut e, "body.h", h.h);
+            markup(&mut e, "body.markup", &h.markup);
+        }
+        FixedCreative::Native(n) => {
+            name(&mut e, "body.title", &n.title);
+            https(&mut e, "body.landing_url", &n.landing_url);
+            if let Some(img) = &n.image {
+                image(&mut e, "body.image", img);
+            }
+            if let Some(icon) = &n.icon {
+                image(&mut e, "body.icon", icon);
+            }
+            for (path, text) in [
+                ("body.description", &n.description),
+                ("body.cta", &n.cta),
+                ("body.sponsored", &n.sponsored),
+            ] {
+                if text.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                    e.push(path, "must not be empty when present");
+                }
+            }
+        }
+        FixedCreative::Vast(v) => {
+            markup(&mut e, "body.document", &v.document);
+            // A minimal shape check: a VAST root with either media files
+            // (InLine) or a wrapper pointing elsewhere.
+            if !v.document.trim().is_empty()
+                && !(v.document.contains("<VAST")
+                    && (v.document.contains("<MediaFile") || v.document.contains("<Wrapper")))
+            {
+                e.push(
+                    "body.document",
+                    "not a VAST document (needs <VAST with <MediaFile or <Wrapper)",
+                );
+            }
+            if v.duration_secs == 0 {
+                e.push("body.duration_secs", "must be greater than 0");
+            }
+            if v.mimes.is_empty() {
+                e.push("body.mimes", "must name at least one MIME type");
+            }
+            for (i, m) in v.mimes.iter().enumerate() {
+                if !m.contains('/') || m.trim() != m {
+                    e.push(format!("body.mimes[{i}]"), "not a MIME type like video/mp4");
+                }
+            }
+            side(&mut e, "body.w", v.w);
+            side(&mut e, "body.h", v.h);
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_need_two_lowercase_labels_and_an_alphabetic_tld() {
+        assert!(is_domain("acme-outdoor.example"));
+        assert!(is_domain("cdn.a1.co"));
+        for bad in [
+            "acme", "Acme.com", "-a.com", "a..com", "a.c0m", "a b.com", "",
+        ] {
+            assert!(!is_domain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn https_urls_need_a_host_and_no_spaces() {
+        assert!(is_https_url("https://a.example/x?y"));
+        for bad in [
+            "http://a.example",
+            "https://",
+            "https:// a.example",
+            "a.example",
+        ] {
+            assert!(!is_https_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn regions_are_alpha3_dash_subdivision() {
+        assert!(is_region("USA-CA"));
+        assert!(is_region("DEU-BY"));
+        assert!(!is_region("US-CA"));
+        assert!(!is_region("USA-"));
+        assert!(!is_region("usa-ca"));
+    }
+}

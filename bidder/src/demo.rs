@@ -1,0 +1,496 @@
+//! The demo catalog (`bidder --demo`): two advertisers, seven campaigns and
+//! their creatives, written so the request corpus gets bids, plus one token
+//! per role to try the admin API with.
+//!
+//! Seeds only an empty store, in one transaction: a half-seeded store never
+//! exists, and restarting with `--demo` never duplicates data.
+
+use std::fmt;
+
+use audiences::StageMultipliers;
+use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
+use openrtb::{Currency, Micros};
+
+use crate::auth::{self, Role};
+use crate::model::{
+    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Creative, CreativeId,
+    CreativeStatus, Inventory, Targeting, UnixTime,
+};
+use crate::store::{self, Store, StoreError};
+
+/// Banner sizes of the Acme run-of-network banner campaign.
+const ACME_BANNER_SIZES: &[(u32, u32)] = &[
+    (300, 250),
+    (728, 90),
+    (160, 600),
+    (300, 600),
+    (320, 50),
+    (300, 50),
+    (320, 100),
+    (970, 250),
+    (970, 90),
+    (336, 280),
+    (468, 60),
+    (120, 600),
+    (250, 250),
+    (200, 200),
+    (320, 480),
+    (480, 320),
+    (768, 1024),
+    (1024, 768),
+    (300, 1050),
+];
+
+/// The secrets of the demo tokens, shown once on the terminal.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DemoTokens {
+    /// Admin: everything.
+    pub admin: String,
+    /// Buyer for both demo advertisers.
+    pub buyer: String,
+    /// Advertiser token of Acme Outdoor.
+    pub advertiser: String,
+}
+
+impl fmt::Debug for DemoTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Secrets stay out of debug logs; `Display` is for the terminal.
+        f.debug_struct("DemoTokens").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for DemoTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Demo API tokens (shown once, store them now):")?;
+        writeln!(f, "  admin                     {}", self.admin)?;
+        writeln!(f, "  buyer (advertisers 1, 2)  {}", self.buyer)?;
+        write!(f, "  advertiser (Acme, 1)      {}", self.advertiser)
+    }
+}
+
+/// Seeds the demo catalog and tokens when the store has no advertiser;
+/// `None` when it already had data (nothing is written then).
+pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
+    store.write(|tx| {
+        let n: i64 = tx.query_row("SELECT COUNT(*) FROM advertisers", [], |r| r.get(0))?;
+        if n > 0 {
+            return Ok(None);
+        }
+        let acme =
+            store::insert_advertiser_in(tx, &advertiser("Acme Outdoor", "acme-outdoor.example"))?
+                .id;
+        let northwind = store::insert_advertiser_in(
+            tx,
+            &advertiser("Northwind Coffee", "northwind-coffee.example"),
+        )?
+        .id;
+        for (campaign, creatives) in catalog(acme, northwind) {
+            let id = store::insert_campaign_in(tx, &campaign)?.id;
+            for (name, body) in creatives {
+                store::insert_creative_in(tx, &creative(id, name, body))?;
+            }
+        }
+        let admin = auth::create_token_in(tx, Role::Admin, &[], "demo admin")?;
+        let buyer = auth::create_token_in(tx, Role::Buyer, &[acme, northwind], "demo buyer")?;
+        let adv = auth::create_token_in(tx, Role::Advertiser, &[acme], "demo advertiser (Acme)")?;
+        Ok(Some(DemoTokens {
+            admin: admin.secret,
+            buyer: buyer.secret,
+            advertiser: adv.secret,
+        }))
+    })
+}
+
+fn advertiser(name: &str, domain: &str) -> Advertiser {
+    Advertiser {
+        id: AdvertiserId(0),
+        name: name.to_owned(),
+        domain: domain.to_owned(),
+        version: 0,
+        created_at: UnixTime(0),
+        updated_at: UnixTime(0),
+    }
+}
+
+fn creative(campaign: CampaignId, name: String, body: FixedCreative) -> Creative {
+    Creative {
+        id: CreativeId(0),
+        campaign_id: campaign,
+        name,
+        status: CreativeStatus::Active,
+        body,
+        version: 0,
+        created_at: UnixTime(0),
+        updated_at: UnixTime(0),
+    }
+}
+
+/// What differs between the demo campaigns.
+struct Spec {
+    advertiser: AdvertiserId,
+    name: &'static str,
+    currency: Currency,
+    base_cpm: i64,
+    max_cpm: i64,
+    cat: &'static str,
+    domain: &'static str,
+    targeting: Targeting,
+}
+
+/// Amounts in hundredths of a currency unit (cents).
+fn cents(c: i64) -> Micros {
+    Micros(c * 10_000)
+}
+
+fn campaign(s: Spec) -> Campaign {
+    Campaign {
+        id: CampaignId(0),
+        advertiser_id: s.advertiser,
+        name: s.name.to_owned(),
+        status: CampaignStatus::Active,
+        flight_start: None,
+        flight_end: None,
+        total_budget_micros: Micros::from_units(10_000),
+        daily_budget_micros: Micros::from_units(1_000),
+        currency: s.currency,
+        base_cpm_micros: cents(s.base_cpm),
+        max_cpm_micros: cents(s.max_cpm),
+        adomain: vec![s.domain.to_owned()],
+        cat: vec![s.cat.to_owned()],
+        attr: Vec::new(),
+        app_bundle: None,
+        language: None,
+        targeting: s.targeting,
+        stage_multipliers: StageMultipliers::default(),
+        version: 0,
+        created_at: UnixTime(0),
+        updated_at: UnixTime(0),
+    }
+}
+
+fn formats(f: &[AdFormat]) -> Targeting {
+    Targeting {
+        formats: f.to_vec(),
+        ..Targeting::default()
+    }
+}
+
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| (*x).to_owned()).collect()
+}
+
+fn acme_html(w: u32, h: u32) -> (String, FixedCreative) {
+    (
+        format!("Acme banner {w}x{h}"),
+        FixedCreative::Html(HtmlCreative {
+            w,
+            h,
+            markup: format!(
+                "<a href=\"https://acme-outdoor.example/?src=rtb\" target=\"_blank\"><img src=\"https://cdn.acme-outdoor.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Acme Outdoor\"></a>"
+            ),
+        }),
+    )
+}
+
+fn northwind_html(w: u32, h: u32) -> (String, FixedCreative) {
+    (
+        format!("Northwind banner {w}x{h}"),
+        FixedCreative::Html(HtmlCreative {
+            w,
+            h,
+            markup: format!(
+                "<a href=\"https://northwind-coffee.example/?src=rtb\" target=\"_blank\"><img src=\"https://cdn.northwind-coffee.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Northwind Coffee\"></a>"
+            ),
+        }),
+    )
+}
+
+/// A complete VAST 4.2 InLine linear ad.
+fn vast(brand: &str, domain: &str, secs: u32, w: u32, h: u32) -> (String, FixedCreative) {
+    let id = format!("{}-{secs}s-{w}x{h}", brand.to_lowercase().replace(' ', "-"));
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<VAST version="4.2" xmlns="http://www.iab.com/VAST">
+  <Ad id="{id}">
+    <InLine>
+      <AdSystem version="1">bidder-demo</AdSystem>
+      <AdTitle>{brand} {secs}s</AdTitle>
+      <Impression id="imp"><![CDATA[https://track.{domain}/imp?ad={id}]]></Impression>
+      <AdServingId>{id}</AdServingId>
+      <Creatives>
+        <Creative id="{id}" sequence="1">
+          <UniversalAdId idRegistry="bidder-demo">{id}</UniversalAdId>
+          <Linear>
+            <Duration>00:00:{secs:02}</Duration>
+            <TrackingEvents>
+              <Tracking event="start"><![CDATA[https://track.{domain}/start?ad={id}]]></Tracking>
+              <Tracking event="firstQuartile"><![CDATA[https://track.{domain}/q1?ad={id}]]></Tracking>
+              <Tracking event="midpoint"><![CDATA[https://track.{domain}/mid?ad={id}]]></Tracking>
+              <Tracking event="thirdQuartile"><![CDATA[https://track.{domain}/q3?ad={id}]]></Tracking>
+              <Tracking event="complete"><![CDATA[https://track.{domain}/complete?ad={id}]]></Tracking>
+            </TrackingEvents>
+            <VideoClicks>
+              <ClickThrough id="click"><![CDATA[https://{domain}/?src=rtb-video]]></ClickThrough>
+            </VideoClicks>
+            <MediaFiles>
+              <MediaFile delivery="progressive" type="video/mp4" width="{w}" height="{h}" bitrate="2000"><![CDATA[https://cdn.{domain}/v/{id}.mp4]]></MediaFile>
+            </MediaFiles>
+          </Linear>
+        </Creative>
+      </Creatives>
+    </InLine>
+  </Ad>
+</VAST>"#
+    );
+    (
+        format!("{brand} video {secs}s {w}x{h}"),
+        FixedCreative::Vast(VastCreative {
+            document,
+            duration_secs: secs,
+            mimes: strings(&["video/mp4"]),
+            w,
+            h,
+        }),
+    )
+}
+
+fn image(url: &str, w: u32, h: u32) -> Option<Image> {
+    Some(Image {
+        url: url.to_owned(),
+        w,
+        h,
+    })
+}
+
+/// The seven demo campaigns with their creatives, as in `demo-spec.md`.
+fn catalog(
+    acme: AdvertiserId,
+    northwind: AdvertiserId,
+) -> Vec<(Campaign, Vec<(String, FixedCreative)>)> {
+    const ACME: &str = "acme-outdoor.example";
+    const NW: &str = "northwind-coffee.example";
+    let spec = |advertiser, name, currency, base_cpm, max_cpm, targeting| Spec {
+        advertiser,
+        name,
+        currency,
+        base_cpm,
+        max_cpm,
+        cat: if advertiser == acme { "IAB17" } else { "IAB8" },
+        domain: if advertiser == acme { ACME } else { NW },
+        targeting,
+    };
+    let acme_native = NativeAssets {
+        title: "Storm-proof tents, packed in minutes".into(),
+        description: Some(
+            "Lightweight shelters for every season. Free returns for 60 days.".into(),
+        ),
+        image: image(
+            "https://cdn.acme-outdoor.example/n/main-1200x627.jpg",
+            1200,
+            627,
+        ),
+        icon: image("https://cdn.acme-outdoor.example/n/icon-128.png", 128, 128),
+        cta: Some("Shop now".into()),
+        sponsored: Some("Acme Outdoor".into()),
+        landing_url: "https://acme-outdoor.example/tents".into(),
+    };
+    let northwind_native = NativeAssets {
+        title: "Your coffee, ready when you arrive".into(),
+        description: Some("Order ahead in the Northwind app and skip the line.".into()),
+        image: image(
+            "https://cdn.northwind-coffee.example/n/main-1200x627.jpg",
+            1200,
+            627,
+        ),
+        icon: image(
+            "https://cdn.northwind-coffee.example/n/icon-128.png",
+            128,
+            128,
+        ),
+        cta: Some("Install".into()),
+        sponsored: Some("Northwind Coffee".into()),
+        landing_url: "https://northwind-coffee.example/app".into(),
+    };
+    let mut northwind_app = campaign(spec(
+        northwind,
+        "Northwind app native",
+        Currency::USD,
+        300,
+        900,
+        Targeting {
+            inventory: Inventory::App,
+            os: strings(&["ios", "android"]),
+            formats: vec![AdFormat::Native],
+            ..Targeting::default()
+        },
+    ));
+    northwind_app.app_bundle = Some("com.northwind.coffee".into());
+    vec![
+        (
+            campaign(spec(
+                acme,
+                "Acme run-of-network banner",
+                Currency::USD,
+                250,
+                800,
+                formats(&[AdFormat::Banner]),
+            )),
+            ACME_BANNER_SIZES
+                .iter()
+                .map(|&(w, h)| acme_html(w, h))
+                .collect(),
+        ),
+        (
+            campaign(spec(
+                acme,
+                "Acme run-of-network native",
+                Currency::USD,
+                200,
+                800,
+                formats(&[AdFormat::Native]),
+            )),
+            vec![(
+                "Acme native tents".into(),
+                FixedCreative::Native(acme_native),
+            )],
+        ),
+        (
+            campaign(spec(
+                acme,
+                "Acme run-of-network video",
+                Currency::USD,
+                600,
+                1500,
+                formats(&[AdFormat::Video]),
+            )),
+            vec![
+                vast("Acme Outdoor", ACME, 30, 1280, 720),
+                vast("Acme Outdoor", ACME, 15, 640, 360),
+            ],
+        ),
+        (
+            campaign(spec(
+                northwind,
+                "Northwind Europe banner",
+                Currency::EUR,
+                180,
+                600,
+                Targeting {
+                    countries: strings(&["DEU", "FRA", "ESP", "ITA", "NLD", "AUT"]),
+                    formats: vec![AdFormat::Banner],
+                    ..Targeting::default()
+                },
+            )),
+            vec![
+                northwind_html(300, 250),
+                northwind_html(728, 90),
+                northwind_html(320, 50),
+            ],
+        ),
+        (
+            northwind_app,
+            vec![(
+                "Northwind app install".into(),
+                FixedCreative::Native(northwind_native),
+            )],
+        ),
+        (
+            campaign(spec(
+                northwind,
+                "Northwind private deals",
+                Currency::USD,
+                400,
+                1200,
+                Targeting {
+                    deal_ids: strings(&["NW-PMP-001", "NW-PMP-002"]),
+                    deals_only: true,
+                    formats: vec![AdFormat::Banner, AdFormat::Video],
+                    ..Targeting::default()
+                },
+            )),
+            vec![
+                northwind_html(300, 250),
+                northwind_html(728, 90),
+                vast("Northwind Coffee", NW, 30, 1280, 720),
+            ],
+        ),
+        (
+            campaign(spec(
+                acme,
+                "Acme North America mobile",
+                Currency::USD,
+                300,
+                900,
+                Targeting {
+                    countries: strings(&["USA", "CAN"]),
+                    device_types: vec![1, 4],
+                    formats: vec![AdFormat::Banner],
+                    ..Targeting::default()
+                },
+            )),
+            vec![acme_html(320, 50), acme_html(300, 250)],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn demo_seeds_an_empty_store_once() {
+        let store = Store::open_in_memory().unwrap();
+        let tokens = seed_if_empty(&store).unwrap();
+        assert!(tokens.is_some());
+        let first = store.load_catalog().unwrap();
+        assert_eq!(seed_if_empty(&store).unwrap(), None);
+        assert_eq!(store.load_catalog().unwrap(), first);
+    }
+
+    #[test]
+    fn demo_catalog_matches_the_spec() {
+        let store = Store::open_in_memory().unwrap();
+        seed_if_empty(&store).unwrap();
+        let c = store.load_catalog().unwrap();
+        let names: Vec<&str> = c.advertisers.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Acme Outdoor", "Northwind Coffee"]);
+        assert_eq!(c.campaigns.len(), 7);
+        assert!(
+            c.campaigns
+                .iter()
+                .all(|k| k.status == CampaignStatus::Active
+                    && k.total_budget_micros == Micros(10_000_000_000)
+                    && k.daily_budget_micros == Micros(1_000_000_000))
+        );
+        let per_campaign: Vec<usize> = c
+            .campaigns
+            .iter()
+            .map(|k| c.creatives.iter().filter(|x| x.campaign_id == k.id).count())
+            .collect();
+        assert_eq!(per_campaign, [19, 1, 2, 3, 1, 3, 2]);
+        let europe = &c.campaigns[3];
+        assert_eq!(europe.currency, Currency::EUR);
+        assert_eq!(europe.base_cpm_micros, Micros(1_800_000));
+        assert!(c.campaigns[5].targeting.deals_only);
+    }
+
+    #[test]
+    fn demo_tokens_authenticate_with_their_roles() {
+        let store = Store::open_in_memory().unwrap();
+        let t = seed_if_empty(&store).unwrap().unwrap();
+        for (secret, role, grants) in [
+            (&t.admin, Role::Admin, 0),
+            (&t.buyer, Role::Buyer, 2),
+            (&t.advertiser, Role::Advertiser, 1),
+        ] {
+            let mut h = HeaderMap::new();
+            let value = HeaderValue::from_str(&format!("Bearer {secret}")).unwrap();
+            h.insert(http::header::AUTHORIZATION, value);
+            let p = auth::authenticate(&store, &h).unwrap();
+            assert_eq!((p.role, p.advertisers.len()), (role, grants));
+        }
+        assert!(t.to_string().contains(&t.buyer));
+        assert!(!format!("{t:?}").contains(&t.buyer));
+    }
+}

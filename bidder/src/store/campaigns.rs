@@ -1,0 +1,271 @@
+//! Campaign rows: create, read, list, versioned update and delete. Nested
+//! values (targeting, multipliers, lists) are JSON text columns.
+//!
+//! Never deletes a campaign that still has creatives, and never stores one
+//! whose advertiser does not exist.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{
+    Page, Scope, Store, StoreError, from_json, is_foreign_key_violation, stale_or_missing, to_json,
+};
+use crate::model::{AdvertiserId, Campaign, CampaignId, CampaignStatus, UnixTime};
+use openrtb::{Currency, Micros};
+
+const COLUMNS: &str = "id, advertiser_id, name, status, flight_start, flight_end,
+    total_budget_micros, daily_budget_micros, currency, base_cpm_micros, max_cpm_micros,
+    adomain, cat, attr, app_bundle, language, targeting, stage_multipliers,
+    version, created_at, updated_at";
+
+/// The raw row, before JSON columns are decoded (a rusqlite row mapper cannot
+/// return our error type).
+struct RawRow {
+    campaign: Campaign,
+    status: String,
+    currency: String,
+    adomain: String,
+    cat: String,
+    attr: String,
+    targeting: String,
+    stage_multipliers: String,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        campaign: Campaign {
+            id: CampaignId(r.get(0)?),
+            advertiser_id: AdvertiserId(r.get(1)?),
+            name: r.get(2)?,
+            status: CampaignStatus::Paused,
+            flight_start: r.get::<_, Option<i64>>(4)?.map(UnixTime),
+            flight_end: r.get::<_, Option<i64>>(5)?.map(UnixTime),
+            total_budget_micros: Micros(r.get(6)?),
+            daily_budget_micros: Micros(r.get(7)?),
+            currency: Currency::USD,
+            base_cpm_micros: Micros(r.get(9)?),
+            max_cpm_micros: Micros(r.get(10)?),
+            adomain: Vec::new(),
+            cat: Vec::new(),
+            attr: Vec::new(),
+            app_bundle: r.get(14)?,
+            language: r.get(15)?,
+            targeting: Default::default(),
+            stage_multipliers: Default::default(),
+            version: r.get(18)?,
+            created_at: UnixTime(r.get(19)?),
+            updated_at: UnixTime(r.get(20)?),
+        },
+        status: r.get(3)?,
+        currency: r.get(8)?,
+        adomain: r.get(11)?,
+        cat: r.get(12)?,
+        attr: r.get(13)?,
+        targeting: r.get(16)?,
+        stage_multipliers: r.get(17)?,
+    })
+}
+
+fn decode(raw: RawRow) -> Result<Campaign, StoreError> {
+    let mut c = raw.campaign;
+    c.status = from_json("campaigns.status", &format!("\"{}\"", raw.status))?;
+    c.currency = from_json("campaigns.currency", &format!("\"{}\"", raw.currency))?;
+    c.adomain = from_json("campaigns.adomain", &raw.adomain)?;
+    c.cat = from_json("campaigns.cat", &raw.cat)?;
+    c.attr = from_json("campaigns.attr", &raw.attr)?;
+    c.targeting = from_json("campaigns.targeting", &raw.targeting)?;
+    c.stage_multipliers = from_json("campaigns.stage_multipliers", &raw.stage_multipliers)?;
+    Ok(c)
+}
+
+/// The status as stored: its serde name, without quotes.
+fn status_text(s: CampaignStatus) -> &'static str {
+    match s {
+        CampaignStatus::Active => "active",
+        CampaignStatus::Paused => "paused",
+        CampaignStatus::Archived => "archived",
+    }
+}
+
+fn query(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Campaign>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let raws = stmt
+        .query_map(params, from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter().map(decode).collect()
+}
+
+pub(crate) fn all(conn: &Connection) -> Result<Vec<Campaign>, StoreError> {
+    query(
+        conn,
+        &format!("SELECT {COLUMNS} FROM campaigns ORDER BY id"),
+        [],
+    )
+}
+
+pub(crate) fn get(conn: &Connection, id: CampaignId) -> Result<Option<Campaign>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM campaigns WHERE id = ?1"),
+        [id.0],
+        from_row,
+    )
+    .optional()?
+    .map(decode)
+    .transpose()
+}
+
+fn missing_advertiser(e: rusqlite::Error) -> StoreError {
+    if is_foreign_key_violation(&e) {
+        StoreError::MissingParent("advertiser")
+    } else {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// Inserts `draft` (its id, version and times are ignored) as version 1.
+pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreError> {
+    let now = UnixTime::now();
+    conn.execute(
+        &format!(
+            "INSERT INTO campaigns ({COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+             ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, ?18, ?18)"
+        ),
+        params![
+            d.advertiser_id.0,
+            d.name,
+            status_text(d.status),
+            d.flight_start.map(|t| t.0),
+            d.flight_end.map(|t| t.0),
+            d.total_budget_micros.0,
+            d.daily_budget_micros.0,
+            d.currency.as_str(),
+            d.base_cpm_micros.0,
+            d.max_cpm_micros.0,
+            to_json("campaigns.adomain", &d.adomain)?,
+            to_json("campaigns.cat", &d.cat)?,
+            to_json("campaigns.attr", &d.attr)?,
+            d.app_bundle,
+            d.language,
+            to_json("campaigns.targeting", &d.targeting)?,
+            to_json("campaigns.stage_multipliers", &d.stage_multipliers)?,
+            now.0,
+        ],
+    )
+    .map_err(missing_advertiser)?;
+    get(conn, CampaignId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
+}
+
+impl Store {
+    /// Creates a campaign from `draft`; the store assigns id, version 1 and
+    /// times. [`StoreError::MissingParent`] when its advertiser is gone.
+    pub fn create_campaign(&self, draft: &Campaign) -> Result<Campaign, StoreError> {
+        self.write(|tx| insert(tx, draft))
+    }
+
+    /// One campaign, if it exists.
+    pub fn campaign(&self, id: CampaignId) -> Result<Option<Campaign>, StoreError> {
+        self.read(|tx| get(tx, id))
+    }
+
+    /// One page of the campaigns `scope` allows, optionally of one
+    /// advertiser, by id; archived ones only with `include_archived`.
+    pub fn list_campaigns(
+        &self,
+        scope: Scope<'_>,
+        advertiser: Option<AdvertiserId>,
+        include_archived: bool,
+        page: Page,
+    ) -> Result<Vec<Campaign>, StoreError> {
+        let (all, ids) = scope.params();
+        self.read(|tx| {
+            query(
+                tx,
+                &format!(
+                    "SELECT {COLUMNS} FROM campaigns
+                     WHERE id > ?1
+                       AND (?2 = 1 OR advertiser_id IN (SELECT value FROM json_each(?3)))
+                       AND (?4 IS NULL OR advertiser_id = ?4)
+                       AND (?6 = 1 OR status != 'archived')
+                     ORDER BY id LIMIT ?5"
+                ),
+                params![
+                    page.after,
+                    all,
+                    ids,
+                    advertiser.map(|a| a.0),
+                    page.limit,
+                    include_archived
+                ],
+            )
+        })
+    }
+
+    /// Replaces every field of `draft.id` but the id, if `draft.version` is
+    /// still current; returns the row at its new version.
+    pub fn update_campaign(&self, d: &Campaign) -> Result<Campaign, StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE campaigns SET advertiser_id = ?1, name = ?2, status = ?3,
+                        flight_start = ?4, flight_end = ?5, total_budget_micros = ?6,
+                        daily_budget_micros = ?7, currency = ?8, base_cpm_micros = ?9,
+                        max_cpm_micros = ?10, adomain = ?11, cat = ?12, attr = ?13,
+                        app_bundle = ?14, language = ?15, targeting = ?16,
+                        stage_multipliers = ?17, version = version + 1, updated_at = ?18
+                     WHERE id = ?19 AND version = ?20",
+                    params![
+                        d.advertiser_id.0,
+                        d.name,
+                        status_text(d.status),
+                        d.flight_start.map(|t| t.0),
+                        d.flight_end.map(|t| t.0),
+                        d.total_budget_micros.0,
+                        d.daily_budget_micros.0,
+                        d.currency.as_str(),
+                        d.base_cpm_micros.0,
+                        d.max_cpm_micros.0,
+                        to_json("campaigns.adomain", &d.adomain)?,
+                        to_json("campaigns.cat", &d.cat)?,
+                        to_json("campaigns.attr", &d.attr)?,
+                        d.app_bundle,
+                        d.language,
+                        to_json("campaigns.targeting", &d.targeting)?,
+                        to_json("campaigns.stage_multipliers", &d.stage_multipliers)?,
+                        UnixTime::now().0,
+                        d.id.0,
+                        d.version,
+                    ],
+                )
+                .map_err(missing_advertiser)?;
+            if n == 0 {
+                return Err(stale_or_missing(tx, "campaigns", d.id.0, d.version));
+            }
+            get(tx, d.id)?.ok_or(StoreError::NotFound)
+        })
+    }
+
+    /// Deletes a campaign at `version`; refused while it has creatives.
+    pub fn delete_campaign(&self, id: CampaignId, version: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM campaigns WHERE id = ?1 AND version = ?2",
+                    params![id.0, version],
+                )
+                .map_err(|e| {
+                    if is_foreign_key_violation(&e) {
+                        StoreError::InUse("the campaign still has creatives; delete them first")
+                    } else {
+                        StoreError::Sqlite(e)
+                    }
+                })?;
+            if n == 0 {
+                return Err(stale_or_missing(tx, "campaigns", id.0, version));
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,171 @@
+//! Schema migrations, versioned in code: `PRAGMA user_version` is the number
+//! of scripts applied. Scripts are only ever appended, never edited, so a
+//! database at version N is the same everywhere.
+//!
+//! Never opens a database newer than it knows: a downgraded bidder could
+//! otherwise write rows a newer schema does not expect.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// The migrations, in order; index + 1 is the version a script brings the
+/// schema to.
+const MIGRATIONS: &[&str] = &[
+    // 1: the catalog and API tokens. Nested values are JSON text; money is
+    // integer micros; times are Unix seconds.
+    r#"
+    CREATE TABLE advertisers (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL,
+        domain      TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE TABLE campaigns (
+        id                  INTEGER PRIMARY KEY,
+        advertiser_id       INTEGER NOT NULL REFERENCES advertisers(id) ON DELETE RESTRICT,
+        name                TEXT    NOT NULL,
+        status              TEXT    NOT NULL,
+        flight_start        INTEGER,
+        flight_end          INTEGER,
+        total_budget_micros INTEGER NOT NULL,
+        daily_budget_micros INTEGER NOT NULL,
+        currency            TEXT    NOT NULL,
+        base_cpm_micros     INTEGER NOT NULL,
+        max_cpm_micros      INTEGER NOT NULL,
+        adomain             TEXT    NOT NULL,
+        cat                 TEXT    NOT NULL,
+        attr                TEXT    NOT NULL,
+        app_bundle          TEXT,
+        language            TEXT,
+        targeting           TEXT    NOT NULL,
+        stage_multipliers   TEXT    NOT NULL,
+        version             INTEGER NOT NULL,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL
+    );
+    CREATE INDEX campaigns_by_advertiser ON campaigns(advertiser_id, id);
+    CREATE TABLE creatives (
+        id          INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE RESTRICT,
+        name        TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        body        TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX creatives_by_campaign ON creatives(campaign_id, id);
+    CREATE TABLE tokens (
+        id          INTEGER PRIMARY KEY,
+        hash        BLOB    NOT NULL UNIQUE,
+        role        TEXT    NOT NULL,
+        label       TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        revoked     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE token_advertisers (
+        token_id      INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+        advertiser_id INTEGER NOT NULL REFERENCES advertisers(id) ON DELETE CASCADE,
+        PRIMARY KEY (token_id, advertiser_id)
+    );
+    "#,
+];
+
+/// Applies every script the database has not seen, each in its own
+/// transaction together with the `user_version` bump, so a crash leaves the
+/// schema at a whole version.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    apply(conn, MIGRATIONS)
+}
+
+fn apply(conn: &mut Connection, scripts: &[&str]) -> Result<(), StoreError> {
+    let known = scripts.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for (done, script) in scripts.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(script)?;
+        tx.pragma_update(None, "user_version", done as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LATEST: i64 = MIGRATIONS.len() as i64;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_fresh_database_reaches_the_latest_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), LATEST);
+    }
+
+    #[test]
+    fn migrating_an_up_to_date_database_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO advertisers VALUES (1, 'a', 'a.example', 1, 0, 0)",
+            [],
+        )
+        .unwrap();
+        // Re-running script 1 would fail on CREATE TABLE; it must not run.
+        migrate(&mut conn).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM advertisers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(version(&conn), LATEST);
+    }
+
+    #[test]
+    fn only_scripts_newer_than_the_database_are_applied() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &["CREATE TABLE a (x INTEGER);"]).unwrap();
+        apply(
+            &mut conn,
+            &["CREATE TABLE a (x INTEGER);", "CREATE TABLE b (y INTEGER);"],
+        )
+        .unwrap();
+        assert_eq!(version(&conn), 2);
+        conn.execute("INSERT INTO b VALUES (1)", []).unwrap();
+    }
+
+    #[test]
+    fn a_failing_script_leaves_the_previous_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let err = apply(
+            &mut conn,
+            &["CREATE TABLE a (x INTEGER);", "CREATE TABLE a (x INTEGER);"],
+        );
+        assert!(err.is_err());
+        assert_eq!(version(&conn), 1);
+    }
+
+    #[test]
+    fn a_database_newer_than_this_build_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        match migrate(&mut conn) {
+            Err(StoreError::SchemaTooNew { found, known }) => {
+                assert_eq!((found, known), (LATEST + 1, LATEST));
+            }
+            other => panic!("expected SchemaTooNew, got {other:?}"),
+        }
+    }
+}
