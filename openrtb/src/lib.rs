@@ -16,17 +16,28 @@
 //! - `normalize`: 2.5 spellings moved into their 2.6 places.
 //! - `validate`: what the spec requires, nothing stricter.
 //! - `body`: gzip request bodies, decompressed under a size cap.
-//! - `write`: BidResponse to JSON into a reusable buffer.
+//! - `write`: BidResponse to JSON into a reusable buffer ([`BidResponse::write_into`]).
+//! - `error`: [`Error`], every way a body can be refused, with its JSON path.
 //! - `macros`: the `${AUCTION_*}` substitution macros.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod body;
+mod borrow;
 pub mod enums;
+pub mod error;
+pub mod macros;
 pub mod money;
 pub mod native;
+pub mod normalize;
+pub mod parse;
 pub mod request;
 pub mod response;
+pub mod validate;
+mod write;
 
+pub use error::Error;
 pub use money::{Currency, Micros};
+pub use parse::{Parser, parse_request};
 pub use request::*;
 pub use response::{Bid, BidResponse, SeatBid};

@@ -49,32 +49,32 @@ pub struct BidRequest<'a> {
     /// Time the exchange waits for our answer, in milliseconds, network included.
     pub tmax: Option<u32>,
     /// Allowed buyer seats.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub wseat: Vec<Cow<'a, str>>,
     /// Blocked buyer seats.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub bseat: Vec<Cow<'a, str>>,
     /// 1 = all impressions are all that is on the page.
     pub allimps: u8,
     /// Currencies a bid may use; empty means USD.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub cur: Vec<Cow<'a, str>>,
     /// Allowed creative languages, ISO-639-1.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub wlang: Vec<Cow<'a, str>>,
     /// Allowed creative languages, IETF BCP 47 (2.6).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub wlangb: Vec<Cow<'a, str>>,
     /// Blocked advertiser categories, in taxonomy `cattax`.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub bcat: Vec<Cow<'a, str>>,
     /// Category taxonomy of `bcat` (1 = IAB 1.0, the default).
     pub cattax: Option<u32>,
     /// Blocked advertiser domains.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub badv: Vec<Cow<'a, str>>,
     /// Blocked app bundles of advertisers.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub bapp: Vec<Cow<'a, str>>,
     /// Source of the request (supply chain).
     #[serde(borrow)]
@@ -110,17 +110,17 @@ pub struct Imp<'a> {
     #[serde(borrow)]
     pub pmp: Option<Pmp<'a>>,
     /// Display manager (SDK) name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub displaymanager: Option<Cow<'a, str>>,
     /// 1 = interstitial or full screen.
     pub instl: u8,
     /// Placement tag id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub tagid: Option<Cow<'a, str>>,
     /// Minimum price, CPM, in `bidfloorcur`.
     pub bidfloor: f64,
     /// Currency of `bidfloor`; `None` means USD.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub bidfloorcur: Option<Cow<'a, str>>,
     /// 1 = creative assets must be https.
     pub secure: Option<u8>,
@@ -166,14 +166,14 @@ pub struct Banner<'a> {
     /// Ad position on screen.
     pub pos: Option<u32>,
     /// Supported MIME types.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub mimes: Vec<Cow<'a, str>>,
     /// 1 = in the top frame.
     pub topframe: u8,
     /// Supported API frameworks.
     pub api: Vec<u32>,
     /// Banner id, for companions.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
 }
 
@@ -182,7 +182,7 @@ pub struct Banner<'a> {
 #[serde(default)]
 pub struct Video<'a> {
     /// Supported MIME types (e.g. `video/mp4`).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub mimes: Vec<Cow<'a, str>>,
     /// Minimum duration, seconds.
     pub minduration: Option<u32>,
@@ -217,7 +217,7 @@ pub struct Video<'a> {
 #[serde(default)]
 pub struct Audio<'a> {
     /// Supported MIME types.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub mimes: Vec<Cow<'a, str>>,
     /// Minimum duration, seconds.
     pub minduration: Option<u32>,
@@ -238,7 +238,7 @@ pub struct Native<'a> {
     #[serde(deserialize_with = "crate::native::deserialize_request")]
     pub request: NativeRequest,
     /// Native version.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub ver: Option<Cow<'a, str>>,
     /// Supported API frameworks.
     pub api: Vec<u32>,
@@ -268,16 +268,16 @@ pub struct Deal<'a> {
     pub bidfloor: f64,
     /// Currency of the deal floor; `None` means USD (it does not inherit
     /// from the impression).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub bidfloorcur: Option<Cow<'a, str>>,
     /// The deal's auction type: 1 first, 2 second price, 3 = `bidfloor` is
     /// the agreed fixed price. `None` means the request's `at`.
     pub at: Option<i64>,
     /// Allowed seats for this deal.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub wseat: Vec<Cow<'a, str>>,
     /// Allowed advertiser domains for this deal.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub wadomain: Vec<Cow<'a, str>>,
 }
 
@@ -286,16 +286,16 @@ pub struct Deal<'a> {
 #[serde(default)]
 pub struct Publisher<'a> {
     /// Exchange-specific publisher id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
     /// Publisher name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub name: Option<Cow<'a, str>>,
     /// Publisher domain.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub domain: Option<Cow<'a, str>>,
     /// Publisher categories.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub cat: Vec<Cow<'a, str>>,
 }
 
@@ -304,22 +304,22 @@ pub struct Publisher<'a> {
 #[serde(default)]
 pub struct Content<'a> {
     /// Content id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
     /// Content title.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub title: Option<Cow<'a, str>>,
     /// Content categories.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub cat: Vec<Cow<'a, str>>,
     /// Content language, ISO-639-1.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub language: Option<Cow<'a, str>>,
     /// Content language, BCP 47 (2.6).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub langb: Option<Cow<'a, str>>,
     /// Content rating.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub contentrating: Option<Cow<'a, str>>,
     /// 1 = live content.
     pub livestream: Option<u8>,
@@ -330,22 +330,22 @@ pub struct Content<'a> {
 #[serde(default)]
 pub struct Site<'a> {
     /// Exchange-specific site id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
     /// Site name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub name: Option<Cow<'a, str>>,
     /// Site domain, e.g. `news.example`.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub domain: Option<Cow<'a, str>>,
     /// Site categories.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub cat: Vec<Cow<'a, str>>,
     /// URL of the page.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub page: Option<Cow<'a, str>>,
     /// Referrer URL.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub r#ref: Option<Cow<'a, str>>,
     /// 1 = mobile-optimised.
     pub mobile: Option<u8>,
@@ -364,25 +364,25 @@ pub struct Site<'a> {
 #[serde(default)]
 pub struct App<'a> {
     /// Exchange-specific app id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
     /// App name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub name: Option<Cow<'a, str>>,
     /// Store bundle or package name, e.g. `com.example.game`.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub bundle: Option<Cow<'a, str>>,
     /// App domain.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub domain: Option<Cow<'a, str>>,
     /// Store URL.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub storeurl: Option<Cow<'a, str>>,
     /// App categories.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::vec_str")]
     pub cat: Vec<Cow<'a, str>>,
     /// App version.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub ver: Option<Cow<'a, str>>,
     /// 1 = paid app.
     pub paid: Option<u8>,
@@ -406,19 +406,19 @@ pub struct Geo<'a> {
     #[serde(rename = "type")]
     pub kind: Option<u32>,
     /// Country, ISO-3166-1 alpha-3.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub country: Option<Cow<'a, str>>,
     /// Region, ISO-3166-2 subdivision code.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub region: Option<Cow<'a, str>>,
     /// Metro (DMA) code.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub metro: Option<Cow<'a, str>>,
     /// City.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub city: Option<Cow<'a, str>>,
     /// Postal code.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub zip: Option<Cow<'a, str>>,
     /// Minutes from UTC.
     pub utcoffset: Option<i32>,
@@ -429,7 +429,7 @@ pub struct Geo<'a> {
 #[serde(default)]
 pub struct Device<'a> {
     /// User agent.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub ua: Option<Cow<'a, str>>,
     /// Location of the device.
     #[serde(borrow)]
@@ -439,39 +439,39 @@ pub struct Device<'a> {
     /// Limit ad tracking: 1 = the user asked not to be tracked.
     pub lmt: Option<u8>,
     /// IPv4 address.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub ip: Option<Cow<'a, str>>,
     /// IPv6 address.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub ipv6: Option<Cow<'a, str>>,
     /// Device type (see [`crate::enums::device_type`]).
     pub devicetype: Option<u32>,
     /// Make.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub make: Option<Cow<'a, str>>,
     /// Model.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub model: Option<Cow<'a, str>>,
     /// Operating system, e.g. `iOS`, `Android`.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub os: Option<Cow<'a, str>>,
     /// OS version.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub osv: Option<Cow<'a, str>>,
     /// Screen width.
     pub w: Option<u32>,
     /// Screen height.
     pub h: Option<u32>,
     /// Browser language, ISO-639-1.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub language: Option<Cow<'a, str>>,
     /// Browser language, BCP 47 (2.6).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub langb: Option<Cow<'a, str>>,
     /// Connection type.
     pub connectiontype: Option<u32>,
     /// Advertising id (IDFA/GAID), in the clear.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub ifa: Option<Cow<'a, str>>,
     /// JavaScript support.
     pub js: Option<u8>,
@@ -482,13 +482,13 @@ pub struct Device<'a> {
 #[serde(default)]
 pub struct Segment<'a> {
     /// Segment id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
     /// Segment name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub name: Option<Cow<'a, str>>,
     /// Segment value.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub value: Option<Cow<'a, str>>,
 }
 
@@ -497,10 +497,10 @@ pub struct Segment<'a> {
 #[serde(default)]
 pub struct Data<'a> {
     /// Provider id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
     /// Provider name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub name: Option<Cow<'a, str>>,
     /// Segments.
     #[serde(borrow)]
@@ -535,7 +535,7 @@ pub struct Eid<'a> {
 #[serde(default)]
 pub struct UserExt<'a> {
     /// TCF consent string (2.5 spelling of `user.consent`).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub consent: Option<Cow<'a, str>>,
     /// Extended ids (2.5 spelling of `user.eids`).
     #[serde(borrow)]
@@ -547,18 +547,18 @@ pub struct UserExt<'a> {
 #[serde(default)]
 pub struct User<'a> {
     /// Exchange-specific user id.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub id: Option<Cow<'a, str>>,
     /// Our own user id as synced with the exchange.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub buyeruid: Option<Cow<'a, str>>,
     /// Year of birth.
     pub yob: Option<u32>,
     /// Gender.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub gender: Option<Cow<'a, str>>,
     /// Keywords.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub keywords: Option<Cow<'a, str>>,
     /// Home location.
     #[serde(borrow)]
@@ -567,7 +567,7 @@ pub struct User<'a> {
     #[serde(borrow)]
     pub data: Vec<Data<'a>>,
     /// TCF v2 consent string (2.6 place; filled from `ext.consent` for 2.5).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub consent: Option<Cow<'a, str>>,
     /// Extended ids (2.6 place; filled from `ext.eids` for 2.5).
     #[serde(borrow)]
@@ -588,7 +588,7 @@ pub struct SupplyChainNode<'a> {
     #[serde(borrow)]
     pub sid: Cow<'a, str>,
     /// Request id in that system.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub rid: Option<Cow<'a, str>>,
     /// 1 = this node was paid.
     pub hp: Option<u8>,
@@ -604,7 +604,7 @@ pub struct SupplyChain<'a> {
     #[serde(borrow)]
     pub nodes: Vec<SupplyChainNode<'a>>,
     /// Version, "1.0".
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub ver: Option<Cow<'a, str>>,
 }
 
@@ -624,10 +624,10 @@ pub struct Source<'a> {
     /// 1 = the exchange makes the final sale decision.
     pub fd: Option<u8>,
     /// Transaction id common to all participants.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub tid: Option<Cow<'a, str>>,
     /// Payment id chain.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub pchain: Option<Cow<'a, str>>,
     /// Supply chain (2.6 place; filled from `ext.schain` for 2.5).
     #[serde(borrow)]
@@ -644,10 +644,10 @@ pub struct RegsExt<'a> {
     /// 1 = GDPR applies (2.5 spelling of `regs.gdpr`).
     pub gdpr: Option<u8>,
     /// IAB US Privacy string (2.5 spelling of `regs.us_privacy`).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub us_privacy: Option<Cow<'a, str>>,
     /// GPP string, as some 2.5 exchanges send it.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub gpp: Option<Cow<'a, str>>,
     /// GPP section ids, as some 2.5 exchanges send them.
     pub gpp_sid: Vec<u32>,
@@ -662,10 +662,10 @@ pub struct Regs<'a> {
     /// 1 = GDPR applies, 0 = it does not, absent = unknown.
     pub gdpr: Option<u8>,
     /// IAB US Privacy string, e.g. `1YNN`.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub us_privacy: Option<Cow<'a, str>>,
     /// IAB GPP string.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::borrow::opt_str")]
     pub gpp: Option<Cow<'a, str>>,
     /// GPP sections in force.
     pub gpp_sid: Vec<u32>,

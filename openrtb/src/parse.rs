@@ -1,0 +1,216 @@
+//! Bytes to a checked [`BidRequest`]: simd-json parses a private copy of the
+//! body in place, strings borrow from it, then [`normalize`] and
+//! [`validate`] run.
+//!
+//! simd-json stops at the first error without saying where in the document
+//! it was. Errors are rare and the exchange needs to know which field to
+//! fix, so on failure the untouched input is parsed once more with
+//! serde_json and `serde_path_to_error`, which names the path
+//! (`imp[0].banner.format[1].w`). The happy path never pays for that.
+
+use crate::error::Error;
+use crate::normalize::normalize;
+use crate::request::BidRequest;
+use crate::validate::validate;
+
+/// Reusable parse state: the copy simd-json rewrites and its index
+/// buffers. One per thread; after the first few requests parsing allocates
+/// only what the request's own owned strings and vectors need.
+#[derive(Default)]
+pub struct Parser {
+    bytes: Vec<u8>,
+    buffers: simd_json::Buffers,
+}
+
+impl std::fmt::Debug for Parser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parser")
+            .field("capacity", &self.bytes.capacity())
+            .finish()
+    }
+}
+
+impl Parser {
+    /// A parser with empty buffers.
+    pub fn new() -> Parser {
+        Parser::default()
+    }
+
+    /// Parses, normalises and validates `input`. The request borrows from
+    /// this parser until it is dropped.
+    pub fn parse<'a>(&'a mut self, input: &[u8]) -> Result<BidRequest<'a>, Error> {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(input);
+        let mut req = match simd_json::serde::from_slice_with_buffers::<BidRequest<'a>>(
+            &mut self.bytes,
+            &mut self.buffers,
+        ) {
+            Ok(req) => req,
+            Err(fast) => return Err(locate(input, &fast.to_string())),
+        };
+        normalize(&mut req);
+        validate(&req)?;
+        Ok(req)
+    }
+}
+
+/// Parses `input` with a fresh [`Parser`] kept in `scratch`; for one-off
+/// callers (tools, tests). Servers keep a [`Parser`] per thread instead.
+pub fn parse_request<'a>(input: &[u8], scratch: &'a mut Parser) -> Result<BidRequest<'a>, Error> {
+    scratch.parse(input)
+}
+
+/// Finds where `input` goes wrong, for the error message.
+fn locate(input: &[u8], fast_message: &str) -> Error {
+    let mut de = serde_json::Deserializer::from_slice(input);
+    let root = |message: String| Error::Json {
+        path: "$".to_string(),
+        message,
+    };
+    match serde_path_to_error::deserialize::<_, BidRequest<'_>>(&mut de) {
+        Err(e) => {
+            let path = e.path().to_string();
+            if path == "." || path.is_empty() {
+                root(e.into_inner().to_string())
+            } else {
+                Error::Json {
+                    path,
+                    message: e.into_inner().to_string(),
+                }
+            }
+        }
+        Ok(_) => match de.end() {
+            Err(trailing) => root(trailing.to_string()),
+            // serde_json accepted what simd-json refused (simd-json is
+            // stricter about a few encodings): report simd-json's message.
+            Ok(()) => root(fast_message.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(json: &str) -> Error {
+        let mut p = Parser::new();
+        match p.parse(json.as_bytes()) {
+            Ok(_) => panic!("{json} parsed"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn well_formed_request_parses_with_borrowed_strings() {
+        let mut p = Parser::new();
+        let req = p
+            .parse(br#"{"id":"abc","imp":[{"id":"1","banner":{"w":300,"h":250},"tagid":"top"}],"bcat":["IAB1","BSW1"]}"#)
+            .unwrap();
+        assert_eq!(req.id, "abc");
+        assert!(matches!(
+            req.imp[0].tagid,
+            Some(std::borrow::Cow::Borrowed("top"))
+        ));
+        assert_eq!(req.bcat, ["IAB1", "BSW1"]);
+    }
+
+    #[test]
+    fn wrong_type_names_the_json_path() {
+        let e = error_of(
+            r#"{"id":"t","imp":[{"id":"1","banner":{"format":[{"w":300,"h":250},{"w":"x","h":90}]}}]}"#,
+        );
+        assert_eq!(e.path(), "imp[0].banner.format[1].w", "{e}");
+        assert!(matches!(e, Error::Json { .. }));
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_at_the_root() {
+        for bad in [
+            "",
+            "{",
+            "{\"id\":\"x\",}",
+            "null",
+            "{\"id\":\"1\"} trailing",
+        ] {
+            let e = error_of(bad);
+            assert!(matches!(e, Error::Json { .. }), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_unknown_enum_values_kept() {
+        let mut p = Parser::new();
+        let req = p
+            .parse(br#"{"id":"1","imp":[{"id":"1","banner":{"w":1,"h":1},"ext":{"gpid":"/a"}}],"newfield":{"x":1},"device":{"devicetype":99},"cattax":7}"#)
+            .unwrap();
+        assert_eq!(req.device.as_ref().unwrap().devicetype, Some(99));
+        assert_eq!(req.cattax, Some(7));
+        assert!(req.imp[0].ext.is_some());
+    }
+
+    #[test]
+    fn invalid_requests_name_the_rule_broken() {
+        assert_eq!(
+            error_of(r#"{"id":"","imp":[{"id":"1","banner":{}}]}"#).path(),
+            "id"
+        );
+        assert_eq!(error_of(r#"{"id":"1","imp":[]}"#).path(), "imp");
+        assert_eq!(
+            error_of(r#"{"id":"1","imp":[{"id":"a","banner":{}},{"id":"a","banner":{}}]}"#).path(),
+            "imp[1].id"
+        );
+        assert_eq!(
+            error_of(r#"{"id":"1","imp":[{"id":"a"}]}"#).path(),
+            "imp[0]"
+        );
+        assert_eq!(
+            error_of(r#"{"id":"1","imp":[{"id":"a","banner":{},"bidfloor":-1}]}"#).path(),
+            "imp[0].bidfloor"
+        );
+        assert_eq!(
+            error_of(r#"{"id":"1","imp":[{"id":"a","banner":{},"bidfloorcur":"EURO"}]}"#).path(),
+            "imp[0].bidfloorcur"
+        );
+        assert_eq!(
+            error_of(r#"{"id":"1","imp":[{"id":"a","banner":{}}],"site":{},"app":{}}"#).path(),
+            "app"
+        );
+    }
+
+    #[test]
+    fn native_request_as_string_and_as_object_parse_alike() {
+        let inner = r#"{"ver":"1.2","assets":[{"id":1,"required":1,"title":{"len":90}}]}"#;
+        let as_string = format!(
+            r#"{{"id":"1","imp":[{{"id":"1","native":{{"request":{}}}}}]}}"#,
+            serde_json::to_string(inner).unwrap()
+        );
+        let as_object =
+            format!(r#"{{"id":"1","imp":[{{"id":"1","native":{{"request":{inner}}}}}]}}"#);
+        let (mut a, mut b) = (Parser::new(), Parser::new());
+        let ra = a.parse(as_string.as_bytes()).unwrap();
+        let rb = b.parse(as_object.as_bytes()).unwrap();
+        let (na, nb) = (
+            &ra.imp[0].native.as_ref().unwrap().request,
+            &rb.imp[0].native.as_ref().unwrap().request,
+        );
+        assert_eq!(na, nb);
+        assert_eq!(na.assets[0].title.as_ref().unwrap().len, 90);
+    }
+
+    #[test]
+    fn a_native_request_without_assets_is_invalid() {
+        let e = error_of(r#"{"id":"1","imp":[{"id":"1","native":{"request":"{\"assets\":[]}"}}]}"#);
+        assert_eq!(e.path(), "imp[0].native.request.assets");
+    }
+
+    #[test]
+    fn a_parser_is_reusable_across_requests() {
+        let mut p = Parser::new();
+        for id in ["a", "bb", "ccc"] {
+            let json = format!(
+                r#"{{"id":"{id}","imp":[{{"id":"1","video":{{"mimes":["video/mp4"]}}}}]}}"#
+            );
+            assert_eq!(p.parse(json.as_bytes()).unwrap().id, id);
+        }
+    }
+}
