@@ -1,10 +1,40 @@
-//! The bidder (module map filled in as modules land).
+//! The bidder: an OpenRTB 2.5/2.6 exchange endpoint answering from
+//! immutable campaign snapshots, with an embedded store and an admin API.
+//!
+//! # Layout
+//! - [`server`]: the accept loop, HTTP/1.1 + h2c, graceful shutdown. Start
+//!   here: [`run`] serves an [`App`] on any listener.
+//! - [`routes`]: which handler answers which path.
+//! - [`bid_endpoint`]: `POST /openrtb2/bid`: limits, gzip, parse, deadline,
+//!   decide, answer. The hot path.
+//! - [`decision`]: campaign snapshots, the targeting index, filters, pricing.
+//! - [`app`]: the shared state: config, published snapshot, admin, counters.
+//! - [`config`]: defaults, TOML file, flags and environment, checked.
+//! - [`store`]: the embedded SQLite store and its migrations (cold path).
+//! - [`admin`]: the `/api/v1/` JSON API over the store; [`auth`] its tokens.
+//! - [`demo`]: demo advertisers and campaigns for `--demo`.
+//! - [`model`]: advertisers, campaigns, creatives as stored.
+//! - [`metrics`], [`allowlist`], [`shutdown`], [`error`]: small pieces, one
+//!   concept each.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod allowlist;
+pub mod app;
 pub mod auth;
+pub mod bid_endpoint;
+pub mod config;
+pub mod decision;
 pub mod demo;
 pub mod error;
+pub mod metrics;
 pub mod model;
+pub mod routes;
+pub mod server;
+pub mod shutdown;
 pub mod store;
+
+pub use app::App;
+pub use config::Config;
+pub use server::run;

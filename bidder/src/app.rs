@@ -1,0 +1,102 @@
+//! The running bidder's shared state: configuration, the published bid
+//! snapshot, the admin API over the store, and the counters.
+//!
+//! One `App` lives behind an `Arc` for the life of the server. The bid path
+//! reads the snapshot through `ArcSwap::load` (no lock, no allocation); only
+//! the admin API (cold path) replaces it, after the store has committed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+
+use crate::admin::Admin;
+use crate::config::Config;
+use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
+use crate::metrics::Metrics;
+use crate::model::Catalog;
+use crate::store::{Store, StoreError};
+
+/// Why the bidder could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or read.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The exchange-rate table was refused.
+    #[error("fx: {0}")]
+    Fx(String),
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    /// The configuration it was started with.
+    pub config: Config,
+    /// Per exchange, what the decision engine needs, in config order.
+    pub exchanges: Vec<ExchangeProfile>,
+    /// The bid snapshot, replaced whole on every admin write.
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// The admin API (blocking; called from `spawn_blocking`).
+    pub admin: Admin,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    draining: AtomicBool,
+}
+
+impl App {
+    /// Loads the catalog from `store`, compiles the first snapshot and wires
+    /// the admin API to publish a new one after every committed write.
+    pub fn new(config: Config, store: Arc<Store>) -> Result<App, StartError> {
+        let fx = FxRates::from_map(&config.fx).map_err(|e| StartError::Fx(e.to_string()))?;
+        let settings = Arc::new(Settings {
+            public_url: config.public_url.clone(),
+            fx,
+            bid_ttl_secs: config.bid_ttl_secs,
+        });
+        let catalog = store.load_catalog()?;
+        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&catalog, &settings)));
+
+        let publish = {
+            let snapshot = Arc::clone(&snapshot);
+            let settings = Arc::clone(&settings);
+            Arc::new(move |catalog: Catalog| {
+                snapshot.store(Arc::new(Snapshot::build(&catalog, &settings)));
+            })
+        };
+        let exchanges = config
+            .exchanges
+            .iter()
+            .map(|e| ExchangeProfile {
+                name: e.name.clone(),
+                seat: e.seat.clone(),
+                currency: e.currency,
+                sends_burl: e.sends_burl,
+            })
+            .collect();
+        let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());
+        Ok(App {
+            admin: Admin::new(store, publish),
+            config,
+            exchanges,
+            snapshot,
+            metrics,
+            draining: AtomicBool::new(false),
+        })
+    }
+
+    /// Index of the exchange called `name`.
+    pub fn exchange_index(&self, name: &str) -> Option<usize> {
+        self.config.exchanges.iter().position(|e| e.name == name)
+    }
+
+    /// Marks the server as shutting down: `/readyz` answers 503 so load
+    /// balancers stop sending while in-flight requests drain.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether new traffic should be sent here.
+    pub fn is_ready(&self) -> bool {
+        !self.draining.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,524 @@
+//! The decision: which campaign bids on which impression, at what price,
+//! with which creative, and with which notice URLs.
+//!
+//! Reads only the immutable [`Snapshot`] and the request; writes only the
+//! caller's [`Scratch`]. Never blocks, locks or does I/O. Per request:
+//! 1. pick the answer currency (the exchange's if the request allows it);
+//! 2. AND the index bitsets for the request's country, device type, OS and
+//!    site/app, then per impression for its formats and banner sizes: a few
+//!    word operations per 64 campaigns, whatever their rules;
+//! 3. visit the candidates most valuable first; the first that passes the
+//!    [`filters`], prices above the floor ([`pricing`]) and has a creative
+//!    that fits the slot bids on that impression;
+//! 4. build the bids, borrowing from the request, the snapshot and the
+//!    scratch buffers.
+//!
+//! Notice URLs point at `{public_url}/events/{win,bill,loss}` with the
+//! exchange's macros (`${AUCTION_PRICE}`, ...) in place. When an exchange
+//! does not call `burl`, the win notice is the billing point and no `burl`
+//! is sent.
+
+pub mod bitset;
+pub mod filters;
+pub mod fx;
+pub mod pricing;
+pub mod reason;
+pub mod snapshot;
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use creative::native::render_native;
+use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_LOSS, AUCTION_PRICE};
+use openrtb::{Bid, BidRequest, BidResponse, Currency, Imp, Micros, SeatBid};
+use smallvec::SmallVec;
+
+pub use fx::{FxError, FxRates};
+pub use reason::{NoBidCounters, NoBidReason};
+pub use snapshot::{CompiledCampaign, Snapshot};
+
+use crate::model::UnixTime;
+use bitset::{and_either, and_into, ones, or_into};
+use snapshot::Index;
+
+/// Settings every snapshot is built with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL of the notice endpoints, without trailing slash.
+    pub public_url: String,
+    /// Exchange rates.
+    pub fx: FxRates,
+    /// `bid.exp`, when set.
+    pub bid_ttl_secs: Option<u32>,
+}
+
+/// What the decision needs to know about the exchange that asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeProfile {
+    /// Name, in notice URLs (config names are `[A-Za-z0-9_-]`, URL-safe).
+    pub name: String,
+    /// Our seat at this exchange.
+    pub seat: Option<String>,
+    /// Currency we prefer to answer in.
+    pub currency: Currency,
+    /// Whether it calls `burl`.
+    pub sends_burl: bool,
+}
+
+/// Per-request context.
+#[derive(Debug, Clone, Copy)]
+pub struct BidContext<'a> {
+    /// The exchange that sent the request.
+    pub exchange: &'a ExchangeProfile,
+    /// The current time (flight dates).
+    pub now: UnixTime,
+}
+
+/// The result of deciding on one request.
+// The bid variant is large (bids inline in a SmallVec); it lives once per
+// request on the stack, where boxing it would cost an allocation instead.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Outcome<'a> {
+    /// At least one bid.
+    Bid(Decision<'a>),
+    /// No bid, and the reason of the candidate that came closest.
+    NoBid(NoBidReason),
+}
+
+/// The bids of one answer.
+#[derive(Debug)]
+pub struct Decision<'a> {
+    /// The request id.
+    pub request_id: &'a str,
+    /// Currency of every price.
+    pub cur: Currency,
+    /// Our seat.
+    pub seat: Option<&'a str>,
+    /// At most one bid per impression.
+    pub bids: SmallVec<[Bid<'a>; 4]>,
+}
+
+impl Decision<'_> {
+    /// Writes the BidResponse JSON into `out`.
+    pub fn write_into(&self, out: &mut Vec<u8>) {
+        let seatbid = [SeatBid {
+            seat: self.seat,
+            bid: &self.bids,
+        }];
+        BidResponse {
+            id: self.request_id,
+            bidid: self.bids.first().map(|b| b.id),
+            cur: self.cur,
+            seatbid: &seatbid,
+            nbr: None,
+        }
+        .write_into(out);
+    }
+}
+
+/// Buffers reused across requests on one thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    base: Vec<u64>,
+    imp_set: Vec<u64>,
+    text: String,
+    picks: Vec<Pick>,
+}
+
+impl Scratch {
+    /// Empty buffers; they grow to the largest request seen and stay.
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+}
+
+/// A bid decided in the first pass, its strings as ranges of `Scratch::text`.
+#[derive(Debug)]
+struct Pick {
+    imp: usize,
+    campaign: usize,
+    creative: Chosen,
+    price: Micros,
+    deal: Option<usize>,
+    id: Range<usize>,
+    nurl: Range<usize>,
+    burl: Option<Range<usize>>,
+    lurl: Range<usize>,
+}
+
+#[derive(Debug)]
+enum Chosen {
+    Banner(usize),
+    Native(usize, Range<usize>),
+    Video(usize),
+}
+
+/// VAST protocol codes our VAST 4 documents satisfy (VAST 3 and 4, inline
+/// and wrapper; players of VAST 3 play these documents).
+const VAST_PROTOCOLS: [u32; 8] = [3, 6, 7, 8, 11, 12, 13, 14];
+
+/// Decides on `req`. See the module documentation for the steps.
+pub fn decide<'a>(
+    req: &'a BidRequest<'a>,
+    snap: &'a Snapshot,
+    ctx: &BidContext<'a>,
+    scratch: &'a mut Scratch,
+) -> Outcome<'a> {
+    let fx = &snap.settings.fx;
+    let Some(cur) = answer_currency(req, ctx.exchange, fx) else {
+        return Outcome::NoBid(NoBidReason::UnsupportedCurrency);
+    };
+    scratch.text.clear();
+    scratch.picks.clear();
+    base_candidates(req, &snap.index, &mut scratch.base);
+    // The reason of the candidate that came closest to bidding.
+    let mut closest: Option<NoBidReason> = None;
+
+    for (i, imp) in req.imp.iter().enumerate() {
+        imp_candidates(imp, &snap.index, &scratch.base, &mut scratch.imp_set);
+        for ci in ones(&scratch.imp_set) {
+            let c = &snap.campaigns[ci];
+            match consider(req, imp, c, ctx, snap, cur, &mut scratch.text) {
+                Ok((creative, price, deal)) => {
+                    let pick = notices(i, ci, creative, price, deal, ctx, snap, &mut scratch.text);
+                    scratch.picks.push(pick);
+                    break;
+                }
+                Err(reason) => {
+                    if closest.is_none_or(|c| reason.progress() > c.progress()) {
+                        closest = Some(reason);
+                    }
+                }
+            }
+        }
+    }
+    if scratch.picks.is_empty() {
+        return Outcome::NoBid(closest.unwrap_or(NoBidReason::NoEligibleCampaign));
+    }
+
+    let scratch: &'a Scratch = scratch;
+    let text = scratch.text.as_str();
+    let bids = scratch
+        .picks
+        .iter()
+        .map(|p| {
+            let imp = &req.imp[p.imp];
+            let c = &snap.campaigns[p.campaign];
+            let (crid, adm, w, h, mtype, iurl) = match &p.creative {
+                Chosen::Banner(k) => {
+                    let b = &c.banners[*k];
+                    (&b.crid, b.markup.as_str(), Some(b.w), Some(b.h), 1, None)
+                }
+                Chosen::Native(k, r) => {
+                    let n = &c.natives[*k];
+                    let iurl = n.assets.image.as_ref().map(|i| i.url.as_str());
+                    (&n.crid, &text[r.clone()], None, None, 4, iurl)
+                }
+                Chosen::Video(k) => {
+                    let v = &c.videos[*k];
+                    (
+                        &v.crid,
+                        v.vast.document.as_str(),
+                        Some(v.vast.w),
+                        Some(v.vast.h),
+                        2,
+                        None,
+                    )
+                }
+            };
+            Bid {
+                id: &text[p.id.clone()],
+                impid: &imp.id,
+                price: p.price,
+                adm: Some(adm),
+                nurl: Some(&text[p.nurl.clone()]),
+                burl: p.burl.clone().map(|r| &text[r]),
+                lurl: Some(&text[p.lurl.clone()]),
+                adomain: &c.adomain,
+                bundle: c.app_bundle.as_deref(),
+                iurl,
+                cid: Some(&c.cid),
+                crid: Some(crid),
+                cat: &c.cat,
+                attr: &c.attr,
+                dealid: p
+                    .deal
+                    .and_then(|d| imp.pmp.as_ref().map(|pmp| pmp.deals[d].id.as_ref())),
+                w,
+                h,
+                mtype: Some(mtype),
+                exp: snap.settings.bid_ttl_secs,
+            }
+        })
+        .collect();
+    Outcome::Bid(Decision {
+        request_id: &req.id,
+        cur,
+        seat: ctx.exchange.seat.as_deref(),
+        bids,
+    })
+}
+
+/// The currency of the answer: the exchange's preferred one if the request
+/// allows it, else the first allowed one we have a rate for. A request
+/// without `cur` allows USD only.
+fn answer_currency(req: &BidRequest<'_>, ex: &ExchangeProfile, fx: &FxRates) -> Option<Currency> {
+    if req.cur.is_empty() {
+        return Some(Currency::USD);
+    }
+    let allowed = || req.cur.iter().filter_map(|c| Currency::parse(c));
+    if allowed().any(|c| c == ex.currency) && fx.rate(ex.currency).is_some() {
+        return Some(ex.currency);
+    }
+    allowed().find(|c| fx.rate(*c).is_some())
+}
+
+/// Campaigns whose country, device type, OS and inventory rules admit the
+/// request, into `out`.
+fn base_candidates(req: &BidRequest<'_>, ix: &Index, out: &mut Vec<u64>) {
+    out.clear();
+    out.extend_from_slice(ix.all.words());
+    let device = req.device.as_ref();
+    let geo = device
+        .and_then(|d| d.geo.as_ref())
+        .or_else(|| req.user.as_ref().and_then(|u| u.geo.as_ref()));
+    let mut country_buf = [0u8; 3];
+    let country = geo
+        .and_then(|g| g.country.as_deref())
+        .and_then(|c| upper3(c, &mut country_buf))
+        .and_then(|c| ix.country.get(c));
+    and_either(out, country, &ix.country_any);
+    let device_type = device
+        .and_then(|d| d.devicetype)
+        .and_then(|t| ix.device_type.get(&t));
+    and_either(out, device_type, &ix.device_type_any);
+    let mut os_buf = [0u8; 32];
+    let os = device
+        .and_then(|d| d.os.as_deref())
+        .and_then(|o| lower_into(o, &mut os_buf))
+        .and_then(|o| ix.os.get(o));
+    and_either(out, os, &ix.os_any);
+    if req.app.is_some() {
+        and_into(out, ix.app.words());
+    } else if req.site.is_some() {
+        and_into(out, ix.site.words());
+    }
+}
+
+/// Of `base`, the campaigns with a creative of a format and size `imp`
+/// takes, into `out`.
+fn imp_candidates(imp: &Imp<'_>, ix: &Index, base: &[u64], out: &mut Vec<u64>) {
+    out.clear();
+    out.resize(ix.words, 0);
+    if let Some(banner) = &imp.banner {
+        let mut any_size = false;
+        for (w, h) in banner_sizes(banner) {
+            any_size = true;
+            if let Some(set) = ix.banner_size.get(&(w, h)) {
+                or_into(out, set);
+            }
+        }
+        if !any_size {
+            or_into(out, &ix.banner_any);
+        }
+    }
+    if imp.native.is_some() {
+        or_into(out, &ix.native);
+    }
+    if imp.video.is_some() {
+        or_into(out, &ix.video);
+    }
+    and_into(out, base);
+}
+
+/// The sizes a banner slot accepts, in the exchange's order of preference.
+fn banner_sizes<'r>(b: &'r openrtb::Banner<'_>) -> impl Iterator<Item = (u32, u32)> + 'r {
+    let single = match (b.w, b.h) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => Some((w, h)),
+        _ => None,
+    };
+    b.format
+        .iter()
+        .filter(|f| f.w > 0 && f.h > 0)
+        .map(|f| (f.w, f.h))
+        .chain(single)
+}
+
+/// Checks one candidate for one impression; on success returns its
+/// creative, its price in the answer currency and its deal.
+fn consider(
+    req: &BidRequest<'_>,
+    imp: &Imp<'_>,
+    c: &CompiledCampaign,
+    ctx: &BidContext<'_>,
+    snap: &Snapshot,
+    cur: Currency,
+    text: &mut String,
+) -> Result<(Chosen, Micros, Option<usize>), NoBidReason> {
+    filters::check(req, imp, c, ctx)?;
+    let fx = &snap.settings.fx;
+    let priced = pricing::price(imp, req.at, c, ctx.exchange.seat.as_deref(), fx)?;
+    let converted = fx
+        .convert(priced.price, c.currency, cur)
+        .ok_or(NoBidReason::UnsupportedCurrency)?;
+    let floor = fx
+        .convert_up(priced.floor, priced.floor_cur, cur)
+        .ok_or(NoBidReason::UnsupportedCurrency)?;
+    let creative = choose_creative(imp, c, text).ok_or(NoBidReason::NoMatchingCreative)?;
+    Ok((creative, converted.max(floor), priced.deal))
+}
+
+/// The first creative of `c` that fits `imp`: banner in a requested size,
+/// then native with every required asset, then video of an accepted MIME
+/// type, duration and protocol.
+fn choose_creative(imp: &Imp<'_>, c: &CompiledCampaign, text: &mut String) -> Option<Chosen> {
+    if let Some(banner) = &imp.banner {
+        let mut sizes = banner_sizes(banner).peekable();
+        if sizes.peek().is_none() && !c.banners.is_empty() {
+            return Some(Chosen::Banner(0));
+        }
+        for (w, h) in sizes {
+            if let Some(k) = c.banners.iter().position(|b| b.w == w && b.h == h) {
+                return Some(Chosen::Banner(k));
+            }
+        }
+    }
+    if let Some(native) = &imp.native {
+        for (k, n) in c.natives.iter().enumerate() {
+            let start = text.len();
+            if render_native(&n.assets, &native.request, text).is_ok() {
+                return Some(Chosen::Native(k, start..text.len()));
+            }
+        }
+    }
+    if let Some(video) = &imp.video {
+        let fits = |v: &creative::VastCreative| {
+            let mime_ok = video.mimes.is_empty()
+                || v.mimes
+                    .iter()
+                    .any(|m| video.mimes.iter().any(|r| r.eq_ignore_ascii_case(m)));
+            let min_ok = video.minduration.is_none_or(|min| v.duration_secs >= min);
+            let max_ok = video
+                .maxduration
+                .is_none_or(|max| max == 0 || v.duration_secs <= max);
+            let proto_ok = video.protocols.is_empty()
+                || video.protocols.iter().any(|p| VAST_PROTOCOLS.contains(p));
+            mime_ok && min_ok && max_ok && proto_ok
+        };
+        if let Some(k) = c.videos.iter().position(|v| fits(&v.vast)) {
+            return Some(Chosen::Video(k));
+        }
+    }
+    None
+}
+
+/// A process-unique bid id and the notice URLs, written into `text`.
+#[allow(clippy::too_many_arguments)]
+fn notices(
+    imp: usize,
+    campaign: usize,
+    creative: Chosen,
+    price: Micros,
+    deal: Option<usize>,
+    ctx: &BidContext<'_>,
+    snap: &Snapshot,
+    text: &mut String,
+) -> Pick {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    // Bid ids must not repeat across restarts either: prefix the counter
+    // with the process start time in nanoseconds.
+    let process = *PROCESS.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let start = text.len();
+    let _ = write!(text, "{process:x}-{n:x}");
+    let id = start..text.len();
+
+    let c = &snap.campaigns[campaign];
+    let crid = match &creative {
+        Chosen::Banner(k) => &c.banners[*k].crid,
+        Chosen::Native(k, _) => &c.natives[*k].crid,
+        Chosen::Video(k) => &c.videos[*k].crid,
+    };
+    let url = |kind: &str, text: &mut String| {
+        let start = text.len();
+        let bid_id = bid_id_of(text, &id);
+        let _ = write!(
+            text,
+            "{}/events/{kind}?auction={AUCTION_ID}&bid={bid_id}&imp={AUCTION_IMP_ID}&cid={}&crid={crid}&ex={}&price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}",
+            snap.settings.public_url, c.cid, ctx.exchange.name
+        );
+        if kind == "loss" {
+            let _ = write!(text, "&loss={AUCTION_LOSS}");
+        }
+        start..text.len()
+    };
+    let nurl = url("win", text);
+    let burl = ctx.exchange.sends_burl.then(|| url("bill", text));
+    let lurl = url("loss", text);
+    Pick {
+        imp,
+        campaign,
+        creative,
+        price,
+        deal,
+        id,
+        nurl,
+        burl,
+        lurl,
+    }
+}
+
+/// The bid id, copied out so the URL can be appended to the same buffer.
+fn bid_id_of(text: &str, id: &Range<usize>) -> BidId {
+    let mut buf = [0u8; 40];
+    let s = &text.as_bytes()[id.clone()];
+    buf[..s.len()].copy_from_slice(s);
+    BidId { buf, len: s.len() }
+}
+
+/// A bid id on the stack (two hex u64s and a dash: at most 33 bytes).
+struct BidId {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Display for BidId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Written from hex digits and '-' only.
+        f.write_str(std::str::from_utf8(&self.buf[..self.len]).unwrap_or(""))
+    }
+}
+
+/// `s` uppercased into `buf` when it is three bytes (ISO alpha-3).
+fn upper3<'b>(s: &str, buf: &'b mut [u8; 3]) -> Option<&'b str> {
+    let b = s.as_bytes();
+    if b.len() != 3 {
+        return None;
+    }
+    for (o, c) in buf.iter_mut().zip(b) {
+        *o = c.to_ascii_uppercase();
+    }
+    std::str::from_utf8(buf).ok()
+}
+
+/// `s` lowercased into `buf` when it fits.
+fn lower_into<'b>(s: &str, buf: &'b mut [u8; 32]) -> Option<&'b str> {
+    let b = s.trim().as_bytes();
+    let out = buf.get_mut(..b.len())?;
+    for (o, c) in out.iter_mut().zip(b) {
+        *o = c.to_ascii_lowercase();
+    }
+    std::str::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! Why the bidder did not bid, as a closed set of reasons counted per
+//! exchange and shown in `/metrics`, and their OpenRTB `nbr` codes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use openrtb::response::nbr;
+
+/// Why a request (or, for the request as a whole, its best candidate) got
+/// no bid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoBidReason {
+    /// No campaign targets this inventory, geo, device or format.
+    NoEligibleCampaign,
+    /// Every candidate's max CPM is below the floor.
+    BelowFloor,
+    /// `bcat` blocks the campaigns' categories.
+    BlockedCategory,
+    /// `badv` blocks the advertisers' domains.
+    BlockedAdvertiser,
+    /// `bapp` blocks the advertised apps.
+    BlockedApp,
+    /// `battr` blocks the creatives' attributes.
+    BlockedAttribute,
+    /// The site or app is on a campaign's deny list or off its allow list.
+    BlockedPublisher,
+    /// `wseat`/`bseat` exclude our seat.
+    SeatBlocked,
+    /// A private auction without one of our deals, or a deals-only campaign
+    /// without a deal.
+    DealMismatch,
+    /// Campaigns fit but none has a creative for the slot (size, native
+    /// assets, video duration or MIME type).
+    NoMatchingCreative,
+    /// The creative's language is not allowed, or the audience's is not
+    /// targeted.
+    Language,
+    /// No currency both the request allows and we have a rate for.
+    UnsupportedCurrency,
+    /// The `tmax` deadline would have passed.
+    Deadline,
+}
+
+impl NoBidReason {
+    /// Every reason, in a stable order (metrics rows).
+    pub const ALL: [NoBidReason; 13] = [
+        NoBidReason::NoEligibleCampaign,
+        NoBidReason::BelowFloor,
+        NoBidReason::BlockedCategory,
+        NoBidReason::BlockedAdvertiser,
+        NoBidReason::BlockedApp,
+        NoBidReason::BlockedAttribute,
+        NoBidReason::BlockedPublisher,
+        NoBidReason::SeatBlocked,
+        NoBidReason::DealMismatch,
+        NoBidReason::NoMatchingCreative,
+        NoBidReason::Language,
+        NoBidReason::UnsupportedCurrency,
+        NoBidReason::Deadline,
+    ];
+
+    /// Stable snake_case name, the `reason` label in `/metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoBidReason::NoEligibleCampaign => "no_eligible_campaign",
+            NoBidReason::BelowFloor => "below_floor",
+            NoBidReason::BlockedCategory => "blocked_category",
+            NoBidReason::BlockedAdvertiser => "blocked_advertiser",
+            NoBidReason::BlockedApp => "blocked_app",
+            NoBidReason::BlockedAttribute => "blocked_attribute",
+            NoBidReason::BlockedPublisher => "blocked_publisher",
+            NoBidReason::SeatBlocked => "seat_blocked",
+            NoBidReason::DealMismatch => "deal_mismatch",
+            NoBidReason::NoMatchingCreative => "no_matching_creative",
+            NoBidReason::Language => "language",
+            NoBidReason::UnsupportedCurrency => "unsupported_currency",
+            NoBidReason::Deadline => "deadline",
+        }
+    }
+
+    /// The OpenRTB no-bid reason code. The spec's list describes the
+    /// seller's traffic (spiders, proxies, blocked publishers, ...); only a
+    /// blocked publisher has a code of its own, and a missed deadline is the
+    /// bidder's technical failure. Everything else is a business decision
+    /// the list has no code for: 0, "unknown".
+    pub fn nbr_code(self) -> u32 {
+        match self {
+            NoBidReason::BlockedPublisher => nbr::BLOCKED_PUBLISHER,
+            NoBidReason::Deadline => nbr::TECHNICAL_ERROR,
+            _ => nbr::UNKNOWN_ERROR,
+        }
+    }
+
+    /// How far a candidate got before this reason stopped it: when no
+    /// candidate bids, the reason reported is that of the candidate that
+    /// came closest (a floor miss says more than "not a deals campaign").
+    pub fn progress(self) -> u8 {
+        match self {
+            NoBidReason::NoEligibleCampaign | NoBidReason::Deadline => 0,
+            NoBidReason::DealMismatch => 1,
+            NoBidReason::BlockedCategory
+            | NoBidReason::BlockedAdvertiser
+            | NoBidReason::BlockedApp
+            | NoBidReason::BlockedAttribute
+            | NoBidReason::BlockedPublisher
+            | NoBidReason::SeatBlocked
+            | NoBidReason::Language => 2,
+            NoBidReason::UnsupportedCurrency | NoBidReason::BelowFloor => 3,
+            NoBidReason::NoMatchingCreative => 4,
+        }
+    }
+
+    fn index(self) -> usize {
+        // ALL lists every variant once, in declaration order.
+        self as usize
+    }
+}
+
+/// One counter per reason; lock-free.
+#[derive(Debug, Default)]
+pub struct NoBidCounters {
+    counts: [AtomicU64; NoBidReason::ALL.len()],
+}
+
+impl NoBidCounters {
+    /// Counts one no-bid.
+    pub fn record(&self, reason: NoBidReason) {
+        self.counts[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every reason with its count, in [`NoBidReason::ALL`] order.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        NoBidReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), self.counts[r.index()].load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_each_reason_at_its_own_index() {
+        for (i, r) in NoBidReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn counters_count_per_reason() {
+        let c = NoBidCounters::default();
+        c.record(NoBidReason::BelowFloor);
+        c.record(NoBidReason::BelowFloor);
+        c.record(NoBidReason::Deadline);
+        let snap = c.snapshot();
+        assert!(snap.contains(&("below_floor", 2)));
+        assert!(snap.contains(&("deadline", 1)));
+        assert!(snap.contains(&("language", 0)));
+    }
+}

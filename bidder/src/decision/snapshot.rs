@@ -1,0 +1,344 @@
+//! The bid-ready form of the catalog: campaigns that can bid, compiled with
+//! everything per-request code would otherwise compute (lowercased lists,
+//! id strings, creatives grouped by format), and the targeting index over
+//! them.
+//!
+//! Built on the cold path after every committed admin write and published
+//! whole through `ArcSwap`; never changed after that.
+
+use std::collections::HashMap;
+
+use creative::{FixedCreative, NativeAssets, VastCreative};
+use openrtb::{Currency, Micros};
+
+use super::Settings;
+use super::bitset::Bitset;
+use crate::model::{
+    AdFormat, AdvertiserId, Campaign, CampaignId, CampaignStatus, Catalog, Creative,
+    CreativeStatus, Inventory, ListFilter, Targeting, UnixTime,
+};
+
+/// A banner creative: HTML for one size.
+#[derive(Debug)]
+pub struct BannerAd {
+    /// Creative id as sent in `crid`.
+    pub crid: String,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+    /// The markup, served as `adm`.
+    pub markup: String,
+}
+
+/// A native creative.
+#[derive(Debug)]
+pub struct NativeAd {
+    /// Creative id as sent in `crid`.
+    pub crid: String,
+    /// The assets, rendered per request.
+    pub assets: NativeAssets,
+}
+
+/// A video creative.
+#[derive(Debug)]
+pub struct VideoAd {
+    /// Creative id as sent in `crid`.
+    pub crid: String,
+    /// The VAST document and its properties.
+    pub vast: VastCreative,
+}
+
+/// A campaign as the bid path needs it.
+#[derive(Debug)]
+pub struct CompiledCampaign {
+    /// Store id.
+    pub id: CampaignId,
+    /// Owner.
+    pub advertiser_id: AdvertiserId,
+    /// `cid` on bids.
+    pub cid: String,
+    /// First second it may bid.
+    pub flight_start: Option<UnixTime>,
+    /// First second it may no longer bid.
+    pub flight_end: Option<UnixTime>,
+    /// Currency of its prices.
+    pub currency: Currency,
+    /// Usual CPM bid.
+    pub base_cpm: Micros,
+    /// Highest CPM it pays.
+    pub max_cpm: Micros,
+    /// `max_cpm` in USD, for ordering campaigns by value.
+    pub value_usd: Micros,
+    /// Advertiser domains (`bid.adomain`).
+    pub adomain: Vec<String>,
+    /// Categories (`bid.cat`).
+    pub cat: Vec<String>,
+    /// Creative attributes (`bid.attr`).
+    pub attr: Vec<u32>,
+    /// Advertised app (`bid.bundle`).
+    pub app_bundle: Option<String>,
+    /// Language of the ads.
+    pub language: Option<String>,
+    /// Targeted regions, `COUNTRY-REGION`, uppercase.
+    pub regions: Vec<String>,
+    /// Targeted audience languages, lowercase.
+    pub languages: Vec<String>,
+    /// Site domain allow/deny, lowercase.
+    pub site_domains: ListFilter,
+    /// App bundle allow/deny, lowercase.
+    pub app_bundles: ListFilter,
+    /// Deals it bids on.
+    pub deal_ids: Vec<String>,
+    /// Bids only through `deal_ids`.
+    pub deals_only: bool,
+    /// Banner creatives it may serve.
+    pub banners: Vec<BannerAd>,
+    /// Native creatives it may serve.
+    pub natives: Vec<NativeAd>,
+    /// Video creatives it may serve.
+    pub videos: Vec<VideoAd>,
+}
+
+/// Which campaigns target what: one bitset per targeting value, plus, per
+/// dimension, the campaigns without a restriction there.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Words per bitset.
+    pub words: usize,
+    /// Every campaign.
+    pub all: Bitset,
+    /// By country (alpha-3, uppercase).
+    pub country: HashMap<String, Bitset>,
+    /// No country restriction.
+    pub country_any: Bitset,
+    /// By OpenRTB device type.
+    pub device_type: HashMap<u32, Bitset>,
+    /// No device type restriction.
+    pub device_type_any: Bitset,
+    /// By OS, lowercase.
+    pub os: HashMap<String, Bitset>,
+    /// No OS restriction.
+    pub os_any: Bitset,
+    /// Buy sites.
+    pub site: Bitset,
+    /// Buy apps.
+    pub app: Bitset,
+    /// Have a banner creative of this size.
+    pub banner_size: HashMap<(u32, u32), Bitset>,
+    /// Have any banner creative.
+    pub banner_any: Bitset,
+    /// Have a native creative.
+    pub native: Bitset,
+    /// Have a video creative.
+    pub video: Bitset,
+}
+
+/// Everything the bid path reads, immutable.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Campaigns that can bid, most valuable first; index bit `i` is
+    /// `campaigns[i]`.
+    pub campaigns: Vec<CompiledCampaign>,
+    /// The targeting index.
+    pub index: Index,
+    /// Notice URLs, rates, bid expiry.
+    pub settings: Settings,
+}
+
+impl Snapshot {
+    /// A snapshot with no campaigns (nothing bids).
+    pub fn empty(settings: &Settings) -> Snapshot {
+        Snapshot::build(&Catalog::default(), settings)
+    }
+
+    /// Compiles `catalog`: drops what cannot bid (not active, finished, no
+    /// active creative for an allowed format), orders the rest by value and
+    /// indexes them.
+    pub fn build(catalog: &Catalog, settings: &Settings) -> Snapshot {
+        let now = UnixTime::now();
+        let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
+        for cr in catalog
+            .creatives
+            .iter()
+            .filter(|cr| cr.status == CreativeStatus::Active)
+        {
+            creatives.entry(cr.campaign_id).or_default().push(cr);
+        }
+        let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
+            .campaigns
+            .iter()
+            .filter(|c| {
+                c.status == CampaignStatus::Active && c.flight_end.is_none_or(|end| end > now)
+            })
+            .filter_map(|c| {
+                let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
+                compile(c, own, settings).map(|cc| (cc, &c.targeting))
+            })
+            .collect();
+        compiled.sort_by(|(a, _), (b, _)| {
+            b.value_usd
+                .cmp(&a.value_usd)
+                .then(b.base_cpm.cmp(&a.base_cpm))
+                .then(a.id.cmp(&b.id))
+        });
+        let index = build_index(&compiled);
+        Snapshot {
+            campaigns: compiled.into_iter().map(|(cc, _)| cc).collect(),
+            index,
+            settings: settings.clone(),
+        }
+    }
+
+    /// Campaigns that can bid.
+    pub fn campaign_count(&self) -> usize {
+        self.campaigns.len()
+    }
+}
+
+fn lower(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
+}
+
+fn compile(c: &Campaign, creatives: &[&Creative], settings: &Settings) -> Option<CompiledCampaign> {
+    let t = &c.targeting;
+    let allows = |f: AdFormat| t.formats.is_empty() || t.formats.contains(&f);
+    let (mut banners, mut natives, mut videos) = (Vec::new(), Vec::new(), Vec::new());
+    for cr in creatives {
+        let crid = cr.id.0.to_string();
+        match &cr.body {
+            FixedCreative::Html(h) if allows(AdFormat::Banner) => {
+                let size_ok =
+                    t.sizes.is_empty() || t.sizes.iter().any(|s| s.w == h.w && s.h == h.h);
+                if size_ok {
+                    banners.push(BannerAd {
+                        crid,
+                        w: h.w,
+                        h: h.h,
+                        markup: h.markup.clone(),
+                    });
+                }
+            }
+            FixedCreative::Native(n) if allows(AdFormat::Native) => natives.push(NativeAd {
+                crid,
+                assets: n.clone(),
+            }),
+            FixedCreative::Vast(v) if allows(AdFormat::Video) => videos.push(VideoAd {
+                crid,
+                vast: v.clone(),
+            }),
+            _ => {}
+        }
+    }
+    if banners.is_empty() && natives.is_empty() && videos.is_empty() {
+        return None;
+    }
+    let value_usd = settings
+        .fx
+        .convert(c.max_cpm_micros, c.currency, Currency::USD)
+        .unwrap_or(c.max_cpm_micros);
+    Some(CompiledCampaign {
+        id: c.id,
+        advertiser_id: c.advertiser_id,
+        cid: c.id.0.to_string(),
+        flight_start: c.flight_start,
+        flight_end: c.flight_end,
+        currency: c.currency,
+        base_cpm: c.base_cpm_micros,
+        max_cpm: c.max_cpm_micros,
+        value_usd,
+        adomain: c.adomain.clone(),
+        cat: c.cat.clone(),
+        attr: c.attr.clone(),
+        app_bundle: c.app_bundle.clone(),
+        language: c.language.as_ref().map(|l| l.to_ascii_lowercase()),
+        regions: t
+            .regions
+            .iter()
+            .map(|r| r.trim().to_ascii_uppercase())
+            .collect(),
+        languages: lower(&t.languages),
+        site_domains: ListFilter {
+            allow: lower(&t.site_domains.allow),
+            deny: lower(&t.site_domains.deny),
+        },
+        app_bundles: ListFilter {
+            allow: lower(&t.app_bundles.allow),
+            deny: lower(&t.app_bundles.deny),
+        },
+        deal_ids: t.deal_ids.clone(),
+        deals_only: t.deals_only,
+        banners,
+        natives,
+        videos,
+    })
+}
+
+fn build_index(campaigns: &[(CompiledCampaign, &Targeting)]) -> Index {
+    let n = campaigns.len();
+    let mut ix = Index {
+        words: n.div_ceil(64),
+        all: Bitset::new(n),
+        country_any: Bitset::new(n),
+        device_type_any: Bitset::new(n),
+        os_any: Bitset::new(n),
+        site: Bitset::new(n),
+        app: Bitset::new(n),
+        banner_any: Bitset::new(n),
+        native: Bitset::new(n),
+        video: Bitset::new(n),
+        ..Index::default()
+    };
+    // The compiled campaign keeps only what the filters need; the lists the
+    // index covers are read from the stored targeting.
+    for (i, (cc, t)) in campaigns.iter().enumerate() {
+        ix.all.insert(i);
+        if t.countries.is_empty() {
+            ix.country_any.insert(i);
+        }
+        for country in &t.countries {
+            ix.country
+                .entry(country.trim().to_ascii_uppercase())
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if t.device_types.is_empty() {
+            ix.device_type_any.insert(i);
+        }
+        for dt in &t.device_types {
+            ix.device_type
+                .entry(*dt)
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if t.os.is_empty() {
+            ix.os_any.insert(i);
+        }
+        for os in &t.os {
+            ix.os
+                .entry(os.trim().to_ascii_lowercase())
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if t.inventory != Inventory::App {
+            ix.site.insert(i);
+        }
+        if t.inventory != Inventory::Site {
+            ix.app.insert(i);
+        }
+        for b in &cc.banners {
+            ix.banner_any.insert(i);
+            ix.banner_size
+                .entry((b.w, b.h))
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if !cc.natives.is_empty() {
+            ix.native.insert(i);
+        }
+        if !cc.videos.is_empty() {
+            ix.video.insert(i);
+        }
+    }
+    ix
+}

@@ -1,0 +1,279 @@
+//! A real bidder on an ephemeral port with a fresh store, and a small HTTP
+//! client to talk to it. Every integration test starts its own.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bidder::config::Config;
+use bidder::demo::{self, DemoTokens};
+use bidder::store::Store;
+use bidder::{App, run};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The workspace's shared fixtures.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+/// Reads `testdata/<rel>`.
+pub fn fixture(rel: &str) -> Vec<u8> {
+    let path = testdata().join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// One answer, fully read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A running bidder.
+pub struct TestServer {
+    pub base: String,
+    pub tokens: Option<DemoTokens>,
+    pub data_dir: PathBuf,
+    client: Client<HttpConnector, Full<Bytes>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A bidder with the demo data, default settings.
+    pub async fn demo() -> TestServer {
+        TestServer::start(true, |_| {}).await
+    }
+
+    /// A bidder on a fresh store, seeded with the demo data when `demo`,
+    /// with `tweak` applied to the default configuration.
+    pub async fn start(demo: bool, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = TestServer::start_in(dir.path(), demo, tweak).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A bidder on the store in `data_dir` (kept after it stops).
+    pub async fn start_in(
+        data_dir: &Path,
+        demo: bool,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::for_tests(data_dir);
+        config.listen = addr;
+        config.public_url = format!("http://{addr}");
+        tweak(&mut config);
+        let store = Store::open(data_dir).unwrap();
+        let tokens = if demo {
+            demo::seed_if_empty(&store).unwrap()
+        } else {
+            None
+        };
+        let app = Arc::new(App::new(config, Arc::new(store)).unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, app, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            tokens,
+            data_dir: data_dir.to_path_buf(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: None,
+        }
+    }
+
+    /// Sends a request and reads the whole answer (still compressed if the
+    /// server compressed it).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self
+            .client
+            .request(req.body(Full::new(body.into())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `POST` a bid request to `/openrtb2/bid`.
+    pub async fn bid(&self, body: impl Into<Bytes>) -> Reply {
+        self.request(
+            Method::POST,
+            "/openrtb2/bid",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
+    }
+
+    /// An admin API call with `token` (if any) and a JSON body.
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let body = body
+            .map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default();
+        self.request(method, path, &headers, body).await
+    }
+
+    /// The demo admin token.
+    pub fn admin_token(&self) -> &str {
+        &self.tokens.as_ref().expect("demo server").admin
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// A campaign create/update body with every field, for advertiser
+/// `advertiser_id`, bidding 20.00 USD (max 30.00) on a 123x45 banner only.
+pub fn campaign_body(advertiser_id: i64, name: &str) -> Value {
+    json!({
+        "advertiser_id": advertiser_id,
+        "name": name,
+        "status": "active",
+        "flight_start": null,
+        "flight_end": null,
+        "total_budget_micros": 1_000_000_000i64,
+        "daily_budget_micros": 100_000_000i64,
+        "currency": "USD",
+        "base_cpm_micros": 20_000_000i64,
+        "max_cpm_micros": 30_000_000i64,
+        "adomain": ["acme-outdoor.example"],
+        "cat": ["IAB17"],
+        "attr": [],
+        "app_bundle": null,
+        "language": null,
+        "targeting": {"sizes": [{"w": 123, "h": 45}]},
+        "stage_multipliers": {}
+    })
+}
+
+/// One request to `base` with a bearer token and a JSON body, on a fresh
+/// client (for servers started outside `TestServer`).
+pub async fn send(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> Reply {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let body = body
+        .map(|b| serde_json::to_vec(&b).unwrap())
+        .unwrap_or_default();
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The status of a body-less request, or `None` when nothing answers yet.
+pub async fn try_send(base: &str, method: Method, path: &str) -> Option<u16> {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .body(Full::new(Bytes::new()))
+        .ok()?;
+    client.request(req).await.ok().map(|r| r.status().as_u16())
+}
+
+/// Gunzips a body.
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// Gzips a body.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}

@@ -1,0 +1,98 @@
+//! The request corpus in `testdata/` through the real server: every valid
+//! request gets a spec-valid answer or a no-bid (checked by the shared
+//! `ortb_check.py`), every invalid one a 400 naming the expected field.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{TestServer, fixture, testdata};
+
+fn json_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata().join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn corpus_has_at_least_25_requests_and_each_parses() {
+    let files = json_files("requests");
+    assert!(files.len() >= 25, "only {} requests", files.len());
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        if let Err(e) = openrtb::Parser::new().parse(&bytes) {
+            panic!("{}: {e}", path.display());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_request_gets_a_spec_valid_answer_or_no_bid() {
+    let server = TestServer::demo().await;
+    for path in json_files("requests") {
+        let reply = server.bid(std::fs::read(&path).unwrap()).await;
+        assert!(
+            reply.status == 200 || reply.status == 204,
+            "{}: {} {}",
+            path.display(),
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+
+    // The shared checker holds every 200 answer to the OpenRTB rules (and to
+    // the IAB JSON schema when `jsonschema` is installed) and requires at
+    // least half the corpus to be bid on by the demo campaigns.
+    let checker =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/ortb_check.py");
+    assert!(checker.exists(), "{} is missing", checker.display());
+    let output = tokio::process::Command::new("python3")
+        .arg(&checker)
+        .arg(format!("{}/openrtb2/bid", server.base))
+        .arg(testdata().join("requests"))
+        .args(["--min-bid-rate", "0.5"])
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "ortb_check failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_invalid_request_gets_400_naming_the_expected_path() {
+    let server = TestServer::demo().await;
+    let expected = String::from_utf8(fixture("invalid/EXPECTED.tsv")).unwrap();
+    let mut checked = 0;
+    for line in expected
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let mut cols = line.split('\t');
+        let (file, path) = (cols.next().unwrap(), cols.next().unwrap_or(""));
+        let reply = server.bid(fixture(&format!("invalid/{file}"))).await;
+        assert_eq!(
+            reply.status,
+            400,
+            "{file}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let err = reply.json();
+        let got = err["path"].as_str().unwrap_or("");
+        assert!(
+            got.contains(path),
+            "{file}: expected path containing {path:?}, got {err}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} invalid requests listed");
+    server.stop().await;
+}
