@@ -69,7 +69,10 @@ fn locate(input: &[u8], fast_message: &str) -> Error {
     };
     match serde_path_to_error::deserialize::<_, BidRequest<'_>>(&mut de) {
         Err(e) => {
-            let path = e.path().to_string();
+            // An unknown segment (`?`) is where the input ran out or broke
+            // before a key was read: name the enclosing value instead.
+            let full = e.path().to_string();
+            let path = full.trim_end_matches("?").trim_end_matches('.').to_string();
             if path == "." || path.is_empty() {
                 root(e.into_inner().to_string())
             } else {
