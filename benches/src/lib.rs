@@ -1,1 +1,188 @@
-//! placeholder
+//! Fixtures shared by the benchmarks in `benches/`: the request corpus of
+//! `testdata/requests`, and synthetic catalogs of any size for measuring how
+//! the decision scales with the number of campaigns.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+use audiences::StageMultipliers;
+use bidder::decision::{ExchangeProfile, FxRates, Settings};
+use bidder::model::{
+    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Catalog, Creative,
+    CreativeId, CreativeStatus, Size, Targeting, UnixTime,
+};
+use creative::{FixedCreative, HtmlCreative};
+use openrtb::{Currency, Micros};
+
+/// The workspace's `testdata/` folder.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+/// Every request of `testdata/requests`, sorted by file name, as
+/// `(file name, bytes)`.
+pub fn corpus() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(testdata().join("requests"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            files.push((name, std::fs::read(&path)?));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Snapshot settings for benchmarks.
+pub fn settings() -> Settings {
+    Settings {
+        public_url: "http://127.0.0.1:8080".into(),
+        fx: FxRates::default(),
+        bid_ttl_secs: Some(300),
+    }
+}
+
+/// The exchange benchmarks bid for.
+pub fn exchange() -> ExchangeProfile {
+    ExchangeProfile {
+        name: "bench".into(),
+        seat: Some("seat-1".into()),
+        currency: Currency::USD,
+        sends_burl: true,
+    }
+}
+
+/// A 300x250 banner request from Germany on desktop, at a 1.00 floor.
+pub fn banner_request() -> Vec<u8> {
+    br#"{"id":"bench-1","imp":[{"id":"1","banner":{"format":[{"w":300,"h":250},{"w":336,"h":280}]},"bidfloor":1.0,"bidfloorcur":"USD"}],
+        "site":{"domain":"news.example","page":"https://news.example/a"},
+        "device":{"ua":"Mozilla/5.0","ip":"198.51.100.7","devicetype":2,"os":"Windows","geo":{"country":"DEU"}},
+        "at":1,"tmax":120,"bcat":["IAB25","IAB26"],"badv":["blocked.example"]}"#
+        .to_vec()
+}
+
+/// `n` campaigns with one banner creative each, spread over 8 countries,
+/// 4 device types and 6 sizes, so most do not match [`banner_request`] and
+/// the index has real work; campaign 1 always matches.
+pub fn synthetic_catalog(n: usize) -> Catalog {
+    const COUNTRIES: [&str; 8] = ["USA", "DEU", "FRA", "GBR", "ESP", "ITA", "JPN", "BRA"];
+    const SIZES: [(u32, u32); 6] = [
+        (300, 250),
+        (728, 90),
+        (320, 50),
+        (160, 600),
+        (300, 600),
+        (970, 250),
+    ];
+    let mut campaigns = Vec::with_capacity(n);
+    let mut creatives = Vec::with_capacity(n);
+    for i in 1..=n as i64 {
+        let k = i as usize;
+        let (w, h) = if i == 1 {
+            (300, 250)
+        } else {
+            SIZES[k % SIZES.len()]
+        };
+        let targeting = Targeting {
+            countries: if i == 1 {
+                vec![]
+            } else {
+                vec![COUNTRIES[k % COUNTRIES.len()].into()]
+            },
+            device_types: if i == 1 {
+                vec![]
+            } else {
+                vec![1 + (k % 4) as u32]
+            },
+            formats: vec![AdFormat::Banner],
+            sizes: vec![Size { w, h }],
+            ..Targeting::default()
+        };
+        campaigns.push(Campaign {
+            id: CampaignId(i),
+            advertiser_id: AdvertiserId(1),
+            name: format!("campaign {i}"),
+            status: CampaignStatus::Active,
+            flight_start: None,
+            flight_end: None,
+            total_budget_micros: Micros(1_000_000_000),
+            daily_budget_micros: Micros(100_000_000),
+            currency: Currency::USD,
+            base_cpm_micros: Micros(1_500_000 + (i % 100) * 10_000),
+            max_cpm_micros: Micros(5_000_000 + (i % 100) * 10_000),
+            adomain: vec![format!("brand{i}.example")],
+            cat: vec!["IAB17".into()],
+            attr: vec![],
+            app_bundle: None,
+            language: None,
+            targeting,
+            stage_multipliers: StageMultipliers::default(),
+            version: 1,
+            created_at: UnixTime(0),
+            updated_at: UnixTime(0),
+        });
+        creatives.push(Creative {
+            id: CreativeId(i),
+            campaign_id: CampaignId(i),
+            name: format!("{w}x{h}"),
+            status: CreativeStatus::Active,
+            body: FixedCreative::Html(HtmlCreative {
+                w,
+                h,
+                markup: format!("<a href=\"https://brand{i}.example\"><img src=\"https://cdn.example/{w}x{h}.png\"></a>"),
+            }),
+            version: 1,
+            created_at: UnixTime(0),
+            updated_at: UnixTime(0),
+        });
+    }
+    Catalog {
+        advertisers: vec![Advertiser {
+            id: AdvertiserId(1),
+            name: "Bench".into(),
+            domain: "bench.example".into(),
+            version: 1,
+            created_at: UnixTime(0),
+            updated_at: UnixTime(0),
+        }],
+        campaigns,
+        creatives,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn corpus_is_found_and_sorted() {
+        let files = super::corpus().unwrap();
+        assert!(!files.is_empty());
+        assert!(files.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn synthetic_catalog_has_one_creative_per_campaign_and_bids() {
+        use bidder::decision::{BidContext, Outcome, Scratch, Snapshot, decide};
+        let catalog = super::synthetic_catalog(500);
+        assert_eq!(catalog.campaigns.len(), 500);
+        assert_eq!(catalog.creatives.len(), 500);
+        let snap = Snapshot::build(&catalog, &super::settings());
+        let body = super::banner_request();
+        let mut parser = openrtb::Parser::new();
+        let req = parser.parse(&body).unwrap();
+        let ex = super::exchange();
+        let ctx = BidContext {
+            exchange: &ex,
+            now: bidder::model::UnixTime::now(),
+        };
+        let mut scratch = Scratch::new();
+        assert!(matches!(
+            decide(&req, &snap, &ctx, &mut scratch),
+            Outcome::Bid(_)
+        ));
+    }
+}

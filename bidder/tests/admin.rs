@@ -299,3 +299,27 @@ async fn missing_or_wrong_token_is_401_and_a_token_without_the_right_is_403() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn openapi_document_is_served_without_a_token_and_lists_every_route() {
+    let server = TestServer::demo().await;
+    let reply = server
+        .request(Method::GET, "/api/v1/openapi.json", &[], Vec::new())
+        .await;
+    assert_eq!(reply.status, 200);
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/advertisers",
+        "/api/v1/advertisers/{id}",
+        "/api/v1/campaigns",
+        "/api/v1/campaigns/{id}",
+        "/api/v1/campaigns/{id}/creatives",
+        "/api/v1/creatives/{id}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    server.stop().await;
+}
