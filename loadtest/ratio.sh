@@ -19,7 +19,7 @@ for _ in $(seq 100); do
 done
 
 run() { taskset -c 1 $bin/loadtest replay --url "$1" --seconds "$secs" --connections "$conns" --gzip-every 5; }
-echo "== ceiling (minimal hyper server, 204)"
+echo "== ceiling (minimal hyper server, fixed ~300-byte JSON answer)"
 ceiling=$(run http://127.0.0.1:18090/openrtb2/bid); echo "$ceiling"
 echo "== bidder (demo data, testdata/requests)"
 bidder=$(run http://127.0.0.1:18080/openrtb2/bid); echo "$bidder"

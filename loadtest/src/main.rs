@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the minimal server that answers every request with 204.
+    /// Run the minimal server that answers every request with a fixed bid response.
     Ceiling {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]

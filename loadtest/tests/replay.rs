@@ -1,4 +1,4 @@
-//! The simulator against the ceiling server: every request answered and
+//! The simulator against the ceiling server (a fixed 200 JSON answer): every request answered and
 //! counted, over keep-alive connections, gzipped bodies included.
 
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use loadtest::replay::{self, Payload, Plan};
 
 #[tokio::test]
-async fn replay_against_the_ceiling_counts_every_answer_as_204() {
+async fn replay_against_the_ceiling_counts_every_answer_as_200() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(loadtest::ceiling::serve(listener));
