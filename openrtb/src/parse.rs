@@ -207,6 +207,20 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_imp_ids_are_found_in_long_requests_too() {
+        let imps: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"{}","banner":{{}}}}"#,
+                    if i == 39 { 3 } else { i }
+                )
+            })
+            .collect();
+        let json = format!(r#"{{"id":"1","imp":[{}]}}"#, imps.join(","));
+        assert_eq!(error_of(&json).path(), "imp[39].id");
+    }
+
+    #[test]
     fn a_parser_is_reusable_across_requests() {
         let mut p = Parser::new();
         for id in ["a", "bb", "ccc"] {

@@ -38,8 +38,10 @@ pub fn validate(req: &BidRequest<'_>) -> Result<(), Error> {
             ));
         }
     }
-    // Requests carry a handful of imps; a tiny set beats sorting.
-    let mut seen: HashSet<&str> = HashSet::with_capacity(req.imp.len());
+    // Requests carry a handful of imps: comparing each with those before it
+    // costs less than a hash set's allocation. Past a few dozen, hash.
+    let mut seen: Option<HashSet<&str>> =
+        (req.imp.len() > 32).then(|| HashSet::with_capacity(req.imp.len()));
     for (i, imp) in req.imp.iter().enumerate() {
         if imp.id.is_empty() {
             return Err(Error::invalid(
@@ -47,7 +49,11 @@ pub fn validate(req: &BidRequest<'_>) -> Result<(), Error> {
                 "required: the impression id must not be empty",
             ));
         }
-        if !seen.insert(&imp.id) {
+        let duplicate = match seen.as_mut() {
+            Some(set) => !set.insert(&imp.id),
+            None => req.imp[..i].iter().any(|earlier| earlier.id == imp.id),
+        };
+        if duplicate {
             return Err(Error::invalid(
                 format!("imp[{i}].id"),
                 format!("duplicate impression id {:?}", imp.id),
