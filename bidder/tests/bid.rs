@@ -542,3 +542,16 @@ async fn health_and_readiness_answer() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_stops_accepting_and_returns() {
+    let server = TestServer::demo().await;
+    let base = server.base.clone();
+    assert_eq!(
+        common::try_send(&base, Method::GET, "/healthz").await,
+        Some(200)
+    );
+    // `stop` resolves only once `bidder::run` has drained and returned.
+    server.stop().await;
+    assert_eq!(common::try_send(&base, Method::GET, "/healthz").await, None);
+}
