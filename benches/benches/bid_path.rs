@@ -5,11 +5,20 @@
 //! - `decide`: one request against snapshots of 10 to 10,000 campaigns; the
 //!   targeting index should keep the cost nearly flat.
 //! - `write`: a one-bid BidResponse into a reused buffer.
+//! - `end_to_end`: request bytes to response bytes through the exchange
+//!   endpoint's handler on the demo catalog, no network.
 //!
 //! Run: `cargo bench -p benches` (figures in docs/PERFORMANCE.md).
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use bidder::bid_endpoint::respond;
+use bidder::config::Config;
 use bidder::decision::{BidContext, Outcome, Scratch, Snapshot};
 use bidder::model::UnixTime;
+use bidder::store::Store;
+use bidder::{App, demo};
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 
 fn parse(c: &mut Criterion) {
@@ -87,5 +96,33 @@ fn write(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse, decide, write);
+fn end_to_end(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store");
+    demo::seed_if_empty(&store).expect("demo data");
+    let app = App::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
+    let exchange = app.config.default_exchange;
+    let banner = benches::banner_request();
+    let files = benches::corpus().expect("testdata/requests");
+    let mut group = c.benchmark_group("end_to_end");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("banner_request", |b| {
+        b.iter(|| {
+            let resp = respond(&app, exchange, &banner, false, false, Instant::now());
+            assert_eq!(resp.status(), 200);
+            black_box(resp);
+        })
+    });
+    group.throughput(Throughput::Elements(files.len() as u64));
+    group.bench_function("corpus", |b| {
+        b.iter(|| {
+            for (_, body) in &files {
+                black_box(respond(&app, exchange, body, false, false, Instant::now()));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse, decide, write, end_to_end);
 criterion_main!(benches);

@@ -107,20 +107,35 @@ pub async fn handle(
         }
     };
 
-    let resp = BUFFERS
-        .with_borrow_mut(|buffers| answer(app, exchange, &body, gzipped, arrived, buffers, &wants));
+    let resp = respond(app, exchange, &body, gzipped, wants.gzip, arrived);
     finish(resp, &wants)
+}
+
+/// The synchronous part of the endpoint, for a body already read: inflate,
+/// parse, check the deadline, decide, write. Public so that the in-process
+/// benchmark measures exactly what a request costs, minus the network.
+pub fn respond(
+    app: &App,
+    exchange: usize,
+    body: &[u8],
+    gzipped: bool,
+    accept_gzip: bool,
+    arrived: Instant,
+) -> Response<Body> {
+    BUFFERS.with_borrow_mut(|buffers| {
+        answer(app, exchange, body, gzipped, accept_gzip, arrived, buffers)
+    })
 }
 
 /// The synchronous heart of the endpoint: bytes in, response out.
 fn answer(
     app: &App,
     exchange: usize,
-    body: &Bytes,
+    body: &[u8],
     gzipped: bool,
+    accept_gzip: bool,
     arrived: Instant,
     buffers: &mut Buffers,
-    wants: &Wants,
 ) -> Response<Body> {
     let counters = app.metrics.exchange(exchange);
     let Buffers {
@@ -175,7 +190,7 @@ fn answer(
             nbr: Some(reason.nbr_code()),
         }
         .write_into(out);
-        json(out, compressed, wants)
+        json(out, compressed, accept_gzip)
     };
     if Instant::now() >= deadline {
         return no_bid(NoBidReason::Deadline, out, compressed);
@@ -195,14 +210,14 @@ fn answer(
             out.clear();
             decision.write_into(out);
             ExchangeCounters::inc(&counters.bids);
-            json(out, compressed, wants)
+            json(out, compressed, accept_gzip)
         }
     }
 }
 
 /// A `200` JSON answer from `out`, gzipped into `compressed` when asked.
-fn json(out: &[u8], compressed: &mut Vec<u8>, wants: &Wants) -> Response<Body> {
-    let mut resp = if wants.gzip {
+fn json(out: &[u8], compressed: &mut Vec<u8>, gzip_it: bool) -> Response<Body> {
+    let mut resp = if gzip_it {
         compressed.clear();
         gzip(out, compressed);
         let mut r = Response::new(Full::new(Bytes::copy_from_slice(compressed)));
