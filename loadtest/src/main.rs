@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use loadtest::replay::{self, Payload, Plan};
+use loadtest::replay::{self, Mode, Payload, Plan};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -45,6 +45,16 @@ enum Command {
         /// Send every Nth request gzipped (0 = never).
         #[arg(long, default_value_t = 0)]
         gzip_every: usize,
+        /// Open loop at this many requests per second (latency from each
+        /// request's due time); without it, closed loop at saturation.
+        #[arg(long)]
+        rate: Option<u64>,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// No progress line every second.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -68,6 +78,9 @@ fn main() -> anyhow::Result<()> {
                 connections,
                 seconds,
                 gzip_every,
+                rate,
+                json,
+                quiet,
             } => {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
                     .with_context(|| format!("reading {}", dir.display()))?
@@ -86,9 +99,15 @@ fn main() -> anyhow::Result<()> {
                     payloads: Arc::new(payloads),
                     connections,
                     duration: Duration::from_secs(seconds),
+                    mode: rate.map_or(Mode::Closed, |rate| Mode::Open { rate }),
+                    progress: !quiet,
                 })
                 .await?;
                 println!("{report}");
+                if let Some(path) = json {
+                    std::fs::write(&path, serde_json::to_vec_pretty(&report.to_json())?)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
             }
         }
         anyhow::Ok(())

@@ -1,14 +1,20 @@
-//! Replays bid requests against a URL: `connections` keep-alive HTTP/1.1
-//! connections, each sending the next request as soon as the previous answer
-//! arrived (closed loop), for `duration`.
+//! Sends bid requests at a URL over keep-alive HTTP/1.1 connections, in one
+//! of two modes:
+//!
+//! - **closed loop**: each connection sends its next request as soon as the
+//!   previous answer arrived; finds the saturation throughput.
+//! - **open loop**: requests are due on a fixed schedule (`rate` per second
+//!   over all connections) whatever the answers do, and latency is measured
+//!   from when a request was *due*, not when it was sent. A stalled server
+//!   therefore shows up as latency instead of silently lowering the request
+//!   rate (the "coordinated omission" a closed loop hides).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -16,32 +22,50 @@ use tokio::net::TcpStream;
 
 use crate::report::Report;
 
-/// One request body, possibly gzipped, as it goes on the wire.
+/// One request body as it goes on the wire.
 #[derive(Clone)]
 pub struct Payload {
     /// The bytes sent.
     pub body: Bytes,
     /// Whether `body` is gzip (sent with `Content-Encoding: gzip`).
     pub gzip: bool,
+    /// The request's `tmax`, for counting late answers.
+    pub tmax: Option<Duration>,
 }
 
 impl Payload {
-    /// A payload; when `gzip`, `json` is compressed first.
+    /// A payload; when `gzip`, `json` is compressed first. `tmax` is read
+    /// from the JSON.
     pub fn new(json: &[u8], gzip: bool) -> Payload {
-        if !gzip {
-            return Payload {
-                body: Bytes::copy_from_slice(json),
-                gzip,
-            };
-        }
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        // Writing to a Vec cannot fail.
-        let _ = enc.write_all(json);
-        Payload {
-            body: Bytes::from(enc.finish().unwrap_or_default()),
-            gzip,
-        }
+        let tmax = tmax_of(json);
+        let body = if gzip {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            // Writing to a Vec cannot fail.
+            let _ = enc.write_all(json);
+            Bytes::from(enc.finish().unwrap_or_default())
+        } else {
+            Bytes::copy_from_slice(json)
+        };
+        Payload { body, gzip, tmax }
     }
+}
+
+/// `tmax` of a bid request, if it has one.
+fn tmax_of(json: &[u8]) -> Option<Duration> {
+    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    v.get("tmax")?.as_u64().map(Duration::from_millis)
+}
+
+/// How requests are paced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    /// Next request as soon as the previous answer arrived.
+    Closed,
+    /// A fixed rate, requests per second over all connections.
+    Open {
+        /// Requests per second.
+        rate: u64,
+    },
 }
 
 /// What to send, where, how hard and how long.
@@ -54,88 +78,174 @@ pub struct Plan {
     pub connections: usize,
     /// How long to send.
     pub duration: Duration,
+    /// Pacing.
+    pub mode: Mode,
+    /// Print a progress line to stderr every second.
+    pub progress: bool,
 }
 
 /// Runs `plan` and reports what it measured.
 pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     anyhow::ensure!(!plan.payloads.is_empty(), "no request bodies to send");
     anyhow::ensure!(plan.connections > 0, "at least one connection is needed");
+    if let Mode::Open { rate } = plan.mode {
+        anyhow::ensure!(rate > 0, "an open-loop rate must be above 0");
+    }
     let host = plan.url.host().unwrap_or("127.0.0.1").to_string();
+    anyhow::ensure!(
+        host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]",
+        "loadtest only targets loopback addresses, not {host}"
+    );
     let port = plan.url.port_u16().unwrap_or(80);
     let started = Instant::now();
     let until = started + plan.duration;
+    let answered = Arc::new(AtomicU64::new(0));
+    let progress = plan.progress.then(|| {
+        let answered = Arc::clone(&answered);
+        tokio::spawn(async move {
+            let mut last = 0;
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs(1),
+                Duration::from_secs(1),
+            );
+            loop {
+                tick.tick().await;
+                let now = answered.load(Ordering::Relaxed);
+                eprintln!(
+                    "{:>5.0} s  {:>8} answers  {:>8} /s",
+                    started.elapsed().as_secs_f64(),
+                    now,
+                    now - last
+                );
+                last = now;
+            }
+        })
+    });
     let mut tasks = Vec::new();
     for worker in 0..plan.connections {
-        let payloads = Arc::clone(&plan.payloads);
-        let url = plan.url.clone();
-        let addr = format!("{host}:{port}");
-        tasks.push(tokio::spawn(async move {
-            worker_loop(addr, url, payloads, worker, until).await
-        }));
+        let job = Worker {
+            addr: format!("{host}:{port}"),
+            url: plan.url.clone(),
+            payloads: Arc::clone(&plan.payloads),
+            first: worker,
+            schedule: match plan.mode {
+                Mode::Closed => None,
+                // Each connection takes every `connections`-th slot of the
+                // global schedule, offset by its number.
+                Mode::Open { rate } => Some((
+                    started + Duration::from_secs_f64(worker as f64 / rate as f64),
+                    Duration::from_secs_f64(plan.connections as f64 / rate as f64),
+                )),
+            },
+            until,
+            answered: Arc::clone(&answered),
+        };
+        tasks.push(tokio::spawn(job.run()));
     }
-    let mut statuses = BTreeMap::new();
-    let mut latency_us = Histogram::<u64>::new(3)?;
+    let mut report = Report::new(plan.mode)?;
     for task in tasks {
-        let (s, h) = task.await??;
-        for (k, v) in s {
-            *statuses.entry(k).or_insert(0) += v;
-        }
-        latency_us.add(h)?;
+        report.merge(task.await??)?;
     }
-    Ok(Report {
-        elapsed: started.elapsed(),
-        statuses,
-        latency_us,
-    })
+    if let Some(p) = progress {
+        p.abort();
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
 }
 
-type Tally = (BTreeMap<u16, u64>, Histogram<u64>);
+/// Waits until `due`. tokio's timer ticks in milliseconds, which would add
+/// up to a millisecond of our own lateness to every open-loop latency, so
+/// the last two milliseconds are spent yielding instead (the generator has
+/// its own core).
+async fn wait_until(due: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= due {
+            return;
+        }
+        let left = due - now;
+        if left > Duration::from_millis(2) {
+            tokio::time::sleep(left - Duration::from_millis(2)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+}
 
-async fn worker_loop(
+/// One connection's share of the run.
+struct Worker {
     addr: String,
     url: Uri,
     payloads: Arc<Vec<Payload>>,
-    worker: usize,
+    first: usize,
+    /// First due time and interval, in open-loop mode.
+    schedule: Option<(Instant, Duration)>,
     until: Instant,
-) -> anyhow::Result<Tally> {
-    let mut statuses = BTreeMap::new();
-    let mut hist = Histogram::<u64>::new(3)?;
-    let mut next = worker % payloads.len();
-    'connect: while Instant::now() < until {
-        let stream = TcpStream::connect(&addr).await?;
-        stream.set_nodelay(true)?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        while Instant::now() < until {
-            let p = &payloads[next];
-            next = (next + 1) % payloads.len();
-            let mut req = Request::post(url.clone())
-                .header("content-type", "application/json")
-                .header("x-openrtb-version", "2.6");
-            if p.gzip {
-                req = req.header("content-encoding", "gzip");
-            }
-            let req = req.body(Full::new(p.body.clone()))?;
-            let t0 = Instant::now();
-            let answer = match sender.send_request(req).await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    resp.into_body().collect().await.map(|_| status)
-                }
-                Err(e) => Err(e),
-            };
-            match answer {
-                Ok(status) => {
-                    hist.saturating_record(t0.elapsed().as_micros() as u64);
-                    *statuses.entry(status).or_insert(0) += 1;
-                }
+    answered: Arc<AtomicU64>,
+}
+
+impl Worker {
+    async fn run(self) -> anyhow::Result<Report> {
+        let mut tally = Report::new(Mode::Closed)?;
+        let mut next = self.first % self.payloads.len();
+        let mut due = self.schedule.map(|(first, _)| first);
+        'connect: while Instant::now() < self.until {
+            let stream = match TcpStream::connect(&self.addr).await {
+                Ok(s) => s,
                 Err(_) => {
-                    *statuses.entry(0).or_insert(0) += 1;
-                    continue 'connect;
+                    tally.error("connect");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            while Instant::now() < self.until {
+                let start = match (due, self.schedule) {
+                    (Some(d), Some((_, every))) => {
+                        if d >= self.until {
+                            break 'connect;
+                        }
+                        wait_until(d).await;
+                        due = Some(d + every);
+                        d
+                    }
+                    _ => Instant::now(),
+                };
+                let p = &self.payloads[next];
+                next = (next + 1) % self.payloads.len();
+                let mut req = Request::post(self.url.clone())
+                    .header("content-type", "application/json")
+                    .header("x-openrtb-version", "2.6");
+                if p.gzip {
+                    req = req.header("content-encoding", "gzip");
+                }
+                let req = req.body(Full::new(p.body.clone()))?;
+                let answer = match sender.send_request(req).await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        resp.into_body()
+                            .collect()
+                            .await
+                            .map(|_| status)
+                            .map_err(|_| "body")
+                    }
+                    Err(_) => Err("send"),
+                };
+                match answer {
+                    Ok(status) => {
+                        tally.answer(status, start.elapsed(), p.tmax);
+                        self.answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(kind) => {
+                        tally.error(kind);
+                        continue 'connect;
+                    }
                 }
             }
         }
+        Ok(tally)
     }
-    Ok((statuses, hist))
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadtest::replay::{self, Payload, Plan};
+use loadtest::replay::{self, Mode, Payload, Plan};
 
 #[tokio::test]
 async fn replay_against_the_ceiling_counts_every_answer_as_200() {
@@ -26,6 +26,8 @@ async fn replay_against_the_ceiling_counts_every_answer_as_200() {
         payloads: Arc::new(payloads),
         connections: 4,
         duration: Duration::from_millis(300),
+        mode: Mode::Closed,
+        progress: false,
     })
     .await
     .unwrap();
@@ -50,4 +52,48 @@ fn gzip_payload_inflates_back_to_the_request() {
         .read_to_end(&mut out)
         .unwrap();
     assert_eq!(out, json);
+}
+
+#[tokio::test]
+async fn open_loop_sends_at_the_requested_rate() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(loadtest::ceiling::serve(listener));
+    let report = replay::run(Plan {
+        url: format!("http://{addr}/openrtb2/bid").parse().unwrap(),
+        payloads: Arc::new(vec![Payload::new(br#"{"id":"a","tmax":500}"#, false)]),
+        connections: 4,
+        duration: Duration::from_secs(1),
+        mode: Mode::Open { rate: 400 },
+        progress: false,
+    })
+    .await
+    .unwrap();
+    // 400/s for one second, whatever the server could do beyond that.
+    let n = report.answered();
+    assert!((380..=400).contains(&n), "{report}");
+    assert_eq!(report.late, 0, "{report}");
+    assert_eq!(report.to_json()["answered"], n);
+}
+
+#[tokio::test]
+async fn only_loopback_targets_are_accepted() {
+    let err = replay::run(Plan {
+        url: "http://192.0.2.1:8080/openrtb2/bid".parse().unwrap(),
+        payloads: Arc::new(vec![Payload::new(b"{}", false)]),
+        connections: 1,
+        duration: Duration::from_millis(10),
+        mode: Mode::Closed,
+        progress: false,
+    })
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("loopback"), "{err}");
+}
+
+#[test]
+fn payload_reads_tmax_from_the_request() {
+    let p = Payload::new(br#"{"id":"x","tmax":120}"#, false);
+    assert_eq!(p.tmax, Some(Duration::from_millis(120)));
 }
