@@ -179,36 +179,65 @@ fn write_price(price: Micros, out: &mut Vec<u8>) {
 }
 
 /// Writes `s` as a JSON string, escaping quotes, backslashes and control
-/// characters; everything else (including non-ASCII UTF-8) is copied in runs.
+/// characters; everything else (including non-ASCII UTF-8) is copied in
+/// runs found eight bytes at a time (markup and URLs are long and almost
+/// never need escaping).
 fn write_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
+    loop {
+        let i = next_special(bytes, start);
         out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(escape);
+        let Some(&b) = bytes.get(i) else { break };
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
         }
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Index of the first byte at or after `from` that needs escaping, or the
+/// length. Tests eight bytes per step with the classic SWAR tricks: a byte
+/// below 0x20, or equal to `"` or `\`, sets its high bit in the mask.
+fn next_special(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[i..i + 8]);
+        let x = u64::from_le_bytes(word);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let q = x ^ (ONES * u64::from(b'"'));
+        let quote = q.wrapping_sub(ONES) & !q & HIGH;
+        let bs = x ^ (ONES * u64::from(b'\\'));
+        let backslash = bs.wrapping_sub(ONES) & !bs & HIGH;
+        if below_space | quote | backslash != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !needs_escape(bytes[i]) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -240,6 +269,21 @@ mod tests {
         write_str(nasty, &mut out);
         let back: String = serde_json::from_slice(&out).unwrap();
         assert_eq!(back, nasty);
+    }
+
+    #[test]
+    fn a_special_byte_at_any_offset_of_a_long_string_is_escaped() {
+        for special in ['"', '\\', '\n', '\u{1}', '\u{1f}'] {
+            for pos in 0..40 {
+                let mut text: String = "abcdefghijklmnopqrstuvwxyzé0123456789ABCDEFGHIJ".into();
+                let at = text.char_indices().nth(pos).map_or(text.len(), |(i, _)| i);
+                text.insert(at, special);
+                let mut out = Vec::new();
+                write_str(&text, &mut out);
+                let back: String = serde_json::from_slice(&out).unwrap();
+                assert_eq!(back, text, "{special:?} at {pos}");
+            }
+        }
     }
 
     #[test]
