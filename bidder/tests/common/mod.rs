@@ -131,19 +131,7 @@ impl TestServer {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self
-            .client
-            .request(req.body(Full::new(body.into())).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        read_reply(&self.client, req.body(Full::new(body.into())).unwrap()).await
     }
 
     /// `POST` a bid request to `/openrtb2/bid`.
@@ -237,15 +225,7 @@ pub async fn send(
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
         .unwrap();
-    let resp = client.request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    read_reply(&client, req).await
 }
 
 /// The status of a body-less request, or `None` when nothing answers yet.
@@ -258,6 +238,22 @@ pub async fn try_send(base: &str, method: Method, path: &str) -> Option<u16> {
         .body(Full::new(Bytes::new()))
         .ok()?;
     client.request(req).await.ok().map(|r| r.status().as_u16())
+}
+
+/// Sends `req` and reads the whole answer.
+async fn read_reply(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> Reply {
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Gunzips a body.
