@@ -7,6 +7,8 @@
 //! - `write`: a one-bid BidResponse into a reused buffer.
 //! - `end_to_end`: request bytes to response bytes through the exchange
 //!   endpoint's handler on the demo catalog, no network.
+//! - `consent`: TC string decoding and the personalization decision, with
+//!   lib_tcstring (the crate evaluated first) alongside.
 //!
 //! Run: `cargo bench -p benches` (figures in docs/PERFORMANCE.md).
 
@@ -124,5 +126,25 @@ fn end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, decide, write, end_to_end);
+fn consent(c: &mut Criterion) {
+    // The IAB reference string with vendor sections (iabtcf-java tests).
+    let tc = "COrEAV4OrXx94ACABBENAHCIAD-AAAAAAACAAxAAAAgAIAwgAgAAAAEAgQAAAAAEAYQAQAAAACAAAABAAA";
+    let mut group = c.benchmark_group("consent");
+    group.bench_function("tcf_decode_and_decide", |b| {
+        b.iter(|| {
+            let signals = audiences::consent::Signals {
+                gdpr: Some(1),
+                tc_string: Some(black_box(tc)),
+                ..Default::default()
+            };
+            black_box(audiences::consent::personalization(&signals, 98))
+        })
+    });
+    group.bench_function("lib_tcstring_decode", |b| {
+        b.iter(|| black_box(lib_tcstring::TcModelV2::try_from(black_box(tc))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse, decide, write, end_to_end, consent);
 criterion_main!(benches);

@@ -1,0 +1,135 @@
+//! Base64url text to bytes and a big-endian bit reader over them: the
+//! encoding shared by TCF and GPP strings.
+
+use smallvec::SmallVec;
+
+/// Decoded bytes; typical consent strings fit inline, so decoding does not
+/// allocate.
+pub type Bytes = SmallVec<[u8; 512]>;
+
+/// Decodes unpadded base64url (padding `=` tolerated); `None` on any other
+/// character.
+pub fn base64url(text: &str) -> Option<Bytes> {
+    let mut out = Bytes::new();
+    let (mut acc, mut nbits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((acc >> nbits) as u8);
+            acc &= (1 << nbits) - 1;
+        }
+    }
+    // Keep the last partial byte, left-aligned: encoders that pad the bit
+    // string only to a whole sextet leave real fields there.
+    if nbits > 0 {
+        out.push((acc << (8 - nbits)) as u8);
+    }
+    Some(out)
+}
+
+/// Reads fields of up to 64 bits, most significant bit first.
+#[derive(Clone)]
+pub struct BitReader<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> BitReader<'b> {
+    /// A reader at bit `pos`.
+    pub fn at(bytes: &'b [u8], pos: usize) -> BitReader<'b> {
+        BitReader { bytes, pos }
+    }
+
+    /// The current bit position.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The next `n` (<= 64) bits as an integer; `None` past the end.
+    pub fn read(&mut self, n: u32) -> Option<u64> {
+        if self.pos + n as usize > self.bytes.len() * 8 {
+            return None;
+        }
+        let mut v = 0u64;
+        for _ in 0..n {
+            let bit = (self.bytes[self.pos / 8] >> (7 - self.pos % 8)) & 1;
+            v = (v << 1) | u64::from(bit);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+
+    /// One bit as a bool.
+    pub fn flag(&mut self) -> Option<bool> {
+        self.read(1).map(|b| b == 1)
+    }
+
+    /// Skips `n` bits; `None` past the end.
+    pub fn skip(&mut self, n: usize) -> Option<()> {
+        if self.pos + n > self.bytes.len() * 8 {
+            return None;
+        }
+        self.pos += n;
+        Some(())
+    }
+
+    /// Whether bit `i` (absolute) is set; false past the end.
+    pub fn bit(bytes: &[u8], i: usize) -> bool {
+        bytes
+            .get(i / 8)
+            .is_some_and(|b| (b >> (7 - i % 8)) & 1 == 1)
+    }
+}
+
+/// Base64url of a string of '0'/'1' characters, zero-padded to a whole
+/// sextet: how the IAB's own decoder tests build TC strings field by field.
+#[cfg(test)]
+pub fn from_bit_text(bits: &str) -> String {
+    const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut padded = bits.to_string();
+    while !padded.len().is_multiple_of(6) {
+        padded.push('0');
+    }
+    padded
+        .as_bytes()
+        .chunks(6)
+        .map(|c| {
+            ALPHA[c
+                .iter()
+                .fold(0usize, |acc, b| acc * 2 + usize::from(*b == b'1'))] as char
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_decodes_and_refuses_foreign_characters() {
+        assert_eq!(base64url("AQID").unwrap().as_slice(), &[1, 2, 3]);
+        assert_eq!(base64url("_-8").unwrap().as_slice(), &[0xff, 0xef, 0x00]);
+        assert!(base64url("a b").is_none());
+    }
+
+    #[test]
+    fn bits_are_read_most_significant_first() {
+        let bytes = [0b1010_0000, 0xff];
+        let mut r = BitReader::at(&bytes, 0);
+        assert_eq!(r.read(3), Some(0b101));
+        assert_eq!(r.read(5), Some(0));
+        assert_eq!(r.read(8), Some(0xff));
+        assert_eq!(r.read(1), None);
+    }
+}
