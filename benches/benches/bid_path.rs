@@ -7,6 +7,7 @@
 //! - `write`: a one-bid BidResponse into a reused buffer.
 //! - `end_to_end`: request bytes to response bytes through the exchange
 //!   endpoint's handler on the demo catalog, no network.
+//! - `audiences`: table lookup at 1M users and a batch publish.
 //! - `consent`: TC string decoding and the personalization decision, with
 //!   lib_tcstring (the crate evaluated first) alongside.
 //!
@@ -146,5 +147,49 @@ fn consent(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, decide, write, end_to_end, consent);
+fn audiences(c: &mut Criterion) {
+    use audiences::table::{Change, Entry, FunnelId, Table};
+    use audiences::{Stage, keys::UserKey};
+    const USERS: u64 = 1_000_000;
+    let key = |i: u64| UserKey(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let entry = |i: u64| Entry {
+        funnel: FunnelId((i % 3) as u32),
+        stage: Stage::Intent,
+        updated: 0,
+        expires: 0,
+    };
+    let table = Table::new();
+    let all: Vec<Change> = (0..USERS)
+        .map(|i| Change::Upsert {
+            key: key(i),
+            entry: entry(i),
+        })
+        .collect();
+    table.apply(&[], &all, 1);
+    let mut group = c.benchmark_group("audiences");
+    let mut i = 0u64;
+    group.bench_function("lookup_random_key_1m_users", |b| {
+        b.iter(|| {
+            // A multiplicative walk visits keys in no cache-friendly order.
+            i = (i + 7_919) % (USERS * 2);
+            let snap = table.snapshot();
+            black_box(snap.stage(key(i), FunnelId((i % 3) as u32), 1))
+        })
+    });
+    let batch: Vec<Change> = (0..10_000)
+        .map(|i| Change::Upsert {
+            key: key(i * 97),
+            entry: entry(i),
+        })
+        .collect();
+    group.sample_size(10);
+    group.bench_function("apply_10k_changes_to_1m_users", |b| {
+        b.iter(|| table.apply(&[], &batch, 1))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches, parse, decide, write, end_to_end, consent, audiences
+);
 criterion_main!(benches);
