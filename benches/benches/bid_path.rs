@@ -22,7 +22,7 @@ use bidder::decision::{BidContext, Outcome, Scratch, Snapshot};
 use bidder::model::UnixTime;
 use bidder::store::Store;
 use bidder::{App, demo};
-use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 
 fn parse(c: &mut Criterion) {
     let files = benches::corpus().expect("testdata/requests");
@@ -148,44 +148,44 @@ fn consent(c: &mut Criterion) {
 }
 
 fn audiences(c: &mut Criterion) {
-    use audiences::table::{Change, Entry, FunnelId, Table};
+    use audiences::table::{Change, Entry, FunnelId};
     use audiences::{Stage, keys::UserKey};
-    const USERS: u64 = 1_000_000;
-    let key = |i: u64| UserKey(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let entry = |i: u64| Entry {
-        funnel: FunnelId((i % 3) as u32),
-        stage: Stage::Intent,
-        updated: 0,
-        expires: 0,
-    };
-    let table = Table::new();
-    let all: Vec<Change> = (0..USERS)
-        .map(|i| Change::Upsert {
-            key: key(i),
-            entry: entry(i),
-        })
-        .collect();
-    table.apply(&[], &all, 1);
     let mut group = c.benchmark_group("audiences");
-    let mut i = 0u64;
-    group.bench_function("lookup_random_key_1m_users", |b| {
-        b.iter(|| {
-            // A multiplicative walk visits keys in no cache-friendly order.
-            i = (i + 7_919) % (USERS * 2);
-            let snap = table.snapshot();
-            black_box(snap.stage(key(i), FunnelId((i % 3) as u32), 1))
-        })
-    });
-    let batch: Vec<Change> = (0..10_000)
-        .map(|i| Change::Upsert {
-            key: key(i * 97),
-            entry: entry(i),
-        })
-        .collect();
-    group.sample_size(10);
-    group.bench_function("apply_10k_changes_to_1m_users", |b| {
-        b.iter(|| table.apply(&[], &batch, 1))
-    });
+    for users in [1_000_000u64, 10_000_000] {
+        let keys = benches::SpreadKeys::new(users);
+        let table = keys.table();
+        // Random users, one lookup in five a key nobody has.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        group.bench_function(BenchmarkId::new("lookup_random_key", users), |b| {
+            b.iter(|| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = keys.key(x % users);
+                let key = if x.is_multiple_of(5) { UserKey(key.0 ^ 1) } else { key };
+                let snap = table.snapshot();
+                black_box(snap.stage(key, FunnelId(1), 1))
+            })
+        });
+        if users == 1_000_000 {
+            let batch: Vec<Change> = (0..10_000)
+                .map(|i| Change::Upsert {
+                    key: keys.key((i * 97) % users),
+                    entry: Entry {
+                        funnel: FunnelId(1),
+                        stage: Stage::Customer,
+                        updated: 2,
+                        expires: 0,
+                    },
+                })
+                .collect();
+            group.sample_size(10);
+            group.bench_function("apply_10k_changes_to_1m_users", |b| {
+                b.iter(|| table.apply(&[], &batch, 1))
+            });
+            group.sample_size(100);
+        }
+    }
     group.finish();
 }
 

@@ -155,6 +155,54 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
     }
 }
 
+/// User `u`'s key: ascending in `u` (so the table can be loaded without
+/// sorting), each at a pseudo-random place within its own stride of the
+/// key space, so that keys are as spread as real hashes.
+pub struct SpreadKeys {
+    stride: u64,
+}
+
+impl SpreadKeys {
+    /// Keys for `users` users.
+    pub fn new(users: u64) -> SpreadKeys {
+        SpreadKeys {
+            stride: u64::MAX / users.max(1),
+        }
+    }
+
+    /// The key of user `u`.
+    pub fn key(&self, u: u64) -> audiences::keys::UserKey {
+        let jitter = u.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) % self.stride.max(2);
+        // Even offsets only: `key ^ 1` is then a key nobody has.
+        audiences::keys::UserKey(u * self.stride + (jitter & !1))
+    }
+
+    /// How many users the keys were spread for.
+    pub fn users(&self) -> u64 {
+        u64::MAX / self.stride
+    }
+
+    /// A table of `users` users with 1.5 entries each on average (every
+    /// other user is in funnels 1 and 2, the others in funnel 1), loaded in
+    /// key order as the bidder loads its store.
+    pub fn table(&self) -> audiences::table::Table {
+        use audiences::table::{Entry, FunnelId, Table};
+        let table = Table::new();
+        let rows = (0..self.users()).flat_map(|u| {
+            let key = self.key(u);
+            let entry = |f: u32| Entry {
+                funnel: FunnelId(f),
+                stage: audiences::Stage::ALL[(u % 6) as usize],
+                updated: 1,
+                expires: if u.is_multiple_of(10) { u32::MAX } else { 0 },
+            };
+            std::iter::once((key, entry(1))).chain((u % 2 == 0).then(|| (key, entry(2))))
+        });
+        table.load(rows, 1).expect("keys ascend");
+        table
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
