@@ -36,7 +36,10 @@ const SHARDS: usize = 1 << SHARD_BITS;
 
 /// A funnel: one advertiser's view of the user's journey. Ids must be below
 /// [`FunnelId::LIMIT`]: the stage shares the entry's word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct FunnelId(pub u32);
 
 impl FunnelId {

@@ -162,7 +162,11 @@ fn audiences(c: &mut Criterion) {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let key = keys.key(x % users);
-                let key = if x.is_multiple_of(5) { UserKey(key.0 ^ 1) } else { key };
+                let key = if x.is_multiple_of(5) {
+                    UserKey(key.0 ^ 1)
+                } else {
+                    key
+                };
                 let snap = table.snapshot();
                 black_box(snap.stage(key, FunnelId(1), 1))
             })

@@ -126,7 +126,11 @@ fn read_for(
             x ^= x >> 7;
             x ^= x << 17;
             let key = keys.key(x % users);
-            let key = if x.is_multiple_of(5) { UserKey(key.0 ^ 1) } else { key };
+            let key = if x.is_multiple_of(5) {
+                UserKey(key.0 ^ 1)
+            } else {
+                key
+            };
             let t = Instant::now();
             let snap = table.snapshot();
             found += snap.stage(key, FunnelId(1), 1).is_some() as u64;

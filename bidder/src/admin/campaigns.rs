@@ -27,7 +27,11 @@ impl Admin {
     /// Validates a draft, looking up its advertiser.
     fn check_campaign(&self, draft: &Campaign) -> Result<(), ApiError> {
         let exists = self.store.advertiser(draft.advertiser_id)?.is_some();
-        let errors = validate::campaign(draft, exists);
+        let funnel_owner = match &draft.targeting.audience {
+            Some(a) => self.store.funnel(a.funnel_id)?.map(|f| f.advertiser_id),
+            None => None,
+        };
+        let errors = validate::campaign(draft, exists, funnel_owner);
         if errors.0.is_empty() {
             Ok(())
         } else {

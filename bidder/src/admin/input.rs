@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::auth::Role;
 use crate::model::{
-    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Creative, CreativeId,
-    CreativeStatus, Inventory, ListFilter, Size, Targeting, UnixTime,
+    AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
+    Creative, CreativeId, CreativeStatus, Inventory, ListFilter, Size, Targeting, UnixTime,
 };
 
 /// An advertiser to create or replace.
@@ -153,6 +153,7 @@ struct TargetingInput {
     deal_ids: Vec<String>,
     deals_only: bool,
     languages: Vec<String>,
+    audience: Option<AudienceTargeting>,
 }
 
 impl From<TargetingInput> for Targeting {
@@ -174,6 +175,7 @@ impl From<TargetingInput> for Targeting {
             deal_ids: t.deal_ids,
             deals_only: t.deals_only,
             languages: t.languages,
+            audience: t.audience,
         }
     }
 }

@@ -48,8 +48,7 @@ fn campaign_body(advertiser: i64) -> Value {
         "max_cpm_micros": 8_000_000,
         "adomain": ["acme.example"],
         "cat": ["IAB17"],
-        "targeting": {"countries": ["USA"], "sizes": [{"w": 300, "h": 250}]},
-        "stage_multipliers": {"intent": 1.5}
+        "targeting": {"countries": ["USA"], "sizes": [{"w": 300, "h": 250}]}
     })
 }
 
@@ -279,7 +278,7 @@ fn campaigns_round_trip_with_every_field_kept() {
     let got = f.admin_call(Method::GET, &path, Value::Null);
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.json["targeting"]["countries"], json!(["USA"]));
-    assert_eq!(got.json["stage_multipliers"], json!({"intent": 1.5}));
+    assert_eq!(got.json["stage_multipliers"], json!({}));
     assert_eq!(got.json["max_cpm_micros"], 8_000_000);
     let mut body = campaign_body(f.adv_a);
     body["name"] = json!("Summer sale");
@@ -768,7 +767,13 @@ fn the_demo_catalog_passes_the_admin_validation() {
         assert!(super::validate::advertiser(a).0.is_empty(), "{}", a.name);
     }
     for k in &c.campaigns {
-        let errs = super::validate::campaign(k, true).0;
+        let funnel_owner = k
+            .targeting
+            .audience
+            .as_ref()
+            .and_then(|a| store.funnel(a.funnel_id).unwrap())
+            .map(|f| f.advertiser_id);
+        let errs = super::validate::campaign(k, true, funnel_owner).0;
         assert!(errs.is_empty(), "{}: {errs:?}", k.name);
     }
     for k in &c.creatives {

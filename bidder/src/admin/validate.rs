@@ -7,7 +7,7 @@
 use creative::{FixedCreative, Image};
 
 use crate::error::FieldError;
-use crate::model::{Advertiser, Campaign};
+use crate::model::{Advertiser, AdvertiserId, Campaign};
 
 /// Longest display name.
 const MAX_NAME: usize = 200;
@@ -124,9 +124,13 @@ pub(super) fn advertiser(a: &Advertiser) -> Errors {
     e
 }
 
-/// Every broken rule of a campaign; `advertiser_exists` is looked up by the
-/// caller.
-pub(super) fn campaign(c: &Campaign, advertiser_exists: bool) -> Errors {
+/// Every broken rule of a campaign; `advertiser_exists` and the owner of
+/// the audience funnel (`None`: no such funnel) are looked up by the caller.
+pub(super) fn campaign(
+    c: &Campaign,
+    advertiser_exists: bool,
+    funnel_owner: Option<AdvertiserId>,
+) -> Errors {
     let mut e = Errors::default();
     if !advertiser_exists {
         e.push("advertiser_id", "no such advertiser");
@@ -226,6 +230,29 @@ pub(super) fn campaign(c: &Campaign, advertiser_exists: bool) -> Errors {
                 "not an ISO-639-1 code like en",
             );
         }
+    }
+    match &t.audience {
+        Some(a) => {
+            if funnel_owner != Some(c.advertiser_id) {
+                e.push(
+                    "targeting.audience.funnel_id",
+                    "no such funnel for this advertiser",
+                );
+            }
+            for (i, s) in a.stages.iter().enumerate() {
+                if a.exclude_stages.contains(s) {
+                    e.push(
+                        format!("targeting.audience.stages[{i}]"),
+                        "is also in exclude_stages",
+                    );
+                }
+            }
+        }
+        None if !c.stage_multipliers.is_neutral() => e.push(
+            "stage_multipliers",
+            "need targeting.audience: the funnel whose stage they apply to",
+        ),
+        None => {}
     }
     e
 }

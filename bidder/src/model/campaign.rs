@@ -1,7 +1,8 @@
 //! A campaign: budget, bid, targeting and blocking metadata of one line of
 //! spend for one advertiser.
 
-use audiences::StageMultipliers;
+use audiences::table::FunnelId;
+use audiences::{Stage, StageMultipliers};
 use openrtb::{Currency, Micros};
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +48,8 @@ pub struct Campaign {
     pub currency: Currency,
     /// CPM bid before multipliers, in `currency`.
     pub base_cpm_micros: Micros,
-    /// CPM the bidder never exceeds, in `currency`.
+    /// CPM the bidder never exceeds for a user at multiplier 1.0, in
+    /// `currency` (a stage multiplier scales it too).
     pub max_cpm_micros: Micros,
     /// Advertiser domains declared on bids (`bid.adomain`).
     pub adomain: Vec<String>,
@@ -62,7 +64,8 @@ pub struct Campaign {
     pub language: Option<String>,
     /// Where and to whom it bids.
     pub targeting: Targeting,
-    /// Bid multipliers per funnel stage (applied once audiences land).
+    /// Bid multipliers per funnel stage of the user in
+    /// `targeting.audience`'s funnel; they scale base and max CPM alike.
     pub stage_multipliers: StageMultipliers,
     /// Incremented on every write; the admin API's ETag.
     pub version: i64,
@@ -145,4 +148,42 @@ pub struct Targeting {
     pub deals_only: bool,
     /// Languages, ISO-639-1 (`en`, `de`).
     pub languages: Vec<String>,
+    /// Which users, by their stage in one of the advertiser's funnels.
+    pub audience: Option<AudienceTargeting>,
+}
+
+/// Targeting by funnel stage: the user's stage in `funnel_id` decides
+/// whether the campaign bids and, through `stage_multipliers`, how much.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceTargeting {
+    /// The funnel (of the campaign's advertiser) whose stage counts.
+    pub funnel_id: FunnelId,
+    /// Bid only on users at these stages; empty = any known stage.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+    /// Never bid on users at these stages.
+    #[serde(default)]
+    pub exclude_stages: Vec<Stage>,
+    /// Bid, at multiplier 1.0, on users whose stage is unknown: not in the
+    /// funnel, or not to be looked up because consent does not allow it.
+    #[serde(default = "yes")]
+    pub unknown_users: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl AudienceTargeting {
+    /// Whether a user at `stage` (`None` = unknown) may be bid on.
+    pub fn admits(&self, stage: Option<Stage>) -> bool {
+        match stage {
+            None => self.unknown_users,
+            Some(s) => {
+                (self.stages.is_empty() || self.stages.contains(&s))
+                    && !self.exclude_stages.contains(&s)
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The media buyer's world as stored: advertisers, campaigns, fixed
-//! creatives. Plain data with serde; validation lives with the admin API and
+//! creatives, funnels. Plain data with serde; validation lives with the admin API and
 //! the compiled, bid-ready form lives in `decision`.
 //!
 //! Money is [`Micros`] throughout; on the admin API's JSON it is an integer
@@ -9,13 +9,18 @@ mod advertiser;
 mod campaign;
 mod catalog;
 mod creative;
+mod funnel;
+mod job;
 
 pub use advertiser::{Advertiser, AdvertiserId};
 pub use campaign::{
-    AdFormat, Campaign, CampaignId, CampaignStatus, Inventory, ListFilter, Size, Targeting,
+    AdFormat, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Inventory, ListFilter, Size,
+    Targeting,
 };
 pub use catalog::Catalog;
 pub use creative::{Creative, CreativeId, CreativeStatus};
+pub use funnel::{Funnel, StageNames};
+pub use job::{Job, JobId, JobStatus, Rejection, UploadMode};
 
 /// Seconds since the Unix epoch, UTC.
 #[derive(

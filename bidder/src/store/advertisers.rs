@@ -116,7 +116,9 @@ impl Store {
                 )
                 .map_err(|e| {
                     if is_foreign_key_violation(&e) {
-                        StoreError::InUse("the advertiser still has campaigns; delete them first")
+                        StoreError::InUse(
+                            "the advertiser still has campaigns or funnels; delete them first",
+                        )
                     } else {
                         StoreError::Sqlite(e)
                     }

@@ -72,7 +72,59 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (token_id, advertiser_id)
     );
     "#,
+    // 2: funnels, their members and upload jobs, and settings the server
+    // generates once (the audience key secret). Members are keyed by the
+    // keyed hash of the user id, never the raw id, with the sign bit
+    // flipped so that SQLite's signed order is the hash's unsigned order:
+    // the table is read back in key order at start.
+    r#"
+    CREATE TABLE settings (
+        name   TEXT PRIMARY KEY,
+        value  BLOB NOT NULL
+    );
+    CREATE TABLE funnels (
+        id            INTEGER PRIMARY KEY,
+        advertiser_id INTEGER NOT NULL REFERENCES advertisers(id) ON DELETE RESTRICT,
+        name          TEXT    NOT NULL,
+        stage_names   TEXT    NOT NULL,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE INDEX funnels_by_advertiser ON funnels(advertiser_id, id);
+    CREATE TABLE audience_members (
+        key         INTEGER NOT NULL,
+        funnel_id   INTEGER NOT NULL REFERENCES funnels(id) ON DELETE CASCADE,
+        stage       INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        job_id      INTEGER NOT NULL,
+        PRIMARY KEY (key, funnel_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX audience_members_by_funnel ON audience_members(funnel_id, job_id);
+    CREATE TABLE jobs (
+        id            INTEGER PRIMARY KEY,
+        funnel_id     INTEGER NOT NULL REFERENCES funnels(id) ON DELETE CASCADE,
+        advertiser_id INTEGER NOT NULL,
+        mode          TEXT    NOT NULL,
+        status        TEXT    NOT NULL,
+        rows_read     INTEGER NOT NULL DEFAULT 0,
+        rows_accepted INTEGER NOT NULL DEFAULT 0,
+        rows_rejected INTEGER NOT NULL DEFAULT 0,
+        rows_removed  INTEGER NOT NULL DEFAULT 0,
+        last_line     INTEGER NOT NULL DEFAULT 0,
+        rejections    TEXT    NOT NULL DEFAULT '[]',
+        message       TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        finished_at   INTEGER
+    );
+    CREATE INDEX jobs_by_funnel ON jobs(funnel_id, id);
+    "#,
 ];
+
+/// The schema version this build brings every database to.
+pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every script the database has not seen, each in its own
 /// transaction together with the `user_version` bump, so a crash leaves the
@@ -99,8 +151,6 @@ fn apply(conn: &mut Connection, scripts: &[&str]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LATEST: i64 = MIGRATIONS.len() as i64;
 
     fn version(conn: &Connection) -> i64 {
         conn.query_row("PRAGMA user_version", [], |r| r.get(0))

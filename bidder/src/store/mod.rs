@@ -1,5 +1,6 @@
 //! The embedded store: the one durable copy of advertisers, campaigns,
-//! creatives and API tokens, in a single SQLite file.
+//! creatives, funnels and their members, upload jobs and API tokens, in a
+//! single SQLite file.
 //!
 //! Cold path only. Every write runs in its own immediate transaction that is
 //! committed (and, with `synchronous=FULL`, on disk) before the call returns;
@@ -11,8 +12,10 @@
 //! (optimistic concurrency).
 
 mod advertisers;
+mod audience;
 mod campaigns;
 mod creatives;
+mod funnels;
 mod migrations;
 mod tokens;
 
@@ -25,8 +28,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::model::{AdvertiserId, Catalog};
 
 pub(crate) use advertisers::insert as insert_advertiser_in;
+pub use audience::{ChunkProgress, MAX_REJECTIONS_KEPT, Member};
 pub(crate) use campaigns::insert as insert_campaign_in;
 pub(crate) use creatives::insert as insert_creative_in;
+pub(crate) use funnels::insert as insert_funnel_in;
 pub(crate) use tokens::insert as insert_token_in;
 pub use tokens::{TokenInfo, TokenRecord};
 
@@ -306,7 +311,7 @@ mod tests {
             .lock()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, migrations::LATEST);
     }
 
     #[test]
