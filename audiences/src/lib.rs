@@ -13,6 +13,7 @@
 //! - [`keys`]: user identifiers to keyed-hash [`keys::UserKey`]s.
 //! - [`table`]: the sharded, copy-on-write audience table readers never
 //!   wait on.
+//! - [`upload`]: rows of the CSV and NDJSON files buyers upload.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -20,5 +21,6 @@ pub mod consent;
 pub mod keys;
 mod stage;
 pub mod table;
+pub mod upload;
 
 pub use stage::{Stage, StageError, StageMultipliers};

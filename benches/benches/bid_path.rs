@@ -61,9 +61,11 @@ fn decide(c: &mut Criterion) {
         let mut scratch = Scratch::new();
         group.bench_function(format!("campaigns_{n}"), |b| {
             b.iter(|| {
+                let user = bidder::decision::UserView::unknown(Ok(()));
                 let ctx = BidContext {
                     exchange: &exchange,
                     now: UnixTime::now(),
+                    user: &user,
                 };
                 let outcome = bidder::decision::decide(&req, &snap, &ctx, &mut scratch);
                 assert!(matches!(outcome, Outcome::Bid(_)));
@@ -82,9 +84,11 @@ fn write(c: &mut Criterion) {
     let req = parser.parse(&body).expect("bench request parses");
     let snap = Snapshot::build(&benches::synthetic_catalog(100), &settings);
     let mut scratch = Scratch::new();
+    let user = bidder::decision::UserView::unknown(Ok(()));
     let ctx = BidContext {
         exchange: &exchange,
         now: UnixTime::now(),
+        user: &user,
     };
     let Outcome::Bid(decision) = bidder::decision::decide(&req, &snap, &ctx, &mut scratch) else {
         panic!("bench request must bid");

@@ -223,9 +223,11 @@ mod tests {
         let mut parser = openrtb::Parser::new();
         let req = parser.parse(&body).unwrap();
         let ex = super::exchange();
+        let user = bidder::decision::UserView::unknown(Ok(()));
         let ctx = BidContext {
             exchange: &ex,
             now: bidder::model::UnixTime::now(),
+            user: &user,
         };
         let mut scratch = Scratch::new();
         assert!(matches!(

@@ -1,5 +1,6 @@
 //! The running bidder's shared state: configuration, the published bid
-//! snapshot, the admin API over the store, and the counters.
+//! snapshot, the audience table, the admin API over the store, and the
+//! counters.
 //!
 //! One `App` lives behind an `Arc` for the life of the server. The bid path
 //! reads the snapshot through `ArcSwap::load` (no lock, no allocation); only
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 
 use crate::admin::Admin;
+use crate::audience::{Audience, Loaded};
 use crate::config::Config;
 use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
 use crate::metrics::Metrics;
@@ -38,6 +40,10 @@ pub struct App {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     /// The admin API (blocking; called from `spawn_blocking`).
     pub admin: Admin,
+    /// The audience table the bid path reads, and the store behind it.
+    pub audience: Arc<Audience>,
+    /// What rebuilding the audience table at start found.
+    pub audience_loaded: Loaded,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     draining: AtomicBool,
@@ -54,6 +60,8 @@ impl App {
             bid_ttl_secs: config.bid_ttl_secs,
         });
         let catalog = store.load_catalog()?;
+        let (audience, audience_loaded) = Audience::open(Arc::clone(&store))?;
+        let audience = Arc::new(audience);
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&catalog, &settings)));
 
         let publish = {
@@ -75,7 +83,9 @@ impl App {
             .collect();
         let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());
         Ok(App {
-            admin: Admin::new(store, publish),
+            admin: Admin::new(store, Arc::clone(&audience), publish),
+            audience,
+            audience_loaded,
             config,
             exchanges,
             snapshot,

@@ -21,7 +21,7 @@ use openrtb::body::{gunzip_capped, gzip};
 use openrtb::{BidResponse, Currency, Parser};
 
 use crate::app::App;
-use crate::decision::{BidContext, NoBidReason, Outcome, Scratch, decide};
+use crate::decision::{BidContext, NoBidReason, Outcome, Scratch, UserView, decide};
 use crate::error::{ApiError, Body};
 use crate::metrics::ExchangeCounters;
 use crate::model::UnixTime;
@@ -197,9 +197,20 @@ fn answer(
     }
 
     let snapshot = app.snapshot.load();
+    let now = UnixTime::now();
+    let user = UserView::resolve(
+        &req,
+        &app.audience.table.snapshot(),
+        &app.audience.hasher,
+        app.config.tcf_vendor_id,
+        snapshot.uses_audiences,
+        now.0.clamp(0, i64::from(u32::MAX)) as u32,
+    );
+    counters.personalization.record(user.personalization);
     let ctx = BidContext {
         exchange: &app.exchanges[exchange],
-        now: UnixTime::now(),
+        now,
+        user: &user,
     };
     match decide(&req, &snapshot, &ctx, decision) {
         // Deciding is far below a millisecond, but a stalled thread must

@@ -44,6 +44,9 @@ pub struct FileConfig {
     pub shutdown_grace_ms: Option<u64>,
     /// Seconds a bid stays valid (`bid.exp`); absent = not sent.
     pub bid_ttl_secs: Option<u32>,
+    /// Our IAB TCF vendor id: under GDPR, users are personalized only when
+    /// their TC string gives this vendor consent. Absent = never under GDPR.
+    pub tcf_vendor_id: Option<u16>,
     /// The exchange of `POST /openrtb2/bid`.
     pub default_exchange: Option<String>,
     /// Exchange rates: units of USD per one unit of the currency (`EUR = 1.08`).
@@ -126,6 +129,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `bid.exp`, when set.
     pub bid_ttl_secs: Option<u32>,
+    /// Our IAB TCF vendor id, if we have one.
+    pub tcf_vendor_id: Option<u16>,
     /// Exchange rates to USD, checked positive and finite.
     pub fx: BTreeMap<String, f64>,
     /// Exchanges; never empty.
@@ -332,6 +337,7 @@ impl Config {
             header_read_timeout,
             shutdown_grace,
             bid_ttl_secs: file.bid_ttl_secs,
+            tcf_vendor_id: file.tcf_vendor_id,
             fx: file.fx,
             exchanges,
             default_exchange,

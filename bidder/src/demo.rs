@@ -1,22 +1,33 @@
 //! The demo catalog (`bidder --demo`): two advertisers, seven campaigns and
-//! their creatives, written so the request corpus gets bids, plus one token
-//! per role to try the admin API with.
+//! their creatives, written so the request corpus gets bids, an Acme funnel
+//! with a few users (`buyeruid` `demo-intent`, `demo-customer`,
+//! `demo-loyal`) that the Acme banner campaign prices by stage, plus one
+//! token per role to try the admin API with.
 //!
 //! Seeds only an empty store, in one transaction: a half-seeded store never
 //! exists, and restarting with `--demo` never duplicates data.
 
 use std::fmt;
 
-use audiences::StageMultipliers;
+use audiences::keys::{KeyHasher, KeyType};
+use audiences::table::FunnelId;
+use audiences::{Stage, StageMultipliers};
 use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 
 use crate::auth::{self, Role};
 use crate::model::{
-    AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Creative, CreativeId,
-    CreativeStatus, Inventory, Targeting, UnixTime,
+    AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
+    Creative, CreativeId, CreativeStatus, Funnel, Inventory, StageNames, Targeting, UnixTime,
 };
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Member, Store, StoreError};
+
+/// The demo users of the Acme funnel, by `user.buyeruid`.
+pub const DEMO_USERS: [(&str, Stage); 3] = [
+    ("demo-intent", Stage::Intent),
+    ("demo-customer", Stage::Customer),
+    ("demo-loyal", Stage::Loyal),
+];
 
 /// Banner sizes of the Acme run-of-network banner campaign.
 const ACME_BANNER_SIZES: &[(u32, u32)] = &[
@@ -84,7 +95,34 @@ pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
             &advertiser("Northwind Coffee", "northwind-coffee.example"),
         )?
         .id;
-        for (campaign, creatives) in catalog(acme, northwind) {
+        let funnel = store::insert_funnel_in(
+            tx,
+            &Funnel {
+                id: FunnelId(0),
+                advertiser_id: acme,
+                name: "Acme shoppers".into(),
+                stage_names: StageNames::default(),
+                version: 0,
+                created_at: UnixTime(0),
+                updated_at: UnixTime(0),
+            },
+        )?
+        .id;
+        let hasher = KeyHasher::new(store::audience_secret_in(tx)?);
+        let now = UnixTime::now().0 as u32;
+        let members: Vec<Member> = DEMO_USERS
+            .iter()
+            .filter_map(|&(id, stage)| {
+                Some(Member {
+                    key: hasher.key(KeyType::BuyerUid, "", id)?,
+                    stage,
+                    updated: now,
+                    expires: 0,
+                })
+            })
+            .collect();
+        store::upsert_members_in(tx, funnel, &members)?;
+        for (campaign, creatives) in catalog(acme, northwind, funnel) {
             let id = store::insert_campaign_in(tx, &campaign)?.id;
             for (name, body) in creatives {
                 store::insert_creative_in(tx, &creative(id, name, body))?;
@@ -266,6 +304,7 @@ fn image(url: &str, w: u32, h: u32) -> Option<Image> {
 fn catalog(
     acme: AdvertiserId,
     northwind: AdvertiserId,
+    acme_funnel: FunnelId,
 ) -> Vec<(Campaign, Vec<(String, FixedCreative)>)> {
     const ACME: &str = "acme-outdoor.example";
     const NW: &str = "northwind-coffee.example";
@@ -325,16 +364,35 @@ fn catalog(
         },
     ));
     northwind_app.app_bundle = Some("com.northwind.coffee".into());
+    // Acme's banners bid more for users about to buy, less for customers
+    // and loyal ones, and as usual for everyone else.
+    let mut acme_banner = campaign(spec(
+        acme,
+        "Acme run-of-network banner",
+        Currency::USD,
+        250,
+        800,
+        Targeting {
+            audience: Some(AudienceTargeting {
+                funnel_id: acme_funnel,
+                stages: Vec::new(),
+                exclude_stages: Vec::new(),
+                unknown_users: true,
+            }),
+            ..formats(&[AdFormat::Banner])
+        },
+    ));
+    for (stage, permille) in [
+        (Stage::Consideration, 1_200),
+        (Stage::Intent, 1_500),
+        (Stage::Customer, 800),
+        (Stage::Loyal, 500),
+    ] {
+        acme_banner.stage_multipliers.set(stage, permille);
+    }
     vec![
         (
-            campaign(spec(
-                acme,
-                "Acme run-of-network banner",
-                Currency::USD,
-                250,
-                800,
-                formats(&[AdFormat::Banner]),
-            )),
+            acme_banner,
             ACME_BANNER_SIZES
                 .iter()
                 .map(|&(w, h)| acme_html(w, h))

@@ -11,6 +11,7 @@
 //! - [`app`]: the shared state: config, published snapshot, admin, counters.
 //! - [`config`]: defaults, TOML file, flags and environment, checked.
 //! - [`store`]: the embedded SQLite store and its migrations (cold path).
+//! - [`audience`]: the audience table kept equal to the store; uploads.
 //! - [`admin`]: the `/api/v1/` JSON API over the store; [`auth`] its tokens.
 //! - [`demo`]: demo advertisers and campaigns for `--demo`.
 //! - [`model`]: advertisers, campaigns, creatives as stored.
@@ -22,6 +23,7 @@
 pub mod admin;
 pub mod allowlist;
 pub mod app;
+pub mod audience;
 pub mod auth;
 pub mod bid_endpoint;
 pub mod config;

@@ -7,7 +7,44 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use audiences::consent::Contextual;
+
 use crate::decision::{NoBidCounters, NoBidReason};
+
+/// Why requests were or were not personalized: one counter for "allowed"
+/// and one per [`Contextual`] reason.
+#[derive(Default, Debug)]
+pub struct PersonalizationCounters {
+    allowed: AtomicU64,
+    contextual: [AtomicU64; Contextual::ALL.len()],
+}
+
+impl PersonalizationCounters {
+    /// Counts one request's verdict.
+    pub fn record(&self, verdict: Result<(), Contextual>) {
+        let counter = match verdict {
+            Ok(()) => &self.allowed,
+            Err(reason) => {
+                let i = Contextual::ALL
+                    .iter()
+                    .position(|r| *r == reason)
+                    .unwrap_or(0);
+                &self.contextual[i]
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(reason label, count)`, "personalized" first.
+    pub fn snapshot(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        std::iter::once(("personalized", self.allowed.load(Ordering::Relaxed))).chain(
+            Contextual::ALL
+                .iter()
+                .zip(&self.contextual)
+                .map(|(r, n)| (r.as_str(), n.load(Ordering::Relaxed))),
+        )
+    }
+}
 
 /// What happened to the requests of one exchange.
 #[derive(Default, Debug)]
@@ -24,6 +61,8 @@ pub struct ExchangeCounters {
     pub too_large: AtomicU64,
     /// Requests refused because the peer is not an allowed source.
     pub forbidden: AtomicU64,
+    /// Decided requests, by whether personalization was allowed.
+    pub personalization: PersonalizationCounters,
 }
 
 impl ExchangeCounters {
@@ -109,6 +148,16 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{exchange=\"{ex}\",reason=\"{reason}\"}} {n}");
             }
         }
+        let name = "bidder_personalization_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Decided requests by whether consent allowed personalization, and if not why.\n# TYPE {name} counter"
+        );
+        for (ex, c) in self.names.iter().zip(&self.exchanges) {
+            for (reason, n) in c.personalization.snapshot() {
+                let _ = writeln!(out, "{name}{{exchange=\"{ex}\",reason=\"{reason}\"}} {n}");
+            }
+        }
         let name = "bidder_campaigns_bidding";
         let _ = writeln!(
             out,
@@ -128,7 +177,14 @@ mod tests {
         ExchangeCounters::inc(&m.exchange(1).requests);
         ExchangeCounters::inc(&m.exchange(1).requests);
         m.exchange(0).no_bid(NoBidReason::BelowFloor);
+        m.exchange(0)
+            .personalization
+            .record(Err(Contextual::GdprVendor));
         let text = m.render(3);
+        assert!(
+            text.contains("bidder_personalization_total{exchange=\"a\",reason=\"gdpr_vendor\"} 1"),
+            "{text}"
+        );
         assert!(
             text.contains("bidder_bid_requests_total{exchange=\"b\"} 2"),
             "{text}"

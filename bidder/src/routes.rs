@@ -47,7 +47,12 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) ->
             );
             resp
         }
-        (_, p) if p == "/api/v1" || p.starts_with("/api/v1/") => admin(app, req).await,
+        (m, p) if p == "/api/v1" || p.starts_with("/api/v1/") => {
+            match crate::admin::Admin::upload_route(p) {
+                Some(funnel) if m == Method::POST => upload(app, req, funnel).await,
+                _ => admin(app, req).await,
+            }
+        }
         (_, "/healthz" | "/readyz" | "/metrics") => ApiError::MethodNotAllowed.into_response(),
         _ => ApiError::NotFound.into_response(),
     }
@@ -91,6 +96,96 @@ async fn admin(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => e.into_response(),
         Err(join) => ApiError::Internal(format!("admin handler panicked: {join}")).into_response(),
+    }
+}
+
+/// `POST /api/v1/funnels/{id}/uploads`: checks access and opens the job,
+/// then streams the body through a bounded channel into the job on the
+/// blocking pool, so an upload of any size holds a few frames at a time.
+/// Answers `201` with the finished job and its `Location`.
+async fn upload(app: &Arc<App>, req: Request<Incoming>, funnel: u32) -> Response<Body> {
+    let (parts, mut body) = req.into_parts();
+    let start = {
+        let app = Arc::clone(app);
+        let (headers, query) = (parts.headers.clone(), parts.uri.query().map(str::to_owned));
+        tokio::task::spawn_blocking(move || {
+            app.admin.start_upload(&headers, funnel, query.as_deref())
+        })
+        .await
+    };
+    let (job, names, opts) = match start {
+        Ok(Ok(started)) => started,
+        Ok(Err(e)) => return e.into_response(),
+        Err(join) => {
+            return ApiError::Internal(format!("upload start panicked: {join}")).into_response();
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
+    let worker = {
+        let app = Arc::clone(app);
+        tokio::task::spawn_blocking(move || {
+            let reader = ChannelReader {
+                rx,
+                current: Bytes::new(),
+            };
+            crate::audience::run_upload(app.admin.audience(), &job, &names, opts, reader)
+        })
+    };
+    while let Some(frame) = body.frame().await {
+        let item = match frame {
+            Ok(f) => match f.into_data() {
+                Ok(data) => Ok(data),
+                Err(_) => continue,
+            },
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        let failed = item.is_err();
+        if tx.send(item).await.is_err() || failed {
+            break;
+        }
+    }
+    drop(tx);
+    match worker.await {
+        Ok(Ok(done)) => {
+            let location = format!("/api/v1/jobs/{}", done.id.0);
+            let mut resp = match serde_json::to_vec(&done) {
+                Ok(bytes) => Response::new(Full::new(Bytes::from(bytes))),
+                Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+            };
+            *resp.status_mut() = StatusCode::CREATED;
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            if let Ok(loc) = header::HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, loc);
+            }
+            resp
+        }
+        Ok(Err(e)) => ApiError::from(e).into_response(),
+        Err(join) => ApiError::Internal(format!("upload job panicked: {join}")).into_response(),
+    }
+}
+
+/// The upload body as `Read`, for the job on the blocking pool.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(data)) => self.current = data,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        bytes::Buf::advance(&mut self.current, n);
+        Ok(n)
     }
 }
 

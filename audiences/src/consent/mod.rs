@@ -29,6 +29,21 @@ pub struct Signals<'a> {
     pub lmt: bool,
 }
 
+impl<'a> Signals<'a> {
+    /// The signals of `req` (after normalisation, so 2.5 `ext` spellings
+    /// are already in their 2.6 places).
+    pub fn of(req: &'a openrtb::BidRequest<'a>) -> Signals<'a> {
+        let regs = req.regs.as_ref();
+        Signals {
+            gdpr: regs.and_then(|r| r.gdpr),
+            tc_string: req.user.as_ref().and_then(|u| u.consent.as_deref()),
+            us_privacy: regs.and_then(|r| r.us_privacy.as_deref()),
+            coppa: regs.and_then(|r| r.coppa) == Some(1),
+            lmt: req.device.as_ref().and_then(|d| d.lmt) == Some(1),
+        }
+    }
+}
+
 /// Why a request is not personalized; one counter per reason in
 /// `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! The admin API: JSON CRUD over advertisers, campaigns, creatives and
-//! tokens under `/api/v1/`, with bearer-token auth and optimistic
+//! The admin API: JSON CRUD over advertisers, campaigns, creatives,
+//! funnels and tokens under `/api/v1/`, with bearer-token auth and optimistic
 //! concurrency.
 //!
 //! Every write is committed to the store before it answers, then the new
@@ -12,10 +12,12 @@
 //! - `input`: the strict shapes clients write.
 //! - `validate`: the rules on written values, all errors at once.
 //! - `advertisers`, `campaigns`, `creatives`, `tokens`: one resource each.
+//! - `funnels`: funnels, single members, upload jobs.
 
 mod advertisers;
 mod campaigns;
 mod creatives;
+mod funnels;
 mod input;
 mod request;
 mod tokens;
@@ -30,6 +32,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, header};
 use http_body_util::Full;
 
+use crate::audience::Audience;
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, Body, FieldError};
 use crate::model::Catalog;
@@ -48,6 +51,7 @@ pub type Publish = Arc<dyn Fn(Catalog) + Send + Sync>;
 /// The admin API over one store.
 pub struct Admin {
     store: Arc<Store>,
+    audience: Arc<Audience>,
     publish: Publish,
 }
 
@@ -59,7 +63,7 @@ impl std::fmt::Debug for Admin {
 
 /// A matched route: which resource, which id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+enum Route<'p> {
     OpenApi,
     Advertisers,
     Advertiser(i64),
@@ -69,16 +73,24 @@ enum Route {
     Creative(i64),
     Tokens,
     Token(i64),
+    Funnels,
+    Funnel(u32),
+    /// Streamed by the server; see [`Admin::start_upload`].
+    FunnelUploads(u32),
+    Member(u32, &'p str, &'p str),
+    Jobs,
+    Job(i64),
 }
 
-impl Route {
+impl<'p> Route<'p> {
     /// The route of `path`, or `None` (404). Ids that are not integers match
     /// nothing.
-    fn parse(path: &str) -> Option<Route> {
+    fn parse(path: &'p str) -> Option<Route<'p>> {
         let rest = path.strip_prefix(PREFIX)?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let parts: Vec<&str> = rest.split('/').collect();
         let id = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0);
+        let small = |s: &str| s.parse::<u32>().ok().filter(|n| *n > 0);
         Some(match parts.as_slice() {
             ["openapi.json"] => Route::OpenApi,
             ["advertisers"] => Route::Advertisers,
@@ -89,6 +101,12 @@ impl Route {
             ["creatives", n] => Route::Creative(id(n)?),
             ["tokens"] => Route::Tokens,
             ["tokens", n] => Route::Token(id(n)?),
+            ["funnels"] => Route::Funnels,
+            ["funnels", n] => Route::Funnel(small(n)?),
+            ["funnels", n, "uploads"] => Route::FunnelUploads(small(n)?),
+            ["funnels", n, "members", kind, user] => Route::Member(small(n)?, kind, user),
+            ["jobs"] => Route::Jobs,
+            ["jobs", n] => Route::Job(id(n)?),
             _ => return None,
         })
     }
@@ -99,11 +117,19 @@ impl Route {
         let coll = [Method::GET, Method::POST];
         match self {
             Route::OpenApi => m == Method::GET,
-            Route::Advertisers | Route::Campaigns | Route::CampaignCreatives(_) | Route::Tokens => {
-                coll.contains(m)
-            }
-            Route::Advertiser(_) | Route::Campaign(_) | Route::Creative(_) => one.contains(m),
+            Route::Advertisers
+            | Route::Campaigns
+            | Route::CampaignCreatives(_)
+            | Route::Tokens
+            | Route::Funnels => coll.contains(m),
+            Route::Advertiser(_)
+            | Route::Campaign(_)
+            | Route::Creative(_)
+            | Route::Funnel(_)
+            | Route::Member(..) => one.contains(m),
             Route::Token(_) => m == Method::DELETE,
+            Route::FunnelUploads(_) => m == Method::POST,
+            Route::Jobs | Route::Job(_) => m == Method::GET,
         }
     }
 }
@@ -138,8 +164,31 @@ fn manages_campaigns(p: &Principal) -> bool {
 impl Admin {
     /// The admin API over `store`; `publish` receives the whole catalog after
     /// every committed write.
-    pub fn new(store: Arc<Store>, publish: Arc<dyn Fn(Catalog) + Send + Sync>) -> Admin {
-        Admin { store, publish }
+    pub fn new(
+        store: Arc<Store>,
+        audience: Arc<Audience>,
+        publish: Arc<dyn Fn(Catalog) + Send + Sync>,
+    ) -> Admin {
+        Admin {
+            store,
+            audience,
+            publish,
+        }
+    }
+
+    /// The path of a bulk upload route (`POST /api/v1/funnels/{id}/uploads`)
+    /// with its funnel id: the server streams those bodies instead of
+    /// reading them whole.
+    pub fn upload_route(path: &str) -> Option<u32> {
+        match Route::parse(path)? {
+            Route::FunnelUploads(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The audience table and store.
+    pub fn audience(&self) -> &Arc<Audience> {
+        &self.audience
     }
 
     /// Answers one request under `/api/v1/`. Blocking (SQLite); the server
@@ -195,6 +244,22 @@ impl Admin {
             Route::Tokens if m == Method::GET => self.list_tokens(&who, query),
             Route::Tokens => self.create_token(&who, body),
             Route::Token(id) => self.revoke_token(&who, id),
+            Route::Funnels if m == Method::GET => self.list_funnels(&who, query),
+            Route::Funnels => self.create_funnel(&who, body),
+            Route::Funnel(id) if m == Method::GET => self.get_funnel(&who, id),
+            Route::Funnel(id) if m == Method::PUT => self.update_funnel(&who, id, headers, body),
+            Route::Funnel(id) => self.delete_funnel(&who, id, headers, body),
+            // The server streams uploads itself and never hands them here.
+            Route::FunnelUploads(_) => Err(ApiError::NotFound),
+            Route::Member(f, kind, user) if m == Method::GET => {
+                self.get_member(&who, f, kind, user)
+            }
+            Route::Member(f, kind, user) if m == Method::PUT => {
+                self.put_member(&who, f, kind, user, body)
+            }
+            Route::Member(f, kind, user) => self.delete_member(&who, f, kind, user),
+            Route::Jobs => self.list_jobs(&who, query),
+            Route::Job(id) => self.get_job(&who, id),
         }
     }
 

@@ -67,8 +67,10 @@ impl Fixture {
     fn with_store(store: Arc<Store>) -> Fixture {
         let published = Arc::new(Mutex::new(Vec::new()));
         let sink = published.clone();
+        let (audience, _) = crate::audience::Audience::open(store.clone()).unwrap();
         let admin = Admin::new(
             store.clone(),
+            Arc::new(audience),
             Arc::new(move |c: Catalog| sink.lock().unwrap().push(c)),
         );
         let admin_token = auth::create_token(&store, Role::Admin, &[], "t")

@@ -18,6 +18,7 @@
 //! does not call `burl`, the win notice is the billing point and no `burl`
 //! is sent.
 
+pub mod audience;
 pub mod bitset;
 pub mod filters;
 pub mod fx;
@@ -30,11 +31,13 @@ use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use audiences::{Stage, StageMultipliers};
 use creative::native::render_native;
 use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_LOSS, AUCTION_PRICE};
 use openrtb::{Bid, BidRequest, BidResponse, Currency, Imp, Micros, SeatBid};
 use smallvec::SmallVec;
 
+pub use audience::UserView;
 pub use fx::{FxError, FxRates};
 pub use reason::{NoBidCounters, NoBidReason};
 pub use snapshot::{CompiledCampaign, Snapshot};
@@ -74,6 +77,8 @@ pub struct BidContext<'a> {
     pub exchange: &'a ExchangeProfile,
     /// The current time (flight dates).
     pub now: UnixTime,
+    /// The user: consent verdict and funnel stages.
+    pub user: &'a UserView,
 }
 
 /// The result of deciding on one request.
@@ -182,8 +187,8 @@ pub fn decide<'a>(
         for ci in ones(&scratch.imp_set) {
             let c = &snap.campaigns[ci];
             match consider(req, imp, c, ctx, snap, cur, &mut scratch.text) {
-                Ok((creative, price, deal)) => {
-                    let pick = notices(i, ci, creative, price, deal, ctx, snap, &mut scratch.text);
+                Ok(considered) => {
+                    let pick = notices(i, ci, considered, ctx, snap, &mut scratch.text);
                     scratch.picks.push(pick);
                     break;
                 }
@@ -347,8 +352,17 @@ fn banner_sizes<'r>(b: &'r openrtb::Banner<'_>) -> impl Iterator<Item = (u32, u3
         .chain(single)
 }
 
-/// Checks one candidate for one impression; on success returns its
-/// creative, its price in the answer currency and its deal.
+/// A candidate that passed: its creative, the user's stage in its funnel,
+/// its price in the answer currency and its deal.
+#[derive(Debug)]
+struct Considered {
+    creative: Chosen,
+    stage: Option<Stage>,
+    price: Micros,
+    deal: Option<usize>,
+}
+
+/// Checks one candidate for one impression.
 fn consider(
     req: &BidRequest<'_>,
     imp: &Imp<'_>,
@@ -357,10 +371,18 @@ fn consider(
     snap: &Snapshot,
     cur: Currency,
     text: &mut String,
-) -> Result<(Chosen, Micros, Option<usize>), NoBidReason> {
+) -> Result<Considered, NoBidReason> {
     filters::check(req, imp, c, ctx)?;
+    let stage = c
+        .audience
+        .as_ref()
+        .and_then(|a| ctx.user.stage(a.funnel_id));
+    if c.audience.as_ref().is_some_and(|a| !a.admits(stage)) {
+        return Err(NoBidReason::AudienceStage);
+    }
+    let multiplier = stage.map_or(StageMultipliers::ONE, |s| c.multipliers.get(s));
     let fx = &snap.settings.fx;
-    let priced = pricing::price(imp, req.at, c, ctx.exchange.seat.as_deref(), fx)?;
+    let priced = pricing::price(imp, req.at, c, multiplier, ctx.exchange.seat.as_deref(), fx)?;
     let converted = fx
         .convert(priced.price, c.currency, cur)
         .ok_or(NoBidReason::UnsupportedCurrency)?;
@@ -368,7 +390,12 @@ fn consider(
         .convert_up(priced.floor, priced.floor_cur, cur)
         .ok_or(NoBidReason::UnsupportedCurrency)?;
     let creative = choose_creative(imp, c, text).ok_or(NoBidReason::NoMatchingCreative)?;
-    Ok((creative, converted.max(floor), priced.deal))
+    Ok(Considered {
+        creative,
+        stage,
+        price: converted.max(floor),
+        deal: priced.deal,
+    })
 }
 
 /// The first creative of `c` that fits `imp`: banner in a requested size,
@@ -415,14 +442,13 @@ fn choose_creative(imp: &Imp<'_>, c: &CompiledCampaign, text: &mut String) -> Op
     None
 }
 
-/// A process-unique bid id and the notice URLs, written into `text`.
-#[allow(clippy::too_many_arguments)]
+/// A process-unique bid id and the notice URLs, written into `text`. The
+/// URLs carry the user's stage (`-` when unknown), so that what the notices
+/// report can be attributed to it.
 fn notices(
     imp: usize,
     campaign: usize,
-    creative: Chosen,
-    price: Micros,
-    deal: Option<usize>,
+    considered: Considered,
     ctx: &BidContext<'_>,
     snap: &Snapshot,
     text: &mut String,
@@ -442,7 +468,14 @@ fn notices(
     let _ = write!(text, "{process:x}-{n:x}");
     let id = start..text.len();
 
+    let Considered {
+        creative,
+        stage,
+        price,
+        deal,
+    } = considered;
     let c = &snap.campaigns[campaign];
+    let stage_name = stage.map_or("-", Stage::as_str);
     let crid = match &creative {
         Chosen::Banner(k) => &c.banners[*k].crid,
         Chosen::Native(k, _) => &c.natives[*k].crid,
@@ -453,7 +486,7 @@ fn notices(
         let bid_id = bid_id_of(text, &id);
         let _ = write!(
             text,
-            "{}/events/{kind}?auction={AUCTION_ID}&bid={bid_id}&imp={AUCTION_IMP_ID}&cid={}&crid={crid}&ex={}&price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}",
+            "{}/events/{kind}?auction={AUCTION_ID}&bid={bid_id}&imp={AUCTION_IMP_ID}&cid={}&crid={crid}&ex={}&stage={stage_name}&price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}",
             snap.settings.public_url, c.cid, ctx.exchange.name
         );
         if kind == "loss" {

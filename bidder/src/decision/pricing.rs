@@ -37,14 +37,19 @@ pub struct Priced {
     pub deal: Option<usize>,
 }
 
-/// Prices campaign `c` on `imp`, for an auction of type `request_at`.
+/// Prices campaign `c` on `imp`, for an auction of type `request_at`, for
+/// a user whose stage multiplier is `multiplier` per mille: it scales base
+/// and max CPM alike.
 pub fn price(
     imp: &Imp<'_>,
     request_at: Option<i64>,
     c: &CompiledCampaign,
+    multiplier: u32,
     seat: Option<&str>,
     fx: &FxRates,
 ) -> Result<Priced, NoBidReason> {
+    let scale = |m: Micros| Micros(m.0.saturating_mul(i64::from(multiplier)) / 1_000);
+    let (base_cpm, max_cpm) = (scale(c.base_cpm), scale(c.max_cpm));
     let deals = imp
         .pmp
         .as_ref()
@@ -71,13 +76,13 @@ pub fn price(
     let floor_here = fx
         .convert_up(floor, floor_cur, c.currency)
         .ok_or(NoBidReason::UnsupportedCurrency)?;
-    if floor_here > c.max_cpm {
+    if floor_here > max_cpm {
         return Err(NoBidReason::BelowFloor);
     }
     let price = match at.unwrap_or(DEFAULT_AT) {
         FIXED_PRICE if deal.is_some() => floor_here,
-        FIRST_PRICE => c.base_cpm.max(floor_here),
-        _ => c.max_cpm,
+        FIRST_PRICE => base_cpm.max(floor_here),
+        _ => max_cpm,
     };
     if price <= Micros(0) {
         return Err(NoBidReason::BelowFloor);

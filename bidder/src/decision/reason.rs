@@ -36,13 +36,15 @@ pub enum NoBidReason {
     Language,
     /// No currency both the request allows and we have a rate for.
     UnsupportedCurrency,
+    /// The user's funnel stage (or its being unknown) is not targeted.
+    AudienceStage,
     /// The `tmax` deadline would have passed.
     Deadline,
 }
 
 impl NoBidReason {
     /// Every reason, in a stable order (metrics rows).
-    pub const ALL: [NoBidReason; 13] = [
+    pub const ALL: [NoBidReason; 14] = [
         NoBidReason::NoEligibleCampaign,
         NoBidReason::BelowFloor,
         NoBidReason::BlockedCategory,
@@ -55,6 +57,7 @@ impl NoBidReason {
         NoBidReason::NoMatchingCreative,
         NoBidReason::Language,
         NoBidReason::UnsupportedCurrency,
+        NoBidReason::AudienceStage,
         NoBidReason::Deadline,
     ];
 
@@ -73,6 +76,7 @@ impl NoBidReason {
             NoBidReason::NoMatchingCreative => "no_matching_creative",
             NoBidReason::Language => "language",
             NoBidReason::UnsupportedCurrency => "unsupported_currency",
+            NoBidReason::AudienceStage => "audience_stage",
             NoBidReason::Deadline => "deadline",
         }
     }
@@ -103,7 +107,8 @@ impl NoBidReason {
             | NoBidReason::BlockedAttribute
             | NoBidReason::BlockedPublisher
             | NoBidReason::SeatBlocked
-            | NoBidReason::Language => 2,
+            | NoBidReason::Language
+            | NoBidReason::AudienceStage => 2,
             NoBidReason::UnsupportedCurrency | NoBidReason::BelowFloor => 3,
             NoBidReason::NoMatchingCreative => 4,
         }

@@ -13,9 +13,11 @@ use openrtb::{Currency, Micros};
 
 use super::Settings;
 use super::bitset::Bitset;
+use audiences::StageMultipliers;
+
 use crate::model::{
-    AdFormat, AdvertiserId, Campaign, CampaignId, CampaignStatus, Catalog, Creative,
-    CreativeStatus, Inventory, ListFilter, Targeting, UnixTime,
+    AdFormat, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Catalog,
+    Creative, CreativeStatus, Inventory, ListFilter, Targeting, UnixTime,
 };
 
 /// A banner creative: HTML for one size.
@@ -92,6 +94,10 @@ pub struct CompiledCampaign {
     pub deal_ids: Vec<String>,
     /// Bids only through `deal_ids`.
     pub deals_only: bool,
+    /// Targeting by funnel stage.
+    pub audience: Option<AudienceTargeting>,
+    /// Bid multipliers per stage of the user in `audience`'s funnel.
+    pub multipliers: StageMultipliers,
     /// Banner creatives it may serve.
     pub banners: Vec<BannerAd>,
     /// Native creatives it may serve.
@@ -144,6 +150,9 @@ pub struct Snapshot {
     pub index: Index,
     /// Notice URLs, rates, bid expiry.
     pub settings: Settings,
+    /// Whether any campaign targets a funnel: only then are the user's
+    /// keys hashed and looked up.
+    pub uses_audiences: bool,
 }
 
 impl Snapshot {
@@ -183,7 +192,9 @@ impl Snapshot {
                 .then(a.id.cmp(&b.id))
         });
         let index = build_index(&compiled);
+        let uses_audiences = compiled.iter().any(|(c, _)| c.audience.is_some());
         Snapshot {
+            uses_audiences,
             campaigns: compiled.into_iter().map(|(cc, _)| cc).collect(),
             index,
             settings: settings.clone(),
@@ -268,6 +279,8 @@ fn compile(c: &Campaign, creatives: &[&Creative], settings: &Settings) -> Option
         },
         deal_ids: t.deal_ids.clone(),
         deals_only: t.deals_only,
+        audience: t.audience.clone(),
+        multipliers: c.stage_multipliers,
         banners,
         natives,
         videos,

@@ -126,9 +126,11 @@ fn run(snap: &Snapshot, json: &str, sends_burl: bool, check: impl FnOnce(Outcome
     let mut parser = openrtb::Parser::new();
     let req: BidRequest<'_> = parser.parse(json.as_bytes()).unwrap();
     let ex = exchange(sends_burl);
+    let user = UserView::unknown(Ok(()));
     let ctx = BidContext {
         exchange: &ex,
         now: UnixTime(1_700_000_000),
+        user: &user,
     };
     let mut scratch = Scratch::new();
     check(decide(&req, snap, &ctx, &mut scratch));

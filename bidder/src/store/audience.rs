@@ -109,6 +109,36 @@ fn get_job(conn: &Connection, id: JobId) -> Result<Option<Job>, StoreError> {
     .transpose()
 }
 
+/// Upserts `members` into `funnel` as the single-user API does (job 0).
+pub(crate) fn upsert_members_in(
+    conn: &Connection,
+    funnel: FunnelId,
+    members: &[Member],
+) -> Result<(), StoreError> {
+    upsert_members(conn, funnel, JobId(0), members)
+}
+
+/// The audience key secret, made on first use.
+pub(crate) fn secret_in(conn: &Connection) -> Result<[u8; 16], StoreError> {
+    let found: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE name = 'audience_key_secret'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(secret) = found.and_then(|v| <[u8; 16]>::try_from(v).ok()) {
+        return Ok(secret);
+    }
+    let mut secret = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+    conn.execute(
+        "INSERT OR REPLACE INTO settings (name, value) VALUES ('audience_key_secret', ?1)",
+        [&secret[..]],
+    )?;
+    Ok(secret)
+}
+
 /// Upserts `members` into `funnel`, marked as written by `job` (0 for the
 /// single-user API).
 fn upsert_members(
@@ -156,25 +186,7 @@ impl Store {
     /// The secret user keys are hashed with: made once per store, on first
     /// use, and kept, so that keys stay valid across restarts.
     pub fn audience_secret(&self) -> Result<[u8; 16], StoreError> {
-        self.write(|tx| {
-            let found: Option<Vec<u8>> = tx
-                .query_row(
-                    "SELECT value FROM settings WHERE name = 'audience_key_secret'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(secret) = found.and_then(|v| <[u8; 16]>::try_from(v).ok()) {
-                return Ok(secret);
-            }
-            let mut secret = [0u8; 16];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
-            tx.execute(
-                "INSERT OR REPLACE INTO settings (name, value) VALUES ('audience_key_secret', ?1)",
-                [&secret[..]],
-            )?;
-            Ok(secret)
-        })
+        self.write(|tx| secret_in(tx))
     }
 
     /// Streams every live member, in ascending key order, through `f`.

@@ -29,6 +29,7 @@ use crate::model::{AdvertiserId, Catalog};
 
 pub(crate) use advertisers::insert as insert_advertiser_in;
 pub use audience::{ChunkProgress, MAX_REJECTIONS_KEPT, Member};
+pub(crate) use audience::{secret_in as audience_secret_in, upsert_members_in};
 pub(crate) use campaigns::insert as insert_campaign_in;
 pub(crate) use creatives::insert as insert_creative_in;
 pub(crate) use funnels::insert as insert_funnel_in;
@@ -87,6 +88,9 @@ pub enum StoreError {
     /// a campaign) and is kept rather than silently cascading.
     #[error("{0}")]
     InUse(&'static str),
+    /// Stored data breaks an invariant this build relies on.
+    #[error("the store is inconsistent: {0}")]
+    Corrupt(&'static str),
     /// The parent a new row points at does not exist.
     #[error("{0} does not exist")]
     MissingParent(&'static str),

@@ -1,0 +1,140 @@
+//! The bidder's audiences: the in-memory table the bid path reads, kept
+//! equal to the members in the store.
+//!
+//! Cold path only. Every change is committed to the store first and then
+//! applied to the table ([`Table::apply`] publishes a new snapshot without
+//! ever blocking a reader). At start the table is rebuilt from the store in
+//! key order. The user keys are hashed with a secret the store makes once,
+//! so keys in the store and in requests agree across restarts.
+//!
+//! # Layout
+//! - `upload`: streaming CSV/NDJSON (optionally gzipped) upload jobs.
+
+mod upload;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use audiences::keys::{KeyHasher, UserKey};
+use audiences::table::{Change, Entry, FunnelId, Table};
+
+use crate::model::UnixTime;
+use crate::store::{Member, Store, StoreError};
+
+pub use upload::{UploadOptions, run_upload};
+
+/// Unix seconds now, as the table counts them.
+pub fn now_secs() -> u32 {
+    UnixTime::now().0.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// What rebuilding the table at start found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    /// Users in the table.
+    pub users: usize,
+    /// Expired members deleted from the store first.
+    pub expired: u64,
+    /// Upload jobs the previous run left running, now marked interrupted.
+    pub interrupted_jobs: u64,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// The audience table and the store behind it.
+pub struct Audience {
+    /// What the bid path reads.
+    pub table: Arc<Table>,
+    /// How user ids become keys.
+    pub hasher: KeyHasher,
+    store: Arc<Store>,
+}
+
+impl std::fmt::Debug for Audience {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audience").finish_non_exhaustive()
+    }
+}
+
+impl Audience {
+    /// Rebuilds the table from `store`: marks jobs the last run left
+    /// running as interrupted, drops expired members, and loads the rest
+    /// in key order.
+    pub fn open(store: Arc<Store>) -> Result<(Audience, Loaded), StoreError> {
+        let started = Instant::now();
+        let hasher = KeyHasher::new(store.audience_secret()?);
+        let interrupted_jobs = store.interrupt_running_jobs()?;
+        let now = now_secs();
+        let expired = store.delete_expired_members(now)?;
+        let table = Table::new();
+        let users = store
+            .load_audience(now, |rows| table.load(rows, now))?
+            .map_err(|_unsorted| {
+                // Only a schema without its primary key could do this.
+                StoreError::Corrupt("audience_members does not read back in key order")
+            })?;
+        Ok((
+            Audience {
+                table: Arc::new(table),
+                hasher,
+                store,
+            },
+            Loaded {
+                users,
+                expired,
+                interrupted_jobs,
+                took: started.elapsed(),
+            },
+        ))
+    }
+
+    /// Puts one user in `funnel` (store first, then the table).
+    pub fn put_member(&self, funnel: FunnelId, m: &Member) -> Result<(), StoreError> {
+        self.store.put_member(funnel, m)?;
+        self.table.apply(
+            &[],
+            &[Change::Upsert {
+                key: m.key,
+                entry: entry(funnel, m),
+            }],
+            now_secs(),
+        );
+        Ok(())
+    }
+
+    /// Takes one user out of `funnel`; false if it was not in it.
+    pub fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StoreError> {
+        let found = self.store.delete_member(funnel, key)?;
+        self.table
+            .apply(&[], &[Change::Remove { key, funnel }], now_secs());
+        Ok(found)
+    }
+
+    /// After the store deleted `funnel`: drops it from the table.
+    pub fn forget_funnel(&self, funnel: FunnelId) {
+        self.table.apply(&[funnel], &[], now_secs());
+    }
+
+    /// Deletes expired members from the store and the table.
+    pub fn sweep(&self) -> Result<u64, StoreError> {
+        let now = now_secs();
+        let n = self.store.delete_expired_members(now)?;
+        self.table.compact(now);
+        Ok(n)
+    }
+
+    /// The store (for upload jobs).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+/// The table entry of a stored member.
+pub fn entry(funnel: FunnelId, m: &Member) -> Entry {
+    Entry {
+        funnel,
+        stage: m.stage,
+        updated: m.updated,
+        expires: m.expires,
+    }
+}
