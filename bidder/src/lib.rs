@@ -14,6 +14,7 @@
 //! - [`audience`]: the audience table kept equal to the store; uploads.
 //! - [`admin`]: the `/api/v1/` JSON API over the store; [`auth`] its tokens.
 //! - [`demo`]: demo advertisers and campaigns for `--demo`.
+//! - [`upload_client`]: `bidder audiences upload`, the terminal client.
 //! - [`model`]: advertisers, campaigns, creatives as stored.
 //! - [`metrics`], [`allowlist`], [`shutdown`], [`error`]: small pieces, one
 //!   concept each.
@@ -36,6 +37,7 @@ pub mod routes;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod upload_client;
 
 pub use app::App;
 pub use config::Config;

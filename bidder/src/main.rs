@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use bidder::auth::{self, Role};
 use bidder::config::{Config, Overrides};
-use bidder::model::AdvertiserId;
+use bidder::model::{AdvertiserId, UploadMode};
 use bidder::store::Store;
-use bidder::{App, demo, shutdown};
+use bidder::{App, demo, shutdown, upload_client};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[global_allocator]
@@ -47,6 +47,50 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Work with a running bidder's audiences.
+    Audiences {
+        #[command(subcommand)]
+        command: AudiencesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AudiencesCommand {
+    /// Stream a CSV or NDJSON member file (gzipped or not) into a funnel,
+    /// with a progress bar; prints the job's report.
+    Upload {
+        /// The file: rows `key_type,id,stage[,ttl]` (see docs/API.md).
+        file: PathBuf,
+        /// The funnel's id.
+        #[arg(long)]
+        funnel: u32,
+        /// add (or move), remove, or replace the whole funnel.
+        #[arg(long, value_enum, default_value = "add")]
+        mode: ModeArg,
+        /// The bidder's admin URL.
+        #[arg(long, env = "BIDDER_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A buyer or admin API token.
+        #[arg(long, env = "BIDDER_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Add,
+    Remove,
+    Replace,
+}
+
+impl From<ModeArg> for UploadMode {
+    fn from(m: ModeArg) -> UploadMode {
+        match m {
+            ModeArg::Add => UploadMode::Add,
+            ModeArg::Remove => UploadMode::Remove,
+            ModeArg::Replace => UploadMode::Replace,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -100,6 +144,33 @@ fn main() -> ExitCode {
 }
 
 fn try_main(cli: Cli) -> anyhow::Result<()> {
+    // A client of a running bidder: no config, no store.
+    if let Some(Command::Audiences {
+        command:
+            AudiencesCommand::Upload {
+                file,
+                funnel,
+                mode,
+                url,
+                token,
+            },
+    }) = cli.command
+    {
+        let req = upload_client::UploadRequest {
+            file,
+            funnel,
+            mode: mode.into(),
+            url,
+            token,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?;
+        let job = runtime.block_on(upload_client::upload(&req, std::io::stderr()))?;
+        println!("{}", upload_client::summary(&job));
+        return Ok(());
+    }
     let overrides = Overrides {
         listen: cli.listen,
         data_dir: cli.data_dir,
@@ -141,6 +212,14 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(app.config.listen)
             .await
             .with_context(|| format!("binding {}", app.config.listen))?;
+        let loaded = app.audience_loaded;
+        tracing::info!(
+            users = loaded.users,
+            expired_dropped = loaded.expired,
+            interrupted_jobs = loaded.interrupted_jobs,
+            millis = loaded.took.as_millis() as u64,
+            "audience table rebuilt from the store"
+        );
         tracing::info!(
             addr = %listener.local_addr()?,
             data_dir = %app.config.data_dir.display(),

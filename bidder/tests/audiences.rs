@@ -116,6 +116,8 @@ async fn without_consent_the_stage_is_not_used_and_the_reason_is_counted() {
         json!({"gdpr": 1}),
         json!({"coppa": 1}),
         json!({"us_privacy": "1YYN"}),
+        // GPP with a US National section whose sale opt-out is set.
+        json!({"gpp": "DBABLA~BVQaAAAAAgA.QA", "gpp_sid": [7]}),
     ] {
         let (price, nurl) = bid_for(&server, "demo-intent", regs.clone()).await;
         assert_eq!(
@@ -139,6 +141,7 @@ async fn without_consent_the_stage_is_not_used_and_the_reason_is_counted() {
         "bidder_personalization_total{exchange=\"default\",reason=\"gdpr_no_consent_string\"} 1",
         "bidder_personalization_total{exchange=\"default\",reason=\"coppa\"} 1",
         "bidder_personalization_total{exchange=\"default\",reason=\"us_privacy_opt_out\"} 1",
+        "bidder_personalization_total{exchange=\"default\",reason=\"gpp_us_opt_out\"} 1",
         "bidder_personalization_total{exchange=\"default\",reason=\"personalized\"} 1",
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");

@@ -1,12 +1,14 @@
 //! Whether a bid request allows personalization (stage lookup, per-user
 //! caps, funnel moves), from its privacy signals: COPPA, limit-ad-tracking,
-//! GDPR with an IAB TCF v2.2 TC string, and the US Privacy string.
+//! GDPR with an IAB TCF v2.2 TC string, the US Privacy string, and the
+//! US National section of a GPP string.
 //!
 //! Pure and cheap: decides from the request's strings without I/O, and
 //! never fails: a malformed signal means "no consent", never an error, so
 //! the bidder falls back to contextual bidding.
 
 pub mod bits;
+pub mod gpp;
 pub mod tcf;
 pub mod usp;
 
@@ -27,6 +29,10 @@ pub struct Signals<'a> {
     pub coppa: bool,
     /// `device.lmt == 1`.
     pub lmt: bool,
+    /// `regs.gpp`.
+    pub gpp: Option<&'a str>,
+    /// `regs.gpp_sid`: the sections of `gpp` that apply.
+    pub gpp_sid: &'a [u32],
 }
 
 impl<'a> Signals<'a> {
@@ -40,6 +46,8 @@ impl<'a> Signals<'a> {
             us_privacy: regs.and_then(|r| r.us_privacy.as_deref()),
             coppa: regs.and_then(|r| r.coppa) == Some(1),
             lmt: req.device.as_ref().and_then(|d| d.lmt) == Some(1),
+            gpp: regs.and_then(|r| r.gpp.as_deref()),
+            gpp_sid: regs.map(|r| r.gpp_sid.as_slice()).unwrap_or_default(),
         }
     }
 }
@@ -64,11 +72,17 @@ pub enum Contextual {
     GdprRestricted,
     /// The user opted out of sale (US Privacy).
     UsPrivacyOptOut,
+    /// The GPP US National section says the user opted out of sale,
+    /// sharing or targeted advertising (or is a child without consent).
+    GppUsOptOut,
+    /// `gpp_sid` names the US National section and the GPP string does not
+    /// decode or lacks it.
+    GppMalformed,
 }
 
 impl Contextual {
     /// Every reason, in a stable order.
-    pub const ALL: [Contextual; 8] = [
+    pub const ALL: [Contextual; 10] = [
         Contextual::Coppa,
         Contextual::LimitAdTracking,
         Contextual::GdprNoConsentString,
@@ -77,6 +91,8 @@ impl Contextual {
         Contextual::GdprVendor,
         Contextual::GdprRestricted,
         Contextual::UsPrivacyOptOut,
+        Contextual::GppUsOptOut,
+        Contextual::GppMalformed,
     ];
 
     /// Stable snake_case name (a metrics label).
@@ -90,6 +106,8 @@ impl Contextual {
             Contextual::GdprVendor => "gdpr_vendor",
             Contextual::GdprRestricted => "gdpr_restricted",
             Contextual::UsPrivacyOptOut => "us_privacy_opt_out",
+            Contextual::GppUsOptOut => "gpp_us_opt_out",
+            Contextual::GppMalformed => "gpp_malformed",
         }
     }
 }
@@ -129,6 +147,13 @@ pub fn personalization(signals: &Signals<'_>, vendor_id: u16) -> Result<(), Cont
     }
     if signals.us_privacy.map(usp::parse) == Some(UsPrivacy::OptedOut) {
         return Err(Contextual::UsPrivacyOptOut);
+    }
+    if signals.gpp_sid.contains(&gpp::US_NATIONAL) {
+        match signals.gpp.map(gpp::us_national) {
+            Some(Ok(Some(gpp::UsNational::Allowed))) => {}
+            Some(Ok(Some(gpp::UsNational::OptedOut))) => return Err(Contextual::GppUsOptOut),
+            _ => return Err(Contextual::GppMalformed),
+        }
     }
     Ok(())
 }
@@ -249,5 +274,44 @@ mod tests {
             ..Signals::default()
         };
         assert_eq!(personalization(&s, 1), Ok(()));
+    }
+
+    #[test]
+    fn gpp_us_national_opt_outs_and_broken_strings_stop_personalization() {
+        fn with(gpp: &str) -> Signals<'_> {
+            Signals {
+                gpp: Some(gpp),
+                gpp_sid: &[7],
+                ..Signals::default()
+            }
+        }
+        assert_eq!(personalization(&with("DBABLA~BVQqAAAAAgA.QA"), 1), Ok(()));
+        // Sale opted out (01) in the same string.
+        let opted_out = format!(
+            "DBABLA~{}",
+            bits::from_bit_text(&format!(
+                "000001{}011010{}",
+                "01".repeat(6),
+                "00".repeat(19)
+            ))
+        );
+        assert_eq!(
+            personalization(&with(&opted_out), 1),
+            Err(Contextual::GppUsOptOut)
+        );
+        assert_eq!(
+            personalization(
+                &with("DBACNY~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA~1YNN"),
+                1
+            ),
+            Err(Contextual::GppMalformed)
+        );
+        // Not listed in gpp_sid: the section does not apply.
+        let unlisted = Signals {
+            gpp: Some(&opted_out),
+            gpp_sid: &[],
+            ..Signals::default()
+        };
+        assert_eq!(personalization(&unlisted, 1), Ok(()));
     }
 }
