@@ -480,3 +480,46 @@ async fn the_table_is_rebuilt_from_the_store_after_a_restart() {
         .json();
     assert_eq!(funnel["members_total"], 2_003, "{funnel}");
 }
+
+#[tokio::test]
+async fn the_upload_client_streams_a_file_and_draws_progress() {
+    let server = TestServer::demo().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("members.csv.gz");
+    let rows: String = (0..20_000)
+        .map(|i| format!("buyeruid,cli-{i},customer\n"))
+        .collect();
+    std::fs::write(&file, gzip(rows.as_bytes())).unwrap();
+    let req = bidder::upload_client::UploadRequest {
+        file,
+        funnel: 1,
+        mode: bidder::model::UploadMode::Add,
+        url: server.base.clone(),
+        token: buyer(&server),
+    };
+    let mut progress = Vec::new();
+    let job = bidder::upload_client::upload(&req, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(job.rows_accepted, 20_000);
+    let drawn = String::from_utf8(progress).unwrap();
+    assert!(drawn.contains("100.0%"), "{drawn}");
+    assert!(bidder::upload_client::summary(&job).contains("20000 accepted"));
+    assert_eq!(bid_for(&server, "cli-19999", json!({})).await.0, 6.4);
+
+    let refused = bidder::upload_client::upload(
+        &bidder::upload_client::UploadRequest {
+            token: "bdr_wrong".into(),
+            ..req
+        },
+        std::io::sink(),
+    )
+    .await;
+    assert!(
+        matches!(
+            refused,
+            Err(bidder::upload_client::UploadError::Refused { status: 401, .. })
+        ),
+        "{refused:?}"
+    );
+}
