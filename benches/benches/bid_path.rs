@@ -120,6 +120,19 @@ fn end_to_end(c: &mut Criterion) {
             black_box(resp);
         })
     });
+    // The same request from a user the audience table knows (the demo's
+    // `demo-intent`): consent check, key hashing, lookup, stage multiplier.
+    let known = String::from_utf8(banner.clone())
+        .expect("utf-8")
+        .replacen("{", r#"{"user":{"buyeruid":"demo-intent"},"#, 1)
+        .into_bytes();
+    group.bench_function("banner_request_audience_hit", |b| {
+        b.iter(|| {
+            let resp = respond(&app, exchange, &known, false, false, Instant::now());
+            assert_eq!(resp.status(), 200);
+            black_box(resp);
+        })
+    });
     group.throughput(Throughput::Elements(files.len() as u64));
     group.bench_function("corpus", |b| {
         b.iter(|| {
