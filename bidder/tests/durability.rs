@@ -174,3 +174,114 @@ async fn restart_keeps_every_campaign() {
     assert!(!after["items"].as_array().unwrap().is_empty());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_an_upload_leaves_an_interrupted_job_that_says_what_was_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["--data-dir", dir.path().to_str().unwrap()])
+        .args(["token", "create", "--role", "admin"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let port = free_port();
+    let mut child = start(dir.path(), port);
+    wait_ready(port).await;
+    let adv = call(
+        port,
+        Method::POST,
+        "/api/v1/advertisers",
+        &token,
+        Some(json!({"name": "Durable", "domain": "durable.example"})),
+    )
+    .await;
+    let adv_id = adv.json()["id"].as_i64().unwrap();
+    let funnel = call(
+        port,
+        Method::POST,
+        "/api/v1/funnels",
+        &token,
+        Some(json!({"advertiser_id": adv_id, "name": "F"})),
+    )
+    .await;
+    assert_eq!(funnel.status, 201);
+    let funnel_id = funnel.json()["id"].as_u64().unwrap() as u32;
+
+    // Far more rows than arrive before the kill.
+    let file = dir.path().join("big.csv");
+    let rows: String = (0..2_000_000)
+        .map(|i| format!("user_id,u-{i},intent\n"))
+        .collect();
+    std::fs::write(&file, rows).unwrap();
+    let req = bidder::upload_client::UploadRequest {
+        file,
+        funnel: funnel_id,
+        mode: bidder::model::UploadMode::Add,
+        url: format!("http://127.0.0.1:{port}"),
+        token: token.clone(),
+    };
+    let upload =
+        tokio::spawn(async move { bidder::upload_client::upload(&req, std::io::sink()).await });
+
+    let jobs = format!("/api/v1/jobs?funnel_id={funnel_id}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let page = call(port, Method::GET, &jobs, &token, None).await.json();
+        if page["items"][0]["rows_accepted"].as_u64().unwrap_or(0) > 0 {
+            assert_eq!(page["items"][0]["status"], "running");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no chunk committed in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        upload.await.unwrap().is_err(),
+        "the upload cannot have finished"
+    );
+
+    let port = free_port();
+    let mut child = start(dir.path(), port);
+    wait_ready(port).await;
+    let page = call(port, Method::GET, &jobs, &token, None).await.json();
+    let job = &page["items"][0];
+    assert_eq!(job["status"], "interrupted", "{job}");
+    let applied = job["rows_accepted"].as_u64().unwrap();
+    assert!(applied > 0 && applied < 2_000_000, "{job}");
+    // Every counted row is there, and nothing beyond: rows up to last_line.
+    assert_eq!(job["last_line"].as_u64(), Some(applied), "{job}");
+    let f = call(
+        port,
+        Method::GET,
+        &format!("/api/v1/funnels/{funnel_id}"),
+        &token,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(f["members_total"].as_u64(), Some(applied), "{f}");
+    let last = call(
+        port,
+        Method::GET,
+        &format!(
+            "/api/v1/funnels/{funnel_id}/members/user_id/u-{}",
+            applied - 1
+        ),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(last.status, 200);
+    let next = call(
+        port,
+        Method::GET,
+        &format!("/api/v1/funnels/{funnel_id}/members/user_id/u-{applied}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(next.status, 404);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
