@@ -16,8 +16,8 @@
 //! - [`demo`]: demo advertisers and campaigns for `--demo`.
 //! - [`upload_client`]: `bidder audiences upload`, the terminal client.
 //! - [`model`]: advertisers, campaigns, creatives as stored.
-//! - [`metrics`], [`allowlist`], [`shutdown`], [`error`]: small pieces, one
-//!   concept each.
+//! - [`metrics`], [`allowlist`], [`shutdown`], [`error`], [`maintenance`]:
+//!   small pieces, one concept each.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -31,6 +31,7 @@ pub mod config;
 pub mod decision;
 pub mod demo;
 pub mod error;
+pub mod maintenance;
 pub mod metrics;
 pub mod model;
 pub mod routes;

@@ -37,6 +37,7 @@ pub async fn run(
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
+    let chores = crate::maintenance::spawn(Arc::clone(&app));
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -71,6 +72,7 @@ pub async fn run(
     }
 
     app.start_draining();
+    chores.abort();
     drop(listener);
     tracing::info!(
         connections = graceful.count(),
