@@ -730,7 +730,7 @@ mod tests {
             assert_eq!(s.lookup(key(i), 100).count(), 0);
         }
         assert_eq!(s.users(), 50_000);
-        // A 24-byte slot per user at load 0.85, no overflow here.
+        // A 24-byte slot per user at load 0.92, no overflow here.
         assert!(s.heap_bytes() < 50_000 * 30, "{} bytes", s.heap_bytes());
     }
 
