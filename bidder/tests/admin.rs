@@ -318,6 +318,12 @@ async fn openapi_document_is_served_without_a_token_and_lists_every_route() {
         "/api/v1/creatives/{id}",
         "/api/v1/tokens",
         "/api/v1/tokens/{id}",
+        "/api/v1/funnels",
+        "/api/v1/funnels/{id}",
+        "/api/v1/funnels/{id}/uploads",
+        "/api/v1/funnels/{id}/members/{key_type}/{user_id}",
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
