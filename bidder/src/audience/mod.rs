@@ -142,33 +142,12 @@ pub fn entry(funnel: FunnelId, m: &Member) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Advertiser, AdvertiserId, Funnel, StageNames};
     use audiences::Stage;
 
     #[test]
     fn a_sweep_drops_expired_members_from_store_table_and_counts() {
         let store = Arc::new(Store::open_in_memory().unwrap());
-        let a = store
-            .create_advertiser(&Advertiser {
-                id: AdvertiserId(0),
-                name: "A".into(),
-                domain: "a.example".into(),
-                version: 0,
-                created_at: UnixTime(0),
-                updated_at: UnixTime(0),
-            })
-            .unwrap();
-        let f = store
-            .create_funnel(&Funnel {
-                id: FunnelId(0),
-                advertiser_id: a.id,
-                name: "F".into(),
-                stage_names: StageNames::default(),
-                version: 0,
-                created_at: UnixTime(0),
-                updated_at: UnixTime(0),
-            })
-            .unwrap();
+        let (_, funnel) = store.test_funnel();
         let (aud, _) = Audience::open(Arc::clone(&store)).unwrap();
         let now = now_secs();
         let member = |k, expires| Member {
@@ -177,11 +156,14 @@ mod tests {
             updated: now,
             expires,
         };
-        aud.put_member(f.id, &member(1, now - 1)).unwrap();
-        aud.put_member(f.id, &member(2, 0)).unwrap();
-        assert_eq!(aud.table.snapshot().stage(UserKey(1), f.id, now), None);
+        aud.put_member(funnel, &member(1, now - 1)).unwrap();
+        aud.put_member(funnel, &member(2, 0)).unwrap();
+        assert_eq!(aud.table.snapshot().stage(UserKey(1), funnel, now), None);
         assert_eq!(aud.sweep().unwrap(), 1);
-        assert!(store.member(f.id, UserKey(1)).unwrap().is_none());
-        assert_eq!(aud.table.snapshot().counts(f.id)[Stage::Intent.index()], 1);
+        assert!(store.member(funnel, UserKey(1)).unwrap().is_none());
+        assert_eq!(
+            aud.table.snapshot().counts(funnel)[Stage::Intent.index()],
+            1
+        );
     }
 }

@@ -406,13 +406,11 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Advertiser, Funnel, StageNames};
-
-    fn store_with_funnel() -> (Store, FunnelId, AdvertiserId) {
-        let store = Store::open_in_memory().unwrap();
-        let a = store
+impl Store {
+    /// An advertiser with one funnel, for tests of what hangs off funnels.
+    pub(crate) fn test_funnel(&self) -> (AdvertiserId, FunnelId) {
+        use crate::model::{Advertiser, Funnel, StageNames};
+        let a = self
             .create_advertiser(&Advertiser {
                 id: AdvertiserId(0),
                 name: "A".into(),
@@ -422,7 +420,7 @@ mod tests {
                 updated_at: UnixTime(0),
             })
             .unwrap();
-        let f = store
+        let f = self
             .create_funnel(&Funnel {
                 id: FunnelId(0),
                 advertiser_id: a.id,
@@ -433,7 +431,18 @@ mod tests {
                 updated_at: UnixTime(0),
             })
             .unwrap();
-        (store, f.id, a.id)
+        (a.id, f.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_funnel() -> (Store, FunnelId, AdvertiserId) {
+        let store = Store::open_in_memory().unwrap();
+        let (a, f) = store.test_funnel();
+        (store, f, a)
     }
 
     fn member(k: u64, stage: Stage) -> Member {
