@@ -331,6 +331,8 @@ fn catalog(
         icon: image("https://cdn.acme-outdoor.example/n/icon-128.png", 128, 128),
         cta: Some("Shop now".into()),
         sponsored: Some("Acme Outdoor".into()),
+        price: None,
+        desc2: None,
         landing_url: "https://acme-outdoor.example/tents".into(),
     };
     let northwind_native = NativeAssets {
@@ -348,6 +350,8 @@ fn catalog(
         ),
         cta: Some("Install".into()),
         sponsored: Some("Northwind Coffee".into()),
+        price: None,
+        desc2: None,
         landing_url: "https://northwind-coffee.example/app".into(),
     };
     let mut northwind_app = campaign(spec(

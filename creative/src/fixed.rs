@@ -60,6 +60,13 @@ pub struct NativeAssets {
     /// Sponsored-by text, usually the brand.
     #[serde(default)]
     pub sponsored: Option<String>,
+    /// Price text, e.g. "$129.00" (Native data type 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+    /// Additional description (Native data type 10); assembled ads put
+    /// the offer there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desc2: Option<String>,
     /// Where a click lands (https).
     pub landing_url: String,
 }

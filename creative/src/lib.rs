@@ -1,15 +1,33 @@
 //! Creatives: what a bid shows.
 //!
-//! For now, fixed creatives a buyer uploads complete ([`FixedCreative`]);
-//! fragment assembly and learning land here next.
+//! Two kinds. **Fixed creatives** a buyer uploads complete
+//! ([`FixedCreative`]). **Assembled creatives**: an advertiser uploads
+//! message, content and tone [`fragment`]s; a [`plan`] precomputes, per
+//! campaign, every compatible combination in every [`template`] for every
+//! funnel stage ([`assembly`]), and the [`learning`] policy chooses among
+//! them by what users clicked.
 //!
 //! # Layout
 //! - `fixed`: fixed creatives (HTML per size, native asset sets, VAST).
-//! - `native`: a native asset set rendered into a Native 1.2 response.
+//! - [`native`]: a native asset set rendered into a Native 1.2 response.
+//! - [`fragment`]: message, content and tone shapes.
+//! - [`validate`]: the rules a fragment meets before it is stored.
+//! - [`template`]: banner layouts, native and VAST, and their text limits.
+//! - [`escape`]: HTML/XML, JSON and CSS escaping of advertiser text.
+//! - [`assembly`]: compatibility, crids, and rendering with tracker holes.
+//! - [`learning`]: Thompson sampling served as probabilities.
+//! - [`plan`]: a campaign's precomputed creatives and choice.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod assembly;
+pub mod escape;
 mod fixed;
+pub mod fragment;
+pub mod learning;
 pub mod native;
+pub mod plan;
+pub mod template;
+pub mod validate;
 
 pub use fixed::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};

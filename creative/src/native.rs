@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use openrtb::enums::{native_data, native_image};
 use openrtb::native::{AssetRequest, NativeRequest};
 
+use crate::escape;
 use crate::fixed::{Image, NativeAssets};
 
 /// The request requires an asset this creative cannot provide.
@@ -29,6 +30,30 @@ pub fn render_native(
     req: &NativeRequest,
     out: &mut String,
 ) -> Result<(), NativeMismatch> {
+    render_native_with(assets, req, &Links::default(), out)
+}
+
+/// How an assembled native ad links and counts: its click URL is
+/// `assets.landing_url` followed by `tail` (this bid's tracker
+/// parameters), it declares an impression tracker, and its texts are never
+/// cut: a text longer than the requested length leaves its asset unfilled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Links<'a> {
+    /// Appended to the click URL.
+    pub tail: &'a str,
+    /// Impression tracker URL (without `tail`, which is appended).
+    pub impression: Option<&'a str>,
+    /// Leave a text unfilled rather than cut it.
+    pub strict: bool,
+}
+
+/// [`render_native`] with trackers and strict lengths.
+pub fn render_native_with(
+    assets: &NativeAssets,
+    req: &NativeRequest,
+    links: &Links<'_>,
+    out: &mut String,
+) -> Result<(), NativeMismatch> {
     let start = out.len();
     out.push_str("{\"ver\":\"1.2\",\"assets\":[");
     let mut first = true;
@@ -37,7 +62,7 @@ pub fn render_native(
         if !first {
             out.push(',');
         }
-        if fill(asset, assets, out) {
+        if fill(asset, assets, links.strict, out) {
             first = false;
         } else {
             out.truncate(before);
@@ -47,21 +72,29 @@ pub fn render_native(
             }
         }
     }
-    out.push_str("],\"link\":{\"url\":");
-    json_str(&assets.landing_url, out);
-    out.push_str("}}");
+    out.push_str("],\"link\":{\"url\":\"");
+    escape::json(&assets.landing_url, out);
+    escape::json(links.tail, out);
+    out.push_str("\"}");
+    if let Some(imp) = links.impression {
+        out.push_str(",\"eventtrackers\":[{\"event\":1,\"method\":1,\"url\":\"");
+        escape::json(imp, out);
+        escape::json(links.tail, out);
+        out.push_str("\"}]");
+    }
+    out.push('}');
     Ok(())
 }
 
 /// Writes one response asset for `asset`; false when it cannot be filled.
-fn fill(asset: &AssetRequest, assets: &NativeAssets, out: &mut String) -> bool {
+fn fill(asset: &AssetRequest, assets: &NativeAssets, strict: bool, out: &mut String) -> bool {
     let _ = write!(out, "{{\"id\":{}", asset.id);
     if asset.required == 1 {
         out.push_str(",\"required\":1");
     }
     if let Some(title) = &asset.title {
         let text = cut(&assets.title, title.len);
-        if text.is_empty() {
+        if text.is_empty() || (strict && text.len() < assets.title.len()) {
             return false;
         }
         out.push_str(",\"title\":{\"text\":");
@@ -96,11 +129,14 @@ fn fill(asset: &AssetRequest, assets: &NativeAssets, out: &mut String) -> bool {
             native_data::SPONSORED => assets.sponsored.as_deref(),
             native_data::DESC => assets.description.as_deref(),
             native_data::CTATEXT => assets.cta.as_deref(),
+            native_data::PRICE => assets.price.as_deref(),
+            native_data::DESC2 => assets.desc2.as_deref(),
             _ => None,
         };
         let Some(value) = value
-            .map(|v| cut(v, data.len.unwrap_or(0)))
-            .filter(|v| !v.is_empty())
+            .map(|v| (v, cut(v, data.len.unwrap_or(0))))
+            .filter(|(v, c)| !c.is_empty() && !(strict && c.len() < v.len()))
+            .map(|(_, c)| c)
         else {
             return false;
         };
@@ -144,19 +180,7 @@ fn cut(text: &str, len: u32) -> &str {
 
 fn json_str(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
+    escape::json(s, out);
     out.push('"');
 }
 
@@ -181,6 +205,8 @@ mod tests {
             }),
             cta: Some("Shop now".into()),
             sponsored: Some("Acme \"Outdoor\"".into()),
+            price: None,
+            desc2: None,
             landing_url: "https://acme.example/tents".into(),
         }
     }

@@ -262,6 +262,10 @@ struct NativeInput {
     cta: Option<String>,
     #[serde(default)]
     sponsored: Option<String>,
+    #[serde(default)]
+    price: Option<String>,
+    #[serde(default)]
+    desc2: Option<String>,
     landing_url: String,
 }
 
@@ -290,6 +294,8 @@ impl From<BodyInput> for FixedCreative {
                 icon: n.icon.map(Image::from),
                 cta: n.cta,
                 sponsored: n.sponsored,
+                price: n.price,
+                desc2: n.desc2,
                 landing_url: n.landing_url,
             }),
             BodyInput::Vast(v) => FixedCreative::Vast(VastCreative {

@@ -73,6 +73,8 @@ fn native_assets() -> NativeAssets {
         icon: None,
         cta: Some("Go".into()),
         sponsored: Some("Brand".into()),
+        price: None,
+        desc2: None,
         landing_url: "https://brand.example".into(),
     }
 }
