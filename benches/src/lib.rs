@@ -44,6 +44,7 @@ pub fn settings() -> Settings {
         public_url: "http://127.0.0.1:8080".into(),
         fx: FxRates::default(),
         bid_ttl_secs: Some(300),
+        creative: creative::learning::Policy::default(),
     }
 }
 
@@ -122,6 +123,7 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
             language: None,
             targeting,
             stage_multipliers: StageMultipliers::default(),
+            fragment_sets: Vec::new(),
             version: 1,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
@@ -152,6 +154,7 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
         }],
         campaigns,
         creatives,
+        ..Catalog::default()
     }
 }
 

@@ -58,6 +58,7 @@ impl App {
             public_url: config.public_url.clone(),
             fx,
             bid_ttl_secs: config.bid_ttl_secs,
+            creative: config.creative,
         });
         let catalog = store.load_catalog()?;
         let (audience, audience_loaded) = Audience::open(Arc::clone(&store))?;
@@ -83,7 +84,7 @@ impl App {
             .collect();
         let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());
         Ok(App {
-            admin: Admin::new(store, Arc::clone(&audience), publish),
+            admin: Admin::new(store, Arc::clone(&audience), publish, settings),
             audience,
             audience_loaded,
             config,

@@ -47,6 +47,10 @@ pub struct FileConfig {
     /// Our IAB TCF vendor id: under GDPR, users are personalized only when
     /// their TC string gives this vendor consent. Absent = never under GDPR.
     pub tcf_vendor_id: Option<u16>,
+    /// How assembled creatives are chosen (`[creative]`:
+    /// `exploration_floor`, `rounds`, `seed`).
+    #[serde(default)]
+    pub creative: creative::learning::Policy,
     /// The exchange of `POST /openrtb2/bid`.
     pub default_exchange: Option<String>,
     /// Exchange rates: units of USD per one unit of the currency (`EUR = 1.08`).
@@ -131,6 +135,8 @@ pub struct Config {
     pub bid_ttl_secs: Option<u32>,
     /// Our IAB TCF vendor id, if we have one.
     pub tcf_vendor_id: Option<u16>,
+    /// Selection policy of assembled creatives.
+    pub creative: creative::learning::Policy,
     /// Exchange rates to USD, checked positive and finite.
     pub fx: BTreeMap<String, f64>,
     /// Exchanges; never empty.
@@ -338,6 +344,7 @@ impl Config {
             shutdown_grace,
             bid_ttl_secs: file.bid_ttl_secs,
             tcf_vendor_id: file.tcf_vendor_id,
+            creative: file.creative,
             fx: file.fx,
             exchanges,
             default_exchange,

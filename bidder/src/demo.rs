@@ -12,10 +12,11 @@ use std::fmt;
 use audiences::keys::{KeyHasher, KeyType};
 use audiences::table::FunnelId;
 use audiences::{Stage, StageMultipliers};
+use creative::fragment::FragmentBody;
 use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 
-use crate::auth::{self, Role};
+use crate::auth::{self, Principal, Role};
 use crate::model::{
     AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
     Creative, CreativeId, CreativeStatus, Funnel, Inventory, StageNames, Targeting, UnixTime,
@@ -122,6 +123,15 @@ pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
             })
             .collect();
         store::upsert_members_in(tx, funnel, &members)?;
+        let seeder = Principal {
+            role: Role::Admin,
+            advertisers: Vec::new(),
+            token_id: 0,
+        };
+        for body in acme_fragments() {
+            let f = store::insert_fragment_in(tx, acme, ACME_SET, &body, &seeder)?;
+            store::approve_fragment_in(tx, f.id, f.version, &seeder)?;
+        }
         for (campaign, creatives) in catalog(acme, northwind, funnel) {
             let id = store::insert_campaign_in(tx, &campaign)?.id;
             for (name, body) in creatives {
@@ -200,6 +210,7 @@ fn campaign(s: Spec) -> Campaign {
         language: None,
         targeting: s.targeting,
         stage_multipliers: StageMultipliers::default(),
+        fragment_sets: Vec::new(),
         version: 0,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),
@@ -301,6 +312,59 @@ fn image(url: &str, w: u32, h: u32) -> Option<Image> {
 }
 
 /// The seven demo campaigns with their creatives, as in `demo-spec.md`.
+/// The fragment set the Acme campaigns assemble creatives from.
+pub const ACME_SET: &str = "tents";
+
+/// Acme's fragments: messages for the top, middle and bottom of the
+/// funnel, two contents (one with an offer for intent and customers) and
+/// two tones.
+fn acme_fragments() -> Vec<FragmentBody> {
+    let json = serde_json::json!([
+        {"kind": "message", "body": {"language": "en", "stages": ["unaware", "awareness"],
+            "headline": "Meet the tent that packs in minutes",
+            "subline": "Built for storms, light on your back"}},
+        {"kind": "message", "body": {"language": "en", "stages": ["consideration"],
+            "headline": "1.9 kg, storm-tested, 60-day returns",
+            "subline": "Compare the Ridge 2 with any tent"}},
+        {"kind": "message", "body": {"language": "en", "stages": ["intent", "customer", "loyal"],
+            "headline": "Your Ridge 2 is ready to ship",
+            "subline": "Order today, camp this weekend"}},
+        {"kind": "message", "body": {"language": "de",
+            "headline": "Das Zelt, das in Minuten steht",
+            "subline": "Sturmfest und federleicht"}},
+        {"kind": "content", "body": {"language": "en",
+            "body": "Storm-proof shelters for every season.",
+            "product": {"name": "Ridge 2", "price_micros": 249000000, "currency": "USD"},
+            "offer": {"text": "10% off with code RIDGE10", "stages": ["intent", "customer"]},
+            "images": [
+                {"url": "https://cdn.acme-outdoor.example/f/ridge-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg"},
+                {"url": "https://cdn.acme-outdoor.example/f/ridge-600x600.jpg", "w": 600, "h": 600, "mime": "image/jpeg"}],
+            "video": {"url": "https://cdn.acme-outdoor.example/f/ridge-15s.mp4", "duration_secs": 15,
+                "mime": "video/mp4", "w": 1280, "h": 720},
+            "landing_url": "https://acme-outdoor.example/tents/ridge-2?src=rtb"}},
+        {"kind": "content", "body": {"language": "en",
+            "body": "Wake up to the view. Pitch in five minutes.",
+            "images": [
+                {"url": "https://cdn.acme-outdoor.example/f/lake-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg"}],
+            "landing_url": "https://acme-outdoor.example/tents?src=rtb"}},
+        {"kind": "content", "body": {"language": "de",
+            "body": "Sturmfeste Zelte für jede Jahreszeit.",
+            "images": [
+                {"url": "https://cdn.acme-outdoor.example/f/ridge-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg"}],
+            "landing_url": "https://acme-outdoor.example/de/zelte?src=rtb"}},
+        {"kind": "tone", "body": {"language": "en", "cta": "Shop now", "voice": "casual",
+            "palette": {"background": "#fffaf3", "foreground": "#1d2b1f", "accent": "#e4572e"},
+            "font_stack": "\"Trebuchet MS\", Arial, sans-serif"}},
+        {"kind": "tone", "body": {"language": "en", "cta": "See the details", "voice": "formal",
+            "palette": {"background": "#1d2b1f", "foreground": "#f4f1ea", "accent": "#f2a541"},
+            "font_stack": "Georgia, serif"}},
+        {"kind": "tone", "body": {"language": "de", "cta": "Jetzt ansehen", "voice": "formal",
+            "palette": {"background": "#ffffff", "foreground": "#1d2b1f", "accent": "#2e7d32"},
+            "font_stack": "Arial, sans-serif"}}
+    ]);
+    serde_json::from_value(json).expect("demo fragments are valid")
+}
+
 fn catalog(
     acme: AdvertiserId,
     northwind: AdvertiserId,
@@ -394,6 +458,7 @@ fn catalog(
     ] {
         acme_banner.stage_multipliers.set(stage, permille);
     }
+    acme_banner.fragment_sets = vec![ACME_SET.to_owned()];
     vec![
         (
             acme_banner,

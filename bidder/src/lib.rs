@@ -13,6 +13,7 @@
 //! - [`store`]: the embedded SQLite store and its migrations (cold path).
 //! - [`audience`]: the audience table kept equal to the store; uploads.
 //! - [`admin`]: the `/api/v1/` JSON API over the store; [`auth`] its tokens.
+//! - [`events`]: the click and impression trackers of assembled creatives.
 //! - [`demo`]: demo advertisers and campaigns for `--demo`.
 //! - [`upload_client`]: `bidder audiences upload`, the terminal client.
 //! - [`model`]: advertisers, campaigns, creatives as stored.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod decision;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod maintenance;
 pub mod metrics;
 pub mod model;

@@ -36,6 +36,8 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) ->
     }
     match (method, path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (Method::GET, "/events/imp") => crate::events::impression(),
+        (Method::GET, "/events/click") => crate::events::click(app, req.uri().query()),
         (Method::GET, "/readyz") if app.is_ready() => text(StatusCode::OK, "ready\n"),
         (Method::GET, "/readyz") => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         (Method::GET, "/metrics") => {

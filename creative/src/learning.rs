@@ -166,7 +166,7 @@ impl Choice {
 
     /// Probability of `i`, in [`PPM`].
     pub fn ppm(&self, i: usize) -> u32 {
-        ((self.upper[i] - self.lower(i)) * u64::from(PPM) >> 32) as u32
+        (((self.upper[i] - self.lower(i)) * u64::from(PPM)) >> 32) as u32
     }
 
     /// Draws with the uniform number `u`; `allow` vetoes combinations this
@@ -175,7 +175,7 @@ impl Choice {
     /// combination, so the probability returned (in [`PPM`]) is exactly
     /// that of serving the one returned: its own share plus that of the
     /// vetoed ones just before it. `None` when every one is vetoed.
-    pub fn pick(&self, u: u32, allow: impl Fn(usize) -> bool) -> Option<(usize, u32)> {
+    pub fn pick(&self, u: u32, mut allow: impl FnMut(usize) -> bool) -> Option<(usize, u32)> {
         let n = self.upper.len();
         if n == 0 {
             return None;

@@ -135,7 +135,7 @@ fn fill(asset: &AssetRequest, assets: &NativeAssets, strict: bool, out: &mut Str
         };
         let Some(value) = value
             .map(|v| (v, cut(v, data.len.unwrap_or(0))))
-            .filter(|(v, c)| !c.is_empty() && !(strict && c.len() < v.len()))
+            .filter(|(v, c)| !(c.is_empty() || strict && c.len() < v.len()))
             .map(|(_, c)| c)
         else {
             return false;

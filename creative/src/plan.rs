@@ -16,7 +16,7 @@ use crate::assembly::{
     prepare_vast, shows_offer,
 };
 use crate::fixed::NativeAssets;
-use crate::fragment::{Content, Message, Tone};
+use crate::fragment::{Content, Message, Tone, VideoAsset};
 use crate::learning::{Choice, Counts, Policy, probabilities};
 use crate::native::{Links, NativeMismatch, render_native_with};
 use crate::template::Format;
@@ -90,6 +90,11 @@ pub struct Item {
     pub render: Render,
     /// Exchanges whose audit rejected it: it never bids there.
     pub rejected_at: Box<[Box<str>]>,
+    /// Where its click tracker redirects (the content's landing page).
+    pub landing_url: Box<str>,
+    /// The video asset of a VAST item (duration, MIME type and size are
+    /// matched against the request).
+    pub video: Option<VideoAsset>,
 }
 
 impl Item {
@@ -137,6 +142,8 @@ struct Group {
 pub struct Served<'p> {
     /// The item.
     pub item: &'p Item,
+    /// Its index in [`Plan::items`].
+    pub index: u32,
     /// Probability of this choice, parts per million.
     pub ppm: u32,
 }
@@ -305,7 +312,7 @@ impl Plan {
         stage: Stage,
         format: Format,
         u: u32,
-        allow: impl Fn(&Item) -> bool,
+        mut allow: impl FnMut(&Item) -> bool,
     ) -> Option<Served<'_>> {
         let g = self.groups.get(group_index(lang, stage, format))?;
         let (i, ppm) = g
@@ -313,6 +320,7 @@ impl Plan {
             .pick(u, |i| allow(&self.items[g.items[i] as usize]))?;
         Some(Served {
             item: &self.items[g.items[i] as usize],
+            index: g.items[i],
             ppm,
         })
     }
@@ -402,6 +410,10 @@ fn make_item(
     Item {
         key,
         format,
+        landing_url: parts.content.body.landing_url.as_str().into(),
+        video: (format == Format::Video)
+            .then(|| parts.content.body.video.clone())
+            .flatten(),
         rejected_at: (input.rejected_at)(&crid).into(),
         crid: crid.into(),
         offer,

@@ -436,7 +436,7 @@ fn member_view<'a>(
 }
 
 /// `%XX`-decodes a path segment; `None` if it is not valid UTF-8 after.
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -78,6 +78,8 @@ pub(super) struct CampaignInput {
     targeting: TargetingInput,
     #[serde(default)]
     stage_multipliers: StageMultipliers,
+    #[serde(default)]
+    fragment_sets: Vec<String>,
     /// The version being replaced (instead of `If-Match`).
     #[serde(default)]
     pub version: Option<i64>,
@@ -105,6 +107,7 @@ impl CampaignInput {
             language: self.language,
             targeting: self.targeting.into(),
             stage_multipliers: self.stage_multipliers,
+            fragment_sets: self.fragment_sets,
             version,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

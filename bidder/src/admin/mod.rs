@@ -1,5 +1,5 @@
 //! The admin API: JSON CRUD over advertisers, campaigns, creatives,
-//! funnels and tokens under `/api/v1/`, with bearer-token auth and optimistic
+//! fragments, funnels and tokens under `/api/v1/`, with bearer-token auth and optimistic
 //! concurrency.
 //!
 //! Every write is committed to the store before it answers, then the new
@@ -13,12 +13,17 @@
 //! - `validate`: the rules on written values, all errors at once.
 //! - `advertisers`, `campaigns`, `creatives`, `tokens`: one resource each.
 //! - `funnels`: funnels, single members, upload jobs.
+//! - `fragments`: creative fragments and their review, exchanges' audits,
+//!   learning counts and the combination report.
+//! - `preview`: rendered previews and the gallery page.
 
 mod advertisers;
 mod campaigns;
 mod creatives;
+mod fragments;
 mod funnels;
 mod input;
+mod preview;
 mod request;
 mod tokens;
 mod validate;
@@ -32,8 +37,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, header};
 use http_body_util::Full;
 
+pub use preview::CSP;
+
 use crate::audience::Audience;
 use crate::auth::{self, Principal, Role};
+use crate::decision::Settings;
 use crate::error::{ApiError, Body, FieldError};
 use crate::model::Catalog;
 use crate::store::{Store, StoreError};
@@ -53,6 +61,8 @@ pub struct Admin {
     store: Arc<Store>,
     audience: Arc<Audience>,
     publish: Publish,
+    /// What previews are rendered with (notice URLs, learning policy).
+    settings: Arc<Settings>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -80,6 +90,17 @@ enum Route<'p> {
     Member(u32, &'p str, &'p str),
     Jobs,
     Job(i64),
+    Fragments,
+    Fragment(i64),
+    /// `true` for approve, `false` for reject.
+    FragmentReview(i64, bool),
+    FragmentHistory(i64),
+    Audits,
+    Audit(&'p str, &'p str),
+    CampaignReactions(i64),
+    CampaignCombinations(i64),
+    CampaignGallery(i64),
+    Preview,
 }
 
 impl<'p> Route<'p> {
@@ -107,6 +128,17 @@ impl<'p> Route<'p> {
             ["funnels", n, "members", kind, user] => Route::Member(small(n)?, kind, user),
             ["jobs"] => Route::Jobs,
             ["jobs", n] => Route::Job(id(n)?),
+            ["fragments"] => Route::Fragments,
+            ["fragments", n] => Route::Fragment(id(n)?),
+            ["fragments", n, "approve"] => Route::FragmentReview(id(n)?, true),
+            ["fragments", n, "reject"] => Route::FragmentReview(id(n)?, false),
+            ["fragments", n, "history"] => Route::FragmentHistory(id(n)?),
+            ["audits"] => Route::Audits,
+            ["audits", exchange, crid] => Route::Audit(exchange, crid),
+            ["campaigns", n, "reactions"] => Route::CampaignReactions(id(n)?),
+            ["campaigns", n, "combinations"] => Route::CampaignCombinations(id(n)?),
+            ["campaigns", n, "gallery"] => Route::CampaignGallery(id(n)?),
+            ["preview"] => Route::Preview,
             _ => return None,
         })
     }
@@ -121,7 +153,16 @@ impl<'p> Route<'p> {
             | Route::Campaigns
             | Route::CampaignCreatives(_)
             | Route::Tokens
-            | Route::Funnels => coll.contains(m),
+            | Route::Funnels
+            | Route::Fragments => coll.contains(m),
+            Route::Fragment(_) => one.contains(m),
+            Route::FragmentReview(..) | Route::CampaignReactions(_) => m == Method::POST,
+            Route::Audit(..) => m == Method::PUT,
+            Route::FragmentHistory(_)
+            | Route::Audits
+            | Route::CampaignCombinations(_)
+            | Route::CampaignGallery(_)
+            | Route::Preview => m == Method::GET,
             Route::Advertiser(_)
             | Route::Campaign(_)
             | Route::Creative(_)
@@ -168,11 +209,13 @@ impl Admin {
         store: Arc<Store>,
         audience: Arc<Audience>,
         publish: Arc<dyn Fn(Catalog) + Send + Sync>,
+        settings: Arc<Settings>,
     ) -> Admin {
         Admin {
             store,
             audience,
             publish,
+            settings,
         }
     }
 
@@ -260,6 +303,21 @@ impl Admin {
             Route::Member(f, kind, user) => self.delete_member(&who, f, kind, user),
             Route::Jobs => self.list_jobs(&who, query),
             Route::Job(id) => self.get_job(&who, id),
+            Route::Fragments if m == Method::GET => self.list_fragments(&who, query),
+            Route::Fragments => self.create_fragment(&who, body),
+            Route::Fragment(id) if m == Method::GET => self.get_fragment(&who, id),
+            Route::Fragment(id) if m == Method::PUT => self.edit_fragment(&who, id, headers, body),
+            Route::Fragment(id) => self.archive_fragment(&who, id, headers, body),
+            Route::FragmentReview(id, approve) => {
+                self.review_fragment(&who, id, approve, headers, body)
+            }
+            Route::FragmentHistory(id) => self.fragment_history(&who, id),
+            Route::Audits => self.list_audits(&who, query),
+            Route::Audit(exchange, crid) => self.put_audit(&who, exchange, crid, body),
+            Route::CampaignReactions(id) => self.add_reactions(&who, id, body),
+            Route::CampaignCombinations(id) => self.combination_report(&who, id),
+            Route::CampaignGallery(id) => self.gallery(&who, id),
+            Route::Preview => self.preview(&who, query),
         }
     }
 

@@ -136,7 +136,7 @@ pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 
 /// serde_json's message without its " at line 1 column 7" suffix: the
 /// field path already says where.
-fn strip_position(e: &serde_json::Error) -> String {
+pub(super) fn strip_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_owned(),

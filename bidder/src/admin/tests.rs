@@ -72,6 +72,12 @@ impl Fixture {
             store.clone(),
             Arc::new(audience),
             Arc::new(move |c: Catalog| sink.lock().unwrap().push(c)),
+            Arc::new(crate::decision::Settings {
+                public_url: "https://bidder.test".into(),
+                fx: crate::decision::FxRates::from_map(&Default::default()).unwrap(),
+                bid_ttl_secs: None,
+                creative: Default::default(),
+            }),
         );
         let admin_token = auth::create_token(&store, Role::Admin, &[], "t")
             .unwrap()

@@ -32,7 +32,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use audiences::{Stage, StageMultipliers};
+use creative::learning::Draws;
 use creative::native::render_native;
+use creative::plan::{Item, Render};
+use creative::template::Format;
 use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_LOSS, AUCTION_PRICE};
 use openrtb::{Bid, BidRequest, BidResponse, Currency, Imp, Micros, SeatBid};
 use smallvec::SmallVec;
@@ -55,6 +58,8 @@ pub struct Settings {
     pub fx: FxRates,
     /// `bid.exp`, when set.
     pub bid_ttl_secs: Option<u32>,
+    /// How assembled creatives are chosen.
+    pub creative: creative::learning::Policy,
 }
 
 /// What the decision needs to know about the exchange that asked.
@@ -152,6 +157,8 @@ struct Pick {
     nurl: Range<usize>,
     burl: Option<Range<usize>>,
     lurl: Range<usize>,
+    /// Markup of an assembled creative, rendered with this bid's trackers.
+    adm: Range<usize>,
 }
 
 #[derive(Debug)]
@@ -159,6 +166,13 @@ enum Chosen {
     Banner(usize),
     Native(usize, Range<usize>),
     Video(usize),
+    /// Item `item` of the campaign's plan, drawn with probability `ppm`
+    /// (parts per million) for a user at `stage`.
+    Assembled {
+        item: u32,
+        ppm: u32,
+        stage: Stage,
+    },
 }
 
 /// VAST protocol codes our VAST 4 documents satisfy (VAST 3 and 4, inline
@@ -188,7 +202,7 @@ pub fn decide<'a>(
             let c = &snap.campaigns[ci];
             match consider(req, imp, c, ctx, snap, cur, &mut scratch.text) {
                 Ok(considered) => {
-                    let pick = notices(i, ci, considered, ctx, snap, &mut scratch.text);
+                    let pick = notices(i, imp, ci, considered, ctx, snap, &mut scratch.text);
                     scratch.picks.push(pick);
                     break;
                 }
@@ -212,7 +226,7 @@ pub fn decide<'a>(
         .map(|p| {
             let imp = &req.imp[p.imp];
             let c = &snap.campaigns[p.campaign];
-            let (crid, adm, w, h, mtype, iurl) = match &p.creative {
+            let (crid, adm, w, h, mtype, iurl): (&str, &str, _, _, _, _) = match &p.creative {
                 Chosen::Banner(k) => {
                     let b = &c.banners[*k];
                     (&b.crid, b.markup.as_str(), Some(b.w), Some(b.h), 1, None)
@@ -232,6 +246,27 @@ pub fn decide<'a>(
                         2,
                         None,
                     )
+                }
+                Chosen::Assembled { item, .. } => {
+                    let it = assembled_item(c, *item);
+                    let adm = &text[p.adm.clone()];
+                    match (it.format, &it.render) {
+                        (Format::Banner(_), _) => {
+                            let l = it.format.layout();
+                            (&*it.crid, adm, l.map(|l| l.w), l.map(|l| l.h), 1, None)
+                        }
+                        (Format::Video, _) => {
+                            let v = it.video.as_ref();
+                            (&*it.crid, adm, v.map(|v| v.w), v.map(|v| v.h), 2, None)
+                        }
+                        (Format::Native, Render::Native { assets, .. }) => {
+                            let iurl = assets.image.as_ref().map(|i| i.url.as_str());
+                            (&*it.crid, adm, None, None, 4, iurl)
+                        }
+                        (Format::Native, Render::Markup(_)) => {
+                            (&*it.crid, adm, None, None, 4, None)
+                        }
+                    }
                 }
             };
             Bid {
@@ -389,13 +424,155 @@ fn consider(
     let floor = fx
         .convert_up(priced.floor, priced.floor_cur, cur)
         .ok_or(NoBidReason::UnsupportedCurrency)?;
-    let creative = choose_creative(imp, c, text).ok_or(NoBidReason::NoMatchingCreative)?;
+    let seed = snap.settings.creative.seed;
+    let creative = choose_assembled(req, imp, c, stage, ctx, seed, text)
+        .or_else(|| choose_creative(imp, c, text))
+        .ok_or(NoBidReason::NoMatchingCreative)?;
     Ok(Considered {
         creative,
         stage,
         price: converted.max(floor),
         deal: priced.deal,
     })
+}
+
+/// An assembled creative of `c` for `imp`, drawn by the campaign's
+/// learner for the user's stage (unknown users count as `unaware`) in the
+/// request's language: a banner in the first requested size the plan has,
+/// else native (every required asset filled, no text cut), else video of an
+/// accepted MIME type, duration and protocol. Never one the exchange's
+/// audit rejected.
+fn choose_assembled(
+    req: &BidRequest<'_>,
+    imp: &Imp<'_>,
+    c: &CompiledCampaign,
+    stage: Option<Stage>,
+    ctx: &BidContext<'_>,
+    seed: Option<u64>,
+    text: &mut String,
+) -> Option<Chosen> {
+    let plan = c.plan.as_deref()?;
+    let lang = plan.language(preferred_languages(req), |l| language_allowed(req, l))?;
+    let stage = stage.unwrap_or(Stage::Unaware);
+    let exchange = ctx.exchange.name.as_str();
+    let u = draw(seed);
+    let chosen = |format: Format, allow: &mut dyn FnMut(&Item) -> bool| {
+        plan.choose(lang, stage, format, u, |it| {
+            it.allowed_at(exchange) && allow(it)
+        })
+        .map(|s| Chosen::Assembled {
+            item: s.index,
+            ppm: s.ppm,
+            stage,
+        })
+    };
+    if let Some(banner) = &imp.banner {
+        for (w, h) in banner_sizes(banner) {
+            if let Some(f) = Format::banner(w, h).filter(|f| plan.has_format(*f))
+                && let Some(ch) = chosen(f, &mut |_| true)
+            {
+                return Some(ch);
+            }
+        }
+    }
+    if let Some(native) = &imp.native
+        && plan.has_format(Format::Native)
+    {
+        // Rendered into the scratch text and dropped: only whether every
+        // required asset fits matters here.
+        let mut fits = |it: &Item| {
+            let start = text.len();
+            let ok = it.write("", Some(&native.request), text).is_ok();
+            text.truncate(start);
+            ok
+        };
+        if let Some(ch) = chosen(Format::Native, &mut fits) {
+            return Some(ch);
+        }
+    }
+    if let Some(video) = &imp.video
+        && plan.has_format(Format::Video)
+    {
+        let mut fits = |it: &Item| {
+            it.video
+                .as_ref()
+                .is_some_and(|v| video_fits(video, std::slice::from_ref(&v.mime), v.duration_secs))
+        };
+        if let Some(ch) = chosen(Format::Video, &mut fits) {
+            return Some(ch);
+        }
+    }
+    None
+}
+
+/// The languages the request prefers, best first: the device's, the
+/// content's, then those the exchange allows.
+fn preferred_languages<'r>(req: &'r BidRequest<'_>) -> impl Iterator<Item = &'r str> + 'r {
+    let device = req.device.as_ref();
+    let content = req
+        .site
+        .as_ref()
+        .and_then(|s| s.content.as_ref())
+        .or_else(|| req.app.as_ref().and_then(|a| a.content.as_ref()));
+    device
+        .and_then(|d| d.language.as_deref())
+        .into_iter()
+        .chain(device.and_then(|d| d.langb.as_deref()))
+        .chain(content.and_then(|c| c.language.as_deref()))
+        .chain(req.wlang.iter().map(|l| l.as_ref()))
+        .chain(req.wlangb.iter().map(|l| l.as_ref()))
+}
+
+/// Whether the request's `wlang`/`wlangb` allow creatives in `lang`.
+fn language_allowed(req: &BidRequest<'_>, lang: &str) -> bool {
+    let in_wlang = req.wlang.is_empty() || req.wlang.iter().any(|w| w.eq_ignore_ascii_case(lang));
+    let in_wlangb = req.wlangb.is_empty()
+        || req.wlangb.iter().any(|w| {
+            w.split('-')
+                .next()
+                .is_some_and(|p| p.eq_ignore_ascii_case(lang))
+        });
+    in_wlang && in_wlangb
+}
+
+/// One uniform draw for the learner, from this thread's generator.
+fn draw(seed: Option<u64>) -> u32 {
+    thread_local! {
+        static DRAWS: std::cell::Cell<Option<Draws>> = const { std::cell::Cell::new(None) };
+    }
+    DRAWS.with(|d| {
+        let mut draws = d
+            .take()
+            .unwrap_or_else(|| Draws::new(seed.unwrap_or_else(creative::learning::random_seed)));
+        let u = draws.next_u32();
+        d.set(Some(draws));
+        u
+    })
+}
+
+/// Whether a video of `mimes` lasting `duration` seconds fits `video`.
+fn video_fits(video: &openrtb::Video<'_>, mimes: &[String], duration: u32) -> bool {
+    let mime_ok = video.mimes.is_empty()
+        || mimes
+            .iter()
+            .any(|m| video.mimes.iter().any(|r| r.eq_ignore_ascii_case(m)));
+    let min_ok = video.minduration.is_none_or(|min| duration >= min);
+    let max_ok = video
+        .maxduration
+        .is_none_or(|max| max == 0 || duration <= max);
+    let proto_ok =
+        video.protocols.is_empty() || video.protocols.iter().any(|p| VAST_PROTOCOLS.contains(p));
+    mime_ok && min_ok && max_ok && proto_ok
+}
+
+/// Item `i` of `c`'s plan (the decision only stores indices it drew from
+/// that plan).
+fn assembled_item(c: &CompiledCampaign, i: u32) -> &Item {
+    let plan = c
+        .plan
+        .as_deref()
+        .expect("assembled pick of a campaign with a plan");
+    &plan.items()[i as usize]
 }
 
 /// The first creative of `c` that fits `imp`: banner in a requested size,
@@ -422,19 +599,7 @@ fn choose_creative(imp: &Imp<'_>, c: &CompiledCampaign, text: &mut String) -> Op
         }
     }
     if let Some(video) = &imp.video {
-        let fits = |v: &creative::VastCreative| {
-            let mime_ok = video.mimes.is_empty()
-                || v.mimes
-                    .iter()
-                    .any(|m| video.mimes.iter().any(|r| r.eq_ignore_ascii_case(m)));
-            let min_ok = video.minduration.is_none_or(|min| v.duration_secs >= min);
-            let max_ok = video
-                .maxduration
-                .is_none_or(|max| max == 0 || v.duration_secs <= max);
-            let proto_ok = video.protocols.is_empty()
-                || video.protocols.iter().any(|p| VAST_PROTOCOLS.contains(p));
-            mime_ok && min_ok && max_ok && proto_ok
-        };
+        let fits = |v: &creative::VastCreative| video_fits(video, &v.mimes, v.duration_secs);
         if let Some(k) = c.videos.iter().position(|v| fits(&v.vast)) {
             return Some(Chosen::Video(k));
         }
@@ -447,6 +612,7 @@ fn choose_creative(imp: &Imp<'_>, c: &CompiledCampaign, text: &mut String) -> Op
 /// report can be attributed to it.
 fn notices(
     imp: usize,
+    imp_req: &Imp<'_>,
     campaign: usize,
     considered: Considered,
     ctx: &BidContext<'_>,
@@ -476,10 +642,35 @@ fn notices(
     } = considered;
     let c = &snap.campaigns[campaign];
     let stage_name = stage.map_or("-", Stage::as_str);
-    let crid = match &creative {
+    let crid: &str = match &creative {
         Chosen::Banner(k) => &c.banners[*k].crid,
         Chosen::Native(k, _) => &c.natives[*k].crid,
         Chosen::Video(k) => &c.videos[*k].crid,
+        Chosen::Assembled { item, .. } => &assembled_item(c, *item).crid,
+    };
+    // The markup of an assembled creative carries the bid's tail in its
+    // trackers: bid id, exchange, stage and the probability it was drawn
+    // with, so clicks can be credited to the right choice.
+    let mut adm = 0..0;
+    if let Chosen::Assembled { item, ppm, stage } = &creative {
+        let mut tail = StackText::<128>::new();
+        let _ = write!(
+            tail,
+            "&bid={}&ex={}&stage={}&pp={ppm}",
+            bid_id_of(text, &id),
+            ctx.exchange.name,
+            stage.as_str()
+        );
+        let start = text.len();
+        let native = imp_req.native.as_ref().map(|n| &n.request);
+        // The fit was checked when it was drawn; a failure here leaves an
+        // empty adm only if that check and this render disagree.
+        let _ = assembled_item(c, *item).write(tail.as_str(), native, text);
+        adm = start..text.len();
+    }
+    let combo = match &creative {
+        Chosen::Assembled { item, ppm, .. } => Some((assembled_item(c, *item).key, *ppm)),
+        _ => None,
     };
     let url = |kind: &str, text: &mut String| {
         let start = text.len();
@@ -489,6 +680,9 @@ fn notices(
             "{}/events/{kind}?auction={AUCTION_ID}&bid={bid_id}&imp={AUCTION_IMP_ID}&cid={}&crid={crid}&ex={}&stage={stage_name}&price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}",
             snap.settings.public_url, c.cid, ctx.exchange.name
         );
+        if let Some((key, ppm)) = combo {
+            let _ = write!(text, "&combo={key}&pp={ppm}");
+        }
         if kind == "loss" {
             let _ = write!(text, "&loss={AUCTION_LOSS}");
         }
@@ -507,6 +701,7 @@ fn notices(
         nurl,
         burl,
         lurl,
+        adm,
     }
 }
 
@@ -528,6 +723,37 @@ impl std::fmt::Display for BidId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Written from hex digits and '-' only.
         f.write_str(std::str::from_utf8(&self.buf[..self.len]).unwrap_or(""))
+    }
+}
+
+/// A short string on the stack, for text assembled per bid that must not
+/// allocate.
+struct StackText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn new() -> Self {
+        StackText {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackText<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

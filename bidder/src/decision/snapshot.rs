@@ -1,13 +1,20 @@
 //! The bid-ready form of the catalog: campaigns that can bid, compiled with
 //! everything per-request code would otherwise compute (lowercased lists,
-//! id strings, creatives grouped by format), and the targeting index over
-//! them.
+//! id strings, creatives grouped by format, the assembled creatives of
+//! their fragment sets with the learner's choice), and the targeting index
+//! over them.
 //!
 //! Built on the cold path after every committed admin write and published
 //! whole through `ArcSwap`; never changed after that.
 
 use std::collections::HashMap;
 
+use audiences::Stage;
+use creative::assembly::{Approved, ComboKey};
+use creative::fragment::FragmentBody;
+use creative::learning::Counts;
+use creative::plan::{Library, Plan, PlanInput};
+use creative::template::{BANNERS, Format};
 use creative::{FixedCreative, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 
@@ -17,7 +24,7 @@ use audiences::StageMultipliers;
 
 use crate::model::{
     AdFormat, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Catalog,
-    Creative, CreativeStatus, Inventory, ListFilter, Targeting, UnixTime,
+    Creative, CreativeStatus, Inventory, ListFilter, ServingFragment, Targeting, UnixTime,
 };
 
 /// A banner creative: HTML for one size.
@@ -104,6 +111,8 @@ pub struct CompiledCampaign {
     pub natives: Vec<NativeAd>,
     /// Video creatives it may serve.
     pub videos: Vec<VideoAd>,
+    /// Creatives assembled from its fragment sets, if it names any.
+    pub plan: Option<Box<Plan>>,
 }
 
 /// Which campaigns target what: one bitset per targeting value, plus, per
@@ -174,6 +183,7 @@ impl Snapshot {
         {
             creatives.entry(cr.campaign_id).or_default().push(cr);
         }
+        let assembly = AssemblyInputs::of(catalog);
         let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
             .campaigns
             .iter()
@@ -182,7 +192,8 @@ impl Snapshot {
             })
             .filter_map(|c| {
                 let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
-                compile(c, own, settings).map(|cc| (cc, &c.targeting))
+                let plan = assembly.plan(c, settings);
+                compile(c, own, plan, settings).map(|cc| (cc, &c.targeting))
             })
             .collect();
         compiled.sort_by(|(a, _), (b, _)| {
@@ -211,7 +222,130 @@ fn lower(list: &[String]) -> Vec<String> {
     list.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
 }
 
-fn compile(c: &Campaign, creatives: &[&Creative], settings: &Settings) -> Option<CompiledCampaign> {
+/// The assembled creatives of `c` as a snapshot would hold them, whatever
+/// its status: previews and the gallery show campaigns before they bid.
+pub fn campaign_plan(catalog: &Catalog, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
+    AssemblyInputs::of(catalog).plan(c, settings)
+}
+
+/// What plans are built from, indexed once per snapshot.
+struct AssemblyInputs<'c> {
+    /// Serving fragments per advertiser.
+    fragments: HashMap<AdvertiserId, Vec<&'c ServingFragment>>,
+    /// Advertiser names (sponsored-by).
+    brands: HashMap<AdvertiserId, &'c str>,
+    /// Exchanges that rejected each crid.
+    rejected: HashMap<&'c str, Vec<Box<str>>>,
+    /// Learning counts.
+    counts: HashMap<(CampaignId, Stage, ComboKey), Counts>,
+}
+
+impl<'c> AssemblyInputs<'c> {
+    fn of(catalog: &'c Catalog) -> AssemblyInputs<'c> {
+        let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
+        for f in &catalog.fragments {
+            fragments.entry(f.advertiser_id).or_default().push(f);
+        }
+        let mut rejected: HashMap<&str, Vec<Box<str>>> = HashMap::new();
+        for (exchange, crid) in &catalog.rejected {
+            rejected
+                .entry(crid.as_str())
+                .or_default()
+                .push(exchange.as_str().into());
+        }
+        AssemblyInputs {
+            fragments,
+            brands: catalog
+                .advertisers
+                .iter()
+                .map(|a| (a.id, a.name.as_str()))
+                .collect(),
+            rejected,
+            counts: catalog
+                .stats
+                .iter()
+                .map(|s| {
+                    let counts = Counts {
+                        impressions: s.impressions,
+                        clicks: s.clicks,
+                    };
+                    ((s.campaign_id, s.stage, s.combination), counts)
+                })
+                .collect(),
+        }
+    }
+
+    /// The plan of `c`'s fragment sets; `None` when it names none or they
+    /// hold no compatible combination.
+    fn plan(&self, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
+        if c.fragment_sets.is_empty() {
+            return None;
+        }
+        let mut library = Library::default();
+        let own = self.fragments.get(&c.advertiser_id)?;
+        for f in own.iter().filter(|f| c.fragment_sets.contains(&f.set)) {
+            let (id, version) = (f.id, f.version);
+            match &f.body {
+                FragmentBody::Message(m) => library.messages.push(Approved {
+                    id,
+                    version,
+                    body: m.clone(),
+                }),
+                FragmentBody::Content(x) => library.contents.push(Approved {
+                    id,
+                    version,
+                    body: x.clone(),
+                }),
+                FragmentBody::Tone(t) => library.tones.push(Approved {
+                    id,
+                    version,
+                    body: t.clone(),
+                }),
+            }
+        }
+        let t = &c.targeting;
+        let allows = |f: Format| {
+            let kind = match f {
+                Format::Banner(_) => AdFormat::Banner,
+                Format::Native => AdFormat::Native,
+                Format::Video => AdFormat::Video,
+            };
+            let size_ok = f.layout().is_none_or(|l| {
+                t.sizes.is_empty() || t.sizes.iter().any(|s| s.w == l.w && s.h == l.h)
+            });
+            (t.formats.is_empty() || t.formats.contains(&kind)) && size_ok
+        };
+        let cid = c.id;
+        let click_base = format!("{}/events/click?cid={}", settings.public_url, cid.0);
+        let impression_base = format!("{}/events/imp?cid={}", settings.public_url, cid.0);
+        let plan = Plan::build(
+            &library,
+            &PlanInput {
+                brand: self.brands.get(&c.advertiser_id).copied().unwrap_or(""),
+                default_language: c.language.as_deref(),
+                click_base: &click_base,
+                impression_base: &impression_base,
+                allows: &allows,
+                rejected_at: &|crid| self.rejected.get(crid).cloned().unwrap_or_default(),
+                counts: &|stage, key| {
+                    self.counts
+                        .get(&(cid, stage, key))
+                        .copied()
+                        .unwrap_or_default()
+                },
+                policy: &settings.creative,
+            },
+        );
+        (!plan.is_empty()).then(|| Box::new(plan))
+    }
+}
+
+fn compile(
+    c: &Campaign,
+    creatives: &[&Creative],
+    plan: Option<Box<Plan>>,
+    settings: &Settings,
+) -> Option<CompiledCampaign> {
     let t = &c.targeting;
     let allows = |f: AdFormat| t.formats.is_empty() || t.formats.contains(&f);
     let (mut banners, mut natives, mut videos) = (Vec::new(), Vec::new(), Vec::new());
@@ -241,7 +375,7 @@ fn compile(c: &Campaign, creatives: &[&Creative], settings: &Settings) -> Option
             _ => {}
         }
     }
-    if banners.is_empty() && natives.is_empty() && videos.is_empty() {
+    if banners.is_empty() && natives.is_empty() && videos.is_empty() && plan.is_none() {
         return None;
     }
     let value_usd = settings
@@ -284,6 +418,7 @@ fn compile(c: &Campaign, creatives: &[&Creative], settings: &Settings) -> Option
         banners,
         natives,
         videos,
+        plan,
     })
 }
 
@@ -345,6 +480,23 @@ fn build_index(campaigns: &[(CompiledCampaign, &Targeting)]) -> Index {
                 .entry((b.w, b.h))
                 .or_insert_with(|| Bitset::new(n))
                 .insert(i);
+        }
+        if let Some(plan) = &cc.plan {
+            for (k, l) in BANNERS.iter().enumerate() {
+                if plan.has_format(Format::Banner(k as u8)) {
+                    ix.banner_any.insert(i);
+                    ix.banner_size
+                        .entry((l.w, l.h))
+                        .or_insert_with(|| Bitset::new(n))
+                        .insert(i);
+                }
+            }
+            if plan.has_format(Format::Native) {
+                ix.native.insert(i);
+            }
+            if plan.has_format(Format::Video) {
+                ix.video.insert(i);
+            }
         }
         if !cc.natives.is_empty() {
             ix.native.insert(i);

@@ -30,6 +30,7 @@ fn campaign(id: i64, base: i64, max: i64) -> Campaign {
         language: None,
         targeting: Targeting::default(),
         stage_multipliers: StageMultipliers::default(),
+        fragment_sets: Vec::new(),
         version: 1,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),
@@ -96,6 +97,7 @@ fn settings() -> Settings {
         public_url: "http://bidder.test".into(),
         fx: FxRates::default(),
         bid_ttl_secs: Some(300),
+        creative: creative::learning::Policy::default(),
     }
 }
 
@@ -120,6 +122,7 @@ fn catalog(campaigns: Vec<Campaign>, creatives: Vec<Creative>) -> Catalog {
         }],
         campaigns,
         creatives,
+        ..Catalog::default()
     }
 }
 

@@ -67,6 +67,10 @@ pub struct Campaign {
     /// Bid multipliers per funnel stage of the user in
     /// `targeting.audience`'s funnel; they scale base and max CPM alike.
     pub stage_multipliers: StageMultipliers,
+    /// Names of the advertiser's fragment sets it assembles creatives
+    /// from; empty = fixed creatives only.
+    #[serde(default)]
+    pub fragment_sets: Vec<String>,
     /// Incremented on every write; the admin API's ETag.
     pub version: i64,
     /// Creation time.

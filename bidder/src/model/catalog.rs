@@ -1,9 +1,10 @@
 //! Everything the store holds that the bid path needs, as one value: the
 //! input from which each bid snapshot is compiled.
 
-use super::{Advertiser, Campaign, Creative};
+use super::{Advertiser, Campaign, ComboStats, Creative, ServingFragment};
 
-/// All advertisers, campaigns and creatives, sorted by id.
+/// All advertisers, campaigns and creatives, sorted by id, with the
+/// serving fragments, the exchanges' rejections and the learning counts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalog {
     /// Advertisers.
@@ -12,4 +13,10 @@ pub struct Catalog {
     pub campaigns: Vec<Campaign>,
     /// Fixed creatives.
     pub creatives: Vec<Creative>,
+    /// The approved, serving version of every fragment not archived.
+    pub fragments: Vec<ServingFragment>,
+    /// `(exchange, crid)` pairs an exchange's audit rejected.
+    pub rejected: Vec<(String, String)>,
+    /// Impressions and clicks per campaign, stage and combination.
+    pub stats: Vec<ComboStats>,
 }

@@ -1,5 +1,5 @@
 //! The media buyer's world as stored: advertisers, campaigns, fixed
-//! creatives, funnels. Plain data with serde; validation lives with the admin API and
+//! creatives, creative fragments, funnels. Plain data with serde; validation lives with the admin API and
 //! the compiled, bid-ready form lives in `decision`.
 //!
 //! Money is [`Micros`] throughout; on the admin API's JSON it is an integer
@@ -9,6 +9,7 @@ mod advertiser;
 mod campaign;
 mod catalog;
 mod creative;
+mod fragment;
 mod funnel;
 mod job;
 
@@ -19,6 +20,9 @@ pub use campaign::{
 };
 pub use catalog::Catalog;
 pub use creative::{Creative, CreativeId, CreativeStatus};
+pub use fragment::{
+    Audit, AuditStatus, ComboStats, Fragment, FragmentStatus, Review, ReviewAction, ServingFragment,
+};
 pub use funnel::{Funnel, StageNames};
 pub use job::{Job, JobId, JobStatus, Rejection, UploadMode};
 

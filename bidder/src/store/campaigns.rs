@@ -15,7 +15,7 @@ use openrtb::{Currency, Micros};
 const COLUMNS: &str = "id, advertiser_id, name, status, flight_start, flight_end,
     total_budget_micros, daily_budget_micros, currency, base_cpm_micros, max_cpm_micros,
     adomain, cat, attr, app_bundle, language, targeting, stage_multipliers,
-    version, created_at, updated_at";
+    version, created_at, updated_at, fragment_sets";
 
 /// The raw row, before JSON columns are decoded (a rusqlite row mapper cannot
 /// return our error type).
@@ -28,6 +28,7 @@ struct RawRow {
     attr: String,
     targeting: String,
     stage_multipliers: String,
+    fragment_sets: String,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -51,6 +52,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
             language: r.get(15)?,
             targeting: Default::default(),
             stage_multipliers: Default::default(),
+            fragment_sets: Vec::new(),
             version: r.get(18)?,
             created_at: UnixTime(r.get(19)?),
             updated_at: UnixTime(r.get(20)?),
@@ -62,6 +64,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         attr: r.get(13)?,
         targeting: r.get(16)?,
         stage_multipliers: r.get(17)?,
+        fragment_sets: r.get(21)?,
     })
 }
 
@@ -74,6 +77,7 @@ fn decode(raw: RawRow) -> Result<Campaign, StoreError> {
     c.attr = from_json("campaigns.attr", &raw.attr)?;
     c.targeting = from_json("campaigns.targeting", &raw.targeting)?;
     c.stage_multipliers = from_json("campaigns.stage_multipliers", &raw.stage_multipliers)?;
+    c.fragment_sets = from_json("campaigns.fragment_sets", &raw.fragment_sets)?;
     Ok(c)
 }
 
@@ -131,7 +135,7 @@ pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreE
     conn.execute(
         &format!(
             "INSERT INTO campaigns ({COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-             ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, ?18, ?18)"
+             ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, ?18, ?18, ?19)"
         ),
         params![
             d.advertiser_id.0,
@@ -152,6 +156,7 @@ pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreE
             to_json("campaigns.targeting", &d.targeting)?,
             to_json("campaigns.stage_multipliers", &d.stage_multipliers)?,
             now.0,
+            to_json("campaigns.fragment_sets", &d.fragment_sets)?,
         ],
     )
     .map_err(missing_advertiser)?;
@@ -214,7 +219,8 @@ impl Store {
                         daily_budget_micros = ?7, currency = ?8, base_cpm_micros = ?9,
                         max_cpm_micros = ?10, adomain = ?11, cat = ?12, attr = ?13,
                         app_bundle = ?14, language = ?15, targeting = ?16,
-                        stage_multipliers = ?17, version = version + 1, updated_at = ?18
+                        stage_multipliers = ?17, version = version + 1, updated_at = ?18,
+                        fragment_sets = ?21
                      WHERE id = ?19 AND version = ?20",
                     params![
                         d.advertiser_id.0,
@@ -237,6 +243,7 @@ impl Store {
                         UnixTime::now().0,
                         d.id.0,
                         d.version,
+                        to_json("campaigns.fragment_sets", &d.fragment_sets)?,
                     ],
                 )
                 .map_err(missing_advertiser)?;

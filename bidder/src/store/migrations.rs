@@ -121,6 +121,62 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX jobs_by_funnel ON jobs(funnel_id, id);
     "#,
+    // 3: creative fragments, their versions and review log, exchanges'
+    // creative audits, and what was learnt per combination. A fragment's
+    // `version` is its latest version (the ETag); `serving_version` the
+    // approved one that serves.
+    r#"
+    ALTER TABLE campaigns ADD COLUMN fragment_sets TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE fragments (
+        id              INTEGER PRIMARY KEY,
+        advertiser_id   INTEGER NOT NULL REFERENCES advertisers(id) ON DELETE RESTRICT,
+        kind            TEXT    NOT NULL,
+        set_name        TEXT    NOT NULL,
+        archived        INTEGER NOT NULL DEFAULT 0,
+        version         INTEGER NOT NULL,
+        serving_version INTEGER,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE INDEX fragments_by_advertiser ON fragments(advertiser_id, set_name);
+    CREATE TABLE fragment_versions (
+        fragment_id INTEGER NOT NULL REFERENCES fragments(id) ON DELETE CASCADE,
+        version     INTEGER NOT NULL,
+        body        TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        reason      TEXT,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (fragment_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE fragment_history (
+        id          INTEGER PRIMARY KEY,
+        fragment_id INTEGER NOT NULL REFERENCES fragments(id) ON DELETE CASCADE,
+        version     INTEGER NOT NULL,
+        action      TEXT    NOT NULL,
+        token_id    INTEGER NOT NULL,
+        role        TEXT    NOT NULL,
+        reason      TEXT,
+        at          INTEGER NOT NULL
+    );
+    CREATE INDEX fragment_history_by_fragment ON fragment_history(fragment_id, id);
+    CREATE TABLE creative_audits (
+        exchange    TEXT    NOT NULL,
+        crid        TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        reason      TEXT,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (exchange, crid)
+    ) WITHOUT ROWID;
+    CREATE TABLE combination_stats (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        stage       TEXT    NOT NULL,
+        combination TEXT    NOT NULL,
+        impressions INTEGER NOT NULL DEFAULT 0,
+        clicks      INTEGER NOT NULL DEFAULT 0,
+        conversions INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign_id, stage, combination)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build brings every database to.

@@ -1,5 +1,5 @@
 //! The embedded store: the one durable copy of advertisers, campaigns,
-//! creatives, funnels and their members, upload jobs and API tokens, in a
+//! creatives, fragments, funnels and their members, upload jobs and API tokens, in a
 //! single SQLite file.
 //!
 //! Cold path only. Every write runs in its own immediate transaction that is
@@ -15,6 +15,7 @@ mod advertisers;
 mod audience;
 mod campaigns;
 mod creatives;
+mod fragments;
 mod funnels;
 mod migrations;
 mod tokens;
@@ -32,6 +33,8 @@ pub use audience::{ChunkProgress, MAX_REJECTIONS_KEPT, Member};
 pub(crate) use audience::{secret_in as audience_secret_in, upsert_members_in};
 pub(crate) use campaigns::insert as insert_campaign_in;
 pub(crate) use creatives::insert as insert_creative_in;
+pub use fragments::FragmentFilter;
+pub(crate) use fragments::{approve_in as approve_fragment_in, insert as insert_fragment_in};
 pub(crate) use funnels::insert as insert_funnel_in;
 pub(crate) use tokens::insert as insert_token_in;
 pub use tokens::{TokenInfo, TokenRecord};
@@ -213,6 +216,9 @@ impl Store {
                 advertisers: advertisers::all(tx)?,
                 campaigns: campaigns::all(tx)?,
                 creatives: creatives::all(tx)?,
+                fragments: fragments::serving(tx)?,
+                rejected: fragments::rejected(tx)?,
+                stats: fragments::all_stats(tx)?,
             })
         })
     }
