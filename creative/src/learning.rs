@@ -27,10 +27,19 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// The Beta posterior's parameters under a uniform prior.
+    /// The Beta posterior's parameters under a uniform prior (reports).
     pub fn posterior(&self) -> (f64, f64) {
+        self.posterior_with(1.0, 2.0)
+    }
+
+    /// The Beta posterior's parameters under a prior worth
+    /// `prior_impressions` impressions with `prior_clicks` clicks.
+    pub fn posterior_with(&self, prior_clicks: f64, prior_impressions: f64) -> (f64, f64) {
         let clicks = self.clicks.min(self.impressions) as f64;
-        (1.0 + clicks, 1.0 + self.impressions as f64 - clicks)
+        (
+            prior_clicks + clicks,
+            (prior_impressions - prior_clicks) + self.impressions as f64 - clicks,
+        )
     }
 }
 
@@ -43,6 +52,14 @@ pub struct Policy {
     pub exploration_floor: f64,
     /// Monte Carlo rounds per estimate.
     pub rounds: u32,
+    /// The prior every combination starts from, as pseudo-counts: a new
+    /// combination is believed to click about `prior_clicks /
+    /// prior_impressions` (1 %), as firmly as that many impressions would
+    /// say. A uniform prior (1 of 2) would make every untried combination
+    /// look like a 50 % CTR and starve proven ones.
+    pub prior_clicks: f64,
+    /// See `prior_clicks`.
+    pub prior_impressions: f64,
     /// Seed of the estimates (and, in tests, of the bid path's draws);
     /// `None` seeds from the clock.
     pub seed: Option<u64>,
@@ -53,6 +70,8 @@ impl Default for Policy {
         Policy {
             exploration_floor: 0.01,
             rounds: 2000,
+            prior_clicks: 1.0,
+            prior_impressions: 100.0,
             seed: None,
         }
     }
@@ -71,7 +90,7 @@ pub fn probabilities(counts: &[Counts], subsets: &[Vec<u32>], policy: &Policy) -
         let dists: Vec<Option<Beta<f64>>> = counts
             .iter()
             .map(|c| {
-                let (a, b) = c.posterior();
+                let (a, b) = c.posterior_with(policy.prior_clicks, policy.prior_impressions);
                 Beta::new(a, b).ok()
             })
             .collect();
@@ -331,6 +350,7 @@ mod tests {
             exploration_floor: 0.0,
             rounds,
             seed: Some(7),
+            ..Policy::default()
         }
     }
 
@@ -351,10 +371,8 @@ mod tests {
                 impressions: 10_000,
                 clicks: 300,
             },
-            Counts {
-                impressions: 200,
-                clicks: 0,
-            },
+            // Untried: the prior alone, about 1 %.
+            Counts::default(),
         ];
         let p = probabilities(&counts, &[vec![0, 1, 2], vec![0, 2]], &seeded(4000));
         assert!(p[0][1] > 0.95, "{p:?}");

@@ -454,6 +454,7 @@ mod tests {
             exploration_floor: 0.0,
             rounds: 2000,
             seed: Some(3),
+            ..Policy::default()
         };
         Plan::build(
             &library(),
