@@ -241,19 +241,13 @@ pub struct Trackers<'a> {
     pub impression: &'a str,
 }
 
-/// How a hole's tail is escaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hole {
-    /// In HTML or XML text or a quoted attribute.
-    Markup,
-}
-
 /// Markup with holes for the bid's tail: everything but the tail is
-/// rendered once, when the snapshot is built.
+/// rendered once, when the snapshot is built. Every hole sits in HTML/XML
+/// text or a quoted attribute, so the tail is HTML-escaped into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     text: String,
-    holes: SmallVec<[(u32, Hole); 2]>,
+    holes: SmallVec<[u32; 2]>,
 }
 
 impl Prepared {
@@ -265,18 +259,16 @@ impl Prepared {
     }
 
     fn hole(&mut self) {
-        self.holes.push((self.text.len() as u32, Hole::Markup));
+        self.holes.push(self.text.len() as u32);
     }
 
     /// Appends the markup to `out` with `tail` in every hole.
     pub fn write(&self, tail: &str, out: &mut String) {
         let mut at = 0;
-        for &(pos, hole) in &self.holes {
+        for &pos in &self.holes {
             let pos = pos as usize;
             out.push_str(&self.text[at..pos]);
-            match hole {
-                Hole::Markup => escape::html(tail, out),
-            }
+            escape::html(tail, out);
             at = pos;
         }
         out.push_str(&self.text[at..]);

@@ -164,11 +164,6 @@ impl Choice {
         }
     }
 
-    /// Uniform over `n`.
-    pub fn uniform(n: usize) -> Choice {
-        Choice::new(&vec![1.0; n])
-    }
-
     /// Combinations it chooses among.
     pub fn len(&self) -> usize {
         self.upper.len()

@@ -14,7 +14,7 @@ use creative::escape;
 use creative::native::NativeMismatch;
 use creative::plan::{Item, Plan, Render};
 use creative::template::Format;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, header};
 use http_body_util::Full;
 use openrtb::native::NativeRequest;
 
@@ -131,7 +131,6 @@ impl Admin {
         if let Ok(v) = HeaderValue::from_str(&item.crid) {
             resp.headers_mut().insert("x-crid", v);
         }
-        *resp.status_mut() = StatusCode::OK;
         Ok(resp)
     }
 
