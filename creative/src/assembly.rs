@@ -189,14 +189,26 @@ pub fn price_text(price: Micros, cur: Currency, out: &mut String) {
     let (units, frac) = (micros / 1_000_000, micros % 1_000_000);
     out.push_str(symbol);
     if matches!(code, "JPY" | "KRW") {
-        let _ = write!(out, "{}", units + i64::from(frac >= 500_000));
+        grouped(units + i64::from(frac >= 500_000), out);
     } else {
         let cents = (frac + 5_000) / 10_000;
-        let _ = write!(out, "{}.{:02}", units + cents / 100, cents % 100);
+        grouped(units + cents / 100, out);
+        let _ = write!(out, ".{:02}", cents % 100);
     }
     if symbol.is_empty() {
         out.push(' ');
         out.push_str(code);
+    }
+}
+
+/// `n` with thousands separated by commas: `1,249`.
+fn grouped(n: i64, out: &mut String) {
+    let digits = n.to_string();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
     }
 }
 
@@ -237,8 +249,9 @@ pub struct Trackers<'a> {
     /// Click tracker URL with its static query, e.g.
     /// `https://bidder/events/click?cid=1&crid=..&combo=m3-c4-t5`.
     pub click: &'a str,
-    /// Impression tracker URL with its static query.
-    pub impression: &'a str,
+    /// Impression tracker URL with its static query. `None` in previews,
+    /// so that looking at a creative never counts as an impression.
+    pub impression: Option<&'a str>,
 }
 
 /// Markup with holes for the bid's tail: everything but the tail is
@@ -436,10 +449,14 @@ pub fn prepare_banner(
         escape::html(cta_label, out);
         out.push_str("</span></div>");
     }
-    out.push_str("</a><img class=\"p\" src=\"");
-    escape::html(trackers.impression, out);
-    p.hole();
-    p.text.push_str("\" alt=\"\"></body></html>");
+    out.push_str("</a>");
+    if let Some(impression) = trackers.impression {
+        out.push_str("<img class=\"p\" src=\"");
+        escape::html(impression, out);
+        p.hole();
+        p.text.push_str("\" alt=\"\">");
+    }
+    p.text.push_str("</body></html>");
     p
 }
 
@@ -469,11 +486,17 @@ pub fn prepare_vast(
         out.push(' ');
         escape::xml(offer, out);
     }
-    out.push_str("</Description><Impression id=\"bidder\">");
-    escape::xml(trackers.impression, out);
-    p.hole();
+    out.push_str("</Description>");
+    // VAST requires an impression; only a preview, shown as text and never
+    // played, goes without.
+    if let Some(impression) = trackers.impression {
+        out.push_str("<Impression id=\"bidder\">");
+        escape::xml(impression, out);
+        p.hole();
+        p.text.push_str("</Impression>");
+    }
     let out = &mut p.text;
-    out.push_str("</Impression><Creatives><Creative id=\"");
+    out.push_str("<Creatives><Creative id=\"");
     escape::xml(crid, out);
     out.push_str("\" adId=\"");
     escape::xml(crid, out);
@@ -622,7 +645,7 @@ pub(crate) mod tests {
 
     const TRACKERS: Trackers<'static> = Trackers {
         click: "https://b.example/events/click?cid=1&combo=m1-c2-t3",
-        impression: "https://b.example/events/imp?cid=1&combo=m1-c2-t3",
+        impression: Some("https://b.example/events/imp?cid=1&combo=m1-c2-t3"),
     };
 
     #[test]
@@ -794,8 +817,11 @@ pub(crate) mod tests {
         };
         assert_eq!(text(129_000_000, "USD"), "$129.00");
         assert_eq!(text(9_995_000, "EUR"), "€10.00");
-        assert_eq!(text(1_499_000_000, "JPY"), "¥1499");
+        assert_eq!(text(1_499_000_000, "JPY"), "¥1,499");
         assert_eq!(text(5_250_000, "CHF"), "5.25 CHF");
+        assert_eq!(text(1_249_000_000, "USD"), "$1,249.00");
+        assert_eq!(text(1_234_567_890_000, "GBP"), "£1,234,567.89");
+        assert_eq!(text(999_995_000, "USD"), "$1,000.00");
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub struct PlanInput<'a> {
     pub click_base: &'a str,
     /// Impression tracker URL, likewise.
     pub impression_base: &'a str,
+    /// Renders for people rather than exchanges: banners and native carry
+    /// no impression tracker, so that looking at a creative never counts
+    /// as an impression. (VAST keeps it: a preview shows it as text.)
+    pub preview: bool,
     /// Formats the campaign's targeting allows.
     pub allows: &'a dyn Fn(Format) -> bool,
     /// Exchanges whose creative audit rejected a `crid`.
@@ -69,8 +73,8 @@ pub enum Render {
     Native {
         /// The assets; `landing_url` is the click tracker.
         assets: NativeAssets,
-        /// The impression tracker.
-        impression: Box<str>,
+        /// The impression tracker (none in previews).
+        impression: Option<Box<str>>,
     },
 }
 
@@ -120,7 +124,7 @@ impl Item {
             (Render::Native { assets, impression }, Some(req)) => {
                 let links = Links {
                     tail,
-                    impression: Some(impression),
+                    impression: impression.as_deref(),
                     strict: true,
                 };
                 render_native_with(assets, req, &links, out)
@@ -390,9 +394,10 @@ fn make_item(
     let key = parts.key();
     let click = format!("{}&crid={crid}&combo={key}", input.click_base);
     let impression = format!("{}&crid={crid}&combo={key}", input.impression_base);
+    let counted = (!input.preview || format == Format::Video).then_some(impression.as_str());
     let trackers = Trackers {
         click: &click,
-        impression: &impression,
+        impression: counted,
     };
     let render = match format {
         Format::Banner(_) => Render::Markup(prepare_banner(
@@ -404,7 +409,7 @@ fn make_item(
         Format::Video => Render::Markup(prepare_vast(stage, parts, &crid, input.brand, &trackers)),
         Format::Native => Render::Native {
             assets: native_assets(stage, parts, input.brand, &trackers),
-            impression: impression.as_str().into(),
+            impression: counted.map(Into::into),
         },
     };
     Item {
@@ -450,6 +455,14 @@ mod tests {
         counts: &dyn Fn(Stage, ComboKey) -> Counts,
         rejected: &dyn Fn(&str) -> Vec<Box<str>>,
     ) -> Plan {
+        build_as(false, counts, rejected)
+    }
+
+    fn build_as(
+        preview: bool,
+        counts: &dyn Fn(Stage, ComboKey) -> Counts,
+        rejected: &dyn Fn(&str) -> Vec<Box<str>>,
+    ) -> Plan {
         let policy = Policy {
             exploration_floor: 0.0,
             rounds: 2000,
@@ -463,6 +476,7 @@ mod tests {
                 default_language: Some("en"),
                 click_base: "https://b.example/events/click?cid=1",
                 impression_base: "https://b.example/events/imp?cid=1",
+                preview,
                 allows: &|_| true,
                 rejected_at: rejected,
                 counts,
@@ -484,6 +498,28 @@ mod tests {
         let video = plan.group(en, Stage::Intent, Format::Video);
         assert_eq!(video.len(), 2, "video ignores tones");
         assert!(plan.has_format(Format::Native));
+    }
+
+    #[test]
+    fn previews_never_count_an_impression() {
+        let write = |preview: bool, format: Format| {
+            let plan = build_as(preview, &|_, _| Counts::default(), &|_| Vec::new());
+            let en = plan.language(["en"], |_| true).unwrap();
+            let (item, _) = plan.group(en, Stage::Intent, format)[0];
+            let req: NativeRequest =
+                serde_json::from_str(r#"{"assets":[{"id":1,"title":{"len":90}}]}"#).unwrap();
+            let mut out = String::new();
+            item.write("&bid=1", Some(&req), &mut out).unwrap();
+            out
+        };
+        for format in [Format::Banner(0), Format::Native] {
+            assert!(write(false, format).contains("/events/imp?cid=1"));
+            let preview = write(true, format);
+            assert!(!preview.contains("/events/imp"), "{preview}");
+            assert!(preview.contains("/events/click?cid=1"), "{preview}");
+        }
+        // VAST must name an impression; a preview shows it, never plays it.
+        assert!(write(true, Format::Video).contains("<Impression"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use openrtb::native::NativeRequest;
 
 use super::Admin;
 use crate::auth::Principal;
-use crate::decision::snapshot::campaign_plan;
+use crate::decision::snapshot::preview_plan;
 use crate::error::{ApiError, Body, FieldError};
 use crate::model::Campaign;
 
@@ -69,7 +69,7 @@ fn render(item: &Item) -> Result<String, NativeMismatch> {
 impl Admin {
     fn plan_of(&self, c: &Campaign) -> Result<Option<Box<Plan>>, ApiError> {
         let catalog = self.store.load_catalog()?;
-        Ok(campaign_plan(&catalog, c, &self.settings))
+        Ok(preview_plan(&catalog, c, &self.settings))
     }
 
     /// `GET /api/v1/preview?campaign=&stage=&format=&lang=[&combination=]`.
@@ -143,7 +143,7 @@ impl Admin {
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gallery: ",
         );
         escape::html(&c.name, &mut page);
-        page.push_str("</title><style>body{font:14px/1.4 sans-serif;margin:16px;background:#f4f4f4;color:#222}h2{margin:24px 0 8px}h3{margin:16px 0 4px;font-size:14px}.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}figure{margin:0;background:#fff;padding:8px;border:1px solid #ddd}figcaption{font:11px monospace;color:#555;margin-top:4px;max-width:320px;overflow-wrap:anywhere}iframe{border:0;display:block}.card{width:300px}.card img{width:100%;height:auto;display:block}.card h4{margin:6px 0}.card p{margin:4px 0}pre{max-width:600px;white-space:pre-wrap;overflow-wrap:anywhere;font-size:11px}</style></head><body><h1>");
+        page.push_str("</title><style>body{font:14px/1.4 sans-serif;margin:16px;background:#f4f4f4;color:#222}h2{margin:24px 0 8px}h3{margin:0 0 4px;font-size:14px}.stages{display:flex;flex-wrap:wrap;gap:16px 32px;align-items:flex-start}.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}figure{margin:0;background:#fff;padding:8px;border:1px solid #ddd}figcaption{font:11px monospace;color:#555;margin-top:4px;max-width:320px;overflow-wrap:anywhere}iframe{border:0;display:block}.card{width:300px}.card img{width:100%;height:auto;display:block}.card h4{margin:6px 0}.card p{margin:4px 0}pre{max-width:600px;white-space:pre-wrap;overflow-wrap:anywhere;font-size:11px}</style></head><body><h1>");
         escape::html(&c.name, &mut page);
         page.push_str("</h1>");
         let Some(plan) = plan else {
@@ -152,20 +152,25 @@ impl Admin {
         };
         for (lang, name) in plan.languages().iter().enumerate() {
             for format in Format::ALL.into_iter().filter(|f| plan.has_format(*f)) {
-                let _ = write!(page, "<h2>{} · ", format.name());
+                let _ = write!(page, "<section class=\"format\"><h2>{} · ", format.name());
                 escape::html(name, &mut page);
-                page.push_str("</h2>");
+                page.push_str("</h2><div class=\"stages\">");
                 for stage in Stage::ALL {
                     let group = plan.group(lang, stage, format);
                     if group.is_empty() {
                         continue;
                     }
-                    let _ = write!(page, "<h3>{}</h3><div class=\"row\">", stage.as_str());
+                    let _ = write!(
+                        page,
+                        "<section><h3>{}</h3><div class=\"row\">",
+                        stage.as_str()
+                    );
                     for (item, ppm) in group {
                         gallery_item(item, ppm, &mut page);
                     }
-                    page.push_str("</div>");
+                    page.push_str("</div></section>");
                 }
+                page.push_str("</div></section>");
             }
         }
         page.push_str("</body></html>");

@@ -192,7 +192,7 @@ impl Snapshot {
             })
             .filter_map(|c| {
                 let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
-                let plan = assembly.plan(c, settings);
+                let plan = assembly.plan(c, settings, false);
                 compile(c, own, plan, settings).map(|cc| (cc, &c.targeting))
             })
             .collect();
@@ -222,10 +222,12 @@ fn lower(list: &[String]) -> Vec<String> {
     list.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
 }
 
-/// The assembled creatives of `c` as a snapshot would hold them, whatever
-/// its status: previews and the gallery show campaigns before they bid.
-pub fn campaign_plan(catalog: &Catalog, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
-    AssemblyInputs::of(catalog).plan(c, settings)
+/// The assembled creatives of `c` as a preview shows them, whatever its
+/// status (previews and the gallery show campaigns before they bid): as a
+/// snapshot would hold them, but without impression trackers, so looking
+/// never counts.
+pub fn preview_plan(catalog: &Catalog, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
+    AssemblyInputs::of(catalog).plan(c, settings, true)
 }
 
 /// What plans are built from, indexed once per snapshot.
@@ -276,8 +278,8 @@ impl<'c> AssemblyInputs<'c> {
     }
 
     /// The plan of `c`'s fragment sets; `None` when it names none or they
-    /// hold no compatible combination.
-    fn plan(&self, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
+    /// hold no compatible combination. See [`PlanInput::preview`].
+    fn plan(&self, c: &Campaign, settings: &Settings, preview: bool) -> Option<Box<Plan>> {
         if c.fragment_sets.is_empty() {
             return None;
         }
@@ -325,6 +327,7 @@ impl<'c> AssemblyInputs<'c> {
                 default_language: c.language.as_deref(),
                 click_base: &click_base,
                 impression_base: &impression_base,
+                preview,
                 allows: &allows,
                 rejected_at: &|crid| self.rejected.get(crid).cloned().unwrap_or_default(),
                 counts: &|stage, key| {

@@ -1,0 +1,152 @@
+// Loads a campaign's gallery page in headless Chromium and reports, as one
+// JSON object on stdout, what a reviewer would see go wrong: console errors,
+// failed requests, and text that does not fit its box in any banner frame.
+// Also saves a screenshot of each format section.
+//
+// Usage: node gallery.mjs URL TOKEN SCREENSHOT_DIR
+//
+// The gallery forbids every script (CSP) and renders banners in sandboxed
+// frames; Playwright measures them from its own isolated world, which
+// neither the CSP nor the sandbox affect, so the page is checked exactly as
+// it is served. The machine has no network: every host name resolves to a
+// loopback https server (testdata/tls) that answers a small PNG, so a
+// console error means a real fault of the page, not a missing CDN.
+// (Playwright's request routing does not see requests from sandboxed
+// srcdoc frames, hence a real server.)
+
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const [url, token, shots] = process.argv.slice(2);
+if (!url || !token || !shots) {
+  console.error('usage: node gallery.mjs URL TOKEN SCREENSHOT_DIR');
+  process.exit(2);
+}
+
+// An 8x8 sage-green PNG: visible in the screenshot where the image sits.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGPI7svGihiGlgQAxsZZAc71ZrgAAAAASUVORK5CYII=',
+  'base64',
+);
+
+const tls = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../testdata/tls');
+let imagesServed = 0;
+const images = https.createServer(
+  {
+    key: fs.readFileSync(path.join(tls, 'images-key.pem')),
+    cert: fs.readFileSync(path.join(tls, 'images-cert.pem')),
+  },
+  (_req, res) => {
+    imagesServed += 1;
+    res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+    res.end(PNG);
+  },
+);
+await new Promise((resolve) => images.listen(0, '127.0.0.1', resolve));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  // Without the background-networking flags Chromium keeps trying to reach
+  // Google's hosts, which a closed network refuses.
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    `--host-resolver-rules=MAP * 127.0.0.1:${images.address().port}, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
+  ],
+});
+
+const report = { frames: [], console: [], failed: [], problems: [], screenshots: [] };
+try {
+  const context = await browser.newContext({
+    viewport: { width: 1400, height: 900 },
+    ignoreHTTPSErrors: true,
+    extraHTTPHeaders: { authorization: `Bearer ${token}` },
+  });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') {
+      report.console.push(`${m.type()}: ${m.text()}`);
+    }
+  });
+  page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
+  page.on('requestfailed', (r) =>
+    report.failed.push(`${r.url()}: ${r.failure()?.errorText}`),
+  );
+
+  const resp = await page.goto(url, { waitUntil: 'load' });
+  report.status = resp.status();
+  report.csp = resp.headers()['content-security-policy'] || null;
+
+  for (const frame of page.frames()) {
+    if (frame === page.mainFrame()) continue;
+    const element = await frame.frameElement();
+    const crid = await element.getAttribute('title');
+    const found = await frame.evaluate(() => {
+      const problems = [];
+      const vw = document.documentElement.clientWidth;
+      const vh = document.documentElement.clientHeight;
+      const boxes = document.querySelectorAll('.t, .h, .s, .b, .o, .c, .i');
+      for (const el of boxes) {
+        const name = el.className;
+        const r = el.getBoundingClientRect();
+        // Boxes clip with overflow:hidden, so clipped text shows up as
+        // scroll size beyond client size; half a pixel absorbs rounding.
+        if (el.scrollHeight > el.clientHeight + 0.5) {
+          problems.push(`.${name} text is ${el.scrollHeight}px high in a ${el.clientHeight}px box: "${el.textContent}"`);
+        }
+        if (el.scrollWidth > el.clientWidth + 0.5) {
+          problems.push(`.${name} text is ${el.scrollWidth}px wide in a ${el.clientWidth}px box: "${el.textContent}"`);
+        }
+        if (r.left < -0.5 || r.top < -0.5 || r.right > vw + 0.5 || r.bottom > vh + 0.5) {
+          problems.push(`.${name} lies outside the ${vw}x${vh} creative at ${r.left},${r.top},${r.right},${r.bottom}`);
+        }
+        if (r.width < 1 || r.height < 1) {
+          problems.push(`.${name} is not visible (${r.width}x${r.height})`);
+        }
+      }
+      for (const img of document.images) {
+        if (img.className === 'i' && !(img.complete && img.naturalWidth > 0)) {
+          problems.push(`image ${img.src} did not load`);
+        }
+      }
+      return {
+        size: `${vw}x${vh}`,
+        boxes: boxes.length,
+        headline: document.querySelector('.h')?.textContent ?? null,
+        problems,
+      };
+    });
+    report.frames.push({ crid, size: found.size, boxes: found.boxes, headline: found.headline });
+    for (const p of found.problems) report.problems.push(`${crid}: ${p}`);
+  }
+
+  // Chromium paints cross-origin (sandboxed) frames only near the
+  // viewport, so one full-page screenshot of a tall gallery shows empty
+  // frames below the fold: take one per format section instead, each in
+  // a viewport grown to hold it whole.
+  fs.mkdirSync(shots, { recursive: true });
+  const sections = await page.$$('section.format');
+  for (const [i, section] of sections.entries()) {
+    const box = await section.boundingBox();
+    await page.setViewportSize({ width: 1400, height: Math.min(Math.ceil(box.height) + 32, 12000) });
+    await section.scrollIntoViewIfNeeded();
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    const title = (await section.$eval('h2', (h) => h.textContent)).replace(/[^A-Za-z0-9]+/g, '-');
+    const file = path.join(shots, `${String(i + 1).padStart(2, '0')}-${title}.png`);
+    await section.screenshot({ path: file });
+    report.screenshots.push(file);
+  }
+} finally {
+  await browser.close();
+  images.close();
+}
+report.imagesServed = imagesServed;
+console.log(JSON.stringify(report));
