@@ -318,7 +318,7 @@ pub const ACME_SET: &str = "tents";
 /// Acme's fragments: messages for the top, middle and bottom of the
 /// funnel, two contents (one with an offer for intent and customers) and
 /// two tones.
-fn acme_fragments() -> Vec<FragmentBody> {
+pub fn acme_fragments() -> Vec<FragmentBody> {
     let json = serde_json::json!([
         {"kind": "message", "body": {"language": "en", "stages": ["unaware", "awareness"],
             "headline": "Meet the tent that packs in minutes",

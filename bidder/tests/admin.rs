@@ -324,6 +324,17 @@ async fn openapi_document_is_served_without_a_token_and_lists_every_route() {
         "/api/v1/funnels/{id}/members/{key_type}/{user_id}",
         "/api/v1/jobs",
         "/api/v1/jobs/{id}",
+        "/api/v1/fragments",
+        "/api/v1/fragments/{id}",
+        "/api/v1/fragments/{id}/approve",
+        "/api/v1/fragments/{id}/reject",
+        "/api/v1/fragments/{id}/history",
+        "/api/v1/audits",
+        "/api/v1/audits/{exchange}/{crid}",
+        "/api/v1/campaigns/{id}/reactions",
+        "/api/v1/campaigns/{id}/combinations",
+        "/api/v1/campaigns/{id}/gallery",
+        "/api/v1/preview",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }

@@ -147,6 +147,9 @@ async fn fragments_serve_only_once_approved_and_edits_wait_for_review() {
         .await;
     assert_eq!(created.status, 201, "{}", created.json());
     let f = created.json();
+    // Shown as uploaded: what a GET returns can be edited and PUT back.
+    assert_eq!(f["kind"], "message");
+    assert_eq!(f["body"]["headline"], "Zzz brand new headline");
     assert_eq!(f["status"], "pending");
     assert_eq!(f["serving_version"], Value::Null);
     let path = format!("/api/v1/fragments/{}", f["id"]);

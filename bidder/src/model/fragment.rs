@@ -47,8 +47,9 @@ impl FragmentStatus {
 }
 
 /// A fragment as the API shows it: its latest version, and which version
-/// serves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// serves. Serialized with `kind` and `body` at the top level, as they are
+/// uploaded, so what a GET returns can be edited and PUT back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fragment {
     /// Id, the same across versions.
     pub id: FragmentId,
@@ -56,7 +57,8 @@ pub struct Fragment {
     pub advertiser_id: AdvertiserId,
     /// The set campaigns name to use it.
     pub set: String,
-    /// Message, content or tone.
+    /// Message, content or tone (serialized by `body`).
+    #[serde(skip_serializing)]
     pub kind: FragmentKind,
     /// Review status of the latest version (or archived).
     pub status: FragmentStatus,
@@ -67,6 +69,7 @@ pub struct Fragment {
     /// The approved version that serves, if any.
     pub serving_version: Option<i64>,
     /// The latest version's body.
+    #[serde(flatten)]
     pub body: FragmentBody,
     /// Creation time.
     pub created_at: UnixTime,
