@@ -6,7 +6,8 @@
 //!   targeting index should keep the cost nearly flat.
 //! - `write`: a one-bid BidResponse into a reused buffer.
 //! - `end_to_end`: request bytes to response bytes through the exchange
-//!   endpoint's handler on the demo catalog, no network.
+//!   endpoint's handler on the demo catalog, no network; the audience hit
+//!   bids an assembled creative for the user's stage.
 //! - `audiences`: table lookup at 1M users and a batch publish.
 //! - `consent`: TC string decoding and the personalization decision, with
 //!   lib_tcstring (the crate evaluated first) alongside.
@@ -103,6 +104,21 @@ fn write(c: &mut Criterion) {
     });
 }
 
+/// The bytes of an in-process answer (its body is a ready `Full`).
+fn body_of(resp: http::Response<bidder::error::Body>) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    use std::future::Future;
+    let mut body = resp.into_body();
+    let mut frame = std::pin::pin!(body.frame());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match frame.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(f))) => {
+            f.into_data().map(|d| d.to_vec()).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn end_to_end(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
@@ -126,6 +142,21 @@ fn end_to_end(c: &mut Criterion) {
         .expect("utf-8")
         .replacen("{", r#"{"user":{"buyeruid":"demo-intent"},"#, 1)
         .into_bytes();
+    // It bids the creative assembled for the user's stage: the assembled
+    // Acme banner with the intent offer.
+    let answer = body_of(respond(
+        &app,
+        exchange,
+        &known,
+        false,
+        false,
+        Instant::now(),
+    ));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.contains(r#""crid":"a300x250-"#) && answer.contains("RIDGE10"),
+        "{answer}"
+    );
     group.bench_function("banner_request_audience_hit", |b| {
         b.iter(|| {
             let resp = respond(&app, exchange, &known, false, false, Instant::now());

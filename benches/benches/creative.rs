@@ -83,7 +83,9 @@ fn assemble(c: &mut Criterion) {
     let mut one = |format: Format, out: &mut String| {
         u = u.wrapping_add(0x9E37_79B9);
         let served = plan
-            .choose(en, Stage::Intent, format, u, |item| item.allowed_at("bench"))
+            .choose(en, Stage::Intent, format, u, |item| {
+                item.allowed_at("bench")
+            })
             .expect("the demo plan serves every format");
         out.clear();
         served
@@ -164,7 +166,10 @@ fn choose(c: &mut Criterion) {
     let library = benches::synthetic_library(5, 5, 4);
     let plan = benches::plan(&library, &|_, _| Counts::default());
     let en = plan.language(["en"], |_| true).expect("english");
-    assert_eq!(plan.group(en, Stage::Awareness, Format::Banner(0)).len(), 100);
+    assert_eq!(
+        plan.group(en, Stage::Awareness, Format::Banner(0)).len(),
+        100
+    );
     group.bench_function("plan_choose_100", |b| {
         b.iter(|| {
             black_box(plan.choose(

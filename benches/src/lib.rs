@@ -7,13 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
+use audiences::Stage;
 use audiences::StageMultipliers;
 use bidder::decision::{ExchangeProfile, FxRates, Settings};
 use bidder::model::{
     AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Catalog, Creative,
     CreativeId, CreativeStatus, Size, Targeting, UnixTime,
 };
-use audiences::Stage;
 use creative::assembly::{Approved, ComboKey, FragmentId};
 use creative::fragment::FragmentBody;
 use creative::learning::{Counts, Policy};
@@ -212,6 +212,86 @@ impl SpreadKeys {
     }
 }
 
+/// Approved fragments with ids in order: messages, then contents, then
+/// tones.
+pub fn library_of(bodies: Vec<FragmentBody>) -> Library {
+    let mut lib = Library::default();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let (id, version) = (FragmentId(i as i64 + 1), 1);
+        match body {
+            FragmentBody::Message(body) => lib.messages.push(Approved { id, version, body }),
+            FragmentBody::Content(body) => lib.contents.push(Approved { id, version, body }),
+            FragmentBody::Tone(body) => lib.tones.push(Approved { id, version, body }),
+        }
+    }
+    lib
+}
+
+/// The demo's Acme fragments (`bidder --demo`).
+pub fn demo_library() -> Library {
+    library_of(bidder::demo::acme_fragments())
+}
+
+/// English fragments for every stage and format: `messages x contents x
+/// tones` combinations, texts of ordinary length, one offer.
+pub fn synthetic_library(messages: usize, contents: usize, tones: usize) -> Library {
+    let mut bodies = Vec::new();
+    for i in 0..messages {
+        bodies.push(
+            serde_json::json!({"kind": "message", "body": {"language": "en",
+            "headline": format!("Tents that pack in minutes, take {i}"),
+            "subline": "Built for storms, light on your back"}}),
+        );
+    }
+    for i in 0..contents {
+        bodies.push(serde_json::json!({"kind": "content", "body": {"language": "en",
+            "body": format!("Storm-proof shelters for every season, model {i}."),
+            "product": {"name": format!("Ridge {i}"), "price_micros": 249_000_000, "currency": "USD"},
+            "offer": {"text": "10% off with code RIDGE10", "stages": ["intent", "customer"]},
+            "images": [
+                {"url": format!("https://cdn.example/{i}-1200x627.jpg"), "w": 1200, "h": 627, "mime": "image/jpeg"},
+                {"url": format!("https://cdn.example/{i}-600x600.jpg"), "w": 600, "h": 600, "mime": "image/jpeg"}],
+            "video": {"url": format!("https://cdn.example/{i}.mp4"), "duration_secs": 15,
+                "mime": "video/mp4", "w": 1280, "h": 720},
+            "landing_url": format!("https://acme.example/tents/{i}")}}));
+    }
+    for i in 0..tones {
+        bodies.push(
+            serde_json::json!({"kind": "tone", "body": {"language": "en",
+            "cta": format!("Shop now {i}"), "voice": "casual",
+            "palette": {"background": "#fffaf3", "foreground": "#1d2b1f", "accent": "#e4572e"},
+            "font_stack": "Arial, sans-serif"}}),
+        );
+    }
+    let bodies = bodies
+        .into_iter()
+        .map(|v| serde_json::from_value(v).expect("synthetic fragments are valid"))
+        .collect();
+    library_of(bodies)
+}
+
+/// The plan a snapshot would build from `library` for a campaign that
+/// allows every format, with `counts` learnt so far.
+pub fn plan(library: &Library, counts: &dyn Fn(Stage, ComboKey) -> Counts) -> Plan {
+    Plan::build(
+        library,
+        &PlanInput {
+            brand: "Acme Outdoor",
+            default_language: Some("en"),
+            click_base: "http://127.0.0.1:8080/events/click?cid=1",
+            impression_base: "http://127.0.0.1:8080/events/imp?cid=1",
+            preview: false,
+            allows: &|_| true,
+            rejected_at: &|_| Vec::new(),
+            counts,
+            policy: &Policy {
+                seed: Some(7),
+                ..Policy::default()
+            },
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -244,80 +324,4 @@ mod tests {
             Outcome::Bid(_)
         ));
     }
-}
-
-/// Approved fragments with ids in order: messages, then contents, then
-/// tones.
-pub fn library_of(bodies: Vec<FragmentBody>) -> Library {
-    let mut lib = Library::default();
-    for (i, body) in bodies.into_iter().enumerate() {
-        let (id, version) = (FragmentId(i as i64 + 1), 1);
-        match body {
-            FragmentBody::Message(body) => lib.messages.push(Approved { id, version, body }),
-            FragmentBody::Content(body) => lib.contents.push(Approved { id, version, body }),
-            FragmentBody::Tone(body) => lib.tones.push(Approved { id, version, body }),
-        }
-    }
-    lib
-}
-
-/// The demo's Acme fragments (`bidder --demo`).
-pub fn demo_library() -> Library {
-    library_of(bidder::demo::acme_fragments())
-}
-
-/// English fragments for every stage and format: `messages x contents x
-/// tones` combinations, texts of ordinary length, one offer.
-pub fn synthetic_library(messages: usize, contents: usize, tones: usize) -> Library {
-    let mut bodies = Vec::new();
-    for i in 0..messages {
-        bodies.push(serde_json::json!({"kind": "message", "body": {"language": "en",
-            "headline": format!("Tents that pack in minutes, take {i}"),
-            "subline": "Built for storms, light on your back"}}));
-    }
-    for i in 0..contents {
-        bodies.push(serde_json::json!({"kind": "content", "body": {"language": "en",
-            "body": format!("Storm-proof shelters for every season, model {i}."),
-            "product": {"name": format!("Ridge {i}"), "price_micros": 249_000_000, "currency": "USD"},
-            "offer": {"text": "10% off with code RIDGE10", "stages": ["intent", "customer"]},
-            "images": [
-                {"url": format!("https://cdn.example/{i}-1200x627.jpg"), "w": 1200, "h": 627, "mime": "image/jpeg"},
-                {"url": format!("https://cdn.example/{i}-600x600.jpg"), "w": 600, "h": 600, "mime": "image/jpeg"}],
-            "video": {"url": format!("https://cdn.example/{i}.mp4"), "duration_secs": 15,
-                "mime": "video/mp4", "w": 1280, "h": 720},
-            "landing_url": format!("https://acme.example/tents/{i}")}}));
-    }
-    for i in 0..tones {
-        bodies.push(serde_json::json!({"kind": "tone", "body": {"language": "en",
-            "cta": format!("Shop now {i}"), "voice": "casual",
-            "palette": {"background": "#fffaf3", "foreground": "#1d2b1f", "accent": "#e4572e"},
-            "font_stack": "Arial, sans-serif"}}));
-    }
-    let bodies = bodies
-        .into_iter()
-        .map(|v| serde_json::from_value(v).expect("synthetic fragments are valid"))
-        .collect();
-    library_of(bodies)
-}
-
-/// The plan a snapshot would build from `library` for a campaign that
-/// allows every format, with `counts` learnt so far.
-pub fn plan(library: &Library, counts: &dyn Fn(Stage, ComboKey) -> Counts) -> Plan {
-    Plan::build(
-        library,
-        &PlanInput {
-            brand: "Acme Outdoor",
-            default_language: Some("en"),
-            click_base: "http://127.0.0.1:8080/events/click?cid=1",
-            impression_base: "http://127.0.0.1:8080/events/imp?cid=1",
-            preview: false,
-            allows: &|_| true,
-            rejected_at: &|_| Vec::new(),
-            counts,
-            policy: &Policy {
-                seed: Some(7),
-                ..Policy::default()
-            },
-        },
-    )
 }
