@@ -51,6 +51,7 @@ pub fn settings() -> Settings {
         fx: FxRates::default(),
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
+        signer: bidder::events::token::Signer::new(&[[9; 32]], 3600),
     }
 }
 
@@ -58,6 +59,7 @@ pub fn settings() -> Settings {
 pub fn exchange() -> ExchangeProfile {
     ExchangeProfile {
         name: "bench".into(),
+        index: 0,
         seat: Some("seat-1".into()),
         currency: Currency::USD,
         sends_burl: true,

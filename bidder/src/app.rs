@@ -15,6 +15,7 @@ use crate::admin::Admin;
 use crate::audience::{Audience, Loaded};
 use crate::config::Config;
 use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
+use crate::events::token::Signer;
 use crate::metrics::Metrics;
 use crate::model::Catalog;
 use crate::store::{Store, StoreError};
@@ -54,11 +55,17 @@ impl App {
     /// the admin API to publish a new one after every committed write.
     pub fn new(config: Config, store: Arc<Store>) -> Result<App, StartError> {
         let fx = FxRates::from_map(&config.fx).map_err(|e| StartError::Fx(e.to_string()))?;
+        let keys = if config.events.keys.is_empty() {
+            vec![store.event_token_key()?]
+        } else {
+            config.events.keys.clone()
+        };
         let settings = Arc::new(Settings {
             public_url: config.public_url.clone(),
             fx,
             bid_ttl_secs: config.bid_ttl_secs,
             creative: config.creative,
+            signer: Signer::new(&keys, config.events.token_ttl_secs),
         });
         let catalog = store.load_catalog()?;
         let (audience, audience_loaded) = Audience::open(Arc::clone(&store))?;
@@ -75,8 +82,11 @@ impl App {
         let exchanges = config
             .exchanges
             .iter()
-            .map(|e| ExchangeProfile {
+            .enumerate()
+            .map(|(i, e)| ExchangeProfile {
                 name: e.name.clone(),
+                // The configuration allows at most 256 exchanges.
+                index: i as u8,
                 seat: e.seat.clone(),
                 currency: e.currency,
                 sends_burl: e.sends_burl,

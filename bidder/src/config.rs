@@ -51,6 +51,9 @@ pub struct FileConfig {
     /// `exploration_floor`, `rounds`, `seed`).
     #[serde(default)]
     pub creative: creative::learning::Policy,
+    /// Notices and trackers (`[events]`).
+    #[serde(default)]
+    pub events: EventsFile,
     /// The exchange of `POST /openrtb2/bid`.
     pub default_exchange: Option<String>,
     /// Exchange rates: units of USD per one unit of the currency (`EUR = 1.08`).
@@ -78,6 +81,52 @@ pub struct ExchangeFile {
     /// Peer networks it sends from; empty = anyone.
     #[serde(default)]
     pub allowed_sources: Vec<String>,
+}
+
+/// The `[events]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsFile {
+    /// Keys signing event tokens, 64 hex digits each; the first signs,
+    /// all verify (rotate by putting a new key first). Absent = one key
+    /// made on first start and kept in the store, which suits one bidder;
+    /// bidders sharing traffic need the same keys here.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// How long a token is accepted, seconds (default one day).
+    pub token_ttl_secs: Option<u32>,
+    /// Events waiting for the cold path before new ones are dropped (and
+    /// counted); billing notices are never dropped.
+    pub channel_capacity: Option<usize>,
+    /// Longest wait before learnt reactions reach the bid path,
+    /// milliseconds (default 10,000): rebuilding plans costs milliseconds
+    /// per campaign, so it is not done per event.
+    pub learning_republish_ms: Option<u64>,
+}
+
+/// Event settings, checked.
+#[derive(Clone, PartialEq)]
+pub struct EventsConfig {
+    /// Token keys from the file (none = the store's own).
+    pub keys: Vec<[u8; 32]>,
+    /// Token lifetime, seconds; also the replay window.
+    pub token_ttl_secs: u32,
+    /// Capacity of the channel to the cold path.
+    pub channel_capacity: usize,
+    /// Longest wait before learnt reactions are published.
+    pub learning_republish: Duration,
+}
+
+impl std::fmt::Debug for EventsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys are secrets: never in logs.
+        f.debug_struct("EventsConfig")
+            .field("keys", &self.keys.len())
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("channel_capacity", &self.channel_capacity)
+            .field("learning_republish", &self.learning_republish)
+            .finish()
+    }
 }
 
 /// What flags and environment variables set; they win over the file.
@@ -137,6 +186,8 @@ pub struct Config {
     pub tcf_vendor_id: Option<u16>,
     /// Selection policy of assembled creatives.
     pub creative: creative::learning::Policy,
+    /// Notices and trackers.
+    pub events: EventsConfig,
     /// Exchange rates to USD, checked positive and finite.
     pub fx: BTreeMap<String, f64>,
     /// Exchanges; never empty.
@@ -312,6 +363,9 @@ impl Config {
                 allowed_sources: AllowList::new(nets),
             });
         }
+        if exchanges.len() > 256 {
+            problems.push("exchange: at most 256 exchanges".to_string());
+        }
         let default_name = file
             .default_exchange
             .unwrap_or_else(|| exchanges[0].name.clone());
@@ -324,6 +378,34 @@ impl Config {
                 ));
                 0
             });
+
+        let mut keys = Vec::new();
+        for (i, k) in file.events.keys.iter().enumerate() {
+            match hex::decode(k)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            {
+                Some(key) => keys.push(key),
+                None => problems.push(format!("events.keys[{i}]: must be 64 hex digits")),
+            }
+        }
+        let token_ttl_secs = file.events.token_ttl_secs.unwrap_or(86_400);
+        if token_ttl_secs < 60 {
+            problems.push("events.token_ttl_secs: must be at least 60".to_string());
+        }
+        let events = EventsConfig {
+            keys,
+            token_ttl_secs,
+            channel_capacity: positive(
+                "events.channel_capacity",
+                file.events.channel_capacity,
+                65_536,
+                &mut problems,
+            ),
+            learning_republish: Duration::from_millis(
+                file.events.learning_republish_ms.unwrap_or(10_000),
+            ),
+        };
 
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
@@ -345,6 +427,7 @@ impl Config {
             bid_ttl_secs: file.bid_ttl_secs,
             tcf_vendor_id: file.tcf_vendor_id,
             creative: file.creative,
+            events,
             fx: file.fx,
             exchanges,
             default_exchange,

@@ -77,6 +77,7 @@ impl Fixture {
                 fx: crate::decision::FxRates::from_map(&Default::default()).unwrap(),
                 bid_ttl_secs: None,
                 creative: Default::default(),
+                signer: crate::events::token::Signer::new(&[[9; 32]], 3600),
             }),
         );
         let admin_token = auth::create_token(&store, Role::Admin, &[], "t")

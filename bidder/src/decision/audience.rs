@@ -9,7 +9,7 @@
 
 use audiences::Stage;
 use audiences::consent::{Contextual, Signals, personalization};
-use audiences::keys::KeyHasher;
+use audiences::keys::{KeyHasher, UserKey};
 use audiences::table::{FunnelId, Shards};
 use openrtb::BidRequest;
 use smallvec::SmallVec;
@@ -19,6 +19,10 @@ use smallvec::SmallVec;
 pub struct UserView {
     /// `Ok` when personalization is allowed, else why not.
     pub personalization: Result<(), Contextual>,
+    /// The user's key (the highest-priority identifier in the request),
+    /// only when personalization is allowed: per-user counting and funnel
+    /// moves follow it.
+    pub key: Option<UserKey>,
     stages: SmallVec<[(FunnelId, Stage); 8]>,
 }
 
@@ -27,6 +31,7 @@ impl UserView {
     pub fn unknown(personalization: Result<(), Contextual>) -> UserView {
         UserView {
             personalization,
+            key: None,
             stages: SmallVec::new(),
         }
     }
@@ -45,10 +50,15 @@ impl UserView {
         // Vendor ids start at 1: 0 has nobody's consent.
         let verdict = personalization(&Signals::of(req), tcf_vendor_id.unwrap_or(0));
         let mut view = UserView::unknown(verdict);
-        if verdict.is_err() || !look_up {
+        if verdict.is_err() {
             return view;
         }
-        for key in hasher.request_keys(req) {
+        let keys = hasher.request_keys(req);
+        view.key = keys.first().copied();
+        if !look_up {
+            return view;
+        }
+        for key in keys {
             for e in table.lookup(key, now) {
                 if !view.stages.iter().any(|(f, _)| *f == e.funnel) {
                     view.stages.push((e.funnel, e.stage));

@@ -45,6 +45,7 @@ pub use fx::{FxError, FxRates};
 pub use reason::{NoBidCounters, NoBidReason};
 pub use snapshot::{CompiledCampaign, Snapshot};
 
+use crate::events::token::{Claims, auction_hash};
 use crate::model::UnixTime;
 use bitset::{and_either, and_into, ones, or_into};
 use snapshot::Index;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub bid_ttl_secs: Option<u32>,
     /// How assembled creatives are chosen.
     pub creative: creative::learning::Policy,
+    /// Signs the token of every notice and tracker URL.
+    pub signer: crate::events::token::Signer,
 }
 
 /// What the decision needs to know about the exchange that asked.
@@ -67,6 +70,8 @@ pub struct Settings {
 pub struct ExchangeProfile {
     /// Name, in notice URLs (config names are `[A-Za-z0-9_-]`, URL-safe).
     pub name: String,
+    /// Its position in the configuration (in event tokens).
+    pub index: u8,
     /// Our seat at this exchange.
     pub seat: Option<String>,
     /// Currency we prefer to answer in.
@@ -202,7 +207,14 @@ pub fn decide<'a>(
             let c = &snap.campaigns[ci];
             match consider(req, imp, c, ctx, snap, cur, &mut scratch.text) {
                 Ok(considered) => {
-                    let pick = notices(i, imp, ci, considered, ctx, snap, &mut scratch.text);
+                    let pick = notices(
+                        (&req.id, i, imp),
+                        ci,
+                        considered,
+                        ctx,
+                        snap,
+                        &mut scratch.text,
+                    );
                     scratch.picks.push(pick);
                     break;
                 }
@@ -611,8 +623,7 @@ fn choose_creative(imp: &Imp<'_>, c: &CompiledCampaign, text: &mut String) -> Op
 /// URLs carry the user's stage (`-` when unknown), so that what the notices
 /// report can be attributed to it.
 fn notices(
-    imp: usize,
-    imp_req: &Imp<'_>,
+    (request_id, imp, imp_req): (&str, usize, &Imp<'_>),
     campaign: usize,
     considered: Considered,
     ctx: &BidContext<'_>,
@@ -642,6 +653,21 @@ fn notices(
     } = considered;
     let c = &snap.campaigns[campaign];
     let stage_name = stage.map_or("-", Stage::as_str);
+    // Everything the notices will claim, signed once for all of them.
+    let token = snap.settings.signer.sign(&Claims {
+        issued: ctx.now.0.clamp(0, i64::from(u32::MAX)) as u32,
+        exchange: ctx.exchange.index,
+        campaign: c.id,
+        price,
+        stage,
+        combo: match &creative {
+            Chosen::Assembled { item, .. } => Some(assembled_item(c, *item).key),
+            _ => None,
+        },
+        user: ctx.user.key,
+        bid: (process, n),
+        auction: auction_hash(request_id, &imp_req.id),
+    });
     let crid: &str = match &creative {
         Chosen::Banner(k) => &c.banners[*k].crid,
         Chosen::Native(k, _) => &c.natives[*k].crid,
@@ -653,10 +679,10 @@ fn notices(
     // with, so clicks can be credited to the right choice.
     let mut adm = 0..0;
     if let Chosen::Assembled { item, ppm, stage } = &creative {
-        let mut tail = StackText::<128>::new();
+        let mut tail = StackText::<256>::new();
         let _ = write!(
             tail,
-            "&bid={}&ex={}&stage={}&pp={ppm}",
+            "&bid={}&ex={}&stage={}&pp={ppm}&t={token}",
             bid_id_of(text, &id),
             ctx.exchange.name,
             stage.as_str()
@@ -686,6 +712,7 @@ fn notices(
         if kind == "loss" {
             let _ = write!(text, "&loss={AUCTION_LOSS}");
         }
+        let _ = write!(text, "&t={token}");
         start..text.len()
     };
     let nurl = url("win", text);

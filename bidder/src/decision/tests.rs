@@ -98,12 +98,14 @@ fn settings() -> Settings {
         fx: FxRates::default(),
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
+        signer: crate::events::token::Signer::new(&[[9; 32]], 3600),
     }
 }
 
 fn exchange(sends_burl: bool) -> ExchangeProfile {
     ExchangeProfile {
         name: "ex".into(),
+        index: 0,
         seat: Some("seat-1".into()),
         currency: Currency::USD,
         sends_burl,
@@ -190,7 +192,18 @@ fn banner_bid_uses_a_requested_size_and_carries_notices() {
         );
         assert!(nurl.contains(&format!("bid={}", b.id)));
         assert!(b.burl.unwrap().contains("/events/bill?"));
-        assert!(b.lurl.unwrap().ends_with("&loss=${AUCTION_LOSS}"));
+        let lurl = b.lurl.unwrap();
+        assert!(lurl.contains("&loss=${AUCTION_LOSS}&t="), "{lurl}");
+        // Every notice carries the same signed token, which names this bid.
+        let token = nurl.split("&t=").nth(1).unwrap();
+        assert!(lurl.ends_with(&format!("&t={token}")));
+        let claims = settings().signer.verify(token, 1_700_000_000).unwrap();
+        assert_eq!(claims.campaign.0, 1);
+        assert_eq!(
+            format!("{:x}-{:x}", claims.bid.0, claims.bid.1),
+            b.id,
+            "the token binds the bid id"
+        );
         assert_eq!(b.exp, Some(300));
     });
 }

@@ -9,6 +9,7 @@ mod advertiser;
 mod campaign;
 mod catalog;
 mod creative;
+mod event;
 mod fragment;
 mod funnel;
 mod job;
@@ -20,6 +21,7 @@ pub use campaign::{
 };
 pub use catalog::Catalog;
 pub use creative::{Creative, CreativeId, CreativeStatus};
+pub use event::{EventKind, EventRecord};
 pub use fragment::{
     Audit, AuditStatus, ComboStats, Fragment, FragmentStatus, Review, ReviewAction, ServingFragment,
 };

@@ -177,6 +177,32 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (campaign_id, stage, combination)
     ) WITHOUT ROWID;
     "#,
+    // 4: the event log (one row per bid and kind: replays are ignored by
+    // the key) and spend per campaign and UTC day.
+    r#"
+    CREATE TABLE events (
+        bid         TEXT    NOT NULL,
+        kind        TEXT    NOT NULL,
+        campaign_id INTEGER NOT NULL,
+        exchange    TEXT    NOT NULL,
+        stage       TEXT,
+        combination TEXT,
+        user_key    INTEGER,
+        bid_micros  INTEGER NOT NULL,
+        price_micros INTEGER,
+        cost_micros INTEGER NOT NULL DEFAULT 0,
+        issued      INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        PRIMARY KEY (bid, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_by_time ON events(at);
+    CREATE TABLE spend (
+        campaign_id INTEGER NOT NULL,
+        day         INTEGER NOT NULL,
+        micros      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign_id, day)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build brings every database to.

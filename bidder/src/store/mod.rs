@@ -15,6 +15,7 @@ mod advertisers;
 mod audience;
 mod campaigns;
 mod creatives;
+mod events;
 mod fragments;
 mod funnels;
 mod migrations;

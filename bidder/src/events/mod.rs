@@ -7,6 +7,8 @@
 //! learning and funnel moves) belongs to the event loop; this module only
 //! answers. Never blocks: reads the snapshot and nothing else.
 
+pub mod token;
+
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;

@@ -1,0 +1,81 @@
+//! An event as the event log keeps it: one notice or tracker call, checked
+//! against its token, with what it costs.
+
+use audiences::Stage;
+use creative::assembly::ComboKey;
+use openrtb::Micros;
+
+use super::{CampaignId, UnixTime};
+
+/// What came back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The exchange's win notice (`nurl`).
+    Win,
+    /// The billing notice (`burl`): the impression is billable.
+    Bill,
+    /// The loss notice (`lurl`).
+    Loss,
+    /// The creative's impression pixel.
+    Impression,
+    /// A click through the click tracker.
+    Click,
+}
+
+impl EventKind {
+    /// Every kind, in the order metrics list them.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::Win,
+        EventKind::Bill,
+        EventKind::Loss,
+        EventKind::Impression,
+        EventKind::Click,
+    ];
+
+    /// The name in the event log, URLs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Win => "win",
+            EventKind::Bill => "bill",
+            EventKind::Loss => "loss",
+            EventKind::Impression => "imp",
+            EventKind::Click => "click",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One event to record. At most one per (bid, kind) is ever counted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRecord {
+    /// The bid id.
+    pub bid: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The campaign that bid.
+    pub campaign: CampaignId,
+    /// The exchange's name.
+    pub exchange: String,
+    /// The user's stage when the bid was made.
+    pub stage: Option<Stage>,
+    /// The assembled creative's combination.
+    pub combo: Option<ComboKey>,
+    /// The user's key, where consent allowed.
+    pub user_key: Option<u64>,
+    /// What we bid, CPM.
+    pub bid_price: Micros,
+    /// The clearing price the exchange reported, CPM.
+    pub price: Option<Micros>,
+    /// What this event books as spend (one impression at the clearing
+    /// price: CPM / 1000); zero for events that do not book.
+    pub cost: Micros,
+    /// When the bid was made.
+    pub issued: UnixTime,
+    /// When the event arrived.
+    pub at: UnixTime,
+}
