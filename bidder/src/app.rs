@@ -15,6 +15,7 @@ use crate::admin::Admin;
 use crate::audience::{Audience, Loaded};
 use crate::config::Config;
 use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
+use crate::events::sink::{EventSink, Republish};
 use crate::events::token::Signer;
 use crate::metrics::Metrics;
 use crate::model::Catalog;
@@ -47,6 +48,10 @@ pub struct App {
     pub audience_loaded: Loaded,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// The embedded store (cold path only).
+    pub store: Arc<Store>,
+    /// Where accepted events go to be counted.
+    pub events: EventSink,
     draining: AtomicBool,
 }
 
@@ -93,8 +98,24 @@ impl App {
             })
             .collect();
         let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());
+        let republish: Republish = {
+            let (store, publish) = (Arc::clone(&store), Arc::clone(&publish));
+            Arc::new(move || match store.load_catalog() {
+                Ok(catalog) => publish(catalog),
+                Err(e) => tracing::error!(error = %e, "learnt counts not published"),
+            })
+        };
+        let events = EventSink::start(
+            Arc::clone(&store),
+            config.events.channel_capacity,
+            config.events.learning_republish,
+            republish,
+            Arc::clone(&metrics.events),
+        );
         Ok(App {
-            admin: Admin::new(store, Arc::clone(&audience), publish, settings),
+            admin: Admin::new(Arc::clone(&store), Arc::clone(&audience), publish, settings),
+            store,
+            events,
             audience,
             audience_loaded,
             config,

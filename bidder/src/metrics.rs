@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use audiences::consent::Contextual;
 
 use crate::decision::{NoBidCounters, NoBidReason};
+use crate::model::EventKind;
 
 /// Why requests were or were not personalized: one counter for "allowed"
 /// and one per [`Contextual`] reason.
@@ -86,13 +87,156 @@ type CounterOf = fn(&ExchangeCounters) -> &AtomicU64;
 pub struct Metrics {
     names: Vec<String>,
     exchanges: Vec<ExchangeCounters>,
+    /// Notices and trackers; shared with the event worker.
+    pub events: std::sync::Arc<EventCounters>,
+}
+
+/// Why an event was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No token, or not a token.
+    Malformed,
+    /// The signature matches no key, or the auction is not the token's.
+    Forged,
+    /// Older than the token window.
+    Expired,
+    /// A price that is neither decimal nor a known encrypted form.
+    BadPrice,
+}
+
+impl Refusal {
+    /// Every reason, in metric order.
+    pub const ALL: [Refusal; 4] = [
+        Refusal::Malformed,
+        Refusal::Forged,
+        Refusal::Expired,
+        Refusal::BadPrice,
+    ];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Malformed => "malformed",
+            Refusal::Forged => "forged",
+            Refusal::Expired => "expired",
+            Refusal::BadPrice => "bad_price",
+        }
+    }
+}
+
+/// What became of notices and tracker calls, per event kind.
+#[derive(Default, Debug)]
+pub struct EventCounters {
+    /// Calls with a valid token.
+    pub accepted: [AtomicU64; EventKind::ALL.len()],
+    /// Events counted for the first time.
+    pub counted: [AtomicU64; EventKind::ALL.len()],
+    /// Replays of events counted before.
+    pub replays: [AtomicU64; EventKind::ALL.len()],
+    /// Refused calls, by [`Refusal`].
+    pub refused: [AtomicU64; Refusal::ALL.len()],
+    /// Events dropped because the channel to the cold path was full.
+    pub dropped: AtomicU64,
+    /// Events waiting in the channel.
+    pub depth: std::sync::atomic::AtomicI64,
+    /// Batches the store failed to record (their events are lost and
+    /// logged).
+    pub store_errors: AtomicU64,
+}
+
+impl EventCounters {
+    /// Adds one to `kind`'s entry of `counters`.
+    pub fn inc(counters: &[AtomicU64; EventKind::ALL.len()], kind: EventKind) {
+        let i = EventKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        counters[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refusal.
+    pub fn refuse(&self, why: Refusal) {
+        let i = Refusal::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.refused[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        let per_kind: [(&str, &str, &[AtomicU64; EventKind::ALL.len()]); 3] = [
+            (
+                "bidder_events_accepted_total",
+                "Notices and tracker calls with a valid token, by kind.",
+                &self.accepted,
+            ),
+            (
+                "bidder_events_counted_total",
+                "Events counted (spend, learning) for the first time, by kind.",
+                &self.counted,
+            ),
+            (
+                "bidder_events_replayed_total",
+                "Replays of events already counted, by kind.",
+                &self.replays,
+            ),
+        ];
+        for (name, help, counters) in per_kind {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (kind, n) in EventKind::ALL.iter().zip(counters) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{kind=\"{}\"}} {}",
+                    kind.as_str(),
+                    n.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let name = "bidder_events_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Refused notices and tracker calls, by reason.\n# TYPE {name} counter"
+        );
+        for (why, n) in Refusal::ALL.iter().zip(&self.refused) {
+            let _ = writeln!(
+                out,
+                "{name}{{reason=\"{}\"}} {}",
+                why.as_str(),
+                n.load(Ordering::Relaxed)
+            );
+        }
+        let singles = [
+            (
+                "bidder_events_dropped_total",
+                "counter",
+                "Events dropped because the channel to the cold path was full.",
+                self.dropped.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "bidder_events_channel_depth",
+                "gauge",
+                "Events waiting for the cold path.",
+                self.depth.load(Ordering::Relaxed),
+            ),
+            (
+                "bidder_events_store_errors_total",
+                "counter",
+                "Event batches the store failed to record.",
+                self.store_errors.load(Ordering::Relaxed) as i64,
+            ),
+        ];
+        for (name, kind, help, v) in singles {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        }
+    }
 }
 
 impl Metrics {
     /// Counters for the exchanges named, in order.
     pub fn new(names: Vec<String>) -> Metrics {
         let exchanges = names.iter().map(|_| ExchangeCounters::default()).collect();
-        Metrics { names, exchanges }
+        Metrics {
+            names,
+            exchanges,
+            events: Default::default(),
+        }
     }
 
     /// The counters of the exchange at `index` in the configuration.
@@ -163,6 +307,7 @@ impl Metrics {
             out,
             "# HELP {name} Campaigns in the current bid snapshot.\n# TYPE {name} gauge\n{name} {campaigns}"
         );
+        self.events.render(&mut out);
         out
     }
 }

@@ -36,8 +36,13 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) ->
     }
     match (method, path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (Method::GET, "/events/imp") => crate::events::impression(),
         (Method::GET, "/events/click") => crate::events::click(app, req.uri().query()),
+        (Method::GET, p) if p.starts_with("/events/") => {
+            match crate::model::EventKind::parse(&p["/events/".len()..]) {
+                Some(kind) => crate::events::notice(app, kind, req.uri().query()).await,
+                None => ApiError::NotFound.into_response(),
+            }
+        }
         (Method::GET, "/readyz") if app.is_ready() => text(StatusCode::OK, "ready\n"),
         (Method::GET, "/readyz") => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         (Method::GET, "/metrics") => {

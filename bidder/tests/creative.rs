@@ -92,18 +92,27 @@ async fn demo_bids_carry_a_creative_assembled_for_the_users_stage() {
     server.stop().await;
 }
 
+/// The path and query of the tracker URL in `adm` that starts with
+/// `prefix` (the markup escapes `&` as `&amp;`).
+fn tracker(adm: &str, prefix: &str) -> String {
+    let at = adm
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix} in {adm}"));
+    let url = &adm[at..];
+    let url = &url[..url.find('"').unwrap()];
+    let path = url.replace("&amp;", "&");
+    path[path.find("/events/").unwrap()..].to_string()
+}
+
 #[tokio::test]
 async fn the_click_tracker_redirects_to_the_landing_page_only() {
     let server = TestServer::demo().await;
     let b = bid(&server, "someone-new", "en").await;
-    let crid = b["crid"].as_str().unwrap();
+    let adm = b["adm"].as_str().unwrap();
+    let click_path = tracker(adm, "http://127.0.0.1");
+    assert!(click_path.starts_with("/events/click?"), "{click_path}");
     let click = server
-        .request(
-            Method::GET,
-            &format!("/events/click?cid=1&crid={crid}&bid=x"),
-            &[],
-            Vec::new(),
-        )
+        .request(Method::GET, &click_path, &[], Vec::new())
         .await;
     assert_eq!(click.status, 302);
     let location = click.header("location").unwrap();
@@ -111,17 +120,30 @@ async fn the_click_tracker_redirects_to_the_landing_page_only() {
         location.starts_with("https://acme-outdoor.example/tents"),
         "{location}"
     );
-    let forged = server
+    // The landing page comes from the snapshot, never from the URL; a
+    // call without the token it was handed out with is refused.
+    let token = click_path.split("&t=").nth(1).unwrap();
+    let elsewhere = server
         .request(
             Method::GET,
-            "/events/click?cid=1&crid=nope&url=https://evil.example",
+            &format!("/events/click?cid=1&crid=nope&url=https://evil.example&t={token}"),
             &[],
             Vec::new(),
         )
         .await;
-    assert_eq!(forged.status, 404);
+    assert_eq!(elsewhere.status, 404);
+    let unsigned = server
+        .request(
+            Method::GET,
+            "/events/click?cid=1&crid=a300x250-m1v1-c5v1-t8v1",
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(unsigned.status, 403);
+    let pixel_path = tracker(adm, "/events/imp?");
     let pixel = server
-        .request(Method::GET, "/events/imp?cid=1", &[], Vec::new())
+        .request(Method::GET, &pixel_path, &[], Vec::new())
         .await;
     assert_eq!(pixel.status, 200);
     assert_eq!(pixel.header("content-type"), Some("image/gif"));

@@ -1,20 +1,233 @@
-//! The tracker endpoints assembled creatives point at: `GET /events/click`
-//! redirects to the landing page, `GET /events/imp` answers a 1x1 GIF.
+//! The event endpoints: notices from exchanges (`/events/win`, `/bill`,
+//! `/loss`) and the trackers in assembled creatives (`/events/imp`, a 1x1
+//! GIF; `/events/click`, a 302 to the landing page).
 //!
-//! The landing page is looked up in the live snapshot by campaign and
-//! `crid`, never read from the URL, so the endpoint cannot be used as an
-//! open redirect. Counting these events (signed tokens, deduplication,
-//! learning and funnel moves) belongs to the event loop; this module only
-//! answers. Never blocks: reads the snapshot and nothing else.
+//! Every call must carry the token its URL was handed out with ([`token`]);
+//! a forged, altered or malformed token gets `403` and is counted, an
+//! expired one too (a click with an expired token still lands: a person
+//! clicked, but nothing is counted). Accepted events go to the cold path
+//! through [`sink::EventSink`] without waiting; a billing notice is
+//! recorded in the store before it is answered, so it is never lost.
+//! Counting (exactly once per bid and kind) happens in the store.
+//!
+//! The landing page of a click is looked up in the live snapshot by
+//! campaign and `crid`, never read from the URL, so the endpoint cannot be
+//! used as an open redirect.
 
+pub mod price;
+pub mod sink;
 pub mod token;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
+use openrtb::Micros;
 
 use crate::app::App;
 use crate::error::{ApiError, Body};
+use crate::metrics::{EventCounters, Refusal};
+use crate::model::{EventKind, EventRecord, UnixTime};
+use price::Clearing;
+use token::{Claims, TokenError, auction_hash};
+
+/// The query parameters an event call carries that matter.
+#[derive(Default)]
+struct Params<'q> {
+    token: Option<&'q str>,
+    price: Option<&'q str>,
+    auction: Option<&'q str>,
+    imp: Option<&'q str>,
+    cid: Option<&'q str>,
+    crid: Option<&'q str>,
+}
+
+impl<'q> Params<'q> {
+    fn of(query: Option<&'q str>) -> Params<'q> {
+        let mut p = Params::default();
+        for pair in query.unwrap_or("").split('&') {
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
+            match k {
+                "t" => p.token = Some(v),
+                "price" => p.price = Some(v),
+                "auction" => p.auction = Some(v),
+                "imp" => p.imp = Some(v),
+                "cid" => p.cid = Some(v),
+                "crid" => p.crid = Some(v),
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// A macro the exchange left as it was (it substitutes only some).
+fn unsubstituted(v: &str) -> bool {
+    v.starts_with("${") || v.starts_with("%24%7B") || v.starts_with("%24%7b")
+}
+
+/// `%XX` decoding of one query value (request ids may be escaped).
+fn percent_decoded(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The token's claims, checked against the auction the exchange names.
+fn verified(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal> {
+    let text = p.token.ok_or(Refusal::Malformed)?;
+    let signer = &app.snapshot.load().settings.signer;
+    let claims = signer
+        .verify(text, now.0.clamp(0, i64::from(u32::MAX)) as u32)
+        .map_err(|e| match e {
+            TokenError::Malformed => Refusal::Malformed,
+            TokenError::Forged => Refusal::Forged,
+            TokenError::Expired => Refusal::Expired,
+        })?;
+    // Checked where the exchange filled the macros (trackers carry none).
+    if let (Some(a), Some(i)) = (p.auction, p.imp)
+        && !unsubstituted(a)
+        && !unsubstituted(i)
+    {
+        let (a, i) = (
+            percent_decoded(a).ok_or(Refusal::Malformed)?,
+            percent_decoded(i).ok_or(Refusal::Malformed)?,
+        );
+        if auction_hash(&a, &i) != claims.auction {
+            return Err(Refusal::Forged);
+        }
+    }
+    Ok(claims)
+}
+
+/// The event log's record of an accepted call.
+fn record(
+    app: &App,
+    kind: EventKind,
+    claims: &Claims,
+    price: Clearing,
+    now: UnixTime,
+) -> EventRecord {
+    let exchange = app.exchanges.get(usize::from(claims.exchange));
+    // Spend is booked once per impression: on the billing notice where
+    // the exchange sends one, else on the win.
+    let books = match exchange {
+        Some(e) if e.sends_burl => kind == EventKind::Bill,
+        _ => kind == EventKind::Win,
+    };
+    let price = match price {
+        Clearing::Price(p) => Some(p),
+        Clearing::Unknown => None,
+    };
+    // Without a reported price, book the bid price: never below what the
+    // exchange can charge (first price), so errors fall on underspending.
+    let cost = if books {
+        Micros(price.unwrap_or(claims.price).0 / 1000)
+    } else {
+        Micros(0)
+    };
+    EventRecord {
+        bid: format!("{:x}-{:x}", claims.bid.0, claims.bid.1),
+        kind,
+        campaign: claims.campaign,
+        exchange: exchange.map_or_else(|| claims.exchange.to_string(), |e| e.name.clone()),
+        stage: claims.stage,
+        combo: claims.combo,
+        user_key: claims.user.map(|k| k.0),
+        bid_price: claims.price,
+        price,
+        cost,
+        issued: UnixTime(i64::from(claims.issued)),
+        at: now,
+    }
+}
+
+fn refused(counters: &EventCounters, why: Refusal) -> Response<Body> {
+    counters.refuse(why);
+    match why {
+        Refusal::BadPrice => ApiError::BadRequest {
+            path: "price".into(),
+            message: "not a decimal CPM nor a known encrypted price".into(),
+        }
+        .into_response(),
+        _ => ApiError::Forbidden.into_response(),
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// `GET /events/{win,bill,loss,imp}`.
+pub async fn notice(app: &Arc<App>, kind: EventKind, query: Option<&str>) -> Response<Body> {
+    let counters = &app.metrics.events;
+    let now = UnixTime::now();
+    let p = Params::of(query);
+    let claims = match verified(app, &p, now) {
+        Ok(c) => c,
+        Err(why) => return refused(counters, why),
+    };
+    let price = match price::clearing(p.price, &[]) {
+        Ok(c) => c,
+        Err(_) => return refused(counters, Refusal::BadPrice),
+    };
+    EventCounters::inc(&counters.accepted, kind);
+    let event = record(app, kind, &claims, price, now);
+    if kind == EventKind::Bill {
+        // Billing is money: on disk before the exchange hears back.
+        let store = Arc::clone(&app.store);
+        let one = vec![event];
+        let recorded = tokio::task::spawn_blocking(move || store.record_events(&one)).await;
+        match recorded {
+            Ok(Ok(fresh)) => {
+                let to = if fresh[0] {
+                    &counters.counted
+                } else {
+                    &counters.replays
+                };
+                EventCounters::inc(to, kind);
+            }
+            Ok(Err(e)) => {
+                counters
+                    .store_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return ApiError::from(e).into_response();
+            }
+            Err(join) => return ApiError::Internal(join.to_string()).into_response(),
+        }
+    } else {
+        app.events.send(event);
+    }
+    match kind {
+        EventKind::Impression => impression(),
+        _ => empty(StatusCode::OK),
+    }
+}
 
 /// The smallest transparent GIF (1x1).
 const PIXEL: &[u8] = &[
@@ -32,18 +245,23 @@ pub fn impression() -> Response<Body> {
     resp
 }
 
-/// `GET /events/click?cid=..&crid=..`: 302 to the landing page of that
-/// creative; 404 when the snapshot has no such creative.
+/// `GET /events/click?cid=..&crid=..&t=..`: 302 to the landing page of
+/// that creative (404 when the snapshot has none); counted when the token
+/// is valid.
 pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
-    let (mut cid, mut crid) = (None, None);
-    for pair in query.unwrap_or("").split('&') {
-        match pair.split_once('=') {
-            Some(("cid", v)) => cid = Some(v),
-            Some(("crid", v)) => crid = Some(v),
-            _ => {}
+    let counters = &app.metrics.events;
+    let now = UnixTime::now();
+    let p = Params::of(query);
+    let counted = match verified(app, &p, now) {
+        Ok(claims) => Some(claims),
+        // A person clicked an old ad: take them there, count nothing.
+        Err(Refusal::Expired) => {
+            counters.refuse(Refusal::Expired);
+            None
         }
-    }
-    let (Some(cid), Some(crid)) = (cid, crid) else {
+        Err(why) => return refused(counters, why),
+    };
+    let (Some(cid), Some(crid)) = (p.cid, p.crid) else {
         return ApiError::NotFound.into_response();
     };
     let snap = app.snapshot.load();
@@ -64,10 +282,17 @@ pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
     let Some(Ok(location)) = landing.map(|l| HeaderValue::from_str(&l)) else {
         return ApiError::NotFound.into_response();
     };
-    let mut resp = Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = StatusCode::FOUND;
+    if let Some(claims) = counted {
+        EventCounters::inc(&counters.accepted, EventKind::Click);
+        app.events.send(record(
+            app,
+            EventKind::Click,
+            &claims,
+            Clearing::Unknown,
+            now,
+        ));
+    }
+    let mut resp = empty(StatusCode::FOUND);
     resp.headers_mut().insert(header::LOCATION, location);
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }

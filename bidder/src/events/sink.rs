@@ -1,0 +1,142 @@
+//! The way from the event endpoints to the cold path: a bounded channel and
+//! one worker thread that records events in batches in the store (which
+//! deduplicates and counts them in the same transaction) and, when
+//! impressions or clicks taught the learner something, republishes the
+//! bid snapshot, at most once per `learning_republish`.
+//!
+//! Sending never blocks: when the channel is full the event is dropped and
+//! counted (`bidder_events_dropped_total`). Billing notices never take this
+//! way: the endpoint records them in the store before it answers.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+use crate::metrics::EventCounters;
+use crate::model::{EventKind, EventRecord};
+use crate::store::Store;
+
+/// Most events recorded in one store transaction.
+const BATCH: usize = 1024;
+
+/// The sending end; cheap to share.
+pub struct EventSink {
+    tx: SyncSender<EventRecord>,
+    counters: Arc<EventCounters>,
+}
+
+/// Rebuilds and publishes the bid snapshot from the store.
+pub type Republish = Arc<dyn Fn() + Send + Sync>;
+
+impl EventSink {
+    /// Starts the worker. It runs until every sender is dropped, then
+    /// records what is left and publishes once more if needed.
+    pub fn start(
+        store: Arc<Store>,
+        capacity: usize,
+        learning_republish: Duration,
+        republish: Republish,
+        counters: Arc<EventCounters>,
+    ) -> EventSink {
+        let (tx, rx) = sync_channel(capacity);
+        let worker = Worker {
+            rx,
+            store,
+            learning_republish,
+            republish,
+            counters: Arc::clone(&counters),
+        };
+        std::thread::Builder::new()
+            .name("events".into())
+            .spawn(move || worker.run())
+            .expect("spawn the event worker");
+        EventSink { tx, counters }
+    }
+
+    /// Queues `event` for the cold path; `false` when the channel was full
+    /// (the event is dropped and counted) or the worker is gone.
+    pub fn send(&self, event: EventRecord) -> bool {
+        // Counted before sending so the worker's decrement cannot run first.
+        self.counters.depth.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(event) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.depth.fetch_sub(1, Ordering::Relaxed);
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+}
+
+struct Worker {
+    rx: Receiver<EventRecord>,
+    store: Arc<Store>,
+    learning_republish: Duration,
+    republish: Republish,
+    counters: Arc<EventCounters>,
+}
+
+impl Worker {
+    fn run(self) {
+        let mut batch = Vec::with_capacity(BATCH);
+        // Since when learnt counts wait to be published.
+        let mut pending: Option<Instant> = None;
+        let mut open = true;
+        while open {
+            let wait = match pending {
+                Some(since) => self.learning_republish.saturating_sub(since.elapsed()),
+                None => Duration::from_secs(3600),
+            };
+            match self.rx.recv_timeout(wait) {
+                Ok(e) => batch.push(e),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+            while batch.len() < BATCH {
+                match self.rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.counters
+                    .depth
+                    .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+                if self.record(&batch) {
+                    pending.get_or_insert_with(Instant::now);
+                }
+                batch.clear();
+            }
+            let due = pending.is_some_and(|since| since.elapsed() >= self.learning_republish);
+            if (due || !open) && pending.take().is_some() {
+                (self.republish)();
+            }
+        }
+    }
+
+    /// Records `batch`; whether it taught the learner something new.
+    fn record(&self, batch: &[EventRecord]) -> bool {
+        match self.store.record_events(batch) {
+            Ok(fresh) => {
+                let mut learnt = false;
+                for (e, new) in batch.iter().zip(fresh) {
+                    if new {
+                        EventCounters::inc(&self.counters.counted, e.kind);
+                        learnt |= matches!(e.kind, EventKind::Impression | EventKind::Click)
+                            && e.combo.is_some();
+                    } else {
+                        EventCounters::inc(&self.counters.replays, e.kind);
+                    }
+                }
+                learnt
+            }
+            Err(err) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %err, events = batch.len(), "event batch not recorded");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Notices and trackers on the real server: a bid's win, bill, impression
+//! and click come back through the URLs it was handed out with, are
+//! counted once however often they arrive (spend in the store, learning
+//! counts, metrics), and anything not signed by the bidder is refused.
+
+mod common;
+
+use std::time::Duration;
+
+use bidder::events::token::{Claims, Signer, auction_hash};
+use bidder::model::{CampaignId, EventKind, UnixTime};
+use bidder::store::Store;
+use common::TestServer;
+use http::Method;
+use openrtb::Micros;
+use serde_json::{Value, json};
+
+const KEY: [u8; 32] = [5; 32];
+
+/// A demo bidder with a known token key that publishes learnt counts at
+/// once.
+async fn server() -> TestServer {
+    TestServer::start(true, |c| {
+        c.events.keys = vec![KEY];
+        c.events.learning_republish = Duration::ZERO;
+    })
+    .await
+}
+
+/// The demo's intent user asking for a 300x250: the assembled Acme banner.
+async fn bid(server: &TestServer, request_id: &str) -> Value {
+    let body = serde_json::to_vec(&json!({
+        "id": request_id,
+        "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
+        "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
+        "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
+        "user": {"buyeruid": "demo-intent"},
+        "at": 1,
+        "tmax": 500
+    }))
+    .unwrap();
+    let reply = server.bid(body).await;
+    assert_eq!(reply.status, 200);
+    let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+    assert_eq!(bid["cid"], "1", "{bid}");
+    bid
+}
+
+/// `url` as the exchange calls it: macros filled, path and query only.
+fn filled(url: &str, request_id: &str, price: &str) -> String {
+    let url = url
+        .replace("${AUCTION_ID}", request_id)
+        .replace("${AUCTION_IMP_ID}", "1")
+        .replace("${AUCTION_PRICE}", price)
+        .replace("${AUCTION_CURRENCY}", "USD")
+        .replace("${AUCTION_LOSS}", "102");
+    url[url.find("/events/").unwrap()..].to_string()
+}
+
+/// The tracker in `adm` whose path starts with `path`, unescaped.
+fn tracker(adm: &str, path: &str) -> String {
+    let at = adm.find(path).unwrap_or_else(|| panic!("{path} in {adm}"));
+    let rest = &adm[at..];
+    rest[..rest.find('"').unwrap()].replace("&amp;", "&")
+}
+
+async fn get(server: &TestServer, path: &str) -> u16 {
+    server
+        .request(Method::GET, path, &[], Vec::new())
+        .await
+        .status
+}
+
+/// The value of the Prometheus sample `line_start` (`name{labels}`).
+async fn metric(server: &TestServer, sample: &str) -> f64 {
+    let text = server
+        .request(Method::GET, "/metrics", &[], Vec::new())
+        .await
+        .body;
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{sample} not in\n{text}"))
+}
+
+/// Waits for the event worker to have counted `n` events of `kind`.
+async fn counted(server: &TestServer, kind: &str, n: f64) {
+    let sample = format!("bidder_events_counted_total{{kind=\"{kind}\"}}");
+    for _ in 0..200 {
+        if metric(server, &sample).await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{kind} never counted {n} times");
+}
+
+#[tokio::test]
+async fn a_bids_events_are_counted_once_however_often_they_come() {
+    let server = server().await;
+    let b = bid(&server, "loop-1").await;
+    let (nurl, burl) = (b["nurl"].as_str().unwrap(), b["burl"].as_str().unwrap());
+    let adm = b["adm"].as_str().unwrap();
+    let combo = nurl
+        .split("&combo=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+
+    // The exchange wins us at 1.50 CPM, fires the win twice and bills
+    // three times; the browser shows the ad and the user clicks twice.
+    let win = filled(nurl, "loop-1", "1.50");
+    let bill = filled(burl, "loop-1", "1.50");
+    for path in [&win, &win, &bill, &bill, &bill] {
+        assert_eq!(get(&server, path).await, 200, "{path}");
+    }
+    let imp = tracker(adm, "/events/imp?");
+    assert_eq!(get(&server, &imp).await, 200);
+    assert_eq!(get(&server, &imp).await, 200);
+    let click = tracker(adm, "/events/click?");
+    assert_eq!(get(&server, &click).await, 302);
+    assert_eq!(get(&server, &click).await, 302);
+
+    counted(&server, "click", 1.0).await;
+    counted(&server, "imp", 1.0).await;
+    counted(&server, "win", 1.0).await;
+    assert_eq!(
+        metric(&server, "bidder_events_counted_total{kind=\"bill\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, "bidder_events_replayed_total{kind=\"bill\"}").await,
+        2.0
+    );
+    for kind in ["win", "imp", "click"] {
+        let replays = format!("bidder_events_replayed_total{{kind=\"{kind}\"}}");
+        assert_eq!(metric(&server, &replays).await, 1.0, "{kind}");
+    }
+
+    // Spend: one impression at 1.50 CPM, booked once, on the bill.
+    let store = Store::open(&server.data_dir).unwrap();
+    let (today, total) = store.spend(CampaignId(1), UnixTime::now()).unwrap();
+    assert_eq!((today, total), (Micros(1_500), Micros(1_500)));
+    assert_eq!(
+        store.event_count(CampaignId(1), EventKind::Bill).unwrap(),
+        1
+    );
+
+    // Learning: the combination served at intent got its impression and
+    // its click.
+    let admin = server.tokens.as_ref().unwrap().admin.clone();
+    let report = server
+        .api(
+            Method::GET,
+            "/api/v1/campaigns/1/combinations",
+            Some(&admin),
+            None,
+        )
+        .await
+        .json();
+    let row = report["combinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["combination"] == combo && r["stage"] == "intent")
+        .unwrap_or_else(|| panic!("{combo} at intent in {report}"));
+    assert_eq!(
+        (row["impressions"].as_u64(), row["clicks"].as_u64()),
+        (Some(1), Some(1))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_loss_books_nothing_and_an_unsubstituted_price_books_the_bid() {
+    let server = server().await;
+    let b = bid(&server, "loss-1").await;
+    let lurl = filled(b["lurl"].as_str().unwrap(), "loss-1", "0.90");
+    assert_eq!(get(&server, &lurl).await, 200);
+    counted(&server, "loss", 1.0).await;
+    let b = bid(&server, "raw-1").await;
+    // The exchange did not fill the price macro: the bid price is booked.
+    let burl = b["burl"].as_str().unwrap();
+    let raw = &burl[burl.find("/events/").unwrap()..];
+    assert_eq!(get(&server, raw).await, 200);
+    let price = (b["price"].as_f64().unwrap() * 1e6).round() as i64;
+    let store = Store::open(&server.data_dir).unwrap();
+    let (today, _) = store.spend(CampaignId(1), UnixTime::now()).unwrap();
+    assert_eq!(today, Micros(price / 1000));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn forged_altered_expired_and_misplaced_tokens_are_refused() {
+    let server = server().await;
+    let b = bid(&server, "forge-1").await;
+    let bill = filled(b["burl"].as_str().unwrap(), "forge-1", "1.00");
+    let token = bill.split("&t=").nth(1).unwrap().to_string();
+
+    // One character of the token changed.
+    let mut altered = token.clone().into_bytes();
+    altered[20] = if altered[20] == b'A' { b'B' } else { b'A' };
+    let altered = bill.replace(&token, std::str::from_utf8(&altered).unwrap());
+    assert_eq!(get(&server, &altered).await, 403);
+
+    // Signed with another key.
+    let claims = Claims {
+        issued: UnixTime::now().0 as u32,
+        exchange: 0,
+        campaign: CampaignId(1),
+        price: Micros(1_000_000),
+        stage: None,
+        combo: None,
+        user: None,
+        bid: (1, 2),
+        auction: auction_hash("forge-1", "1"),
+    };
+    let foreign = Signer::new(&[[6; 32]], 3600).sign(&claims);
+    let forged = format!("/events/bill?auction=forge-1&imp=1&price=1.00&t={foreign}");
+    assert_eq!(get(&server, &forged).await, 403);
+
+    // Our key, but older than the window.
+    let old = Signer::new(&[KEY], 86_400).sign(&Claims {
+        issued: UnixTime::now().0 as u32 - 2 * 86_400,
+        ..claims
+    });
+    let expired = format!("/events/bill?auction=forge-1&imp=1&price=1.00&t={old}");
+    assert_eq!(get(&server, &expired).await, 403);
+
+    // A valid token replayed for another auction.
+    let moved = bill.replace("auction=forge-1", "auction=other-auction");
+    assert_eq!(get(&server, &moved).await, 403);
+
+    // No token at all, and a price that is not a price.
+    assert_eq!(get(&server, "/events/win?price=1.00").await, 403);
+    let bad_price = bill.replace("price=1.00", "price=lots");
+    assert_eq!(get(&server, &bad_price).await, 400);
+
+    assert_eq!(
+        metric(&server, "bidder_events_refused_total{reason=\"forged\"}").await,
+        3.0
+    );
+    assert_eq!(
+        metric(&server, "bidder_events_refused_total{reason=\"expired\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, "bidder_events_refused_total{reason=\"malformed\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, "bidder_events_refused_total{reason=\"bad_price\"}").await,
+        1.0
+    );
+    let store = Store::open(&server.data_dir).unwrap();
+    assert_eq!(
+        store.spend(CampaignId(1), UnixTime::now()).unwrap(),
+        (Micros(0), Micros(0)),
+        "nothing refused was booked"
+    );
+    // The genuine notice still counts.
+    assert_eq!(get(&server, &bill).await, 200);
+    assert_eq!(
+        store.spend(CampaignId(1), UnixTime::now()).unwrap().0,
+        Micros(1_000)
+    );
+    server.stop().await;
+}
