@@ -10,62 +10,16 @@
 //!   the Thompson probabilities of 100 combinations at 6 stages, and the
 //!   whole plan of a 100-combination campaign.
 //!
-//! Before measuring, prints the heap allocations of one assembly, counted
-//! by a global allocator that wraps mimalloc (creative/tests/allocations.rs
-//! asserts zero). Run: `cargo bench -p benches --bench creative`.
-
-use std::alloc::{GlobalAlloc, Layout};
-use std::cell::Cell;
+//! That assembly allocates nothing is asserted, with a counting allocator,
+//! by `creative/tests/allocations.rs`. Run:
+//! `cargo bench -p benches --bench creative`.
 
 use audiences::Stage;
 use creative::assembly::{Parts, Trackers, prepare_banner};
 use creative::learning::{Choice, Counts, Draws, Policy, probabilities};
 use creative::template::{BANNERS, Format};
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
-use mimalloc::MiMalloc;
 use openrtb::native::NativeRequest;
-
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn counted() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-    }
-}
-
-// SAFETY: every call is passed to mimalloc unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        counted();
-        unsafe { MiMalloc.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { MiMalloc.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        counted();
-        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Heap allocations per call of `f`, over `n` calls on this thread.
-fn allocations_per_call(n: u64, mut f: impl FnMut()) -> f64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..n {
-        f();
-    }
-    COUNTING.with(|c| c.set(false));
-    (ALLOCATIONS.with(Cell::get) - before) as f64 / n as f64
-}
 
 /// The tail a bid writes into the trackers.
 const TAIL: &str = "&bid=3f2a9c1e-1&ex=bench&stage=intent&pp=250000";
@@ -93,14 +47,6 @@ fn assemble(c: &mut Criterion) {
             .write(TAIL, Some(&native), out)
             .expect("native assets fit");
     };
-
-    let banner = Format::Banner(0);
-    one(banner, &mut out);
-    let per_call = allocations_per_call(10_000, || one(banner, &mut out));
-    println!(
-        "creative/assemble/300x250: {per_call} heap allocations per assembly ({} bytes of markup)",
-        out.len()
-    );
 
     let mut group = c.benchmark_group("creative/assemble");
     for format in Format::ALL {

@@ -14,8 +14,7 @@ use bidder::model::{
     AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Catalog, Creative,
     CreativeId, CreativeStatus, Size, Targeting, UnixTime,
 };
-use creative::assembly::{Approved, ComboKey, FragmentId};
-use creative::fragment::FragmentBody;
+use creative::assembly::ComboKey;
 use creative::learning::{Counts, Policy};
 use creative::plan::{Library, Plan, PlanInput};
 use creative::{FixedCreative, HtmlCreative};
@@ -214,24 +213,9 @@ impl SpreadKeys {
     }
 }
 
-/// Approved fragments with ids in order: messages, then contents, then
-/// tones.
-pub fn library_of(bodies: Vec<FragmentBody>) -> Library {
-    let mut lib = Library::default();
-    for (i, body) in bodies.into_iter().enumerate() {
-        let (id, version) = (FragmentId(i as i64 + 1), 1);
-        match body {
-            FragmentBody::Message(body) => lib.messages.push(Approved { id, version, body }),
-            FragmentBody::Content(body) => lib.contents.push(Approved { id, version, body }),
-            FragmentBody::Tone(body) => lib.tones.push(Approved { id, version, body }),
-        }
-    }
-    lib
-}
-
 /// The demo's Acme fragments (`bidder --demo`).
 pub fn demo_library() -> Library {
-    library_of(bidder::demo::acme_fragments())
+    Library::from_bodies(bidder::demo::acme_fragments())
 }
 
 /// English fragments for every stage and format: `messages x contents x
@@ -269,7 +253,7 @@ pub fn synthetic_library(messages: usize, contents: usize, tones: usize) -> Libr
         .into_iter()
         .map(|v| serde_json::from_value(v).expect("synthetic fragments are valid"))
         .collect();
-    library_of(bodies)
+    Library::from_bodies(bodies)
 }
 
 /// The plan a snapshot would build from `library` for a campaign that

@@ -12,11 +12,11 @@ use audiences::Stage;
 use openrtb::native::NativeRequest;
 
 use crate::assembly::{
-    Approved, ComboKey, Parts, Prepared, Trackers, compatible, crid, native_assets, prepare_banner,
-    prepare_vast, shows_offer,
+    Approved, ComboKey, FragmentId, Parts, Prepared, Trackers, compatible, crid, native_assets,
+    prepare_banner, prepare_vast, shows_offer,
 };
 use crate::fixed::NativeAssets;
-use crate::fragment::{Content, Message, Tone, VideoAsset};
+use crate::fragment::{Content, FragmentBody, Message, Tone, VideoAsset};
 use crate::learning::{Choice, Counts, Policy, probabilities};
 use crate::native::{Links, NativeMismatch, render_native_with};
 use crate::template::Format;
@@ -37,6 +37,23 @@ pub struct Library {
     pub contents: Vec<Approved<Content>>,
     /// Tones.
     pub tones: Vec<Approved<Tone>>,
+}
+
+impl Library {
+    /// `bodies` as version 1 of fragments numbered from 1 in order (for
+    /// tests, benchmarks and demos; the bidder's come from its store).
+    pub fn from_bodies(bodies: Vec<FragmentBody>) -> Library {
+        let mut lib = Library::default();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let (id, version) = (FragmentId(i as i64 + 1), 1);
+            match body {
+                FragmentBody::Message(body) => lib.messages.push(Approved { id, version, body }),
+                FragmentBody::Content(body) => lib.contents.push(Approved { id, version, body }),
+                FragmentBody::Tone(body) => lib.tones.push(Approved { id, version, body }),
+            }
+        }
+        lib
+    }
 }
 
 /// Everything a plan is built from besides the library.

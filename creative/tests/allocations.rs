@@ -7,7 +7,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use audiences::Stage;
-use creative::assembly::{Approved, FragmentId};
 use creative::fragment::FragmentBody;
 use creative::learning::{Counts, Policy};
 use creative::plan::{Library, Plan, PlanInput};
@@ -77,16 +76,7 @@ fn library() -> Library {
     ]"##,
     )
     .unwrap();
-    let mut lib = Library::default();
-    for (i, body) in bodies.into_iter().enumerate() {
-        let (id, version) = (FragmentId(i as i64 + 1), 1);
-        match body {
-            FragmentBody::Message(body) => lib.messages.push(Approved { id, version, body }),
-            FragmentBody::Content(body) => lib.contents.push(Approved { id, version, body }),
-            FragmentBody::Tone(body) => lib.tones.push(Approved { id, version, body }),
-        }
-    }
-    lib
+    Library::from_bodies(bodies)
 }
 
 fn plan() -> Plan {
