@@ -36,6 +36,7 @@ pub mod events;
 pub mod maintenance;
 pub mod metrics;
 pub mod model;
+pub mod percent;
 pub mod routes;
 pub mod server;
 pub mod shutdown;

@@ -159,7 +159,7 @@ fn fragment_filter(query: Option<&str>) -> Result<(FragmentFilter, String), ApiE
                     "pending, approved, rejected or archived",
                 )),
             },
-            "set" => match super::funnels::percent_decode(value) {
+            "set" => match crate::percent::decode(value) {
                 Some(s) => filter.set = Some(s),
                 None => errors.push(FieldError::new("set", "invalid percent-encoding")),
             },
@@ -338,8 +338,8 @@ impl Admin {
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
         require(manages_campaigns(who))?;
-        let exchange = super::funnels::percent_decode(exchange).ok_or(ApiError::NotFound)?;
-        let crid = super::funnels::percent_decode(crid).ok_or(ApiError::NotFound)?;
+        let exchange = crate::percent::decode(exchange).ok_or(ApiError::NotFound)?;
+        let crid = crate::percent::decode(crid).ok_or(ApiError::NotFound)?;
         if !who.is_admin() {
             let owner = self.crid_owner(&crid)?.ok_or(ApiError::NotFound)?;
             require(who.is_granted(owner))?;
@@ -384,7 +384,7 @@ impl Admin {
         let mut exchange = None;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
-                Some(("exchange", v)) => exchange = super::funnels::percent_decode(v),
+                Some(("exchange", v)) => exchange = crate::percent::decode(v),
                 _ => {
                     return Err(ApiError::Unprocessable(vec![FieldError::new(
                         pair.split('=').next().unwrap_or(pair),

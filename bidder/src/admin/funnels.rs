@@ -312,8 +312,8 @@ impl Admin {
         key_type: &str,
         id: &str,
     ) -> Result<(audiences::keys::UserKey, String), ApiError> {
-        let key_type = percent_decode(key_type).ok_or(ApiError::NotFound)?;
-        let id = percent_decode(id).ok_or(ApiError::NotFound)?;
+        let key_type = crate::percent::decode(key_type).ok_or(ApiError::NotFound)?;
+        let id = crate::percent::decode(id).ok_or(ApiError::NotFound)?;
         let (name, source) = key_type.split_once(':').unwrap_or((&key_type, ""));
         let kind = KeyType::parse(name).ok_or_else(|| {
             ApiError::Unprocessable(vec![FieldError::new(
@@ -432,37 +432,5 @@ fn member_view<'a>(
         stage: names.name(m.stage),
         updated_at: i64::from(m.updated),
         expires_at: (m.expires != 0).then_some(i64::from(m.expires)),
-    }
-}
-
-/// `%XX`-decodes a path segment; `None` if it is not valid UTF-8 after.
-pub(super) fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn path_segments_are_percent_decoded() {
-        assert_eq!(
-            super::percent_decode("eid%3Auidapi.com").as_deref(),
-            Some("eid:uidapi.com")
-        );
-        assert_eq!(super::percent_decode("a%2Fb").as_deref(), Some("a/b"));
-        assert_eq!(super::percent_decode("bad%2"), None);
-        assert_eq!(super::percent_decode("%FF"), None);
     }
 }

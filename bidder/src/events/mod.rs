@@ -69,31 +69,6 @@ fn unsubstituted(v: &str) -> bool {
     v.starts_with("${") || v.starts_with("%24%7B") || v.starts_with("%24%7b")
 }
 
-/// `%XX` decoding of one query value (request ids may be escaped).
-fn percent_decoded(v: &str) -> Option<String> {
-    let b = v.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The token's claims, checked against the auction the exchange names.
 fn verified(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal> {
     let text = p.token.ok_or(Refusal::Malformed)?;
@@ -111,8 +86,8 @@ fn verified(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal>
         && !unsubstituted(i)
     {
         let (a, i) = (
-            percent_decoded(a).ok_or(Refusal::Malformed)?,
-            percent_decoded(i).ok_or(Refusal::Malformed)?,
+            crate::percent::decode(a).ok_or(Refusal::Malformed)?,
+            crate::percent::decode(i).ok_or(Refusal::Malformed)?,
         );
         if auction_hash(&a, &i) != claims.auction {
             return Err(Refusal::Forged);
