@@ -334,6 +334,8 @@ impl Change {
 /// The audience table.
 pub struct Table {
     current: ArcSwap<Shards>,
+    /// Snapshots published so far (for `/metrics`).
+    published: std::sync::atomic::AtomicU64,
     /// Serialises writers; readers never touch it.
     writer: Mutex<()>,
 }
@@ -353,6 +355,7 @@ impl Table {
                 shards: vec![empty; SHARDS],
                 counts: Arc::default(),
             }),
+            published: Default::default(),
             writer: Mutex::new(()),
         }
     }
@@ -360,6 +363,11 @@ impl Table {
     /// The current state, for the duration of one request.
     pub fn snapshot(&self) -> Guard<Arc<Shards>> {
         self.current.load()
+    }
+
+    /// How many snapshots have been published since the table was made.
+    pub fn version(&self) -> u64 {
+        self.published.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Applies `batch` atomically: readers see all of it or none; of two
@@ -404,6 +412,8 @@ impl Table {
             *shard = merged;
         }
         counts.retain(|_, c| c.iter().any(|&n| n != 0));
+        self.published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.current.store(Arc::new(Shards {
             shards,
             counts: Arc::new(counts),
@@ -467,6 +477,8 @@ impl Table {
         while shards.len() < SHARDS {
             shards.push(Arc::new(Shard::default()));
         }
+        self.published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.current.store(Arc::new(Shards {
             shards,
             counts: Arc::new(counts),
@@ -494,6 +506,8 @@ impl Table {
             })
             .collect();
         counts.retain(|_, c| c.iter().any(|&n| n != 0));
+        self.published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.current.store(Arc::new(Shards {
             shards,
             counts: Arc::new(counts),

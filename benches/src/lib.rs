@@ -51,6 +51,9 @@ pub fn settings() -> Settings {
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
         signer: bidder::events::token::Signer::new(&[[9; 32]], 3600),
+        ledger: std::sync::Arc::new(bidder::budget::Ledger::new(600, None)),
+        move_ttl_secs: 86_400,
+        frequency: std::sync::Arc::new(bidder::frequency::Frequency::new(1 << 16)),
     }
 }
 
@@ -118,8 +121,10 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
             status: CampaignStatus::Active,
             flight_start: None,
             flight_end: None,
-            total_budget_micros: Micros(1_000_000_000),
-            daily_budget_micros: Micros(100_000_000),
+            // Budgets no benchmark run can exhaust: bids reserve and are
+            // never settled here, and the paced path is still measured.
+            total_budget_micros: Micros(1_000_000_000_000_000),
+            daily_budget_micros: Micros(100_000_000_000_000),
             currency: Currency::USD,
             base_cpm_micros: Micros(1_500_000 + (i % 100) * 10_000),
             max_cpm_micros: Micros(5_000_000 + (i % 100) * 10_000),
@@ -131,6 +136,8 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
             targeting,
             stage_multipliers: StageMultipliers::default(),
             fragment_sets: Vec::new(),
+            pacing: Default::default(),
+            frequency: Default::default(),
             version: 1,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
@@ -155,6 +162,7 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
             id: AdvertiserId(1),
             name: "Bench".into(),
             domain: "bench.example".into(),
+            frequency: Default::default(),
             version: 1,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

@@ -7,18 +7,22 @@
 //! the admin API (cold path) replaces it, after the store has committed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
 use crate::admin::Admin;
 use crate::audience::{Audience, Loaded};
+use crate::budget::Ledger;
 use crate::config::Config;
 use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
+use crate::events::effects::Effects;
 use crate::events::sink::{EventSink, Republish};
 use crate::events::token::Signer;
+use crate::frequency::{Frequency, Subject};
 use crate::metrics::Metrics;
-use crate::model::Catalog;
+use crate::model::{Catalog, UnixTime};
+use crate::reports::ReportSink;
 use crate::store::{Store, StoreError};
 
 /// Why the bidder could not start.
@@ -52,6 +56,16 @@ pub struct App {
     pub store: Arc<Store>,
     /// Where accepted events go to be counted.
     pub events: EventSink,
+    /// What counted events change (budgets, caps, funnels).
+    pub effects: Arc<Effects>,
+    /// Where the bid path counts bids and no-bids for reports.
+    pub reports: ReportSink,
+    /// Every campaign's budget account.
+    pub ledger: Arc<Ledger>,
+    /// Per-user impression counts.
+    pub frequency: Arc<Frequency>,
+    /// Bid snapshots published since start.
+    pub published: Arc<AtomicU64>,
     draining: AtomicBool,
 }
 
@@ -65,23 +79,35 @@ impl App {
         } else {
             config.events.keys.clone()
         };
+        let ledger = Arc::new(Ledger::new(
+            config.events.reservation_ttl_secs,
+            Some(Arc::clone(&store)),
+        ));
+        let frequency = Arc::new(Frequency::new(config.events.frequency_capacity));
         let settings = Arc::new(Settings {
             public_url: config.public_url.clone(),
             fx,
             bid_ttl_secs: config.bid_ttl_secs,
             creative: config.creative,
             signer: Signer::new(&keys, config.events.token_ttl_secs),
+            ledger: Arc::clone(&ledger),
+            move_ttl_secs: config.events.move_ttl_secs,
+            frequency: Arc::clone(&frequency),
         });
         let catalog = store.load_catalog()?;
         let (audience, audience_loaded) = Audience::open(Arc::clone(&store))?;
         let audience = Arc::new(audience);
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&catalog, &settings)));
+        restore_counts(&store, &catalog, &config, &ledger, &frequency)?;
 
+        let published = Arc::new(AtomicU64::new(1));
         let publish = {
             let snapshot = Arc::clone(&snapshot);
             let settings = Arc::clone(&settings);
+            let published = Arc::clone(&published);
             Arc::new(move |catalog: Catalog| {
                 snapshot.store(Arc::new(Snapshot::build(&catalog, &settings)));
+                published.fetch_add(1, Ordering::Relaxed);
             })
         };
         let exchanges = config
@@ -105,17 +131,35 @@ impl App {
                 Err(e) => tracing::error!(error = %e, "learnt counts not published"),
             })
         };
+        let effects = Arc::new(Effects {
+            snapshot: Arc::clone(&snapshot),
+            audience: Arc::clone(&audience),
+            move_ttl_secs: config.events.move_ttl_secs,
+            late: Default::default(),
+            moved: Default::default(),
+        });
         let events = EventSink::start(
             Arc::clone(&store),
             config.events.channel_capacity,
             config.events.learning_republish,
             republish,
             Arc::clone(&metrics.events),
+            Arc::clone(&effects),
+        );
+        let reports = ReportSink::start(
+            Arc::clone(&store),
+            config.exchanges.iter().map(|e| e.name.clone()).collect(),
+            config.events.channel_capacity,
         );
         Ok(App {
             admin: Admin::new(Arc::clone(&store), Arc::clone(&audience), publish, settings),
             store,
             events,
+            effects,
+            reports,
+            ledger,
+            frequency,
+            published,
             audience,
             audience_loaded,
             config,
@@ -124,6 +168,25 @@ impl App {
             metrics,
             draining: AtomicBool::new(false),
         })
+    }
+
+    /// What `/metrics` shows beyond the counters.
+    pub fn metrics_state(&self) -> crate::metrics::State {
+        let now = UnixTime::now();
+        crate::metrics::State {
+            campaigns: self.snapshot.load().campaign_count(),
+            catalog_version: self.published.load(Ordering::Relaxed),
+            audience_version: self.audience.table.version(),
+            budgets: self
+                .ledger
+                .accounts()
+                .iter()
+                .map(|a| (a.id.0, a.state(now)))
+                .collect(),
+            report_facts_dropped: self.reports.dropped.load(Ordering::Relaxed),
+            late_settlements: self.effects.late.load(Ordering::Relaxed),
+            funnel_moves: self.effects.moved.load(Ordering::Relaxed),
+        }
     }
 
     /// Index of the exchange called `name`.
@@ -141,4 +204,32 @@ impl App {
     pub fn is_ready(&self) -> bool {
         !self.draining.load(Ordering::Relaxed)
     }
+}
+
+/// After a restart: holds the reservations the last checkpoint found (bids
+/// that may still win), and replays the last week's impressions into the
+/// frequency table.
+fn restore_counts(
+    store: &Store,
+    catalog: &Catalog,
+    config: &Config,
+    ledger: &Ledger,
+    frequency: &Frequency,
+) -> Result<(), StoreError> {
+    let now = UnixTime::now();
+    let ttl = i64::from(config.events.reservation_ttl_secs);
+    ledger.restore(&store.reservations_since(UnixTime(now.0 - ttl))?, now);
+    let advertiser: std::collections::HashMap<_, _> = catalog
+        .campaigns
+        .iter()
+        .map(|c| (c.id, c.advertiser_id))
+        .collect();
+    for (user, campaign, at) in store.impressions_since(UnixTime(now.0 - 7 * 86_400))? {
+        let user = audiences::keys::UserKey(user);
+        frequency.record(user, Subject::Campaign(campaign), at);
+        if let Some(a) = advertiser.get(&campaign) {
+            frequency.record(user, Subject::Advertiser(*a), at);
+        }
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ use openrtb::body::{gunzip_capped, gzip};
 use openrtb::{BidResponse, Currency, Parser};
 
 use crate::app::App;
-use crate::decision::{BidContext, NoBidReason, Outcome, Scratch, UserView, decide};
+use crate::decision::{BidContext, NoBidReason, Outcome, Scratch, UserView, decide, origin};
 use crate::error::{ApiError, Body};
 use crate::metrics::ExchangeCounters;
 use crate::model::UnixTime;
@@ -108,6 +108,7 @@ pub async fn handle(
     };
 
     let resp = respond(app, exchange, &body, gzipped, wants.gzip, arrived);
+    app.metrics.latency.observe(arrived.elapsed());
     finish(resp, &wants)
 }
 
@@ -176,8 +177,11 @@ fn answer(
         .map(|ms| Duration::from_millis(u64::from(ms)))
         .unwrap_or(app.config.default_tmax);
     let deadline = arrived + tmax.saturating_sub(app.config.network_margin);
+    let now = UnixTime::now();
+    let origin = origin(&req, &app.exchanges[exchange]);
     let no_bid = |reason: NoBidReason, out: &mut Vec<u8>, compressed: &mut Vec<u8>| {
         counters.no_bid(reason);
+        app.reports.no_bid(now, origin, reason);
         if !app.config.exchanges[exchange].nbr_on_no_bid {
             return empty(StatusCode::NO_CONTENT);
         }
@@ -197,7 +201,6 @@ fn answer(
     }
 
     let snapshot = app.snapshot.load();
-    let now = UnixTime::now();
     let user = UserView::resolve(
         &req,
         &app.audience.table.snapshot(),
@@ -221,6 +224,9 @@ fn answer(
             out.clear();
             decision.write_into(out);
             ExchangeCounters::inc(&counters.bids);
+            for fact in &decision.facts {
+                app.reports.bid(now, origin, *fact);
+            }
             json(out, compressed, accept_gzip)
         }
     }

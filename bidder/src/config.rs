@@ -102,6 +102,16 @@ pub struct EventsFile {
     /// milliseconds (default 10,000): rebuilding plans costs milliseconds
     /// per campaign, so it is not done per event.
     pub learning_republish_ms: Option<u64>,
+    /// How long a bid's budget reservation is held waiting for its win,
+    /// bill or loss, seconds (default 600). Then it is released; an
+    /// outcome arriving later is booked and counted as late.
+    pub reservation_ttl_secs: Option<u32>,
+    /// Entries of the frequency-cap table (default 4,194,304, 64 MiB):
+    /// one per user and capped campaign or advertiser seen within a week.
+    pub frequency_capacity: Option<usize>,
+    /// How long a user an event moved into a funnel stays there, seconds
+    /// (default 30 days), unless already a member with its own expiry.
+    pub move_ttl_secs: Option<u32>,
 }
 
 /// Event settings, checked.
@@ -115,6 +125,12 @@ pub struct EventsConfig {
     pub channel_capacity: usize,
     /// Longest wait before learnt reactions are published.
     pub learning_republish: Duration,
+    /// Lifetime of a budget reservation, seconds.
+    pub reservation_ttl_secs: u32,
+    /// Entries of the frequency-cap table.
+    pub frequency_capacity: usize,
+    /// Membership lifetime of users moved by events, seconds.
+    pub move_ttl_secs: u32,
 }
 
 impl std::fmt::Debug for EventsConfig {
@@ -125,6 +141,9 @@ impl std::fmt::Debug for EventsConfig {
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("channel_capacity", &self.channel_capacity)
             .field("learning_republish", &self.learning_republish)
+            .field("reservation_ttl_secs", &self.reservation_ttl_secs)
+            .field("frequency_capacity", &self.frequency_capacity)
+            .field("move_ttl_secs", &self.move_ttl_secs)
             .finish()
     }
 }
@@ -405,6 +424,14 @@ impl Config {
             learning_republish: Duration::from_millis(
                 file.events.learning_republish_ms.unwrap_or(10_000),
             ),
+            reservation_ttl_secs: file.events.reservation_ttl_secs.unwrap_or(600).max(15),
+            frequency_capacity: positive(
+                "events.frequency_capacity",
+                file.events.frequency_capacity,
+                1 << 22,
+                &mut problems,
+            ),
+            move_ttl_secs: file.events.move_ttl_secs.unwrap_or(30 * 86_400),
         };
 
         if !problems.is_empty() {

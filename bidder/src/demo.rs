@@ -19,7 +19,8 @@ use openrtb::{Currency, Micros};
 use crate::auth::{self, Principal, Role};
 use crate::model::{
     AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
-    Creative, CreativeId, CreativeStatus, Funnel, Inventory, StageNames, Targeting, UnixTime,
+    Creative, CreativeId, CreativeStatus, Funnel, Inventory, Pacing, PacingMode, StageNames,
+    Targeting, UnixTime,
 };
 use crate::store::{self, Member, Store, StoreError};
 
@@ -103,6 +104,7 @@ pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
                 advertiser_id: acme,
                 name: "Acme shoppers".into(),
                 stage_names: StageNames::default(),
+                moves: Default::default(),
                 version: 0,
                 created_at: UnixTime(0),
                 updated_at: UnixTime(0),
@@ -154,6 +156,7 @@ fn advertiser(name: &str, domain: &str) -> Advertiser {
         id: AdvertiserId(0),
         name: name.to_owned(),
         domain: domain.to_owned(),
+        frequency: Default::default(),
         version: 0,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),
@@ -198,8 +201,11 @@ fn campaign(s: Spec) -> Campaign {
         status: CampaignStatus::Active,
         flight_start: None,
         flight_end: None,
-        total_budget_micros: Micros::from_units(10_000),
-        daily_budget_micros: Micros::from_units(1_000),
+        // Large enough that a load test without win and loss notices
+        // (whose bids' reservations are only released when they expire)
+        // keeps bidding for many minutes.
+        total_budget_micros: Micros::from_units(100_000_000),
+        daily_budget_micros: Micros::from_units(1_000_000),
         currency: s.currency,
         base_cpm_micros: cents(s.base_cpm),
         max_cpm_micros: cents(s.max_cpm),
@@ -211,6 +217,13 @@ fn campaign(s: Spec) -> Campaign {
         targeting: s.targeting,
         stage_multipliers: StageMultipliers::default(),
         fragment_sets: Vec::new(),
+        // As fast as bids win, so that the demo bids from the first second
+        // of the day; buyers choose even pacing per campaign.
+        pacing: Pacing {
+            mode: PacingMode::Asap,
+            time_zone: "UTC".into(),
+        },
+        frequency: Default::default(),
         version: 0,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),
@@ -587,8 +600,8 @@ mod tests {
             c.campaigns
                 .iter()
                 .all(|k| k.status == CampaignStatus::Active
-                    && k.total_budget_micros == Micros(10_000_000_000)
-                    && k.daily_budget_micros == Micros(1_000_000_000))
+                    && k.total_budget_micros == Micros(100_000_000_000_000)
+                    && k.daily_budget_micros == Micros(1_000_000_000_000))
         );
         let per_campaign: Vec<usize> = c
             .campaigns

@@ -13,7 +13,11 @@
 //! - [`store`]: the embedded SQLite store and its migrations (cold path).
 //! - [`audience`]: the audience table kept equal to the store; uploads.
 //! - [`admin`]: the `/api/v1/` JSON API over the store; [`auth`] its tokens.
-//! - [`events`]: the click and impression trackers of assembled creatives.
+//! - [`events`]: the notice endpoints and the trackers of assembled
+//!   creatives; signed tokens; the worker that counts events once.
+//! - [`budget`]: per-campaign spend, reservations of bids in flight, pacing.
+//! - [`frequency`]: per-user impression counts for frequency caps.
+//! - [`reports`]: per-minute aggregates of bids and no-bids; the report API.
 //! - [`demo`]: demo advertisers and campaigns for `--demo`.
 //! - [`upload_client`]: `bidder audiences upload`, the terminal client.
 //! - [`model`]: advertisers, campaigns, creatives as stored.
@@ -28,15 +32,18 @@ pub mod app;
 pub mod audience;
 pub mod auth;
 pub mod bid_endpoint;
+pub mod budget;
 pub mod config;
 pub mod decision;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod frequency;
 pub mod maintenance;
 pub mod metrics;
 pub mod model;
 pub mod percent;
+pub mod reports;
 pub mod routes;
 pub mod server;
 pub mod shutdown;

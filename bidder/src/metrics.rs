@@ -89,6 +89,67 @@ pub struct Metrics {
     exchanges: Vec<ExchangeCounters>,
     /// Notices and trackers; shared with the event worker.
     pub events: std::sync::Arc<EventCounters>,
+    /// Time from a bid request's arrival to its answer.
+    pub latency: Histogram,
+}
+
+/// A Prometheus histogram of durations with fixed buckets; lock-free.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BOUNDS_US.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+/// Upper bounds of the latency buckets, microseconds.
+const LATENCY_BOUNDS_US: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+];
+
+impl Histogram {
+    /// Counts one observation.
+    pub fn observe(&self, d: std::time::Duration) {
+        let us = d.as_micros().min(u128::from(u64::MAX)) as u64;
+        if let Some(i) = LATENCY_BOUNDS_US.iter().position(|b| us <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (b, n) in LATENCY_BOUNDS_US.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let le = *b as f64 / 1e6;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
+/// What `/metrics` shows beyond the counters: budgets, snapshot versions,
+/// the cold path's queues.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Campaigns in the bid snapshot.
+    pub campaigns: usize,
+    /// Bid snapshots published.
+    pub catalog_version: u64,
+    /// Audience table snapshots published.
+    pub audience_version: u64,
+    /// Per campaign id, its budget account.
+    pub budgets: Vec<(i64, crate::budget::BudgetState)>,
+    /// Report facts dropped (channel full).
+    pub report_facts_dropped: u64,
+    /// Settling events booked after their reservation expired.
+    pub late_settlements: u64,
+    /// Users moved forward in a funnel by events.
+    pub funnel_moves: u64,
 }
 
 /// Why an event was refused.
@@ -236,6 +297,7 @@ impl Metrics {
             names,
             exchanges,
             events: Default::default(),
+            latency: Histogram::default(),
         }
     }
 
@@ -245,7 +307,8 @@ impl Metrics {
     }
 
     /// Prometheus text exposition format, version 0.0.4.
-    pub fn render(&self, campaigns: usize) -> String {
+    pub fn render(&self, state: &State) -> String {
+        let campaigns = state.campaigns;
         let mut out = String::with_capacity(4096);
         let simple: [(&str, &str, CounterOf); 5] = [
             ("bidder_bid_requests_total", "Bid requests received.", |c| {
@@ -308,7 +371,85 @@ impl Metrics {
             "# HELP {name} Campaigns in the current bid snapshot.\n# TYPE {name} gauge\n{name} {campaigns}"
         );
         self.events.render(&mut out);
+        self.latency.render(
+            "bidder_bid_latency_seconds",
+            "Time from a bid request's arrival to its answer.",
+            &mut out,
+        );
+        render_state(state, &mut out);
         out
+    }
+}
+
+fn render_state(s: &State, out: &mut String) {
+    let name = "bidder_snapshot_version";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Snapshots published since start, per table.\n# TYPE {name} counter\n{name}{{table=\"campaigns\"}} {}\n{name}{{table=\"audiences\"}} {}",
+        s.catalog_version, s.audience_version
+    );
+    let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    };
+    counter(
+        out,
+        "bidder_report_facts_dropped_total",
+        "Bid and no-bid facts dropped before reaching reports (channel full).",
+        s.report_facts_dropped,
+    );
+    counter(
+        out,
+        "bidder_late_settlements_total",
+        "Wins and bills booked after their budget reservation had expired.",
+        s.late_settlements,
+    );
+    counter(
+        out,
+        "bidder_funnel_moves_total",
+        "Users moved forward in a funnel by impressions, clicks and conversions.",
+        s.funnel_moves,
+    );
+    type Get = fn(&crate::budget::BudgetState) -> f64;
+    let per_campaign: [(&str, &str, Get); 5] = [
+        (
+            "bidder_budget_spent_today_micros",
+            "Spend booked on the campaign's current day, micros of its currency.",
+            |b| b.spent_today_micros.0 as f64,
+        ),
+        (
+            "bidder_budget_spent_total_micros",
+            "Spend booked in all, micros of the campaign's currency.",
+            |b| b.spent_total_micros.0 as f64,
+        ),
+        (
+            "bidder_budget_reserved_micros",
+            "Budget held for bids in flight, micros of the campaign's currency.",
+            |b| b.reserved_micros.0 as f64,
+        ),
+        (
+            "bidder_pacing_allowed_micros",
+            "What the pacing curve allows to have been spent by now today.",
+            |b| b.allowed_now_micros.0 as f64,
+        ),
+        (
+            "bidder_pacing_bid_share",
+            "Share of bids pacing lets through now (0 to 1).",
+            |b| b.bid_share,
+        ),
+    ];
+    for (name, help, get) in per_campaign {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (id, b) in &s.budgets {
+            let _ = writeln!(
+                out,
+                "{name}{{campaign=\"{id}\",currency=\"{}\"}} {}",
+                b.currency,
+                get(b)
+            );
+        }
     }
 }
 
@@ -325,7 +466,10 @@ mod tests {
         m.exchange(0)
             .personalization
             .record(Err(Contextual::GdprVendor));
-        let text = m.render(3);
+        let text = m.render(&State {
+            campaigns: 3,
+            ..State::default()
+        });
         assert!(
             text.contains("bidder_personalization_total{exchange=\"a\",reason=\"gdpr_vendor\"} 1"),
             "{text}"

@@ -46,7 +46,7 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) ->
         (Method::GET, "/readyz") if app.is_ready() => text(StatusCode::OK, "ready\n"),
         (Method::GET, "/readyz") => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         (Method::GET, "/metrics") => {
-            let body = app.metrics.render(app.snapshot.load().campaign_count());
+            let body = app.metrics.render(&app.metrics_state());
             let mut resp = Response::new(Full::new(Bytes::from(body)));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,

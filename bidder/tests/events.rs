@@ -141,7 +141,7 @@ async fn a_bids_events_are_counted_once_however_often_they_come() {
 
     // Spend: one impression at 1.50 CPM, booked once, on the bill.
     let store = Store::open(&server.data_dir).unwrap();
-    let (today, total) = store.spend(CampaignId(1), UnixTime::now()).unwrap();
+    let (today, total) = store.spend_since(CampaignId(1), UnixTime(0)).unwrap();
     assert_eq!((today, total), (Micros(1_500), Micros(1_500)));
     assert_eq!(
         store.event_count(CampaignId(1), EventKind::Bill).unwrap(),
@@ -187,7 +187,7 @@ async fn a_loss_books_nothing_and_an_unsubstituted_price_books_the_bid() {
     assert_eq!(get(&server, raw).await, 200);
     let price = (b["price"].as_f64().unwrap() * 1e6).round() as i64;
     let store = Store::open(&server.data_dir).unwrap();
-    let (today, _) = store.spend(CampaignId(1), UnixTime::now()).unwrap();
+    let (today, _) = store.spend_since(CampaignId(1), UnixTime(0)).unwrap();
     assert_eq!(today, Micros(price / 1000));
     server.stop().await;
 }
@@ -216,6 +216,9 @@ async fn forged_altered_expired_and_misplaced_tokens_are_refused() {
         user: None,
         bid: (1, 2),
         auction: auction_hash("forge-1", "1"),
+        currency: openrtb::Currency::USD,
+        country: [0; 3],
+        device_type: 0,
     };
     let foreign = Signer::new(&[[6; 32]], 3600).sign(&claims);
     let forged = format!("/events/bill?auction=forge-1&imp=1&price=1.00&t={foreign}");
@@ -256,14 +259,14 @@ async fn forged_altered_expired_and_misplaced_tokens_are_refused() {
     );
     let store = Store::open(&server.data_dir).unwrap();
     assert_eq!(
-        store.spend(CampaignId(1), UnixTime::now()).unwrap(),
+        store.spend_since(CampaignId(1), UnixTime(0)).unwrap(),
         (Micros(0), Micros(0)),
         "nothing refused was booked"
     );
     // The genuine notice still counts.
     assert_eq!(get(&server, &bill).await, 200);
     assert_eq!(
-        store.spend(CampaignId(1), UnixTime::now()).unwrap().0,
+        store.spend_since(CampaignId(1), UnixTime(0)).unwrap().0,
         Micros(1_000)
     );
     server.stop().await;

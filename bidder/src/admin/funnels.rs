@@ -20,7 +20,7 @@ use super::{Admin, manages_campaigns, require};
 use crate::audience::{UploadOptions, now_secs};
 use crate::auth::Principal;
 use crate::error::{ApiError, Body, FieldError};
-use crate::model::{AdvertiserId, Funnel, Job, StageNames, UnixTime, UploadMode};
+use crate::model::{AdvertiserId, Funnel, FunnelMoves, Job, StageNames, UnixTime, UploadMode};
 use crate::store::Member;
 
 /// A funnel to create or rename.
@@ -31,6 +31,8 @@ pub(super) struct FunnelInput {
     name: String,
     #[serde(default)]
     stage_names: Option<[String; 6]>,
+    #[serde(default)]
+    moves: FunnelMoves,
     /// The version being replaced (instead of `If-Match`).
     #[serde(default)]
     version: Option<i64>,
@@ -177,6 +179,7 @@ impl Admin {
             advertiser_id: input.advertiser_id,
             name: input.name.trim().to_owned(),
             stage_names,
+            moves: input.moves,
             version: 0,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
@@ -209,6 +212,7 @@ impl Admin {
         let f = self.store.update_funnel(&Funnel {
             name: input.name.trim().to_owned(),
             stage_names,
+            moves: input.moves,
             version,
             ..current
         })?;
@@ -314,7 +318,17 @@ impl Admin {
     ) -> Result<(audiences::keys::UserKey, String), ApiError> {
         let key_type = crate::percent::decode(key_type).ok_or(ApiError::NotFound)?;
         let id = crate::percent::decode(id).ok_or(ApiError::NotFound)?;
-        let (name, source) = key_type.split_once(':').unwrap_or((&key_type, ""));
+        Ok((self.key_of(&key_type, &id)?, key_type))
+    }
+
+    /// The user key of `id` of `key_type` (`buyeruid`, `user_id`, `ifa`,
+    /// `eid:<source>`).
+    pub(super) fn key_of(
+        &self,
+        key_type: &str,
+        id: &str,
+    ) -> Result<audiences::keys::UserKey, ApiError> {
+        let (name, source) = key_type.split_once(':').unwrap_or((key_type, ""));
         let kind = KeyType::parse(name).ok_or_else(|| {
             ApiError::Unprocessable(vec![FieldError::new(
                 "key_type",
@@ -327,10 +341,9 @@ impl Admin {
                 "eid needs a source (eid:<source>); other types take none",
             )]));
         }
-        let key = self.audience.hasher.key(kind, source, &id).ok_or_else(|| {
+        self.audience.hasher.key(kind, source, id).ok_or_else(|| {
             ApiError::Unprocessable(vec![FieldError::new("id", "identifies nobody")])
-        })?;
-        Ok((key, key_type))
+        })
     }
 
     pub(super) fn put_member(

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use crate::auth::Role;
 use crate::model::{
     AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
-    Creative, CreativeId, CreativeStatus, Inventory, ListFilter, Size, Targeting, UnixTime,
+    Creative, CreativeId, CreativeStatus, FrequencyRules, Inventory, ListFilter, Pacing, Size,
+    Targeting, UnixTime,
 };
 
 /// An advertiser to create or replace.
@@ -23,6 +24,8 @@ use crate::model::{
 pub(super) struct AdvertiserInput {
     name: String,
     domain: String,
+    #[serde(default)]
+    frequency: FrequencyRules,
     /// The version being replaced (instead of `If-Match`).
     #[serde(default)]
     pub version: Option<i64>,
@@ -35,6 +38,7 @@ impl AdvertiserInput {
             id,
             name: self.name,
             domain: self.domain,
+            frequency: self.frequency,
             version,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
@@ -80,6 +84,10 @@ pub(super) struct CampaignInput {
     stage_multipliers: StageMultipliers,
     #[serde(default)]
     fragment_sets: Vec<String>,
+    #[serde(default)]
+    pacing: Pacing,
+    #[serde(default)]
+    frequency: FrequencyRules,
     /// The version being replaced (instead of `If-Match`).
     #[serde(default)]
     pub version: Option<i64>,
@@ -108,6 +116,8 @@ impl CampaignInput {
             targeting: self.targeting.into(),
             stage_multipliers: self.stage_multipliers,
             fragment_sets: self.fragment_sets,
+            pacing: self.pacing,
+            frequency: self.frequency,
             version,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

@@ -19,11 +19,13 @@
 
 mod advertisers;
 mod campaigns;
+mod conversions;
 mod creatives;
 mod fragments;
 mod funnels;
 mod input;
 mod preview;
+mod reports;
 mod request;
 mod tokens;
 mod validate;
@@ -100,7 +102,10 @@ enum Route<'p> {
     CampaignReactions(i64),
     CampaignCombinations(i64),
     CampaignGallery(i64),
+    CampaignBudget(i64),
     Preview,
+    Conversions,
+    Reports,
 }
 
 impl<'p> Route<'p> {
@@ -138,7 +143,10 @@ impl<'p> Route<'p> {
             ["campaigns", n, "reactions"] => Route::CampaignReactions(id(n)?),
             ["campaigns", n, "combinations"] => Route::CampaignCombinations(id(n)?),
             ["campaigns", n, "gallery"] => Route::CampaignGallery(id(n)?),
+            ["campaigns", n, "budget"] => Route::CampaignBudget(id(n)?),
             ["preview"] => Route::Preview,
+            ["conversions"] => Route::Conversions,
+            ["reports"] => Route::Reports,
             _ => return None,
         })
     }
@@ -156,12 +164,16 @@ impl<'p> Route<'p> {
             | Route::Funnels
             | Route::Fragments => coll.contains(m),
             Route::Fragment(_) => one.contains(m),
-            Route::FragmentReview(..) | Route::CampaignReactions(_) => m == Method::POST,
+            Route::FragmentReview(..) | Route::CampaignReactions(_) | Route::Conversions => {
+                m == Method::POST
+            }
             Route::Audit(..) => m == Method::PUT,
             Route::FragmentHistory(_)
             | Route::Audits
             | Route::CampaignCombinations(_)
             | Route::CampaignGallery(_)
+            | Route::CampaignBudget(_)
+            | Route::Reports
             | Route::Preview => m == Method::GET,
             Route::Advertiser(_)
             | Route::Campaign(_)
@@ -318,6 +330,9 @@ impl Admin {
             Route::CampaignCombinations(id) => self.combination_report(&who, id),
             Route::CampaignGallery(id) => self.gallery(&who, id),
             Route::Preview => self.preview(&who, query),
+            Route::CampaignBudget(id) => self.budget(&who, id),
+            Route::Conversions => self.conversion(&who, body),
+            Route::Reports => self.report(&who, query),
         }
     }
 

@@ -78,6 +78,9 @@ impl Fixture {
                 bid_ttl_secs: None,
                 creative: Default::default(),
                 signer: crate::events::token::Signer::new(&[[9; 32]], 3600),
+                ledger: std::sync::Arc::new(crate::budget::Ledger::new(600, None)),
+                move_ttl_secs: 86_400,
+                frequency: std::sync::Arc::new(crate::frequency::Frequency::new(1 << 16)),
             }),
         );
         let admin_token = auth::create_token(&store, Role::Admin, &[], "t")

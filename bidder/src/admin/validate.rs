@@ -7,7 +7,7 @@
 use creative::{FixedCreative, Image};
 
 use crate::error::FieldError;
-use crate::model::{Advertiser, AdvertiserId, Campaign};
+use crate::model::{Advertiser, AdvertiserId, Campaign, FrequencyRules};
 
 /// Longest display name.
 const MAX_NAME: usize = 200;
@@ -121,7 +121,33 @@ pub(super) fn advertiser(a: &Advertiser) -> Errors {
     let mut e = Errors::default();
     name(&mut e, "name", &a.name);
     domain(&mut e, "domain", &a.domain);
+    frequency(&mut e, "frequency", &a.frequency);
     e
+}
+
+/// Caps count at most 255 per window (the table's counters); one cap per
+/// window.
+fn frequency(e: &mut Errors, path: &str, f: &FrequencyRules) {
+    for (i, cap) in f.caps.iter().enumerate() {
+        if !(1..=255).contains(&cap.impressions) {
+            e.push(
+                format!("{path}.caps[{i}].impressions"),
+                "must be from 1 to 255",
+            );
+        }
+        if f.caps[..i].iter().any(|c| c.window == cap.window) {
+            e.push(
+                format!("{path}.caps[{i}].window"),
+                "a window may have one cap",
+            );
+        }
+    }
+    if f.min_gap_secs > 7 * 86_400 {
+        e.push(
+            format!("{path}.min_gap_secs"),
+            "must be at most a week (604800)",
+        );
+    }
 }
 
 /// Every broken rule of a campaign; `advertiser_exists` and the owner of
@@ -155,6 +181,13 @@ pub(super) fn campaign(
     if c.total_budget_micros.0 > 0 && c.daily_budget_micros > c.total_budget_micros {
         e.push("daily_budget_micros", "must not exceed total_budget_micros");
     }
+    if jiff::tz::TimeZone::get(&c.pacing.time_zone).is_err() {
+        e.push(
+            "pacing.time_zone",
+            "not an IANA time zone like Europe/Berlin or UTC",
+        );
+    }
+    frequency(&mut e, "frequency", &c.frequency);
     if matches!((c.flight_start, c.flight_end), (Some(start), Some(end)) if start >= end) {
         e.push("flight_end", "must be after flight_start");
     }

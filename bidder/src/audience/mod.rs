@@ -102,6 +102,45 @@ impl Audience {
         Ok(())
     }
 
+    /// Moves users forward in funnels: each `(funnel, key, stage)` puts the
+    /// user at `stage` unless already there or further along (moves never
+    /// go back). A new member stays `ttl_secs`; an existing one keeps its
+    /// expiry. Store first, then the table, one user at a time. Returns
+    /// how many moved.
+    pub fn advance(
+        &self,
+        moves: &[(FunnelId, UserKey, audiences::Stage)],
+        ttl_secs: u32,
+    ) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        for &(funnel, key, to) in moves {
+            let now = now_secs();
+            if self
+                .table
+                .snapshot()
+                .stage(key, funnel, now)
+                .is_some_and(|s| s >= to)
+            {
+                continue;
+            }
+            let expires = match self.store.member(funnel, key)? {
+                Some(m) if m.expires == 0 || m.expires > now => m.expires,
+                _ => now.saturating_add(ttl_secs),
+            };
+            self.put_member(
+                funnel,
+                &Member {
+                    key,
+                    stage: to,
+                    updated: now,
+                    expires,
+                },
+            )?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
     /// Takes one user out of `funnel`; false if it was not in it.
     pub fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StoreError> {
         let found = self.store.delete_member(funnel, key)?;

@@ -45,8 +45,11 @@ pub use fx::{FxError, FxRates};
 pub use reason::{NoBidCounters, NoBidReason};
 pub use snapshot::{CompiledCampaign, Snapshot};
 
+use crate::budget::{Refused, impression_cost};
 use crate::events::token::{Claims, auction_hash};
+use crate::frequency::Subject;
 use crate::model::UnixTime;
+use crate::reports::BidFact;
 use bitset::{and_either, and_into, ones, or_into};
 use snapshot::Index;
 
@@ -63,6 +66,12 @@ pub struct Settings {
     pub creative: creative::learning::Policy,
     /// Signs the token of every notice and tracker URL.
     pub signer: crate::events::token::Signer,
+    /// Every campaign's budget account.
+    pub ledger: std::sync::Arc<crate::budget::Ledger>,
+    /// Membership lifetime of users moved into a funnel stage by events.
+    pub move_ttl_secs: u32,
+    /// Per-user impression counts (frequency caps, recency).
+    pub frequency: std::sync::Arc<crate::frequency::Frequency>,
 }
 
 /// What the decision needs to know about the exchange that asked.
@@ -114,6 +123,8 @@ pub struct Decision<'a> {
     pub seat: Option<&'a str>,
     /// At most one bid per impression.
     pub bids: SmallVec<[Bid<'a>; 4]>,
+    /// Per bid, what reports count it under.
+    pub facts: SmallVec<[BidFact; 4]>,
 }
 
 impl Decision<'_> {
@@ -155,6 +166,7 @@ impl Scratch {
 struct Pick {
     imp: usize,
     campaign: usize,
+    stage: Option<Stage>,
     creative: Chosen,
     price: Micros,
     deal: Option<usize>,
@@ -198,6 +210,7 @@ pub fn decide<'a>(
     scratch.text.clear();
     scratch.picks.clear();
     base_candidates(req, &snap.index, &mut scratch.base);
+    let origin = Origin::of(req, cur);
     // The reason of the candidate that came closest to bidding.
     let mut closest: Option<NoBidReason> = None;
 
@@ -211,7 +224,7 @@ pub fn decide<'a>(
                         (&req.id, i, imp),
                         ci,
                         considered,
-                        ctx,
+                        (ctx, &origin),
                         snap,
                         &mut scratch.text,
                     );
@@ -306,11 +319,26 @@ pub fn decide<'a>(
             }
         })
         .collect();
+    let facts = scratch
+        .picks
+        .iter()
+        .map(|p| BidFact {
+            campaign: snap.campaigns[p.campaign].id,
+            stage: p.stage,
+            combo: match &p.creative {
+                Chosen::Assembled { item, .. } => {
+                    Some(assembled_item(&snap.campaigns[p.campaign], *item).key)
+                }
+                _ => None,
+            },
+        })
+        .collect();
     Outcome::Bid(Decision {
         request_id: &req.id,
         cur,
         seat: ctx.exchange.seat.as_deref(),
         bids,
+        facts,
     })
 }
 
@@ -326,6 +354,48 @@ fn answer_currency(req: &BidRequest<'_>, ex: &ExchangeProfile, fx: &FxRates) -> 
         return Some(ex.currency);
     }
     allowed().find(|c| fx.rate(*c).is_some())
+}
+
+/// Where a request came from, as event tokens carry it (for reports), and
+/// the answer's currency.
+struct Origin {
+    cur: Currency,
+    country: [u8; 3],
+    device_type: u8,
+}
+
+/// Where `req` came from, as reports group it.
+pub fn origin(req: &BidRequest<'_>, exchange: &ExchangeProfile) -> crate::reports::Origin {
+    let o = Origin::of(req, Currency::USD);
+    crate::reports::Origin {
+        exchange: exchange.index,
+        country: o.country,
+        device_type: o.device_type,
+    }
+}
+
+impl Origin {
+    fn of(req: &BidRequest<'_>, cur: Currency) -> Origin {
+        let device = req.device.as_ref();
+        let geo = device
+            .and_then(|d| d.geo.as_ref())
+            .or_else(|| req.user.as_ref().and_then(|u| u.geo.as_ref()));
+        let mut buf = [0u8; 3];
+        let country = geo
+            .and_then(|g| g.country.as_deref())
+            .and_then(|c| upper3(c, &mut buf))
+            .and_then(|c| <[u8; 3]>::try_from(c.as_bytes()).ok())
+            .unwrap_or([0; 3]);
+        let device_type = device
+            .and_then(|d| d.devicetype)
+            .and_then(|t| u8::try_from(t).ok())
+            .unwrap_or(0);
+        Origin {
+            cur,
+            country,
+            device_type,
+        }
+    }
 }
 
 /// Campaigns whose country, device type, OS and inventory rules admit the
@@ -427,6 +497,19 @@ fn consider(
     if c.audience.as_ref().is_some_and(|a| !a.admits(stage)) {
         return Err(NoBidReason::AudienceStage);
     }
+    if let Some(user) = ctx.user.key {
+        let f = &snap.settings.frequency;
+        if !f.allows(user, Subject::Campaign(c.id), &c.frequency, ctx.now)
+            || !f.allows(
+                user,
+                Subject::Advertiser(c.advertiser_id),
+                &c.advertiser_frequency,
+                ctx.now,
+            )
+        {
+            return Err(NoBidReason::FrequencyCapped);
+        }
+    }
     let multiplier = stage.map_or(StageMultipliers::ONE, |s| c.multipliers.get(s));
     let fx = &snap.settings.fx;
     let priced = pricing::price(imp, req.at, c, multiplier, ctx.exchange.seat.as_deref(), fx)?;
@@ -440,10 +523,21 @@ fn consider(
     let creative = choose_assembled(req, imp, c, stage, ctx, seed, text)
         .or_else(|| choose_creative(imp, c, text))
         .ok_or(NoBidReason::NoMatchingCreative)?;
+    let price = converted.max(floor);
+    // Last, so that only a bid about to be sent holds a reservation.
+    let in_own = fx
+        .convert_up(price, cur, c.currency)
+        .ok_or(NoBidReason::UnsupportedCurrency)?;
+    c.account
+        .try_reserve(&c.limits, impression_cost(in_own), ctx.now, draw(seed))
+        .map_err(|r| match r {
+            Refused::Exhausted => NoBidReason::BudgetExhausted,
+            Refused::Paced => NoBidReason::Paced,
+        })?;
     Ok(Considered {
         creative,
         stage,
-        price: converted.max(floor),
+        price,
         deal: priced.deal,
     })
 }
@@ -626,7 +720,7 @@ fn notices(
     (request_id, imp, imp_req): (&str, usize, &Imp<'_>),
     campaign: usize,
     considered: Considered,
-    ctx: &BidContext<'_>,
+    (ctx, origin): (&BidContext<'_>, &Origin),
     snap: &Snapshot,
     text: &mut String,
 ) -> Pick {
@@ -667,6 +761,9 @@ fn notices(
         user: ctx.user.key,
         bid: (process, n),
         auction: auction_hash(request_id, &imp_req.id),
+        currency: origin.cur,
+        country: origin.country,
+        device_type: origin.device_type,
     });
     let crid: &str = match &creative {
         Chosen::Banner(k) => &c.banners[*k].crid,
@@ -721,6 +818,7 @@ fn notices(
     Pick {
         imp,
         campaign,
+        stage,
         creative,
         price,
         deal,

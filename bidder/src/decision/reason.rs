@@ -7,7 +7,7 @@ use openrtb::response::nbr;
 
 /// Why a request (or, for the request as a whole, its best candidate) got
 /// no bid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NoBidReason {
     /// No campaign targets this inventory, geo, device or format.
     NoEligibleCampaign,
@@ -40,11 +40,18 @@ pub enum NoBidReason {
     AudienceStage,
     /// The `tmax` deadline would have passed.
     Deadline,
+    /// The user has seen the campaign (or its advertiser) as often as its
+    /// frequency caps allow, or too recently.
+    FrequencyCapped,
+    /// Spending is ahead of the campaign's pacing curve.
+    Paced,
+    /// The daily or total budget has no room for the bid.
+    BudgetExhausted,
 }
 
 impl NoBidReason {
     /// Every reason, in a stable order (metrics rows).
-    pub const ALL: [NoBidReason; 14] = [
+    pub const ALL: [NoBidReason; 17] = [
         NoBidReason::NoEligibleCampaign,
         NoBidReason::BelowFloor,
         NoBidReason::BlockedCategory,
@@ -59,6 +66,9 @@ impl NoBidReason {
         NoBidReason::UnsupportedCurrency,
         NoBidReason::AudienceStage,
         NoBidReason::Deadline,
+        NoBidReason::FrequencyCapped,
+        NoBidReason::Paced,
+        NoBidReason::BudgetExhausted,
     ];
 
     /// Stable snake_case name, the `reason` label in `/metrics`.
@@ -78,6 +88,9 @@ impl NoBidReason {
             NoBidReason::UnsupportedCurrency => "unsupported_currency",
             NoBidReason::AudienceStage => "audience_stage",
             NoBidReason::Deadline => "deadline",
+            NoBidReason::FrequencyCapped => "frequency_capped",
+            NoBidReason::Paced => "paced",
+            NoBidReason::BudgetExhausted => "budget_exhausted",
         }
     }
 
@@ -108,9 +121,11 @@ impl NoBidReason {
             | NoBidReason::BlockedPublisher
             | NoBidReason::SeatBlocked
             | NoBidReason::Language
-            | NoBidReason::AudienceStage => 2,
+            | NoBidReason::AudienceStage
+            | NoBidReason::FrequencyCapped => 2,
             NoBidReason::UnsupportedCurrency | NoBidReason::BelowFloor => 3,
             NoBidReason::NoMatchingCreative => 4,
+            NoBidReason::Paced | NoBidReason::BudgetExhausted => 5,
         }
     }
 

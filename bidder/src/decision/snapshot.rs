@@ -8,8 +8,10 @@
 //! whole through `ArcSwap`; never changed after that.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use audiences::Stage;
+use audiences::table::FunnelId;
 use creative::assembly::{Approved, ComboKey};
 use creative::fragment::FragmentBody;
 use creative::learning::Counts;
@@ -22,9 +24,11 @@ use super::Settings;
 use super::bitset::Bitset;
 use audiences::StageMultipliers;
 
+use crate::budget::{Account, Limits};
 use crate::model::{
     AdFormat, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Catalog,
-    Creative, CreativeStatus, Inventory, ListFilter, ServingFragment, Targeting, UnixTime,
+    Creative, CreativeStatus, FrequencyRules, FunnelMoves, Inventory, ListFilter, ServingFragment,
+    Targeting, UnixTime,
 };
 
 /// A banner creative: HTML for one size.
@@ -113,6 +117,14 @@ pub struct CompiledCampaign {
     pub videos: Vec<VideoAd>,
     /// Creatives assembled from its fragment sets, if it names any.
     pub plan: Option<Box<Plan>>,
+    /// Its budgets and pacing curve.
+    pub limits: Limits,
+    /// Its booked spend and reservations (shared with every snapshot).
+    pub account: Arc<Account>,
+    /// Its own frequency caps and recency.
+    pub frequency: FrequencyRules,
+    /// Its advertiser's caps over all its campaigns.
+    pub advertiser_frequency: FrequencyRules,
 }
 
 /// Which campaigns target what: one bitset per targeting value, plus, per
@@ -159,9 +171,13 @@ pub struct Snapshot {
     pub index: Index,
     /// Notice URLs, rates, bid expiry.
     pub settings: Settings,
-    /// Whether any campaign targets a funnel: only then are the user's
-    /// keys hashed and looked up.
+    /// Whether any campaign targets a funnel or caps frequency: only then
+    /// are the user's keys hashed and looked up.
     pub uses_audiences: bool,
+    /// Position in `campaigns` of each campaign id.
+    pub by_id: HashMap<CampaignId, usize>,
+    /// Per advertiser, its funnels and where events move users in them.
+    pub funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>>,
 }
 
 impl Snapshot {
@@ -184,6 +200,11 @@ impl Snapshot {
             creatives.entry(cr.campaign_id).or_default().push(cr);
         }
         let assembly = AssemblyInputs::of(catalog);
+        let advertiser_caps: HashMap<AdvertiserId, &FrequencyRules> = catalog
+            .advertisers
+            .iter()
+            .map(|a| (a.id, &a.frequency))
+            .collect();
         let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
             .campaigns
             .iter()
@@ -193,7 +214,8 @@ impl Snapshot {
             .filter_map(|c| {
                 let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
                 let plan = assembly.plan(c, settings, false);
-                compile(c, own, plan, settings).map(|cc| (cc, &c.targeting))
+                let caps = advertiser_caps.get(&c.advertiser_id).copied();
+                compile(c, own, plan, caps, settings, now).map(|cc| (cc, &c.targeting))
             })
             .collect();
         compiled.sort_by(|(a, _), (b, _)| {
@@ -203,12 +225,28 @@ impl Snapshot {
                 .then(a.id.cmp(&b.id))
         });
         let index = build_index(&compiled);
-        let uses_audiences = compiled.iter().any(|(c, _)| c.audience.is_some());
+        let uses_audiences = compiled.iter().any(|(c, _)| {
+            c.audience.is_some() || !c.frequency.is_empty() || !c.advertiser_frequency.is_empty()
+        });
+        let campaigns: Vec<CompiledCampaign> = compiled.into_iter().map(|(cc, _)| cc).collect();
+        let mut funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>> = HashMap::new();
+        for f in &catalog.funnels {
+            funnel_moves
+                .entry(f.advertiser_id)
+                .or_default()
+                .push((f.id, f.moves));
+        }
         Snapshot {
             uses_audiences,
-            campaigns: compiled.into_iter().map(|(cc, _)| cc).collect(),
+            by_id: campaigns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id, i))
+                .collect(),
+            campaigns,
             index,
             settings: settings.clone(),
+            funnel_moves,
         }
     }
 
@@ -347,7 +385,9 @@ fn compile(
     c: &Campaign,
     creatives: &[&Creative],
     plan: Option<Box<Plan>>,
+    advertiser_caps: Option<&FrequencyRules>,
     settings: &Settings,
+    now: UnixTime,
 ) -> Option<CompiledCampaign> {
     let t = &c.targeting;
     let allows = |f: AdFormat| t.formats.is_empty() || t.formats.contains(&f);
@@ -422,6 +462,10 @@ fn compile(
         natives,
         videos,
         plan,
+        limits: Limits::of(c),
+        account: settings.ledger.account(c, now),
+        frequency: c.frequency.clone(),
+        advertiser_frequency: advertiser_caps.cloned().unwrap_or_default(),
     })
 }
 

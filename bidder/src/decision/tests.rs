@@ -31,6 +31,8 @@ fn campaign(id: i64, base: i64, max: i64) -> Campaign {
         targeting: Targeting::default(),
         stage_multipliers: StageMultipliers::default(),
         fragment_sets: Vec::new(),
+        pacing: Default::default(),
+        frequency: Default::default(),
         version: 1,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),
@@ -99,6 +101,9 @@ fn settings() -> Settings {
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
         signer: crate::events::token::Signer::new(&[[9; 32]], 3600),
+        ledger: std::sync::Arc::new(crate::budget::Ledger::new(600, None)),
+        move_ttl_secs: 86_400,
+        frequency: std::sync::Arc::new(crate::frequency::Frequency::new(1 << 16)),
     }
 }
 
@@ -118,6 +123,7 @@ fn catalog(campaigns: Vec<Campaign>, creatives: Vec<Creative>) -> Catalog {
             id: AdvertiserId(1),
             name: "A".into(),
             domain: "a.example".into(),
+            frequency: Default::default(),
             version: 1,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

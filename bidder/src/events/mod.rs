@@ -14,6 +14,7 @@
 //! campaign and `crid`, never read from the URL, so the endpoint cannot be
 //! used as an open redirect.
 
+pub mod effects;
 pub mod price;
 pub mod sink;
 pub mod token;
@@ -26,6 +27,7 @@ use http_body_util::Full;
 use openrtb::Micros;
 
 use crate::app::App;
+use crate::budget::impression_cost;
 use crate::error::{ApiError, Body};
 use crate::metrics::{EventCounters, Refusal};
 use crate::model::{EventKind, EventRecord, UnixTime};
@@ -115,12 +117,22 @@ fn record(
         Clearing::Price(p) => Some(p),
         Clearing::Unknown => None,
     };
+    let effects = &app.effects;
+    let own = effects.currency(claims.campaign).unwrap_or(claims.currency);
+    let fx = &app.snapshot.load().settings.fx;
     // Without a reported price, book the bid price: never below what the
-    // exchange can charge (first price), so errors fall on underspending.
+    // exchange can charge (first price), so errors fall on underspending;
+    // converted and rounded up for the same reason.
     let cost = if books {
-        Micros(price.unwrap_or(claims.price).0 / 1000)
+        let cpm = price.unwrap_or(claims.price);
+        impression_cost(fx.convert_up(cpm, claims.currency, own).unwrap_or(cpm))
     } else {
         Micros(0)
+    };
+    let country = if claims.country == [0; 3] {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&claims.country).into_owned()
     };
     EventRecord {
         bid: format!("{:x}-{:x}", claims.bid.0, claims.bid.1),
@@ -133,8 +145,12 @@ fn record(
         bid_price: claims.price,
         price,
         cost,
+        reserved: effects.reserved(claims.campaign, claims.price, claims.currency),
         issued: UnixTime(i64::from(claims.issued)),
         at: now,
+        settles: books || kind == EventKind::Loss,
+        country,
+        device_type: claims.device_type,
     }
 }
 
@@ -173,14 +189,18 @@ pub async fn notice(app: &Arc<App>, kind: EventKind, query: Option<&str>) -> Res
     };
     EventCounters::inc(&counters.accepted, kind);
     let event = record(app, kind, &claims, price, now);
-    if kind == EventKind::Bill {
-        // Billing is money: on disk before the exchange hears back.
+    if event.settles && kind != EventKind::Loss {
+        // The billing point is money: on disk (and in the budget) before
+        // the exchange hears back.
         let store = Arc::clone(&app.store);
         let one = vec![event];
-        let recorded = tokio::task::spawn_blocking(move || store.record_events(&one)).await;
+        let recorded =
+            tokio::task::spawn_blocking(move || store.record_events(&one).map(|r| (r[0], one)))
+                .await;
         match recorded {
-            Ok(Ok(fresh)) => {
-                let to = if fresh[0] {
+            Ok(Ok((r, one))) => {
+                app.effects.settle(&one[0], r);
+                let to = if r.fresh {
                     &counters.counted
                 } else {
                     &counters.replays
@@ -240,7 +260,12 @@ pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
         return ApiError::NotFound.into_response();
     };
     let snap = app.snapshot.load();
-    let landing = snap.campaigns.iter().find(|c| c.cid == cid).and_then(|c| {
+    let campaign = cid
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| snap.by_id.get(&crate::model::CampaignId(id)))
+        .map(|&i| &snap.campaigns[i]);
+    let landing = campaign.and_then(|c| {
         let assembled = c.plan.as_deref().and_then(|p| {
             p.items()
                 .iter()
@@ -253,6 +278,15 @@ pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
                 .find(|n| n.crid == crid)
                 .map(|n| n.assets.landing_url.clone())
         })
+    });
+    // A counted click hands the advertiser its click id (`bclid`, the bid
+    // id), which a conversion postback can name.
+    let landing = landing.map(|l| match &counted {
+        Some(c) => {
+            let sep = if l.contains('?') { '&' } else { '?' };
+            format!("{l}{sep}bclid={:x}-{:x}", c.bid.0, c.bid.1)
+        }
+        None => l,
     });
     let Some(Ok(location)) = landing.map(|l| HeaderValue::from_str(&l)) else {
         return ApiError::NotFound.into_response();

@@ -1,8 +1,9 @@
 //! The way from the event endpoints to the cold path: a bounded channel and
 //! one worker thread that records events in batches in the store (which
-//! deduplicates and counts them in the same transaction) and, when
-//! impressions or clicks taught the learner something, republishes the
-//! bid snapshot, at most once per `learning_republish`.
+//! deduplicates and counts them in the same transaction), then applies
+//! what the new ones change ([`Effects`]: budgets, frequency counts, funnel
+//! moves) and, when impressions or clicks taught the learner something,
+//! republishes the bid snapshot, at most once per `learning_republish`.
 //!
 //! Sending never blocks: when the channel is full the event is dropped and
 //! counted (`bidder_events_dropped_total`). Billing notices never take this
@@ -13,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
+use super::effects::{Effects, Reaction};
 use crate::metrics::EventCounters;
 use crate::model::{EventKind, EventRecord};
 use crate::store::Store;
@@ -38,11 +40,13 @@ impl EventSink {
         learning_republish: Duration,
         republish: Republish,
         counters: Arc<EventCounters>,
+        effects: Arc<Effects>,
     ) -> EventSink {
         let (tx, rx) = sync_channel(capacity);
         let worker = Worker {
             rx,
             store,
+            effects,
             learning_republish,
             republish,
             counters: Arc::clone(&counters),
@@ -73,6 +77,7 @@ impl EventSink {
 struct Worker {
     rx: Receiver<EventRecord>,
     store: Arc<Store>,
+    effects: Arc<Effects>,
     learning_republish: Duration,
     republish: Republish,
     counters: Arc<EventCounters>,
@@ -119,17 +124,36 @@ impl Worker {
     /// Records `batch`; whether it taught the learner something new.
     fn record(&self, batch: &[EventRecord]) -> bool {
         match self.store.record_events(batch) {
-            Ok(fresh) => {
+            Ok(recorded) => {
                 let mut learnt = false;
-                for (e, new) in batch.iter().zip(fresh) {
-                    if new {
-                        EventCounters::inc(&self.counters.counted, e.kind);
-                        learnt |= matches!(e.kind, EventKind::Impression | EventKind::Click)
-                            && e.combo.is_some();
-                    } else {
+                let mut moves = Vec::new();
+                for (e, r) in batch.iter().zip(recorded) {
+                    self.effects.settle(e, r);
+                    if !r.fresh {
                         EventCounters::inc(&self.counters.replays, e.kind);
+                        continue;
+                    }
+                    EventCounters::inc(&self.counters.counted, e.kind);
+                    learnt |= matches!(e.kind, EventKind::Impression | EventKind::Click)
+                        && e.combo.is_some();
+                    self.effects.count_impression(e);
+                    let reaction = match e.kind {
+                        EventKind::Impression => Reaction::Impression,
+                        EventKind::Click => Reaction::Click,
+                        _ => continue,
+                    };
+                    if let (Some(user), Some(adv)) =
+                        (e.user_key, self.effects.advertiser(e.campaign))
+                    {
+                        self.effects.moves_for(
+                            adv,
+                            audiences::keys::UserKey(user),
+                            reaction,
+                            &mut moves,
+                        );
                     }
                 }
+                self.effects.advance(&moves);
                 learnt
             }
             Err(err) => {

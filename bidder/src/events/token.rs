@@ -3,8 +3,8 @@
 //! combination, stage, user key, price, time, exchange) so that what comes
 //! back can be trusted, or refused.
 //!
-//! A token is 63 bytes of claims and the first 16 bytes of their
-//! HMAC-SHA256, base64url without padding (106 characters). The first key
+//! A token is 70 bytes of claims and the first 16 bytes of their
+//! HMAC-SHA256, base64url without padding (115 characters). The first key
 //! of a [`Signer`] signs; every key verifies, so a key can be rotated by
 //! putting the new one first and dropping the old one once the tokens it
 //! signed have expired. Signing writes into a stack buffer: the bid path
@@ -16,13 +16,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use creative::assembly::{ComboKey, FragmentId};
 use hmac::{Hmac, Mac};
-use openrtb::Micros;
+use openrtb::{Currency, Micros};
 use sha2::Sha256;
 
 use crate::model::CampaignId;
 
-const VERSION: u8 = 1;
-const CLAIMS: usize = 63;
+const VERSION: u8 = 2;
+const CLAIMS: usize = 70;
 const MAC: usize = 16;
 /// Length of a token's text.
 pub const TOKEN_LEN: usize = (CLAIMS + MAC).div_ceil(3) * 4 - (3 - (CLAIMS + MAC) % 3) % 3;
@@ -48,6 +48,12 @@ pub struct Claims {
     pub bid: (u64, u64),
     /// [`auction_hash`] of the request id and imp id.
     pub auction: u64,
+    /// Currency of `price` (the answer's).
+    pub currency: Currency,
+    /// The request's country (ISO-3166-1 alpha-3, uppercase), or zeros.
+    pub country: [u8; 3],
+    /// The request's OpenRTB device type, or 0.
+    pub device_type: u8,
 }
 
 /// FNV-1a of the request id and imp id: binds a token to its auction
@@ -84,6 +90,9 @@ impl Claims {
         b[39..47].copy_from_slice(&self.bid.0.to_le_bytes());
         b[47..55].copy_from_slice(&self.bid.1.to_le_bytes());
         b[55..63].copy_from_slice(&self.auction.to_le_bytes());
+        b[63..66].copy_from_slice(self.currency.as_str().as_bytes());
+        b[66..69].copy_from_slice(&self.country);
+        b[69] = self.device_type;
         b
     }
 
@@ -118,6 +127,9 @@ impl Claims {
             user: (user != 0).then_some(UserKey(user)),
             bid: (u64_at(39), u64_at(47)),
             auction: u64_at(55),
+            currency: Currency::parse(std::str::from_utf8(&b[63..66]).ok()?)?,
+            country: [b[66], b[67], b[68]],
+            device_type: b[69],
         })
     }
 }
@@ -264,6 +276,9 @@ mod tests {
             user: Some(UserKey(0xdead_beef)),
             bid: (0x1234_5678_9abc, 42),
             auction: auction_hash("req-1", "1"),
+            currency: Currency::EUR,
+            country: *b"DEU",
+            device_type: 4,
         }
     }
 
@@ -272,7 +287,7 @@ mod tests {
         let s = Signer::new(&[[1; 32]], 3600);
         let t = s.sign(&claims());
         assert_eq!(t.as_str().len(), TOKEN_LEN);
-        assert_eq!(TOKEN_LEN, 106);
+        assert_eq!(TOKEN_LEN, 115);
         assert_eq!(s.verify(t.as_str(), 1_700_000_100), Ok(claims()));
         let bare = Claims {
             stage: None,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::UnixTime;
+use super::{FrequencyRules, UnixTime};
 
 /// Store-assigned advertiser id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -18,6 +18,9 @@ pub struct Advertiser {
     pub name: String,
     /// Main domain, the default `adomain` of its campaigns.
     pub domain: String,
+    /// Per-user limits on all its campaigns together.
+    #[serde(default)]
+    pub frequency: FrequencyRules,
     /// Incremented on every write; the admin API's ETag.
     pub version: i64,
     /// Creation time.

@@ -40,9 +40,10 @@ pub struct Campaign {
     pub flight_start: Option<UnixTime>,
     /// First second it may no longer bid; `None` = open-ended.
     pub flight_end: Option<UnixTime>,
-    /// Lifetime budget in `currency`.
+    /// Lifetime budget in `currency`; 0 = no lifetime limit.
     pub total_budget_micros: Micros,
-    /// Daily budget in `currency`.
+    /// Budget per day (the campaign's own day, see `pacing`) in
+    /// `currency`; 0 = no daily limit.
     pub daily_budget_micros: Micros,
     /// Currency of budgets and bids.
     pub currency: Currency,
@@ -71,6 +72,12 @@ pub struct Campaign {
     /// from; empty = fixed creatives only.
     #[serde(default)]
     pub fragment_sets: Vec<String>,
+    /// How the daily budget is spread over the campaign's day.
+    #[serde(default)]
+    pub pacing: Pacing,
+    /// How often one user may see it.
+    #[serde(default)]
+    pub frequency: FrequencyRules,
     /// Incremented on every write; the admin API's ETag.
     pub version: i64,
     /// Creation time.
@@ -190,4 +197,81 @@ impl AudienceTargeting {
             }
         }
     }
+}
+
+/// How a campaign spreads its daily budget over its day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pacing {
+    /// The shape of the day's spending curve.
+    pub mode: PacingMode,
+    /// IANA time zone whose midnight starts the campaign's day
+    /// (`Europe/Berlin`); `UTC` by default.
+    pub time_zone: String,
+}
+
+impl Default for Pacing {
+    fn default() -> Pacing {
+        Pacing {
+            mode: PacingMode::Even,
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+/// The share of the daily budget a campaign may have spent at each point
+/// of its day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PacingMode {
+    /// In proportion to the time of day elapsed.
+    #[default]
+    Even,
+    /// Faster early: `1 - (1 - t)^2` of the budget at day fraction `t`
+    /// (three quarters by midday).
+    FrontLoaded,
+    /// As fast as bids win, up to the daily budget.
+    Asap,
+}
+
+/// Per-user limits on how often a campaign (or an advertiser's campaigns
+/// together) is shown. Applied only to users whose consent allows keeping
+/// per-user state; counted on impressions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrequencyRules {
+    /// At most `impressions` per `window`, each.
+    pub caps: Vec<FrequencyCap>,
+    /// Least time between two impressions to the same user; 0 = none.
+    pub min_gap_secs: u32,
+}
+
+impl FrequencyRules {
+    /// Whether there is nothing to enforce.
+    pub fn is_empty(&self) -> bool {
+        self.caps.is_empty() && self.min_gap_secs == 0
+    }
+}
+
+/// At most `impressions` per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyCap {
+    /// How many.
+    pub impressions: u32,
+    /// Per which calendar window (UTC).
+    pub window: CapWindow,
+}
+
+/// A calendar window of a frequency cap, in UTC: the clock hour, the day,
+/// the ISO week (from Monday).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapWindow {
+    /// The clock hour.
+    Hour,
+    /// The UTC day.
+    Day,
+    /// The week from Monday 00:00 UTC.
+    Week,
 }

@@ -1,7 +1,7 @@
 //! Everything the store holds that the bid path needs, as one value: the
 //! input from which each bid snapshot is compiled.
 
-use super::{Advertiser, Campaign, ComboStats, Creative, ServingFragment};
+use super::{Advertiser, Campaign, ComboStats, Creative, Funnel, ServingFragment};
 
 /// All advertisers, campaigns and creatives, sorted by id, with the
 /// serving fragments, the exchanges' rejections and the learning counts.
@@ -19,4 +19,6 @@ pub struct Catalog {
     pub rejected: Vec<(String, String)>,
     /// Impressions and clicks per campaign, stage and combination.
     pub stats: Vec<ComboStats>,
+    /// Funnels (for their move rules).
+    pub funnels: Vec<Funnel>,
 }

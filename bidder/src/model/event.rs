@@ -72,10 +72,21 @@ pub struct EventRecord {
     /// The clearing price the exchange reported, CPM.
     pub price: Option<Micros>,
     /// What this event books as spend (one impression at the clearing
-    /// price: CPM / 1000); zero for events that do not book.
+    /// price: CPM / 1000, in the campaign's currency); zero for events that
+    /// do not book.
     pub cost: Micros,
+    /// What the bid reserved (one impression at the bid price, in the
+    /// campaign's currency); not stored, recomputed from the token.
+    pub reserved: Micros,
     /// When the bid was made.
     pub issued: UnixTime,
     /// When the event arrived.
     pub at: UnixTime,
+    /// Whether it settles the bid's budget reservation: its billing point
+    /// (books `cost`) or its loss.
+    pub settles: bool,
+    /// The user's country (ISO-3166-1 alpha-3), or empty.
+    pub country: String,
+    /// The OpenRTB device type, or 0.
+    pub device_type: u8,
 }

@@ -19,12 +19,39 @@ pub struct Funnel {
     pub name: String,
     /// The buyer's names of the six stages, in funnel order.
     pub stage_names: StageNames,
+    /// Where impressions, clicks and conversions move a user.
+    #[serde(default)]
+    pub moves: FunnelMoves,
     /// Incremented on every write; the admin API's ETag.
     pub version: i64,
     /// Creation time.
     pub created_at: UnixTime,
     /// Last update.
     pub updated_at: UnixTime,
+}
+
+/// The stage each kind of event moves a user to, at least: a user already
+/// further along stays where they are (moves only go forward). `null`
+/// turns a move off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FunnelMoves {
+    /// After an impression (default `awareness`).
+    pub impression: Option<Stage>,
+    /// After a click (default `consideration`).
+    pub click: Option<Stage>,
+    /// After a conversion (default `customer`).
+    pub conversion: Option<Stage>,
+}
+
+impl Default for FunnelMoves {
+    fn default() -> FunnelMoves {
+        FunnelMoves {
+            impression: Some(Stage::Awareness),
+            click: Some(Stage::Consideration),
+            conversion: Some(Stage::Customer),
+        }
+    }
 }
 
 /// Names of the six stages in funnel order: renamed, never reordered or

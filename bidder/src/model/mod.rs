@@ -16,8 +16,8 @@ mod job;
 
 pub use advertiser::{Advertiser, AdvertiserId};
 pub use campaign::{
-    AdFormat, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Inventory, ListFilter, Size,
-    Targeting,
+    AdFormat, AudienceTargeting, Campaign, CampaignId, CampaignStatus, CapWindow, FrequencyCap,
+    FrequencyRules, Inventory, ListFilter, Pacing, PacingMode, Size, Targeting,
 };
 pub use catalog::Catalog;
 pub use creative::{Creative, CreativeId, CreativeStatus};
@@ -25,7 +25,7 @@ pub use event::{EventKind, EventRecord};
 pub use fragment::{
     Audit, AuditStatus, ComboStats, Fragment, FragmentStatus, Review, ReviewAction, ServingFragment,
 };
-pub use funnel::{Funnel, StageNames};
+pub use funnel::{Funnel, FunnelMoves, StageNames};
 pub use job::{Job, JobId, JobStatus, Rejection, UploadMode};
 
 /// Seconds since the Unix epoch, UTC.

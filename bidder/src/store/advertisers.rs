@@ -4,45 +4,62 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Page, Scope, Store, StoreError, is_foreign_key_violation, stale_or_missing};
+use super::{
+    Page, Scope, Store, StoreError, from_json, is_foreign_key_violation, stale_or_missing, to_json,
+};
 use crate::model::{Advertiser, AdvertiserId, UnixTime};
 
-const COLUMNS: &str = "id, name, domain, version, created_at, updated_at";
+const COLUMNS: &str = "id, name, domain, version, created_at, updated_at, frequency";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Advertiser> {
-    Ok(Advertiser {
-        id: AdvertiserId(r.get(0)?),
-        name: r.get(1)?,
-        domain: r.get(2)?,
-        version: r.get(3)?,
-        created_at: UnixTime(r.get(4)?),
-        updated_at: UnixTime(r.get(5)?),
-    })
+fn from_row(r: &Row<'_>) -> rusqlite::Result<(Advertiser, String)> {
+    Ok((
+        Advertiser {
+            id: AdvertiserId(r.get(0)?),
+            name: r.get(1)?,
+            domain: r.get(2)?,
+            frequency: Default::default(),
+            version: r.get(3)?,
+            created_at: UnixTime(r.get(4)?),
+            updated_at: UnixTime(r.get(5)?),
+        },
+        r.get(6)?,
+    ))
+}
+
+fn decode((mut a, frequency): (Advertiser, String)) -> Result<Advertiser, StoreError> {
+    a.frequency = from_json("advertisers.frequency", &frequency)?;
+    Ok(a)
 }
 
 pub(crate) fn all(conn: &Connection) -> Result<Vec<Advertiser>, StoreError> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM advertisers ORDER BY id"))?;
     let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.map(|r| decode(r?)).collect()
 }
 
 pub(crate) fn get(conn: &Connection, id: AdvertiserId) -> Result<Option<Advertiser>, StoreError> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM advertisers WHERE id = ?1"),
-            [id.0],
-            from_row,
-        )
-        .optional()?)
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM advertisers WHERE id = ?1"),
+        [id.0],
+        from_row,
+    )
+    .optional()?
+    .map(decode)
+    .transpose()
 }
 
 /// Inserts `draft` (its id, version and times are ignored) as version 1.
 pub(crate) fn insert(conn: &Connection, draft: &Advertiser) -> Result<Advertiser, StoreError> {
     let now = UnixTime::now();
     conn.execute(
-        "INSERT INTO advertisers (name, domain, version, created_at, updated_at)
-         VALUES (?1, ?2, 1, ?3, ?3)",
-        params![draft.name, draft.domain, now.0],
+        "INSERT INTO advertisers (name, domain, version, created_at, updated_at, frequency)
+         VALUES (?1, ?2, 1, ?3, ?3, ?4)",
+        params![
+            draft.name,
+            draft.domain,
+            now.0,
+            to_json("advertisers.frequency", &draft.frequency)?
+        ],
     )?;
     get(conn, AdvertiserId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
 }
@@ -73,7 +90,7 @@ impl Store {
                  ORDER BY id LIMIT ?4"
             ))?;
             let rows = stmt.query_map(params![page.after, all, ids, page.limit], from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            rows.map(|r| decode(r?)).collect()
         })
     }
 
@@ -83,14 +100,15 @@ impl Store {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE advertisers SET name = ?1, domain = ?2, version = version + 1,
-                     updated_at = ?3
+                     updated_at = ?3, frequency = ?6
                  WHERE id = ?4 AND version = ?5",
                 params![
                     draft.name,
                     draft.domain,
                     UnixTime::now().0,
                     draft.id.0,
-                    draft.version
+                    draft.version,
+                    to_json("advertisers.frequency", &draft.frequency)?
                 ],
             )?;
             if n == 0 {
@@ -140,6 +158,7 @@ mod tests {
             id: AdvertiserId(0),
             name: name.to_owned(),
             domain: format!("{}.example", name.to_lowercase()),
+            frequency: Default::default(),
             version: 0,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

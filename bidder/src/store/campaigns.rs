@@ -15,7 +15,7 @@ use openrtb::{Currency, Micros};
 const COLUMNS: &str = "id, advertiser_id, name, status, flight_start, flight_end,
     total_budget_micros, daily_budget_micros, currency, base_cpm_micros, max_cpm_micros,
     adomain, cat, attr, app_bundle, language, targeting, stage_multipliers,
-    version, created_at, updated_at, fragment_sets";
+    version, created_at, updated_at, fragment_sets, pacing, frequency";
 
 /// The raw row, before JSON columns are decoded (a rusqlite row mapper cannot
 /// return our error type).
@@ -29,6 +29,8 @@ struct RawRow {
     targeting: String,
     stage_multipliers: String,
     fragment_sets: String,
+    pacing: String,
+    frequency: String,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -53,6 +55,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
             targeting: Default::default(),
             stage_multipliers: Default::default(),
             fragment_sets: Vec::new(),
+            pacing: Default::default(),
+            frequency: Default::default(),
             version: r.get(18)?,
             created_at: UnixTime(r.get(19)?),
             updated_at: UnixTime(r.get(20)?),
@@ -65,6 +69,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         targeting: r.get(16)?,
         stage_multipliers: r.get(17)?,
         fragment_sets: r.get(21)?,
+        pacing: r.get(22)?,
+        frequency: r.get(23)?,
     })
 }
 
@@ -78,6 +84,8 @@ fn decode(raw: RawRow) -> Result<Campaign, StoreError> {
     c.targeting = from_json("campaigns.targeting", &raw.targeting)?;
     c.stage_multipliers = from_json("campaigns.stage_multipliers", &raw.stage_multipliers)?;
     c.fragment_sets = from_json("campaigns.fragment_sets", &raw.fragment_sets)?;
+    c.pacing = from_json("campaigns.pacing", &raw.pacing)?;
+    c.frequency = from_json("campaigns.frequency", &raw.frequency)?;
     Ok(c)
 }
 
@@ -135,7 +143,7 @@ pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreE
     conn.execute(
         &format!(
             "INSERT INTO campaigns ({COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-             ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, ?18, ?18, ?19)"
+             ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, ?18, ?18, ?19, ?20, ?21)"
         ),
         params![
             d.advertiser_id.0,
@@ -157,6 +165,8 @@ pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreE
             to_json("campaigns.stage_multipliers", &d.stage_multipliers)?,
             now.0,
             to_json("campaigns.fragment_sets", &d.fragment_sets)?,
+            to_json("campaigns.pacing", &d.pacing)?,
+            to_json("campaigns.frequency", &d.frequency)?,
         ],
     )
     .map_err(missing_advertiser)?;
@@ -220,7 +230,7 @@ impl Store {
                         max_cpm_micros = ?10, adomain = ?11, cat = ?12, attr = ?13,
                         app_bundle = ?14, language = ?15, targeting = ?16,
                         stage_multipliers = ?17, version = version + 1, updated_at = ?18,
-                        fragment_sets = ?21
+                        fragment_sets = ?21, pacing = ?22, frequency = ?23
                      WHERE id = ?19 AND version = ?20",
                     params![
                         d.advertiser_id.0,
@@ -244,6 +254,8 @@ impl Store {
                         d.id.0,
                         d.version,
                         to_json("campaigns.fragment_sets", &d.fragment_sets)?,
+                        to_json("campaigns.pacing", &d.pacing)?,
+                        to_json("campaigns.frequency", &d.frequency)?,
                     ],
                 )
                 .map_err(missing_advertiser)?;

@@ -10,26 +10,36 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{Page, Scope, Store, StoreError, from_json, stale_or_missing, to_json};
 use crate::model::{AdvertiserId, Funnel, StageNames, UnixTime};
 
-const COLUMNS: &str = "id, advertiser_id, name, stage_names, version, created_at, updated_at";
+const COLUMNS: &str =
+    "id, advertiser_id, name, stage_names, version, created_at, updated_at, moves";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<(Funnel, String)> {
+fn from_row(r: &Row<'_>) -> rusqlite::Result<(Funnel, String, String)> {
     Ok((
         Funnel {
             id: FunnelId(r.get(0)?),
             advertiser_id: AdvertiserId(r.get(1)?),
             name: r.get(2)?,
             stage_names: StageNames::default(),
+            moves: Default::default(),
             version: r.get(4)?,
             created_at: UnixTime(r.get(5)?),
             updated_at: UnixTime(r.get(6)?),
         },
         r.get(3)?,
+        r.get(7)?,
     ))
 }
 
-fn decode((mut f, names): (Funnel, String)) -> Result<Funnel, StoreError> {
+fn decode((mut f, names, moves): (Funnel, String, String)) -> Result<Funnel, StoreError> {
     f.stage_names = from_json("funnels.stage_names", &names)?;
+    f.moves = from_json("funnels.moves", &moves)?;
     Ok(f)
+}
+
+pub(crate) fn all(conn: &Connection) -> Result<Vec<Funnel>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM funnels ORDER BY id"))?;
+    let rows = stmt.query_map([], from_row)?;
+    rows.map(|r| decode(r?)).collect()
 }
 
 pub(crate) fn get(conn: &Connection, id: FunnelId) -> Result<Option<Funnel>, StoreError> {
@@ -47,13 +57,15 @@ pub(crate) fn get(conn: &Connection, id: FunnelId) -> Result<Option<Funnel>, Sto
 pub(crate) fn insert(conn: &Connection, draft: &Funnel) -> Result<Funnel, StoreError> {
     let now = UnixTime::now();
     conn.execute(
-        "INSERT INTO funnels (advertiser_id, name, stage_names, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+        "INSERT INTO funnels (advertiser_id, name, stage_names, version, created_at, updated_at,
+           moves)
+         VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5)",
         params![
             draft.advertiser_id.0,
             draft.name,
             to_json("funnels.stage_names", &draft.stage_names)?,
-            now.0
+            now.0,
+            to_json("funnels.moves", &draft.moves)?
         ],
     )
     .map_err(|e| match e {
@@ -107,19 +119,32 @@ impl Store {
         })
     }
 
-    /// Renames `draft.id` and its stages, if `draft.version` is current.
+    /// Every funnel of `advertiser`.
+    pub fn advertiser_funnels(&self, advertiser: AdvertiserId) -> Result<Vec<Funnel>, StoreError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {COLUMNS} FROM funnels WHERE advertiser_id = ?1 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map([advertiser.0], from_row)?;
+            rows.map(|r| decode(r?)).collect()
+        })
+    }
+
+    /// Renames `draft.id` and its stages and replaces its moves, if
+    /// `draft.version` is current.
     pub fn update_funnel(&self, draft: &Funnel) -> Result<Funnel, StoreError> {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE funnels SET name = ?1, stage_names = ?2, version = version + 1,
-                     updated_at = ?3
+                     updated_at = ?3, moves = ?6
                  WHERE id = ?4 AND version = ?5",
                 params![
                     draft.name,
                     to_json("funnels.stage_names", &draft.stage_names)?,
                     UnixTime::now().0,
                     draft.id.0,
-                    draft.version
+                    draft.version,
+                    to_json("funnels.moves", &draft.moves)?
                 ],
             )?;
             if n == 0 {

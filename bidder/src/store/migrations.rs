@@ -203,6 +203,72 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (campaign_id, day)
     ) WITHOUT ROWID;
     "#,
+    // 5: closing the loop. Pacing and frequency rules, funnel moves; spend
+    // per quarter hour (a campaign's day starts at its own midnight, and
+    // every time zone's midnight falls on a quarter hour); which events
+    // settle a reservation; the reservations of bids in flight (restored
+    // after a crash); conversions; per-minute report aggregates.
+    r#"
+    ALTER TABLE campaigns ADD COLUMN pacing TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE campaigns ADD COLUMN frequency TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE advertisers ADD COLUMN frequency TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE funnels ADD COLUMN moves TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE events ADD COLUMN settles INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN country TEXT NOT NULL DEFAULT '';
+    ALTER TABLE events ADD COLUMN device_type INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX events_by_user ON events(user_key, at) WHERE user_key IS NOT NULL;
+    CREATE TABLE spend_slots (
+        campaign_id INTEGER NOT NULL,
+        slot        INTEGER NOT NULL,
+        micros      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign_id, slot)
+    ) WITHOUT ROWID;
+    INSERT INTO spend_slots (campaign_id, slot, micros)
+        SELECT campaign_id, day * 96, micros FROM spend;
+    DROP TABLE spend;
+    CREATE TABLE budget_reservations (
+        campaign_id INTEGER PRIMARY KEY,
+        micros      INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE TABLE conversions (
+        advertiser_id INTEGER NOT NULL,
+        id            TEXT    NOT NULL,
+        bid           TEXT,
+        campaign_id   INTEGER,
+        user_key      INTEGER,
+        value_micros  INTEGER NOT NULL,
+        currency      TEXT    NOT NULL,
+        at            INTEGER NOT NULL,
+        PRIMARY KEY (advertiser_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE report_minutes (
+        minute       INTEGER NOT NULL,
+        campaign_id  INTEGER NOT NULL,
+        stage        TEXT    NOT NULL,
+        combination  TEXT    NOT NULL,
+        exchange     TEXT    NOT NULL,
+        country      TEXT    NOT NULL,
+        device_type  INTEGER NOT NULL,
+        bids         INTEGER NOT NULL DEFAULT 0,
+        wins         INTEGER NOT NULL DEFAULT 0,
+        spend_micros INTEGER NOT NULL DEFAULT 0,
+        impressions  INTEGER NOT NULL DEFAULT 0,
+        clicks       INTEGER NOT NULL DEFAULT 0,
+        conversions  INTEGER NOT NULL DEFAULT 0,
+        conversion_value_micros INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign_id, minute, stage, combination, exchange, country, device_type)
+    ) WITHOUT ROWID;
+    CREATE TABLE nobid_minutes (
+        minute      INTEGER NOT NULL,
+        exchange    TEXT    NOT NULL,
+        country     TEXT    NOT NULL,
+        device_type INTEGER NOT NULL,
+        reason      TEXT    NOT NULL,
+        count       INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (minute, exchange, country, device_type, reason)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build brings every database to.
@@ -252,7 +318,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         conn.execute(
-            "INSERT INTO advertisers VALUES (1, 'a', 'a.example', 1, 0, 0)",
+            "INSERT INTO advertisers VALUES (1, 'a', 'a.example', 1, 0, 0, '{}')",
             [],
         )
         .unwrap();

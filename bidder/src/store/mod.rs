@@ -14,11 +14,13 @@
 mod advertisers;
 mod audience;
 mod campaigns;
+mod conversions;
 mod creatives;
 mod events;
 mod fragments;
 mod funnels;
 mod migrations;
+mod reports;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -33,10 +35,13 @@ pub(crate) use advertisers::insert as insert_advertiser_in;
 pub use audience::{ChunkProgress, MAX_REJECTIONS_KEPT, Member};
 pub(crate) use audience::{secret_in as audience_secret_in, upsert_members_in};
 pub(crate) use campaigns::insert as insert_campaign_in;
+pub use conversions::{Attribution, ConversionOutcome, NewConversion};
 pub(crate) use creatives::insert as insert_creative_in;
+pub use events::Recorded;
 pub use fragments::FragmentFilter;
 pub(crate) use fragments::{approve_in as approve_fragment_in, insert as insert_fragment_in};
 pub(crate) use funnels::insert as insert_funnel_in;
+pub use reports::{DimValue, Dimension, NoBidKey, ReportCounts, ReportKey, ReportQuery, ReportRow};
 pub(crate) use tokens::insert as insert_token_in;
 pub use tokens::{TokenInfo, TokenRecord};
 
@@ -220,6 +225,7 @@ impl Store {
                 fragments: fragments::serving(tx)?,
                 rejected: fragments::rejected(tx)?,
                 stats: fragments::all_stats(tx)?,
+                funnels: funnels::all(tx)?,
             })
         })
     }
@@ -308,6 +314,7 @@ mod tests {
             id: AdvertiserId(0),
             name: "Acme".into(),
             domain: "acme.example".into(),
+            frequency: Default::default(),
             version: 0,
             created_at: crate::model::UnixTime(0),
             updated_at: crate::model::UnixTime(0),

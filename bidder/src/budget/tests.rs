@@ -1,0 +1,283 @@
+use std::sync::atomic::AtomicU64;
+
+use super::*;
+use crate::model::{AdvertiserId, CampaignStatus, Pacing};
+
+/// 2026-11-23 00:00:00 UTC, a Monday.
+const DAY: i64 = 1_795_392_000;
+
+fn campaign(daily: i64, total: i64, mode: PacingMode, zone: &str) -> Campaign {
+    Campaign {
+        id: CampaignId(1),
+        advertiser_id: AdvertiserId(1),
+        name: "c".into(),
+        status: CampaignStatus::Active,
+        flight_start: None,
+        flight_end: None,
+        total_budget_micros: Micros(total),
+        daily_budget_micros: Micros(daily),
+        currency: Currency::USD,
+        base_cpm_micros: Micros(1_000_000),
+        max_cpm_micros: Micros(1_000_000),
+        adomain: vec![],
+        cat: vec![],
+        attr: vec![],
+        app_bundle: None,
+        language: None,
+        targeting: Default::default(),
+        stage_multipliers: Default::default(),
+        fragment_sets: vec![],
+        pacing: Pacing {
+            mode,
+            time_zone: zone.into(),
+        },
+        frequency: Default::default(),
+        version: 1,
+        created_at: UnixTime(0),
+        updated_at: UnixTime(0),
+    }
+}
+
+/// xorshift64*: reproducible draws for the throttle.
+fn draws(seed: u64) -> impl FnMut() -> u32 {
+    let mut x = seed | 1;
+    move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+}
+
+#[test]
+fn many_threads_winning_at_once_never_book_more_than_the_budget() {
+    let budget = 5_000_000; // 5.00
+    let ledger = Ledger::new(600, None);
+    let c = campaign(0, budget, PacingMode::Asap, "UTC");
+    let account = ledger.account(&c, UnixTime(DAY));
+    let limits = Limits::of(&c);
+    let now = UnixTime(DAY + 100);
+    let won = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let (account, won) = (&account, &won);
+            s.spawn(move || {
+                let mut u = draws(t + 1);
+                let mut refused_in_a_row = 0;
+                while refused_in_a_row < 2_000 {
+                    // Bids at CPM 1.00 to 3.00: 1,000 to 3,000 micros each.
+                    let cost = Micros(1_000 + i64::from(u() % 2_001));
+                    match account.try_reserve(&limits, cost, now, u()) {
+                        Ok(()) => {
+                            refused_in_a_row = 0;
+                            if u().is_multiple_of(3) {
+                                account.release(now, cost, now);
+                            } else {
+                                // Second price: the clearing price is at most the bid.
+                                let clearing = Micros(cost.0 - i64::from(u() % 500));
+                                assert_eq!(
+                                    account.settle(now, cost, clearing, now),
+                                    Settled::OnTime
+                                );
+                                won.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(Refused::Exhausted) => refused_in_a_row += 1,
+                        Err(Refused::Paced) => unreachable!("asap is never paced"),
+                    }
+                }
+            });
+        }
+    });
+    let state = account.state(now);
+    assert!(
+        state.spent_total_micros.0 <= budget,
+        "booked {} of {budget}",
+        state.spent_total_micros.0
+    );
+    // And the budget was used: less than one bid's price is left.
+    assert!(state.spent_total_micros.0 > budget - 3_000, "{state:?}");
+    assert_eq!(state.reserved_micros, Micros(0));
+    assert!(won.load(Ordering::Relaxed) > 1_000);
+}
+
+#[test]
+fn a_late_win_is_booked_and_counted_and_is_the_only_overspend() {
+    let ledger = Ledger::new(60, None);
+    let c = campaign(0, 10_000, PacingMode::Asap, "UTC");
+    let account = ledger.account(&c, UnixTime(DAY));
+    let limits = Limits::of(&c);
+    let sent = UnixTime(DAY + 10);
+    for _ in 0..10 {
+        account
+            .try_reserve(&limits, Micros(1_000), sent, 0)
+            .unwrap();
+    }
+    assert_eq!(
+        account.try_reserve(&limits, Micros(1_000), sent, 0),
+        Err(Refused::Exhausted)
+    );
+    // The notices never came; after the reservation lifetime the room is
+    // back, and new bids take it.
+    let later = UnixTime(sent.0 + 70);
+    for _ in 0..10 {
+        account
+            .try_reserve(&limits, Micros(1_000), later, 0)
+            .unwrap();
+    }
+    // Then a first bid's win arrives after all: booked, counted as late.
+    assert_eq!(
+        account.settle(sent, Micros(1_000), Micros(900), later),
+        Settled::Late
+    );
+    let s = account.state(later);
+    assert_eq!(s.late_wins, 1);
+    assert_eq!(s.late_micros, Micros(900));
+    assert_eq!(s.spent_total_micros, Micros(900));
+    assert_eq!(s.state, "total_exhausted");
+}
+
+/// Simulates a day of demand far above the budget (10 bids a second at
+/// CPM 1.00, each winning at once): returns spend at the end of each hour.
+fn simulate_day(mode: PacingMode) -> Vec<i64> {
+    let daily = 100_000_000; // 100.00 a day, demand is 864.00
+    let ledger = Ledger::new(600, None);
+    let c = campaign(daily, 0, mode, "UTC");
+    let account = ledger.account(&c, UnixTime(DAY));
+    let limits = Limits::of(&c);
+    let mut u = draws(7);
+    let mut hourly = Vec::new();
+    for second in 0..86_400 {
+        let now = UnixTime(DAY + second);
+        for _ in 0..10 {
+            if account
+                .try_reserve(&limits, Micros(1_000), now, u())
+                .is_ok()
+            {
+                account.settle(now, Micros(1_000), Micros(1_000), now);
+            }
+        }
+        if (second + 1) % 3600 == 0 {
+            hourly.push(account.state(now).spent_today_micros.0);
+        }
+    }
+    hourly
+}
+
+#[test]
+fn even_pacing_spreads_the_daily_budget_across_the_day() {
+    let daily = 100_000_000;
+    let slack = daily / 48;
+    let hourly = simulate_day(PacingMode::Even);
+    for (h, spent) in hourly.iter().enumerate() {
+        let curve = daily * (h as i64 + 1) / 24;
+        assert!(
+            (curve - slack..=curve + slack).contains(spent),
+            "hour {h}: spent {spent}, curve {curve}"
+        );
+    }
+    assert!(hourly[23] <= daily && hourly[23] > daily - slack);
+}
+
+#[test]
+fn front_loaded_pacing_spends_three_quarters_by_midday() {
+    let daily = 100_000_000;
+    let hourly = simulate_day(PacingMode::FrontLoaded);
+    let midday = hourly[11];
+    assert!(
+        (daily * 70 / 100..=daily * 80 / 100).contains(&midday),
+        "{midday}"
+    );
+    assert!(hourly[23] <= daily);
+}
+
+#[test]
+fn asap_spends_the_budget_as_soon_as_demand_allows() {
+    let daily = 100_000_000;
+    let hourly = simulate_day(PacingMode::Asap);
+    // Demand is 36.00 an hour: the budget is gone within the third hour.
+    assert!(hourly[2] >= daily - 1_000, "{hourly:?}");
+    assert!(hourly[23] <= daily);
+}
+
+#[test]
+fn throttling_is_smooth_between_the_curve_and_the_slack() {
+    let limits = Limits {
+        daily: Micros(48_000),
+        total: Micros(0),
+        mode: PacingMode::Even,
+    };
+    let curve = Curve::at(&limits, 0, 86_400, 43_200);
+    assert_eq!(curve.allowed, 24_000);
+    assert_eq!(curve.slack, 1_000);
+    assert_eq!(curve.share(24_000), 1.0);
+    assert_eq!(curve.share(24_500), 0.5);
+    assert_eq!(curve.share(25_000), 0.0);
+    let mut u = draws(3);
+    let through = (0..10_000)
+        .filter(|_| curve.lets_through(24_500, u()))
+        .count();
+    assert!((4_500..=5_500).contains(&through), "{through}");
+}
+
+#[test]
+fn a_campaign_day_starts_at_its_own_midnight() {
+    let ledger = Ledger::new(600, None);
+    let c = campaign(1_000, 0, PacingMode::Even, "Europe/Berlin");
+    let a = ledger.account(&c, UnixTime(DAY + 3_600 * 12));
+    let s = a.state(UnixTime(DAY + 3_600 * 12));
+    // Berlin is UTC+1 in November: its day began at 23:00 UTC.
+    assert_eq!(s.day_start, UnixTime(DAY - 3_600));
+    assert_eq!(s.day_end, UnixTime(DAY + 23 * 3_600));
+    assert_eq!(s.time_zone, "Europe/Berlin");
+    // And spend from before its midnight does not count for today.
+    a.book(Micros(5), UnixTime(DAY - 3_601));
+    a.book(Micros(7), UnixTime(DAY - 3_599));
+    let s = a.state(UnixTime(DAY + 3_600 * 12));
+    assert_eq!(s.spent_today_micros, Micros(7));
+    assert_eq!(s.spent_total_micros, Micros(12));
+}
+
+#[test]
+fn a_new_day_starts_from_zero_at_the_tick() {
+    let ledger = Ledger::new(600, None);
+    let c = campaign(10_000, 0, PacingMode::Asap, "UTC");
+    let a = ledger.account(&c, UnixTime(DAY + 100));
+    let limits = Limits::of(&c);
+    for _ in 0..10 {
+        a.try_reserve(&limits, Micros(1_000), UnixTime(DAY + 100), 0)
+            .unwrap();
+        a.settle(
+            UnixTime(DAY + 100),
+            Micros(1_000),
+            Micros(1_000),
+            UnixTime(DAY + 100),
+        );
+    }
+    let next = UnixTime(DAY + 86_400 + 5);
+    assert_eq!(
+        a.try_reserve(&limits, Micros(1_000), next, 0),
+        Err(Refused::Exhausted),
+        "until the tick, yesterday still counts: never more"
+    );
+    ledger.tick(next);
+    assert!(a.try_reserve(&limits, Micros(1_000), next, 0).is_ok());
+    assert_eq!(a.state(next).spent_total_micros, Micros(10_000));
+}
+
+#[test]
+fn restored_reservations_hold_room_after_a_restart() {
+    let ledger = Ledger::new(600, None);
+    let c = campaign(0, 10_000, PacingMode::Asap, "UTC");
+    let a = ledger.account(&c, UnixTime(DAY));
+    ledger.restore(&[(CampaignId(1), Micros(9_500))], UnixTime(DAY));
+    let limits = Limits::of(&c);
+    assert_eq!(
+        a.try_reserve(&limits, Micros(1_000), UnixTime(DAY + 1), 0),
+        Err(Refused::Exhausted)
+    );
+    assert_eq!(
+        ledger.reservations(UnixTime(DAY + 1)),
+        vec![(CampaignId(1), Micros(9_500))]
+    );
+}
