@@ -150,6 +150,7 @@ impl App {
             Arc::clone(&store),
             config.exchanges.iter().map(|e| e.name.clone()).collect(),
             config.events.channel_capacity,
+            config.events.report_flush,
         );
         Ok(App {
             admin: Admin::new(Arc::clone(&store), Arc::clone(&audience), publish, settings),

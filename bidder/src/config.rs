@@ -112,6 +112,9 @@ pub struct EventsFile {
     /// How long a user an event moved into a funnel stays there, seconds
     /// (default 30 days), unless already a member with its own expiry.
     pub move_ttl_secs: Option<u32>,
+    /// How often bid and no-bid counts reach the report tables,
+    /// milliseconds (default 5,000).
+    pub report_flush_ms: Option<u64>,
 }
 
 /// Event settings, checked.
@@ -131,6 +134,8 @@ pub struct EventsConfig {
     pub frequency_capacity: usize,
     /// Membership lifetime of users moved by events, seconds.
     pub move_ttl_secs: u32,
+    /// How often bid counts are written to the report tables.
+    pub report_flush: Duration,
 }
 
 impl std::fmt::Debug for EventsConfig {
@@ -144,6 +149,7 @@ impl std::fmt::Debug for EventsConfig {
             .field("reservation_ttl_secs", &self.reservation_ttl_secs)
             .field("frequency_capacity", &self.frequency_capacity)
             .field("move_ttl_secs", &self.move_ttl_secs)
+            .field("report_flush", &self.report_flush)
             .finish()
     }
 }
@@ -432,6 +438,7 @@ impl Config {
                 &mut problems,
             ),
             move_ttl_secs: file.events.move_ttl_secs.unwrap_or(30 * 86_400),
+            report_flush: Duration::from_millis(file.events.report_flush_ms.unwrap_or(5_000)),
         };
 
         if !problems.is_empty() {

@@ -1,8 +1,8 @@
 //! Counting bids and no-bids for reports: the bid path hands each answer's
 //! facts to [`ReportSink::bid`] / [`ReportSink::no_bid`] (a bounded channel,
 //! never blocking, never allocating), and one worker thread adds them up
-//! per minute in memory and writes the sums to the store every few
-//! seconds. Events (wins, spend, impressions, clicks, conversions) are
+//! per minute in memory and writes the sums to the store every
+//! `report_flush` (5 s by default). Events (wins, spend, impressions, clicks, conversions) are
 //! added to the same rows by the store as it records them.
 //!
 //! A full channel drops the fact and counts it
@@ -21,9 +21,6 @@ use creative::assembly::ComboKey;
 use crate::decision::NoBidReason;
 use crate::model::{CampaignId, UnixTime};
 use crate::store::{NoBidKey, ReportKey, Store};
-
-/// How often the sums reach the store.
-pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 
 /// Where a request came from, as reports group it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,13 +66,19 @@ impl std::fmt::Debug for ReportSink {
 impl ReportSink {
     /// Starts the worker; `exchanges` names the exchanges by index. It
     /// runs until every sender is dropped, then writes what is left.
-    pub fn start(store: Arc<Store>, exchanges: Vec<String>, capacity: usize) -> ReportSink {
+    pub fn start(
+        store: Arc<Store>,
+        exchanges: Vec<String>,
+        capacity: usize,
+        flush_every: Duration,
+    ) -> ReportSink {
         let (tx, rx) = sync_channel(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             rx,
             store,
             exchanges,
+            flush_every,
         };
         std::thread::Builder::new()
             .name("reports".into())
@@ -105,6 +108,7 @@ struct Worker {
     rx: Receiver<Fact>,
     store: Arc<Store>,
     exchanges: Vec<String>,
+    flush_every: Duration,
 }
 
 type BidSums = HashMap<(i64, Origin, BidFact), i64>;
@@ -119,7 +123,7 @@ impl Worker {
         while open {
             match self
                 .rx
-                .recv_timeout(FLUSH_EVERY.saturating_sub(last.elapsed()))
+                .recv_timeout(self.flush_every.saturating_sub(last.elapsed()))
             {
                 Ok(Fact::Bid(at, o, f)) => {
                     *bids.entry((at.0.div_euclid(60), o, f)).or_default() += 1
@@ -130,7 +134,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
-            if last.elapsed() >= FLUSH_EVERY || !open {
+            if last.elapsed() >= self.flush_every || !open {
                 self.flush(&mut bids, &mut no_bids);
                 last = Instant::now();
             }

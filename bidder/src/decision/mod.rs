@@ -746,7 +746,15 @@ fn notices(
         deal,
     } = considered;
     let c = &snap.campaigns[campaign];
+    // The URLs show the user's stage as known (`-`: unknown or not to be
+    // used). An assembled creative was chosen for a stage (unknown users
+    // count as unaware): its reactions teach that stage, and reports count
+    // the bid and its events there.
     let stage_name = stage.map_or("-", Stage::as_str);
+    let stage = match &creative {
+        Chosen::Assembled { stage, .. } => Some(*stage),
+        _ => stage,
+    };
     // Everything the notices will claim, signed once for all of them.
     let token = snap.settings.signer.sign(&Claims {
         issued: ctx.now.0.clamp(0, i64::from(u32::MAX)) as u32,
