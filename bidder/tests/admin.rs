@@ -335,6 +335,9 @@ async fn openapi_document_is_served_without_a_token_and_lists_every_route() {
         "/api/v1/campaigns/{id}/combinations",
         "/api/v1/campaigns/{id}/gallery",
         "/api/v1/preview",
+        "/api/v1/campaigns/{id}/budget",
+        "/api/v1/conversions",
+        "/api/v1/reports",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
