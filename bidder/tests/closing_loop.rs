@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, campaign_body};
+use common::{TestServer, campaign_body, filled, tracker};
 use http::Method;
 use serde_json::{Value, json};
 
@@ -45,23 +45,6 @@ async fn bids(server: &TestServer, body: Vec<u8>) -> Vec<Value> {
             .unwrap_or_default(),
         s => panic!("status {s}"),
     }
-}
-
-/// `url` as the exchange calls it: macros filled, path and query only.
-fn filled(url: &str, request_id: &str, price: &str) -> String {
-    let url = url
-        .replace("${AUCTION_ID}", request_id)
-        .replace("${AUCTION_IMP_ID}", "1")
-        .replace("${AUCTION_PRICE}", price)
-        .replace("${AUCTION_CURRENCY}", "USD")
-        .replace("${AUCTION_LOSS}", "102");
-    url[url.find("/events/").unwrap()..].to_string()
-}
-
-fn tracker(adm: &str, path: &str) -> String {
-    let at = adm.find(path).unwrap_or_else(|| panic!("{path} in {adm}"));
-    let rest = &adm[at..];
-    rest[..rest.find('"').unwrap()].replace("&amp;", "&")
 }
 
 async fn get(server: &TestServer, path: &str) -> common::Reply {

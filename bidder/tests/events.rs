@@ -10,7 +10,7 @@ use std::time::Duration;
 use bidder::events::token::{Claims, Signer, auction_hash};
 use bidder::model::{CampaignId, EventKind, UnixTime};
 use bidder::store::Store;
-use common::TestServer;
+use common::{TestServer, filled, tracker};
 use http::Method;
 use openrtb::Micros;
 use serde_json::{Value, json};
@@ -44,24 +44,6 @@ async fn bid(server: &TestServer, request_id: &str) -> Value {
     let bid = reply.json()["seatbid"][0]["bid"][0].clone();
     assert_eq!(bid["cid"], "1", "{bid}");
     bid
-}
-
-/// `url` as the exchange calls it: macros filled, path and query only.
-fn filled(url: &str, request_id: &str, price: &str) -> String {
-    let url = url
-        .replace("${AUCTION_ID}", request_id)
-        .replace("${AUCTION_IMP_ID}", "1")
-        .replace("${AUCTION_PRICE}", price)
-        .replace("${AUCTION_CURRENCY}", "USD")
-        .replace("${AUCTION_LOSS}", "102");
-    url[url.find("/events/").unwrap()..].to_string()
-}
-
-/// The tracker in `adm` whose path starts with `path`, unescaped.
-fn tracker(adm: &str, path: &str) -> String {
-    let at = adm.find(path).unwrap_or_else(|| panic!("{path} in {adm}"));
-    let rest = &adm[at..];
-    rest[..rest.find('"').unwrap()].replace("&amp;", "&")
 }
 
 async fn get(server: &TestServer, path: &str) -> u16 {

@@ -273,3 +273,22 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.write_all(data).unwrap();
     enc.finish().unwrap()
 }
+
+/// A notice URL as the exchange calls it: macros filled (auction
+/// `request_id`, imp 1, clearing `price` in USD), path and query only.
+pub fn filled(url: &str, request_id: &str, price: &str) -> String {
+    let url = url
+        .replace("${AUCTION_ID}", request_id)
+        .replace("${AUCTION_IMP_ID}", "1")
+        .replace("${AUCTION_PRICE}", price)
+        .replace("${AUCTION_CURRENCY}", "USD")
+        .replace("${AUCTION_LOSS}", "102");
+    url[url.find("/events/").unwrap()..].to_string()
+}
+
+/// The tracker in `adm` whose URL starts with `path`, unescaped.
+pub fn tracker(adm: &str, path: &str) -> String {
+    let at = adm.find(path).unwrap_or_else(|| panic!("{path} in {adm}"));
+    let rest = &adm[at..];
+    rest[..rest.find('"').unwrap()].replace("&amp;", "&")
+}
