@@ -530,3 +530,69 @@ async fn metrics_are_valid_prometheus_text_with_latency_budgets_and_versions() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn fixed_creatives_carry_an_impression_tracker_that_counts_toward_caps() {
+    let server = server().await;
+    // A fixed 123x45 banner capped at one impression a day per user.
+    let id = five_impression_campaign(&server).await;
+    edit_campaign(&server, id, |c| {
+        c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
+    })
+    .await;
+    let bid = &bids(&server, banner_request("fx-1", "fixed-user", 123, 45)).await[0];
+    assert_eq!(bid["cid"], id.to_string());
+    let adm = bid["adm"].as_str().unwrap();
+    assert!(
+        adm.starts_with("<a href=\"https://acme.example\">Acme</a><img src=\""),
+        "{adm}"
+    );
+    let pixel = tracker(adm, "/events/imp?");
+    assert!(pixel.contains("&t="), "{pixel}");
+    // Before the impression the user may see it again; after, the cap holds.
+    assert_eq!(
+        bids(&server, banner_request("fx-2", "fixed-user", 123, 45))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(get(&server, &pixel).await.status, 200);
+    eventually("the fixed creative's impression is capped", || async {
+        bids(&server, banner_request("fx-3", "fixed-user", 123, 45))
+            .await
+            .is_empty()
+    })
+    .await;
+
+    // The demo's fixed VAST gets an <Impression> before its own, and its
+    // fixed native (Northwind's app install) an impression event tracker.
+    let video = json!({"id": "fx-v", "imp": [{"id": "1", "video": {"mimes": ["video/mp4"],
+        "minduration": 5, "maxduration": 30, "protocols": [2, 3, 7], "w": 1280, "h": 720}}],
+        "site": {"id": "s", "domain": "news.example"}, "device": {"devicetype": 2}, "tmax": 500});
+    let vast = bids(&server, serde_json::to_vec(&video).unwrap()).await;
+    let doc = vast[0]["adm"].as_str().unwrap();
+    let ours = doc.find("<Impression><![CDATA[").expect("our impression");
+    assert!(ours < doc.find("<Impression id=\"imp\">").unwrap(), "{doc}");
+    let parsed = roxmltree::Document::parse(doc).unwrap();
+    let impressions = parsed
+        .descendants()
+        .filter(|n| n.has_tag_name("Impression"))
+        .count();
+    assert_eq!(impressions, 2);
+    let url = tracker(&doc.replace("]]>", "\""), "/events/imp?");
+    assert_eq!(get(&server, &url).await.status, 200);
+
+    let native =
+        std::fs::read(common::testdata().join("requests/23-northwind-app-native.json")).unwrap();
+    let bid = &bids(&server, native).await[0];
+    let adm: Value = serde_json::from_str(bid["adm"].as_str().unwrap()).unwrap();
+    let trackers = adm["eventtrackers"].as_array().expect("event trackers");
+    assert_eq!(trackers[0]["event"], 1);
+    let url = trackers[0]["url"].as_str().unwrap();
+    assert_eq!(
+        get(&server, &url[url.find("/events/").unwrap()..])
+            .await
+            .status,
+        200
+    );
+}

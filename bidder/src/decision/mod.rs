@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use audiences::{Stage, StageMultipliers};
 use creative::learning::Draws;
-use creative::native::render_native;
+use creative::native::{Links, render_native, render_native_with};
 use creative::plan::{Item, Render};
 use creative::template::Format;
 use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_LOSS, AUCTION_PRICE};
@@ -174,7 +174,8 @@ struct Pick {
     nurl: Range<usize>,
     burl: Option<Range<usize>>,
     lurl: Range<usize>,
-    /// Markup of an assembled creative, rendered with this bid's trackers.
+    /// The markup as sent: an assembled creative rendered with this bid's
+    /// trackers, or a fixed one with its impression tracker added.
     adm: Range<usize>,
 }
 
@@ -254,23 +255,19 @@ pub fn decide<'a>(
             let (crid, adm, w, h, mtype, iurl): (&str, &str, _, _, _, _) = match &p.creative {
                 Chosen::Banner(k) => {
                     let b = &c.banners[*k];
-                    (&b.crid, b.markup.as_str(), Some(b.w), Some(b.h), 1, None)
+                    (&b.crid, &text[p.adm.clone()], Some(b.w), Some(b.h), 1, None)
                 }
                 Chosen::Native(k, r) => {
                     let n = &c.natives[*k];
                     let iurl = n.assets.image.as_ref().map(|i| i.url.as_str());
-                    (&n.crid, &text[r.clone()], None, None, 4, iurl)
+                    // The render with the tracker, else the fitting render.
+                    let adm = if p.adm.is_empty() { r } else { &p.adm };
+                    (&n.crid, &text[adm.clone()], None, None, 4, iurl)
                 }
                 Chosen::Video(k) => {
                     let v = &c.videos[*k];
-                    (
-                        &v.crid,
-                        v.vast.document.as_str(),
-                        Some(v.vast.w),
-                        Some(v.vast.h),
-                        2,
-                        None,
-                    )
+                    let adm = &text[p.adm.clone()];
+                    (&v.crid, adm, Some(v.vast.w), Some(v.vast.h), 2, None)
                 }
                 Chosen::Assembled { item, .. } => {
                     let it = assembled_item(c, *item);
@@ -797,6 +794,69 @@ fn notices(
         // The fit was checked when it was drawn; a failure here leaves an
         // empty adm only if that check and this render disagree.
         let _ = assembled_item(c, *item).write(tail.as_str(), native, text);
+        adm = start..text.len();
+    }
+    // A fixed creative gets the impression tracker added: a 1x1 pixel after
+    // the HTML, an `<Impression>` in the VAST document, an event tracker in
+    // the native response. Without it frequency caps, funnel moves and
+    // reports would never see the impressions of fixed creatives.
+    if !matches!(creative, Chosen::Assembled { .. }) {
+        let mut pixel = StackText::<512>::new();
+        let sep = if matches!(creative, Chosen::Banner(_)) {
+            "&amp;"
+        } else {
+            "&"
+        };
+        let _ = write!(
+            pixel,
+            "{}/events/imp?cid={}{sep}crid={crid}{sep}bid={}{sep}ex={}{sep}stage={stage_name}{sep}t={token}",
+            snap.settings.public_url,
+            c.cid,
+            bid_id_of(text, &id),
+            ctx.exchange.name,
+        );
+        let start = text.len();
+        match &creative {
+            Chosen::Banner(k) => {
+                text.push_str(&c.banners[*k].markup);
+                text.push_str("<img src=\"");
+                text.push_str(pixel.as_str());
+                text.push_str(
+                    "\" width=\"1\" height=\"1\" style=\"position:absolute;left:0;top:0;border:0\" alt=\"\">",
+                );
+            }
+            Chosen::Video(k) => {
+                let doc = c.videos[*k].vast.document.as_str();
+                // Before the document's own first `<Impression>` keeps the
+                // element order of the VAST schema.
+                match ["<Impression", "</InLine>", "</Wrapper>"]
+                    .iter()
+                    .find_map(|tag| doc.find(tag))
+                {
+                    Some(at) => {
+                        text.push_str(&doc[..at]);
+                        text.push_str("<Impression><![CDATA[");
+                        text.push_str(pixel.as_str());
+                        text.push_str("]]></Impression>");
+                        text.push_str(&doc[at..]);
+                    }
+                    None => text.push_str(doc),
+                }
+            }
+            Chosen::Native(k, _) => {
+                if let Some(native) = &imp_req.native {
+                    let links = Links {
+                        tail: "",
+                        impression: Some(pixel.as_str()),
+                        strict: false,
+                    };
+                    // The same assets fitted when the creative was chosen.
+                    let _ =
+                        render_native_with(&c.natives[*k].assets, &native.request, &links, text);
+                }
+            }
+            Chosen::Assembled { .. } => {}
+        }
         adm = start..text.len();
     }
     let combo = match &creative {
