@@ -1,7 +1,15 @@
 //! An exchange simulator for measuring the bidder.
 //!
-//! - [`replay`]: sends a set of bid requests round-robin over keep-alive
-//!   HTTP/1.1 connections for a fixed time and records every latency.
+//! - [`traffic`]: a seeded generator of OpenRTB 2.6 requests shaped like an
+//!   exchange's mix (formats, sizes, countries, devices, consent, users
+//!   who come back); [`tcf`] writes its TC strings.
+//! - [`send`]: sends bid requests round-robin over keep-alive HTTP/1.1
+//!   connections, closed or open loop, bounded in time and count, and
+//!   records every latency.
+//! - [`notices`]: closes the loop like an exchange: win, billing, loss,
+//!   impression and click notices for a share of the bids.
+//! - [`seed`]: loads a catalog of campaigns and an audience of users into
+//!   a bidder through its admin API, from the generator's vocabulary.
 //! - [`report`]: what a run measured: throughput, status counts, latency
 //!   percentiles.
 //! - [`ceiling`]: the smallest hyper server that reads a body and answers a
@@ -12,5 +20,9 @@
 #![forbid(unsafe_code)]
 
 pub mod ceiling;
-pub mod replay;
+pub mod notices;
 pub mod report;
+pub mod seed;
+pub mod send;
+pub mod tcf;
+pub mod traffic;

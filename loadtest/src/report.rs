@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::replay::Mode;
+use crate::notices::Tally;
+use crate::send::Mode;
 
 /// Counts and latencies of a run (or of one connection's share).
 pub struct Report {
@@ -25,6 +26,8 @@ pub struct Report {
     /// Latency of every answered request, microseconds (from the due time
     /// in open-loop mode).
     pub latency_us: Histogram<u64>,
+    /// What the notices sent to close the loop got back.
+    pub notices: Tally,
 }
 
 impl Report {
@@ -39,17 +42,18 @@ impl Report {
             // Up to a minute, 3 significant digits; anything slower is
             // recorded as a minute rather than lost.
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            notices: Tally::default(),
         })
     }
 
-    /// Records one answer.
-    pub fn answer(&mut self, status: u16, latency: Duration, tmax: Option<Duration>) {
+    /// Records one answer; true when it came after the request's `tmax`.
+    pub fn answer(&mut self, status: u16, latency: Duration, tmax: Option<Duration>) -> bool {
         *self.statuses.entry(status).or_insert(0) += 1;
         self.latency_us
             .saturating_record(latency.as_micros() as u64);
-        if tmax.is_some_and(|t| latency > t) {
-            self.late += 1;
-        }
+        let late = tmax.is_some_and(|t| latency > t);
+        self.late += u64::from(late);
+        late
     }
 
     /// Records a request that got no answer.
@@ -67,6 +71,7 @@ impl Report {
         }
         self.late += other.late;
         self.latency_us.add(other.latency_us)?;
+        self.notices.merge(other.notices);
         Ok(())
     }
 
@@ -110,6 +115,18 @@ impl Report {
             "latency_us": {
                 "p50": self.latency(0.5), "p90": self.latency(0.9), "p99": self.latency(0.99),
                 "p999": self.latency(0.999), "max": self.latency_us.max(),
+            },
+            "notices": {
+                "statuses": self.notices.statuses.iter()
+                    .map(|((kind, status), n)| (format!("{kind} {status}"), *n))
+                    .collect::<BTreeMap<_, _>>(),
+                "errors": self.notices.errors.iter()
+                    .map(|(kind, n)| (kind.to_string(), *n))
+                    .collect::<BTreeMap<_, _>>(),
+                "dropped": self.notices.dropped,
+                "charged_micros": self.notices.charged.iter()
+                    .map(|((cid, cur), n)| (format!("{cid} {cur}"), *n))
+                    .collect::<BTreeMap<_, _>>(),
             },
         })
     }
@@ -166,6 +183,28 @@ impl fmt::Display for Report {
             self.latency(0.99),
             self.latency(0.999),
             self.latency_us.max()
-        )
+        )?;
+        let n = &self.notices;
+        if n.answered() + n.dropped + n.errors.values().sum::<u64>() > 0 {
+            let statuses: Vec<String> = n
+                .statuses
+                .iter()
+                .map(|((kind, status), c)| format!("{kind} {status}: {c}"))
+                .collect();
+            let errors: Vec<String> = n.errors.iter().map(|(k, c)| format!("{k}: {c}")).collect();
+            write!(
+                f,
+                "\nnotices {}; errors {}; dropped {}; charged {} micros",
+                statuses.join(", "),
+                if errors.is_empty() {
+                    "none".to_string()
+                } else {
+                    errors.join(", ")
+                },
+                n.dropped,
+                n.charged.values().sum::<u64>()
+            )?;
+        }
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadtest::replay::{self, Mode, Payload, Plan};
+use loadtest::send::{self, Mode, Payload, Plan};
 
 #[tokio::test]
 async fn replay_against_the_ceiling_counts_every_answer_as_200() {
@@ -21,12 +21,15 @@ async fn replay_against_the_ceiling_counts_every_answer_as_200() {
             true,
         ),
     ];
-    let report = replay::run(Plan {
+    let report = send::run(Plan {
         url: format!("http://{addr}/openrtb2/bid").parse().unwrap(),
         payloads: Arc::new(payloads),
         connections: 4,
         duration: Duration::from_millis(300),
         mode: Mode::Closed,
+        max_requests: None,
+        closing: None,
+        seed: 1,
         progress: false,
     })
     .await
@@ -59,12 +62,15 @@ async fn open_loop_sends_at_the_requested_rate() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(loadtest::ceiling::serve(listener));
-    let report = replay::run(Plan {
+    let report = send::run(Plan {
         url: format!("http://{addr}/openrtb2/bid").parse().unwrap(),
         payloads: Arc::new(vec![Payload::new(br#"{"id":"a","tmax":500}"#, false)]),
         connections: 4,
         duration: Duration::from_secs(1),
         mode: Mode::Open { rate: 400 },
+        max_requests: None,
+        closing: None,
+        seed: 1,
         progress: false,
     })
     .await
@@ -78,12 +84,15 @@ async fn open_loop_sends_at_the_requested_rate() {
 
 #[tokio::test]
 async fn only_loopback_targets_are_accepted() {
-    let err = replay::run(Plan {
+    let err = send::run(Plan {
         url: "http://192.0.2.1:8080/openrtb2/bid".parse().unwrap(),
         payloads: Arc::new(vec![Payload::new(b"{}", false)]),
         connections: 1,
         duration: Duration::from_millis(10),
         mode: Mode::Closed,
+        max_requests: None,
+        closing: None,
+        seed: 1,
         progress: false,
     })
     .await
@@ -96,4 +105,26 @@ async fn only_loopback_targets_are_accepted() {
 fn payload_reads_tmax_from_the_request() {
     let p = Payload::new(br#"{"id":"x","tmax":120}"#, false);
     assert_eq!(p.tmax, Some(Duration::from_millis(120)));
+}
+
+#[tokio::test]
+async fn a_request_bound_stops_the_run_at_that_count() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(loadtest::ceiling::serve(listener));
+    let report = send::run(Plan {
+        url: format!("http://{addr}/openrtb2/bid").parse().unwrap(),
+        payloads: Arc::new(vec![Payload::new(br#"{"id":"a"}"#, false)]),
+        connections: 8,
+        duration: Duration::from_secs(30),
+        mode: Mode::Closed,
+        max_requests: Some(1_000),
+        closing: None,
+        seed: 1,
+        progress: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.answered(), 1_000, "{report}");
+    assert!(report.elapsed < Duration::from_secs(30));
 }

@@ -1,5 +1,6 @@
 //! Sends bid requests at a URL over keep-alive HTTP/1.1 connections, in one
-//! of two modes:
+//! of two modes, and (optionally) closes the loop with notices
+//! ([`crate::notices`]):
 //!
 //! - **closed loop**: each connection sends its next request as soon as the
 //!   previous answer arrived; finds the saturation throughput.
@@ -18,8 +19,11 @@ use bytes::Bytes;
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio::net::TcpStream;
 
+use crate::notices::{self, Closing, Notifier, NotifierHandle};
 use crate::report::Report;
 
 /// One request body as it goes on the wire.
@@ -80,8 +84,24 @@ pub struct Plan {
     pub duration: Duration,
     /// Pacing.
     pub mode: Mode,
+    /// Stop after this many requests (else only the duration bounds it).
+    pub max_requests: Option<u64>,
+    /// Follow up bids with notices, and how.
+    pub closing: Option<Closing>,
+    /// Seed of the follow-up choices (which bids win, which get clicked).
+    pub seed: u64,
     /// Print a progress line to stderr every second.
     pub progress: bool,
+}
+
+/// Counters the progress line reads while the run goes on.
+#[derive(Default)]
+struct Live {
+    started: AtomicU64,
+    answered: AtomicU64,
+    bids: AtomicU64,
+    errors: AtomicU64,
+    late: AtomicU64,
 }
 
 /// Runs `plan` and reports what it measured.
@@ -99,9 +119,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let port = plan.url.port_u16().unwrap_or(80);
     let started = Instant::now();
     let until = started + plan.duration;
-    let answered = Arc::new(AtomicU64::new(0));
+    let live = Arc::new(Live::default());
     let progress = plan.progress.then(|| {
-        let answered = Arc::clone(&answered);
+        let live = Arc::clone(&live);
         tokio::spawn(async move {
             let mut last = 0;
             let mut tick = tokio::time::interval_at(
@@ -110,21 +130,29 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             );
             loop {
                 tick.tick().await;
-                let now = answered.load(Ordering::Relaxed);
+                let now = live.answered.load(Ordering::Relaxed);
+                let bids = live.bids.load(Ordering::Relaxed);
                 eprintln!(
-                    "{:>5.0} s  {:>8} answers  {:>8} /s",
+                    "{:>4.0} s {:>8} /s  answers {:>9}  bids {:>5.1} %  late {}  errors {}",
                     started.elapsed().as_secs_f64(),
+                    now - last,
                     now,
-                    now - last
+                    100.0 * bids as f64 / now.max(1) as f64,
+                    live.late.load(Ordering::Relaxed),
+                    live.errors.load(Ordering::Relaxed),
                 );
                 last = now;
             }
         })
     });
+    let addr = format!("{host}:{port}");
+    let notifier = plan
+        .closing
+        .map(|_| Notifier::start(&addr, (plan.connections / 8).max(2), 4096));
     let mut tasks = Vec::new();
     for worker in 0..plan.connections {
         let job = Worker {
-            addr: format!("{host}:{port}"),
+            addr: addr.clone(),
             url: plan.url.clone(),
             payloads: Arc::clone(&plan.payloads),
             first: worker,
@@ -138,7 +166,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
                 )),
             },
             until,
-            answered: Arc::clone(&answered),
+            max_requests: plan.max_requests,
+            live: Arc::clone(&live),
+            closing: plan.closing.zip(notifier.as_ref().map(Notifier::handle)),
+            rng: StdRng::seed_from_u64(plan.seed.wrapping_mul(1_000_003) + worker as u64),
         };
         tasks.push(tokio::spawn(job.run()));
     }
@@ -146,10 +177,15 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     for task in tasks {
         report.merge(task.await??)?;
     }
+    // Bid requests are done; what is measured stops here. Notices still
+    // queued are sent before the report is complete.
+    report.elapsed = started.elapsed();
+    if let Some(n) = notifier {
+        report.notices.merge(n.finish().await);
+    }
     if let Some(p) = progress {
         p.abort();
     }
-    report.elapsed = started.elapsed();
     Ok(report)
 }
 
@@ -181,11 +217,14 @@ struct Worker {
     /// First due time and interval, in open-loop mode.
     schedule: Option<(Instant, Duration)>,
     until: Instant,
-    answered: Arc<AtomicU64>,
+    max_requests: Option<u64>,
+    live: Arc<Live>,
+    closing: Option<(Closing, NotifierHandle)>,
+    rng: StdRng,
 }
 
 impl Worker {
-    async fn run(self) -> anyhow::Result<Report> {
+    async fn run(mut self) -> anyhow::Result<Report> {
         let mut tally = Report::new(Mode::Closed)?;
         let mut next = self.first % self.payloads.len();
         let mut due = self.schedule.map(|(first, _)| first);
@@ -194,13 +233,19 @@ impl Worker {
                 Ok(s) => s,
                 Err(_) => {
                     tally.error("connect");
+                    self.live.errors.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
             };
             stream.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let Ok((mut sender, conn)) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+            else {
+                tally.error("handshake");
+                self.live.errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
             tokio::spawn(conn);
             while Instant::now() < self.until {
                 let start = match (due, self.schedule) {
@@ -214,6 +259,10 @@ impl Worker {
                     }
                     _ => Instant::now(),
                 };
+                let n = self.live.started.fetch_add(1, Ordering::Relaxed);
+                if self.max_requests.is_some_and(|max| n >= max) {
+                    break 'connect;
+                }
                 let p = &self.payloads[next];
                 next = (next + 1) % self.payloads.len();
                 let mut req = Request::post(self.url.clone())
@@ -229,22 +278,34 @@ impl Worker {
                         resp.into_body()
                             .collect()
                             .await
-                            .map(|_| status)
+                            .map(|b| (status, b.to_bytes()))
                             .map_err(|_| "body")
                     }
                     Err(_) => Err("send"),
                 };
                 match answer {
-                    Ok(status) => {
-                        tally.answer(status, start.elapsed(), p.tmax);
-                        self.answered.fetch_add(1, Ordering::Relaxed);
+                    Ok((status, body)) => {
+                        let took = start.elapsed();
+                        let late = tally.answer(status, took, p.tmax);
+                        self.live.answered.fetch_add(1, Ordering::Relaxed);
+                        self.live
+                            .bids
+                            .fetch_add(u64::from(status == 200), Ordering::Relaxed);
+                        self.live.late.fetch_add(u64::from(late), Ordering::Relaxed);
+                        if let (Some((closing, queue)), 200) = (self.closing.as_mut(), status) {
+                            queue.send(notices::follow_up(&body, closing, &mut self.rng));
+                        }
                     }
                     Err(kind) => {
                         tally.error(kind);
+                        self.live.errors.fetch_add(1, Ordering::Relaxed);
                         continue 'connect;
                     }
                 }
             }
+        }
+        if let Some((_, queue)) = self.closing {
+            tally.notices.dropped += queue.dropped;
         }
         Ok(tally)
     }
