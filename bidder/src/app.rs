@@ -16,6 +16,7 @@ use crate::audience::{Audience, Loaded};
 use crate::budget::Ledger;
 use crate::config::Config;
 use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
+use crate::events::billing::BillWriter;
 use crate::events::effects::Effects;
 use crate::events::sink::{EventSink, Republish};
 use crate::events::token::Signer;
@@ -34,6 +35,9 @@ pub enum StartError {
     /// The exchange-rate table was refused.
     #[error("fx: {0}")]
     Fx(String),
+    /// A worker thread could not be started.
+    #[error("starting a worker thread: {0}")]
+    Thread(#[from] std::io::Error),
 }
 
 /// Everything a request handler needs.
@@ -58,6 +62,8 @@ pub struct App {
     pub events: EventSink,
     /// What counted events change (budgets, caps, funnels).
     pub effects: Arc<Effects>,
+    /// Writes billing points to the store in groups, before they are answered.
+    pub bills: BillWriter,
     /// Where the bid path counts bids and no-bids for reports.
     pub reports: ReportSink,
     /// Every campaign's budget account.
@@ -146,6 +152,7 @@ impl App {
             Arc::clone(&metrics.events),
             Arc::clone(&effects),
         );
+        let bills = BillWriter::start(Arc::clone(&store))?;
         let reports = ReportSink::start(
             Arc::clone(&store),
             config.exchanges.iter().map(|e| e.name.clone()).collect(),
@@ -157,6 +164,7 @@ impl App {
             store,
             events,
             effects,
+            bills,
             reports,
             ledger,
             frequency,

@@ -14,6 +14,7 @@
 //! campaign and `crid`, never read from the URL, so the endpoint cannot be
 //! used as an open redirect.
 
+pub mod billing;
 pub mod effects;
 pub mod price;
 pub mod sink;
@@ -192,14 +193,9 @@ pub async fn notice(app: &Arc<App>, kind: EventKind, query: Option<&str>) -> Res
     if event.settles && kind != EventKind::Loss {
         // The billing point is money: on disk (and in the budget) before
         // the exchange hears back.
-        let store = Arc::clone(&app.store);
-        let one = vec![event];
-        let recorded =
-            tokio::task::spawn_blocking(move || store.record_events(&one).map(|r| (r[0], one)))
-                .await;
-        match recorded {
-            Ok(Ok((r, one))) => {
-                app.effects.settle(&one[0], r);
+        match app.bills.write(event).await {
+            Ok((r, event)) => {
+                app.effects.settle(&event, r);
                 let to = if r.fresh {
                     &counters.counted
                 } else {
@@ -207,13 +203,12 @@ pub async fn notice(app: &Arc<App>, kind: EventKind, query: Option<&str>) -> Res
                 };
                 EventCounters::inc(to, kind);
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 counters
                     .store_errors
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return ApiError::from(e).into_response();
             }
-            Err(join) => return ApiError::Internal(join.to_string()).into_response(),
         }
     } else {
         app.events.send(event);

@@ -85,6 +85,10 @@ pub enum StoreError {
     /// No row with that id.
     #[error("not found")]
     NotFound,
+    /// The thread that writes billing points in groups has stopped (only
+    /// at shutdown); nothing was written.
+    #[error("the billing writer has stopped")]
+    WriterStopped,
     /// The client's version is no longer current.
     #[error("version {expected} is not current (current is {current})")]
     Stale {
