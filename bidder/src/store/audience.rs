@@ -243,6 +243,16 @@ impl Store {
         self.write(|tx| upsert_members(tx, funnel, JobId(0), std::slice::from_ref(m)))
     }
 
+    /// Puts each `(funnel, member)` in place, all in one transaction.
+    pub fn put_members(&self, members: &[(FunnelId, Member)]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            for (funnel, m) in members {
+                upsert_members(tx, *funnel, JobId(0), std::slice::from_ref(m))?;
+            }
+            Ok(())
+        })
+    }
+
     /// Takes one user out of `funnel`; false if it was not a member.
     pub fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StoreError> {
         self.write(|tx| Ok(delete_members(tx, funnel, &[key])? > 0))
