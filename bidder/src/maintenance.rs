@@ -37,7 +37,7 @@ pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let app = Arc::clone(&budgets);
-            let done = tokio::task::spawn_blocking(move || {
+            let done = crate::background::spawn_blocking(move || {
                 let now = crate::model::UnixTime::now();
                 app.ledger.tick(now);
                 app.store
@@ -67,7 +67,7 @@ pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             let pruned = {
                 let app = Arc::clone(&app);
-                tokio::task::spawn_blocking(move || {
+                crate::background::spawn_blocking(move || {
                     let before = crate::model::UnixTime::now().0 - event_log_keep(&app);
                     app.store.prune_events(crate::model::UnixTime(before))
                 })
@@ -80,7 +80,7 @@ pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
                 Err(e) => tracing::warn!(error = %e, "event pruning panicked"),
             }
             let app = Arc::clone(&app);
-            match tokio::task::spawn_blocking(move || app.audience.sweep()).await {
+            match crate::background::spawn_blocking(move || app.audience.sweep()).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!(expired = n, "audience members swept"),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "audience sweep failed"),

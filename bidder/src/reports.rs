@@ -121,6 +121,7 @@ type NoBidSums = HashMap<(i64, Origin, NoBidReason), i64>;
 
 impl Worker {
     fn run(self) {
+        crate::background::lower_priority();
         let mut bids = BidSums::new();
         let mut no_bids = NoBidSums::new();
         let mut last = Instant::now();

@@ -89,7 +89,7 @@ async fn admin(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
         }
     };
     let app = Arc::clone(app);
-    let answer = tokio::task::spawn_blocking(move || {
+    let answer = crate::background::spawn_blocking(move || {
         app.admin.handle(
             &parts.method,
             parts.uri.path(),
@@ -115,7 +115,7 @@ async fn upload(app: &Arc<App>, req: Request<Incoming>, funnel: u32) -> Response
     let start = {
         let app = Arc::clone(app);
         let (headers, query) = (parts.headers.clone(), parts.uri.query().map(str::to_owned));
-        tokio::task::spawn_blocking(move || {
+        crate::background::spawn_blocking(move || {
             app.admin.start_upload(&headers, funnel, query.as_deref())
         })
         .await
@@ -130,7 +130,7 @@ async fn upload(app: &Arc<App>, req: Request<Incoming>, funnel: u32) -> Response
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
     let worker = {
         let app = Arc::clone(app);
-        tokio::task::spawn_blocking(move || {
+        crate::background::spawn_blocking(move || {
             let reader = ChannelReader {
                 rx,
                 current: Bytes::new(),

@@ -22,6 +22,12 @@ use crate::store::Store;
 /// Most events recorded in one store transaction.
 const BATCH: usize = 1024;
 
+/// How long the worker lets events gather after the first of a group.
+/// Events are answered before they are written (billing points excepted,
+/// see [`super::billing`]), so this delays only their effects, by at most
+/// this much.
+const GATHER: Duration = Duration::from_millis(10);
+
 /// The sending end; cheap to share.
 pub struct EventSink {
     tx: SyncSender<EventRecord>,
@@ -85,6 +91,7 @@ struct Worker {
 
 impl Worker {
     fn run(self) {
+        crate::background::lower_priority();
         let mut batch = Vec::with_capacity(BATCH);
         // Since when learnt counts wait to be published.
         let mut pending: Option<Instant> = None;
@@ -95,7 +102,13 @@ impl Worker {
                 None => Duration::from_secs(3600),
             };
             match self.rx.recv_timeout(wait) {
-                Ok(e) => batch.push(e),
+                Ok(e) => {
+                    batch.push(e);
+                    // Let a group gather: one transaction (one fsync) per
+                    // GATHER instead of one per event, and no wake-up per
+                    // send while this thread sleeps.
+                    std::thread::sleep(GATHER);
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
