@@ -9,9 +9,10 @@
 #    fragments) and USERS audience users through its admin API;
 # 2. ceiling (minimal hyper server, fixed ~300-byte answer), closed loop;
 # 3. bidder, closed loop: saturation throughput;
-# 4. bidder, open loop at 50 % of its own saturation, with NOTICES of the
-#    bids followed up (win, bill, impression, clicks; losses): latency from
-#    each request's due time.
+# 4. open loop at 50 % of the bidder's saturation rate, latency from each
+#    request's due time: the ceiling (the generator's own floor), the
+#    bidder, and the bidder with NOTICES of the bids followed up (win,
+#    bill, impression, clicks; losses).
 # All three send the same generated traffic (seed 1). Results: a table on
 # stdout, the JSON reports in $OUT (default: a temporary folder).
 set -euo pipefail
@@ -32,6 +33,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$data"' EXIT
 printf 'tcf_vendor_id = 1234\n' > "$data/bidder.toml"
 token=$("$bin/bidder" --data-dir "$data" --config "$data/bidder.toml" token create --role admin --label compare.sh)
 taskset -c 0 "$bin/bidder" --demo --data-dir "$data" --config "$data/bidder.toml" --listen 127.0.0.1:18080 >"$out/bidder.log" 2>&1 &
+bidder_pid=$!
 taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18090 2>/dev/null &
 for _ in $(seq 100); do
   curl -sf http://127.0.0.1:18080/readyz >/dev/null && curl -s -o /dev/null -X POST http://127.0.0.1:18090/ && break
@@ -41,7 +43,7 @@ done
 echo "== seed: $campaigns campaigns, $users audience users"
 taskset -c 1 "$bin/loadtest" seed --url http://127.0.0.1:18080 --token "$token" \
   --campaigns "$campaigns" --users "$users" 2>"$out/seed.log" | tee "$out/seed.txt"
-echo "bidder RSS after seeding: $(ps -o rss= -p "$(pgrep -f 'bidder --demo --data-dir '"$data")") KiB"
+echo "bidder RSS after seeding: $(ps -o rss= -p "$bidder_pid") KiB"
 
 run() { # name url [extra args]
   local name=$1 url=$2; shift 2
@@ -52,22 +54,26 @@ run() { # name url [extra args]
 run ceiling http://127.0.0.1:18090/openrtb2/bid
 run bidder-saturation http://127.0.0.1:18080/openrtb2/bid
 half=$(python3 -c "import json;print(int(json.load(open('$out/bidder-saturation.json'))['per_second']/2))")
-run bidder-half-rate http://127.0.0.1:18080/openrtb2/bid --rate "$half" --notices "$notices"
-echo "bidder RSS at the end: $(ps -o rss= -p "$(pgrep -f 'bidder --demo --data-dir '"$data")") KiB"
+# The generator's own floor at that rate: the ceiling in open loop.
+run ceiling-half-rate http://127.0.0.1:18090/openrtb2/bid --rate "$half"
+run bidder-half-rate http://127.0.0.1:18080/openrtb2/bid --rate "$half"
+run bidder-half-rate-notices http://127.0.0.1:18080/openrtb2/bid --rate "$half" --notices "$notices"
+echo "bidder RSS at the end: $(ps -o rss= -p "$bidder_pid") KiB"
 
 python3 - "$out" <<'PY'
 import json, sys, os
 d = sys.argv[1]
-r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in ("ceiling", "bidder-saturation", "bidder-half-rate")}
+runs = ("ceiling", "bidder-saturation", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices")
+r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in runs}
 print()
-print("| run | req/s | bids | no-bids | late | errors | p50 us | p90 us | p99 us | p99.9 us | max us |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| run | req/s | bids | no-bids | late | errors | answer bytes | p50 us | p90 us | p99 us | p99.9 us | max us |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for n, x in r.items():
     l = x["latency_us"]
     errors = sum(x["errors"].values())
-    print(f"| {n} ({x['mode']}) | {x['per_second']:.0f} | {x['bids']} | {x['no_bids']} | {x['late']} | {errors} | {l['p50']} | {l['p90']} | {l['p99']} | {l['p999']} | {l['max']} |")
+    print(f"| {n} ({x['mode']}) | {x['per_second']:.0f} | {x['bids']} | {x['no_bids']} | {x['late']} | {errors} | {x['mean_answer_bytes']} | {l['p50']} | {l['p90']} | {l['p99']} | {l['p999']} | {l['max']} |")
 print()
 print(f"bidder / ceiling saturation throughput: {r['bidder-saturation']['per_second'] / r['ceiling']['per_second']:.2f}")
-n = r["bidder-half-rate"]["notices"]
+n = r["bidder-half-rate-notices"]["notices"]
 print(f"notices at half rate: {n['statuses']}; errors {n['errors']}; dropped {n['dropped']}")
 PY

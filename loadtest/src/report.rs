@@ -21,6 +21,9 @@ pub struct Report {
     pub statuses: BTreeMap<u16, u64>,
     /// Answers that arrived after the request's `tmax`.
     pub late: u64,
+    /// Bytes of answer bodies, all answers together (what the server wrote,
+    /// before any compression the client asked for).
+    pub answer_bytes: u64,
     /// Requests that got no HTTP answer, by what failed.
     pub errors: BTreeMap<&'static str, u64>,
     /// Latency of every answered request, microseconds (from the due time
@@ -38,6 +41,7 @@ impl Report {
             elapsed: Duration::ZERO,
             statuses: BTreeMap::new(),
             late: 0,
+            answer_bytes: 0,
             errors: BTreeMap::new(),
             // Up to a minute, 3 significant digits; anything slower is
             // recorded as a minute rather than lost.
@@ -70,6 +74,7 @@ impl Report {
             *self.errors.entry(k).or_insert(0) += v;
         }
         self.late += other.late;
+        self.answer_bytes += other.answer_bytes;
         self.latency_us.add(other.latency_us)?;
         self.notices.merge(other.notices);
         Ok(())
@@ -111,6 +116,7 @@ impl Report {
             "no_bids": self.no_bids(),
             "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
             "late": self.late,
+            "mean_answer_bytes": self.answer_bytes / self.answered().max(1),
             "errors": self.errors,
             "latency_us": {
                 "p50": self.latency(0.5), "p90": self.latency(0.9), "p99": self.latency(0.99),
@@ -148,12 +154,13 @@ impl fmt::Display for Report {
         let n = self.answered().max(1) as f64;
         writeln!(
             f,
-            "bids {} ({:.1} %), no-bids {} ({:.1} %), late (after tmax) {}",
+            "bids {} ({:.1} %), no-bids {} ({:.1} %), late (after tmax) {}, mean answer {} bytes",
             self.bids(),
             100.0 * self.bids() as f64 / n,
             self.no_bids(),
             100.0 * self.no_bids() as f64 / n,
-            self.late
+            self.late,
+            self.answer_bytes / self.answered().max(1)
         )?;
         let statuses: Vec<String> = self
             .statuses

@@ -287,6 +287,7 @@ impl Worker {
                     Ok((status, body)) => {
                         let took = start.elapsed();
                         let late = tally.answer(status, took, p.tmax);
+                        tally.answer_bytes += body.len() as u64;
                         self.live.answered.fetch_add(1, Ordering::Relaxed);
                         self.live
                             .bids
