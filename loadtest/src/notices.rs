@@ -373,6 +373,12 @@ mod tests {
         "lurl":"http://127.0.0.1:8080/events/loss?price=${AUCTION_PRICE}&loss=${AUCTION_LOSS}&t=abc",
         "adm":"<a href=\"http://127.0.0.1:8080/events/click?bid=b1&amp;t=abc\"><img></a><img src=\"http://127.0.0.1:8080/events/imp?bid=b1&amp;t=abc\">"}]}]}"#;
 
+    /// The filled-in `price=` of a notice path.
+    fn price_in(path: &str) -> f64 {
+        let after = path.split("price=").nth(1).unwrap();
+        after.split('&').next().unwrap().parse().unwrap()
+    }
+
     fn closing(win_rate: f64, click_rate: f64) -> Closing {
         Closing {
             share: 1.0,
@@ -394,16 +400,7 @@ mod tests {
             n[0].path
         );
         assert!(n[0].path.ends_with("&cur=USD&t=abc"), "{}", n[0].path);
-        let price: f64 = n[0]
-            .path
-            .split("price=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let price = price_in(&n[0].path);
         assert!((1.25..=2.5).contains(&price), "{price}");
         // The bill charges the same clearing price, per impression, rounded up.
         let charge = n[1].charge.clone().unwrap();
@@ -424,16 +421,7 @@ mod tests {
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].kind, Kind::Loss);
         assert!(n[0].path.ends_with("&loss=102&t=abc"), "{}", n[0].path);
-        let price: f64 = n[0]
-            .path
-            .split("price=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let price = price_in(&n[0].path);
         assert!(price > 2.5, "{price}");
     }
 

@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use crate::traffic::{self, COUNTRIES, DEALS, SIZES};
+use crate::traffic::{self, COUNTRIES, DEALS, SIZES, weighted};
 
 /// What to load.
 #[derive(Clone, Debug)]
@@ -232,7 +232,7 @@ fn campaign(
         "banner" => {
             let mut sizes: Vec<(u32, u32)> = Vec::new();
             for _ in 0..rng.gen_range(1..=3) {
-                let s = pick(rng, SIZES);
+                let s = weighted(rng, SIZES);
                 if !sizes.contains(&s) {
                     sizes.push(s);
                 }
@@ -271,7 +271,7 @@ fn campaign(
     if rng.gen_bool(0.5) {
         let mut countries: Vec<&str> = Vec::new();
         for _ in 0..rng.gen_range(1..=3) {
-            let country = pick(rng, COUNTRIES);
+            let country = weighted(rng, COUNTRIES);
             if !countries.contains(&country) {
                 countries.push(country);
             }
@@ -349,18 +349,6 @@ fn vast(c: u32, domain: &str) -> String {
   </Ad>
 </VAST>"#
     )
-}
-
-fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
-    let total: u32 = items.iter().map(|(_, w)| w).sum();
-    let mut n = rng.gen_range(0..total);
-    for &(item, w) in items {
-        if n < w {
-            return item;
-        }
-        n -= w;
-    }
-    items[items.len() - 1].0
 }
 
 /// A keep-alive connection to the admin API.

@@ -347,7 +347,7 @@ impl Generator {
 }
 
 /// One of `items` by weight.
-fn weighted<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
+pub fn weighted<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
     let total: u32 = items.iter().map(|(_, w)| w).sum();
     let mut pick = rng.gen_range(0..total);
     for &(item, w) in items {

@@ -6,6 +6,22 @@ use std::time::Duration;
 
 use loadtest::send::{self, Mode, Payload, Plan};
 
+/// A closed-loop plan for `url` with `payloads`, no notices, no bound on
+/// requests; tests change what they are about.
+fn plan(url: String, payloads: Vec<Payload>) -> Plan {
+    Plan {
+        url: url.parse().unwrap(),
+        payloads: Arc::new(payloads),
+        connections: 4,
+        duration: Duration::from_millis(300),
+        mode: Mode::Closed,
+        max_requests: None,
+        closing: None,
+        seed: 1,
+        progress: false,
+    }
+}
+
 #[tokio::test]
 async fn replay_against_the_ceiling_counts_every_answer_as_200() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -21,19 +37,9 @@ async fn replay_against_the_ceiling_counts_every_answer_as_200() {
             true,
         ),
     ];
-    let report = send::run(Plan {
-        url: format!("http://{addr}/openrtb2/bid").parse().unwrap(),
-        payloads: Arc::new(payloads),
-        connections: 4,
-        duration: Duration::from_millis(300),
-        mode: Mode::Closed,
-        max_requests: None,
-        closing: None,
-        seed: 1,
-        progress: false,
-    })
-    .await
-    .unwrap();
+    let report = send::run(plan(format!("http://{addr}/openrtb2/bid"), payloads))
+        .await
+        .unwrap();
     assert!(report.answered() > 0, "{report}");
     assert_eq!(
         report.statuses.keys().copied().collect::<Vec<_>>(),
@@ -63,15 +69,12 @@ async fn open_loop_sends_at_the_requested_rate() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(loadtest::ceiling::serve(listener));
     let report = send::run(Plan {
-        url: format!("http://{addr}/openrtb2/bid").parse().unwrap(),
-        payloads: Arc::new(vec![Payload::new(br#"{"id":"a","tmax":500}"#, false)]),
-        connections: 4,
         duration: Duration::from_secs(1),
         mode: Mode::Open { rate: 400 },
-        max_requests: None,
-        closing: None,
-        seed: 1,
-        progress: false,
+        ..plan(
+            format!("http://{addr}/openrtb2/bid"),
+            vec![Payload::new(br#"{"id":"a","tmax":500}"#, false)],
+        )
     })
     .await
     .unwrap();
@@ -85,15 +88,12 @@ async fn open_loop_sends_at_the_requested_rate() {
 #[tokio::test]
 async fn only_loopback_targets_are_accepted() {
     let err = send::run(Plan {
-        url: "http://192.0.2.1:8080/openrtb2/bid".parse().unwrap(),
-        payloads: Arc::new(vec![Payload::new(b"{}", false)]),
         connections: 1,
         duration: Duration::from_millis(10),
-        mode: Mode::Closed,
-        max_requests: None,
-        closing: None,
-        seed: 1,
-        progress: false,
+        ..plan(
+            "http://192.0.2.1:8080/openrtb2/bid".to_string(),
+            vec![Payload::new(b"{}", false)],
+        )
     })
     .await
     .err()
@@ -113,15 +113,13 @@ async fn a_request_bound_stops_the_run_at_that_count() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(loadtest::ceiling::serve(listener));
     let report = send::run(Plan {
-        url: format!("http://{addr}/openrtb2/bid").parse().unwrap(),
-        payloads: Arc::new(vec![Payload::new(br#"{"id":"a"}"#, false)]),
         connections: 8,
         duration: Duration::from_secs(30),
-        mode: Mode::Closed,
         max_requests: Some(1_000),
-        closing: None,
-        seed: 1,
-        progress: false,
+        ..plan(
+            format!("http://{addr}/openrtb2/bid"),
+            vec![Payload::new(br#"{"id":"a"}"#, false)],
+        )
     })
     .await
     .unwrap();
