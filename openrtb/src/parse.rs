@@ -104,6 +104,35 @@ mod tests {
     }
 
     #[test]
+    fn native_requests_parse_as_string_or_object_wrapped_or_not() {
+        let bare = r#"{"ver":"1.2","assets":[{"id":7,"required":1,"title":{"len":90}}]}"#;
+        let wrapped = format!(r#"{{"native":{bare}}}"#);
+        let spaced = format!(" {{ \"native\" : {bare} }}");
+        let quoted = |s: &str| serde_json::to_string(s).unwrap();
+        for request in [
+            quoted(bare),
+            quoted(&wrapped),
+            quoted(&spaced),
+            bare.to_string(),
+            wrapped.clone(),
+        ] {
+            let json =
+                format!(r#"{{"id":"n","imp":[{{"id":"1","native":{{"request":{request}}}}}]}}"#);
+            let mut p = Parser::new();
+            let req = p
+                .parse(json.as_bytes())
+                .unwrap_or_else(|e| panic!("{json}: {e}"));
+            let native = &req.imp[0].native.as_ref().unwrap().request;
+            assert_eq!(native.ver.as_deref(), Some("1.2"), "{json}");
+            assert_eq!(native.assets[0].id, 7, "{json}");
+            assert_eq!(native.assets[0].title.as_ref().unwrap().len, 90, "{json}");
+        }
+        // A string that is not a native request names the field.
+        let e = error_of(r#"{"id":"n","imp":[{"id":"1","native":{"request":"{\"assets\":7}"}}]}"#);
+        assert!(e.to_string().contains("imp[0].native.request"), "{e}");
+    }
+
+    #[test]
     fn well_formed_request_parses_with_borrowed_strings() {
         let mut p = Parser::new();
         let req = p
