@@ -142,8 +142,9 @@ fn end_to_end(c: &mut Criterion) {
         .expect("utf-8")
         .replacen("{", r#"{"user":{"buyeruid":"demo-intent"},"#, 1)
         .into_bytes();
-    // It bids the creative assembled for the user's stage: the assembled
-    // Acme banner with the intent offer.
+    // It bids the creative assembled for the user's stage: an assembled
+    // Acme banner chosen for `intent` (which combination, with the offer or
+    // without, is the learner's random draw).
     let answer = body_of(respond(
         &app,
         exchange,
@@ -154,7 +155,7 @@ fn end_to_end(c: &mut Criterion) {
     ));
     let answer = String::from_utf8_lossy(&answer);
     assert!(
-        answer.contains(r#""crid":"a300x250-"#) && answer.contains("RIDGE10"),
+        answer.contains(r#""crid":"a300x250-"#) && answer.contains("&stage=intent&"),
         "{answer}"
     );
     group.bench_function("banner_request_audience_hit", |b| {
