@@ -78,6 +78,14 @@ async fn stage_of(server: &TestServer, funnel: i64, user: &str) -> Option<String
     (reply.status == 200).then(|| reply.json()["stage"].as_str().unwrap().to_owned())
 }
 
+/// `GET /api/v1/campaigns/{id}/budget` with `token`.
+async fn budget_of(server: &TestServer, id: i64, token: &str) -> Value {
+    let path = format!("/api/v1/campaigns/{id}/budget");
+    let reply = server.api(Method::GET, &path, Some(token), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.json());
+    reply.json()
+}
+
 /// Replaces campaign `id` with `change` applied to its current body.
 async fn edit_campaign(server: &TestServer, id: i64, change: impl FnOnce(&mut Value)) {
     let path = format!("/api/v1/campaigns/{id}");
@@ -132,15 +140,7 @@ async fn a_full_loop_moves_spend_caps_stage_learning_and_reports() {
     );
 
     // Spend is booked at the clearing price before the bill is answered.
-    let budget = server
-        .api(
-            Method::GET,
-            "/api/v1/campaigns/1/budget",
-            Some(&token),
-            None,
-        )
-        .await
-        .json();
+    let budget = budget_of(&server, 1, &token).await;
     assert_eq!(budget["spent_total_micros"], 1_500, "{budget}");
     assert_eq!(budget["reserved_micros"], 0, "{budget}");
 
@@ -404,15 +404,7 @@ async fn concurrent_bids_and_wins_never_spend_beyond_the_budget() {
     }))
     .await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let budget = server
-        .api(
-            Method::GET,
-            &format!("/api/v1/campaigns/{id}/budget"),
-            Some(server.admin_token()),
-            None,
-        )
-        .await
-        .json();
+    let budget = budget_of(&server, id, server.admin_token()).await;
     assert_eq!(budget["spent_total_micros"], 100_000, "{budget}");
     assert_eq!(budget["state"], "total_exhausted", "{budget}");
     let after = bids(&server, banner_request("c-late", "u-late", 123, 45)).await;
@@ -468,15 +460,7 @@ async fn spend_and_frequency_counts_survive_a_restart() {
     server.stop().await;
 
     let server = TestServer::start_in(dir.path(), true, tweak).await;
-    let budget = server
-        .api(
-            Method::GET,
-            "/api/v1/campaigns/1/budget",
-            Some(&token),
-            None,
-        )
-        .await
-        .json();
+    let budget = budget_of(&server, 1, &token).await;
     assert_eq!(budget["spent_total_micros"], 2_000, "{budget}");
     assert_eq!(budget["spent_today_micros"], 2_000, "{budget}");
     let again = bids(&server, banner_request("r-2", "restart-user", 300, 250)).await;
