@@ -45,6 +45,12 @@ const images = https.createServer(
     res.end(PNG);
   },
 );
+// Node closes an idle keep-alive socket after 5 s; on a loaded machine a
+// gallery takes longer than that, Chromium's reuse of a closed socket is
+// retried, and enough of those fail the load with ERR_TOO_MANY_RETRIES
+// (seen once in CI). Keep sockets open for the whole run instead.
+images.keepAliveTimeout = 120_000;
+images.headersTimeout = 121_000;
 await new Promise((resolve) => images.listen(0, '127.0.0.1', resolve));
 
 const browser = await chromium.launch({
