@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 
 use crate::admin::Admin;
+use crate::admission::Admission;
 use crate::audience::{Audience, Loaded};
 use crate::budget::Ledger;
 use crate::config::Config;
@@ -72,6 +73,10 @@ pub struct App {
     pub frequency: Arc<Frequency>,
     /// Bid snapshots published since start.
     pub published: Arc<AtomicU64>,
+    /// The runtime's queueing delay, and whether bid requests are shed.
+    pub admission: Arc<Admission>,
+    /// Connections open now.
+    pub connections: AtomicU64,
     draining: AtomicBool,
 }
 
@@ -153,6 +158,7 @@ impl App {
             Arc::clone(&effects),
         );
         let bills = BillWriter::start(Arc::clone(&store))?;
+        let config_max_queue_delay = config.max_queue_delay;
         let reports = ReportSink::start(
             Arc::clone(&store),
             config.exchanges.iter().map(|e| e.name.clone()).collect(),
@@ -175,6 +181,8 @@ impl App {
             exchanges,
             snapshot,
             metrics,
+            admission: Arc::new(Admission::new(config_max_queue_delay)),
+            connections: AtomicU64::new(0),
             draining: AtomicBool::new(false),
         })
     }
@@ -195,12 +203,34 @@ impl App {
             report_facts_dropped: self.reports.dropped.load(Ordering::Relaxed),
             late_settlements: self.effects.late.load(Ordering::Relaxed),
             funnel_moves: self.effects.moved.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
+            queue_delay: self.admission.queue_delay(),
         }
     }
 
     /// Index of the exchange called `name`.
     pub fn exchange_index(&self, name: &str) -> Option<usize> {
         self.config.exchanges.iter().position(|e| e.name == name)
+    }
+
+    /// What shutdown does once requests have drained: records the events
+    /// still queued, writes the report counts summed so far, and
+    /// checkpoints the reservations of bids in flight, so that a graceful
+    /// stop loses none of them. Blocking; waits at most `within` per step.
+    pub fn flush(&self, within: std::time::Duration) {
+        if !self.events.flush(within) {
+            tracing::warn!("queued events not recorded before shutdown");
+        }
+        if !self.reports.flush(within) {
+            tracing::warn!("report counts not written before shutdown");
+        }
+        let now = UnixTime::now();
+        if let Err(e) = self
+            .store
+            .save_reservations(&self.ledger.reservations(now), now)
+        {
+            tracing::warn!(error = %e, "reservation checkpoint at shutdown failed");
+        }
     }
 
     /// Marks the server as shutting down: `/readyz` answers 503 so load

@@ -5,7 +5,10 @@
 //! per-request buffers are thread-local and reused, the campaigns come from
 //! the published snapshot. Answers are `200` with a BidResponse, `204` (or
 //! `200` with `nbr`, per exchange) for no bid, `400` naming the bad field,
-//! `413` over the size limit, `415` for an encoding other than gzip.
+//! `413` over the size limit, `415` for an encoding other than gzip or a
+//! content type that is not JSON, `408` for a body slower than
+//! `body_read_timeout`, and `204` at once when the server is too far behind
+//! to answer in time ([`crate::admission`]).
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -45,6 +48,26 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
+/// The request's content type when it is one that cannot carry an OpenRTB
+/// document. Absent is accepted (many exchanges send none), as are
+/// `application/json`, any `+json` type and `text/plain`, which some
+/// exchanges use for JSON.
+pub(crate) fn non_json_content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || essence == "text/plain"
+        || essence == "text/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    (!json).then(|| text.into_owned())
+}
+
 /// What the request asked of the answer, read from its headers before the
 /// body is consumed.
 struct Wants {
@@ -58,8 +81,12 @@ pub async fn handle(
     exchange: usize,
     req: Request<Incoming>,
     peer: SocketAddr,
+    waited: Duration,
 ) -> Response<Body> {
-    let arrived = Instant::now();
+    // The deadline counts from when the kernel received the request, not
+    // from when this handler got to it.
+    let now = Instant::now();
+    let arrived = now.checked_sub(waited).unwrap_or(now);
     let counters = app.metrics.exchange(exchange);
     ExchangeCounters::inc(&counters.requests);
     let (parts, body) = req.into_parts();
@@ -93,19 +120,40 @@ pub async fn handle(
             return finish(ApiError::UnsupportedMediaType(name).into_response(), &wants);
         }
     };
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    if let Some(other) = non_json_content_type(&parts.headers) {
+        ExchangeCounters::inc(&counters.invalid);
+        return finish(
+            ApiError::UnsupportedMediaType(other).into_response(),
+            &wants,
+        );
+    }
+    let read = Limited::new(body, limit).collect();
+    let body = match tokio::time::timeout(app.config.body_read_timeout, read).await {
+        Err(_) => {
+            ExchangeCounters::inc(&counters.invalid);
+            return finish(ApiError::RequestTimeout.into_response(), &wants);
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             ExchangeCounters::inc(&counters.too_large);
             return finish(ApiError::PayloadTooLarge { limit }.into_response(), &wants);
         }
-        Err(_) => {
+        Ok(Err(_)) => {
             // The client went away or broke framing mid-body: nobody is
             // waiting for a meaningful answer.
             ExchangeCounters::inc(&counters.invalid);
             return finish(bad_request("$", "request body could not be read"), &wants);
         }
     };
+    // Shedding comes after the body (the connection stays usable) and
+    // before the parse (the part worth saving). The request id is not
+    // known yet, so even exchanges configured for `nbr` get a plain 204,
+    // which OpenRTB allows every exchange.
+    if !app.admission.admit(arrived.elapsed()) {
+        counters.no_bid(NoBidReason::Overloaded);
+        app.metrics.latency.observe(arrived.elapsed());
+        return finish(empty(StatusCode::NO_CONTENT), &wants);
+    }
 
     let resp = respond(app, exchange, &body, gzipped, wants.gzip, arrived);
     app.metrics.latency.observe(arrived.elapsed());

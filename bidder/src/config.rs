@@ -40,6 +40,15 @@ pub struct FileConfig {
     pub default_tmax_ms: Option<u64>,
     /// How long a client may take to send request headers, milliseconds.
     pub header_read_timeout_ms: Option<u64>,
+    /// How long a client may take to send a request body, milliseconds
+    /// (for audience uploads: the longest pause between two pieces).
+    pub body_read_timeout_ms: Option<u64>,
+    /// Connections served at once; further clients wait in the listen
+    /// backlog until one closes.
+    pub max_connections: Option<usize>,
+    /// Bid requests are answered `204` at once while the server's queueing
+    /// delay is above this, milliseconds; 0 turns shedding off.
+    pub max_queue_delay_ms: Option<u64>,
     /// How long shutdown waits for in-flight requests, milliseconds.
     pub shutdown_grace_ms: Option<u64>,
     /// Seconds a bid stays valid (`bid.exp`); absent = not sent.
@@ -201,8 +210,15 @@ pub struct Config {
     pub network_margin: Duration,
     /// `tmax` when the request has none.
     pub default_tmax: Duration,
-    /// Limit on reading request headers.
+    /// Limit on reading request headers, and on waiting for the next
+    /// request of an idle keep-alive connection.
     pub header_read_timeout: Duration,
+    /// Limit on reading a request body (between pieces, for uploads).
+    pub body_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Queueing delay at which bid requests are shed; zero = never.
+    pub max_queue_delay: Duration,
     /// Limit on draining at shutdown.
     pub shutdown_grace: Duration,
     /// `bid.exp`, when set.
@@ -327,6 +343,18 @@ impl Config {
         }
         let header_read_timeout =
             Duration::from_millis(file.header_read_timeout_ms.unwrap_or(5_000));
+        let body_read_timeout = Duration::from_millis(file.body_read_timeout_ms.unwrap_or(5_000));
+        for (key, value) in [
+            ("header_read_timeout_ms", header_read_timeout),
+            ("body_read_timeout_ms", body_read_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!("{key}: must be greater than 0"));
+            }
+        }
+        let max_connections =
+            positive("max_connections", file.max_connections, 4096, &mut problems);
+        let max_queue_delay = Duration::from_millis(file.max_queue_delay_ms.unwrap_or(10));
         let shutdown_grace = Duration::from_millis(file.shutdown_grace_ms.unwrap_or(5_000));
 
         for (code, rate) in &file.fx {
@@ -457,6 +485,9 @@ impl Config {
             network_margin,
             default_tmax,
             header_read_timeout,
+            body_read_timeout,
+            max_connections,
+            max_queue_delay,
             shutdown_grace,
             bid_ttl_secs: file.bid_ttl_secs,
             tcf_vendor_id: file.tcf_vendor_id,
@@ -475,7 +506,13 @@ impl Config {
             ..Overrides::default()
         };
         // Defaults always resolve; a failure here is a bug in the defaults.
-        Config::resolve(FileConfig::default(), overrides).expect("default configuration is valid")
+        let mut config = Config::resolve(FileConfig::default(), overrides)
+            .expect("default configuration is valid");
+        // Tests run the server on the test's own runtime, whose blocking
+        // test code would read as queueing delay; the tests of shedding
+        // turn it on themselves.
+        config.max_queue_delay = Duration::ZERO;
+        config
     }
 
     /// The exchange called `name`.

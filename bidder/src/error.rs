@@ -52,6 +52,9 @@ pub enum ApiError {
     /// A body in a content type or encoding this route does not take.
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// The client took longer than allowed to send its body.
+    #[error("request body not received in time")]
+    RequestTimeout,
     /// No or wrong credentials.
     #[error("missing or invalid bearer token")]
     Unauthorized,
@@ -96,6 +99,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -125,6 +129,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
@@ -164,6 +169,12 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still come; the connection cannot
+            // carry another request after it.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -150,6 +150,10 @@ pub struct State {
     pub late_settlements: u64,
     /// Users moved forward in a funnel by events.
     pub funnel_moves: u64,
+    /// Connections open now.
+    pub connections: u64,
+    /// The runtime's estimated queueing delay.
+    pub queue_delay: std::time::Duration,
 }
 
 /// Why an event was refused.
@@ -411,6 +415,21 @@ fn render_state(s: &State, out: &mut String) {
         "bidder_funnel_moves_total",
         "Users moved forward in a funnel by impressions, clicks and conversions.",
         s.funnel_moves,
+    );
+    let gauge = |out: &mut String, name: &str, help: &str, v: f64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    };
+    gauge(
+        out,
+        "bidder_connections_open",
+        "Client connections open now (capped by max_connections).",
+        s.connections as f64,
+    );
+    gauge(
+        out,
+        "bidder_queue_delay_seconds",
+        "Estimated wait of a request for the runtime; bid requests are shed above max_queue_delay_ms.",
+        s.queue_delay.as_secs_f64(),
     );
     type Get = fn(&crate::budget::BudgetState) -> f64;
     let per_campaign: [(&str, &str, Get); 5] = [

@@ -45,10 +45,12 @@ pub struct BidFact {
     pub combo: Option<ComboKey>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 enum Fact {
     Bid(UnixTime, Origin, BidFact),
     NoBid(UnixTime, Origin, NoBidReason),
+    /// Write what has been summed now, then say so.
+    Flush(std::sync::mpsc::SyncSender<()>),
 }
 
 /// The sending end.
@@ -99,6 +101,16 @@ impl ReportSink {
         self.send(Fact::Bid(at, origin, fact));
     }
 
+    /// Writes every fact sent so far to the store and returns once it is
+    /// there (or after `within`). Blocks: for shutdown, never the bid path.
+    pub fn flush(&self, within: Duration) -> bool {
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        if self.tx.send(Fact::Flush(done)).is_err() {
+            return false;
+        }
+        wait.recv_timeout(within).is_ok()
+    }
+
     /// Counts a no-bid. Never blocks.
     pub fn no_bid(&self, at: UnixTime, origin: Origin, reason: NoBidReason) {
         self.send(Fact::NoBid(at, origin, reason));
@@ -136,6 +148,11 @@ impl Worker {
                     }
                     Ok(Fact::NoBid(at, o, r)) => {
                         *no_bids.entry((at.0.div_euclid(60), o, r)).or_default() += 1
+                    }
+                    Ok(Fact::Flush(done)) => {
+                        self.flush(&mut bids, &mut no_bids);
+                        last = Instant::now();
+                        let _ = done.send(());
                     }
                     Err(TryRecvError::Empty) => break true,
                     Err(TryRecvError::Disconnected) => break false,

@@ -17,8 +17,13 @@ use crate::app::App;
 use crate::bid_endpoint;
 use crate::error::{ApiError, Body};
 
-/// Answers one request.
-pub async fn handle(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Answers one request that `waited` this long since the kernel received it.
+pub async fn handle(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    waited: std::time::Duration,
+) -> Response<Body> {
     let path = req.uri().path();
     let method = req.method().clone();
     if path == "/openrtb2/bid" || path.starts_with("/openrtb2/bid/") {
@@ -30,7 +35,7 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) ->
             Some(name) => app.exchange_index(name),
         };
         return match exchange {
-            Some(index) => bid_endpoint::handle(app, index, req, peer).await,
+            Some(index) => bid_endpoint::handle(app, index, req, peer, waited).await,
             None => ApiError::NotFound.into_response(),
         };
     }
@@ -69,18 +74,20 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) ->
 /// admin API on the blocking pool.
 async fn admin(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, app.config.max_admin_body_bytes)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    if let Some(other) = bid_endpoint::non_json_content_type(&parts.headers) {
+        return ApiError::UnsupportedMediaType(other).into_response();
+    }
+    let read = Limited::new(body, app.config.max_admin_body_bytes).collect();
+    let body = match tokio::time::timeout(app.config.body_read_timeout, read).await {
+        Err(_) => return ApiError::RequestTimeout.into_response(),
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return ApiError::PayloadTooLarge {
                 limit: app.config.max_admin_body_bytes,
             }
             .into_response();
         }
-        Err(_) => {
+        Ok(Err(_)) => {
             return ApiError::BadRequest {
                 path: "$".into(),
                 message: "request body could not be read".into(),
@@ -138,7 +145,22 @@ async fn upload(app: &Arc<App>, req: Request<Incoming>, funnel: u32) -> Response
             crate::audience::run_upload(app.admin.audience(), &job, &names, opts, reader)
         })
     };
-    while let Some(frame) = body.frame().await {
+    loop {
+        // An upload may take minutes; what is bounded is each pause, so a
+        // stalled client cannot hold the job (and its connection) forever.
+        let frame = match tokio::time::timeout(app.config.body_read_timeout, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = tx
+                    .send(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client stopped sending the upload",
+                    )))
+                    .await;
+                break;
+            }
+        };
         let item = match frame {
             Ok(f) => match f.into_data() {
                 Ok(data) => Ok(data),

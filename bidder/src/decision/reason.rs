@@ -47,11 +47,14 @@ pub enum NoBidReason {
     Paced,
     /// The daily or total budget has no room for the bid.
     BudgetExhausted,
+    /// The server was too far behind to answer in time: shed at once,
+    /// before parsing ([`crate::admission`]).
+    Overloaded,
 }
 
 impl NoBidReason {
     /// Every reason, in a stable order (metrics rows).
-    pub const ALL: [NoBidReason; 17] = [
+    pub const ALL: [NoBidReason; 18] = [
         NoBidReason::NoEligibleCampaign,
         NoBidReason::BelowFloor,
         NoBidReason::BlockedCategory,
@@ -69,6 +72,7 @@ impl NoBidReason {
         NoBidReason::FrequencyCapped,
         NoBidReason::Paced,
         NoBidReason::BudgetExhausted,
+        NoBidReason::Overloaded,
     ];
 
     /// Stable snake_case name, the `reason` label in `/metrics`.
@@ -91,6 +95,7 @@ impl NoBidReason {
             NoBidReason::FrequencyCapped => "frequency_capped",
             NoBidReason::Paced => "paced",
             NoBidReason::BudgetExhausted => "budget_exhausted",
+            NoBidReason::Overloaded => "overloaded",
         }
     }
 
@@ -102,7 +107,7 @@ impl NoBidReason {
     pub fn nbr_code(self) -> u32 {
         match self {
             NoBidReason::BlockedPublisher => nbr::BLOCKED_PUBLISHER,
-            NoBidReason::Deadline => nbr::TECHNICAL_ERROR,
+            NoBidReason::Deadline | NoBidReason::Overloaded => nbr::TECHNICAL_ERROR,
             _ => nbr::UNKNOWN_ERROR,
         }
     }
@@ -112,7 +117,7 @@ impl NoBidReason {
     /// came closest (a floor miss says more than "not a deals campaign").
     pub fn progress(self) -> u8 {
         match self {
-            NoBidReason::NoEligibleCampaign | NoBidReason::Deadline => 0,
+            NoBidReason::NoEligibleCampaign | NoBidReason::Deadline | NoBidReason::Overloaded => 0,
             NoBidReason::DealMismatch => 1,
             NoBidReason::BlockedCategory
             | NoBidReason::BlockedAdvertiser

@@ -28,9 +28,16 @@ const BATCH: usize = 1024;
 /// this much.
 const GATHER: Duration = Duration::from_millis(10);
 
+/// What travels to the worker.
+enum Message {
+    Event(EventRecord),
+    /// Record everything sent before this, then say so.
+    Flush(SyncSender<()>),
+}
+
 /// The sending end; cheap to share.
 pub struct EventSink {
-    tx: SyncSender<EventRecord>,
+    tx: SyncSender<Message>,
     counters: Arc<EventCounters>,
 }
 
@@ -64,12 +71,22 @@ impl EventSink {
         EventSink { tx, counters }
     }
 
+    /// Records every event queued so far and returns once they are in the
+    /// store (or after `within`). Blocks: for shutdown, never a request.
+    pub fn flush(&self, within: Duration) -> bool {
+        let (done, wait) = sync_channel(1);
+        if self.tx.send(Message::Flush(done)).is_err() {
+            return false;
+        }
+        wait.recv_timeout(within).is_ok()
+    }
+
     /// Queues `event` for the cold path; `false` when the channel was full
     /// (the event is dropped and counted) or the worker is gone.
     pub fn send(&self, event: EventRecord) -> bool {
         // Counted before sending so the worker's decrement cannot run first.
         self.counters.depth.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(event) {
+        match self.tx.try_send(Message::Event(event)) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.depth.fetch_sub(1, Ordering::Relaxed);
@@ -81,7 +98,7 @@ impl EventSink {
 }
 
 struct Worker {
-    rx: Receiver<EventRecord>,
+    rx: Receiver<Message>,
     store: Arc<Store>,
     effects: Arc<Effects>,
     learning_republish: Duration,
@@ -101,20 +118,27 @@ impl Worker {
                 Some(since) => self.learning_republish.saturating_sub(since.elapsed()),
                 None => Duration::from_secs(3600),
             };
+            // Flush requests wait for the batch they arrived behind.
+            let mut flushed = Vec::new();
             match self.rx.recv_timeout(wait) {
-                Ok(e) => {
+                Ok(Message::Event(e)) => {
                     batch.push(e);
                     // Let a group gather: one transaction (one fsync) per
                     // GATHER instead of one per event, and no wake-up per
                     // send while this thread sleeps.
                     std::thread::sleep(GATHER);
                 }
+                Ok(Message::Flush(done)) => flushed.push(done),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
             while batch.len() < BATCH {
                 match self.rx.try_recv() {
-                    Ok(e) => batch.push(e),
+                    Ok(Message::Event(e)) => batch.push(e),
+                    Ok(Message::Flush(done)) => {
+                        flushed.push(done);
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
@@ -128,8 +152,11 @@ impl Worker {
                 batch.clear();
             }
             let due = pending.is_some_and(|since| since.elapsed() >= self.learning_republish);
-            if (due || !open) && pending.take().is_some() {
+            if (due || !open || !flushed.is_empty()) && pending.take().is_some() {
                 (self.republish)();
+            }
+            for done in flushed {
+                let _ = done.send(());
             }
         }
     }

@@ -169,6 +169,14 @@ impl TestServer {
         &self.tokens.as_ref().expect("demo server").admin
     }
 
+    /// Stops the server gracefully and waits for it; the store's folder
+    /// is handed back to read after the stop (deleted when dropped).
+    pub async fn stop_keeping_data(mut self) -> Option<tempfile::TempDir> {
+        let dir = self._dir.take();
+        self.stop().await;
+        dir
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -238,6 +246,33 @@ pub async fn try_send(base: &str, method: Method, path: &str) -> Option<u16> {
         .body(Full::new(Bytes::new()))
         .ok()?;
     client.request(req).await.ok().map(|r| r.status().as_u16())
+}
+
+/// A JSON request with a bearer token on a fresh client; `None` when the
+/// server did not answer in full (connection refused, reset or cut off).
+pub async fn try_call(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> Option<(u16, Value)> {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
+        .ok()?;
+    let resp = client.request(req).await.ok()?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.ok()?.to_bytes();
+    Some((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
 }
 
 /// Sends `req` and reads the whole answer.
