@@ -2,7 +2,7 @@
 //!
 //! - [`traffic`]: a seeded generator of OpenRTB 2.6 requests shaped like an
 //!   exchange's mix (formats, sizes, countries, devices, consent, users
-//!   who come back); [`tcf`] writes its TC strings.
+//!   who come back), with TC strings from `audiences::consent::tc_writer`.
 //! - [`send`]: sends bid requests round-robin over keep-alive HTTP/1.1
 //!   connections, closed or open loop, bounded in time and count, and
 //!   records every latency.
@@ -24,5 +24,4 @@ pub mod notices;
 pub mod report;
 pub mod seed;
 pub mod send;
-pub mod tcf;
 pub mod traffic;

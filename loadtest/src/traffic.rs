@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use serde_json::{Value, json};
 
-use crate::tcf;
+use audiences::consent::tc_writer::CoreSegment;
 
 /// Banner sizes and their weights (roughly their share of display
 /// inventory).
@@ -140,16 +140,18 @@ impl Generator {
         let zipf = Zipf::new(mix.users.max(1), mix.zipf_exponent)
             .map_err(|e| anyhow::anyhow!("zipf: {e}"))?;
         let created = 17_600_000_000; // 2025-10-09
-        let consenting_tc = tcf::encode(&tcf::CoreSegment {
-            created,
-            purposes: &[1, 2, 3, 4, 7, 9, 10],
-            vendors: &[mix.vendor_id, 755],
-        });
-        let refusing_tc = tcf::encode(&tcf::CoreSegment {
-            created,
-            purposes: &[1],
-            vendors: &[755],
-        });
+        let tc = |purposes: &[u8], vendors: &[u16]| {
+            CoreSegment {
+                created,
+                last_updated: created,
+                purposes_consent: purposes.to_vec(),
+                vendor_consents: vendors.to_vec(),
+                ..CoreSegment::default()
+            }
+            .encode()
+        };
+        let consenting_tc = tc(&[1, 2, 3, 4, 7, 9, 10], &[mix.vendor_id, 755]);
+        let refusing_tc = tc(&[1], &[755]);
         Ok(Generator {
             rng: StdRng::seed_from_u64(mix.seed),
             zipf,

@@ -9,6 +9,7 @@
 
 pub mod bits;
 pub mod gpp;
+pub mod tc_writer;
 pub mod tcf;
 pub mod usp;
 

@@ -363,4 +363,65 @@ mod tests {
         assert_ne!(auction_hash("a1", ""), auction_hash("a", "1"));
         assert_eq!(auction_hash("r", "1"), auction_hash("r", "1"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        prop_compose! {
+            fn any_claims()(
+                issued in 1_600_000_000u32..1_900_000_000,
+                exchange in any::<u8>(),
+                campaign in 1i64..1_000_000,
+                price in 0i64..1_000_000_000,
+                stage in prop::option::of(0usize..Stage::ALL.len()),
+                combo in prop::option::of((any::<u32>(), any::<u32>(), prop::option::of(any::<u32>()))),
+                user in prop::option::of(any::<u64>()),
+                bid in (any::<u64>(), any::<u64>()),
+                auction in any::<u64>(),
+                eur in any::<bool>(),
+                country in prop::sample::select(vec![*b"DEU", *b"USA", [0u8; 3]]),
+                device_type in 0u8..8,
+            ) -> Claims {
+                Claims {
+                    issued,
+                    exchange,
+                    campaign: CampaignId(campaign),
+                    price: Micros(price),
+                    stage: stage.map(|i| Stage::ALL[i]),
+                    combo: combo.map(|(m, c, t)| ComboKey {
+                        message: FragmentId(m.into()),
+                        content: FragmentId(c.into()),
+                        tone: t.map(|t| FragmentId(t.into())),
+                    }),
+                    user: user.map(UserKey),
+                    bid,
+                    auction,
+                    currency: if eur { Currency::EUR } else { Currency::USD },
+                    country,
+                    device_type,
+                }
+            }
+        }
+
+        proptest! {
+            /// Whatever a token says, changing any one character of it to
+            /// any other is refused: the MAC covers every bit.
+            #[test]
+            fn any_changed_byte_is_refused(
+                claims in any_claims(),
+                at in 0usize..TOKEN_LEN,
+                to in any::<u8>(),
+            ) {
+                let s = Signer::new(&[[9; 32]], 86_400);
+                let token = s.sign(&claims);
+                prop_assert_eq!(s.verify(token.as_str(), claims.issued), Ok(claims));
+                let mut bytes = token.as_str().as_bytes().to_vec();
+                prop_assume!(bytes[at] != to);
+                bytes[at] = to;
+                let tampered = String::from_utf8_lossy(&bytes);
+                prop_assert!(s.verify(&tampered, claims.issued).is_err(), "{} accepted", tampered);
+            }
+        }
+    }
 }
