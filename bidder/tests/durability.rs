@@ -285,3 +285,228 @@ async fn kill_9_during_an_upload_leaves_an_interrupted_job_that_says_what_was_ap
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A token made with the CLI before the first start, in `dir`.
+fn admin_token(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(["token", "create", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_concurrent_admin_writes_keeps_every_acknowledged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = admin_token(dir.path());
+    let port = free_port();
+    let mut child = start(dir.path(), port);
+    wait_ready(port).await;
+    let adv = call(
+        port,
+        Method::POST,
+        "/api/v1/advertisers",
+        &token,
+        Some(json!({"name": "Busy", "domain": "busy.example"})),
+    )
+    .await;
+    let adv_id = adv.json()["id"].as_i64().unwrap();
+
+    // Eight writers create campaigns as fast as they are answered; the
+    // server dies under them.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (token, stop) = (token.clone(), std::sync::Arc::clone(&stop));
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let name = format!("w{w}-{n}");
+                n += 1;
+                let body = common::campaign_body(adv_id, &name);
+                let base = format!("http://127.0.0.1:{port}");
+                let sent = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    common::try_call(&base, Method::POST, "/api/v1/campaigns", &token, body),
+                )
+                .await;
+                match sent {
+                    Ok(Some((201, v))) => acknowledged.push((v["id"].as_i64().unwrap(), name)),
+                    Ok(Some((status, v))) => panic!("{status}: {v}"),
+                    // The connection died with the server: no answer, no promise.
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() >= 8,
+        "only {} writes answered",
+        acknowledged.len()
+    );
+    println!(
+        "{} campaigns acknowledged before the kill",
+        acknowledged.len()
+    );
+
+    let port = free_port();
+    let mut child = start(dir.path(), port);
+    wait_ready(port).await;
+    for (id, name) in &acknowledged {
+        let got = call(
+            port,
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}"),
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(got.status, 200, "acknowledged campaign {id} lost");
+        assert_eq!(got.json()["name"], name.as_str());
+    }
+    // What the store has beyond them are whole campaigns whose answers the
+    // kill cut off, never half-written rows.
+    let all = call(
+        port,
+        Method::GET,
+        "/api/v1/campaigns?limit=500",
+        &token,
+        None,
+    )
+    .await;
+    for c in all.json()["items"].as_array().unwrap() {
+        assert_eq!(c["targeting"]["sizes"][0]["w"], 123, "{c}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_a_billing_burst_loses_no_acknowledged_spend_and_never_overbooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = admin_token(dir.path());
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["--demo", "--data-dir", dir.path().to_str().unwrap()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port).await;
+    let base = format!("http://127.0.0.1:{port}");
+
+    // 400 bids of campaign 1, each with its billing URL.
+    let mut bills = Vec::new();
+    for i in 0..400 {
+        let body = json!({
+            "id": format!("burst-{i}"),
+            "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
+            "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
+            "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
+            "user": {"buyeruid": "demo-intent"},
+            "at": 1,
+            "tmax": 1000
+        });
+        let reply = common::send(&base, Method::POST, "/openrtb2/bid", "", Some(body)).await;
+        assert_eq!(reply.status, 200);
+        let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+        assert_eq!(bid["cid"], "1");
+        // A clearing price of 2.00 CPM books 2,000 micros per bill.
+        bills.push(common::filled(
+            bid["burl"].as_str().unwrap(),
+            &format!("burst-{i}"),
+            "2.00",
+        ));
+    }
+    let before = spent(port, &token).await;
+
+    // Sixteen exchange connections fire the bills; the server dies once a
+    // hundred of them have been answered.
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(bills));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..16 {
+        let (queue, base) = (std::sync::Arc::clone(&queue), base.clone());
+        let answered = std::sync::Arc::clone(&answered);
+        senders.push(tokio::spawn(async move {
+            let (mut sent, mut acked) = (0u64, 0u64);
+            loop {
+                let Some(path) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                sent += 1;
+                match tokio::time::timeout(
+                    Duration::from_secs(2),
+                    common::try_send(&base, Method::GET, &path),
+                )
+                .await
+                {
+                    Ok(Some(200)) => {
+                        acked += 1;
+                        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(Some(status)) => panic!("bill answered {status}"),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            (sent, acked)
+        }));
+    }
+    while answered.load(std::sync::atomic::Ordering::Relaxed) < 100 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut sent, mut acked) = (0, 0);
+    for s in senders {
+        let (a, b) = s.await.unwrap();
+        sent += a;
+        acked += b;
+    }
+    assert!(
+        acked > 0 && acked < 400,
+        "the kill did not land mid-burst: {acked} acknowledged"
+    );
+
+    let port = free_port();
+    let mut child = start(dir.path(), port);
+    wait_ready(port).await;
+    let booked = spent(port, &token).await - before;
+    println!("{acked} of {sent} bills sent were acknowledged; {booked} micros booked");
+    // Every acknowledged bill is booked; bills without an answer may or may
+    // not be; nothing is booked twice or beyond what was sent.
+    assert!(
+        booked >= acked as i64 * 2_000,
+        "lost acknowledged spend: {booked} < {acked} bills"
+    );
+    assert!(
+        booked <= sent as i64 * 2_000,
+        "booked {booked} for {sent} bills sent"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Campaign 1's total booked spend, micros.
+async fn spent(port: u16, token: &str) -> i64 {
+    let reply = call(port, Method::GET, "/api/v1/campaigns/1/budget", token, None).await;
+    assert_eq!(reply.status, 200);
+    reply.json()["spent_total_micros"].as_i64().unwrap()
+}
