@@ -13,6 +13,12 @@
 #    request's due time: the ceiling (the generator's own floor), the
 #    bidder, and the bidder with NOTICES of the bids followed up (win,
 #    bill, impression, clicks; losses).
+# 5. open loop at 200 % of the bidder's saturation rate over OVERLOAD_CONNS
+#    connections (default 128), with --give-up: like an exchange, requests
+#    that find no free connection within half their tmax are not sent.
+#    Where the queue builds at the bidder instead (many connections), the
+#    bidder sheds: 204 at once for requests that waited over
+#    max_queue_delay_ms. Either way no answer may come after tmax.
 # All three send the same generated traffic (seed 1). Results: a table on
 # stdout, the JSON reports in $OUT (default: a temporary folder).
 set -euo pipefail
@@ -48,7 +54,7 @@ echo "bidder RSS after seeding: $(ps -o rss= -p "$bidder_pid") KiB"
 run() { # name url [extra args]
   local name=$1 url=$2; shift 2
   echo "== $name"
-  taskset -c 1 "$bin/loadtest" run --url "$url" --seconds "$secs" --connections "$conns" \
+  taskset -c 1 "$bin/loadtest" run --url "$url" --seconds "$secs" --connections "${RUN_CONNS:-$conns}" \
     --gzip-every 5 --quiet --json "$out/$name.json" "$@"
 }
 run ceiling http://127.0.0.1:18090/openrtb2/bid
@@ -58,22 +64,30 @@ half=$(python3 -c "import json;print(int(json.load(open('$out/bidder-saturation.
 run ceiling-half-rate http://127.0.0.1:18090/openrtb2/bid --rate "$half"
 run bidder-half-rate http://127.0.0.1:18080/openrtb2/bid --rate "$half"
 run bidder-half-rate-notices http://127.0.0.1:18080/openrtb2/bid --rate "$half" --notices "$notices"
+shed() { curl -s http://127.0.0.1:18080/metrics | awk '/^bidder_no_bids_total.*reason="overloaded"/ {n += $2} END {print n + 0}'; }
+shed_before=$(shed)
+RUN_CONNS=${OVERLOAD_CONNS:-128} run bidder-double-rate http://127.0.0.1:18080/openrtb2/bid --rate "$((half * 4))" --give-up
+echo $(( $(shed) - shed_before )) > "$out/bidder-double-rate.shed"
 echo "bidder RSS at the end: $(ps -o rss= -p "$bidder_pid") KiB"
 
 python3 - "$out" <<'PY'
 import json, sys, os
 d = sys.argv[1]
-runs = ("ceiling", "bidder-saturation", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices")
+runs = ("ceiling", "bidder-saturation", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
 r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in runs}
 print()
-print("| run | req/s | bids | no-bids | late | errors | answer bytes | p50 us | p90 us | p99 us | p99.9 us | max us |")
+print("| run | req/s | bids/s | no-bids | late | errors | answer bytes | p50 us | p90 us | p99 us | p99.9 us | max us |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for n, x in r.items():
     l = x["latency_us"]
     errors = sum(x["errors"].values())
-    print(f"| {n} ({x['mode']}) | {x['per_second']:.0f} | {x['bids']} | {x['no_bids']} | {x['late']} | {errors} | {x['mean_answer_bytes']} | {l['p50']} | {l['p90']} | {l['p99']} | {l['p999']} | {l['max']} |")
+    bps = x['bids'] / x['elapsed_s'] if x.get('elapsed_s') else 0
+    print(f"| {n} ({x['mode']}) | {x['per_second']:.0f} | {bps:.0f} | {x['no_bids']} | {x['late']} | {errors} | {x['mean_answer_bytes']} | {l['p50']} | {l['p90']} | {l['p99']} | {l['p999']} | {l['max']} |")
 print()
 print(f"bidder / ceiling saturation throughput: {r['bidder-saturation']['per_second'] / r['ceiling']['per_second']:.2f}")
+shed = int(open(os.path.join(d, "bidder-double-rate.shed")).read())
+o, s = r["bidder-double-rate"], r["bidder-saturation"]
+print(f"at 2x saturation: {o['given_up']} given up by the exchange, {shed} shed by the bidder; bids/s {o['bids'] / o['elapsed_s']:.0f} vs {s['bids'] / s['elapsed_s']:.0f} at saturation; late {o['late']}")
 n = r["bidder-half-rate-notices"]["notices"]
 print(f"notices at half rate: {n['statuses']}; errors {n['errors']}; dropped {n['dropped']}")
 PY

@@ -83,6 +83,10 @@ struct RunArgs {
     /// request's due time); without it, closed loop at saturation.
     #[arg(long)]
     rate: Option<u64>,
+    /// With --rate: like an exchange, do not send a request that found no
+    /// free connection within half its tmax (counted as given up).
+    #[arg(long)]
+    give_up: bool,
     /// Send every Nth request gzipped (0 = never).
     #[arg(long, default_value_t = 0)]
     gzip_every: usize,
@@ -257,6 +261,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         closing,
         seed: args.mix.seed,
         progress: !args.quiet,
+        give_up: args.give_up,
     })
     .await?;
     println!("{report}");

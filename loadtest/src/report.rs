@@ -21,6 +21,9 @@ pub struct Report {
     pub statuses: BTreeMap<u16, u64>,
     /// Answers that arrived after the request's `tmax`.
     pub late: u64,
+    /// Open loop with give-up: requests not sent because no connection was
+    /// free within half their `tmax` (an exchange's closed auctions).
+    pub given_up: u64,
     /// Bytes of answer bodies, all answers together (what the server wrote,
     /// before any compression the client asked for).
     pub answer_bytes: u64,
@@ -41,6 +44,7 @@ impl Report {
             elapsed: Duration::ZERO,
             statuses: BTreeMap::new(),
             late: 0,
+            given_up: 0,
             answer_bytes: 0,
             errors: BTreeMap::new(),
             // Up to a minute, 3 significant digits; anything slower is
@@ -74,6 +78,7 @@ impl Report {
             *self.errors.entry(k).or_insert(0) += v;
         }
         self.late += other.late;
+        self.given_up += other.given_up;
         self.answer_bytes += other.answer_bytes;
         self.latency_us.add(other.latency_us)?;
         self.notices.merge(other.notices);
@@ -116,6 +121,7 @@ impl Report {
             "no_bids": self.no_bids(),
             "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
             "late": self.late,
+            "given_up": self.given_up,
             "mean_answer_bytes": self.answer_bytes / self.answered().max(1),
             "errors": self.errors,
             "latency_us": {
@@ -154,12 +160,13 @@ impl fmt::Display for Report {
         let n = self.answered().max(1) as f64;
         writeln!(
             f,
-            "bids {} ({:.1} %), no-bids {} ({:.1} %), late (after tmax) {}, mean answer {} bytes",
+            "bids {} ({:.1} %), no-bids {} ({:.1} %), late (after tmax) {}, given up {}, mean answer {} bytes",
             self.bids(),
             100.0 * self.bids() as f64 / n,
             self.no_bids(),
             100.0 * self.no_bids() as f64 / n,
             self.late,
+            self.given_up,
             self.answer_bytes / self.answered().max(1)
         )?;
         let statuses: Vec<String> = self

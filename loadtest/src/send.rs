@@ -92,6 +92,12 @@ pub struct Plan {
     pub seed: u64,
     /// Print a progress line to stderr every second.
     pub progress: bool,
+    /// Open loop only: act like an exchange whose auction closes. A
+    /// request still waiting for a free connection half its `tmax` after
+    /// it was due is not sent (counted as given up), instead of being sent
+    /// late; the queue then stays at the exchange's side instead of in
+    /// every later latency.
+    pub give_up: bool,
 }
 
 /// Counters the progress line reads while the run goes on.
@@ -167,6 +173,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             },
             until,
             max_requests: plan.max_requests,
+            spin: if plan.connections <= SPINNING_CONNECTIONS {
+                Duration::from_millis(2)
+            } else {
+                Duration::ZERO
+            },
+            give_up: plan.give_up,
             live: Arc::clone(&live),
             closing: plan.closing.zip(notifier.as_ref().map(Notifier::handle)),
             rng: StdRng::seed_from_u64(plan.seed.wrapping_mul(1_000_003) + worker as u64),
@@ -191,22 +203,26 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
 
 /// Waits until `due`. tokio's timer ticks in milliseconds, which would add
 /// up to a millisecond of our own lateness to every open-loop latency, so
-/// the last two milliseconds are spent yielding instead (the generator has
-/// its own core).
-async fn wait_until(due: Instant) {
+/// the last `spin` is spent yielding instead (the generator has its own
+/// core). With many connections, each spinning would eat that core, so
+/// they sleep all the way and accept the timer's lateness.
+async fn wait_until(due: Instant, spin: Duration) {
     loop {
         let now = Instant::now();
         if now >= due {
             return;
         }
         let left = due - now;
-        if left > Duration::from_millis(2) {
-            tokio::time::sleep(left - Duration::from_millis(2)).await;
+        if left > spin {
+            tokio::time::sleep(left - spin).await;
         } else {
             tokio::task::yield_now().await;
         }
     }
 }
+
+/// Connections up to which open-loop waits spin their last 2 ms.
+const SPINNING_CONNECTIONS: usize = 64;
 
 /// One connection's share of the run.
 struct Worker {
@@ -218,6 +234,8 @@ struct Worker {
     schedule: Option<(Instant, Duration)>,
     until: Instant,
     max_requests: Option<u64>,
+    spin: Duration,
+    give_up: bool,
     live: Arc<Live>,
     closing: Option<(Closing, NotifierHandle)>,
     rng: StdRng,
@@ -253,12 +271,21 @@ impl Worker {
                         if d >= self.until {
                             break 'connect;
                         }
-                        wait_until(d).await;
+                        wait_until(d, self.spin).await;
                         due = Some(d + every);
                         d
                     }
                     _ => Instant::now(),
                 };
+                if self.give_up {
+                    let p = &self.payloads[next];
+                    let patience = p.tmax.unwrap_or(Duration::from_millis(100)) / 2;
+                    if start.elapsed() > patience {
+                        next = (next + 1) % self.payloads.len();
+                        tally.given_up += 1;
+                        continue;
+                    }
+                }
                 let n = self.live.started.fetch_add(1, Ordering::Relaxed);
                 if self.max_requests.is_some_and(|max| n >= max) {
                     break 'connect;

@@ -19,6 +19,7 @@ fn plan(url: String, payloads: Vec<Payload>) -> Plan {
         closing: None,
         seed: 1,
         progress: false,
+        give_up: false,
     }
 }
 
@@ -125,4 +126,59 @@ async fn a_request_bound_stops_the_run_at_that_count() {
     .unwrap();
     assert_eq!(report.answered(), 1_000, "{report}");
     assert!(report.elapsed < Duration::from_secs(30));
+}
+
+/// A server that takes 30 ms over every answer.
+async fn slow_server() -> std::net::SocketAddr {
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let service = service_fn(|_req| async {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        bytes::Bytes::from_static(b"{}"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn giving_up_keeps_late_requests_at_the_exchange_instead_of_sending_them_late() {
+    let addr = slow_server().await;
+    // One connection, a request due every 10 ms, answers take 30 ms, tmax
+    // 80 ms: two of every three requests find no free connection in time.
+    // Sent anyway, the queue makes every later answer late; given up, those
+    // sent are sent within 40 ms of their due time and answered in 80.
+    let run = |give_up| {
+        send::run(Plan {
+            connections: 1,
+            duration: Duration::from_millis(600),
+            mode: Mode::Open { rate: 100 },
+            give_up,
+            ..plan(
+                format!("http://{addr}/openrtb2/bid"),
+                vec![Payload::new(br#"{"id":"a","tmax":80}"#, false)],
+            )
+        })
+    };
+    let patient = run(false).await.unwrap();
+    assert!(patient.late > patient.answered() / 2, "{patient}");
+    assert_eq!(patient.given_up, 0);
+
+    let exchange = run(true).await.unwrap();
+    assert_eq!(exchange.late, 0, "{exchange}");
+    assert!(exchange.given_up >= 25, "{exchange}");
+    assert!(exchange.answered() >= 15, "{exchange}");
+    assert_eq!(exchange.to_json()["given_up"], exchange.given_up);
 }
