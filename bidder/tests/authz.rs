@@ -265,8 +265,12 @@ fn rows_for(s: &Side) -> Vec<(Method, String, Option<Value>)> {
     ]
 }
 
-/// What each caller may do on each of those rows, in their order.
-fn designed() -> Vec<(Want, (Want, Want), (Want, Want))> {
+/// What one caller may do on a route for (the granted advertiser, another one).
+type Pair = (Want, Want);
+
+/// What each caller may do on each of those rows, in their order:
+/// admin, then buyer and advertiser as (granted, other).
+fn designed() -> Vec<(Want, Pair, Pair)> {
     vec![
         // advertisers/{id}: read by the granted; rename by admin and buyer;
         // delete by admin only.

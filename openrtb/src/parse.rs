@@ -39,6 +39,7 @@ impl Parser {
     /// Parses, normalises and validates `input`. The request borrows from
     /// this parser until it is dropped.
     pub fn parse<'a>(&'a mut self, input: &[u8]) -> Result<BidRequest<'a>, Error> {
+        check_depth(input)?;
         self.bytes.clear();
         self.bytes.extend_from_slice(input);
         let mut req = match simd_json::serde::from_slice_with_buffers::<BidRequest<'a>>(
@@ -52,6 +53,51 @@ impl Parser {
         validate(&req)?;
         Ok(req)
     }
+}
+
+/// Deepest nesting of arrays and objects a request may have. OpenRTB
+/// itself needs about eight levels; extensions get the rest. Building the
+/// `ext` values and skipping unknown fields recurse once per level, so a
+/// body of a hundred thousand `[` would otherwise overflow the stack and
+/// abort the process.
+pub const MAX_DEPTH: usize = 64;
+
+/// Refuses input nested deeper than [`MAX_DEPTH`]. Counting the opening
+/// brackets is enough for nearly every request (fewer than `MAX_DEPTH` of
+/// them cannot nest deeper) and costs one vectorised pass; only bodies
+/// with more walk the JSON, skipping strings.
+fn check_depth(input: &[u8]) -> Result<(), Error> {
+    let openers = input.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if openers <= MAX_DEPTH {
+        return Ok(());
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in input {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Error::Json {
+                        path: "$".to_string(),
+                        message: format!("nested deeper than {MAX_DEPTH} levels"),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Parses `input` with a fresh [`Parser`] kept in `scratch`; for one-off
@@ -101,6 +147,35 @@ mod tests {
             Ok(_) => panic!("{json} parsed"),
             Err(e) => e,
         }
+    }
+
+    fn with_ext(ext: &str) -> String {
+        format!(
+            r#"{{"id":"x","imp":[{{"id":"1","banner":{{"w":300,"h":250}}}}],"ext":{{"e":{ext}}}}}"#
+        )
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_without_recursing() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        // A hundred thousand levels would overflow any thread's stack.
+        let e = error_of(&with_ext(&deep(100_000)));
+        assert_eq!(e.path(), "$");
+        assert!(e.message().contains("nested deeper than 64"), "{e}");
+        // The request itself takes 3 levels to reach `ext.e`.
+        assert!(
+            error_of(&with_ext(&deep(MAX_DEPTH - 1)))
+                .message()
+                .contains("deeper")
+        );
+        let mut p = Parser::new();
+        assert!(p.parse(with_ext(&deep(MAX_DEPTH - 2)).as_bytes()).is_ok());
+        // Brackets inside strings (escaped quotes included) are not nesting.
+        let text = format!("\"\\\"{}\"", "[".repeat(500));
+        assert!(p.parse(with_ext(&text).as_bytes()).is_ok());
+        // Many siblings are not depth either.
+        let wide = format!("[{}]", vec!["[]"; 500].join(","));
+        assert!(p.parse(with_ext(&wide).as_bytes()).is_ok());
     }
 
     #[test]
