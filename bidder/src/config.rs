@@ -92,8 +92,8 @@ pub struct ExchangeFile {
     pub allowed_sources: Vec<String>,
 }
 
-/// The `[events]` table.
-#[derive(Debug, Default, Deserialize)]
+/// The `[events]` table. `Debug` is written by hand: the keys are secrets.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsFile {
     /// Keys signing event tokens, 64 hex digits each; the first signs,
@@ -124,6 +124,21 @@ pub struct EventsFile {
     /// How often bid and no-bid counts reach the report tables,
     /// milliseconds (default 5,000).
     pub report_flush_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for EventsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventsFile")
+            .field("keys", &self.keys.len())
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("channel_capacity", &self.channel_capacity)
+            .field("learning_republish_ms", &self.learning_republish_ms)
+            .field("reservation_ttl_secs", &self.reservation_ttl_secs)
+            .field("frequency_capacity", &self.frequency_capacity)
+            .field("move_ttl_secs", &self.move_ttl_secs)
+            .field("report_flush_ms", &self.report_flush_ms)
+            .finish()
+    }
 }
 
 /// Event settings, checked.
@@ -539,6 +554,18 @@ mod tests {
         assert_eq!(c.exchanges.len(), 1);
         assert_eq!(c.exchanges[c.default_exchange].name, DEFAULT_EXCHANGE);
         assert_eq!(c.exchanges[0].currency, Currency::USD);
+    }
+
+    #[test]
+    fn signing_keys_never_show_in_debug_output() {
+        let key = "ab".repeat(32);
+        let text = format!("[events]\nkeys = [\"{key}\"]");
+        let file: FileConfig = toml::from_str(&text).unwrap();
+        assert!(!format!("{file:?}").contains(&key), "{file:?}");
+        let c = Config::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(c.events.keys, vec![[0xab; 32]]);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(&key) && !shown.contains("171"), "{shown}");
     }
 
     #[test]

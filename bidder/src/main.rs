@@ -128,7 +128,10 @@ impl From<RoleArg> for Role {
 }
 
 fn main() -> ExitCode {
+    // Colour only on a terminal: escape codes in a log file or journal
+    // break every grep.
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -60,13 +60,30 @@ pub async fn handle(
             resp
         }
         (m, p) if p == "/api/v1" || p.starts_with("/api/v1/") => {
-            match crate::admin::Admin::upload_route(p) {
+            let started = std::time::Instant::now();
+            let path = p.to_owned();
+            let resp = match crate::admin::Admin::upload_route(p) {
                 Some(funnel) if m == Method::POST => upload(app, req, funnel).await,
                 _ => admin(app, req).await,
-            }
+            };
+            access_log(&m, &path, resp.status(), started.elapsed());
+            resp
         }
         (_, "/healthz" | "/readyz" | "/metrics") => ApiError::MethodNotAllowed.into_response(),
         _ => ApiError::NotFound.into_response(),
+    }
+}
+
+/// One line per admin API request: writes at `info` (an audit trail of
+/// who-changed-what pairs with the store's versions), reads at `debug`.
+/// Only method, path and status: the query may carry cursors and the
+/// headers carry bearer tokens, which never reach a log.
+fn access_log(method: &Method, path: &str, status: StatusCode, took: std::time::Duration) {
+    let micros = took.as_micros() as u64;
+    if method == Method::GET || method == Method::HEAD {
+        tracing::debug!(target: "bidder::access", %method, path, status = status.as_u16(), micros, "admin request");
+    } else {
+        tracing::info!(target: "bidder::access", %method, path, status = status.as_u16(), micros, "admin request");
     }
 }
 

@@ -3,72 +3,13 @@
 
 mod common;
 
-use std::net::TcpListener as StdListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Reply, TestServer};
+use common::TestServer;
+use common::process::{BIN, admin_token, call, free_port, start, start_with, wait_ready};
 use http::Method;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_bidder");
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &Path, port: u16) -> Child {
-    Command::new(BIN)
-        .args([
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn call(
-    port: u16,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<serde_json::Value>,
-) -> Reply {
-    common::send(
-        &format!("http://127.0.0.1:{port}"),
-        method,
-        path,
-        token,
-        body,
-    )
-    .await
-}
-
-async fn wait_ready(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(r)) = tokio::time::timeout(
-            Duration::from_secs(1),
-            common::try_send(&format!("http://127.0.0.1:{port}"), Method::GET, "/readyz"),
-        )
-        .await
-            && r == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "bidder did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_right_after_a_2xx_loses_nothing() {
@@ -286,21 +227,6 @@ async fn kill_9_during_an_upload_leaves_an_interrupted_job_that_says_what_was_ap
     child.wait().unwrap();
 }
 
-/// A token made with the CLI before the first start, in `dir`.
-fn admin_token(dir: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["--data-dir", dir.to_str().unwrap()])
-        .args(["token", "create", "--role", "admin"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_during_concurrent_admin_writes_keeps_every_acknowledged_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -402,13 +328,7 @@ async fn kill_9_during_a_billing_burst_loses_no_acknowledged_spend_and_never_ove
     let dir = tempfile::tempdir().unwrap();
     let token = admin_token(dir.path());
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["--demo", "--data-dir", dir.path().to_str().unwrap()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start_with(dir.path(), port, &["--demo"]);
     wait_ready(port).await;
     let base = format!("http://127.0.0.1:{port}");
 

@@ -2,6 +2,8 @@
 //! client to talk to it. Every integration test starts its own.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
