@@ -7,11 +7,56 @@ use smallvec::SmallVec;
 /// allocate.
 pub type Bytes = SmallVec<[u8; 512]>;
 
+/// Decoded base64url: the bytes and how many of their bits the text
+/// really carried, six per character. The last byte is zero-filled past
+/// that; reads stop at the real length, so a string cut short is refused
+/// instead of being completed with invented zeros (a publisher-restriction
+/// count cut in its leading zeros would otherwise read as "none").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BitString {
+    bytes: Bytes,
+    len: usize,
+}
+
+impl BitString {
+    /// Every bit of `bytes`.
+    pub fn from_bytes(bytes: &[u8]) -> BitString {
+        BitString {
+            bytes: Bytes::from_slice(bytes),
+            len: bytes.len() * 8,
+        }
+    }
+
+    /// How many bits the string holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds no bit at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A reader at bit `pos`.
+    pub fn reader(&self, pos: usize) -> BitReader<'_> {
+        BitReader {
+            bytes: &self.bytes,
+            len: self.len,
+            pos,
+        }
+    }
+
+    /// Whether bit `i` is set; false past the end.
+    pub fn bit(&self, i: usize) -> bool {
+        i < self.len && (self.bytes[i / 8] >> (7 - i % 8)) & 1 == 1
+    }
+}
+
 /// Decodes unpadded base64url (padding `=` tolerated); `None` on any other
 /// character.
-pub fn base64url(text: &str) -> Option<Bytes> {
+pub fn base64url(text: &str) -> Option<BitString> {
     let mut out = Bytes::new();
-    let (mut acc, mut nbits) = (0u32, 0u32);
+    let (mut acc, mut nbits, mut len) = (0u32, 0u32, 0usize);
     for c in text.bytes() {
         let v = match c {
             b'A'..=b'Z' => c - b'A',
@@ -24,6 +69,7 @@ pub fn base64url(text: &str) -> Option<Bytes> {
         };
         acc = (acc << 6) | u32::from(v);
         nbits += 6;
+        len += 6;
         if nbits >= 8 {
             nbits -= 8;
             out.push((acc >> nbits) as u8);
@@ -35,22 +81,19 @@ pub fn base64url(text: &str) -> Option<Bytes> {
     if nbits > 0 {
         out.push((acc << (8 - nbits)) as u8);
     }
-    Some(out)
+    Some(BitString { bytes: out, len })
 }
 
-/// Reads fields of up to 64 bits, most significant bit first.
+/// Reads fields of up to 64 bits, most significant bit first, never past
+/// the string's real length.
 #[derive(Clone)]
 pub struct BitReader<'b> {
     bytes: &'b [u8],
+    len: usize,
     pos: usize,
 }
 
-impl<'b> BitReader<'b> {
-    /// A reader at bit `pos`.
-    pub fn at(bytes: &'b [u8], pos: usize) -> BitReader<'b> {
-        BitReader { bytes, pos }
-    }
-
+impl BitReader<'_> {
     /// The current bit position.
     pub fn pos(&self) -> usize {
         self.pos
@@ -58,7 +101,7 @@ impl<'b> BitReader<'b> {
 
     /// The next `n` (<= 64) bits as an integer; `None` past the end.
     pub fn read(&mut self, n: u32) -> Option<u64> {
-        if self.pos + n as usize > self.bytes.len() * 8 {
+        if self.pos + n as usize > self.len {
             return None;
         }
         let mut v = 0u64;
@@ -77,18 +120,11 @@ impl<'b> BitReader<'b> {
 
     /// Skips `n` bits; `None` past the end.
     pub fn skip(&mut self, n: usize) -> Option<()> {
-        if self.pos + n > self.bytes.len() * 8 {
+        if self.pos + n > self.len {
             return None;
         }
         self.pos += n;
         Some(())
-    }
-
-    /// Whether bit `i` (absolute) is set; false past the end.
-    pub fn bit(bytes: &[u8], i: usize) -> bool {
-        bytes
-            .get(i / 8)
-            .is_some_and(|b| (b >> (7 - i % 8)) & 1 == 1)
     }
 }
 
@@ -118,15 +154,30 @@ mod tests {
 
     #[test]
     fn base64url_decodes_and_refuses_foreign_characters() {
-        assert_eq!(base64url("AQID").unwrap().as_slice(), &[1, 2, 3]);
-        assert_eq!(base64url("_-8").unwrap().as_slice(), &[0xff, 0xef, 0x00]);
+        assert_eq!(
+            base64url("AQID").unwrap(),
+            BitString::from_bytes(&[1, 2, 3])
+        );
+        let partial = base64url("_-8").unwrap();
+        assert_eq!(partial.len(), 18);
+        assert_eq!(partial.reader(0).read(18), Some(0b111111_111110_111100));
         assert!(base64url("a b").is_none());
     }
 
     #[test]
+    fn the_zero_fill_of_the_last_byte_is_not_readable() {
+        // "A" carries six zero bits; its byte has two more of fill.
+        let one = base64url("A").unwrap();
+        assert_eq!(one.reader(0).read(6), Some(0));
+        assert_eq!(one.reader(0).read(7), None);
+        assert_eq!(one.reader(4).skip(3), None);
+        assert!(!one.bit(7));
+    }
+
+    #[test]
     fn bits_are_read_most_significant_first() {
-        let bytes = [0b1010_0000, 0xff];
-        let mut r = BitReader::at(&bytes, 0);
+        let bits = BitString::from_bytes(&[0b1010_0000, 0xff]);
+        let mut r = bits.reader(0);
         assert_eq!(r.read(3), Some(0b101));
         assert_eq!(r.read(5), Some(0));
         assert_eq!(r.read(8), Some(0xff));

@@ -34,8 +34,8 @@ pub enum UsNational {
 pub fn us_national(gpp: &str) -> Result<Option<UsNational>, Malformed> {
     let mut parts = gpp.split('~');
     let header = parts.next().ok_or(Malformed)?;
-    let bytes = base64url(header).ok_or(Malformed)?;
-    let mut r = BitReader::at(&bytes, 0);
+    let bits = base64url(header).ok_or(Malformed)?;
+    let mut r = bits.reader(0);
     if r.read(6) != Some(3) || r.read(6) != Some(1) {
         return Err(Malformed);
     }
@@ -88,8 +88,8 @@ fn fibonacci(r: &mut BitReader<'_>) -> Result<u64, Malformed> {
 /// The core segment (before any `.`) of a `usnat` section.
 fn read_us_national(section: &str) -> Result<UsNational, Malformed> {
     let core = section.split('.').next().ok_or(Malformed)?;
-    let bytes = base64url(core).ok_or(Malformed)?;
-    let mut r = BitReader::at(&bytes, 0);
+    let bits = base64url(core).ok_or(Malformed)?;
+    let mut r = bits.reader(0);
     let version = r.read(6).ok_or(Malformed)?;
     // Version 2 has 16 sensitive-data categories and 3 child consents
     // where version 1 has 12 and 2; the fields before are the same.
@@ -139,8 +139,8 @@ mod tests {
     fn headers_list_their_section_ids() {
         // The IAB's examples: DBACNY = TCF EU (2) and USP (6); DBABLA = 7.
         let ids = |h: &str| {
-            let bytes = base64url(h).unwrap();
-            let mut r = BitReader::at(&bytes, 12);
+            let bits = base64url(h).unwrap();
+            let mut r = bits.reader(12);
             let n = r.read(12).unwrap();
             let mut prev = 0;
             (0..n)

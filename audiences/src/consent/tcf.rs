@@ -7,7 +7,7 @@
 //! one bit of a bit field or walks the ranges, without building a list.
 //! Decoding never allocates for strings up to 680 characters.
 
-use super::bits::{BitReader, Bytes, base64url};
+use super::bits::{BitReader, BitString, base64url};
 
 /// Why a TC string was refused. Callers treat every error as "no consent".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +50,7 @@ struct Vendors {
 /// A decoded core segment.
 #[derive(Debug, Clone)]
 pub struct TcString {
-    bytes: Bytes,
+    bits: BitString,
     /// Deciseconds since the epoch when the string was created.
     pub created: u64,
     /// Deciseconds since the epoch of the last update.
@@ -93,8 +93,8 @@ impl TcString {
     /// are ignored).
     pub fn decode(text: &str) -> Result<TcString, TcfError> {
         let core = text.split('.').next().unwrap_or("");
-        let bytes = base64url(core).ok_or(TcfError::Encoding)?;
-        let mut r = BitReader::at(&bytes, 0);
+        let bits = base64url(core).ok_or(TcfError::Encoding)?;
+        let mut r = bits.reader(0);
         let t = TcfError::Truncated;
         let version = r.read(6).ok_or(t)?;
         if version != 2 {
@@ -143,7 +143,7 @@ impl TcString {
             vendor_li,
             restrictions,
             restriction_count,
-            bytes,
+            bits,
         })
     }
 
@@ -174,7 +174,7 @@ impl TcString {
 
     /// The publisher's restriction on purpose `p` for vendor `v`, if any.
     pub fn restriction(&self, p: u8, v: u16) -> Option<Restriction> {
-        let mut r = BitReader::at(&self.bytes, self.restrictions);
+        let mut r = self.bits.reader(self.restrictions);
         for _ in 0..self.restriction_count {
             let purpose = r.read(6)? as u8;
             let kind = r.read(2)?;
@@ -210,9 +210,9 @@ impl TcString {
             return false;
         }
         if !s.ranged {
-            return BitReader::bit(&self.bytes, s.start + usize::from(v) - 1);
+            return self.bits.bit(s.start + usize::from(v) - 1);
         }
-        let mut r = BitReader::at(&self.bytes, s.start);
+        let mut r = self.bits.reader(s.start);
         for _ in 0..s.entries {
             let Some((lo, hi)) = range_entry(&mut r) else {
                 return false;
