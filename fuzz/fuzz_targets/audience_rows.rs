@@ -1,5 +1,5 @@
-//! Any line as an audience upload row, in both formats: a row, a skip or a
-//! reason, never a panic; an accepted row's TTL parses again as itself.
+//! Any line as an audience upload row, in both formats (CSV and NDJSON):
+//! a row, a skip or a reason, never a panic.
 #![no_main]
 
 use audiences::upload::{Format, parse_line};

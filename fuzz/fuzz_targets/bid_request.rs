@@ -1,7 +1,8 @@
 //! Any bytes as a bid request: the parser and its normalisation either
 //! give a request that passed validation or an error that names a path
-//! (`$` for the whole body) and says what is wrong, and never panic. An accepted request parses the same way twice (the
-//! parser's reused buffers carry nothing over).
+//! (`$` for the whole body) and says what is wrong, and never panic. An
+//! accepted request parses the same way twice (the parser's reused buffers
+//! carry nothing over).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
