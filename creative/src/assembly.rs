@@ -7,7 +7,7 @@
 //!   every advertiser text escaped and every template value filled in,
 //!   leaving holes where each bid's own tracker parameters go;
 //! - **write** (hot): copy the prepared markup into the output buffer and
-//!   fill the holes with this bid's tail (`&bid=..&ex=..&stage=..&pp=..`),
+//!   fill the holes with this bid's tail (`&stage=..&pp=..&t=..`),
 //!   escaped for the hole's context. No allocation beyond `out`.
 //!
 //! Pure functions of their arguments: no clock, no randomness, no I/O.

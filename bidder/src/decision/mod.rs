@@ -770,25 +770,13 @@ fn notices(
         country: origin.country,
         device_type: origin.device_type,
     });
-    let crid: &str = match &creative {
-        Chosen::Banner(k) => &c.banners[*k].crid,
-        Chosen::Native(k, _) => &c.natives[*k].crid,
-        Chosen::Video(k) => &c.videos[*k].crid,
-        Chosen::Assembled { item, .. } => &assembled_item(c, *item).crid,
-    };
     // The markup of an assembled creative carries the bid's tail in its
-    // trackers: bid id, exchange, stage and the probability it was drawn
-    // with, so clicks can be credited to the right choice.
+    // trackers: the stage and the probability the combination was drawn
+    // with (for offline evaluation), and the token, which names the bid.
     let mut adm = 0..0;
     if let Chosen::Assembled { item, ppm, stage } = &creative {
         let mut tail = StackText::<256>::new();
-        let _ = write!(
-            tail,
-            "&bid={}&ex={}&stage={}&pp={ppm}&t={token}",
-            bid_id_of(text, &id),
-            ctx.exchange.name,
-            stage.as_str()
-        );
+        let _ = write!(tail, "&stage={}&pp={ppm}&t={token}", stage.as_str());
         let start = text.len();
         let native = imp_req.native.as_ref().map(|n| &n.request);
         // The fit was checked when it was drawn; a failure here leaves an
@@ -807,13 +795,11 @@ fn notices(
         } else {
             "&"
         };
+        // The token names the bid, campaign and exchange.
         let _ = write!(
             pixel,
-            "{}/events/imp?cid={}{sep}crid={crid}{sep}bid={}{sep}ex={}{sep}stage={stage_name}{sep}t={token}",
+            "{}/events/imp?stage={stage_name}{sep}t={token}",
             snap.settings.public_url,
-            c.cid,
-            bid_id_of(text, &id),
-            ctx.exchange.name,
         );
         let start = text.len();
         match &creative {
@@ -863,13 +849,16 @@ fn notices(
         Chosen::Assembled { item, ppm, .. } => Some((assembled_item(c, *item).key, *ppm)),
         _ => None,
     };
+    // Notice URLs carry the macros, what the exchange cannot read in the
+    // bid itself (stage, combination, propensity) and the token; the bid
+    // id, campaign, creative and exchange are in the bid and in the token,
+    // and repeating them in three URLs cost 200 bytes an answer.
     let url = |kind: &str, text: &mut String| {
         let start = text.len();
-        let bid_id = bid_id_of(text, &id);
         let _ = write!(
             text,
-            "{}/events/{kind}?auction={AUCTION_ID}&bid={bid_id}&imp={AUCTION_IMP_ID}&cid={}&crid={crid}&ex={}&stage={stage_name}&price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}",
-            snap.settings.public_url, c.cid, ctx.exchange.name
+            "{}/events/{kind}?auction={AUCTION_ID}&imp={AUCTION_IMP_ID}&price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}&stage={stage_name}",
+            snap.settings.public_url
         );
         if let Some((key, ppm)) = combo {
             let _ = write!(text, "&combo={key}&pp={ppm}");
@@ -895,27 +884,6 @@ fn notices(
         burl,
         lurl,
         adm,
-    }
-}
-
-/// The bid id, copied out so the URL can be appended to the same buffer.
-fn bid_id_of(text: &str, id: &Range<usize>) -> BidId {
-    let mut buf = [0u8; 40];
-    let s = &text.as_bytes()[id.clone()];
-    buf[..s.len()].copy_from_slice(s);
-    BidId { buf, len: s.len() }
-}
-
-/// A bid id on the stack (two hex u64s and a dash: at most 33 bytes).
-struct BidId {
-    buf: [u8; 40],
-    len: usize,
-}
-
-impl std::fmt::Display for BidId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Written from hex digits and '-' only.
-        f.write_str(std::str::from_utf8(&self.buf[..self.len]).unwrap_or(""))
     }
 }
 

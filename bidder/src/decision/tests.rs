@@ -193,10 +193,13 @@ fn banner_bid_uses_a_requested_size_and_carries_notices() {
         assert_eq!(d.seat, Some("seat-1"));
         let nurl = b.nurl.unwrap();
         assert!(
-            nurl.starts_with("http://bidder.test/events/win?auction=${AUCTION_ID}&bid="),
+            nurl.starts_with(
+                "http://bidder.test/events/win?auction=${AUCTION_ID}&imp=${AUCTION_IMP_ID}&price=${AUCTION_PRICE}"
+            ),
             "{nurl}"
         );
-        assert!(nurl.contains(&format!("bid={}", b.id)));
+        // What the bid already says is not repeated.
+        assert!(!nurl.contains(b.id) && !nurl.contains("cid=") && !nurl.contains("crid="));
         assert!(b.burl.unwrap().contains("/events/bill?"));
         let lurl = b.lurl.unwrap();
         assert!(lurl.contains("&loss=${AUCTION_LOSS}&t="), "{lurl}");
