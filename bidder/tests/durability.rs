@@ -3,34 +3,17 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
-use common::process::{BIN, admin_token, call, free_port, start, start_with, wait_ready};
+use common::process::{admin_token, call, free_port, start, start_with, wait_ready};
 use http::Method;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_right_after_a_2xx_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "token",
-            "create",
-            "--role",
-            "admin",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = admin_token(dir.path());
     assert!(token.starts_with("bdr_"), "{token}");
 
     let port = free_port();
@@ -119,12 +102,7 @@ async fn restart_keeps_every_campaign() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_during_an_upload_leaves_an_interrupted_job_that_says_what_was_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["--data-dir", dir.path().to_str().unwrap()])
-        .args(["token", "create", "--role", "admin"])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = admin_token(dir.path());
     let port = free_port();
     let mut child = start(dir.path(), port);
     wait_ready(port).await;
