@@ -12,7 +12,10 @@
 # 4. open loop at 50 % of the bidder's saturation rate, latency from each
 #    request's due time: the ceiling (the generator's own floor), the
 #    bidder, and the bidder with NOTICES of the bids followed up (win,
-#    bill, impression, clicks; losses).
+#    bill, impression, clicks; losses). For the plain bidder run it also
+#    reads the bidder's own latency histogram (from the kernel's receive
+#    time to the answer), which separates the bidder's share of the tail
+#    from the generator's.
 # 5. open loop at 200 % of the bidder's saturation rate over OVERLOAD_CONNS
 #    connections (default 128), with --give-up: like an exchange, requests
 #    that find no free connection within half their tmax are not sent.
@@ -62,7 +65,12 @@ run bidder-saturation http://127.0.0.1:18080/openrtb2/bid
 half=$(python3 -c "import json;print(int(json.load(open('$out/bidder-saturation.json'))['per_second']/2))")
 # The generator's own floor at that rate: the ceiling in open loop.
 run ceiling-half-rate http://127.0.0.1:18090/openrtb2/bid --rate "$half"
+# The bidder's own latency histogram (kernel arrival to answer) around the
+# half-rate run: its share of the tail, apart from the generator's.
+buckets() { curl -s http://127.0.0.1:18080/metrics | grep '^bidder_bid_latency_seconds_bucket' > "$1"; }
+buckets "$out/buckets-before.txt"
 run bidder-half-rate http://127.0.0.1:18080/openrtb2/bid --rate "$half"
+buckets "$out/buckets-after.txt"
 run bidder-half-rate-notices http://127.0.0.1:18080/openrtb2/bid --rate "$half" --notices "$notices"
 shed() { curl -s http://127.0.0.1:18080/metrics | awk '/^bidder_no_bids_total.*reason="overloaded"/ {n += $2} END {print n + 0}'; }
 shed_before=$(shed)
@@ -88,6 +96,19 @@ print(f"bidder / ceiling saturation throughput: {r['bidder-saturation']['per_sec
 shed = int(open(os.path.join(d, "bidder-double-rate.shed")).read())
 o, s = r["bidder-double-rate"], r["bidder-saturation"]
 print(f"at 2x saturation: {o['given_up']} given up by the exchange, {shed} shed by the bidder; bids/s {o['bids'] / o['elapsed_s']:.0f} vs {s['bids'] / s['elapsed_s']:.0f} at saturation; late {o['late']}")
+def buckets(name):
+    out = []
+    for line in open(os.path.join(d, name)):
+        le = line.split('le="')[1].split('"')[0]
+        out.append((float(le) if le != "+Inf" else float("inf"), int(line.split()[-1])))
+    return out
+before, after = buckets("buckets-before.txt"), buckets("buckets-after.txt")
+delta = [(le, a - b) for (le, a), (_, b) in zip(after, before)]
+total = delta[-1][1]
+def bound(q):
+    return next(le for le, n in delta if n >= q * total)
+fmt = lambda s: "over 250 ms" if s == float("inf") else f"<= {s * 1000:g} ms"
+print(f"bidder's own view at half rate (kernel arrival to answer, {total} requests): p99 {fmt(bound(0.99))}, p99.9 {fmt(bound(0.999))}, slowest {fmt(next(le for le, n in delta if n == total))}")
 n = r["bidder-half-rate-notices"]["notices"]
 print(f"notices at half rate: {n['statuses']}; errors {n['errors']}; dropped {n['dropped']}")
 PY
