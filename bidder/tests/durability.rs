@@ -10,6 +10,21 @@ use common::process::{admin_token, call, free_port, start, start_with, wait_read
 use http::Method;
 use serde_json::json;
 
+/// Creates an advertiser named `name` on the bidder at `port`; its id.
+async fn advertiser(port: u16, token: &str, name: &str) -> i64 {
+    let domain = format!("{}.example", name.to_lowercase());
+    let adv = call(
+        port,
+        Method::POST,
+        "/api/v1/advertisers",
+        token,
+        Some(json!({"name": name, "domain": domain})),
+    )
+    .await;
+    assert_eq!(adv.status, 201, "{}", String::from_utf8_lossy(&adv.body));
+    adv.json()["id"].as_i64().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_right_after_a_2xx_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -19,16 +34,7 @@ async fn kill_9_right_after_a_2xx_loses_nothing() {
     let port = free_port();
     let mut child = start(dir.path(), port);
     wait_ready(port).await;
-    let adv = call(
-        port,
-        Method::POST,
-        "/api/v1/advertisers",
-        &token,
-        Some(json!({"name": "Durable", "domain": "durable.example"})),
-    )
-    .await;
-    assert_eq!(adv.status, 201, "{}", String::from_utf8_lossy(&adv.body));
-    let adv_id = adv.json()["id"].as_i64().unwrap();
+    let adv_id = advertiser(port, &token, "Durable").await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let c = call(
@@ -106,15 +112,7 @@ async fn kill_9_during_an_upload_leaves_an_interrupted_job_that_says_what_was_ap
     let port = free_port();
     let mut child = start(dir.path(), port);
     wait_ready(port).await;
-    let adv = call(
-        port,
-        Method::POST,
-        "/api/v1/advertisers",
-        &token,
-        Some(json!({"name": "Durable", "domain": "durable.example"})),
-    )
-    .await;
-    let adv_id = adv.json()["id"].as_i64().unwrap();
+    let adv_id = advertiser(port, &token, "Durable").await;
     let funnel = call(
         port,
         Method::POST,
@@ -212,15 +210,7 @@ async fn kill_9_during_concurrent_admin_writes_keeps_every_acknowledged_one() {
     let port = free_port();
     let mut child = start(dir.path(), port);
     wait_ready(port).await;
-    let adv = call(
-        port,
-        Method::POST,
-        "/api/v1/advertisers",
-        &token,
-        Some(json!({"name": "Busy", "domain": "busy.example"})),
-    )
-    .await;
-    let adv_id = adv.json()["id"].as_i64().unwrap();
+    let adv_id = advertiser(port, &token, "Busy").await;
 
     // Eight writers create campaigns as fast as they are answered; the
     // server dies under them.

@@ -213,25 +213,9 @@ async fn texts_at_every_formats_limit_stay_inside_their_boxes() {
             .zip(limit_fragments(format, i == 0))
         {
             let fragment = json!({"advertiser_id": 1, "set": "limits", "kind": kind, "body": body});
-            let made = server
-                .api(
-                    Method::POST,
-                    "/api/v1/fragments",
-                    Some(&advertiser),
-                    Some(fragment),
-                )
+            server
+                .approved_fragment(&advertiser, &buyer, fragment)
                 .await;
-            assert_eq!(made.status, 201, "{kind} {}: {}", layout.name, made.json());
-            let approve = format!("/api/v1/fragments/{}/approve", made.json()["id"]);
-            let ok = server
-                .api(
-                    Method::POST,
-                    &approve,
-                    Some(&buyer),
-                    Some(json!({"version": 1})),
-                )
-                .await;
-            assert_eq!(ok.status, 200, "{}", ok.json());
         }
     }
 

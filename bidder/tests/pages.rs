@@ -45,20 +45,7 @@ async fn hostile_campaign(server: &TestServer) -> i64 {
     for mut f in fragments {
         f["advertiser_id"] = json!(1);
         f["set"] = json!("hostile");
-        let made = server
-            .api(Method::POST, "/api/v1/fragments", Some(advertiser), Some(f))
-            .await;
-        assert_eq!(made.status, 201, "{}", made.json());
-        let approve = format!("/api/v1/fragments/{}/approve", made.json()["id"]);
-        let ok = server
-            .api(
-                Method::POST,
-                &approve,
-                Some(buyer),
-                Some(json!({"version": 1})),
-            )
-            .await;
-        assert_eq!(ok.status, 200, "{}", ok.json());
+        server.approved_fragment(advertiser, buyer, f).await;
     }
     id
 }

@@ -148,6 +148,37 @@ impl TestServer {
     }
 
     /// An admin API call with `token` (if any) and a JSON body.
+    /// Uploads `fragment` with the `advertiser` token and approves it with
+    /// the `reviewer`'s; returns its id.
+    pub async fn approved_fragment(
+        &self,
+        advertiser: &str,
+        reviewer: &str,
+        fragment: Value,
+    ) -> i64 {
+        let made = self
+            .api(
+                Method::POST,
+                "/api/v1/fragments",
+                Some(advertiser),
+                Some(fragment),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.json());
+        let id = made.json()["id"].as_i64().unwrap();
+        let approve = format!("/api/v1/fragments/{id}/approve");
+        let ok = self
+            .api(
+                Method::POST,
+                &approve,
+                Some(reviewer),
+                Some(json!({"version": 1})),
+            )
+            .await;
+        assert_eq!(ok.status, 200, "{}", ok.json());
+        id
+    }
+
     pub async fn api(
         &self,
         method: Method,
