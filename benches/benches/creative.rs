@@ -21,6 +21,11 @@ use creative::template::{BANNERS, Format};
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use openrtb::native::NativeRequest;
 
+// The allocator the bidder runs with, so that allocation costs here are
+// the ones it pays.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The tail a bid writes into the trackers.
 const TAIL: &str = "&bid=3f2a9c1e-1&ex=bench&stage=intent&pp=250000";
 

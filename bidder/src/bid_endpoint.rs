@@ -211,13 +211,11 @@ fn answer(
         body
     };
 
-    let req = match parser.parse(input) {
-        Ok(req) => req,
-        Err(e) => {
-            ExchangeCounters::inc(&counters.invalid);
-            return bad_request(e.path(), &e.message());
-        }
-    };
+    let mut req = openrtb::BidRequest::default();
+    if let Err(e) = parser.parse_into(input, &mut req) {
+        ExchangeCounters::inc(&counters.invalid);
+        return bad_request(e.path(), &e.message());
+    }
 
     let tmax = req
         .tmax

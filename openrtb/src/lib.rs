@@ -33,6 +33,7 @@ pub mod normalize;
 pub mod parse;
 pub mod request;
 pub mod response;
+mod tape;
 pub mod validate;
 mod write;
 

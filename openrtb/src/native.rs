@@ -219,6 +219,29 @@ pub struct EventTrackerResponse {
     pub url: String,
 }
 
+/// Whether native request text is the legacy `{"native": ...}` wrapper.
+/// The wrapper's one key is `native`, which a bare request never has: the
+/// first key tells the two apart.
+pub(crate) fn is_wrapped(text: &str) -> bool {
+    let inner = text.trim_start().strip_prefix('{').unwrap_or("");
+    inner.trim_start().starts_with("\"native\"")
+}
+
+/// A native request sent as the spec says, as JSON text, bare or in the
+/// legacy `{"native": ...}` wrapper.
+pub(crate) fn from_text(text: &str) -> Result<NativeRequest, serde_json::Error> {
+    /// The legacy wrapper, when the text says it is one.
+    #[derive(Deserialize)]
+    struct Wrapped {
+        native: NativeRequest,
+    }
+    if is_wrapped(text) {
+        serde_json::from_str::<Wrapped>(text).map(|w| w.native)
+    } else {
+        serde_json::from_str::<NativeRequest>(text)
+    }
+}
+
 /// Deserialises `imp.native.request`: a JSON string holding the request, or
 /// the request object itself, either optionally wrapped in `{"native": ..}`.
 ///
@@ -239,12 +262,6 @@ pub fn deserialize_request<'de, D: serde::Deserializer<'de>>(
         Bare(NativeRequest),
     }
 
-    /// The legacy wrapper, when the text says it is one.
-    #[derive(Deserialize)]
-    struct Wrapped {
-        native: NativeRequest,
-    }
-
     struct Request;
     impl<'de> Visitor<'de> for Request {
         type Value = NativeRequest;
@@ -254,15 +271,7 @@ pub fn deserialize_request<'de, D: serde::Deserializer<'de>>(
         }
 
         fn visit_str<E: Error>(self, text: &str) -> Result<NativeRequest, E> {
-            // The wrapper's one key is `native`, which a bare request
-            // never has: the first key tells the two apart.
-            let inner = text.trim_start().strip_prefix('{').unwrap_or("");
-            let parsed = if inner.trim_start().starts_with("\"native\"") {
-                serde_json::from_str::<Wrapped>(text).map(|w| w.native)
-            } else {
-                serde_json::from_str::<NativeRequest>(text)
-            };
-            parsed.map_err(|e| E::custom(format_args!("native request string: {e}")))
+            from_text(text).map_err(|e| E::custom(format_args!("native request string: {e}")))
         }
 
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NativeRequest, A::Error> {

@@ -1,25 +1,39 @@
 //! Bytes to a checked [`BidRequest`]: simd-json parses a private copy of the
-//! body in place, strings borrow from it, then [`normalize`] and
+//! body in place into its tape, strings borrow from it, the hand-written
+//! walk in [`crate::tape`] builds the model, then [`normalize`] and
 //! [`validate`] run.
 //!
-//! simd-json stops at the first error without saying where in the document
-//! it was. Errors are rare and the exchange needs to know which field to
-//! fix, so on failure the untouched input is parsed once more with
-//! serde_json and `serde_path_to_error`, which names the path
-//! (`imp[0].banner.format[1].w`). The happy path never pays for that.
+//! The walk only reads what it is sure of. When it declines (a value of a
+//! type serde would convert or refuse, a repeated key, ...), the body goes
+//! through simd-json's serde deserializer, the reference for what a
+//! request means. simd-json stops at the first error without saying where
+//! in the document it was. Errors are rare and the exchange needs to know
+//! which field to fix, so on failure the untouched input is parsed once
+//! more with serde_json and `serde_path_to_error`, which names the path
+//! (`imp[0].banner.format[1].w`). The happy path never pays for either.
+
+use simd_json::Tape;
 
 use crate::error::Error;
 use crate::normalize::normalize;
 use crate::request::BidRequest;
+use crate::tape;
 use crate::validate::validate;
 
-/// Reusable parse state: the copy simd-json rewrites and its index
-/// buffers. One per thread; after the first few requests parsing allocates
-/// only what the request's own owned strings and vectors need.
+/// Reusable parse state: the copies simd-json rewrites, its index buffers
+/// and its tape. One per thread; after the first few requests parsing
+/// allocates only what the request's own vectors and owned strings need.
 #[derive(Default)]
 pub struct Parser {
     bytes: Vec<u8>,
+    /// The second copy the serde path parses when the walk declines: the
+    /// first was rewritten in place, and the declined walk's borrow of it
+    /// lasts as long as the request would have.
+    retry: Vec<u8>,
     buffers: simd_json::Buffers,
+    /// Kept empty between requests, so it borrows nothing.
+    tape: Option<Tape<'static>>,
+    native: tape::NativeText,
 }
 
 impl std::fmt::Debug for Parser {
@@ -39,20 +53,57 @@ impl Parser {
     /// Parses, normalises and validates `input`. The request borrows from
     /// this parser until it is dropped.
     pub fn parse<'a>(&'a mut self, input: &[u8]) -> Result<BidRequest<'a>, Error> {
-        check_depth(input)?;
-        self.bytes.clear();
-        self.bytes.extend_from_slice(input);
-        let mut req = match simd_json::serde::from_slice_with_buffers::<BidRequest<'a>>(
-            &mut self.bytes,
-            &mut self.buffers,
-        ) {
-            Ok(req) => req,
-            Err(fast) => return Err(locate(input, &fast.to_string())),
-        };
-        normalize(&mut req);
-        validate(&req)?;
+        let mut req = BidRequest::default();
+        self.parse_into(input, &mut req)?;
         Ok(req)
     }
+
+    /// [`Parser::parse`] into a request the caller holds, which must be
+    /// `BidRequest::default()`: the model is over 2 KB, and returning it
+    /// costs a copy the bid path can do without.
+    pub fn parse_into<'a>(
+        &'a mut self,
+        input: &[u8],
+        req: &mut BidRequest<'a>,
+    ) -> Result<(), Error> {
+        // One copy, padded for simd-json's wide loads, which it then
+        // parses in place (plain `fill_tape` would copy it once more).
+        self.bytes.clear();
+        self.bytes.extend_from_slice(input);
+        self.bytes
+            .resize(input.len() + simd_json::INPUT_PADDING, b' ');
+        let mut tape: Tape<'a> = self.tape.take().unwrap_or_else(Tape::null).reset();
+        let filled =
+            simd_json::fill_tape_padded(&mut self.bytes, input.len(), &mut self.buffers, &mut tape);
+        let walked = filled.is_ok() && tape::request(&tape.0, &mut self.native, req).is_ok();
+        self.tape = Some(tape.reset());
+        // simd-json builds its tape without recursing, and the walk declines
+        // anything nested deeper than MAX_DEPTH, so the depth is only
+        // checked on the way to the paths that recurse (serde's).
+        if let Err(fast) = filled {
+            check_depth(input)?;
+            return Err(locate(input, &fast.to_string()));
+        }
+        if !walked {
+            check_depth(input)?;
+            *req = parse_with_serde(input, &mut self.retry, &mut self.buffers)?;
+        }
+        normalize(req);
+        validate(req)
+    }
+}
+
+/// The reference reading of `input`: simd-json's serde deserializer, on
+/// its own copy in `bytes`.
+fn parse_with_serde<'a>(
+    input: &[u8],
+    bytes: &'a mut Vec<u8>,
+    buffers: &mut simd_json::Buffers,
+) -> Result<BidRequest<'a>, Error> {
+    bytes.clear();
+    bytes.extend_from_slice(input);
+    simd_json::serde::from_slice_with_buffers::<BidRequest<'a>>(bytes, buffers)
+        .map_err(|fast| locate(input, &fast.to_string()))
 }
 
 /// Deepest nesting of arrays and objects a request may have. OpenRTB
@@ -62,10 +113,10 @@ impl Parser {
 /// abort the process.
 pub const MAX_DEPTH: usize = 64;
 
-/// Refuses input nested deeper than [`MAX_DEPTH`]. Counting the opening
-/// brackets is enough for nearly every request (fewer than `MAX_DEPTH` of
-/// them cannot nest deeper) and costs one vectorised pass; only bodies
-/// with more walk the JSON, skipping strings.
+/// Refuses input nested deeper than [`MAX_DEPTH`], before a path that
+/// recurses sees it. Counting the opening brackets is enough for nearly
+/// every request (fewer than `MAX_DEPTH` of them cannot nest deeper); only
+/// bodies with more walk the JSON, skipping strings.
 fn check_depth(input: &[u8]) -> Result<(), Error> {
     let openers = input.iter().filter(|&&b| b == b'[' || b == b'{').count();
     if openers <= MAX_DEPTH {
@@ -176,6 +227,36 @@ mod tests {
         // Many siblings are not depth either.
         let wide = format!("[{}]", vec!["[]"; 500].join(","));
         assert!(p.parse(with_ext(&wide).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn nesting_is_counted_from_the_root_wherever_the_value_is() {
+        // Read by the walk (ext), skipped by it (unknown keys), inside
+        // structs, arrays and a native request object: the walk refuses
+        // exactly what the bracket count refuses.
+        let places = [
+            r#"{"id":"x","imp":[{"id":"1","banner":{"w":1}}],"unknown":V}"#,
+            r#"{"id":"x","imp":[{"id":"1","banner":{"w":1,"unknown":V}}]}"#,
+            r#"{"id":"x","imp":[{"id":"1","banner":{"w":1},"ext":{"a":[V]}}]}"#,
+            r#"{"id":"x","imp":[{"id":"1","banner":{"format":[{"w":1,"u":V}]}}]}"#,
+            r#"{"id":"x","imp":[{"id":"1","native":{"request":{"assets":[{"id":1}],"u":V}}}]}"#,
+            r#"{"id":"x","imp":[{"id":"1","native":{"request":{"native":{"assets":[{"id":1}]},"u":V}}}]}"#,
+        ];
+        let mut p = Parser::new();
+        for place in places {
+            for n in MAX_DEPTH - 8..MAX_DEPTH + 2 {
+                let value = format!("{}{}", "[".repeat(n), "]".repeat(n));
+                let json = place.replace('V', &value);
+                let too_deep = match p.parse(json.as_bytes()) {
+                    Ok(_) => false,
+                    Err(e) => {
+                        assert!(e.message().contains("nested deeper"), "{json}: {e}");
+                        true
+                    }
+                };
+                assert_eq!(too_deep, check_depth(json.as_bytes()).is_err(), "{json}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,751 @@
+//! The fast way from simd-json's tape to the model: a hand-written walk
+//! that reads every well-formed request exactly as the serde derives in
+//! [`crate::request`] do, without serde's visitor machinery (which cost
+//! more than parsing the JSON itself).
+//!
+//! It never decides an error. Whatever it would not take exactly as serde
+//! does (a value of the wrong type, a duplicate key, a struct written as an
+//! array, nesting deeper than [`MAX_DEPTH`]) it declines, and the parser
+//! hands the body to serde, which either reads it or names the field that
+//! is wrong. So the walk must never accept what serde refuses nor read
+//! anything differently: the tests below compare the two on the corpus and
+//! on every shape of native request, and check that every field serde
+//! knows is walked. It never recurses deeper than [`MAX_DEPTH`] either.
+
+use std::borrow::Cow;
+
+use simd_json::prelude::*;
+use simd_json::{Node, ObjectHasher, StaticNode, Tape};
+
+use crate::native::{
+    self, AssetRequest, DataRequest, EventTrackerRequest, ImageRequest, NativeRequest,
+    TitleRequest, VideoRequest,
+};
+use crate::parse::MAX_DEPTH;
+use crate::request::*;
+
+/// The walk met something it leaves to serde.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Declined;
+
+type Walk<T> = Result<T, Declined>;
+
+/// Buffers for parsing the JSON text a native request is sent as, kept
+/// by the [`crate::Parser`] between requests.
+#[derive(Default)]
+pub(crate) struct NativeText {
+    bytes: Vec<u8>,
+    buffers: simd_json::Buffers,
+    /// Kept empty between uses, so it borrows nothing.
+    tape: Option<Tape<'static>>,
+}
+
+/// A position on the tape.
+pub(crate) struct Cursor<'t, 'a, 's> {
+    nodes: &'t [Node<'a>],
+    at: usize,
+    /// Arrays and objects open around the position.
+    depth: usize,
+    /// For native requests sent as text; `None` inside one.
+    native: Option<&'s mut NativeText>,
+}
+
+impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
+    pub(crate) fn new(nodes: &'t [Node<'a>], native: Option<&'s mut NativeText>) -> Self {
+        Cursor {
+            nodes,
+            at: 0,
+            depth: 0,
+            native,
+        }
+    }
+
+    /// Whether every node has been read (a document is one value).
+    pub(crate) fn at_end(&self) -> bool {
+        self.at == self.nodes.len()
+    }
+
+    fn next(&mut self) -> Walk<Node<'a>> {
+        let node = *self.nodes.get(self.at).ok_or(Declined)?;
+        self.at += 1;
+        Ok(node)
+    }
+
+    /// Passes over one value, nested values included. Values nested
+    /// deeper than [`MAX_DEPTH`] are declined here too, as everywhere: the
+    /// serde path would recurse into them.
+    fn skip(&mut self) -> Walk<()> {
+        if let Node::Object { count, .. } | Node::Array { count, .. } = self.next()? {
+            // Each level takes at least one node: most values cannot be deep.
+            if self.depth + 1 + count > MAX_DEPTH {
+                self.check_depth(self.at, self.at + count)?;
+            }
+            self.at += count;
+        }
+        Ok(())
+    }
+
+    /// Declines if a container just read, whose nodes are `from..end`,
+    /// nests deeper than [`MAX_DEPTH`] counted from the document's root.
+    fn check_depth(&self, from: usize, end: usize) -> Walk<()> {
+        let level = self.depth + 1;
+        if level > MAX_DEPTH {
+            return Err(Declined);
+        }
+        // Where each container open inside it ends.
+        let mut ends = [0usize; MAX_DEPTH];
+        let mut open = 0;
+        for i in from..end {
+            while open > 0 && i >= ends[open - 1] {
+                open -= 1;
+            }
+            if let Node::Object { count, .. } | Node::Array { count, .. } = self.nodes[i] {
+                if level + open + 1 > MAX_DEPTH {
+                    return Err(Declined);
+                }
+                ends[open] = i + 1 + count;
+                open += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Enters an array or object.
+    fn open(&mut self) -> Walk<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Declined);
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Opens an object: the number of its keys.
+    fn object(&mut self) -> Walk<usize> {
+        match self.next()? {
+            Node::Object { len, .. } => {
+                self.open()?;
+                Ok(len)
+            }
+            _ => Err(Declined),
+        }
+    }
+
+    /// Opens an array: the number of its items.
+    fn array(&mut self) -> Walk<usize> {
+        match self.next()? {
+            Node::Array { len, .. } => {
+                self.open()?;
+                Ok(len)
+            }
+            _ => Err(Declined),
+        }
+    }
+
+    fn string(&mut self) -> Walk<&'a str> {
+        match self.next()? {
+            Node::String(s) => Ok(s),
+            _ => Err(Declined),
+        }
+    }
+
+    fn scalar(&mut self) -> Walk<StaticNode> {
+        match self.next()? {
+            Node::Static(s) => Ok(s),
+            _ => Err(Declined),
+        }
+    }
+
+    fn null_next(&self) -> bool {
+        matches!(
+            self.nodes.get(self.at),
+            Some(Node::Static(StaticNode::Null))
+        )
+    }
+}
+
+/// A value the walk can read; the counterpart of `serde::Deserialize` for
+/// the types the model uses.
+///
+/// Values are read into place: the model's structs are large (a request is
+/// over 2 KB, an impression 800 bytes), and returning them by value up
+/// each level of nesting cost more memory copying than the JSON parse.
+pub(crate) trait FromTape<'a> {
+    /// JSON keys of a struct's fields (empty for other types).
+    #[cfg(test)]
+    const KEYS: &'static [&'static str] = &[];
+
+    /// Reads the next value into `out`, which holds the default.
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()>;
+}
+
+/// Numbers convert as simd-json's serde deserializer converts them (the
+/// same `as_*` of the node), so a value serde refuses is declined here.
+macro_rules! walk_number {
+    ($($ty:ty => $as:ident),* $(,)?) => {$(
+        impl<'a> FromTape<'a> for $ty {
+            fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+                *out = c.scalar()?.$as().ok_or(Declined)?;
+                Ok(())
+            }
+        }
+    )*};
+}
+
+walk_number!(u8 => as_u8, u32 => as_u32, i32 => as_i32, i64 => as_i64);
+
+impl<'a> FromTape<'a> for f64 {
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+        // simd-json's `parse_double`: floats and both integer kinds.
+        *out = match c.scalar()? {
+            StaticNode::F64(n) => n,
+            StaticNode::I64(n) => n as f64,
+            StaticNode::U64(n) => n as f64,
+            _ => return Err(Declined),
+        };
+        Ok(())
+    }
+}
+
+impl<'a> FromTape<'a> for Cow<'a, str> {
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+        *out = Cow::Borrowed(c.string()?);
+        Ok(())
+    }
+}
+
+impl<'a> FromTape<'a> for String {
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+        *out = c.string()?.to_owned();
+        Ok(())
+    }
+}
+
+impl<'a, T: FromTape<'a> + Default> FromTape<'a> for Option<T> {
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+        if c.null_next() {
+            c.at += 1;
+            *out = None;
+            return Ok(());
+        }
+        T::walk_into(c, out.insert(T::default()))
+    }
+}
+
+impl<'a, T: FromTape<'a> + Default> FromTape<'a> for Vec<T> {
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+        let len = c.array()?;
+        out.clear();
+        out.reserve_exact(len);
+        for _ in 0..len {
+            out.push(T::default());
+            let last = out.last_mut().ok_or(Declined)?;
+            T::walk_into(c, last)?;
+        }
+        c.close();
+        Ok(())
+    }
+}
+
+/// `ext` objects: built as simd-json's `BorrowedValue` deserializer builds
+/// them (same capacity, same insertion order, a repeated key replaces).
+impl<'a> FromTape<'a> for Ext<'a> {
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+        *out = ext(c)?;
+        Ok(())
+    }
+}
+
+fn ext<'a>(c: &mut Cursor<'_, 'a, '_>) -> Walk<Ext<'a>> {
+    let value = match c.next()? {
+        Node::Static(s) => return Ok(Ext::Static(s)),
+        Node::String(s) => return Ok(Ext::String(Cow::Borrowed(s))),
+        Node::Array { len, .. } => {
+            c.open()?;
+            let mut items = Vec::with_capacity(len);
+            for _ in 0..len {
+                items.push(ext(c)?);
+            }
+            Ext::from(items)
+        }
+        Node::Object { len, .. } => {
+            c.open()?;
+            let mut map = simd_json::value::borrowed::Object::with_capacity_and_hasher(
+                len,
+                ObjectHasher::default(),
+            );
+            for _ in 0..len {
+                let key = c.string()?;
+                map.insert(Cow::Borrowed(key), ext(c)?);
+            }
+            Ext::from(map)
+        }
+    };
+    c.close();
+    Ok(value)
+}
+
+/// `imp.native.request`: read as [`native::deserialize_request`] reads it.
+/// The spec's JSON string is parsed on its own tape and, like
+/// [`native::from_text`], is the legacy `{"native": ...}` wrapper when its
+/// first key says so. An object is the request, or wraps it (serde tries
+/// the wrapper first, so a `native` key anywhere that holds a request
+/// wins).
+impl<'a> FromTape<'a> for NativeRequest {
+    fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+        let start = c.at;
+        let Node::Object { len, .. } = c.next()? else {
+            c.at = start;
+            let text = c.string()?;
+            let scratch = c.native.as_deref_mut().ok_or(Declined)?;
+            return native_text(text, scratch, out);
+        };
+        c.open()?;
+        let mut wrapped = None;
+        for _ in 0..len {
+            if c.string()? == "native" {
+                if wrapped.is_some() {
+                    return Err(Declined);
+                }
+                wrapped = Some(c.at);
+            }
+            c.skip()?;
+        }
+        c.close();
+        let Some(at) = wrapped else {
+            c.at = start;
+            return native_request(c, out);
+        };
+        let mut inner = Cursor {
+            nodes: c.nodes,
+            at,
+            depth: c.depth + 1,
+            native: None,
+        };
+        native_request(&mut inner, out)
+    }
+}
+
+/// A native request sent as JSON text, read from a tape of its own.
+fn native_text(text: &str, scratch: &mut NativeText, out: &mut NativeRequest) -> Walk<()> {
+    scratch.bytes.clear();
+    scratch.bytes.extend_from_slice(text.as_bytes());
+    let mut tape = scratch.tape.take().unwrap_or_else(Tape::null).reset();
+    let walked = match simd_json::fill_tape(&mut scratch.bytes, &mut scratch.buffers, &mut tape) {
+        Ok(()) => {
+            let mut c = Cursor::new(&tape.0, None);
+            let walked = if native::is_wrapped(text) {
+                native_wrapper(&mut c, out)
+            } else {
+                native_request(&mut c, out)
+            };
+            walked.and_then(|()| if c.at_end() { Ok(()) } else { Err(Declined) })
+        }
+        Err(_) => Err(Declined),
+    };
+    scratch.tape = Some(tape.reset());
+    walked
+}
+
+/// `{"native": {...}}` as serde reads its `Wrapped` struct: the key is
+/// required and once only, other keys are ignored.
+fn native_wrapper(c: &mut Cursor<'_, '_, '_>, out: &mut NativeRequest) -> Walk<()> {
+    let mut found = false;
+    for _ in 0..c.object()? {
+        if c.string()? == "native" {
+            if found {
+                return Err(Declined);
+            }
+            found = true;
+            native_request(c, out)?;
+        } else {
+            c.skip()?;
+        }
+    }
+    c.close();
+    if found { Ok(()) } else { Err(Declined) }
+}
+
+/// Implements [`FromTape`] for a struct whose serde derive has
+/// `#[serde(default)]`: missing keys keep the default, unknown keys are
+/// skipped, a repeated key is declined (serde refuses it).
+macro_rules! walk_struct {
+    ($name:ident<$lt:lifetime> { $($key:literal => $field:ident),+ $(,)? }) => {
+        impl<$lt> FromTape<$lt> for $name<$lt> {
+            #[cfg(test)]
+            const KEYS: &'static [&'static str] = &[$($key),+];
+            fn walk_into(c: &mut Cursor<'_, $lt, '_>, out: &mut Self) -> Walk<()> {
+                walk_struct!(@body c out; $($key => $field,)+)
+            }
+        }
+    };
+    ($name:ident { $($key:literal => $field:ident),+ $(,)? }) => {
+        impl<'a> FromTape<'a> for $name {
+            #[cfg(test)]
+            const KEYS: &'static [&'static str] = &[$($key),+];
+            fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
+                walk_struct!(@body c out; $($key => $field,)+)
+            }
+        }
+    };
+    // A struct with its own `FromTape`: the field walk as a function.
+    (fn $fn:ident -> $name:ident, keys $keys:ident { $($key:literal => $field:ident),+ $(,)? }) => {
+        #[cfg(test)]
+        const $keys: &[&str] = &[$($key),+];
+        fn $fn(c: &mut Cursor<'_, '_, '_>, out: &mut $name) -> Walk<()> {
+            walk_struct!(@body c out; $($key => $field,)+)
+        }
+    };
+    (@body $c:ident $out:ident; $($rest:tt)+) => {{
+        // One bit per field, in declaration order: a key seen twice.
+        let mut seen = 0u64;
+        for _ in 0..$c.object()? {
+            let key = $c.string()?;
+            walk_struct!(@arms $c $out seen key [] (0u32) $($rest)+);
+        }
+        $c.close();
+        Ok(())
+    }};
+    (@arms $c:ident $out:ident $seen:ident $k:ident [$($arms:tt)*] ($n:expr)) => {
+        match $k {
+            $($arms)*
+            _ => $c.skip()?,
+        }
+    };
+    (@arms $c:ident $out:ident $seen:ident $k:ident [$($arms:tt)*] ($n:expr)
+        $key:literal => $field:ident, $($rest:tt)*) => {
+        walk_struct!(@arms $c $out $seen $k [$($arms)* $key => {
+            let bit = 1u64 << ($n);
+            if $seen & bit != 0 {
+                return Err(Declined);
+            }
+            $seen |= bit;
+            FromTape::walk_into($c, &mut $out.$field)?;
+        }] ($n + 1) $($rest)*)
+    };
+}
+
+walk_struct!(BidRequest<'a> {
+    "id" => id, "imp" => imp, "site" => site, "app" => app, "device" => device,
+    "user" => user, "test" => test, "at" => at, "tmax" => tmax, "wseat" => wseat,
+    "bseat" => bseat, "allimps" => allimps, "cur" => cur, "wlang" => wlang,
+    "wlangb" => wlangb, "bcat" => bcat, "cattax" => cattax, "badv" => badv,
+    "bapp" => bapp, "source" => source, "regs" => regs, "ext" => ext,
+});
+walk_struct!(Imp<'a> {
+    "id" => id, "banner" => banner, "video" => video, "audio" => audio,
+    "native" => native, "pmp" => pmp, "displaymanager" => displaymanager,
+    "instl" => instl, "tagid" => tagid, "bidfloor" => bidfloor,
+    "bidfloorcur" => bidfloorcur, "secure" => secure, "exp" => exp, "rwdd" => rwdd,
+    "ext" => ext,
+});
+walk_struct!(Format {
+    "w" => w, "h" => h, "wratio" => wratio, "hratio" => hratio, "wmin" => wmin,
+});
+walk_struct!(Banner<'a> {
+    "format" => format, "w" => w, "h" => h, "btype" => btype, "battr" => battr,
+    "pos" => pos, "mimes" => mimes, "topframe" => topframe, "api" => api, "id" => id,
+});
+walk_struct!(Video<'a> {
+    "mimes" => mimes, "minduration" => minduration, "maxduration" => maxduration,
+    "protocols" => protocols, "w" => w, "h" => h, "startdelay" => startdelay,
+    "placement" => placement, "plcmt" => plcmt, "linearity" => linearity,
+    "skip" => skip, "battr" => battr, "api" => api, "pos" => pos,
+});
+walk_struct!(Audio<'a> {
+    "mimes" => mimes, "minduration" => minduration, "maxduration" => maxduration,
+    "protocols" => protocols, "battr" => battr,
+});
+walk_struct!(Native<'a> {
+    "request" => request, "ver" => ver, "api" => api, "battr" => battr,
+});
+walk_struct!(Pmp<'a> { "private_auction" => private_auction, "deals" => deals });
+walk_struct!(Deal<'a> {
+    "id" => id, "bidfloor" => bidfloor, "bidfloorcur" => bidfloorcur, "at" => at,
+    "wseat" => wseat, "wadomain" => wadomain,
+});
+walk_struct!(Publisher<'a> { "id" => id, "name" => name, "domain" => domain, "cat" => cat });
+walk_struct!(Content<'a> {
+    "id" => id, "title" => title, "cat" => cat, "language" => language,
+    "langb" => langb, "contentrating" => contentrating, "livestream" => livestream,
+});
+walk_struct!(Site<'a> {
+    "id" => id, "name" => name, "domain" => domain, "cat" => cat, "page" => page,
+    "ref" => r#ref, "mobile" => mobile, "privacypolicy" => privacypolicy,
+    "publisher" => publisher, "content" => content,
+});
+walk_struct!(App<'a> {
+    "id" => id, "name" => name, "bundle" => bundle, "domain" => domain,
+    "storeurl" => storeurl, "cat" => cat, "ver" => ver, "paid" => paid,
+    "publisher" => publisher, "content" => content,
+});
+walk_struct!(Geo<'a> {
+    "lat" => lat, "lon" => lon, "type" => kind, "country" => country,
+    "region" => region, "metro" => metro, "city" => city, "zip" => zip,
+    "utcoffset" => utcoffset,
+});
+walk_struct!(Device<'a> {
+    "ua" => ua, "geo" => geo, "dnt" => dnt, "lmt" => lmt, "ip" => ip, "ipv6" => ipv6,
+    "devicetype" => devicetype, "make" => make, "model" => model, "os" => os,
+    "osv" => osv, "w" => w, "h" => h, "language" => language, "langb" => langb,
+    "connectiontype" => connectiontype, "ifa" => ifa, "js" => js,
+});
+walk_struct!(Segment<'a> { "id" => id, "name" => name, "value" => value });
+walk_struct!(Data<'a> { "id" => id, "name" => name, "segment" => segment });
+walk_struct!(Uid<'a> { "id" => id, "atype" => atype });
+walk_struct!(Eid<'a> { "source" => source, "uids" => uids });
+walk_struct!(UserExt<'a> { "consent" => consent, "eids" => eids });
+walk_struct!(User<'a> {
+    "id" => id, "buyeruid" => buyeruid, "yob" => yob, "gender" => gender,
+    "keywords" => keywords, "geo" => geo, "data" => data, "consent" => consent,
+    "eids" => eids, "ext" => ext,
+});
+walk_struct!(SupplyChainNode<'a> { "asi" => asi, "sid" => sid, "rid" => rid, "hp" => hp });
+walk_struct!(SupplyChain<'a> { "complete" => complete, "nodes" => nodes, "ver" => ver });
+walk_struct!(SourceExt<'a> { "schain" => schain });
+walk_struct!(Source<'a> {
+    "fd" => fd, "tid" => tid, "pchain" => pchain, "schain" => schain, "ext" => ext,
+});
+walk_struct!(RegsExt<'a> {
+    "gdpr" => gdpr, "us_privacy" => us_privacy, "gpp" => gpp, "gpp_sid" => gpp_sid,
+});
+walk_struct!(Regs<'a> {
+    "coppa" => coppa, "gdpr" => gdpr, "us_privacy" => us_privacy, "gpp" => gpp,
+    "gpp_sid" => gpp_sid, "ext" => ext,
+});
+
+walk_struct!(fn native_request -> NativeRequest, keys NATIVE_REQUEST_KEYS {
+    "ver" => ver, "context" => context, "contextsubtype" => contextsubtype,
+    "plcmttype" => plcmttype, "plcmtcnt" => plcmtcnt, "seq" => seq, "assets" => assets,
+    "aurlsupport" => aurlsupport, "durlsupport" => durlsupport,
+    "eventtrackers" => eventtrackers, "privacy" => privacy,
+});
+walk_struct!(AssetRequest {
+    "id" => id, "required" => required, "title" => title, "img" => img,
+    "video" => video, "data" => data,
+});
+walk_struct!(TitleRequest { "len" => len });
+walk_struct!(ImageRequest {
+    "type" => kind, "w" => w, "h" => h, "wmin" => wmin, "hmin" => hmin, "mimes" => mimes,
+});
+walk_struct!(VideoRequest {
+    "mimes" => mimes, "minduration" => minduration, "maxduration" => maxduration,
+    "protocols" => protocols,
+});
+walk_struct!(DataRequest { "type" => kind, "len" => len });
+walk_struct!(EventTrackerRequest { "event" => event, "methods" => methods });
+
+/// Reads a whole request from its tape into `req`, which holds the
+/// default. On `Declined` it holds part of the request.
+pub(crate) fn request<'a>(
+    nodes: &[Node<'a>],
+    native: &mut NativeText,
+    req: &mut BidRequest<'a>,
+) -> Walk<()> {
+    let mut c = Cursor::new(nodes, Some(native));
+    BidRequest::walk_into(&mut c, req)?;
+    if !c.at_end() {
+        return Err(Declined);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde::de::{Error as _, Visitor};
+
+    use super::*;
+
+    /// A deserializer that only notes the field list serde's derive hands
+    /// to `deserialize_struct`.
+    struct FieldsOf<'r>(&'r mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for FieldsOf<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("fields noted"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    fn same_keys<T: Deserialize<'static> + FromTape<'static>>() {
+        same_keys_as::<T>(T::KEYS);
+    }
+
+    fn same_keys_as<T: Deserialize<'static>>(walked: &[&'static str]) {
+        let mut fields: &'static [&'static str] = &[];
+        let _ = T::deserialize(FieldsOf(&mut fields));
+        let sorted = |keys: &[&'static str]| {
+            let mut keys = keys.to_vec();
+            keys.sort_unstable();
+            keys
+        };
+        assert!(!fields.is_empty(), "{}", std::any::type_name::<T>());
+        assert_eq!(
+            sorted(walked),
+            sorted(fields),
+            "{}",
+            std::any::type_name::<T>()
+        );
+    }
+
+    #[test]
+    fn every_field_serde_reads_is_walked() {
+        same_keys::<BidRequest>();
+        same_keys::<Imp>();
+        same_keys::<Format>();
+        same_keys::<Banner>();
+        same_keys::<Video>();
+        same_keys::<Audio>();
+        same_keys::<Native>();
+        same_keys::<Pmp>();
+        same_keys::<Deal>();
+        same_keys::<Publisher>();
+        same_keys::<Content>();
+        same_keys::<Site>();
+        same_keys::<App>();
+        same_keys::<Geo>();
+        same_keys::<Device>();
+        same_keys::<Segment>();
+        same_keys::<Data>();
+        same_keys::<Uid>();
+        same_keys::<Eid>();
+        same_keys::<UserExt>();
+        same_keys::<User>();
+        same_keys::<SupplyChainNode>();
+        same_keys::<SupplyChain>();
+        same_keys::<SourceExt>();
+        same_keys::<Source>();
+        same_keys::<RegsExt>();
+        same_keys::<Regs>();
+        same_keys_as::<NativeRequest>(NATIVE_REQUEST_KEYS);
+        same_keys::<AssetRequest>();
+        same_keys::<TitleRequest>();
+        same_keys::<ImageRequest>();
+        same_keys::<VideoRequest>();
+        same_keys::<DataRequest>();
+        same_keys::<EventTrackerRequest>();
+    }
+
+    /// The walk's reading, or `Declined`; and serde's, on its own copy.
+    fn both(json: &[u8]) -> (Walk<String>, String) {
+        let mut bytes = json.to_vec();
+        let walked = simd_json::to_tape(&mut bytes)
+            .map_err(|_| Declined)
+            .and_then(|t| {
+                let mut req = BidRequest::default();
+                request(&t.0, &mut NativeText::default(), &mut req).map(|()| format!("{req:?}"))
+            });
+        let mut bytes = json.to_vec();
+        let serde = match simd_json::serde::from_slice::<BidRequest>(&mut bytes) {
+            Ok(r) => format!("{r:?}"),
+            Err(e) => format!("refused: {e}"),
+        };
+        (walked, serde)
+    }
+
+    #[test]
+    fn the_corpus_is_walked_and_read_as_serde_reads_it() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/requests");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let json = std::fs::read(&path).unwrap();
+            let (walked, serde) = both(&json);
+            let walked = walked.unwrap_or_else(|_| panic!("{} declined", path.display()));
+            assert_eq!(walked, serde, "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 30, "corpus has {seen} files");
+    }
+
+    #[test]
+    fn ext_values_and_nulls_read_as_serde_reads_them() {
+        let json = br#"{"id":"e","imp":[{"id":"1","banner":{"w":300,"h":250,"pos":null},"ext":{"a":[1,-2,3.5,18446744073709551615,true,null,"s\"q"],"b":{"c":{}},"a":"again"}}],"ext":null,"site":{"ref":"r","publisher":null}}"#;
+        let (walked, serde) = both(json);
+        assert_eq!(walked.unwrap(), serde);
+    }
+
+    #[test]
+    fn native_requests_in_every_shape_read_as_serde_reads_them() {
+        let bare = r#"{"ver":"1.2","assets":[{"id":7,"required":1,"title":{"len":90}},{"id":2,"img":{"type":3,"w":300,"mimes":["image/png"]}}],"eventtrackers":[{"event":1,"methods":[1,2]}]}"#;
+        let text = serde_json::to_string(bare).unwrap();
+        // As text, the wrapper is told by its first key; as an object, by
+        // having a `native` key anywhere.
+        let wrapped = format!(r#"{{"other":1,"native":{bare}}}"#);
+        let wrapped_text = serde_json::to_string(&format!(r#"{{"native":{bare}}}"#)).unwrap();
+        for request in [bare, &text, &wrapped, &wrapped_text] {
+            let json =
+                format!(r#"{{"id":"n","imp":[{{"id":"1","native":{{"request":{request}}}}}]}}"#);
+            let (walked, serde) = both(json.as_bytes());
+            let walked = walked.unwrap_or_else(|_| panic!("{json} declined"));
+            assert_eq!(walked, serde, "{json}");
+            assert!(walked.contains("TitleRequest { len: 90 }"), "{walked}");
+        }
+    }
+
+    #[test]
+    fn what_serde_would_convert_or_refuse_is_declined() {
+        let cases: &[&str] = &[
+            // a repeated key (serde: "duplicate field")
+            r#"{"id":"a","id":"b","imp":[]}"#,
+            // wrong types
+            r#"{"id":1,"imp":[]}"#,
+            r#"{"id":"a","imp":[{"id":"1","banner":{"w":"300"}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","banner":{"w":1.5}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","banner":{"w":-1}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","banner":{"w":4294967296}}]}"#,
+            r#"{"id":"a","test":256,"imp":[]}"#,
+            r#"{"id":"a","test":null,"imp":[]}"#,
+            r#"{"id":"a","imp":null}"#,
+            r#"{"id":"a","imp":{}}"#,
+            r#"{"id":"a","cur":["USD",1]}"#,
+            // a struct written as an array (serde reads it by position)
+            r#"{"id":"a","imp":[{"id":"1","banner":{"format":[[300,250]]}}]}"#,
+            // the native request: bad text, a number, a repeated wrapper
+            r#"{"id":"a","imp":[{"id":"1","native":{"request":7}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","native":{"request":"{\"native\":{},\"native\":{}}"}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","native":{"request":"{\"assets\":[]} x"}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","native":{"request":"{\"assets\":[{\"id\":1.0}]}"}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","native":{"request":{"native":{},"native":{}}}}]}"#,
+            r#"{"id":"a","imp":[{"id":"1","native":{"request":"{\"assets\":7}"}}]}"#,
+            // not an object at all
+            r#"[]"#,
+        ];
+        for json in cases {
+            let (walked, _) = both(json.as_bytes());
+            assert_eq!(walked, Err(Declined), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_declined_request_still_gets_serdes_reading() {
+        let json = br#"{"id":"a","imp":[{"id":"1","banner":{"format":[[300,250]]}}]}"#;
+        let mut parser = crate::Parser::new();
+        let req = parser.parse(json).unwrap();
+        let f = req.imp[0].banner.as_ref().unwrap().format[0];
+        assert_eq!((f.w, f.h), (300, 250));
+        drop(req);
+        let e = parser
+            .parse(br#"{"id":"a","imp":[{"id":"1","banner":{"w":"300"}}]}"#)
+            .unwrap_err();
+        assert_eq!(e.path(), "imp[0].banner.w");
+    }
+}
