@@ -57,6 +57,33 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
+/// Inflating a gzipped request body (the load test sends every fifth
+/// request gzipped, as some exchanges do).
+fn gunzip(c: &mut Criterion) {
+    let files = benches::corpus().expect("testdata/requests");
+    let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+    let packed: Vec<Vec<u8>> = files
+        .iter()
+        .map(|(_, body)| {
+            let mut out = Vec::new();
+            openrtb::body::gzip(body, &mut out);
+            out
+        })
+        .collect();
+    let mut group = c.benchmark_group("gunzip_corpus");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("gunzip_capped", |b| {
+        let mut out = Vec::new();
+        b.iter(|| {
+            for body in &packed {
+                openrtb::body::gunzip_capped(body, 1 << 20, &mut out).expect("inflates");
+                black_box(&out);
+            }
+        })
+    });
+    group.finish();
+}
+
 fn decide(c: &mut Criterion) {
     let settings = benches::settings();
     let exchange = benches::exchange();
@@ -250,6 +277,6 @@ fn audiences(c: &mut Criterion) {
 }
 
 criterion_group!(
-    benches, parse, decide, write, end_to_end, consent, audiences
+    benches, parse, gunzip, decide, write, end_to_end, consent, audiences
 );
 criterion_main!(benches);
