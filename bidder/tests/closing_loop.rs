@@ -528,7 +528,7 @@ async fn fixed_creatives_carry_an_impression_tracker_that_counts_toward_caps() {
     assert_eq!(bid["cid"], id.to_string());
     let adm = bid["adm"].as_str().unwrap();
     assert!(
-        adm.starts_with("<a href=\"https://acme.example\">Acme</a><img src=\""),
+        adm.starts_with("<a href=\"https://acme.example\">Acme</a><img src='"),
         "{adm}"
     );
     let pixel = tracker(adm, "/events/imp?");

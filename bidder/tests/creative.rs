@@ -99,7 +99,7 @@ fn tracker(adm: &str, prefix: &str) -> String {
         .find(prefix)
         .unwrap_or_else(|| panic!("{prefix} in {adm}"));
     let url = &adm[at..];
-    let url = &url[..url.find('"').unwrap()];
+    let url = &url[..url.find(['"', '\'']).unwrap()];
     let path = url.replace("&amp;", "&");
     path[path.find("/events/").unwrap()..].to_string()
 }

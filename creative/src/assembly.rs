@@ -242,12 +242,11 @@ pub fn crid(format: Format, parts: &Parts<'_>, offer: bool) -> String {
 }
 
 /// Where an assembled creative's impression pixel and click go: each
-/// carries its static query (campaign, crid, combination) and receives the
-/// bid's tail.
+/// carries its static query and receives the bid's tail.
 #[derive(Debug, Clone, Copy)]
 pub struct Trackers<'a> {
     /// Click tracker URL with its static query, e.g.
-    /// `https://bidder/events/click?cid=1&crid=..&combo=m3-c4-t5`.
+    /// `https://bidder/events/click?cid=1&crid=..`.
     pub click: &'a str,
     /// Impression tracker URL with its static query. `None` in previews,
     /// so that looking at a creative never counts as an impression.
@@ -314,15 +313,43 @@ fn line_height(px: u32) -> u32 {
     (px * 5).div_ceil(4)
 }
 
+/// One text box's own rules; what all boxes share is written once, in
+/// [`text_boxes`].
 fn text_box(class: &str, b: TextBox, bold: bool, css: &mut String) {
     let _ = write!(
         css,
-        ".{class}{{font-size:{}px;line-height:{}px;max-height:{}px;overflow:hidden;overflow-wrap:anywhere{}}}",
+        ".{class}{{font-size:{}px;line-height:{}px;max-height:{}px{}}}",
         b.px,
         line_height(b.px),
         line_height(b.px) * b.lines,
         if bold { ";font-weight:700" } else { "" }
     );
+}
+
+/// The rules of the layout's text boxes (headline `h`, subline `s`, body
+/// `b`, tag `o`): the shared ones once for all, then each box's size.
+/// Every answer carries this CSS, so bytes here are bytes on the wire.
+fn text_boxes(layout: &Layout, css: &mut String) {
+    let boxes = [
+        ("h", Some(layout.headline), true),
+        ("s", layout.subline, false),
+        ("b", layout.body, false),
+        ("o", layout.tag, true),
+    ];
+    let mut first = true;
+    for (class, b, _) in &boxes {
+        if b.is_some() {
+            css.push_str(if first { "." } else { ",." });
+            css.push_str(class);
+            first = false;
+        }
+    }
+    css.push_str("{overflow:hidden;overflow-wrap:anywhere}");
+    for (class, b, bold) in boxes {
+        if let Some(b) = b {
+            text_box(class, b, bold, css);
+        }
+    }
 }
 
 /// Renders a banner in `layout`. The caller checked [`compatible`].
@@ -349,11 +376,13 @@ pub fn prepare_banner(
     let row = layout.arrangement == Arrangement::Row;
     let mut p = Prepared::new();
     let out = &mut p.text;
-    out.push_str("<!DOCTYPE html><html lang=\"");
+    // Attributes are single-quoted: the markup travels as a JSON string,
+    // where every double quote would cost an escape (and a byte).
+    out.push_str("<!DOCTYPE html><html lang='");
     escape::html(&m.language, out);
     let _ = write!(
         out,
-        "\"><head><meta charset=\"utf-8\"><style>*{{margin:0;padding:0;box-sizing:border-box}}html,body{{width:{w}px;height:{h}px;overflow:hidden}}body{{background:",
+        "'><head><meta charset='utf-8'><style>*{{margin:0;padding:0;box-sizing:border-box}}html,body{{width:{w}px;height:{h}px;overflow:hidden}}body{{background:",
         w = layout.w,
         h = layout.h
     );
@@ -380,15 +409,8 @@ pub fn prepare_banner(
         ".t{{display:flex;flex-direction:column;gap:4px;padding:{}px;flex:1;min-width:0;min-height:0;overflow:hidden}}",
         layout.pad
     );
-    text_box("h", layout.headline, true, out);
-    if let Some(b) = layout.subline {
-        text_box("s", b, false, out);
-    }
-    if let Some(b) = layout.body {
-        text_box("b", b, false, out);
-    }
-    if let Some(b) = layout.tag {
-        text_box("o", b, true, out);
+    text_boxes(layout, out);
+    if layout.tag.is_some() {
         out.push_str(".o{color:");
         escape::css(accent, is_colour, "#0b5fff", out);
         out.push('}');
@@ -408,53 +430,53 @@ pub fn prepare_banner(
     escape::css(bg, is_colour, "#ffffff", out);
     let _ = write!(
         out,
-        ";font-weight:700;font-size:{px}px;line-height:{lh}px;height:{lh}px;padding:0 12px;border-radius:4px;white-space:nowrap;overflow:hidden;max-width:100%}}.p{{position:absolute;left:0;top:0;width:1px;height:1px;border:0}}</style></head><body><a class=\"ad\" href=\"",
+        ";font-weight:700;font-size:{px}px;line-height:{lh}px;height:{lh}px;padding:0 12px;border-radius:4px;white-space:nowrap;overflow:hidden;max-width:100%}}.p{{position:absolute;left:0;top:0;width:1px;height:1px;border:0}}</style></head><body><a class='ad' href='",
         px = cta.px,
         lh = cta.px * 2
     );
     escape::html(trackers.click, out);
     p.hole();
     let out = &mut p.text;
-    out.push_str("\" target=\"_blank\" rel=\"noopener\">");
+    out.push_str("' target='_blank' rel='noopener'>");
     if let Some((img, (iw, ih))) = image {
-        out.push_str("<img class=\"i\" src=\"");
+        out.push_str("<img class='i' src='");
         escape::html(&img.url, out);
-        let _ = write!(out, "\" width=\"{iw}\" height=\"{ih}\" alt=\"\">");
+        let _ = write!(out, "' width='{iw}' height='{ih}' alt=''>");
     }
-    out.push_str("<div class=\"t\"><div class=\"h\">");
+    out.push_str("<div class='t'><div class='h'>");
     escape::html(&m.headline, out);
     out.push_str("</div>");
     if let (Some(_), Some(sub)) = (layout.subline, &m.subline) {
-        out.push_str("<div class=\"s\">");
+        out.push_str("<div class='s'>");
         escape::html(sub, out);
         out.push_str("</div>");
     }
     if layout.body.is_some() {
-        out.push_str("<div class=\"b\">");
+        out.push_str("<div class='b'>");
         escape::html(&c.body, out);
         out.push_str("</div>");
     }
     if let (Some(_), Some(tag)) = (layout.tag, tag_text(c, stage)) {
-        out.push_str("<div class=\"o\">");
+        out.push_str("<div class='o'>");
         escape::html(&tag, out);
         out.push_str("</div>");
     }
     let cta_label = tone.map_or("", |t| t.cta.as_str());
     if row {
-        out.push_str("</div><span class=\"c\">");
+        out.push_str("</div><span class='c'>");
         escape::html(cta_label, out);
         out.push_str("</span>");
     } else {
-        out.push_str("<span class=\"c\">");
+        out.push_str("<span class='c'>");
         escape::html(cta_label, out);
         out.push_str("</span></div>");
     }
     out.push_str("</a>");
     if let Some(impression) = trackers.impression {
-        out.push_str("<img class=\"p\" src=\"");
+        out.push_str("<img class='p' src='");
         escape::html(impression, out);
         p.hole();
-        p.text.push_str("\" alt=\"\">");
+        p.text.push_str("' alt=''>");
     }
     p.text.push_str("</body></html>");
     p
@@ -837,8 +859,8 @@ pub(crate) mod tests {
             let mut out = String::new();
             prepared.write("&bid=7", &mut out);
             assert!(out.contains(&format!("width:{}px;height:{}px", layout.w, layout.h)));
-            assert!(out.contains("events/click?cid=1&amp;combo=m1-c2-t3&amp;bid=7\""));
-            assert!(out.contains("events/imp?cid=1&amp;combo=m1-c2-t3&amp;bid=7\""));
+            assert!(out.contains("events/click?cid=1&amp;combo=m1-c2-t3&amp;bid=7'"));
+            assert!(out.contains("events/imp?cid=1&amp;combo=m1-c2-t3&amp;bid=7'"));
             assert!(out.contains(">Shop now<"));
         }
     }

@@ -409,8 +409,11 @@ fn make_item(
 ) -> Item {
     let crid = crid(format, parts, offer);
     let key = parts.key();
-    let click = format!("{}&crid={crid}&combo={key}", input.click_base);
-    let impression = format!("{}&crid={crid}&combo={key}", input.impression_base);
+    // The click names its creative, so that a person whose token has
+    // expired still reaches the landing page; everything else a tracker
+    // counts by is in the token (and every byte is in every answer).
+    let click = format!("{}&crid={crid}", input.click_base);
+    let impression = input.impression_base.to_string();
     let counted = (!input.preview || format == Format::Video).then_some(impression.as_str());
     let trackers = Trackers {
         click: &click,

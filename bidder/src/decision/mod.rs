@@ -805,10 +805,11 @@ fn notices(
         match &creative {
             Chosen::Banner(k) => {
                 text.push_str(&c.banners[*k].markup);
-                text.push_str("<img src=\"");
+                // Single quotes: no JSON escapes for the answer.
+                text.push_str("<img src='");
                 text.push_str(pixel.as_str());
                 text.push_str(
-                    "\" width=\"1\" height=\"1\" style=\"position:absolute;left:0;top:0;border:0\" alt=\"\">",
+                    "' width='1' height='1' style='position:absolute;left:0;top:0;border:0' alt=''>",
                 );
             }
             Chosen::Video(k) => {

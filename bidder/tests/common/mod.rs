@@ -358,5 +358,5 @@ pub fn filled(url: &str, request_id: &str, price: &str) -> String {
 pub fn tracker(adm: &str, path: &str) -> String {
     let at = adm.find(path).unwrap_or_else(|| panic!("{path} in {adm}"));
     let rest = &adm[at..];
-    rest[..rest.find('"').unwrap()].replace("&amp;", "&")
+    rest[..rest.find(['"', '\'']).unwrap()].replace("&amp;", "&")
 }
