@@ -8,7 +8,9 @@
 # 1. starts `bidder --demo` and loads CAMPAIGNS campaigns (with creatives and
 #    fragments) and USERS audience users through its admin API;
 # 2. ceiling (minimal hyper server, fixed ~300-byte answer), closed loop;
-# 3. bidder, closed loop: saturation throughput;
+# 3. bidder, closed loop: saturation throughput; then a second ceiling whose
+#    answer is padded to the bidder's mean answer size, closed loop: the
+#    ratio to it is what the bidder's work costs, apart from its bytes;
 # 4. open loop at 50 % of the bidder's saturation rate, latency from each
 #    request's due time: the ceiling (the generator's own floor), the
 #    bidder, and the bidder with NOTICES of the bids followed up (win,
@@ -62,6 +64,12 @@ run() { # name url [extra args]
 }
 run ceiling http://127.0.0.1:18090/openrtb2/bid
 run bidder-saturation http://127.0.0.1:18080/openrtb2/bid
+answer_bytes=$(python3 -c "import json;print(json.load(open('$out/bidder-saturation.json'))['mean_answer_bytes'])")
+taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18091 --answer-bytes "$answer_bytes" 2>/dev/null &
+sized_pid=$!
+for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18091/ && break; sleep 0.1; done
+run ceiling-bidder-size http://127.0.0.1:18091/openrtb2/bid
+kill "$sized_pid"
 half=$(python3 -c "import json;print(int(json.load(open('$out/bidder-saturation.json'))['per_second']/2))")
 # The generator's own floor at that rate: the ceiling in open loop.
 run ceiling-half-rate http://127.0.0.1:18090/openrtb2/bid --rate "$half"
@@ -81,7 +89,7 @@ echo "bidder RSS at the end: $(ps -o rss= -p "$bidder_pid") KiB"
 python3 - "$out" <<'PY'
 import json, sys, os
 d = sys.argv[1]
-runs = ("ceiling", "bidder-saturation", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
+runs = ("ceiling", "bidder-saturation", "ceiling-bidder-size", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
 r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in runs}
 print()
 print("| run | req/s | bids/s | no-bids | late | errors | answer bytes | p50 us | p90 us | p99 us | p99.9 us | max us |")
@@ -93,6 +101,7 @@ for n, x in r.items():
     print(f"| {n} ({x['mode']}) | {x['per_second']:.0f} | {bps:.0f} | {x['no_bids']} | {x['late']} | {errors} | {x['mean_answer_bytes']} | {l['p50']} | {l['p90']} | {l['p99']} | {l['p999']} | {l['max']} |")
 print()
 print(f"bidder / ceiling saturation throughput: {r['bidder-saturation']['per_second'] / r['ceiling']['per_second']:.2f}")
+print(f"bidder / ceiling answering the bidder's {r['ceiling-bidder-size']['mean_answer_bytes']} bytes: {r['bidder-saturation']['per_second'] / r['ceiling-bidder-size']['per_second']:.2f} (the bytes alone: {r['ceiling-bidder-size']['per_second'] / r['ceiling']['per_second']:.2f})")
 shed = int(open(os.path.join(d, "bidder-double-rate.shed")).read())
 o, s = r["bidder-double-rate"], r["bidder-saturation"]
 print(f"at 2x saturation: {o['given_up']} given up by the exchange, {shed} shed by the bidder; bids/s {o['bids'] / o['elapsed_s']:.0f} vs {s['bids'] / s['elapsed_s']:.0f} at saturation; late {o['late']}")

@@ -32,6 +32,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: String,
+        /// Pad the answer to this many bytes (e.g. the bidder's average
+        /// answer), to see what the bytes alone cost.
+        #[arg(long)]
+        answer_bytes: Option<usize>,
     },
     /// Send bid requests at a bidder and report throughput and latency.
     Run(RunArgs),
@@ -184,10 +188,17 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Ceiling { listen } => {
+            Command::Ceiling {
+                listen,
+                answer_bytes,
+            } => {
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
                 eprintln!("ceiling listening on {}", listener.local_addr()?);
-                loadtest::ceiling::serve(listener).await?;
+                let answer = match answer_bytes {
+                    Some(n) => loadtest::ceiling::answer_of_size(n),
+                    None => loadtest::ceiling::ANSWER.to_string(),
+                };
+                loadtest::ceiling::serve_answer(listener, answer.into()).await?;
             }
             Command::Run(args) => run(args).await?,
             Command::Seed {
