@@ -84,6 +84,47 @@ fn gunzip(c: &mut Criterion) {
     group.finish();
 }
 
+/// Gzipping an answer for an exchange that accepts gzip: the reused
+/// compressor the bid endpoint keeps per thread, and for comparison a
+/// fresh flate2 `GzEncoder` per answer at the same level.
+fn gzip_answer(c: &mut Criterion) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store");
+    demo::seed_if_empty(&store).expect("demo data");
+    let app = App::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
+    let exchange = app.config.default_exchange;
+    let request = benches::banner_request();
+    let answer = body_of(respond(
+        &app,
+        exchange,
+        &request,
+        false,
+        false,
+        Instant::now(),
+    ));
+    assert!(answer.len() > 1000, "a bid with its markup");
+    let mut group = c.benchmark_group("gzip_answer");
+    group.throughput(Throughput::Bytes(answer.len() as u64));
+    group.bench_function("reused_gzipper", |b| {
+        let mut z = openrtb::body::Gzipper::default();
+        let mut out = Vec::new();
+        b.iter(|| {
+            out.clear();
+            z.gzip(&answer, &mut out);
+            black_box(&out);
+        })
+    });
+    group.bench_function("fresh_encoder", |b| {
+        b.iter(|| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+            e.write_all(&answer).expect("into a Vec");
+            black_box(e.finish().expect("into a Vec"));
+        })
+    });
+    group.finish();
+}
+
 fn decide(c: &mut Criterion) {
     let settings = benches::settings();
     let exchange = benches::exchange();
@@ -277,6 +318,14 @@ fn audiences(c: &mut Criterion) {
 }
 
 criterion_group!(
-    benches, parse, gunzip, decide, write, end_to_end, consent, audiences
+    benches,
+    parse,
+    gunzip,
+    gzip_answer,
+    decide,
+    write,
+    end_to_end,
+    consent,
+    audiences
 );
 criterion_main!(benches);

@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use openrtb::body::{gunzip_capped, gzip};
+use openrtb::body::{Gzipper, gunzip_capped};
 use openrtb::{BidResponse, Currency, Parser};
 
 use crate::app::App;
@@ -40,8 +40,16 @@ struct Buffers {
     inflated: Vec<u8>,
     parser: Parser,
     out: Vec<u8>,
-    compressed: Vec<u8>,
+    compressed: Compressed,
     decision: Scratch,
+}
+
+/// The gzip form of an answer, for exchanges that accept it, and the
+/// compressor that writes it.
+#[derive(Default)]
+struct Compressed {
+    bytes: Vec<u8>,
+    gzipper: Gzipper,
 }
 
 thread_local! {
@@ -225,7 +233,7 @@ fn answer(
     let deadline = arrived + tmax.saturating_sub(app.config.network_margin);
     let now = UnixTime::now();
     let origin = origin(&req, &app.exchanges[exchange]);
-    let no_bid = |reason: NoBidReason, out: &mut Vec<u8>, compressed: &mut Vec<u8>| {
+    let no_bid = |reason: NoBidReason, out: &mut Vec<u8>, compressed: &mut Compressed| {
         counters.no_bid(reason);
         app.reports.no_bid(now, origin, reason);
         if !app.config.exchanges[exchange].nbr_on_no_bid {
@@ -279,11 +287,11 @@ fn answer(
 }
 
 /// A `200` JSON answer from `out`, gzipped into `compressed` when asked.
-fn json(out: &[u8], compressed: &mut Vec<u8>, gzip_it: bool) -> Response<Body> {
+fn json(out: &[u8], compressed: &mut Compressed, gzip_it: bool) -> Response<Body> {
     let mut resp = if gzip_it {
-        compressed.clear();
-        gzip(out, compressed);
-        let mut r = Response::new(Full::new(Bytes::copy_from_slice(compressed)));
+        compressed.bytes.clear();
+        compressed.gzipper.gzip(out, &mut compressed.bytes);
+        let mut r = Response::new(Full::new(Bytes::copy_from_slice(&compressed.bytes)));
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
