@@ -84,15 +84,22 @@ fn gunzip(c: &mut Criterion) {
     group.finish();
 }
 
+/// The bidder on the demo catalog, in a temporary folder that lives as
+/// long as the returned guard.
+fn demo_app() -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store");
+    demo::seed_if_empty(&store).expect("demo data");
+    let app = App::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
+    (dir, app)
+}
+
 /// Gzipping an answer for an exchange that accepts gzip: the reused
 /// compressor the bid endpoint keeps per thread, and for comparison a
 /// fresh flate2 `GzEncoder` per answer at the same level.
 fn gzip_answer(c: &mut Criterion) {
     use std::io::Write;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(dir.path()).expect("store");
-    demo::seed_if_empty(&store).expect("demo data");
-    let app = App::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
+    let (_dir, app) = demo_app();
     let exchange = app.config.default_exchange;
     let request = benches::banner_request();
     let answer = body_of(respond(
@@ -195,10 +202,7 @@ fn body_of(resp: http::Response<bidder::error::Body>) -> Vec<u8> {
 }
 
 fn end_to_end(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(dir.path()).expect("store");
-    demo::seed_if_empty(&store).expect("demo data");
-    let app = App::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
+    let (_dir, app) = demo_app();
     let exchange = app.config.default_exchange;
     let banner = benches::banner_request();
     let files = benches::corpus().expect("testdata/requests");
