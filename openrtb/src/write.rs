@@ -214,23 +214,54 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Index of the first byte at or after `from` that needs escaping, or the
-/// length. Tests eight bytes per step with the classic SWAR tricks: a byte
-/// below 0x20, or equal to `"` or `\`, sets its high bit in the mask.
-fn next_special(bytes: &[u8], mut i: usize) -> usize {
+/// The high bit of every byte of `x` (little-endian) that needs escaping:
+/// below 0x20, `"` or `\`. The classic SWAR tests; a borrow can also mark
+/// a byte above a true match, never below one, so the lowest mark is exact.
+fn special_bytes(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= bytes.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[i..i + 8]);
-        let x = u64::from_le_bytes(word);
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        let q = x ^ (ONES * u64::from(b'"'));
-        let quote = q.wrapping_sub(ONES) & !q & HIGH;
-        let bs = x ^ (ONES * u64::from(b'\\'));
-        let backslash = bs.wrapping_sub(ONES) & !bs & HIGH;
-        if below_space | quote | backslash != 0 {
-            break;
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    let q = x ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q & HIGH;
+    let bs = x ^ (ONES * u64::from(b'\\'));
+    let backslash = bs.wrapping_sub(ONES) & !bs & HIGH;
+    below_space | quote | backslash
+}
+
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// Index of the first byte at or after `from` that needs escaping, or the
+/// length. Markup runs for hundreds of bytes between quotes, so it tests 32
+/// bytes a step (four independent words, one branch), then finds the byte
+/// from the lowest mark instead of stepping through it.
+fn next_special(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 32) {
+        let marks = [
+            special_bytes(word(chunk)),
+            special_bytes(word(&chunk[8..])),
+            special_bytes(word(&chunk[16..])),
+            special_bytes(word(&chunk[24..])),
+        ];
+        if marks.iter().all(|&m| m == 0) {
+            i += 32;
+            continue;
+        }
+        for m in marks {
+            if m != 0 {
+                return i + (m.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+    }
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let m = special_bytes(word(chunk));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -282,6 +313,44 @@ mod tests {
                 write_str(&text, &mut out);
                 let back: String = serde_json::from_slice(&out).unwrap();
                 assert_eq!(back, text, "{special:?} at {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_scan_finds_the_same_byte_as_a_byte_by_byte_scan() {
+        // Bytes around the ones that need escaping (so a borrow in the word
+        // tricks would show), high bytes, and plain text; lengths past the
+        // 32- and 8-byte steps; every start offset.
+        let alphabet = [
+            b'a', b' ', b'!', b'"', b'#', b'[', b'\\', b']', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..140 {
+            for round in 0..21_u64 {
+                // One byte in 2, 10 or 18 from the alphabet, the rest plain
+                // text, so that long clean runs occur too.
+                let one_in = 2 + round % 3 * 8;
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        if state.is_multiple_of(one_in) {
+                            alphabet[(state >> 8) as usize % alphabet.len()]
+                        } else {
+                            b'x'
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    let expected = (from..len).find(|&i| needs_escape(bytes[i])).unwrap_or(len);
+                    assert_eq!(
+                        next_special(&bytes, from),
+                        expected,
+                        "{bytes:?} from {from}"
+                    );
+                }
             }
         }
     }
