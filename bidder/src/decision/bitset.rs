@@ -26,20 +26,29 @@ impl Bitset {
     }
 }
 
-/// `out &= (a | b)`, word by word; `a` may be absent (empty).
-pub fn and_either(out: &mut [u64], a: Option<&Bitset>, b: &Bitset) {
-    match a {
-        Some(a) => {
-            for ((o, x), y) in out.iter_mut().zip(a.words()).zip(b.words()) {
-                *o &= x | y;
-            }
-        }
-        None => {
-            for (o, y) in out.iter_mut().zip(b.words()) {
-                *o &= y;
-            }
-        }
-    }
+/// `out = all & (a1 | b1) & (a2 | b2) & (a3 | b3) & only`, in one pass
+/// over the words: at 10,000 campaigns a set is 157 words, and the five
+/// passes of ANDing one set at a time cost as much as the rest of a
+/// decision. An absent `a` reads as empty (pass `b` twice); `only` is
+/// `all` when nothing narrows it.
+pub fn intersect_into(
+    out: &mut Vec<u64>,
+    all: &[u64],
+    either: [(&[u64], &[u64]); 3],
+    only: &[u64],
+) {
+    let [(a1, b1), (a2, b2), (a3, b3)] = either;
+    out.clear();
+    out.extend(
+        all.iter()
+            .zip(a1.iter().zip(b1))
+            .zip(a2.iter().zip(b2))
+            .zip(a3.iter().zip(b3))
+            .zip(only)
+            .map(|((((w, (x1, y1)), (x2, y2)), (x3, y3)), o)| {
+                w & (x1 | y1) & (x2 | y2) & (x3 | y3) & o
+            }),
+    );
 }
 
 /// `out |= a`.
@@ -85,14 +94,32 @@ mod tests {
     }
 
     #[test]
-    fn and_either_keeps_members_of_either_set() {
-        let (mut a, mut b) = (Bitset::new(10), Bitset::new(10));
-        a.insert(1);
-        b.insert(2);
-        let mut out = vec![u64::MAX; 1];
-        and_either(&mut out, Some(&a), &b);
-        assert_eq!(ones(&out).collect::<Vec<_>>(), [1, 2]);
-        and_either(&mut out, None, &b);
-        assert_eq!(ones(&out).collect::<Vec<_>>(), [2]);
+    fn intersect_into_is_the_and_of_each_either_pair() {
+        let n = 300;
+        let set = |f: &dyn Fn(usize) -> bool| {
+            let mut s = Bitset::new(n);
+            (0..n).filter(|&i| f(i)).for_each(|i| s.insert(i));
+            s
+        };
+        let all = set(&|i| i < 290);
+        let (a1, b1) = (set(&|i| i % 2 == 0), set(&|i| i % 3 == 0));
+        let (a2, b2) = (set(&|i| i % 5 != 0), set(&|_| false));
+        let b3 = set(&|i| i > 10);
+        let only = set(&|i| i != 12);
+        let mut out = vec![7; 2];
+        intersect_into(
+            &mut out,
+            all.words(),
+            [
+                (a1.words(), b1.words()),
+                (a2.words(), b2.words()),
+                (b3.words(), b3.words()),
+            ],
+            only.words(),
+        );
+        let expected: Vec<usize> = (0..n)
+            .filter(|&i| i < 290 && (i % 2 == 0 || i % 3 == 0) && i % 5 != 0 && i > 10 && i != 12)
+            .collect();
+        assert_eq!(ones(&out).collect::<Vec<_>>(), expected);
     }
 }

@@ -50,7 +50,7 @@ use crate::events::token::{Claims, auction_hash};
 use crate::frequency::Subject;
 use crate::model::UnixTime;
 use crate::reports::BidFact;
-use bitset::{and_either, and_into, ones, or_into};
+use bitset::{Bitset, and_into, intersect_into, ones, or_into};
 use snapshot::Index;
 
 /// Settings every snapshot is built with.
@@ -398,8 +398,6 @@ impl Origin {
 /// Campaigns whose country, device type, OS and inventory rules admit the
 /// request, into `out`.
 fn base_candidates(req: &BidRequest<'_>, ix: &Index, out: &mut Vec<u64>) {
-    out.clear();
-    out.extend_from_slice(ix.all.words());
     let device = req.device.as_ref();
     let geo = device
         .and_then(|d| d.geo.as_ref())
@@ -409,46 +407,66 @@ fn base_candidates(req: &BidRequest<'_>, ix: &Index, out: &mut Vec<u64>) {
         .and_then(|g| g.country.as_deref())
         .and_then(|c| upper3(c, &mut country_buf))
         .and_then(|c| ix.country.get(c));
-    and_either(out, country, &ix.country_any);
     let device_type = device
         .and_then(|d| d.devicetype)
         .and_then(|t| ix.device_type.get(&t));
-    and_either(out, device_type, &ix.device_type_any);
     let mut os_buf = [0u8; 32];
     let os = device
         .and_then(|d| d.os.as_deref())
         .and_then(|o| lower_into(o, &mut os_buf))
         .and_then(|o| ix.os.get(o));
-    and_either(out, os, &ix.os_any);
-    if req.app.is_some() {
-        and_into(out, ix.app.words());
-    } else if req.site.is_some() {
-        and_into(out, ix.site.words());
+    // A value no campaign names admits only the campaigns open to any.
+    fn either<'a>(named: Option<&'a Bitset>, any: &'a Bitset) -> (&'a [u64], &'a [u64]) {
+        (named.map_or(any.words(), Bitset::words), any.words())
     }
+    let inventory = if req.app.is_some() {
+        ix.app.words()
+    } else if req.site.is_some() {
+        ix.site.words()
+    } else {
+        ix.all.words()
+    };
+    intersect_into(
+        out,
+        ix.all.words(),
+        [
+            either(country, &ix.country_any),
+            either(device_type, &ix.device_type_any),
+            either(os, &ix.os_any),
+        ],
+        inventory,
+    );
 }
 
 /// Of `base`, the campaigns with a creative of a format and size `imp`
 /// takes, into `out`.
 fn imp_candidates(imp: &Imp<'_>, ix: &Index, base: &[u64], out: &mut Vec<u64>) {
-    out.clear();
-    out.resize(ix.words, 0);
+    let mut takes: SmallVec<[&Bitset; 4]> = SmallVec::new();
     if let Some(banner) = &imp.banner {
         let mut any_size = false;
         for (w, h) in banner_sizes(banner) {
             any_size = true;
-            if let Some(set) = ix.banner_size.get(&(w, h)) {
-                or_into(out, set);
-            }
+            takes.extend(ix.banner_size.get(&(w, h)));
         }
         if !any_size {
-            or_into(out, &ix.banner_any);
+            takes.push(&ix.banner_any);
         }
     }
     if imp.native.is_some() {
-        or_into(out, &ix.native);
+        takes.push(&ix.native);
     }
     if imp.video.is_some() {
-        or_into(out, &ix.video);
+        takes.push(&ix.video);
+    }
+    out.clear();
+    // Most impressions take one format in one size: one pass.
+    if let [only] = takes[..] {
+        out.extend(only.words().iter().zip(base).map(|(a, b)| a & b));
+        return;
+    }
+    out.resize(ix.words, 0);
+    for set in takes {
+        or_into(out, set);
     }
     and_into(out, base);
 }
