@@ -3,12 +3,13 @@
 # one run. Servers are pinned to core 0, the load generator to core 1.
 #
 #   loadtest/compare.sh [seconds] [connections]
-#   CAMPAIGNS=1000 USERS=1000000 NOTICES=0.1 loadtest/compare.sh 10 32
+#   CAMPAIGNS=1000 USERS=1000000 NOTICES=0.1 PAIRS=3 loadtest/compare.sh 10 32
 #
 # 1. starts `bidder --demo` and loads CAMPAIGNS campaigns (with creatives and
 #    fragments) and USERS audience users through its admin API;
 # 2. ceiling (minimal hyper server, fixed ~300-byte answer), closed loop;
-# 3. bidder, closed loop: saturation throughput; then a second ceiling whose
+# 3. bidder, closed loop: saturation throughput (PAIRS ceiling/bidder pairs
+#    alternating, the median ratio reported); then a second ceiling whose
 #    answer is padded to the bidder's mean answer size, closed loop: the
 #    ratio to it is what the bidder's work costs, apart from its bytes;
 # 4. open loop at 50 % of the bidder's saturation rate, latency from each
@@ -33,6 +34,7 @@ conns=${2:-32}
 campaigns=${CAMPAIGNS:-1000}
 users=${USERS:-1000000}
 notices=${NOTICES:-0.1}
+pairs=${PAIRS:-3}
 cargo build --release -p bidder -p loadtest >/dev/null 2>&1
 bin=${CARGO_TARGET_DIR:-target}/release
 data=$(mktemp -d)
@@ -64,6 +66,12 @@ run() { # name url [extra args]
 }
 run ceiling http://127.0.0.1:18090/openrtb2/bid
 run bidder-saturation http://127.0.0.1:18080/openrtb2/bid
+# The VM's speed drifts by several percent from one run to the next: more
+# pairs, alternating, and the median of their ratios.
+for i in $(seq 2 "$pairs"); do
+  run "ceiling-$i" http://127.0.0.1:18090/openrtb2/bid
+  run "bidder-saturation-$i" http://127.0.0.1:18080/openrtb2/bid
+done
 answer_bytes=$(python3 -c "import json;print(json.load(open('$out/bidder-saturation.json'))['mean_answer_bytes'])")
 taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18091 --answer-bytes "$answer_bytes" 2>/dev/null &
 sized_pid=$!
@@ -86,9 +94,9 @@ RUN_CONNS=${OVERLOAD_CONNS:-128} run bidder-double-rate http://127.0.0.1:18080/o
 echo $(( $(shed) - shed_before )) > "$out/bidder-double-rate.shed"
 echo "bidder RSS at the end: $(ps -o rss= -p "$bidder_pid") KiB"
 
-python3 - "$out" <<'PY'
-import json, sys, os
-d = sys.argv[1]
+python3 - "$out" "$pairs" <<'PY'
+import json, sys, os, statistics
+d, pairs = sys.argv[1], int(sys.argv[2])
 runs = ("ceiling", "bidder-saturation", "ceiling-bidder-size", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
 r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in runs}
 print()
@@ -100,7 +108,11 @@ for n, x in r.items():
     bps = x['bids'] / x['elapsed_s'] if x.get('elapsed_s') else 0
     print(f"| {n} ({x['mode']}) | {x['per_second']:.0f} | {bps:.0f} | {x['no_bids']} | {x['late']} | {errors} | {x['mean_answer_bytes']} | {l['p50']} | {l['p90']} | {l['p99']} | {l['p999']} | {l['max']} |")
 print()
-print(f"bidder / ceiling saturation throughput: {r['bidder-saturation']['per_second'] / r['ceiling']['per_second']:.2f}")
+ratios = [r['bidder-saturation']['per_second'] / r['ceiling']['per_second']]
+for i in range(2, pairs + 1):
+    c, b = (json.load(open(os.path.join(d, f"{n}-{i}.json"))) for n in ("ceiling", "bidder-saturation"))
+    ratios.append(b['per_second'] / c['per_second'])
+print(f"bidder / ceiling saturation throughput: {statistics.median(ratios):.2f} (median of {len(ratios)} alternating pairs: {', '.join(f'{x:.3f}' for x in ratios)})")
 print(f"bidder / ceiling answering the bidder's {r['ceiling-bidder-size']['mean_answer_bytes']} bytes: {r['bidder-saturation']['per_second'] / r['ceiling-bidder-size']['per_second']:.2f} (the bytes alone: {r['ceiling-bidder-size']['per_second'] / r['ceiling']['per_second']:.2f})")
 shed = int(open(os.path.join(d, "bidder-double-rate.shed")).read())
 o, s = r["bidder-double-rate"], r["bidder-saturation"]
