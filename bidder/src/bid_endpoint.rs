@@ -15,31 +15,35 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use openrtb::body::{Gzipper, gunzip_capped};
+use openrtb::body::{Gunzipper, Gzipper};
 use openrtb::{BidResponse, Currency, Parser};
 
 use crate::app::App;
 use crate::decision::{BidContext, NoBidReason, Outcome, Scratch, UserView, decide, origin};
 use crate::error::{ApiError, Body};
+use crate::lazy_timeout;
 use crate::metrics::ExchangeCounters;
 use crate::model::UnixTime;
 
 /// The header exchanges use to say which OpenRTB version they speak; echoed.
-const OPENRTB_VERSION: &str = "x-openrtb-version";
+/// A constant name, so that reading and writing it hashes no string.
+const OPENRTB_VERSION: HeaderName = HeaderName::from_static("x-openrtb-version");
 
 /// Buffers reused by every request handled on one worker thread. The
 /// synchronous part of a request (parse, decide, write) runs without an
 /// `.await`, so the `RefCell` is never borrowed twice.
 #[derive(Default)]
 struct Buffers {
+    gunzipper: Gunzipper,
     inflated: Vec<u8>,
     parser: Parser,
     out: Vec<u8>,
+    answers: Answers,
     compressed: Compressed,
     decision: Scratch,
 }
@@ -52,6 +56,36 @@ struct Compressed {
     gzipper: Gzipper,
 }
 
+/// Where answer bodies live until hyper has written them: one block per
+/// worker thread, reused from its start once the answers in it are gone.
+///
+/// A fresh allocation per answer came from wherever the allocator's free
+/// lists pointed, cold in the cache: the kernel's copy of the answer into
+/// the socket (`_copy_from_iter` under `writev`) took 3.3 % of the core at
+/// saturation, 0.7 % from this block (perf, demo catalog, closed loop).
+/// An answer a slow client has not taken yet keeps its block alive, and
+/// the next answers go to a new one: at most a block per such connection.
+struct Answers(BytesMut);
+
+impl Default for Answers {
+    fn default() -> Self {
+        Answers(BytesMut::with_capacity(ANSWER_BLOCK))
+    }
+}
+
+const ANSWER_BLOCK: usize = 16 * 1024;
+
+impl Answers {
+    /// `body` as the `Bytes` of an answer. Answers still being written
+    /// keep their part of the block; once all are dropped, `reserve` takes
+    /// the block back from its start.
+    fn copy(&mut self, body: &[u8]) -> Bytes {
+        self.0.reserve(body.len());
+        self.0.extend_from_slice(body);
+        self.0.split().freeze()
+    }
+}
+
 thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
@@ -61,19 +95,20 @@ thread_local! {
 /// `application/json`, any `+json` type and `text/plain`, which some
 /// exchanges use for JSON.
 pub(crate) fn non_json_content_type(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::CONTENT_TYPE)?;
-    let text = String::from_utf8_lossy(value.as_bytes());
-    let essence = text
-        .split(';')
+    let value = headers.get(header::CONTENT_TYPE)?.as_bytes();
+    let essence = value
+        .split(|&b| b == b';')
         .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json = essence == "application/json"
-        || essence == "text/plain"
-        || essence == "text/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    (!json).then(|| text.into_owned())
+        .unwrap_or(b"")
+        .trim_ascii();
+    let is = |name: &[u8]| essence.eq_ignore_ascii_case(name);
+    let json = is(b"application/json")
+        || is(b"text/plain")
+        || is(b"text/json")
+        || (essence.len() >= b"application/+json".len()
+            && essence[..b"application/".len()].eq_ignore_ascii_case(b"application/")
+            && essence[essence.len() - b"+json".len()..].eq_ignore_ascii_case(b"+json"));
+    (!json).then(|| String::from_utf8_lossy(value).into_owned())
 }
 
 /// What the request asked of the answer, read from its headers before the
@@ -99,7 +134,7 @@ pub async fn handle(
     ExchangeCounters::inc(&counters.requests);
     let (parts, body) = req.into_parts();
     let wants = Wants {
-        version: parts.headers.get(OPENRTB_VERSION).cloned(),
+        version: parts.headers.get(&OPENRTB_VERSION).cloned(),
         gzip: accepts_gzip(&parts.headers),
     };
 
@@ -136,7 +171,7 @@ pub async fn handle(
         );
     }
     let read = Limited::new(body, limit).collect();
-    let body = match tokio::time::timeout(app.config.body_read_timeout, read).await {
+    let body = match lazy_timeout::within(now, app.config.body_read_timeout, read).await {
         Err(_) => {
             ExchangeCounters::inc(&counters.invalid);
             return finish(ApiError::RequestTimeout.into_response(), &wants);
@@ -196,15 +231,17 @@ fn answer(
 ) -> Response<Body> {
     let counters = app.metrics.exchange(exchange);
     let Buffers {
+        gunzipper,
         inflated,
         parser,
         out,
+        answers,
         compressed,
         decision,
     } = buffers;
 
     let input: &[u8] = if gzipped {
-        match gunzip_capped(body, app.config.max_inflated_body_bytes, inflated) {
+        match gunzipper.gunzip(body, app.config.max_inflated_body_bytes, inflated) {
             Ok(()) => inflated,
             Err(openrtb::Error::TooLarge { limit }) => {
                 ExchangeCounters::inc(&counters.too_large);
@@ -233,7 +270,10 @@ fn answer(
     let deadline = arrived + tmax.saturating_sub(app.config.network_margin);
     let now = UnixTime::now();
     let origin = origin(&req, &app.exchanges[exchange]);
-    let no_bid = |reason: NoBidReason, out: &mut Vec<u8>, compressed: &mut Compressed| {
+    let no_bid = |reason: NoBidReason,
+                  out: &mut Vec<u8>,
+                  answers: &mut Answers,
+                  compressed: &mut Compressed| {
         counters.no_bid(reason);
         app.reports.no_bid(now, origin, reason);
         if !app.config.exchanges[exchange].nbr_on_no_bid {
@@ -248,10 +288,10 @@ fn answer(
             nbr: Some(reason.nbr_code()),
         }
         .write_into(out);
-        json(out, compressed, accept_gzip)
+        json(out, answers, compressed, accept_gzip)
     };
     if Instant::now() >= deadline {
-        return no_bid(NoBidReason::Deadline, out, compressed);
+        return no_bid(NoBidReason::Deadline, out, answers, compressed);
     }
 
     let snapshot = app.snapshot.load();
@@ -272,8 +312,8 @@ fn answer(
     match decide(&req, &snapshot, &ctx, decision) {
         // Deciding is far below a millisecond, but a stalled thread must
         // still not turn into a late answer the exchange would discard.
-        _ if Instant::now() >= deadline => no_bid(NoBidReason::Deadline, out, compressed),
-        Outcome::NoBid(reason) => no_bid(reason, out, compressed),
+        _ if Instant::now() >= deadline => no_bid(NoBidReason::Deadline, out, answers, compressed),
+        Outcome::NoBid(reason) => no_bid(reason, out, answers, compressed),
         Outcome::Bid(decision) => {
             out.clear();
             decision.write_into(out);
@@ -281,22 +321,27 @@ fn answer(
             for fact in &decision.facts {
                 app.reports.bid(now, origin, *fact);
             }
-            json(out, compressed, accept_gzip)
+            json(out, answers, compressed, accept_gzip)
         }
     }
 }
 
 /// A `200` JSON answer from `out`, gzipped into `compressed` when asked.
-fn json(out: &[u8], compressed: &mut Compressed, gzip_it: bool) -> Response<Body> {
+fn json(
+    out: &[u8],
+    answers: &mut Answers,
+    compressed: &mut Compressed,
+    gzip_it: bool,
+) -> Response<Body> {
     let mut resp = if gzip_it {
         compressed.bytes.clear();
         compressed.gzipper.gzip(out, &mut compressed.bytes);
-        let mut r = Response::new(Full::new(Bytes::copy_from_slice(&compressed.bytes)));
+        let mut r = Response::new(Full::new(answers.copy(&compressed.bytes)));
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        Response::new(Full::new(Bytes::copy_from_slice(out)))
+        Response::new(Full::new(answers.copy(out)))
     };
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -370,6 +415,63 @@ mod tests {
             HeaderValue::from_str(accept).unwrap(),
         );
         h
+    }
+
+    #[test]
+    fn answer_bodies_reuse_one_block_once_written() {
+        let mut answers = Answers::default();
+        let first = answers.copy(b"{\"id\":\"1\"}");
+        let start = first.as_ptr();
+        // While the first is still being written, the next goes beside it.
+        let second = answers.copy(b"{\"id\":\"2\"}");
+        assert_eq!(&first[..], b"{\"id\":\"1\"}");
+        assert_eq!(&second[..], b"{\"id\":\"2\"}");
+        assert_ne!(second.as_ptr(), start);
+        drop((first, second));
+        // Both written: a body too big for the rest of the block takes the
+        // block back from its start instead of allocating another.
+        let big = vec![b'x'; ANSWER_BLOCK - 8];
+        let third = answers.copy(&big);
+        assert_eq!(third.as_ptr(), start);
+        assert_eq!(&third[..], &big[..]);
+        // An answer larger than the block still gets all its bytes.
+        drop(third);
+        let huge = vec![b'y'; ANSWER_BLOCK * 3];
+        assert_eq!(&answers.copy(&huge)[..], &huge[..]);
+    }
+
+    #[test]
+    fn json_content_types_are_told_from_others_in_any_case() {
+        let check = |ct: &[u8]| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_bytes(ct).unwrap());
+            non_json_content_type(&h)
+        };
+        for json in [
+            &b"application/json"[..],
+            b"Application/JSON; charset=utf-8",
+            b" text/plain ",
+            b"text/json",
+            b"application/vnd.openrtb+json",
+            b"APPLICATION/LD+JSON;v=2",
+        ] {
+            assert_eq!(check(json), None, "{}", String::from_utf8_lossy(json));
+        }
+        for other in [
+            &b"application/x-www-form-urlencoded"[..],
+            b"text/csv",
+            b"image/json+png",
+            b"application/jsonx",
+            b"+json",
+            b"multipart/form-data; boundary=+json",
+        ] {
+            assert_eq!(
+                check(other).as_deref(),
+                Some(String::from_utf8_lossy(other).as_ref()),
+                "the unsupported type is named as sent"
+            );
+        }
+        assert_eq!(non_json_content_type(&HeaderMap::new()), None);
     }
 
     #[test]

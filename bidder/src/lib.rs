@@ -47,6 +47,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod frequency;
+pub mod lazy_timeout;
 pub mod maintenance;
 pub mod metrics;
 pub mod model;
