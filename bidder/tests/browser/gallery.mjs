@@ -4,6 +4,8 @@
 // Also saves a screenshot of each format section.
 //
 // Usage: node gallery.mjs URL TOKEN SCREENSHOT_DIR
+// With NETLOG=DIR set, Chromium also writes its network log there
+// (open it in https://netlog-viewer.appspot.com).
 //
 // The gallery forbids every script (CSP) and renders banners in sandboxed
 // frames; Playwright measures them from its own isolated world, which
@@ -45,10 +47,8 @@ const images = https.createServer(
     res.end(PNG);
   },
 );
-// Node closes an idle keep-alive socket after 5 s; on a loaded machine a
-// gallery takes longer than that, Chromium's reuse of a closed socket is
-// retried, and enough of those fail the load with ERR_TOO_MANY_RETRIES
-// (seen once in CI). Keep sockets open for the whole run instead.
+// Node closes an idle keep-alive socket after 5 s; a gallery on a loaded
+// machine takes longer. Keep sockets open for the whole run.
 images.keepAliveTimeout = 120_000;
 images.headersTimeout = 121_000;
 await new Promise((resolve) => images.listen(0, '127.0.0.1', resolve));
@@ -65,6 +65,15 @@ const browser = await chromium.launch({
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
+    // The image server's certificate is self-signed. Not Playwright's
+    // ignoreHTTPSErrors: that lets each certificate error surface and
+    // restarts the request past it, and on a busy machine the restarts
+    // kept landing on fresh sockets with the same error until Chromium
+    // gave up (ERR_TOO_MANY_RETRIES after 32; the net log showed the
+    // loop). This flag accepts the certificate in the TLS handshake, so
+    // no request ever restarts.
+    '--ignore-certificate-errors',
+    ...(process.env.NETLOG ? [`--log-net-log=${process.env.NETLOG}/${process.pid}.json`, '--net-log-capture-mode=Default'] : []),
     `--host-resolver-rules=MAP * 127.0.0.1:${images.address().port}, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
   ],
 });
@@ -73,7 +82,6 @@ const report = { frames: [], console: [], failed: [], problems: [], screenshots:
 try {
   const context = await browser.newContext({
     viewport: { width: 1400, height: 900 },
-    ignoreHTTPSErrors: true,
     extraHTTPHeaders: { authorization: `Bearer ${token}` },
   });
   const page = await context.newPage();
