@@ -11,7 +11,12 @@
 # 3. bidder, closed loop: saturation throughput (PAIRS ceiling/bidder pairs
 #    alternating, the median ratio reported); then a second ceiling whose
 #    answer is padded to the bidder's mean answer size, closed loop: the
-#    ratio to it is what the bidder's work costs, apart from its bytes;
+#    ratio to it is what the bidder's work costs, apart from its bytes.
+#    The generator busy-polls in these runs (--busy-poll): sleeping, it
+#    makes the server's core pay an interrupt to wake it on every answer,
+#    and more often the slower the server (an exchange on another machine
+#    costs the bidder nothing of the kind). One pair with a sleeping
+#    generator is run too, for reference;
 # 4. open loop at 50 % of the bidder's saturation rate, latency from each
 #    request's due time: the ceiling (the generator's own floor), the
 #    bidder, and the bidder with NOTICES of the bids followed up (win,
@@ -64,19 +69,24 @@ run() { # name url [extra args]
   taskset -c 1 "$bin/loadtest" run --url "$url" --seconds "$secs" --connections "${RUN_CONNS:-$conns}" \
     --gzip-every 5 --quiet --json "$out/$name.json" "$@"
 }
-run ceiling http://127.0.0.1:18090/openrtb2/bid
-run bidder-saturation http://127.0.0.1:18080/openrtb2/bid
+# Seeding leaves the bidder publishing and writing for a while: a few
+# seconds of load first, not reported.
+secs=3 run warm-up http://127.0.0.1:18080/openrtb2/bid --busy-poll >/dev/null
+run ceiling http://127.0.0.1:18090/openrtb2/bid --busy-poll
+run bidder-saturation http://127.0.0.1:18080/openrtb2/bid --busy-poll
 # The VM's speed drifts by several percent from one run to the next: more
 # pairs, alternating, and the median of their ratios.
 for i in $(seq 2 "$pairs"); do
-  run "ceiling-$i" http://127.0.0.1:18090/openrtb2/bid
-  run "bidder-saturation-$i" http://127.0.0.1:18080/openrtb2/bid
+  run "ceiling-$i" http://127.0.0.1:18090/openrtb2/bid --busy-poll
+  run "bidder-saturation-$i" http://127.0.0.1:18080/openrtb2/bid --busy-poll
 done
+run ceiling-sleeping http://127.0.0.1:18090/openrtb2/bid
+run bidder-saturation-sleeping http://127.0.0.1:18080/openrtb2/bid
 answer_bytes=$(python3 -c "import json;print(json.load(open('$out/bidder-saturation.json'))['mean_answer_bytes'])")
 taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18091 --answer-bytes "$answer_bytes" 2>/dev/null &
 sized_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18091/ && break; sleep 0.1; done
-run ceiling-bidder-size http://127.0.0.1:18091/openrtb2/bid
+run ceiling-bidder-size http://127.0.0.1:18091/openrtb2/bid --busy-poll
 kill "$sized_pid"
 half=$(python3 -c "import json;print(int(json.load(open('$out/bidder-saturation.json'))['per_second']/2))")
 # The generator's own floor at that rate: the ceiling in open loop.
@@ -97,7 +107,7 @@ echo "bidder RSS at the end: $(ps -o rss= -p "$bidder_pid") KiB"
 python3 - "$out" "$pairs" <<'PY'
 import json, sys, os, statistics
 d, pairs = sys.argv[1], int(sys.argv[2])
-runs = ("ceiling", "bidder-saturation", "ceiling-bidder-size", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
+runs = ("ceiling", "bidder-saturation", "ceiling-sleeping", "bidder-saturation-sleeping", "ceiling-bidder-size", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
 r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in runs}
 print()
 print("| run | req/s | bids/s | no-bids | late | errors | answer bytes | p50 us | p90 us | p99 us | p99.9 us | max us |")
@@ -113,6 +123,7 @@ for i in range(2, pairs + 1):
     c, b = (json.load(open(os.path.join(d, f"{n}-{i}.json"))) for n in ("ceiling", "bidder-saturation"))
     ratios.append(b['per_second'] / c['per_second'])
 print(f"bidder / ceiling saturation throughput: {statistics.median(ratios):.2f} (median of {len(ratios)} alternating pairs: {', '.join(f'{x:.3f}' for x in ratios)})")
+print(f"with a sleeping generator (one pair): {r['bidder-saturation-sleeping']['per_second'] / r['ceiling-sleeping']['per_second']:.2f}")
 print(f"bidder / ceiling answering the bidder's {r['ceiling-bidder-size']['mean_answer_bytes']} bytes: {r['bidder-saturation']['per_second'] / r['ceiling-bidder-size']['per_second']:.2f} (the bytes alone: {r['ceiling-bidder-size']['per_second'] / r['ceiling']['per_second']:.2f})")
 shed = int(open(os.path.join(d, "bidder-double-rate.shed")).read())
 o, s = r["bidder-double-rate"], r["bidder-saturation"]

@@ -91,6 +91,11 @@ struct RunArgs {
     /// free connection within half its tmax (counted as given up).
     #[arg(long)]
     give_up: bool,
+    /// Keep the generator's thread polling instead of sleeping between
+    /// answers, so that the server's core never pays to wake it (as with
+    /// an exchange on another machine). For comparing servers.
+    #[arg(long)]
+    busy_poll: bool,
     /// Send every Nth request gzipped (0 = never).
     #[arg(long, default_value_t = 0)]
     gzip_every: usize,
@@ -273,6 +278,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         seed: args.mix.seed,
         progress: !args.quiet,
         give_up: args.give_up,
+        busy_poll: args.busy_poll,
     })
     .await?;
     println!("{report}");

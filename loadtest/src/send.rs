@@ -98,6 +98,16 @@ pub struct Plan {
     /// late; the queue then stays at the exchange's side instead of in
     /// every later latency.
     pub give_up: bool,
+    /// Keep the generator's thread busy for the whole run: it polls its
+    /// sockets instead of sleeping until an answer arrives. On one machine
+    /// a sleeping generator makes the *server's* core pay to wake it on
+    /// every answer (the loopback send runs the receiver's wake-up, an
+    /// inter-processor interrupt, a VM exit on a virtual machine), and
+    /// the slower server, leaving the generator idle more often, pays it
+    /// more often. An exchange on another machine costs a bidder nothing
+    /// of the kind. For comparing servers (`compare.sh`); the
+    /// generator's own core is spent polling.
+    pub busy_poll: bool,
 }
 
 /// Counters the progress line reads while the run goes on.
@@ -151,6 +161,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             }
         })
     });
+    let _busy = plan.busy_poll.then(BusyPoll::start);
     let addr = format!("{host}:{port}");
     let notifier = plan
         .closing
@@ -218,6 +229,27 @@ async fn wait_until(due: Instant, spin: Duration) {
         } else {
             tokio::task::yield_now().await;
         }
+    }
+}
+
+/// While alive, a task that only yields, so that the runtime always has
+/// work and polls the sockets (epoll with no timeout) instead of parking.
+/// Dropping it stops the polling, however the run ends.
+struct BusyPoll(tokio::task::JoinHandle<()>);
+
+impl BusyPoll {
+    fn start() -> BusyPoll {
+        BusyPoll(tokio::spawn(async {
+            loop {
+                tokio::task::yield_now().await;
+            }
+        }))
+    }
+}
+
+impl Drop for BusyPoll {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

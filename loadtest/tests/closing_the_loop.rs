@@ -95,6 +95,7 @@ async fn generated_traffic_with_notices_books_exactly_what_the_exchange_charged(
         seed: 1,
         progress: false,
         give_up: false,
+        busy_poll: false,
     })
     .await
     .unwrap();

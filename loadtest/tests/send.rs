@@ -20,6 +20,7 @@ fn plan(url: String, payloads: Vec<Payload>) -> Plan {
         seed: 1,
         progress: false,
         give_up: false,
+        busy_poll: false,
     }
 }
 
@@ -181,4 +182,85 @@ async fn giving_up_keeps_late_requests_at_the_exchange_instead_of_sending_them_l
     assert!(exchange.given_up >= 25, "{exchange}");
     assert!(exchange.answered() >= 15, "{exchange}");
     assert_eq!(exchange.to_json()["given_up"], exchange.given_up);
+}
+
+/// Times the calling thread has slept waiting for something (voluntary
+/// context switches).
+fn sleeps_of_this_thread() -> i64 {
+    // SAFETY: getrusage writes only the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) },
+        0
+    );
+    usage.ru_nvcsw
+}
+
+/// A server on a thread of its own that answers `{}` a millisecond after
+/// each request: long enough that a generator waiting for it sleeps.
+fn one_millisecond_server_on_its_own_thread() -> std::net::SocketAddr {
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let service = service_fn(|_req| async {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            bytes::Bytes::from_static(b"{}"),
+                        )))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        })
+    });
+    rx.recv().unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_polling_generator_never_sleeps_while_the_run_lasts() {
+    // The server runs on another thread: on this one (the generator's),
+    // its work would keep the generator's runtime from ever sleeping.
+    let addr = one_millisecond_server_on_its_own_thread();
+    let run = |busy_poll| {
+        send::run(Plan {
+            connections: 1,
+            duration: Duration::from_secs(30),
+            max_requests: Some(200),
+            busy_poll,
+            ..plan(
+                format!("http://{addr}/openrtb2/bid"),
+                vec![Payload::new(br#"{"id":"a"}"#, false)],
+            )
+        })
+    };
+
+    // One connection, closed loop: a sleeping generator sleeps on every
+    // answer it waits for.
+    let before = sleeps_of_this_thread();
+    assert_eq!(run(false).await.unwrap().answered(), 200);
+    let sleeping = sleeps_of_this_thread() - before;
+    assert!(sleeping >= 150, "{sleeping} sleeps in 200 answers");
+
+    let before = sleeps_of_this_thread();
+    assert_eq!(run(true).await.unwrap().answered(), 200);
+    let busy = sleeps_of_this_thread() - before;
+    assert!(busy < 10, "{busy} sleeps in 200 answers while busy polling");
+
+    // And the polling stops with the run.
+    let before = sleeps_of_this_thread();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(sleeps_of_this_thread() > before, "the thread sleeps again");
 }
