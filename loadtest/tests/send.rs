@@ -129,34 +129,43 @@ async fn a_request_bound_stops_the_run_at_that_count() {
     assert!(report.elapsed < Duration::from_secs(30));
 }
 
-/// A server that takes 30 ms over every answer.
-async fn slow_server() -> std::net::SocketAddr {
+/// A server that answers `{}` `delay` after each request, on a thread of
+/// its own: on the test's thread, its work would keep the generator's
+/// runtime from ever sleeping.
+fn delaying_server(delay: Duration) -> std::net::SocketAddr {
     use http_body_util::Full;
     use hyper::service::service_fn;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let service = service_fn(|_req| async {
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        bytes::Bytes::from_static(b"{}"),
-                    )))
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let service = service_fn(|_req| async move {
+                        tokio::time::sleep(delay).await;
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            bytes::Bytes::from_static(b"{}"),
+                        )))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+            }
+        })
     });
-    addr
+    rx.recv().unwrap()
 }
 
 #[tokio::test]
 async fn giving_up_keeps_late_requests_at_the_exchange_instead_of_sending_them_late() {
-    let addr = slow_server().await;
+    let addr = delaying_server(Duration::from_millis(30));
     // One connection, a request due every 10 ms, answers take 30 ms, tmax
     // 80 ms: two of every three requests find no free connection in time.
     // Sent anyway, the queue makes every later answer late; given up, those
@@ -196,44 +205,11 @@ fn sleeps_of_this_thread() -> i64 {
     usage.ru_nvcsw
 }
 
-/// A server on a thread of its own that answers `{}` a millisecond after
-/// each request: long enough that a generator waiting for it sleeps.
-fn one_millisecond_server_on_its_own_thread() -> std::net::SocketAddr {
-    use http_body_util::Full;
-    use hyper::service::service_fn;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                tokio::spawn(async move {
-                    let service = service_fn(|_req| async {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                            bytes::Bytes::from_static(b"{}"),
-                        )))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        })
-    });
-    rx.recv().unwrap()
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_busy_polling_generator_never_sleeps_while_the_run_lasts() {
-    // The server runs on another thread: on this one (the generator's),
-    // its work would keep the generator's runtime from ever sleeping.
-    let addr = one_millisecond_server_on_its_own_thread();
+    // A millisecond per answer: long enough that a generator waiting for
+    // it goes to sleep.
+    let addr = delaying_server(Duration::from_millis(1));
     let run = |busy_poll| {
         send::run(Plan {
             connections: 1,
