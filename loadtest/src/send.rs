@@ -8,7 +8,10 @@
 //!   over all connections) whatever the answers do, and latency is measured
 //!   from when a request was *due*, not when it was sent. A stalled server
 //!   therefore shows up as latency instead of silently lowering the request
-//!   rate (the "coordinated omission" a closed loop hides).
+//!   rate (the "coordinated omission" a closed loop hides). Like an
+//!   exchange's connection pool, a due request goes out on whichever
+//!   connection is free; when none is, it waits for the first to free up,
+//!   and the wait counts in its latency.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -166,6 +169,14 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let notifier = plan
         .closing
         .map(|_| Notifier::start(&addr, (plan.connections / 8).max(2), 4096));
+    let schedule = match plan.mode {
+        Mode::Closed => None,
+        Mode::Open { rate } => Some(Arc::new(Schedule {
+            started,
+            rate: rate as f64,
+            next: AtomicU64::new(0),
+        })),
+    };
     let mut tasks = Vec::new();
     for worker in 0..plan.connections {
         let job = Worker {
@@ -173,15 +184,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             url: plan.url.clone(),
             payloads: Arc::clone(&plan.payloads),
             first: worker,
-            schedule: match plan.mode {
-                Mode::Closed => None,
-                // Each connection takes every `connections`-th slot of the
-                // global schedule, offset by its number.
-                Mode::Open { rate } => Some((
-                    started + Duration::from_secs_f64(worker as f64 / rate as f64),
-                    Duration::from_secs_f64(plan.connections as f64 / rate as f64),
-                )),
-            },
+            schedule: schedule.clone(),
             until,
             max_requests: plan.max_requests,
             spin: if plan.connections <= SPINNING_CONNECTIONS {
@@ -253,6 +256,30 @@ impl Drop for BusyPoll {
     }
 }
 
+/// The open loop's due times, shared by the connections: a connection that
+/// is free takes the next request not yet taken. Giving each connection
+/// its own share of the schedule instead would make the requests behind a
+/// slow answer wait for it while other connections sit idle, which no
+/// exchange does, and add that wait to the tail.
+struct Schedule {
+    started: Instant,
+    /// Requests per second.
+    rate: f64,
+    /// The next request not yet taken, counted from 0.
+    next: AtomicU64,
+}
+
+impl Schedule {
+    /// Takes the next request: its number and when it is due.
+    fn take(&self) -> (u64, Instant) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        (
+            n,
+            self.started + Duration::from_secs_f64(n as f64 / self.rate),
+        )
+    }
+}
+
 /// Connections up to which open-loop waits spin their last 2 ms.
 const SPINNING_CONNECTIONS: usize = 64;
 
@@ -261,9 +288,10 @@ struct Worker {
     addr: String,
     url: Uri,
     payloads: Arc<Vec<Payload>>,
+    /// Closed loop: the payload this connection sends first.
     first: usize,
-    /// First due time and interval, in open-loop mode.
-    schedule: Option<(Instant, Duration)>,
+    /// Open loop only: the due times.
+    schedule: Option<Arc<Schedule>>,
     until: Instant,
     max_requests: Option<u64>,
     spin: Duration,
@@ -277,7 +305,6 @@ impl Worker {
     async fn run(mut self) -> anyhow::Result<Report> {
         let mut tally = Report::new(Mode::Closed)?;
         let mut next = self.first % self.payloads.len();
-        let mut due = self.schedule.map(|(first, _)| first);
         'connect: while Instant::now() < self.until {
             let stream = match TcpStream::connect(&self.addr).await {
                 Ok(s) => s,
@@ -298,16 +325,19 @@ impl Worker {
             };
             tokio::spawn(conn);
             while Instant::now() < self.until {
-                let start = match (due, self.schedule) {
-                    (Some(d), Some((_, every))) => {
-                        if d >= self.until {
+                let start = match &self.schedule {
+                    Some(schedule) => {
+                        let (n, due) = schedule.take();
+                        if due >= self.until {
                             break 'connect;
                         }
-                        wait_until(d, self.spin).await;
-                        due = Some(d + every);
-                        d
+                        // The same requests in the same order, whichever
+                        // connection sends them.
+                        next = (n % self.payloads.len() as u64) as usize;
+                        wait_until(due, self.spin).await;
+                        due
                     }
-                    _ => Instant::now(),
+                    None => Instant::now(),
                 };
                 if self.give_up {
                     let p = &self.payloads[next];

@@ -129,11 +129,11 @@ async fn a_request_bound_stops_the_run_at_that_count() {
     assert!(report.elapsed < Duration::from_secs(30));
 }
 
-/// A server that answers `{}` `delay` after each request, on a thread of
-/// its own: on the test's thread, its work would keep the generator's
-/// runtime from ever sleeping.
-fn delaying_server(delay: Duration) -> std::net::SocketAddr {
-    use http_body_util::Full;
+/// A server that answers `{}` `delay_of(body)` after each request, on a
+/// thread of its own: on the test's thread, its work would keep the
+/// generator's runtime from ever sleeping.
+fn delaying_server(delay_of: fn(&[u8]) -> Duration) -> std::net::SocketAddr {
+    use http_body_util::{BodyExt, Full};
     use hyper::service::service_fn;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -147,12 +147,15 @@ fn delaying_server(delay: Duration) -> std::net::SocketAddr {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
                 tokio::spawn(async move {
-                    let service = service_fn(|_req| async move {
-                        tokio::time::sleep(delay).await;
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                            bytes::Bytes::from_static(b"{}"),
-                        )))
-                    });
+                    let service = service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            tokio::time::sleep(delay_of(&body)).await;
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                bytes::Bytes::from_static(b"{}"),
+                            )))
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                         .await;
@@ -165,7 +168,7 @@ fn delaying_server(delay: Duration) -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn giving_up_keeps_late_requests_at_the_exchange_instead_of_sending_them_late() {
-    let addr = delaying_server(Duration::from_millis(30));
+    let addr = delaying_server(|_| Duration::from_millis(30));
     // One connection, a request due every 10 ms, answers take 30 ms, tmax
     // 80 ms: two of every three requests find no free connection in time.
     // Sent anyway, the queue makes every later answer late; given up, those
@@ -193,6 +196,38 @@ async fn giving_up_keeps_late_requests_at_the_exchange_instead_of_sending_them_l
     assert_eq!(exchange.to_json()["given_up"], exchange.given_up);
 }
 
+#[tokio::test]
+async fn open_loop_sends_a_due_request_on_any_free_connection() {
+    // Every tenth request takes 60 ms, the rest are answered at once; one
+    // is due every 10 ms over two connections. An exchange sends a due
+    // request on whichever connection is free, so only the slow ones take
+    // long. Were each connection to keep its own share of the schedule,
+    // the requests behind a slow one on its connection would wait for it
+    // (40 ms and 20 ms after they were due) and miss their 25 ms tmax,
+    // though the other connection sat idle.
+    let addr = delaying_server(|body| {
+        if body.starts_with(b"{\"id\":\"slow\"") {
+            Duration::from_millis(60)
+        } else {
+            Duration::ZERO
+        }
+    });
+    let mut payloads = vec![Payload::new(br#"{"id":"slow","tmax":500}"#, false)];
+    payloads.extend((0..9).map(|_| Payload::new(br#"{"id":"fast","tmax":25}"#, false)));
+    let report = send::run(Plan {
+        connections: 2,
+        duration: Duration::from_millis(1_000),
+        mode: Mode::Open { rate: 100 },
+        ..plan(format!("http://{addr}/openrtb2/bid"), payloads)
+    })
+    .await
+    .unwrap();
+    assert!(report.answered() >= 95, "{report}");
+    assert_eq!(report.late, 0, "{report}");
+    // The slow tenth is still measured as slow.
+    assert!(report.latency(0.95) >= 60_000, "{report}");
+}
+
 /// Times the calling thread has slept waiting for something (voluntary
 /// context switches).
 fn sleeps_of_this_thread() -> i64 {
@@ -209,7 +244,7 @@ fn sleeps_of_this_thread() -> i64 {
 async fn a_busy_polling_generator_never_sleeps_while_the_run_lasts() {
     // A millisecond per answer: long enough that a generator waiting for
     // it goes to sleep.
-    let addr = delaying_server(Duration::from_millis(1));
+    let addr = delaying_server(|_| Duration::from_millis(1));
     let run = |busy_poll| {
         send::run(Plan {
             connections: 1,
