@@ -30,6 +30,9 @@
 #    Where the queue builds at the bidder instead (many connections), the
 #    bidder sheds: 204 at once for requests that waited over
 #    max_queue_delay_ms. Either way no answer may come after tmax.
+# 6. with PROFILE=1 (needs `perf`): one more closed-loop run of each server
+#    with `perf record` on core 0 for 4 s of it, and a table of where the
+#    core goes per request, by kind of work (loadtest/per_request.py).
 # All three send the same generated traffic (seed 1). Results: a table on
 # stdout, the JSON reports in $OUT (default: a temporary folder).
 set -euo pipefail
@@ -40,6 +43,10 @@ campaigns=${CAMPAIGNS:-1000}
 users=${USERS:-1000000}
 notices=${NOTICES:-0.1}
 pairs=${PAIRS:-3}
+if [ -n "${PROFILE:-}" ] && ! command -v perf >/dev/null; then
+  echo "PROFILE=1 needs perf (linux-tools / linux-perf)" >&2
+  exit 1
+fi
 cargo build --release -p bidder -p loadtest >/dev/null 2>&1
 bin=${CARGO_TARGET_DIR:-target}/release
 data=$(mktemp -d)
@@ -82,6 +89,18 @@ for i in $(seq 2 "$pairs"); do
 done
 run ceiling-sleeping http://127.0.0.1:18090/openrtb2/bid
 run bidder-saturation-sleeping http://127.0.0.1:18080/openrtb2/bid
+if [ -n "${PROFILE:-}" ]; then
+  profile() { # name url: a saturation run, sampled in its middle
+    secs=8 run "$1" "$2" --busy-poll >/dev/null &
+    sleep 3
+    perf record -F 999 -C 0 -o "$out/$1.perf" -- sleep 4 >/dev/null 2>&1
+    wait $!
+  }
+  profile profile-ceiling http://127.0.0.1:18090/openrtb2/bid
+  profile profile-bidder http://127.0.0.1:18080/openrtb2/bid
+  python3 loadtest/per_request.py "ceiling=$out/profile-ceiling.perf:$out/profile-ceiling.json" \
+    "bidder=$out/profile-bidder.perf:$out/profile-bidder.json" > "$out/per-request.md"
+fi
 answer_bytes=$(python3 -c "import json;print(json.load(open('$out/bidder-saturation.json'))['mean_answer_bytes'])")
 taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18091 --answer-bytes "$answer_bytes" 2>/dev/null &
 sized_pid=$!
@@ -144,3 +163,8 @@ print(f"bidder's own view at half rate (kernel arrival to answer, {total} reques
 n = r["bidder-half-rate-notices"]["notices"]
 print(f"notices at half rate: {n['statuses']}; errors {n['errors']}; dropped {n['dropped']}")
 PY
+if [ -n "${PROFILE:-}" ]; then
+  echo
+  echo "Where core 0 goes per request at saturation (perf, 4 s of one more run each):"
+  cat "$out/per-request.md"
+fi
