@@ -201,10 +201,10 @@ async fn open_loop_sends_a_due_request_on_any_free_connection() {
     // Every tenth request takes 60 ms, the rest are answered at once; one
     // is due every 10 ms over two connections. An exchange sends a due
     // request on whichever connection is free, so only the slow ones take
-    // long. Were each connection to keep its own share of the schedule,
-    // the requests behind a slow one on its connection would wait for it
-    // (40 ms and 20 ms after they were due) and miss their 25 ms tmax,
-    // though the other connection sat idle.
+    // long. Were each connection to keep its own share of the schedule
+    // (every other due time), the next request on a slow one's connection
+    // would wait for it, 40 ms after it was due, and miss its 25 ms tmax
+    // (10 of the 100 did), though the other connection sat idle.
     let addr = delaying_server(|body| {
         if body.starts_with(b"{\"id\":\"slow\"") {
             Duration::from_millis(60)
