@@ -342,8 +342,9 @@ impl Worker {
                 if self.give_up {
                     let p = &self.payloads[next];
                     let patience = p.tmax.unwrap_or(Duration::from_millis(100)) / 2;
+                    // Giving up is open loop only: the next request taken
+                    // from the schedule brings its own payload.
                     if start.elapsed() > patience {
-                        next = (next + 1) % self.payloads.len();
                         tally.given_up += 1;
                         continue;
                     }
