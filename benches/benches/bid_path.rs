@@ -8,6 +8,9 @@
 //! - `end_to_end`: request bytes to response bytes through the exchange
 //!   endpoint's handler on the demo catalog, no network; the audience hit
 //!   bids an assembled creative for the user's stage.
+//! - `end_to_end_seeded`: the same on what `loadtest/compare.sh` measures:
+//!   its generated traffic against the demo plus 1,000 seeded campaigns and
+//!   1,000,000 audience users.
 //! - `audiences`: table lookup at 1M users and a batch publish.
 //! - `consent`: TC string decoding and the personalization decision, with
 //!   lib_tcstring (the crate evaluated first) alongside.
@@ -266,6 +269,106 @@ fn end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
+/// The bidder `loadtest/compare.sh` measures, in process: the demo catalog
+/// plus a catalog seeded through the admin API by `loadtest seed` (1,000
+/// campaigns, 1,000,000 audience users, the same seed), with the same
+/// consent vendor id. Test mode (`cargo test --benches`, a debug build)
+/// seeds 20 campaigns and 1,000 users, enough to check what is asserted.
+fn seeded_app() -> (tempfile::TempDir, Arc<App>) {
+    let full = std::env::args().any(|a| a == "--bench");
+    // `loadtest seed`'s defaults.
+    let catalog = loadtest::seed::Catalog {
+        seed: 1,
+        campaigns: if full { 1_000 } else { 20 },
+        users: if full { 1_000_000 } else { 1_000 },
+        small_budgets: 0.02,
+        small_daily_budget_micros: 50_000_000,
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store");
+    demo::seed_if_empty(&store).expect("demo data");
+    let admin = bidder::auth::create_token(&store, bidder::auth::Role::Admin, &[], "bench")
+        .expect("token")
+        .secret;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let app = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let mut config = Config::for_tests(dir.path());
+        config.listen = addr;
+        config.tcf_vendor_id = Some(loadtest::traffic::Mix::default().vendor_id);
+        let app = Arc::new(App::new(config, Arc::new(store)).expect("app"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(bidder::run(listener, Arc::clone(&app), async {
+            let _ = stopped.await;
+        }));
+        let seeded = loadtest::seed::load(&format!("http://{addr}"), &admin, &catalog)
+            .await
+            .expect("seeding through the admin API");
+        assert_eq!(seeded.campaigns.len(), catalog.campaigns as usize);
+        let _ = stop.send(());
+        server.await.expect("server task").expect("server");
+        app
+    });
+    (dir, app)
+}
+
+/// Request bytes to response bytes on what the load test sends: its
+/// generated traffic (site and app, banner, native and video, several
+/// imps, consent mixes; a fifth gzipped, as `compare.sh` sends it) against
+/// the seeded catalog. The corpus is measured on the same app beside it.
+/// The gap between this and `end_to_end/banner_request_audience_hit` is
+/// what the traffic and catalog cost; the gap between this and a request's
+/// share of the bidder's core under load is what the network and the
+/// colder caches cost.
+fn end_to_end_seeded(c: &mut Criterion) {
+    let (_dir, app) = seeded_app();
+    let exchange = app.config.default_exchange;
+    let mut generator =
+        loadtest::traffic::Generator::new(loadtest::traffic::Mix::default()).expect("generator");
+    let payloads: Vec<loadtest::send::Payload> = (0..20_000)
+        .map(|i| loadtest::send::Payload::new(&generator.next_request(), i % 5 == 4))
+        .collect();
+    // The traffic is made to bid: almost every request should.
+    let bids = payloads
+        .iter()
+        .filter(|p| respond(&app, exchange, &p.body, p.gzip, false, Instant::now()).status() == 200)
+        .count();
+    assert!(
+        bids * 10 >= payloads.len() * 9,
+        "{bids} of {} generated requests bid",
+        payloads.len()
+    );
+    let files = benches::corpus().expect("testdata/requests");
+    let mut group = c.benchmark_group("end_to_end_seeded");
+    group.throughput(Throughput::Elements(1));
+    let mut next = payloads.iter().cycle();
+    group.bench_function("generated", |b| {
+        b.iter(|| {
+            let p = next.next().expect("a cycle never ends");
+            black_box(respond(
+                &app,
+                exchange,
+                &p.body,
+                p.gzip,
+                false,
+                Instant::now(),
+            ));
+        })
+    });
+    group.throughput(Throughput::Elements(files.len() as u64));
+    group.bench_function("corpus", |b| {
+        b.iter(|| {
+            for (_, body) in &files {
+                black_box(respond(&app, exchange, body, false, false, Instant::now()));
+            }
+        })
+    });
+    group.finish();
+}
+
 fn consent(c: &mut Criterion) {
     // The IAB reference string with vendor sections (iabtcf-java tests).
     let tc = "COrEAV4OrXx94ACABBENAHCIAD-AAAAAAACAAxAAAAgAIAwgAgAAAAEAgQAAAAAEAYQAQAAAACAAAABAAA";
@@ -340,6 +443,7 @@ criterion_group!(
     decide,
     write,
     end_to_end,
+    end_to_end_seeded,
     consent,
     audiences
 );
