@@ -52,24 +52,59 @@ impl BitString {
     }
 }
 
+/// The sextet of each base64url (or base64) character; [`NOT_BASE64`] for
+/// any other byte.
+const SEXTETS: [u8; 256] = {
+    let mut t = [NOT_BASE64; 256];
+    let mut i = 0;
+    while i < 26 {
+        t[b'A' as usize + i] = i as u8;
+        t[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        t[b'0' as usize + d] = 52 + d as u8;
+        d += 1;
+    }
+    t[b'-' as usize] = 62;
+    t[b'+' as usize] = 62;
+    t[b'_' as usize] = 63;
+    t[b'/' as usize] = 63;
+    t
+};
+const NOT_BASE64: u8 = 0xff;
+
 /// Decodes unpadded base64url (padding `=` tolerated); `None` on any other
 /// character.
+///
+/// Four characters at a time through a table: every bid request from a
+/// GDPR country carries a TC string of a few hundred characters, and
+/// decoding them a character at a time was a visible part of the bid path.
 pub fn base64url(text: &str) -> Option<BitString> {
+    let text = text.as_bytes();
+    // Padding ends the data; whatever follows it is ignored.
+    let text = &text[..text.iter().position(|&c| c == b'=').unwrap_or(text.len())];
+    let quads = text.chunks_exact(4);
+    let rest = quads.remainder();
     let mut out = Bytes::new();
-    let (mut acc, mut nbits, mut len) = (0u32, 0u32, 0usize);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
+    out.resize(text.len() / 4 * 3, 0);
+    for (quad, three) in quads.zip(out.chunks_exact_mut(3)) {
+        let [a, b, c, d] = [quad[0], quad[1], quad[2], quad[3]].map(|ch| SEXTETS[ch as usize]);
+        if (a | b | c | d) & 0xc0 != 0 {
+            return None;
+        }
+        let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        three.copy_from_slice(&v.to_be_bytes()[1..]);
+    }
+    let (mut acc, mut nbits) = (0u32, 0u32);
+    for &ch in rest {
+        let v = SEXTETS[ch as usize];
+        if v == NOT_BASE64 {
+            return None;
+        }
         acc = (acc << 6) | u32::from(v);
         nbits += 6;
-        len += 6;
         if nbits >= 8 {
             nbits -= 8;
             out.push((acc >> nbits) as u8);
@@ -81,7 +116,10 @@ pub fn base64url(text: &str) -> Option<BitString> {
     if nbits > 0 {
         out.push((acc << (8 - nbits)) as u8);
     }
-    Some(BitString { bytes: out, len })
+    Some(BitString {
+        bytes: out,
+        len: text.len() * 6,
+    })
 }
 
 /// Reads fields of up to 64 bits, most significant bit first, never past
@@ -104,11 +142,18 @@ impl BitReader<'_> {
         if self.pos + n as usize > self.len {
             return None;
         }
+        // A byte's worth at a time: the vendor and purpose fields are read
+        // for every personalised bid.
         let mut v = 0u64;
-        for _ in 0..n {
-            let bit = (self.bytes[self.pos / 8] >> (7 - self.pos % 8)) & 1;
-            v = (v << 1) | u64::from(bit);
-            self.pos += 1;
+        let mut left = n;
+        while left > 0 {
+            let offset = (self.pos % 8) as u32;
+            let take = (8 - offset).min(left);
+            let byte = u32::from(self.bytes[self.pos / 8]);
+            let bits = (byte >> (8 - offset - take)) & ((1 << take) - 1);
+            v = (v << take) | u64::from(bits);
+            self.pos += take as usize;
+            left -= take;
         }
         Some(v)
     }
@@ -172,6 +217,77 @@ mod tests {
         assert_eq!(one.reader(0).read(7), None);
         assert_eq!(one.reader(4).skip(3), None);
         assert!(!one.bit(7));
+    }
+
+    /// The decoder and reader as first written, a bit at a time: the
+    /// reference the faster ones must agree with.
+    fn naive(text: &str) -> Option<(Vec<u8>, usize)> {
+        let (mut out, mut acc, mut nbits, mut len) = (Vec::new(), 0u32, 0u32, 0usize);
+        for c in text.bytes() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'-' | b'+' => 62,
+                b'_' | b'/' => 63,
+                b'=' => break,
+                _ => return None,
+            };
+            acc = (acc << 6) | u32::from(v);
+            nbits += 6;
+            len += 6;
+            if nbits >= 8 {
+                nbits -= 8;
+                out.push((acc >> nbits) as u8);
+                acc &= (1 << nbits) - 1;
+            }
+        }
+        if nbits > 0 {
+            out.push((acc << (8 - nbits)) as u8);
+        }
+        Some((out, len))
+    }
+
+    #[test]
+    fn decoding_and_reading_agree_with_a_bit_at_a_time() {
+        const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/";
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for len in 0..40 {
+            for _ in 0..20 {
+                let mut text: String = (0..len)
+                    .map(|_| ALPHA[(next() % ALPHA.len() as u64) as usize] as char)
+                    .collect();
+                match next() % 8 {
+                    0 => text.push_str("=="),
+                    1 => text.push_str("=!junk"),
+                    2 if len > 0 => text.insert((next() % len) as usize, '.'),
+                    _ => {}
+                }
+                let fast = base64url(&text);
+                let reference = naive(&text);
+                assert_eq!(
+                    fast.as_ref().map(|b| (b.bytes.to_vec(), b.len)),
+                    reference,
+                    "{text}"
+                );
+                let Some(bits) = fast else { continue };
+                // Every field width from every position, as a bit at a time.
+                for pos in 0..bits.len() {
+                    for n in [1, 2, 3, 6, 7, 8, 9, 12, 16, 17, 36, 64] {
+                        let want = (pos + n <= bits.len()).then(|| {
+                            (pos..pos + n).fold(0u64, |v, i| (v << 1) | u64::from(bits.bit(i)))
+                        });
+                        assert_eq!(bits.reader(pos).read(n as u32), want, "{text} {pos} {n}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
