@@ -751,7 +751,9 @@ fn notices(
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let start = text.len();
-    let _ = write!(text, "{process:x}-{n:x}");
+    push_hex(text, process);
+    text.push('-');
+    push_hex(text, n);
     let id = start..text.len();
 
     let Considered {
@@ -794,7 +796,16 @@ fn notices(
     let mut adm = 0..0;
     if let Chosen::Assembled { item, ppm, stage } = &creative {
         let mut tail = StackText::<256>::new();
-        let _ = write!(tail, "&stage={}&pp={ppm}&t={token}", stage.as_str());
+        for piece in [
+            "&stage=",
+            stage.as_str(),
+            "&pp=",
+            itoa::Buffer::new().format(*ppm),
+            "&t=",
+            token.as_str(),
+        ] {
+            let _ = tail.write_str(piece);
+        }
         let start = text.len();
         let native = imp_req.native.as_ref().map(|n| &n.request);
         // The fit was checked when it was drawn; a failure here leaves an
@@ -814,11 +825,16 @@ fn notices(
             "&"
         };
         // The token names the bid, campaign and exchange.
-        let _ = write!(
-            pixel,
-            "{}/events/imp?stage={stage_name}{sep}t={token}",
-            snap.settings.public_url,
-        );
+        for piece in [
+            snap.settings.public_url.as_str(),
+            "/events/imp?stage=",
+            stage_name,
+            sep,
+            "t=",
+            token.as_str(),
+        ] {
+            let _ = pixel.write_str(piece);
+        }
         let start = text.len();
         match &creative {
             Chosen::Banner(k) => {
@@ -923,6 +939,25 @@ fn notices(
         lurl,
         adm,
     }
+}
+
+/// Appends `v` in lower-case hex without leading zeros, as `{v:x}` would,
+/// without going through `fmt`.
+fn push_hex(text: &mut String, v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    // Only ASCII hex digits were written.
+    text.push_str(std::str::from_utf8(&buf[i..]).unwrap_or(""));
 }
 
 /// A short string on the stack, for text assembled per bid that must not

@@ -588,3 +588,12 @@ fn index_admits_exactly_the_campaigns_a_brute_force_scan_admits() {
         assert_eq!(via_index, brute);
     }
 }
+
+#[test]
+fn bid_ids_are_written_in_hex_as_fmt_would() {
+    for v in [0, 1, 9, 10, 15, 16, 255, 0x18ea_e1e6_41a9_21f8, u64::MAX] {
+        let mut text = String::from("x");
+        push_hex(&mut text, v);
+        assert_eq!(text, format!("x{v:x}"));
+    }
+}
