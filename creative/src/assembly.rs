@@ -277,10 +277,19 @@ impl Prepared {
     /// Appends the markup to `out` with `tail` in every hole.
     pub fn write(&self, tail: &str, out: &mut String) {
         let mut at = 0;
+        // The tail is escaped once; later holes copy the escaped text.
+        let mut escaped: Option<std::ops::Range<usize>> = None;
         for &pos in &self.holes {
             let pos = pos as usize;
             out.push_str(&self.text[at..pos]);
-            escape::html(tail, out);
+            match &escaped {
+                Some(first) => out.extend_from_within(first.clone()),
+                None => {
+                    let start = out.len();
+                    escape::html(tail, out);
+                    escaped = Some(start..out.len());
+                }
+            }
             at = pos;
         }
         out.push_str(&self.text[at..]);
@@ -729,7 +738,10 @@ pub(crate) mod tests {
         assert!(!html.contains("<script>") && !html.contains("</textarea>"));
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         assert!(html.contains("ünï©ødé"));
-        assert!(html.contains("&amp;x=&lt;y&gt;"), "tails are escaped too");
+        // Both holes, the click and the impression tracker, get the tail,
+        // escaped.
+        assert_eq!(html.matches("&amp;x=&lt;y&gt;").count(), 2, "{html}");
+        assert!(!html.contains("&x=<y>"));
         let video = Parts {
             tone: None,
             ..parts
