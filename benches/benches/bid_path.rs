@@ -258,15 +258,26 @@ fn end_to_end(c: &mut Criterion) {
             black_box(resp);
         })
     });
+    bench_corpus(&mut group, &app, &files);
+    group.finish();
+}
+
+/// `corpus` in `group`: every corpus request through the handler of `app`,
+/// per request.
+fn bench_corpus(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    app: &App,
+    files: &[(String, Vec<u8>)],
+) {
+    let exchange = app.config.default_exchange;
     group.throughput(Throughput::Elements(files.len() as u64));
     group.bench_function("corpus", |b| {
         b.iter(|| {
-            for (_, body) in &files {
-                black_box(respond(&app, exchange, body, false, false, Instant::now()));
+            for (_, body) in files {
+                black_box(respond(app, exchange, body, false, false, Instant::now()));
             }
         })
     });
-    group.finish();
 }
 
 /// The bidder `loadtest/compare.sh` measures, in process: the demo catalog
@@ -358,14 +369,7 @@ fn end_to_end_seeded(c: &mut Criterion) {
             ));
         })
     });
-    group.throughput(Throughput::Elements(files.len() as u64));
-    group.bench_function("corpus", |b| {
-        b.iter(|| {
-            for (_, body) in &files {
-                black_box(respond(&app, exchange, body, false, false, Instant::now()));
-            }
-        })
-    });
+    bench_corpus(&mut group, &app, &files);
     group.finish();
 }
 
