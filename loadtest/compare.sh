@@ -31,8 +31,10 @@
 #    bidder sheds: 204 at once for requests that waited over
 #    max_queue_delay_ms. Either way no answer may come after tmax.
 # 6. with PROFILE=1 (needs `perf`): one more closed-loop run of each server
-#    with `perf record` on core 0 for 4 s of it, and a table of where the
-#    core goes per request, by kind of work (loadtest/per_request.py).
+#    with `perf record` on core 0 for 4 s of it (with DWARF call stacks),
+#    and two tables of where the core goes per request: by kind of work,
+#    and by step of the bid path, handler and outside it
+#    (loadtest/per_request.py).
 # All three send the same generated traffic (seed 1). Results: a table on
 # stdout, the JSON reports in $OUT (default: a temporary folder).
 set -euo pipefail
@@ -93,7 +95,7 @@ if [ -n "${PROFILE:-}" ]; then
   profile() { # name url: a saturation run, sampled in its middle
     secs=8 run "$1" "$2" --busy-poll >/dev/null &
     sleep 3
-    perf record -F 999 -C 0 -o "$out/$1.perf" -- sleep 4 >/dev/null 2>&1
+    perf record -F 999 -C 0 --call-graph dwarf,16384 -o "$out/$1.perf" -- sleep 4 >/dev/null 2>&1
     wait $!
   }
   profile profile-ceiling http://127.0.0.1:18090/openrtb2/bid
