@@ -156,6 +156,39 @@ async fn a_bids_events_are_counted_once_however_often_they_come() {
 }
 
 #[tokio::test]
+async fn a_fixed_native_ads_click_goes_through_the_tracker_and_counts() {
+    let server = server().await;
+    // Northwind's app install: a native ad uploaded complete.
+    let request =
+        std::fs::read(common::testdata().join("requests/23-northwind-app-native.json")).unwrap();
+    let reply = server.bid(request).await;
+    assert_eq!(reply.status, 200);
+    let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+    let adm: Value = serde_json::from_str(bid["adm"].as_str().unwrap()).unwrap();
+    let link = adm["link"]["url"].as_str().unwrap();
+    let (cid, crid) = (bid["cid"].as_str().unwrap(), bid["crid"].as_str().unwrap());
+    let click = &link[link.find("/events/click?").expect("the click tracker")..];
+    assert!(
+        click.starts_with(&format!("/events/click?cid={cid}&crid={crid}&stage=")),
+        "{link}"
+    );
+    assert!(click.contains("&t="), "{link}");
+
+    let landed = server.request(Method::GET, click, &[], Vec::new()).await;
+    assert_eq!(landed.status, 302);
+    let location = landed.header("location").unwrap();
+    assert!(
+        location.starts_with("https://northwind-coffee.example/app?bclid="),
+        "{location}"
+    );
+    counted(&server, "click", 1.0).await;
+    let store = Store::open(&server.data_dir).unwrap();
+    let campaign = CampaignId(cid.parse().unwrap());
+    assert_eq!(store.event_count(campaign, EventKind::Click).unwrap(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_loss_books_nothing_and_an_unsubstituted_price_books_the_bid() {
     let server = server().await;
     let b = bid(&server, "loss-1").await;

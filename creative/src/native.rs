@@ -33,12 +33,17 @@ pub fn render_native(
     render_native_with(assets, req, &Links::default(), out)
 }
 
-/// How an assembled native ad links and counts: its click URL is
-/// `assets.landing_url` followed by `tail` (this bid's tracker
-/// parameters), it declares an impression tracker, and its texts are never
-/// cut: a text longer than the requested length leaves its asset unfilled.
+/// How a native ad links and counts on a bid: its click URL is `click`
+/// (else `assets.landing_url`) followed by `tail` (this bid's tracker
+/// parameters), it may declare an impression tracker, and with `strict`
+/// its texts are never cut: a text longer than the requested length
+/// leaves its asset unfilled.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Links<'a> {
+    /// The click tracker, in place of `assets.landing_url` (a fixed ad's
+    /// assets name the advertiser's page; an assembled ad's are built with
+    /// the tracker already in `landing_url`).
+    pub click: Option<&'a str>,
     /// Appended to the click URL.
     pub tail: &'a str,
     /// Impression tracker URL (without `tail`, which is appended).
@@ -73,7 +78,7 @@ pub fn render_native_with(
         }
     }
     out.push_str("],\"link\":{\"url\":\"");
-    escape::json(&assets.landing_url, out);
+    escape::json(links.click.unwrap_or(&assets.landing_url), out);
     escape::json(links.tail, out);
     out.push_str("\"}");
     if let Some(imp) = links.impression {
@@ -279,6 +284,28 @@ mod tests {
         assert!(
             render(r#"{"assets":[{"id":2,"required":1,"img":{"type":3,"w":300,"h":300}}]}"#)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn a_click_tracker_replaces_the_landing_url_and_both_trackers_get_the_tail() {
+        let links = Links {
+            click: Some("https://b.example/events/click?cid=1&crid=9"),
+            tail: "&stage=intent&t=T\"",
+            impression: Some("https://b.example/events/imp?cid=1"),
+            strict: false,
+        };
+        let mut out = String::new();
+        let req = request(r#"{"assets":[{"id":1,"required":1,"title":{"len":90}}]}"#);
+        render_native_with(&assets(), &req, &links, &mut out).unwrap();
+        let v: Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(
+            v["link"]["url"],
+            "https://b.example/events/click?cid=1&crid=9&stage=intent&t=T\""
+        );
+        assert_eq!(
+            v["eventtrackers"][0]["url"],
+            "https://b.example/events/imp?cid=1&stage=intent&t=T\""
         );
     }
 

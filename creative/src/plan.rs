@@ -140,6 +140,7 @@ impl Item {
             }
             (Render::Native { assets, impression }, Some(req)) => {
                 let links = Links {
+                    click: None,
                     tail,
                     impression: impression.as_deref(),
                     strict: true,

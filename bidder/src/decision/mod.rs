@@ -866,14 +866,22 @@ fn notices(
             }
             Chosen::Native(k, _) => {
                 if let Some(native) = &imp_req.native {
+                    // The link goes through the click tracker, as an
+                    // assembled ad's does: without it clicks on fixed
+                    // native ads moved no funnel and reached no report.
+                    let ad = &c.natives[*k];
+                    let mut tail = StackText::<256>::new();
+                    for piece in ["&stage=", stage_name, "&t=", token.as_str()] {
+                        let _ = tail.write_str(piece);
+                    }
                     let links = Links {
-                        tail: "",
-                        impression: Some(pixel.as_str()),
+                        click: Some(&ad.click),
+                        tail: tail.as_str(),
+                        impression: Some(&ad.impression),
                         strict: false,
                     };
                     // The same assets fitted when the creative was chosen.
-                    let _ =
-                        render_native_with(&c.natives[*k].assets, &native.request, &links, text);
+                    let _ = render_native_with(&ad.assets, &native.request, &links, text);
                 }
             }
             Chosen::Assembled { .. } => {}

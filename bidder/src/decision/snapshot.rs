@@ -51,6 +51,11 @@ pub struct NativeAd {
     pub crid: String,
     /// The assets, rendered per request.
     pub assets: NativeAssets,
+    /// Its click tracker (`/events/click?cid=..&crid=..`), which counts the
+    /// click and redirects to `assets.landing_url`; the bid's tail follows.
+    pub click: String,
+    /// Its impression tracker (`/events/imp?cid=..`); the tail follows.
+    pub impression: String,
 }
 
 /// A video creative.
@@ -408,6 +413,11 @@ fn compile(
                 }
             }
             FixedCreative::Native(n) if allows(AdFormat::Native) => natives.push(NativeAd {
+                click: format!(
+                    "{}/events/click?cid={}&crid={crid}",
+                    settings.public_url, c.id.0
+                ),
+                impression: format!("{}/events/imp?cid={}", settings.public_url, c.id.0),
                 crid,
                 assets: n.clone(),
             }),

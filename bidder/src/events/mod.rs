@@ -1,6 +1,7 @@
 //! The event endpoints: notices from exchanges (`/events/win`, `/bill`,
-//! `/loss`) and the trackers in assembled creatives (`/events/imp`, a 1x1
-//! GIF; `/events/click`, a 302 to the landing page).
+//! `/loss`) and the trackers the bid path puts in creatives (`/events/imp`,
+//! a 1x1 GIF, in all of them; `/events/click`, a 302 to the landing page,
+//! in assembled creatives and fixed native ads).
 //!
 //! Every call must carry the token its URL was handed out with ([`token`]);
 //! a forged, altered or malformed token gets `403` and is counted, an
