@@ -818,30 +818,29 @@ fn notices(
     // the native response. Without it frequency caps, funnel moves and
     // reports would never see the impressions of fixed creatives.
     if !matches!(creative, Chosen::Assembled { .. }) {
-        let mut pixel = StackText::<512>::new();
-        let sep = if matches!(creative, Chosen::Banner(_)) {
-            "&amp;"
-        } else {
-            "&"
+        // The token names the bid, campaign and exchange. `sep` is `&amp;`
+        // inside HTML.
+        let pixel = |sep: &str| {
+            let mut pixel = StackText::<512>::new();
+            for piece in [
+                snap.settings.public_url.as_str(),
+                "/events/imp?stage=",
+                stage_name,
+                sep,
+                "t=",
+                token.as_str(),
+            ] {
+                let _ = pixel.write_str(piece);
+            }
+            pixel
         };
-        // The token names the bid, campaign and exchange.
-        for piece in [
-            snap.settings.public_url.as_str(),
-            "/events/imp?stage=",
-            stage_name,
-            sep,
-            "t=",
-            token.as_str(),
-        ] {
-            let _ = pixel.write_str(piece);
-        }
         let start = text.len();
         match &creative {
             Chosen::Banner(k) => {
                 text.push_str(&c.banners[*k].markup);
                 // Single quotes: no JSON escapes for the answer.
                 text.push_str("<img src='");
-                text.push_str(pixel.as_str());
+                text.push_str(pixel("&amp;").as_str());
                 text.push_str(
                     "' width='1' height='1' style='position:absolute;left:0;top:0;border:0' alt=''>",
                 );
@@ -857,7 +856,7 @@ fn notices(
                     Some(at) => {
                         text.push_str(&doc[..at]);
                         text.push_str("<Impression><![CDATA[");
-                        text.push_str(pixel.as_str());
+                        text.push_str(pixel("&").as_str());
                         text.push_str("]]></Impression>");
                         text.push_str(&doc[at..]);
                     }
