@@ -156,7 +156,7 @@ async fn a_bids_events_are_counted_once_however_often_they_come() {
 }
 
 #[tokio::test]
-async fn a_fixed_native_ads_click_goes_through_the_tracker_and_counts() {
+async fn a_fixed_native_ads_click_goes_through_the_tracker_and_counts_for_its_campaign_only() {
     let server = server().await;
     // Northwind's app install: a native ad uploaded complete.
     let request =
@@ -173,7 +173,15 @@ async fn a_fixed_native_ads_click_goes_through_the_tracker_and_counts() {
         "{link}"
     );
     assert!(click.contains("&t="), "{link}");
+    assert_ne!(cid, "1");
 
+    // The token names Northwind's campaign: moved to Acme's, refused.
+    let moved = click.replace(&format!("cid={cid}&"), "cid=1&");
+    assert_eq!(get(&server, &moved).await, 403);
+    assert_eq!(
+        metric(&server, "bidder_events_refused_total{reason=\"forged\"}").await,
+        1.0
+    );
     let landed = server.request(Method::GET, click, &[], Vec::new()).await;
     assert_eq!(landed.status, 302);
     let location = landed.header("location").unwrap();

@@ -255,11 +255,17 @@ pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
     let (Some(cid), Some(crid)) = (p.cid, p.crid) else {
         return ApiError::NotFound.into_response();
     };
+    let cid = cid.parse::<i64>().ok().map(crate::model::CampaignId);
+    // The token names the campaign: a valid one moved to another
+    // campaign's creative would land the person on the wrong page.
+    if let Some(claims) = &counted
+        && cid != Some(claims.campaign)
+    {
+        return refused(counters, Refusal::Forged);
+    }
     let snap = app.snapshot.load();
     let campaign = cid
-        .parse::<i64>()
-        .ok()
-        .and_then(|id| snap.by_id.get(&crate::model::CampaignId(id)))
+        .and_then(|id| snap.by_id.get(&id))
         .map(|&i| &snap.campaigns[i]);
     let landing = campaign.and_then(|c| {
         let assembled = c.plan.as_deref().and_then(|p| {
