@@ -151,6 +151,7 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
                 w,
                 h,
                 markup: format!("<a href=\"https://brand{i}.example\"><img src=\"https://cdn.example/{w}x{h}.png\"></a>"),
+                landing_url: None,
             }),
             version: 1,
             created_at: UnixTime(0),

@@ -250,6 +250,7 @@ fn acme_html(w: u32, h: u32) -> (String, FixedCreative) {
             markup: format!(
                 "<a href=\"https://acme-outdoor.example/?src=rtb\" target=\"_blank\"><img src=\"https://cdn.acme-outdoor.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Acme Outdoor\"></a>"
             ),
+            landing_url: None,
         }),
     )
 }
@@ -263,6 +264,7 @@ fn northwind_html(w: u32, h: u32) -> (String, FixedCreative) {
             markup: format!(
                 "<a href=\"https://northwind-coffee.example/?src=rtb\" target=\"_blank\"><img src=\"https://cdn.northwind-coffee.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Northwind Coffee\"></a>"
             ),
+            landing_url: None,
         }),
     )
 }

@@ -18,6 +18,16 @@ pub enum FixedCreative {
     Vast(VastCreative),
 }
 
+/// Where HTML markup wants the bidder's click tracker. Each one is replaced,
+/// per bid, by a URL that counts the click and redirects to the creative's
+/// `landing_url`; without it a click on a fixed banner never reaches the
+/// funnel, the reports or conversion attribution.
+///
+/// Written in place as a plain URL (its separators are bare `&`, which HTML
+/// reads as text in attributes since no parameter name starts an entity),
+/// so it works in `href="..."` and in a script's string alike.
+pub const CLICK_URL_MACRO: &str = "${CLICK_URL}";
+
 /// HTML markup for one banner size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HtmlCreative {
@@ -25,8 +35,13 @@ pub struct HtmlCreative {
     pub w: u32,
     /// Height in pixels.
     pub h: u32,
-    /// Complete markup, served as `adm`; may contain `${AUCTION_*}` macros.
+    /// Complete markup, served as `adm`; may contain `${AUCTION_*}` macros
+    /// and, with `landing_url`, [`CLICK_URL_MACRO`].
     pub markup: String,
+    /// Where a click lands (https): the click tracker that replaces
+    /// [`CLICK_URL_MACRO`] redirects here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing_url: Option<String>,
 }
 
 /// An image asset.

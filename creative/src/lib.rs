@@ -30,4 +30,4 @@ pub mod plan;
 pub mod template;
 pub mod validate;
 
-pub use fixed::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
+pub use fixed::{CLICK_URL_MACRO, FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};

@@ -241,6 +241,8 @@ struct HtmlInput {
     w: u32,
     h: u32,
     markup: String,
+    #[serde(default)]
+    landing_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,6 +301,7 @@ impl From<BodyInput> for FixedCreative {
                 w: h.w,
                 h: h.h,
                 markup: h.markup,
+                landing_url: h.landing_url,
             }),
             BodyInput::Native(n) => FixedCreative::Native(NativeAssets {
                 title: n.title,

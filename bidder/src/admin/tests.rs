@@ -469,6 +469,42 @@ fn an_invalid_creative_is_refused_naming_every_bad_field() {
 }
 
 #[test]
+fn an_html_click_macro_and_its_landing_page_come_together() {
+    let f = Fixture::new();
+    let path = format!("/api/v1/campaigns/{}/creatives", f.campaign);
+    let html = |markup: &str, landing: Option<&str>| {
+        let mut body = json!({"kind": "html", "w": 300, "h": 250, "markup": markup});
+        if let Some(url) = landing {
+            body["landing_url"] = json!(url);
+        }
+        json!({"name": "h", "body": body})
+    };
+    let linked = r#"<a href="${CLICK_URL}">x</a>"#;
+    let no_landing = f.admin_call(Method::POST, &path, html(linked, None));
+    assert_eq!(no_landing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&no_landing), vec!["body.landing_url"]);
+    let no_macro = f.admin_call(
+        Method::POST,
+        &path,
+        html("<b>x</b>", Some("https://acme.example/tents")),
+    );
+    assert_eq!(fields(&no_macro), vec!["body.markup"]);
+    let plain_http = f.admin_call(
+        Method::POST,
+        &path,
+        html(linked, Some("http://acme.example")),
+    );
+    assert_eq!(fields(&plain_http), vec!["body.landing_url"]);
+    let ok = f.admin_call(
+        Method::POST,
+        &path,
+        html(linked, Some("https://acme.example/tents")),
+    );
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.json);
+    assert_eq!(ok.json["body"]["landing_url"], "https://acme.example/tents");
+}
+
+#[test]
 fn wrong_json_types_and_unknown_fields_are_422_with_their_path_and_broken_json_400() {
     let f = Fixture::new();
     let mut body = campaign_body(f.adv_a);

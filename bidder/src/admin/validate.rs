@@ -4,7 +4,7 @@
 //! Pure functions over drafts; never reads the store (callers pass what they
 //! looked up, such as whether an advertiser exists).
 
-use creative::{FixedCreative, Image};
+use creative::{CLICK_URL_MACRO, FixedCreative, Image};
 
 use crate::error::FieldError;
 use crate::model::{Advertiser, AdvertiserId, Campaign, FrequencyRules};
@@ -313,6 +313,26 @@ pub(super) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
             side(&mut e, "body.w", h.w);
             side(&mut e, "body.h", h.h);
             markup(&mut e, "body.markup", &h.markup);
+            // Each half without the other loses clicks: a macro with nowhere
+            // to land would 404 the person, a landing page without the macro
+            // would never be reached through the tracker.
+            let has_macro = h.markup.contains(CLICK_URL_MACRO);
+            match &h.landing_url {
+                Some(url) => {
+                    https(&mut e, "body.landing_url", url);
+                    if !has_macro {
+                        e.push(
+                            "body.markup",
+                            format!("must contain {CLICK_URL_MACRO} where the link goes, since landing_url is given"),
+                        );
+                    }
+                }
+                None if has_macro => e.push(
+                    "body.landing_url",
+                    format!("is required when the markup contains {CLICK_URL_MACRO}"),
+                ),
+                None => {}
+            }
         }
         FixedCreative::Native(n) => {
             name(&mut e, "body.title", &n.title);

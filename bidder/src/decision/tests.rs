@@ -47,6 +47,7 @@ fn html(id: i64, campaign: i64, w: u32, h: u32) -> Creative {
             w,
             h,
             markup: format!("<b>{w}x{h}</b>"),
+            landing_url: None,
         }),
     )
 }

@@ -33,6 +33,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
                 w: 0,
                 h: 0,
                 markup: String::new(),
+                landing_url: None,
             }),
             version: r.get(5)?,
             created_at: UnixTime(r.get(6)?),
