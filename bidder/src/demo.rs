@@ -248,9 +248,9 @@ fn acme_html(w: u32, h: u32) -> (String, FixedCreative) {
             w,
             h,
             markup: format!(
-                "<a href=\"https://acme-outdoor.example/?src=rtb\" target=\"_blank\"><img src=\"https://cdn.acme-outdoor.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Acme Outdoor\"></a>"
+                "<a href=\"${{CLICK_URL}}\" target=\"_blank\"><img src=\"https://cdn.acme-outdoor.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Acme Outdoor\"></a>"
             ),
-            landing_url: None,
+            landing_url: Some("https://acme-outdoor.example/?src=rtb".into()),
         }),
     )
 }
@@ -262,9 +262,9 @@ fn northwind_html(w: u32, h: u32) -> (String, FixedCreative) {
             w,
             h,
             markup: format!(
-                "<a href=\"https://northwind-coffee.example/?src=rtb\" target=\"_blank\"><img src=\"https://cdn.northwind-coffee.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Northwind Coffee\"></a>"
+                "<a href=\"${{CLICK_URL}}\" target=\"_blank\"><img src=\"https://cdn.northwind-coffee.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Northwind Coffee\"></a>"
             ),
-            landing_url: None,
+            landing_url: Some("https://northwind-coffee.example/?src=rtb".into()),
         }),
     )
 }

@@ -42,6 +42,7 @@ pub async fn handle(
     match (method, path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (Method::GET, "/events/click") => crate::events::click(app, req.uri().query()),
+        (Method::GET, "/events/clicktrack") => crate::events::click_track(app, req.uri().query()),
         (Method::GET, p) if p.starts_with("/events/") => {
             match crate::model::EventKind::parse(&p["/events/".len()..]) {
                 Some(kind) => crate::events::notice(app, kind, req.uri().query()).await,

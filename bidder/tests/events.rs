@@ -197,6 +197,83 @@ async fn a_fixed_native_ads_click_goes_through_the_tracker_and_counts_for_its_ca
 }
 
 #[tokio::test]
+async fn a_fixed_html_banners_click_macro_becomes_the_tracker_and_counts() {
+    let server = server().await;
+    // A GDPR request without consent: one of Acme's fixed banners, whose
+    // markup links to `${CLICK_URL}`.
+    let request =
+        std::fs::read(common::testdata().join("requests/03-openrtb26-gdpr-top-level.json"))
+            .unwrap();
+    let reply = server.bid(request).await;
+    assert_eq!(reply.status, 200);
+    let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+    let adm = bid["adm"].as_str().unwrap();
+    let (cid, crid) = (bid["cid"].as_str().unwrap(), bid["crid"].as_str().unwrap());
+    assert!(!adm.contains("${CLICK_URL}"), "{adm}");
+    let href = adm
+        .strip_prefix("<a href=\"")
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(href, _)| href)
+        .expect(adm);
+    let click = &href[href.find("/events/click?").expect("the click tracker")..];
+    assert_eq!(
+        click.split("&t=").next().unwrap(),
+        format!("/events/click?cid={cid}&crid={crid}&stage=-")
+    );
+    // The markup around the macro is the advertiser's, untouched.
+    assert!(
+        adm.contains(r#"" target="_blank"><img src="https://cdn.acme-outdoor.example/b/"#),
+        "{adm}"
+    );
+    let landed = server.request(Method::GET, click, &[], Vec::new()).await;
+    assert_eq!(landed.status, 302);
+    let location = landed.header("location").unwrap();
+    assert!(
+        location.starts_with("https://acme-outdoor.example/?src=rtb&bclid="),
+        "{location}"
+    );
+    counted(&server, "click", 1.0).await;
+    let store = Store::open(&server.data_dir).unwrap();
+    let campaign = CampaignId(cid.parse().unwrap());
+    assert_eq!(store.event_count(campaign, EventKind::Click).unwrap(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_fixed_vast_ads_click_tracking_counts_without_redirecting() {
+    let server = server().await;
+    let request =
+        std::fs::read(common::testdata().join("requests/09-video-instream-ctv.json")).unwrap();
+    let reply = server.bid(request).await;
+    assert_eq!(reply.status, 200);
+    let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+    let adm = bid["adm"].as_str().unwrap();
+    let cid = bid["cid"].as_str().unwrap();
+    // First in `<VideoClicks>`, before the document's own click-through.
+    let at = adm
+        .find("<VideoClicks><ClickTracking><![CDATA[")
+        .expect(adm);
+    let tracker = &adm[at..];
+    let url =
+        &tracker[tracker.find("/events/clicktrack?").expect(adm)..tracker.find("]]>").unwrap()];
+    let after = &tracker[tracker.find("</ClickTracking>").unwrap() + "</ClickTracking>".len()..];
+    assert!(after.trim_start().starts_with("<ClickThrough"), "{adm}");
+    // The token names this campaign: moved to another, refused.
+    let other = if cid == "1" { "2" } else { "1" };
+    let moved = url.replace(&format!("cid={cid}&"), &format!("cid={other}&"));
+    assert_eq!(get(&server, &moved).await, 403);
+    let pinged = server.request(Method::GET, url, &[], Vec::new()).await;
+    assert_eq!(pinged.status, 200);
+    assert_eq!(pinged.header("content-type"), Some("image/gif"));
+    assert_eq!(pinged.header("location"), None);
+    counted(&server, "click", 1.0).await;
+    let store = Store::open(&server.data_dir).unwrap();
+    let campaign = CampaignId(cid.parse().unwrap());
+    assert_eq!(store.event_count(campaign, EventKind::Click).unwrap(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_loss_books_nothing_and_an_unsubstituted_price_books_the_bid() {
     let server = server().await;
     let b = bid(&server, "loss-1").await;

@@ -163,8 +163,10 @@ pub fn follow_up(body: &[u8], closing: &Closing, rng: &mut StdRng) -> Vec<Notice
                 path: fill(&pixel, "0"),
                 charge: None,
             });
+            // A person's click (HTML, native) or a video player's ping.
             if rng.gen_bool(closing.click_rate)
-                && let Some(click) = tracker(adm, "/events/click?")
+                && let Some(click) =
+                    tracker(adm, "/events/click?").or_else(|| tracker(adm, "/events/clicktrack?"))
             {
                 out.push(Notice {
                     kind: Kind::Click,
@@ -415,6 +417,19 @@ mod tests {
     }
 
     #[test]
+    fn a_video_players_click_is_its_click_tracking_ping() {
+        let vast = r#"<VAST><Impression><![CDATA[http://h/events/imp?t=abc]]></Impression><VideoClicks><ClickTracking><![CDATA[http://h/events/clicktrack?cid=7&t=abc]]></ClickTracking></VideoClicks></VAST>"#;
+        let answer = ANSWER.replace(
+            &ANSWER[ANSWER.find(r#""adm":"#).unwrap()..ANSWER.rfind("}]}]}").unwrap()],
+            &format!(r#""adm":{}"#, serde_json::to_string(vast).unwrap()),
+        );
+        let mut rng = StdRng::seed_from_u64(1);
+        let n = follow_up(answer.as_bytes(), &closing(1.0, 1.0), &mut rng);
+        assert_eq!(n.last().unwrap().kind, Kind::Click);
+        assert_eq!(n.last().unwrap().path, "/events/clicktrack?cid=7&t=abc");
+    }
+
+    #[test]
     fn a_lost_bid_gets_only_its_loss_notice_above_the_bid() {
         let mut rng = StdRng::seed_from_u64(1);
         let n = follow_up(ANSWER.as_bytes(), &closing(0.0, 1.0), &mut rng);
@@ -438,10 +453,16 @@ mod tests {
 
     #[test]
     fn trackers_are_found_in_vast_and_native_markup() {
-        let vast = "<Impression><![CDATA[http://h/events/imp?t=1&b=2]]></Impression>";
+        let vast = "<Impression><![CDATA[http://h/events/imp?t=1&b=2]]></Impression>\
+            <VideoClicks><ClickTracking><![CDATA[http://h/events/clicktrack?t=1]]></ClickTracking>";
         assert_eq!(
             tracker(vast, "/events/imp?").unwrap(),
             "http://h/events/imp?t=1&b=2"
+        );
+        assert_eq!(tracker(vast, "/events/click?"), None);
+        assert_eq!(
+            tracker(vast, "/events/clicktrack?").unwrap(),
+            "http://h/events/clicktrack?t=1"
         );
         let native = r#"{"native":{"link":{"url":"http://h/events/click?t=9"},"imptrackers":["http://h/events/imp?t=9"]}}"#;
         assert_eq!(

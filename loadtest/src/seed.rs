@@ -246,7 +246,8 @@ fn campaign(
             for (w, h) in sizes {
                 creatives.push(json!({"name": format!("{w}x{h}"), "status": "active", "body": {
                     "kind": "html", "w": w, "h": h,
-                    "markup": format!("<a href=\"https://{domain}/?c={c}\" target=\"_blank\"><img src=\"https://cdn.{domain}/{c}/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"\"></a>"),
+                    "landing_url": format!("https://{domain}/?c={c}"),
+                    "markup": format!("<a href=\"${{CLICK_URL}}\" target=\"_blank\"><img src=\"https://cdn.{domain}/{c}/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"\"></a>"),
                 }}));
             }
         }

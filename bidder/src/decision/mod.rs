@@ -25,6 +25,7 @@ pub mod fx;
 pub mod pricing;
 pub mod reason;
 pub mod snapshot;
+pub mod tracked;
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -816,58 +817,19 @@ fn notices(
     // A fixed creative gets the impression tracker added: a 1x1 pixel after
     // the HTML, an `<Impression>` in the VAST document, an event tracker in
     // the native response. Without it frequency caps, funnel moves and
-    // reports would never see the impressions of fixed creatives.
+    // reports would never see the impressions of fixed creatives. Clicks
+    // go through the click tracker for the same reason: where the HTML
+    // says `${CLICK_URL}`, first in VAST's `<VideoClicks>`, as the native
+    // link. The snapshot placed them; the bid fills in its tail.
     if !matches!(creative, Chosen::Assembled { .. }) {
-        // The token names the bid, campaign and exchange. `sep` is `&amp;`
-        // inside HTML.
-        let pixel = |sep: &str| {
-            let mut pixel = StackText::<512>::new();
-            for piece in [
-                snap.settings.public_url.as_str(),
-                "/events/imp?stage=",
-                stage_name,
-                sep,
-                "t=",
-                token.as_str(),
-            ] {
-                let _ = pixel.write_str(piece);
-            }
-            pixel
-        };
         let start = text.len();
         match &creative {
-            Chosen::Banner(k) => {
-                text.push_str(&c.banners[*k].markup);
-                // Single quotes: no JSON escapes for the answer.
-                text.push_str("<img src='");
-                text.push_str(pixel("&amp;").as_str());
-                text.push_str(
-                    "' width='1' height='1' style='position:absolute;left:0;top:0;border:0' alt=''>",
-                );
-            }
-            Chosen::Video(k) => {
-                let doc = c.videos[*k].vast.document.as_str();
-                // Before the document's own first `<Impression>` keeps the
-                // element order of the VAST schema.
-                match ["<Impression", "</InLine>", "</Wrapper>"]
-                    .iter()
-                    .find_map(|tag| doc.find(tag))
-                {
-                    Some(at) => {
-                        text.push_str(&doc[..at]);
-                        text.push_str("<Impression><![CDATA[");
-                        text.push_str(pixel("&").as_str());
-                        text.push_str("]]></Impression>");
-                        text.push_str(&doc[at..]);
-                    }
-                    None => text.push_str(doc),
-                }
-            }
+            Chosen::Banner(k) => c.banners[*k].markup.write(stage_name, token.as_str(), text),
+            Chosen::Video(k) => c.videos[*k]
+                .document
+                .write(stage_name, token.as_str(), text),
             Chosen::Native(k, _) => {
                 if let Some(native) = &imp_req.native {
-                    // The link goes through the click tracker, as an
-                    // assembled ad's does: without it clicks on fixed
-                    // native ads moved no funnel and reached no report.
                     let ad = &c.natives[*k];
                     let mut tail = StackText::<256>::new();
                     for piece in ["&stage=", stage_name, "&t=", token.as_str()] {

@@ -22,6 +22,7 @@ use openrtb::{Currency, Micros};
 
 use super::Settings;
 use super::bitset::Bitset;
+use super::tracked::{Tracked, Trackers};
 use audiences::StageMultipliers;
 
 use crate::budget::{Account, Limits};
@@ -40,8 +41,11 @@ pub struct BannerAd {
     pub w: u32,
     /// Height.
     pub h: u32,
-    /// The markup, served as `adm`.
-    pub markup: String,
+    /// The markup, served as `adm`, with the click tracker where it said
+    /// `${CLICK_URL}` and the impression pixel after it.
+    pub markup: Tracked,
+    /// Where the click tracker redirects.
+    pub landing_url: Option<String>,
 }
 
 /// A native creative.
@@ -63,8 +67,11 @@ pub struct NativeAd {
 pub struct VideoAd {
     /// Creative id as sent in `crid`.
     pub crid: String,
-    /// The VAST document and its properties.
+    /// The VAST document's properties (its text is in `document`).
     pub vast: VastCreative,
+    /// The document, served as `adm`, with the impression and click
+    /// trackers in it.
+    pub document: Tracked,
 }
 
 /// A campaign as the bid path needs it.
@@ -397,8 +404,17 @@ fn compile(
     let t = &c.targeting;
     let allows = |f: AdFormat| t.formats.is_empty() || t.formats.contains(&f);
     let (mut banners, mut natives, mut videos) = (Vec::new(), Vec::new(), Vec::new());
+    let events = format!("{}/events/", settings.public_url);
+    let impression = format!("{events}imp?stage=");
     for cr in creatives {
         let crid = cr.id.0.to_string();
+        let click = format!("{events}click?cid={}&crid={crid}&stage=", c.id.0);
+        let click_ping = format!("{events}clicktrack?cid={}&crid={crid}&stage=", c.id.0);
+        let trackers = Trackers {
+            impression: &impression,
+            click: &click,
+            click_ping: &click_ping,
+        };
         match &cr.body {
             FixedCreative::Html(h) if allows(AdFormat::Banner) => {
                 let size_ok =
@@ -408,7 +424,8 @@ fn compile(
                         crid,
                         w: h.w,
                         h: h.h,
-                        markup: h.markup.clone(),
+                        markup: Tracked::html(&h.markup, h.landing_url.is_some(), trackers),
+                        landing_url: h.landing_url.clone(),
                     });
                 }
             }
@@ -423,6 +440,7 @@ fn compile(
             }),
             FixedCreative::Vast(v) if allows(AdFormat::Video) => videos.push(VideoAd {
                 crid,
+                document: Tracked::vast(&v.document, trackers),
                 vast: v.clone(),
             }),
             _ => {}

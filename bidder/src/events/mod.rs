@@ -1,7 +1,9 @@
 //! The event endpoints: notices from exchanges (`/events/win`, `/bill`,
 //! `/loss`) and the trackers the bid path puts in creatives (`/events/imp`,
 //! a 1x1 GIF, in all of them; `/events/click`, a 302 to the landing page,
-//! in assembled creatives and fixed native ads).
+//! in assembled creatives, fixed native ads and fixed HTML that asks for it
+//! with `${CLICK_URL}`; `/events/clicktrack`, the same count answered with
+//! the pixel, in VAST's `<ClickTracking>`).
 //!
 //! Every call must carry the token its URL was handed out with ([`token`]);
 //! a forged, altered or malformed token gets `403` and is counted, an
@@ -236,33 +238,72 @@ pub fn impression() -> Response<Body> {
     resp
 }
 
+/// What a click call proves: the claims to count, or none where a person
+/// clicked an ad whose token has expired (counted as refused here); else
+/// why the call is refused.
+fn click_claims(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Option<Claims>, Refusal> {
+    let counted = match verified(app, p, now) {
+        Ok(claims) => Some(claims),
+        Err(Refusal::Expired) => {
+            app.metrics.events.refuse(Refusal::Expired);
+            None
+        }
+        Err(why) => return Err(why),
+    };
+    // The token names the campaign: a valid one moved to another
+    // campaign's creative would land the person on the wrong page.
+    if let Some(claims) = &counted
+        && p.cid.and_then(|c| c.parse::<i64>().ok()) != Some(claims.campaign.0)
+    {
+        return Err(Refusal::Forged);
+    }
+    Ok(counted)
+}
+
+fn count_click(app: &App, claims: &Claims, now: UnixTime) {
+    EventCounters::inc(&app.metrics.events.accepted, EventKind::Click);
+    app.events.send(record(
+        app,
+        EventKind::Click,
+        claims,
+        Clearing::Unknown,
+        now,
+    ));
+}
+
+/// `GET /events/clicktrack?cid=..&crid=..&t=..`: the pixel, never a
+/// redirect; counted like `/events/click` when the token is valid. For
+/// VAST's `<ClickTracking>`, which the player pings beside opening the
+/// ad's own click-through: a redirect there would load the landing page
+/// as an image.
+pub fn click_track(app: &App, query: Option<&str>) -> Response<Body> {
+    let now = UnixTime::now();
+    let p = Params::of(query);
+    match click_claims(app, &p, now) {
+        Ok(counted) => {
+            if let Some(claims) = counted {
+                count_click(app, &claims, now);
+            }
+            impression()
+        }
+        Err(why) => refused(&app.metrics.events, why),
+    }
+}
+
 /// `GET /events/click?cid=..&crid=..&t=..`: 302 to the landing page of
 /// that creative (404 when the snapshot has none); counted when the token
 /// is valid.
 pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
-    let counters = &app.metrics.events;
     let now = UnixTime::now();
     let p = Params::of(query);
-    let counted = match verified(app, &p, now) {
-        Ok(claims) => Some(claims),
-        // A person clicked an old ad: take them there, count nothing.
-        Err(Refusal::Expired) => {
-            counters.refuse(Refusal::Expired);
-            None
-        }
-        Err(why) => return refused(counters, why),
+    let counted = match click_claims(app, &p, now) {
+        Ok(counted) => counted,
+        Err(why) => return refused(&app.metrics.events, why),
     };
     let (Some(cid), Some(crid)) = (p.cid, p.crid) else {
         return ApiError::NotFound.into_response();
     };
     let cid = cid.parse::<i64>().ok().map(crate::model::CampaignId);
-    // The token names the campaign: a valid one moved to another
-    // campaign's creative would land the person on the wrong page.
-    if let Some(claims) = &counted
-        && cid != Some(claims.campaign)
-    {
-        return refused(counters, Refusal::Forged);
-    }
     let snap = app.snapshot.load();
     let campaign = cid
         .and_then(|id| snap.by_id.get(&id))
@@ -274,12 +315,19 @@ pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
                 .find(|i| &*i.crid == crid)
                 .map(|i| i.landing_url.to_string())
         });
-        assembled.or_else(|| {
+        let native = || {
             c.natives
                 .iter()
                 .find(|n| n.crid == crid)
                 .map(|n| n.assets.landing_url.clone())
-        })
+        };
+        let banner = || {
+            c.banners
+                .iter()
+                .find(|b| b.crid == crid)
+                .and_then(|b| b.landing_url.clone())
+        };
+        assembled.or_else(native).or_else(banner)
     });
     // A counted click hands the advertiser its click id (`bclid`, the bid
     // id), which a conversion postback can name.
@@ -294,14 +342,7 @@ pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
         return ApiError::NotFound.into_response();
     };
     if let Some(claims) = counted {
-        EventCounters::inc(&counters.accepted, EventKind::Click);
-        app.events.send(record(
-            app,
-            EventKind::Click,
-            &claims,
-            Clearing::Unknown,
-            now,
-        ));
+        count_click(app, &claims, now);
     }
     let mut resp = empty(StatusCode::FOUND);
     resp.headers_mut().insert(header::LOCATION, location);
