@@ -269,7 +269,9 @@ fn northwind_html(w: u32, h: u32) -> (String, FixedCreative) {
     )
 }
 
-/// A complete VAST 4.2 InLine linear ad.
+/// A complete VAST 4.2 InLine linear ad, its elements in the order of the
+/// IAB's 4.2 schema (stricter than the spec's own examples), so that the
+/// bid path's trackers can be shown to keep it valid.
 fn vast(brand: &str, domain: &str, secs: u32, w: u32, h: u32) -> (String, FixedCreative) {
     let id = format!("{}-{secs}s-{w}x{h}", brand.to_lowercase().replace(' ', "-"));
     let document = format!(
@@ -278,14 +280,12 @@ fn vast(brand: &str, domain: &str, secs: u32, w: u32, h: u32) -> (String, FixedC
   <Ad id="{id}">
     <InLine>
       <AdSystem version="1">bidder-demo</AdSystem>
-      <AdTitle>{brand} {secs}s</AdTitle>
       <Impression id="imp"><![CDATA[https://track.{domain}/imp?ad={id}]]></Impression>
       <AdServingId>{id}</AdServingId>
+      <AdTitle>{brand} {secs}s</AdTitle>
       <Creatives>
         <Creative id="{id}" sequence="1">
-          <UniversalAdId idRegistry="bidder-demo">{id}</UniversalAdId>
           <Linear>
-            <Duration>00:00:{secs:02}</Duration>
             <TrackingEvents>
               <Tracking event="start"><![CDATA[https://track.{domain}/start?ad={id}]]></Tracking>
               <Tracking event="firstQuartile"><![CDATA[https://track.{domain}/q1?ad={id}]]></Tracking>
@@ -293,13 +293,15 @@ fn vast(brand: &str, domain: &str, secs: u32, w: u32, h: u32) -> (String, FixedC
               <Tracking event="thirdQuartile"><![CDATA[https://track.{domain}/q3?ad={id}]]></Tracking>
               <Tracking event="complete"><![CDATA[https://track.{domain}/complete?ad={id}]]></Tracking>
             </TrackingEvents>
-            <VideoClicks>
-              <ClickThrough id="click"><![CDATA[https://{domain}/?src=rtb-video]]></ClickThrough>
-            </VideoClicks>
+            <Duration>00:00:{secs:02}</Duration>
             <MediaFiles>
               <MediaFile delivery="progressive" type="video/mp4" width="{w}" height="{h}" bitrate="2000"><![CDATA[https://cdn.{domain}/v/{id}.mp4]]></MediaFile>
             </MediaFiles>
+            <VideoClicks>
+              <ClickThrough id="click"><![CDATA[https://{domain}/?src=rtb-video]]></ClickThrough>
+            </VideoClicks>
           </Linear>
+          <UniversalAdId idRegistry="bidder-demo">{id}</UniversalAdId>
         </Creative>
       </Creatives>
     </InLine>

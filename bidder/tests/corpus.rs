@@ -1,6 +1,8 @@
 //! The request corpus in `testdata/` through the real server: every valid
 //! request gets a spec-valid answer or a no-bid (checked by the shared
-//! `ortb_check.py`), every invalid one a 400 naming the expected field.
+//! `ortb_check.py`), every VAST answer is valid against the IAB's VAST 4.2
+//! schema (`tests/tools/vast_xsd.py`), every invalid one a 400 naming the
+//! expected field.
 
 mod common;
 
@@ -61,6 +63,56 @@ async fn every_corpus_request_gets_a_spec_valid_answer_or_no_bid() {
     assert!(
         output.status.success(),
         "ortb_check failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_vast_answer_keeps_the_iab_schema_with_the_bidders_trackers() {
+    // The demo's VAST documents follow the IAB's 4.2 schema; with the
+    // bidder's `<Impression>` and `<ClickTracking>` in them they must still.
+    let server = TestServer::demo().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut documents = Vec::new();
+    for path in json_files("requests") {
+        let reply = server.bid(std::fs::read(&path).unwrap()).await;
+        if reply.status != 200 {
+            continue;
+        }
+        for seat in reply.json()["seatbid"].as_array().unwrap() {
+            for bid in seat["bid"].as_array().unwrap() {
+                let adm = bid["adm"].as_str().unwrap_or_default();
+                if !adm.contains("<VAST") {
+                    continue;
+                }
+                assert!(adm.contains("/events/imp?"), "{adm}");
+                assert!(adm.contains("/events/clicktrack?"), "{adm}");
+                let file = dir.path().join(format!("{}.xml", documents.len()));
+                std::fs::write(&file, adm).unwrap();
+                documents.push(file);
+            }
+        }
+    }
+    assert!(
+        documents.len() >= 3,
+        "only {} VAST answers",
+        documents.len()
+    );
+    let schema =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas/vast_4.2.xsd");
+    let checker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/vast_xsd.py");
+    let output = tokio::process::Command::new("python3")
+        .arg(&checker)
+        .arg(&schema)
+        .args(&documents)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "VAST answers against the schema:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
