@@ -155,15 +155,40 @@ async fn a_bids_events_are_counted_once_however_often_they_come() {
     server.stop().await;
 }
 
+/// The first bid the demo gives for the corpus request `file`.
+async fn first_bid(server: &TestServer, file: &str) -> Value {
+    let request = std::fs::read(common::testdata().join("requests").join(file)).unwrap();
+    let reply = server.bid(request).await;
+    assert_eq!(reply.status, 200);
+    reply.json()["seatbid"][0]["bid"][0].clone()
+}
+
+/// Follows the click tracker `click`: a 302 to a landing page starting
+/// with `landing`, handing over the click id.
+async fn lands(server: &TestServer, click: &str, landing: &str) {
+    let landed = server.request(Method::GET, click, &[], Vec::new()).await;
+    assert_eq!(landed.status, 302);
+    let location = landed.header("location").unwrap();
+    assert!(
+        location.starts_with(&format!("{landing}bclid=")),
+        "{location}"
+    );
+}
+
+/// Waits for one click to be counted, then checks it is in the store for
+/// campaign `cid`.
+async fn one_click_stored(server: &TestServer, cid: &str) {
+    counted(server, "click", 1.0).await;
+    let store = Store::open(&server.data_dir).unwrap();
+    let campaign = CampaignId(cid.parse().unwrap());
+    assert_eq!(store.event_count(campaign, EventKind::Click).unwrap(), 1);
+}
+
 #[tokio::test]
 async fn a_fixed_native_ads_click_goes_through_the_tracker_and_counts_for_its_campaign_only() {
     let server = server().await;
     // Northwind's app install: a native ad uploaded complete.
-    let request =
-        std::fs::read(common::testdata().join("requests/23-northwind-app-native.json")).unwrap();
-    let reply = server.bid(request).await;
-    assert_eq!(reply.status, 200);
-    let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+    let bid = first_bid(&server, "23-northwind-app-native.json").await;
     let adm: Value = serde_json::from_str(bid["adm"].as_str().unwrap()).unwrap();
     let link = adm["link"]["url"].as_str().unwrap();
     let (cid, crid) = (bid["cid"].as_str().unwrap(), bid["crid"].as_str().unwrap());
@@ -182,17 +207,8 @@ async fn a_fixed_native_ads_click_goes_through_the_tracker_and_counts_for_its_ca
         metric(&server, "bidder_events_refused_total{reason=\"forged\"}").await,
         1.0
     );
-    let landed = server.request(Method::GET, click, &[], Vec::new()).await;
-    assert_eq!(landed.status, 302);
-    let location = landed.header("location").unwrap();
-    assert!(
-        location.starts_with("https://northwind-coffee.example/app?bclid="),
-        "{location}"
-    );
-    counted(&server, "click", 1.0).await;
-    let store = Store::open(&server.data_dir).unwrap();
-    let campaign = CampaignId(cid.parse().unwrap());
-    assert_eq!(store.event_count(campaign, EventKind::Click).unwrap(), 1);
+    lands(&server, click, "https://northwind-coffee.example/app?").await;
+    one_click_stored(&server, cid).await;
     server.stop().await;
 }
 
@@ -201,12 +217,7 @@ async fn a_fixed_html_banners_click_macro_becomes_the_tracker_and_counts() {
     let server = server().await;
     // A GDPR request without consent: one of Acme's fixed banners, whose
     // markup links to `${CLICK_URL}`.
-    let request =
-        std::fs::read(common::testdata().join("requests/03-openrtb26-gdpr-top-level.json"))
-            .unwrap();
-    let reply = server.bid(request).await;
-    assert_eq!(reply.status, 200);
-    let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+    let bid = first_bid(&server, "03-openrtb26-gdpr-top-level.json").await;
     let adm = bid["adm"].as_str().unwrap();
     let (cid, crid) = (bid["cid"].as_str().unwrap(), bid["crid"].as_str().unwrap());
     assert!(!adm.contains("${CLICK_URL}"), "{adm}");
@@ -225,28 +236,15 @@ async fn a_fixed_html_banners_click_macro_becomes_the_tracker_and_counts() {
         adm.contains(r#"" target="_blank"><img src="https://cdn.acme-outdoor.example/b/"#),
         "{adm}"
     );
-    let landed = server.request(Method::GET, click, &[], Vec::new()).await;
-    assert_eq!(landed.status, 302);
-    let location = landed.header("location").unwrap();
-    assert!(
-        location.starts_with("https://acme-outdoor.example/?src=rtb&bclid="),
-        "{location}"
-    );
-    counted(&server, "click", 1.0).await;
-    let store = Store::open(&server.data_dir).unwrap();
-    let campaign = CampaignId(cid.parse().unwrap());
-    assert_eq!(store.event_count(campaign, EventKind::Click).unwrap(), 1);
+    lands(&server, click, "https://acme-outdoor.example/?src=rtb&").await;
+    one_click_stored(&server, cid).await;
     server.stop().await;
 }
 
 #[tokio::test]
 async fn a_fixed_vast_ads_click_tracking_counts_without_redirecting() {
     let server = server().await;
-    let request =
-        std::fs::read(common::testdata().join("requests/09-video-instream-ctv.json")).unwrap();
-    let reply = server.bid(request).await;
-    assert_eq!(reply.status, 200);
-    let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+    let bid = first_bid(&server, "09-video-instream-ctv.json").await;
     let adm = bid["adm"].as_str().unwrap();
     let cid = bid["cid"].as_str().unwrap();
     // First in `<VideoClicks>`, before the document's own click-through.
@@ -266,10 +264,7 @@ async fn a_fixed_vast_ads_click_tracking_counts_without_redirecting() {
     assert_eq!(pinged.status, 200);
     assert_eq!(pinged.header("content-type"), Some("image/gif"));
     assert_eq!(pinged.header("location"), None);
-    counted(&server, "click", 1.0).await;
-    let store = Store::open(&server.data_dir).unwrap();
-    let campaign = CampaignId(cid.parse().unwrap());
-    assert_eq!(store.event_count(campaign, EventKind::Click).unwrap(), 1);
+    one_click_stored(&server, cid).await;
     server.stop().await;
 }
 
