@@ -67,7 +67,8 @@ pub struct NativeAd {
 pub struct VideoAd {
     /// Creative id as sent in `crid`.
     pub crid: String,
-    /// The VAST document's properties (its text is in `document`).
+    /// The creative as uploaded: slots are matched on its duration,
+    /// types and size; what is served is `document`.
     pub vast: VastCreative,
     /// The document, served as `adm`, with the impression and click
     /// trackers in it.
