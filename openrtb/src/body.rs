@@ -35,9 +35,6 @@ impl std::fmt::Debug for Gunzipper {
 /// Output room added per step: enough for a bid request in one.
 const INFLATE_STEP: usize = 16 * 1024;
 
-/// The smallest first step, whatever the trailer says.
-const MIN_STEP: usize = 512;
-
 /// Room past the announced size in the first step: with less than a few
 /// hundred bytes of room left the inflater leaves its fast loop (one byte
 /// of slack made the corpus 12 % slower to inflate than a full step).
@@ -62,9 +59,7 @@ impl Gunzipper {
         let announced = input.len().checked_sub(4).map_or(0, |at| {
             u32::from_le_bytes([input[at], input[at + 1], input[at + 2], input[at + 3]]) as usize
         });
-        let mut step = announced
-            .saturating_add(SLACK)
-            .clamp(MIN_STEP, INFLATE_STEP);
+        let mut step = announced.saturating_add(SLACK).min(INFLATE_STEP);
         let (mut read, mut written) = (0, 0);
         let ended = loop {
             if written == cap {
