@@ -22,6 +22,7 @@
 //! - [`reports`]: per-minute aggregates of bids and no-bids; the report API.
 //! - [`demo`]: demo advertisers and campaigns for `--demo`.
 //! - [`upload_client`]: `bidder audiences upload`, the terminal client.
+//! - [`vast`]: the shape of a VAST upload, read from a parsed document.
 //! - [`model`]: advertisers, campaigns, creatives as stored.
 //! - [`metrics`], [`allowlist`], [`shutdown`], [`error`], [`maintenance`],
 //!   [`background`]: small pieces, one concept each.
@@ -58,6 +59,7 @@ pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod upload_client;
+pub mod vast;
 
 pub use app::App;
 pub use config::Config;

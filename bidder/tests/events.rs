@@ -268,6 +268,61 @@ async fn a_fixed_vast_ads_click_tracking_counts_without_redirecting() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vast_wrapper_without_a_linear_ad_gets_one_whose_click_tracking_counts() {
+    let server = server().await;
+    let token = server.admin_token().to_string();
+    let mut campaign = common::campaign_body(1, "Acme wrapped video");
+    campaign["targeting"] = json!({"formats": ["video"]});
+    let created = server
+        .api(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(&token),
+            Some(campaign),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json());
+    let cid = created.json()["id"].as_i64().unwrap().to_string();
+    // The usual bare wrapper: the ad, and its clicks, are the next server's.
+    let wrapper = r#"<?xml version="1.0" encoding="UTF-8"?>
+<VAST version="4.2" xmlns="http://www.iab.com/VAST"><Ad id="w"><Wrapper>
+<AdSystem>acme-adserver</AdSystem>
+<Impression><![CDATA[https://track.acme.example/imp]]></Impression>
+<VASTAdTagURI><![CDATA[https://ads.acme.example/vast.xml]]></VASTAdTagURI>
+</Wrapper></Ad></VAST>"#;
+    let creative = json!({"name": "wrapped", "body": {"kind": "vast", "document": wrapper,
+        "duration_secs": 15, "mimes": ["video/mp4"], "w": 1920, "h": 1080}});
+    let path = format!("/api/v1/campaigns/{cid}/creatives");
+    let uploaded = server
+        .api(Method::POST, &path, Some(&token), Some(creative))
+        .await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.json());
+
+    let bid = first_bid(&server, "09-video-instream-ctv.json").await;
+    assert_eq!(bid["cid"], cid.as_str(), "{bid}");
+    let adm = bid["adm"].as_str().unwrap();
+    // A linear ad holding only the tracker, where the schema puts
+    // `<Creatives>`: just before `<VASTAdTagURI>`.
+    let added = "<Creatives><Creative><Linear><VideoClicks><ClickTracking><![CDATA[";
+    let at = adm.find(added).expect(adm);
+    let end = adm[at..].find("</Creatives>").expect(adm) + at + "</Creatives>".len();
+    assert!(adm[end..].starts_with("<VASTAdTagURI>"), "{adm}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrapper.xml");
+    std::fs::write(&file, adm).unwrap();
+    common::assert_vast_schema(&[file]).await;
+
+    let tracker = &adm[at + added.len()..];
+    let url =
+        &tracker[tracker.find("/events/clicktrack?").expect(adm)..tracker.find("]]>").unwrap()];
+    let pinged = server.request(Method::GET, url, &[], Vec::new()).await;
+    assert_eq!(pinged.status, 200);
+    assert_eq!(pinged.header("location"), None);
+    one_click_stored(&server, &cid).await;
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_loss_books_nothing_and_an_unsubstituted_price_books_the_bid() {
     let server = server().await;

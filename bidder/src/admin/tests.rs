@@ -469,6 +469,36 @@ fn an_invalid_creative_is_refused_naming_every_bad_field() {
 }
 
 #[test]
+fn a_vast_upload_is_parsed_and_its_broken_shape_named() {
+    let f = Fixture::new();
+    let path = format!("/api/v1/campaigns/{}/creatives", f.campaign);
+    let vast = |document: &str| {
+        json!({"name": "v", "body": {"kind": "vast", "document": document,
+            "duration_secs": 15, "mimes": ["video/mp4"], "w": 640, "h": 360}})
+    };
+    // The old check looked for the tags as text: these two passed it.
+    for (document, says) in [
+        (
+            "<VAST><Ad><Wrapper><MediaFile></Wrapper></Ad></VAST>",
+            "not well-formed XML",
+        ),
+        (
+            "<VAST><Ad><InLine><AdParameters><![CDATA[<MediaFile>]]></AdParameters></InLine></Ad></VAST>",
+            "<Ad> 1: an <InLine> needs a linear ad with a media file",
+        ),
+    ] {
+        let refused = f.admin_call(Method::POST, &path, vast(document));
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(fields(&refused), vec!["body.document"]);
+        let message = refused.json["fields"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with(says), "{message}");
+    }
+    let wrapper = "<VAST version=\"4.2\"><Ad><Wrapper><AdSystem>s</AdSystem><Impression>https://t.example/i</Impression><VASTAdTagURI>https://ads.example/v.xml</VASTAdTagURI></Wrapper></Ad></VAST>";
+    let ok = f.admin_call(Method::POST, &path, vast(wrapper));
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.json);
+}
+
+#[test]
 fn an_html_click_macro_and_its_landing_page_come_together() {
     let f = Fixture::new();
     let path = format!("/api/v1/campaigns/{}/creatives", f.campaign);

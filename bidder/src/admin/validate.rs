@@ -355,16 +355,10 @@ pub(super) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
         }
         FixedCreative::Vast(v) => {
             markup(&mut e, "body.document", &v.document);
-            // A minimal shape check: a VAST root with either media files
-            // (InLine) or a wrapper pointing elsewhere.
             if !v.document.trim().is_empty()
-                && !(v.document.contains("<VAST")
-                    && (v.document.contains("<MediaFile") || v.document.contains("<Wrapper")))
+                && let Err(why) = crate::vast::check(&v.document)
             {
-                e.push(
-                    "body.document",
-                    "not a VAST document (needs <VAST with <MediaFile or <Wrapper)",
-                );
+                e.push("body.document", why);
             }
             if v.duration_secs == 0 {
                 e.push("body.duration_secs", "must be greater than 0");

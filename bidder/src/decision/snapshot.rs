@@ -439,11 +439,22 @@ fn compile(
                 crid,
                 assets: n.clone(),
             }),
-            FixedCreative::Vast(v) if allows(AdFormat::Video) => videos.push(VideoAd {
-                crid,
-                document: Tracked::vast(&v.document, trackers),
-                vast: v.clone(),
-            }),
+            FixedCreative::Vast(v) if allows(AdFormat::Video) => {
+                match Tracked::vast(&v.document, trackers) {
+                    Ok(document) => videos.push(VideoAd {
+                        crid,
+                        document,
+                        vast: v.clone(),
+                    }),
+                    // Only documents stored before uploads were parsed can
+                    // get here. No player could play one, so it never bids.
+                    Err(e) => tracing::warn!(
+                        campaign = c.id.0,
+                        creative = cr.id.0,
+                        "VAST creative not served: not well-formed XML ({e})"
+                    ),
+                }
+            }
             _ => {}
         }
     }

@@ -505,6 +505,25 @@ fn video_needs_an_accepted_mime_type_and_duration() {
 }
 
 #[test]
+fn a_stored_vast_document_that_does_not_parse_never_bids() {
+    // Uploads are parsed now; a document stored before that was checked
+    // only for its tags and may be broken XML, which no player can play.
+    let mut broken = vast(30);
+    if let FixedCreative::Vast(v) = &mut broken {
+        v.document = v.document.replace("</InLine>", "");
+    }
+    let cat = catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![creative(10, 1, broken)],
+    );
+    let snap = Snapshot::build(&cat, &settings());
+    let ok = r#"{"id":"r","imp":[{"id":"1","video":{"mimes":["video/mp4"],"maxduration":30,"protocols":[2,7]}}]}"#;
+    run(&snap, ok, true, |o| {
+        assert_eq!(no_bid(o), NoBidReason::NoEligibleCampaign)
+    });
+}
+
+#[test]
 fn formats_outside_the_campaign_targeting_are_not_served() {
     let mut c = campaign(1, 2_000_000, 5_000_000);
     c.targeting.formats = vec![AdFormat::Video];

@@ -10,6 +10,8 @@
 
 use creative::CLICK_URL_MACRO;
 
+use crate::vast::{children, name};
+
 /// Markup cut around the holes for the bid's tail.
 #[derive(Debug)]
 pub struct Tracked {
@@ -58,67 +60,80 @@ impl Tracked {
         b.finish()
     }
 
-    /// A VAST document: an `<Impression>` before its own first one (or
-    /// before the end of its `<InLine>` or `<Wrapper>`), and a
-    /// `<ClickTracking>` first in every linear ad's `<VideoClicks>`, which
-    /// is added as the linear ad's last element where it has none. Both
-    /// places keep the element order of the VAST 4.2 schema.
+    /// A VAST document: an `<Impression>` before the first ad's own first
+    /// one, and a `<ClickTracking>` first in every linear ad's
+    /// `<VideoClicks>`, which is added as the linear ad's last element
+    /// where it has none. A wrapper without a linear ad gets one that holds
+    /// only the click tracker: players add a wrapper's trackers to those of
+    /// the linear ad it leads to. Every place keeps the element order of
+    /// the VAST 4.2 schema.
     ///
-    /// The document is searched as text, not parsed: it was checked to be
-    /// VAST on upload, and the tags are matched whole.
-    pub fn vast(doc: &str, t: Trackers<'_>) -> Tracked {
-        let mut inserts = Vec::new();
-        if let Some(at) = ["<Impression", "</InLine>", "</Wrapper>"]
-            .iter()
-            .find_map(|tag| find_tag(doc, tag, 0))
-        {
-            inserts.push((at, 0, Insert::Impression));
-        }
-        let mut from = 0;
-        while let Some(start) = find_tag(doc, "<Linear", from) {
-            let Some(end) = doc[start..].find("</Linear>").map(|e| start + e) else {
-                break;
-            };
-            let linear = &doc[start..end];
-            match (linear.find("<VideoClicks>"), linear.find("<VideoClicks/>")) {
-                (Some(open), _) => inserts.push((
-                    start + open + "<VideoClicks>".len(),
-                    0,
-                    Insert::ClickTracking,
-                )),
-                (None, Some(empty)) => {
-                    inserts.push((start + empty, "<VideoClicks/>".len(), Insert::VideoClicks))
-                }
-                (None, None) => inserts.push((end, 0, Insert::VideoClicks)),
+    /// The document is parsed, so text in CDATA sections and comments (an
+    /// `<AdParameters>` payload, say) is never taken for a tag; the trackers
+    /// go into the original text, which is otherwise kept byte for byte.
+    /// Fails only when the document is not well-formed XML.
+    pub fn vast(doc: &str, t: Trackers<'_>) -> Result<Tracked, roxmltree::Error> {
+        let parsed = roxmltree::Document::parse(doc)?;
+        // (where, tags before the URL, the URL, tags after its hole)
+        let mut inserts: Vec<(Place, &str, &str, &str)> = Vec::new();
+        let bodies = children(parsed.root_element(), "Ad")
+            .filter_map(|ad| children(ad, "InLine").chain(children(ad, "Wrapper")).next())
+            // An empty `<InLine/>` or `<Wrapper/>` holds no ad to track
+            // (and could not take two inserts at its one `/>`).
+            .filter(|body| body.has_children());
+        for (i, body) in bodies.enumerate() {
+            if i == 0 {
+                let place = match children(body, "Impression").next() {
+                    Some(first) => Place::before(first),
+                    None => match body
+                        .children()
+                        .rfind(|n| ["AdSystem", "Error", "Extensions"].contains(&name(*n)))
+                    {
+                        Some(last) => Place::after(last),
+                        None => Place::inside(doc, body, End::First),
+                    },
+                };
+                let (open, close) = IMPRESSION;
+                inserts.push((place, open, t.impression, close));
             }
-            from = end + "</Linear>".len();
+            let linears: Vec<_> = children(body, "Creatives")
+                .flat_map(|c| children(c, "Creative"))
+                .flat_map(|c| children(c, "Linear"))
+                .collect();
+            for &linear in &linears {
+                let (place, (open, close)) = match children(linear, "VideoClicks").next() {
+                    Some(clicks) => (Place::inside(doc, clicks, End::First), CLICK_TRACKING),
+                    None => (Place::inside(doc, linear, End::Last), VIDEO_CLICKS),
+                };
+                inserts.push((place, open, t.click_ping, close));
+            }
+            if linears.is_empty() && name(body) == "Wrapper" {
+                let (place, (open, close)) = match children(body, "Creatives").next() {
+                    Some(creatives) => (Place::inside(doc, creatives, End::Last), CREATIVE),
+                    None => match children(body, "VASTAdTagURI").next() {
+                        Some(uri) => (Place::before(uri), CREATIVES),
+                        None => (Place::inside(doc, body, End::Last), CREATIVES),
+                    },
+                };
+                inserts.push((place, open, t.click_ping, close));
+            }
         }
-        inserts.sort_by_key(|&(at, _, _)| at);
+        // Stable: inserts at one spot keep the order they were found in.
+        inserts.sort_by_key(|(place, ..)| place.at);
         let mut b = Builder::default();
         let mut copied = 0;
-        for (at, replaced, insert) in inserts {
-            b.text(&doc[copied..at]);
-            copied = at + replaced;
-            let (open, url, close) = match insert {
-                Insert::Impression => ("<Impression><![CDATA[", t.impression, "]]></Impression>"),
-                Insert::ClickTracking => (
-                    "<ClickTracking><![CDATA[",
-                    t.click_ping,
-                    "]]></ClickTracking>",
-                ),
-                Insert::VideoClicks => (
-                    "<VideoClicks><ClickTracking><![CDATA[",
-                    t.click_ping,
-                    "]]></ClickTracking></VideoClicks>",
-                ),
-            };
+        for (place, open, url, close) in inserts {
+            b.text(&doc[copied..place.at]);
+            copied = place.at + place.replaced;
+            b.text(place.open);
             b.text(open);
             b.text(url);
             b.hole();
             b.text(close);
+            b.text(&place.close);
         }
         b.text(&doc[copied..]);
-        b.finish()
+        Ok(b.finish())
     }
 
     /// Appends the markup with `stage` and `token` in every hole.
@@ -134,24 +149,100 @@ impl Tracked {
     }
 }
 
-enum Insert {
-    Impression,
-    ClickTracking,
-    VideoClicks,
+/// The tags around each kind of VAST tracker: (before its URL, after its hole).
+const IMPRESSION: (&str, &str) = ("<Impression><![CDATA[", "]]></Impression>");
+const CLICK_TRACKING: (&str, &str) = ("<ClickTracking><![CDATA[", "]]></ClickTracking>");
+const VIDEO_CLICKS: (&str, &str) = (
+    "<VideoClicks><ClickTracking><![CDATA[",
+    "]]></ClickTracking></VideoClicks>",
+);
+const CREATIVE: (&str, &str) = (
+    "<Creative><Linear><VideoClicks><ClickTracking><![CDATA[",
+    "]]></ClickTracking></VideoClicks></Linear></Creative>",
+);
+const CREATIVES: (&str, &str) = (
+    "<Creatives><Creative><Linear><VideoClicks><ClickTracking><![CDATA[",
+    "]]></ClickTracking></VideoClicks></Linear></Creative></Creatives>",
+);
+
+/// Which end of an element's content.
+#[derive(Clone, Copy)]
+enum End {
+    First,
+    Last,
 }
 
-/// Where the tag `tag` (`<Name` or `</Name>`) starts at or after `from`,
-/// matched whole: `<Linear` is not `<LinearX`.
-fn find_tag(doc: &str, tag: &str, from: usize) -> Option<usize> {
-    let mut from = from;
-    while let Some(i) = doc[from..].find(tag).map(|i| from + i) {
-        let next = doc.as_bytes().get(i + tag.len()).copied();
-        if tag.ends_with('>') || matches!(next, Some(b'>' | b'/' | b' ' | b'\t' | b'\r' | b'\n')) {
-            return Some(i);
+/// Where in the document an insert goes.
+#[derive(Debug, Default, PartialEq)]
+struct Place {
+    /// Byte offset.
+    at: usize,
+    /// Bytes of the document the insert replaces there.
+    replaced: usize,
+    /// Text before and after the insert: a self-closing element is opened
+    /// around its new content, its `/>` replaced by `>` and its end tag.
+    open: &'static str,
+    close: String,
+}
+
+impl Place {
+    fn before(n: roxmltree::Node<'_, '_>) -> Place {
+        Place {
+            at: n.range().start,
+            ..Place::default()
         }
-        from = i + tag.len();
     }
-    None
+
+    fn after(n: roxmltree::Node<'_, '_>) -> Place {
+        Place {
+            at: n.range().end,
+            ..Place::default()
+        }
+    }
+
+    /// The first or last place among the children of `el`.
+    fn inside(doc: &str, el: roxmltree::Node<'_, '_>, end: End) -> Place {
+        let range = el.range();
+        let text = &doc[range.clone()];
+        if text.ends_with("/>") {
+            // The source's qualified name, so a prefixed element stays closed.
+            let qname = text[1..]
+                .split(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+                .next()
+                .unwrap_or_default();
+            return Place {
+                at: range.end - 2,
+                replaced: 2,
+                open: ">",
+                close: format!("</{qname}>"),
+            };
+        }
+        let at = match end {
+            End::First => range.start + start_tag_len(text),
+            // A parsed element that does not close itself ends with `</`, its
+            // name, optional space and `>`.
+            End::Last => range.start + text.rfind("</").unwrap_or(text.len()),
+        };
+        Place {
+            at,
+            ..Place::default()
+        }
+    }
+}
+
+/// The length of the start tag `element` begins with: up to the first `>`
+/// outside a quoted attribute value (where `>` may stand unescaped).
+fn start_tag_len(element: &str) -> usize {
+    let mut quote = None;
+    for (i, b) in element.bytes().enumerate() {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if q == b => quote = None,
+            (None, b'>') => return i + 1,
+            _ => {}
+        }
+    }
+    element.len()
 }
 
 #[derive(Default)]
@@ -217,30 +308,89 @@ mod tests {
         ));
     }
 
+    fn vast(doc: &str) -> String {
+        written(&Tracked::vast(doc, T).expect("well-formed"))
+    }
+
+    const IMP: &str =
+        "<Impression><![CDATA[https://b.example/events/imp?stage=intent&t=TOK]]></Impression>";
+    const PING: &str = "<ClickTracking><![CDATA[https://b.example/events/clicktrack?cid=1&crid=2&stage=intent&t=TOK]]></ClickTracking>";
+
     #[test]
     fn vast_click_tracking_goes_first_in_existing_video_clicks() {
         let doc = "<VAST><Ad><InLine><Impression>i</Impression><Creatives><Creative><Linear><Duration>00:00:15</Duration><MediaFiles/><VideoClicks><ClickThrough>https://a.example</ClickThrough></VideoClicks></Linear></Creative></Creatives></InLine></Ad></VAST>";
         assert_eq!(
-            written(&Tracked::vast(doc, T)),
-            "<VAST><Ad><InLine><Impression><![CDATA[https://b.example/events/imp?stage=intent&t=TOK]]></Impression><Impression>i</Impression><Creatives><Creative><Linear><Duration>00:00:15</Duration><MediaFiles/><VideoClicks><ClickTracking><![CDATA[https://b.example/events/clicktrack?cid=1&crid=2&stage=intent&t=TOK]]></ClickTracking><ClickThrough>https://a.example</ClickThrough></VideoClicks></Linear></Creative></Creatives></InLine></Ad></VAST>"
-        );
-    }
-
-    #[test]
-    fn vast_without_video_clicks_gets_them_last_in_each_linear_ad() {
-        let doc = "<VAST><Ad><Wrapper><VASTAdTagURI>u</VASTAdTagURI><Creatives><Creative><Linear skipoffset=\"00:00:05\"><TrackingEvents/></Linear></Creative><Creative><NonLinearAds/></Creative><Creative><Linear><VideoClicks/></Linear></Creative></Creatives></Wrapper></Ad></VAST>";
-        let ping = "<VideoClicks><ClickTracking><![CDATA[https://b.example/events/clicktrack?cid=1&crid=2&stage=intent&t=TOK]]></ClickTracking></VideoClicks>";
-        assert_eq!(
-            written(&Tracked::vast(doc, T)),
+            vast(doc),
             format!(
-                "<VAST><Ad><Wrapper><VASTAdTagURI>u</VASTAdTagURI><Creatives><Creative><Linear skipoffset=\"00:00:05\"><TrackingEvents/>{ping}</Linear></Creative><Creative><NonLinearAds/></Creative><Creative><Linear>{ping}</Linear></Creative></Creatives><Impression><![CDATA[https://b.example/events/imp?stage=intent&t=TOK]]></Impression></Wrapper></Ad></VAST>"
+                "<VAST><Ad><InLine>{IMP}<Impression>i</Impression><Creatives><Creative><Linear><Duration>00:00:15</Duration><MediaFiles/><VideoClicks>{PING}<ClickThrough>https://a.example</ClickThrough></VideoClicks></Linear></Creative></Creatives></InLine></Ad></VAST>"
             )
         );
     }
 
     #[test]
-    fn tags_are_matched_whole() {
-        assert_eq!(find_tag("<LinearX><Linear>", "<Linear", 0), Some(9));
-        assert_eq!(find_tag("<ImpressionX/>", "<Impression", 0), None);
+    fn vast_without_video_clicks_gets_them_last_in_each_linear_ad() {
+        let doc = "<VAST><Ad><Wrapper><AdSystem>s</AdSystem><Creatives><Creative><Linear skipoffset=\"00:00:05\"><TrackingEvents/></Linear></Creative><Creative><NonLinearAds/></Creative><Creative><Linear><VideoClicks/></Linear></Creative><Creative><Linear skipoffset='a>b' /></Creative></Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>";
+        let clicks = format!("<VideoClicks>{PING}</VideoClicks>");
+        assert_eq!(
+            vast(doc),
+            format!(
+                "<VAST><Ad><Wrapper><AdSystem>s</AdSystem>{IMP}<Creatives><Creative><Linear skipoffset=\"00:00:05\"><TrackingEvents/>{clicks}</Linear></Creative><Creative><NonLinearAds/></Creative><Creative><Linear>{clicks}</Linear></Creative><Creative><Linear skipoffset='a>b' >{clicks}</Linear></Creative></Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
+            )
+        );
+    }
+
+    #[test]
+    fn a_wrapper_without_a_linear_ad_gets_one_holding_the_click_tracker() {
+        let linear =
+            format!("<Creative><Linear><VideoClicks>{PING}</VideoClicks></Linear></Creative>");
+        let bare = "<VAST><Ad><Wrapper><AdSystem>s</AdSystem><Impression>i</Impression><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>";
+        assert_eq!(
+            vast(bare),
+            format!(
+                "<VAST><Ad><Wrapper><AdSystem>s</AdSystem>{IMP}<Impression>i</Impression><Creatives>{linear}</Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
+            )
+        );
+        let non_linear = "<VAST><Ad><Wrapper><Impression>i</Impression><Creatives><Creative><NonLinearAds/></Creative></Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>";
+        assert_eq!(
+            vast(non_linear),
+            format!(
+                "<VAST><Ad><Wrapper>{IMP}<Impression>i</Impression><Creatives><Creative><NonLinearAds/></Creative>{linear}</Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
+            )
+        );
+    }
+
+    #[test]
+    fn vast_text_in_cdata_and_comments_is_not_taken_for_tags() {
+        let doc = "<VAST><!-- <Impression> <Linear> --><Ad><InLine><AdSystem>s</AdSystem><Creatives><Creative><Linear><AdParameters><![CDATA[<Impression>x</Impression><Linear></Linear><VideoClicks>]]></AdParameters><Duration>00:00:15</Duration><MediaFiles/></Linear></Creative></Creatives></InLine></Ad></VAST>";
+        assert_eq!(
+            vast(doc),
+            format!(
+                "<VAST><!-- <Impression> <Linear> --><Ad><InLine><AdSystem>s</AdSystem>{IMP}<Creatives><Creative><Linear><AdParameters><![CDATA[<Impression>x</Impression><Linear></Linear><VideoClicks>]]></AdParameters><Duration>00:00:15</Duration><MediaFiles/><VideoClicks>{PING}</VideoClicks></Linear></Creative></Creatives></InLine></Ad></VAST>"
+            )
+        );
+    }
+
+    #[test]
+    fn only_the_first_ad_of_a_pod_counts_the_impression() {
+        let ad = "<Ad><InLine><Impression>i</Impression></InLine></Ad>";
+        let out = vast(&format!("<VAST>{ad}{ad}<Ad><Wrapper/></Ad></VAST>"));
+        assert_eq!(
+            out,
+            format!(
+                "<VAST><Ad><InLine>{IMP}<Impression>i</Impression></InLine></Ad>{ad}<Ad><Wrapper/></Ad></VAST>"
+            )
+        );
+    }
+
+    #[test]
+    fn a_vast_document_that_is_not_well_formed_is_refused() {
+        assert!(Tracked::vast("<VAST><Ad><InLine></Ad></VAST>", T).is_err());
+        assert!(Tracked::vast("not xml", T).is_err());
+    }
+
+    #[test]
+    fn a_start_tag_ends_at_its_first_unquoted_bracket() {
+        assert_eq!(start_tag_len("<a x=\"1>2\" y='>'>b</a>"), 17);
+        assert_eq!(start_tag_len("<a>b</a>"), 3);
     }
 }

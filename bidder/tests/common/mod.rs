@@ -360,3 +360,23 @@ pub fn tracker(adm: &str, path: &str) -> String {
     let rest = &adm[at..];
     rest[..rest.find(['"', '\'']).unwrap()].replace("&amp;", "&")
 }
+
+/// Asserts that every VAST document in `files` is valid against the IAB's
+/// VAST 4.2 schema (`../shared/schemas/`), checked by python's `xmlschema`
+/// (`tests/tools/vast_xsd.py`).
+pub async fn assert_vast_schema(files: &[PathBuf]) {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new("python3")
+        .arg(here.join("tests/tools/vast_xsd.py"))
+        .arg(here.join("../../shared/schemas/vast_4.2.xsd"))
+        .args(files)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "VAST documents against the schema:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
