@@ -173,7 +173,7 @@ enum End {
 }
 
 /// Where in the document an insert goes.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Default)]
 struct Place {
     /// Byte offset.
     at: usize,
