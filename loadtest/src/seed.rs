@@ -329,21 +329,21 @@ fn vast(c: u32, domain: &str) -> String {
   <Ad id="lt-{c}">
     <InLine>
       <AdSystem version="1">loadtest</AdSystem>
-      <AdTitle>Campaign {c}</AdTitle>
       <Impression id="imp"><![CDATA[https://track.{domain}/imp?c={c}]]></Impression>
       <AdServingId>lt-{c}</AdServingId>
+      <AdTitle>Campaign {c}</AdTitle>
       <Creatives>
         <Creative id="lt-{c}" sequence="1">
-          <UniversalAdId idRegistry="loadtest">lt-{c}</UniversalAdId>
           <Linear>
             <Duration>00:00:15</Duration>
-            <VideoClicks>
-              <ClickThrough id="click"><![CDATA[https://{domain}/?c={c}]]></ClickThrough>
-            </VideoClicks>
             <MediaFiles>
               <MediaFile delivery="progressive" type="video/mp4" width="640" height="360" bitrate="1500"><![CDATA[https://cdn.{domain}/{c}.mp4]]></MediaFile>
             </MediaFiles>
+            <VideoClicks>
+              <ClickThrough id="click"><![CDATA[https://{domain}/?c={c}]]></ClickThrough>
+            </VideoClicks>
           </Linear>
+          <UniversalAdId idRegistry="loadtest">lt-{c}</UniversalAdId>
         </Creative>
       </Creatives>
     </InLine>
