@@ -413,33 +413,17 @@ async fn funnels_are_created_renamed_listed_and_targeted() {
 #[tokio::test]
 async fn stage_targeting_bids_only_on_the_stages_named() {
     let server = TestServer::demo().await;
-    let token = server.admin_token().to_owned();
     // Only intent and customer users of the Acme funnel, nobody unknown.
     let mut campaign = common::campaign_body(1, "Intent only");
     campaign["targeting"]["audience"] =
         json!({"funnel_id": 1, "stages": ["intent", "customer"], "unknown_users": false});
     campaign["stage_multipliers"] = json!({"intent": 2});
-    let created = server
-        .api(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(&token),
-            Some(campaign),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.json());
-    let cid = created.json()["id"].to_string();
+    let cid = server.created("/api/v1/campaigns", campaign).await["id"].to_string();
     let creative = json!({"name": "tiny", "body": {"kind": "html", "w": 123, "h": 45,
         "markup": "<a href=\"https://acme-outdoor.example\">x</a>"}});
-    let made = server
-        .api(
-            Method::POST,
-            &format!("/api/v1/campaigns/{cid}/creatives"),
-            Some(&token),
-            Some(creative),
-        )
+    server
+        .created(&format!("/api/v1/campaigns/{cid}/creatives"), creative)
         .await;
-    assert_eq!(made.status, 201, "{}", made.json());
     let tiny = |uid: &str| {
         serde_json::to_vec(&json!({
             "id": "t", "imp": [{"id": "1", "banner": {"w": 123, "h": 45}}],

@@ -70,14 +70,6 @@ async fn first_id(server: &TestServer, path: &str) -> i64 {
         .unwrap_or_else(|| panic!("{path}: {page}"))
 }
 
-async fn created(server: &TestServer, path: &str, body: Value) -> Value {
-    let reply = server
-        .api(Method::POST, path, Some(server.admin_token()), Some(body))
-        .await;
-    assert_eq!(reply.status, 201, "{path}: {}", reply.json());
-    reply.json()
-}
-
 /// Acme (advertiser 1, the advertiser token's and one of the buyer's) and
 /// a third advertiser neither of them is granted, each with a campaign, a
 /// creative, a funnel with a member, and a fragment.
@@ -104,32 +96,34 @@ async fn sides(server: &TestServer) -> (Side, Side) {
         crid: creative.to_string(),
     };
 
-    let adv = created(
-        server,
-        "/api/v1/advertisers",
-        json!({"name": "Foreign", "domain": "foreign.example"}),
-    )
-    .await["id"]
+    let adv = server
+        .created(
+            "/api/v1/advertisers",
+            json!({"name": "Foreign", "domain": "foreign.example"}),
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
-    let c = created(server, "/api/v1/campaigns", campaign_body(adv, "Foreign")).await["id"]
+    let c = server
+        .created("/api/v1/campaigns", campaign_body(adv, "Foreign"))
+        .await["id"]
         .as_i64()
         .unwrap();
-    let cr = created(
-        server,
-        &format!("/api/v1/campaigns/{c}/creatives"),
-        json!({"name": "f", "status": "active",
+    let cr = server
+        .created(
+            &format!("/api/v1/campaigns/{c}/creatives"),
+            json!({"name": "f", "status": "active",
                "body": {"kind": "html", "w": 123, "h": 45, "markup": "<div>f</div>"}}),
-    )
-    .await["id"]
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
-    let f = created(
-        server,
-        "/api/v1/funnels",
-        json!({"advertiser_id": adv, "name": "Foreign funnel"}),
-    )
-    .await["id"]
+    let f = server
+        .created(
+            "/api/v1/funnels",
+            json!({"advertiser_id": adv, "name": "Foreign funnel"}),
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
     let member = server
@@ -141,13 +135,13 @@ async fn sides(server: &TestServer) -> (Side, Side) {
         )
         .await;
     assert!(member.status < 300, "{}", member.json());
-    let fr = created(
-        server,
-        "/api/v1/fragments",
-        json!({"advertiser_id": adv, "set": fragment["set"], "kind": fragment["kind"],
+    let fr = server
+        .created(
+            "/api/v1/fragments",
+            json!({"advertiser_id": adv, "set": fragment["set"], "kind": fragment["kind"],
                "body": fragment["body"]}),
-    )
-    .await["id"]
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
     let foreign = Side {

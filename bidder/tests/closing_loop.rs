@@ -342,27 +342,14 @@ async fn five_impression_campaign(server: &TestServer) -> i64 {
     body["total_budget_micros"] = json!(100_000);
     body["daily_budget_micros"] = json!(0);
     body["pacing"] = json!({"mode": "asap", "time_zone": "UTC"});
-    let reply = server
-        .api(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(server.admin_token()),
-            Some(body),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.json());
-    let id = reply.json()["id"].as_i64().unwrap();
+    let id = server.created("/api/v1/campaigns", body).await["id"]
+        .as_i64()
+        .unwrap();
     let creative = json!({"name": "tiny", "body": {"kind": "html", "w": 123, "h": 45,
         "markup": "<a href=\"https://acme.example\">Acme</a>"}});
-    let reply = server
-        .api(
-            Method::POST,
-            &format!("/api/v1/campaigns/{id}/creatives"),
-            Some(server.admin_token()),
-            Some(creative),
-        )
+    server
+        .created(&format!("/api/v1/campaigns/{id}/creatives"), creative)
         .await;
-    assert_eq!(reply.status, 201, "{}", reply.json());
     id
 }
 

@@ -271,19 +271,9 @@ async fn a_fixed_vast_ads_click_tracking_counts_without_redirecting() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vast_wrapper_without_a_linear_ad_gets_one_whose_click_tracking_counts() {
     let server = server().await;
-    let token = server.admin_token().to_string();
     let mut campaign = common::campaign_body(1, "Acme wrapped video");
     campaign["targeting"] = json!({"formats": ["video"]});
-    let created = server
-        .api(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(&token),
-            Some(campaign),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.json());
-    let cid = created.json()["id"].as_i64().unwrap().to_string();
+    let cid = server.created("/api/v1/campaigns", campaign).await["id"].to_string();
     // The usual bare wrapper: the ad, and its clicks, are the next server's.
     let wrapper = r#"<?xml version="1.0" encoding="UTF-8"?>
 <VAST version="4.2" xmlns="http://www.iab.com/VAST"><Ad id="w"><Wrapper>
@@ -293,11 +283,9 @@ async fn a_vast_wrapper_without_a_linear_ad_gets_one_whose_click_tracking_counts
 </Wrapper></Ad></VAST>"#;
     let creative = json!({"name": "wrapped", "body": {"kind": "vast", "document": wrapper,
         "duration_secs": 15, "mimes": ["video/mp4"], "w": 1920, "h": 1080}});
-    let path = format!("/api/v1/campaigns/{cid}/creatives");
-    let uploaded = server
-        .api(Method::POST, &path, Some(&token), Some(creative))
+    server
+        .created(&format!("/api/v1/campaigns/{cid}/creatives"), creative)
         .await;
-    assert_eq!(uploaded.status, 201, "{}", uploaded.json());
 
     let bid = first_bid(&server, "09-video-instream-ctv.json").await;
     assert_eq!(bid["cid"], cid.as_str(), "{bid}");

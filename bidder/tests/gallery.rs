@@ -195,16 +195,9 @@ async fn texts_at_every_formats_limit_stay_inside_their_boxes() {
     let mut campaign = campaign_body(1, "Limits");
     campaign["targeting"] = json!({"formats": ["banner"]});
     campaign["fragment_sets"] = json!(["limits"]);
-    let created = server
-        .api(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(&admin),
-            Some(campaign),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.json());
-    let id = created.json()["id"].as_i64().unwrap();
+    let id = server.created("/api/v1/campaigns", campaign).await["id"]
+        .as_i64()
+        .unwrap();
 
     for (i, layout) in BANNERS.iter().enumerate() {
         let format = Format::parse(layout.name).unwrap();

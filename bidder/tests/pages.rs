@@ -17,20 +17,13 @@ const CLOSE: &str = "</style></iframe></textarea>'";
 /// set of campaign 1's advertiser; returns the campaign using them.
 async fn hostile_campaign(server: &TestServer) -> i64 {
     let t = server.tokens.as_ref().unwrap();
-    let (admin, buyer, advertiser) = (&t.admin, &t.buyer, &t.advertiser);
+    let (buyer, advertiser) = (&t.buyer, &t.advertiser);
     let mut campaign = common::campaign_body(1, "Hostile");
     campaign["targeting"] = json!({"formats": ["banner", "native"]});
     campaign["fragment_sets"] = json!(["hostile"]);
-    let made = server
-        .api(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(admin),
-            Some(campaign),
-        )
-        .await;
-    assert_eq!(made.status, 201, "{}", made.json());
-    let id = made.json()["id"].as_i64().unwrap();
+    let id = server.created("/api/v1/campaigns", campaign).await["id"]
+        .as_i64()
+        .unwrap();
     let fragments = [
         json!({"kind": "message", "body": {"language": "en",
             "headline": SCRIPT, "subline": ATTR}}),

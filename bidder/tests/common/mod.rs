@@ -202,6 +202,16 @@ impl TestServer {
         &self.tokens.as_ref().expect("demo server").admin
     }
 
+    /// POSTs `body` to `path` with the demo admin token, asserts 201 and
+    /// returns what was created.
+    pub async fn created(&self, path: &str, body: Value) -> Value {
+        let reply = self
+            .api(Method::POST, path, Some(self.admin_token()), Some(body))
+            .await;
+        assert_eq!(reply.status, 201, "{path}: {}", reply.json());
+        reply.json()
+    }
+
     /// Stops the server gracefully and waits for it; the store's folder
     /// is handed back to read after the stop (deleted when dropped).
     pub async fn stop_keeping_data(mut self) -> Option<tempfile::TempDir> {
