@@ -447,11 +447,12 @@ fn compile(
                         vast: v.clone(),
                     }),
                     // Only documents stored before uploads were parsed can
-                    // get here. No player could play one, so it never bids.
+                    // get here (broken XML, or a DTD the parser refuses).
+                    // No player could play one, so it never bids.
                     Err(e) => tracing::warn!(
                         campaign = c.id.0,
                         creative = cr.id.0,
-                        "VAST creative not served: not well-formed XML ({e})"
+                        "VAST creative not served: its document does not parse ({e})"
                     ),
                 }
             }
