@@ -15,6 +15,7 @@ use crate::admin::Admin;
 use crate::admission::Admission;
 use crate::audience::{Audience, Loaded};
 use crate::budget::Ledger;
+use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
 use crate::events::billing::BillWriter;
@@ -258,17 +259,77 @@ fn restore_counts(
     let now = UnixTime::now();
     let ttl = i64::from(config.events.reservation_ttl_secs);
     ledger.restore(&store.reservations_since(UnixTime(now.0 - ttl))?, now);
-    let advertiser: std::collections::HashMap<_, _> = catalog
+    replay_impressions(store, catalog, frequency, now)
+}
+
+/// Counts the week's impressions before `now` again, each in the windows
+/// its caps are read in: its campaign's time zone, UTC for its advertiser.
+fn replay_impressions(
+    store: &Store,
+    catalog: &Catalog,
+    frequency: &Frequency,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let mut calendars: std::collections::HashMap<&str, Calendar> = Default::default();
+    let campaign: std::collections::HashMap<_, _> = catalog
         .campaigns
         .iter()
-        .map(|c| (c.id, c.advertiser_id))
+        .map(|c| {
+            let zone = c.pacing.time_zone.as_str();
+            calendars
+                .entry(zone)
+                .or_insert_with(|| Calendar::named(zone, now));
+            (c.id, (c.advertiser_id, zone))
+        })
         .collect();
-    for (user, campaign, at) in store.impressions_since(UnixTime(now.0 - 7 * 86_400))? {
+    for (user, id, at) in store.impressions_since(UnixTime(now.0 - 7 * 86_400))? {
         let user = audiences::keys::UserKey(user);
-        frequency.record(user, Subject::Campaign(campaign), at);
-        if let Some(a) = advertiser.get(&campaign) {
-            frequency.record(user, Subject::Advertiser(*a), at);
-        }
+        let Some(&(advertiser, zone)) = campaign.get(&id) else {
+            frequency.record(user, Subject::Campaign(id), at, &Calendar::Utc);
+            continue;
+        };
+        frequency.record(user, Subject::Campaign(id), at, &calendars[zone]);
+        frequency.record(user, Subject::Advertiser(advertiser), at, &Calendar::Utc);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CapWindow, EventRecord, FrequencyCap, FrequencyRules};
+
+    #[test]
+    fn replayed_impressions_count_in_their_campaigns_time_zone() {
+        let store = Store::open_in_memory().unwrap();
+        crate::demo::seed_if_empty(&store).unwrap();
+        let mut catalog = store.load_catalog().unwrap();
+        // UTC-12 all year: its days run from 12:00 to 12:00 UTC.
+        let zone = "Etc/GMT+12";
+        catalog.campaigns[0].pacing.time_zone = zone.into();
+        let id = catalog.campaigns[0].id;
+        let now = UnixTime::now();
+        let noon = (now.0 / 86_400 - 2) * 86_400 + 43_200;
+        // Shown at 23:00 and 01:00 UTC: two UTC days, one day of the zone.
+        let shown = |at: i64| EventRecord::test_impression(id, 7, UnixTime(at));
+        store
+            .record_events(&[shown(noon + 11 * 3_600), shown(noon + 13 * 3_600)])
+            .unwrap();
+        let frequency = Frequency::new(1024);
+        replay_impressions(&store, &catalog, &frequency, now).unwrap();
+        let two_a_day = FrequencyRules {
+            caps: vec![FrequencyCap {
+                impressions: 2,
+                window: CapWindow::Day,
+            }],
+            min_gap_secs: 0,
+        };
+        let user = audiences::keys::UserKey(7);
+        let later = UnixTime(noon + 14 * 3_600);
+        let own = Calendar::named(zone, now);
+        assert!(!frequency.allows(user, Subject::Campaign(id), &two_a_day, later, &own));
+        // The zone's next day starts at noon UTC.
+        let next_day = UnixTime(noon + 24 * 3_600);
+        assert!(frequency.allows(user, Subject::Campaign(id), &two_a_day, next_day, &own));
+    }
 }

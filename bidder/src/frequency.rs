@@ -9,14 +9,16 @@
 //! forgotten that way can be shown once more than the cap, never fewer.
 //! Only users whose consent allows per-user state have a key at all.
 //!
-//! Windows are calendar windows in UTC: the clock hour, the day, the week
-//! from Monday. One entry keeps the time of the last impression and the
-//! counts of the hour, day and week it fell in.
+//! Windows are calendar windows: the clock hour, the day, the week from
+//! Monday, in the [`Calendar`] the caller names (a campaign's time zone,
+//! UTC for an advertiser). One entry keeps the time of the last impression
+//! and the counts of the hour, day and week it fell in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use audiences::keys::UserKey;
 
+use crate::calendar::Calendar;
 use crate::model::{AdvertiserId, CampaignId, CapWindow, FrequencyRules, UnixTime};
 
 const EMPTY: u64 = 0;
@@ -64,12 +66,29 @@ impl Seen {
         }
     }
 
-    /// Impressions in `window` as of `now` (zero once the window of the
-    /// last impression has passed).
-    pub fn count(&self, window: CapWindow, now: u32) -> u32 {
-        if self.last == 0 || window_of(window, self.last) != window_of(window, now) {
-            return 0;
+    /// The entry as of `now`: the counts of windows of `cal` that have
+    /// passed since the last impression are zero.
+    fn current(self, now: u32, cal: &Calendar) -> Seen {
+        if self.last == 0 {
+            return Seen::default();
         }
+        let (then, now) = (cal.windows(self.last), cal.windows(now));
+        let kept = |same: bool, n: u8| if same { n } else { 0 };
+        Seen {
+            last: self.last,
+            hour: kept(then.hour == now.hour, self.hour),
+            day: kept(then.day == now.day, self.day),
+            week: kept(then.week == now.week, self.week),
+        }
+    }
+
+    /// Impressions in `window` of `cal` as of `now` (zero once the window
+    /// of the last impression has passed).
+    pub fn count(&self, window: CapWindow, now: u32, cal: &Calendar) -> u32 {
+        self.current(now, cal).get(window)
+    }
+
+    fn get(&self, window: CapWindow) -> u32 {
         u32::from(match window {
             CapWindow::Hour => self.hour,
             CapWindow::Day => self.day,
@@ -78,38 +97,30 @@ impl Seen {
     }
 
     /// The entry after one more impression at `at`.
-    fn plus_one(self, at: u32) -> Seen {
-        let next = |w: CapWindow| (self.count(w, at) + 1).min(255) as u8;
+    fn plus_one(self, at: u32, cal: &Calendar) -> Seen {
+        let c = self.current(at, cal);
         Seen {
             last: at.max(self.last),
-            hour: next(CapWindow::Hour),
-            day: next(CapWindow::Day),
-            week: next(CapWindow::Week),
+            hour: c.hour.saturating_add(1),
+            day: c.day.saturating_add(1),
+            week: c.week.saturating_add(1),
         }
     }
 
-    /// Whether `rules` allow one more impression at `now`.
-    pub fn allows(&self, rules: &FrequencyRules, now: u32) -> bool {
+    /// Whether `rules`, counted in `cal`, allow one more impression at
+    /// `now`.
+    pub fn allows(&self, rules: &FrequencyRules, now: u32, cal: &Calendar) -> bool {
         if self.last == 0 {
             return true;
         }
         if rules.min_gap_secs > 0 && now.saturating_sub(self.last) < rules.min_gap_secs {
             return false;
         }
+        let c = self.current(now, cal);
         rules
             .caps
             .iter()
-            .all(|cap| self.count(cap.window, now) < cap.impressions)
-    }
-}
-
-/// The index of the calendar window holding `t`.
-fn window_of(window: CapWindow, t: u32) -> u32 {
-    match window {
-        CapWindow::Hour => t / 3600,
-        CapWindow::Day => t / 86_400,
-        // 1970-01-01 was a Thursday: shift so that weeks start on Monday.
-        CapWindow::Week => (t / 86_400 + 3) / 7,
+            .all(|cap| c.get(cap.window) < cap.impressions)
     }
 }
 
@@ -189,20 +200,23 @@ impl Frequency {
         Seen::default()
     }
 
-    /// Whether `user` may be shown a campaign with `rules` at `now`.
+    /// Whether `user` may be shown a campaign with `rules`, counted in
+    /// `cal`, at `now`.
     pub fn allows(
         &self,
         user: UserKey,
         subject: Subject,
         rules: &FrequencyRules,
         now: UnixTime,
+        cal: &Calendar,
     ) -> bool {
-        rules.is_empty() || self.seen(user, subject).allows(rules, clamp(now))
+        rules.is_empty() || self.seen(user, subject).allows(rules, clamp(now), cal)
     }
 
-    /// Counts one impression of `subject` to `user` at `at`. Only one
-    /// thread may call this at a time (the event worker).
-    pub fn record(&self, user: UserKey, subject: Subject, at: UnixTime) {
+    /// Counts one impression of `subject` to `user` at `at`, in the windows
+    /// of `cal` (the calendar its caps are read in). Only one thread may
+    /// call this at a time (the event worker).
+    pub fn record(&self, user: UserKey, subject: Subject, at: UnixTime, cal: &Calendar) {
         let key = key_of(user, subject);
         let at = clamp(at);
         let start = key as usize & self.mask;
@@ -213,12 +227,13 @@ impl Frequency {
             let k = slot.key.load(Ordering::Acquire);
             if k == key {
                 let seen = Seen::unpack(slot.data.load(Ordering::Acquire));
-                slot.data.store(seen.plus_one(at).pack(), Ordering::Release);
+                slot.data
+                    .store(seen.plus_one(at, cal).pack(), Ordering::Release);
                 return;
             }
             if k == EMPTY {
                 slot.data
-                    .store(Seen::default().plus_one(at).pack(), Ordering::Release);
+                    .store(Seen::default().plus_one(at, cal).pack(), Ordering::Release);
                 slot.key.store(key, Ordering::Release);
                 return;
             }
@@ -231,7 +246,7 @@ impl Frequency {
             let slot = &self.slots[idx];
             slot.key.store(BUSY, Ordering::Release);
             slot.data
-                .store(Seen::default().plus_one(at).pack(), Ordering::Release);
+                .store(Seen::default().plus_one(at, cal).pack(), Ordering::Release);
             slot.key.store(key, Ordering::Release);
         }
     }
@@ -245,6 +260,8 @@ fn clamp(t: UnixTime) -> u32 {
 mod tests {
     use super::*;
     use crate::model::FrequencyCap;
+
+    const UTC: &Calendar = &Calendar::Utc;
 
     const MONDAY: i64 = 1_763_337_600; // 2025-11-17 00:00 UTC
 
@@ -268,25 +285,44 @@ mod tests {
         let r = rules(&[(3, CapWindow::Day)], 0);
         for i in 0..3 {
             let t = UnixTime(MONDAY + 3600 * i);
-            assert!(f.allows(u, s, &r, t), "impression {i}");
-            f.record(u, s, t);
+            assert!(f.allows(u, s, &r, t, UTC), "impression {i}");
+            f.record(u, s, t, UTC);
         }
-        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 86_399)));
-        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 86_400)));
+        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 86_399), UTC));
+        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 86_400), UTC));
         // Other users and other campaigns are counted apart.
-        assert!(f.allows(UserKey(43), s, &r, UnixTime(MONDAY + 10)));
+        assert!(f.allows(UserKey(43), s, &r, UnixTime(MONDAY + 10), UTC));
         assert!(f.allows(
             u,
             Subject::Campaign(CampaignId(2)),
             &r,
-            UnixTime(MONDAY + 10)
+            UnixTime(MONDAY + 10),
+            UTC
         ));
         assert!(f.allows(
             u,
             Subject::Advertiser(AdvertiserId(1)),
             &r,
-            UnixTime(MONDAY + 10)
+            UnixTime(MONDAY + 10),
+            UTC
         ));
+    }
+
+    #[test]
+    fn a_campaign_in_new_york_counts_its_day_from_new_yorks_midnight() {
+        let f = Frequency::new(1024);
+        let ny = Calendar::named("America/New_York", UnixTime(MONDAY));
+        let (u, s) = (UserKey(42), Subject::Campaign(CampaignId(1)));
+        let r = rules(&[(1, CapWindow::Day)], 0);
+        // Seen at 18:00 on Sunday in New York (23:00 UTC).
+        f.record(u, s, UnixTime(MONDAY - 3_600), &ny);
+        // 20:00 the same evening is 01:00 UTC on Monday: a new UTC day, but
+        // the same New York day, so still capped.
+        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 3_600), &ny));
+        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 3_600), UTC));
+        // New York's Monday begins at 05:00 UTC.
+        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 5 * 3_600 - 1), &ny));
+        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 5 * 3_600), &ny));
     }
 
     #[test]
@@ -296,11 +332,11 @@ mod tests {
         let r = rules(&[(3, CapWindow::Day), (4, CapWindow::Week)], 0);
         for day in 0..4 {
             let t = UnixTime(MONDAY + 86_400 * day);
-            assert!(f.allows(u, s, &r, t));
-            f.record(u, s, t);
+            assert!(f.allows(u, s, &r, t, UTC));
+            f.record(u, s, t, UTC);
         }
-        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 86_400 * 6 + 86_399)));
-        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 86_400 * 7)));
+        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 86_400 * 6 + 86_399), UTC));
+        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 86_400 * 7), UTC));
     }
 
     #[test]
@@ -308,9 +344,9 @@ mod tests {
         let f = Frequency::new(64);
         let (u, s) = (UserKey(9), Subject::Campaign(CampaignId(5)));
         let r = rules(&[], 600);
-        f.record(u, s, UnixTime(MONDAY));
-        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 599)));
-        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 600)));
+        f.record(u, s, UnixTime(MONDAY), UTC);
+        assert!(!f.allows(u, s, &r, UnixTime(MONDAY + 599), UTC));
+        assert!(f.allows(u, s, &r, UnixTime(MONDAY + 600), UTC));
     }
 
     #[test]
@@ -319,12 +355,12 @@ mod tests {
         let r = rules(&[(1, CapWindow::Week)], 0);
         let s = Subject::Campaign(CampaignId(1));
         for u in 0..100u64 {
-            f.record(UserKey(u), s, UnixTime(MONDAY + u as i64));
+            f.record(UserKey(u), s, UnixTime(MONDAY + u as i64), UTC);
         }
         // The most recent users are still capped; the table stayed at 8.
-        assert!(!f.allows(UserKey(99), s, &r, UnixTime(MONDAY + 200)));
+        assert!(!f.allows(UserKey(99), s, &r, UnixTime(MONDAY + 200), UTC));
         let capped = (0..100u64)
-            .filter(|u| !f.allows(UserKey(*u), s, &r, UnixTime(MONDAY + 200)))
+            .filter(|u| !f.allows(UserKey(*u), s, &r, UnixTime(MONDAY + 200), UTC))
             .count();
         assert!((1..=8).contains(&capped), "{capped}");
     }
@@ -341,6 +377,7 @@ mod tests {
                         UserKey(u),
                         Subject::Campaign(CampaignId(1)),
                         UnixTime(MONDAY),
+                        UTC,
                     );
                 }
             })
@@ -352,7 +389,8 @@ mod tests {
                 UserKey(0),
                 Subject::Campaign(CampaignId(1)),
                 &r,
-                UnixTime(MONDAY)
+                UnixTime(MONDAY),
+                UTC
             ));
         }
         writer.join().unwrap();

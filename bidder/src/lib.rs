@@ -18,7 +18,8 @@
 //! - [`events`]: the notice endpoints and the trackers of assembled
 //!   creatives; signed tokens; the worker that counts events once.
 //! - [`budget`]: per-campaign spend, reservations of bids in flight, pacing.
-//! - [`frequency`]: per-user impression counts for frequency caps.
+//! - [`frequency`]: per-user impression counts for frequency caps;
+//!   [`calendar`] where their windows begin in a campaign's time zone.
 //! - [`reports`]: per-minute aggregates of bids and no-bids; the report API.
 //! - [`demo`]: demo advertisers and campaigns for `--demo`.
 //! - [`upload_client`]: `bidder audiences upload`, the terminal client.
@@ -42,6 +43,7 @@ pub mod auth;
 pub mod background;
 pub mod bid_endpoint;
 pub mod budget;
+pub mod calendar;
 pub mod config;
 pub mod decision;
 pub mod demo;

@@ -47,6 +47,7 @@ pub use reason::{NoBidCounters, NoBidReason};
 pub use snapshot::{CompiledCampaign, Snapshot};
 
 use crate::budget::{Refused, impression_cost};
+use crate::calendar::Calendar;
 use crate::events::token::{Claims, auction_hash};
 use crate::frequency::Subject;
 use crate::model::UnixTime;
@@ -515,14 +516,19 @@ fn consider(
     }
     if let Some(user) = ctx.user.key {
         let f = &snap.settings.frequency;
-        if !f.allows(user, Subject::Campaign(c.id), &c.frequency, ctx.now)
-            || !f.allows(
-                user,
-                Subject::Advertiser(c.advertiser_id),
-                &c.advertiser_frequency,
-                ctx.now,
-            )
-        {
+        if !f.allows(
+            user,
+            Subject::Campaign(c.id),
+            &c.frequency,
+            ctx.now,
+            &c.calendar,
+        ) || !f.allows(
+            user,
+            Subject::Advertiser(c.advertiser_id),
+            &c.advertiser_frequency,
+            ctx.now,
+            &Calendar::Utc,
+        ) {
             return Err(NoBidReason::FrequencyCapped);
         }
     }

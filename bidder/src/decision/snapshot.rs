@@ -26,6 +26,7 @@ use super::tracked::{Tracked, Trackers};
 use audiences::StageMultipliers;
 
 use crate::budget::{Account, Limits};
+use crate::calendar::Calendar;
 use crate::model::{
     AdFormat, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Catalog,
     Creative, CreativeStatus, FrequencyRules, FunnelMoves, Inventory, ListFilter, ServingFragment,
@@ -138,6 +139,8 @@ pub struct CompiledCampaign {
     pub frequency: FrequencyRules,
     /// Its advertiser's caps over all its campaigns.
     pub advertiser_frequency: FrequencyRules,
+    /// Where its own caps' windows begin: its `pacing.time_zone`.
+    pub calendar: Calendar,
 }
 
 /// Which campaigns target what: one bitset per targeting value, plus, per
@@ -218,6 +221,7 @@ impl Snapshot {
             .iter()
             .map(|a| (a.id, &a.frequency))
             .collect();
+        let mut calendars: HashMap<&str, Calendar> = HashMap::new();
         let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
             .campaigns
             .iter()
@@ -228,7 +232,11 @@ impl Snapshot {
                 let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
                 let plan = assembly.plan(c, settings, false);
                 let caps = advertiser_caps.get(&c.advertiser_id).copied();
-                compile(c, own, plan, caps, settings, now).map(|cc| (cc, &c.targeting))
+                let calendar = calendars
+                    .entry(&c.pacing.time_zone)
+                    .or_insert_with(|| Calendar::named(&c.pacing.time_zone, now))
+                    .clone();
+                compile(c, own, plan, caps, calendar, settings, now).map(|cc| (cc, &c.targeting))
             })
             .collect();
         compiled.sort_by(|(a, _), (b, _)| {
@@ -399,6 +407,7 @@ fn compile(
     creatives: &[&Creative],
     plan: Option<Box<Plan>>,
     advertiser_caps: Option<&FrequencyRules>,
+    calendar: Calendar,
     settings: &Settings,
     now: UnixTime,
 ) -> Option<CompiledCampaign> {
@@ -507,6 +516,7 @@ fn compile(
         account: settings.ledger.account(c, now),
         frequency: c.frequency.clone(),
         advertiser_frequency: advertiser_caps.cloned().unwrap_or_default(),
+        calendar,
     })
 }
 

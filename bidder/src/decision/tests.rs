@@ -137,14 +137,33 @@ fn catalog(campaigns: Vec<Campaign>, creatives: Vec<Creative>) -> Catalog {
 
 /// Runs `decide` on `json` and hands the outcome to `check`.
 fn run(snap: &Snapshot, json: &str, sends_burl: bool, check: impl FnOnce(Outcome<'_>)) {
+    let user = UserView::unknown(Ok(()));
+    run_as(
+        snap,
+        json,
+        sends_burl,
+        &user,
+        UnixTime(1_700_000_000),
+        check,
+    );
+}
+
+/// [`run`] for `user` at `now`.
+fn run_as(
+    snap: &Snapshot,
+    json: &str,
+    sends_burl: bool,
+    user: &UserView,
+    now: UnixTime,
+    check: impl FnOnce(Outcome<'_>),
+) {
     let mut parser = openrtb::Parser::new();
     let req: BidRequest<'_> = parser.parse(json.as_bytes()).unwrap();
     let ex = exchange(sends_burl);
-    let user = UserView::unknown(Ok(()));
     let ctx = BidContext {
         exchange: &ex,
-        now: UnixTime(1_700_000_000),
-        user: &user,
+        now,
+        user,
     };
     let mut scratch = Scratch::new();
     check(decide(&req, snap, &ctx, &mut scratch));
@@ -616,4 +635,48 @@ fn bid_ids_are_written_in_hex_as_fmt_would() {
         push_hex(&mut text, v);
         assert_eq!(text, format!("x{v:x}"));
     }
+}
+
+#[test]
+fn a_campaigns_daily_cap_counts_in_its_own_time_zone() {
+    use crate::events::effects::Effects;
+    use crate::model::{CapWindow, EventRecord, FrequencyCap};
+    use std::sync::Arc;
+
+    let mut c = campaign(1, 2_000_000, 5_000_000);
+    c.pacing.time_zone = "America/New_York".into();
+    c.frequency.caps = vec![FrequencyCap {
+        impressions: 2,
+        window: CapWindow::Day,
+    }];
+    let snap = Snapshot::build(&catalog(vec![c], vec![html(10, 1, 300, 250)]), &settings());
+    let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
+    let effects = Effects {
+        snapshot: Arc::new(arc_swap::ArcSwap::from_pointee(snap)),
+        audience: Arc::new(crate::audience::Audience::open(store).unwrap().0),
+        move_ttl_secs: 86_400,
+        late: Default::default(),
+        moved: Default::default(),
+    };
+    // 2023-11-14 00:00 UTC is 19:00 on Monday the 13th in New York (EST).
+    const TUESDAY_UTC: i64 = 1_699_920_000;
+    let user = audiences::keys::UserKey(7);
+    // Shown at 18:00 and 20:00 on Monday in New York (23:00 and 01:00
+    // UTC, two UTC days), through the event worker's own path.
+    let shown = |at: i64| EventRecord::test_impression(CampaignId(1), user.0, UnixTime(at));
+    effects.count_impression(&shown(TUESDAY_UTC - 3_600));
+    effects.count_impression(&shown(TUESDAY_UTC + 3_600));
+    let snap = effects.snapshot.load();
+    let mut view = UserView::unknown(Ok(()));
+    view.key = Some(user);
+    // Two the same New York day: at 21:00 the cap of two holds.
+    let nine_pm = UnixTime(TUESDAY_UTC + 2 * 3_600);
+    run_as(&snap, BANNER, true, &view, nine_pm, |o| {
+        assert_eq!(no_bid(o), NoBidReason::FrequencyCapped);
+    });
+    // New York's Tuesday begins at 05:00 UTC.
+    let midnight = UnixTime(TUESDAY_UTC + 5 * 3_600);
+    run_as(&snap, BANNER, true, &view, midnight, |o| {
+        assert_eq!(bids(o)[0].1, "1");
+    });
 }

@@ -18,6 +18,7 @@ use openrtb::{Currency, Micros};
 
 use crate::audience::Audience;
 use crate::budget::{Settled, impression_cost};
+use crate::calendar::Calendar;
 use crate::decision::Snapshot;
 use crate::frequency::Subject;
 use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves};
@@ -113,9 +114,19 @@ impl Effects {
         };
         let snap = self.snapshot.load();
         let f = &snap.settings.frequency;
-        f.record(UserKey(user), Subject::Campaign(e.campaign), e.at);
+        let own = Subject::Campaign(e.campaign);
+        match snap.by_id.get(&e.campaign) {
+            Some(&i) => f.record(UserKey(user), own, e.at, &snap.campaigns[i].calendar),
+            // Not bidding now (paused, say): its zone is still its
+            // account's, and its caps will count in it when it is back.
+            None => {
+                let zone = snap.settings.ledger.get(e.campaign).map(|a| a.time_zone());
+                let cal = zone.map_or(Calendar::Utc, |z| Calendar::new(z, e.at));
+                f.record(UserKey(user), own, e.at, &cal);
+            }
+        }
         if let Some(a) = self.advertiser(e.campaign) {
-            f.record(UserKey(user), Subject::Advertiser(a), e.at);
+            f.record(UserKey(user), Subject::Advertiser(a), e.at, &Calendar::Utc);
         }
     }
 

@@ -205,8 +205,9 @@ impl AudienceTargeting {
 pub struct Pacing {
     /// The shape of the day's spending curve.
     pub mode: PacingMode,
-    /// IANA time zone whose midnight starts the campaign's day
-    /// (`Europe/Berlin`); `UTC` by default.
+    /// IANA time zone whose midnight starts the campaign's day, for its
+    /// daily budget and its frequency caps alike (`Europe/Berlin`); `UTC`
+    /// by default.
     pub time_zone: String,
 }
 
@@ -259,19 +260,20 @@ impl FrequencyRules {
 pub struct FrequencyCap {
     /// How many.
     pub impressions: u32,
-    /// Per which calendar window (UTC).
+    /// Per which calendar window.
     pub window: CapWindow,
 }
 
-/// A calendar window of a frequency cap, in UTC: the clock hour, the day,
-/// the ISO week (from Monday).
+/// A calendar window of a frequency cap: the clock hour, the day, the ISO
+/// week (from Monday), in the campaign's time zone (UTC for an
+/// advertiser's caps); see [`crate::calendar`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CapWindow {
     /// The clock hour.
     Hour,
-    /// The UTC day.
+    /// The day, from midnight.
     Day,
-    /// The week from Monday 00:00 UTC.
+    /// The week from Monday 00:00.
     Week,
 }

@@ -90,3 +90,29 @@ pub struct EventRecord {
     /// The OpenRTB device type, or 0.
     pub device_type: u8,
 }
+
+#[cfg(test)]
+impl EventRecord {
+    /// An impression of `campaign` shown to `user` at `at`, for tests of
+    /// what impressions count toward.
+    pub fn test_impression(campaign: CampaignId, user: u64, at: UnixTime) -> EventRecord {
+        EventRecord {
+            bid: format!("imp-{}-{user}-{}", campaign.0, at.0),
+            kind: EventKind::Impression,
+            campaign,
+            exchange: "ex".into(),
+            stage: None,
+            combo: None,
+            user_key: Some(user),
+            bid_price: Micros(2_000_000),
+            price: None,
+            cost: Micros(0),
+            reserved: Micros(0),
+            issued: UnixTime(at.0 - 1),
+            at,
+            settles: false,
+            country: String::new(),
+            device_type: 0,
+        }
+    }
+}
