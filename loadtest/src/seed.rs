@@ -208,6 +208,17 @@ fn stage_of(r: u64) -> &'static str {
     }
 }
 
+/// Campaigns' time zones, taken in turn (not drawn, so the rest of a seed's
+/// catalog stays what it was): their budget days and frequency caps start
+/// at these midnights.
+const ZONES: [&str; 5] = [
+    "UTC",
+    "America/New_York",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+    "America/Los_Angeles",
+];
+
 /// Campaign `c` of advertiser `a` and its creatives' bodies.
 fn campaign(
     rng: &mut StdRng,
@@ -314,7 +325,7 @@ fn campaign(
         "targeting": targeting,
         "stage_multipliers": stage_multipliers,
         "fragment_sets": if format != "video" && rng.gen_bool(0.3) { json!([FRAGMENT_SET]) } else { json!([]) },
-        "pacing": {"mode": if small_budget.is_some() { "asap" } else { "even" }, "time_zone": "UTC"},
+        "pacing": {"mode": if small_budget.is_some() { "asap" } else { "even" }, "time_zone": ZONES[c as usize % ZONES.len()]},
     });
     if rng.gen_bool(0.3) {
         body["frequency"] = json!({"caps": [{"impressions": 3, "window": "day"}, {"impressions": 10, "window": "week"}], "min_gap_secs": 30});
