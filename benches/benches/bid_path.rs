@@ -12,6 +12,8 @@
 //!   its generated traffic against the demo plus 1,000 seeded campaigns and
 //!   1,000,000 audience users.
 //! - `audiences`: table lookup at 1M users and a batch publish.
+//! - `frequency`: one user's caps checked, counted in UTC and in a time
+//!   zone with daylight saving.
 //! - `consent`: TC string decoding and the personalization decision, with
 //!   lib_tcstring (the crate evaluated first) alongside.
 //!
@@ -439,6 +441,44 @@ fn audiences(c: &mut Criterion) {
     group.finish();
 }
 
+fn frequency(c: &mut Criterion) {
+    use audiences::keys::UserKey;
+    use bidder::calendar::Calendar;
+    use bidder::frequency::{Frequency, Subject};
+    use bidder::model::{CampaignId, CapWindow, FrequencyCap, FrequencyRules};
+    let now = UnixTime::now();
+    // The loadtest's seeded caps: 3 a day, 10 a week, 30 s apart.
+    let rules = FrequencyRules {
+        caps: vec![
+            FrequencyCap {
+                impressions: 3,
+                window: CapWindow::Day,
+            },
+            FrequencyCap {
+                impressions: 10,
+                window: CapWindow::Week,
+            },
+        ],
+        min_gap_secs: 30,
+    };
+    let mut group = c.benchmark_group("frequency");
+    for (name, cal) in [
+        ("utc", Calendar::Utc),
+        ("new_york", Calendar::named("America/New_York", now)),
+    ] {
+        let table = Frequency::new(1 << 16);
+        let subject = Subject::Campaign(CampaignId(1));
+        // A user seen twice an hour ago: every window is read.
+        for _ in 0..2 {
+            table.record(UserKey(7), subject, UnixTime(now.0 - 3_600), &cal);
+        }
+        group.bench_function(BenchmarkId::new("allows_seen_user", name), |b| {
+            b.iter(|| black_box(table.allows(black_box(UserKey(7)), subject, &rules, now, &cal)))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     parse,
@@ -449,6 +489,7 @@ criterion_group!(
     end_to_end,
     end_to_end_seeded,
     consent,
-    audiences
+    audiences,
+    frequency
 );
 criterion_main!(benches);
