@@ -35,8 +35,11 @@
 #    and two tables of where the core goes per request: by kind of work,
 #    and by step of the bid path, handler and outside it
 #    (loadtest/per_request.py).
-# All three send the same generated traffic (seed 1). Results: a table on
-# stdout, the JSON reports in $OUT (default: a temporary folder).
+# All three send the same generated traffic (seed 1), or with REPLAY=DIR the
+# *.json requests of DIR in turn (`REPLAY=testdata/typical` is the issue's
+# typical banner request: a user the demo audience knows, an assembled
+# creative). Results: a table on stdout, the JSON reports in $OUT (default:
+# a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -76,7 +79,7 @@ run() { # name url [extra args]
   local name=$1 url=$2; shift 2
   echo "== $name"
   taskset -c 1 "$bin/loadtest" run --url "$url" --seconds "$secs" --connections "${RUN_CONNS:-$conns}" \
-    --gzip-every 5 --quiet --json "$out/$name.json" "$@"
+    --gzip-every "${GZIP_EVERY:-5}" --quiet --json "$out/$name.json" ${REPLAY:+--dir "$REPLAY"} "$@"
 }
 # Seeding leaves the bidder publishing and writing for a while: a few
 # seconds of load first, not reported.

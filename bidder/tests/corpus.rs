@@ -106,6 +106,29 @@ async fn every_vast_answer_keeps_the_iab_schema_with_the_bidders_trackers() {
 }
 
 #[tokio::test]
+async fn the_typical_request_bids_the_creative_assembled_for_the_users_stage() {
+    // `REPLAY=testdata/typical loadtest/compare.sh` measures on this
+    // request what the load-test issue calls typical: a banner, a user
+    // the audience knows, an assembled creative. It must stay that.
+    let server = TestServer::demo().await;
+    let files = json_files("typical");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let reply = server.bid(std::fs::read(&files[0]).unwrap()).await;
+    assert_eq!(reply.status, 200);
+    let answer = reply.json();
+    let bids = answer["seatbid"][0]["bid"].as_array().unwrap();
+    assert_eq!(bids.len(), 1, "{answer}");
+    let crid = bids[0]["crid"].as_str().unwrap();
+    assert!(crid.starts_with("a300x250-"), "not assembled: {crid}");
+    let adm = bids[0]["adm"].as_str().unwrap();
+    assert!(
+        adm.contains("&amp;stage=intent&amp;"),
+        "not for the user's stage: {adm}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn every_vast_fixture_passes_the_upload_check_and_keeps_the_schema_once_tracked() {
     // The shapes the demo lacks: a bare wrapper, a pod of wrappers (one
     // nonlinear, one with an empty `<Linear/>`), tag-like text in CDATA.
