@@ -242,8 +242,10 @@ fn statuses_from_a_thread(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn an_overloaded_server_sheds_with_204_at_once_and_recovers() {
+    // 20 ms, not less: on a loaded 2-core CI machine the scheduler alone
+    // can hold a request 5 ms, and an idle server must shed nothing.
     let server = TestServer::start(true, |c| {
-        c.max_queue_delay = Duration::from_millis(5);
+        c.max_queue_delay = Duration::from_millis(20);
     })
     .await;
     let body = banner(200);
@@ -254,12 +256,12 @@ async fn an_overloaded_server_sheds_with_204_at_once_and_recovers() {
         "an idle server sheds nothing"
     );
 
-    // A task that holds the only worker thread 20 ms at a time is what a
+    // A task that holds the only worker thread 60 ms at a time is what a
     // backlog of ready requests looks like: requests wait in the kernel
     // until the runtime gets to them.
     let hog = tokio::spawn(async {
         loop {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(60));
             tokio::task::yield_now().await;
         }
     });
@@ -275,7 +277,7 @@ async fn an_overloaded_server_sheds_with_204_at_once_and_recovers() {
     let shed = statuses.iter().filter(|&&s| s == 204).count();
     assert!(
         shed >= 10,
-        "only {shed} of 30 requests shed under a 20 ms backlog: {statuses:?}"
+        "only {shed} of 30 requests shed under a 60 ms backlog: {statuses:?}"
     );
 
     tokio::time::sleep(Duration::from_millis(50)).await;
