@@ -16,7 +16,7 @@
 
 use audiences::Stage;
 use creative::assembly::{Parts, Trackers, prepare_banner};
-use creative::learning::{Choice, Counts, Draws, Policy, probabilities};
+use creative::learning::{Choice, Counts, Draws, Objective, Policy, probabilities};
 use creative::template::{BANNERS, Format};
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use openrtb::native::NativeRequest;
@@ -91,6 +91,7 @@ fn hundred() -> Vec<f64> {
         .map(|i| Counts {
             impressions: 10_000,
             clicks: 50 + 2 * i,
+            ..Counts::default()
         })
         .collect();
     let all: Vec<u32> = (0..100).collect();
@@ -98,7 +99,7 @@ fn hundred() -> Vec<f64> {
         seed: Some(11),
         ..Policy::default()
     };
-    probabilities(&counts, &[all], &policy).remove(0)
+    probabilities(&counts, &[all], &policy, Objective::Clicks).remove(0)
 }
 
 fn choose(c: &mut Criterion) {
@@ -146,12 +147,13 @@ fn learn(c: &mut Criterion) {
         .map(|i| Counts {
             impressions: 1_000 + 10 * i,
             clicks: i,
+            ..Counts::default()
         })
         .collect();
     let subsets: Vec<Vec<u32>> = (0..6).map(|_| (0..100).collect()).collect();
     group.bench_function(
         BenchmarkId::new("probabilities", "100_combinations_6_stages"),
-        |b| b.iter(|| black_box(probabilities(&counts, &subsets, &policy))),
+        |b| b.iter(|| black_box(probabilities(&counts, &subsets, &policy, Objective::Clicks))),
     );
     let library = benches::synthetic_library(5, 5, 4);
     group.bench_function(BenchmarkId::new("plan_build", "100_combinations"), |b| {

@@ -15,7 +15,7 @@ use bidder::model::{
     CreativeId, CreativeStatus, Size, Targeting, UnixTime,
 };
 use creative::assembly::ComboKey;
-use creative::learning::{Counts, Policy};
+use creative::learning::{Counts, Objective, Policy};
 use creative::plan::{Library, Plan, PlanInput};
 use creative::{FixedCreative, HtmlCreative};
 use openrtb::{Currency, Micros};
@@ -138,6 +138,7 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
             fragment_sets: Vec::new(),
             pacing: Default::default(),
             frequency: Default::default(),
+            learning: Default::default(),
             version: 1,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
@@ -283,6 +284,7 @@ pub fn plan(library: &Library, counts: &dyn Fn(Stage, ComboKey) -> Counts) -> Pl
                 seed: Some(7),
                 ..Policy::default()
             },
+            objective: Objective::Clicks,
         },
     )
 }

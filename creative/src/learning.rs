@@ -1,8 +1,10 @@
 //! Learning which combination works: Thompson sampling over click-through
-//! rates, served as the probabilities it implies.
+//! or conversion rates (the campaign's [`Objective`]), served as the
+//! probabilities it implies.
 //!
-//! Each combination's CTR has a Beta(1 + clicks, 1 + impressions - clicks)
-//! posterior. Thompson sampling draws one CTR per combination and serves
+//! Each combination's rate has a Beta(prior + successes, prior +
+//! impressions - successes) posterior, a success being a click or a
+//! conversion. Thompson sampling draws one rate per combination and serves
 //! the best; the chance that a combination is served is therefore the
 //! posterior probability that it is the best. [`probabilities`] estimates
 //! those chances (Monte Carlo, on the cold path, whenever a snapshot is
@@ -17,6 +19,19 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 
+/// What a campaign's combinations are chosen for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Clicks per impression.
+    #[default]
+    Clicks,
+    /// Conversions per impression: for campaigns sold on sales or sign-ups,
+    /// where the combination that is clicked most need not be the one that
+    /// sells.
+    Conversions,
+}
+
 /// What the posterior of one combination is built from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -24,21 +39,40 @@ pub struct Counts {
     pub impressions: u64,
     /// Clicks on them.
     pub clicks: u64,
+    /// Conversions attributed to them.
+    #[serde(default)]
+    pub conversions: u64,
 }
 
 impl Counts {
-    /// The Beta posterior's parameters under a uniform prior (reports).
-    pub fn posterior(&self) -> (f64, f64) {
-        self.posterior_with(1.0, 2.0)
+    /// The successes `objective` counts, at most one per impression.
+    pub fn successes(&self, objective: Objective) -> u64 {
+        match objective {
+            Objective::Clicks => self.clicks,
+            Objective::Conversions => self.conversions,
+        }
+        .min(self.impressions)
     }
 
-    /// The Beta posterior's parameters under a prior worth
-    /// `prior_impressions` impressions with `prior_clicks` clicks.
-    pub fn posterior_with(&self, prior_clicks: f64, prior_impressions: f64) -> (f64, f64) {
-        let clicks = self.clicks.min(self.impressions) as f64;
+    /// The CTR's Beta posterior parameters under a uniform prior
+    /// (reports).
+    pub fn posterior(&self) -> (f64, f64) {
+        self.posterior_with(Objective::Clicks, 1.0, 2.0)
+    }
+
+    /// The Beta posterior's parameters of the `objective`'s rate under a
+    /// prior worth `prior_impressions` impressions with `prior_successes`
+    /// successes.
+    pub fn posterior_with(
+        &self,
+        objective: Objective,
+        prior_successes: f64,
+        prior_impressions: f64,
+    ) -> (f64, f64) {
+        let successes = self.successes(objective) as f64;
         (
-            prior_clicks + clicks,
-            (prior_impressions - prior_clicks) + self.impressions as f64 - clicks,
+            prior_successes + successes,
+            (prior_impressions - prior_successes) + self.impressions as f64 - successes,
         )
     }
 }
@@ -58,6 +92,9 @@ pub struct Policy {
     /// say. A uniform prior (1 of 2) would make every untried combination
     /// look like a 50 % CTR and starve proven ones.
     pub prior_clicks: f64,
+    /// The same for conversions: 0.1 of `prior_impressions` (0.1 %), as
+    /// conversions are rarer than clicks.
+    pub prior_conversions: f64,
     /// See `prior_clicks`.
     pub prior_impressions: f64,
     /// Seed of the estimates (and, in tests, of the bid path's draws);
@@ -71,18 +108,38 @@ impl Default for Policy {
             exploration_floor: 0.01,
             rounds: 2000,
             prior_clicks: 1.0,
+            prior_conversions: 0.1,
             prior_impressions: 100.0,
             seed: None,
         }
     }
 }
 
+impl Policy {
+    /// The prior's successes for `objective`.
+    pub fn prior_successes(&self, objective: Objective) -> f64 {
+        match objective {
+            Objective::Clicks => self.prior_clicks,
+            Objective::Conversions => self.prior_conversions,
+        }
+    }
+}
+
 /// For each subset of combinations (indices into `counts`), the
-/// probability that Thompson sampling serves each of its members, floored.
-/// Subsets share draws, so a combination's posterior is sampled once per
-/// round whatever the number of formats and languages it appears in.
-pub fn probabilities(counts: &[Counts], subsets: &[Vec<u32>], policy: &Policy) -> Vec<Vec<f64>> {
-    let uniform = counts.windows(2).all(|w| w[0] == w[1]);
+/// probability that Thompson sampling for `objective` serves each of its
+/// members, floored. Subsets share draws, so a combination's posterior is
+/// sampled once per round whatever the number of formats and languages it
+/// appears in.
+pub fn probabilities(
+    counts: &[Counts],
+    subsets: &[Vec<u32>],
+    policy: &Policy,
+    objective: Objective,
+) -> Vec<Vec<f64>> {
+    let evidence = |c: &Counts| (c.impressions, c.successes(objective));
+    let uniform = counts
+        .windows(2)
+        .all(|w| evidence(&w[0]) == evidence(&w[1]));
     let mut wins: Vec<Vec<u32>> = subsets.iter().map(|s| vec![0; s.len()]).collect();
     if !uniform && policy.rounds > 0 {
         let seed = policy.seed.unwrap_or_else(rand::random);
@@ -90,7 +147,11 @@ pub fn probabilities(counts: &[Counts], subsets: &[Vec<u32>], policy: &Policy) -
         let dists: Vec<Option<Beta<f64>>> = counts
             .iter()
             .map(|c| {
-                let (a, b) = c.posterior_with(policy.prior_clicks, policy.prior_impressions);
+                let (a, b) = c.posterior_with(
+                    objective,
+                    policy.prior_successes(objective),
+                    policy.prior_impressions,
+                );
                 Beta::new(a, b).ok()
             })
             .collect();
@@ -351,7 +412,12 @@ mod tests {
 
     #[test]
     fn without_data_every_combination_is_equally_likely() {
-        let p = probabilities(&[Counts::default(); 4], &[vec![0, 1, 2, 3]], &seeded(100));
+        let p = probabilities(
+            &[Counts::default(); 4],
+            &[vec![0, 1, 2, 3]],
+            &seeded(100),
+            Objective::Clicks,
+        );
         assert_eq!(p, vec![vec![0.25; 4]]);
     }
 
@@ -361,21 +427,80 @@ mod tests {
             Counts {
                 impressions: 10_000,
                 clicks: 100,
+                ..Counts::default()
             },
             Counts {
                 impressions: 10_000,
                 clicks: 300,
+                ..Counts::default()
             },
             // Untried: the prior alone, about 1 %.
             Counts::default(),
         ];
-        let p = probabilities(&counts, &[vec![0, 1, 2], vec![0, 2]], &seeded(4000));
+        let p = probabilities(
+            &counts,
+            &[vec![0, 1, 2], vec![0, 2]],
+            &seeded(4000),
+            Objective::Clicks,
+        );
         assert!(p[0][1] > 0.95, "{p:?}");
         assert!(
             p[0][2] > 0.0 && p[0][2] < 0.05,
             "uncertain one still explored: {p:?}"
         );
         assert!(p[1][0] > 0.5, "within the subset without the best: {p:?}");
+    }
+
+    #[test]
+    fn a_conversion_objective_serves_what_sells_not_what_is_clicked() {
+        // 0 is clicked three times as often; 1 converts three times as often.
+        let counts = [
+            Counts {
+                impressions: 50_000,
+                clicks: 1_500,
+                conversions: 20,
+            },
+            Counts {
+                impressions: 50_000,
+                clicks: 500,
+                conversions: 60,
+            },
+        ];
+        let by = |objective| probabilities(&counts, &[vec![0, 1]], &seeded(4000), objective);
+        assert!(
+            by(Objective::Clicks)[0][0] > 0.95,
+            "{:?}",
+            by(Objective::Clicks)
+        );
+        assert!(
+            by(Objective::Conversions)[0][1] > 0.95,
+            "{:?}",
+            by(Objective::Conversions)
+        );
+    }
+
+    #[test]
+    fn equal_evidence_for_the_objective_is_served_evenly() {
+        // Clicks differ, conversions do not: for conversions, a tie.
+        let counts = [
+            Counts {
+                impressions: 1_000,
+                clicks: 10,
+                conversions: 1,
+            },
+            Counts {
+                impressions: 1_000,
+                clicks: 90,
+                conversions: 1,
+            },
+        ];
+        let p = probabilities(
+            &counts,
+            &[vec![0, 1]],
+            &seeded(4000),
+            Objective::Conversions,
+        );
+        assert_eq!(p, vec![vec![0.5, 0.5]]);
     }
 
     #[test]
@@ -422,6 +547,7 @@ mod tests {
             Counts {
                 impressions: 1000,
                 clicks: 20,
+                ..Counts::default()
             },
             0.95,
         );

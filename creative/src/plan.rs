@@ -17,7 +17,7 @@ use crate::assembly::{
 };
 use crate::fixed::NativeAssets;
 use crate::fragment::{Content, FragmentBody, Message, Tone, VideoAsset};
-use crate::learning::{Choice, Counts, Policy, probabilities};
+use crate::learning::{Choice, Counts, Objective, Policy, probabilities};
 use crate::native::{Links, NativeMismatch, render_native_with};
 use crate::template::Format;
 
@@ -79,6 +79,8 @@ pub struct PlanInput<'a> {
     pub counts: &'a dyn Fn(Stage, ComboKey) -> Counts,
     /// Exploration floor and Monte Carlo settings.
     pub policy: &'a Policy,
+    /// What the campaign's combinations are chosen for.
+    pub objective: Objective,
 }
 
 /// How an item is rendered per bid.
@@ -278,7 +280,7 @@ impl Plan {
                 }
             }
             let counts: Vec<Counts> = keys.iter().map(|k| (input.counts)(stage, *k)).collect();
-            let probs = probabilities(&counts, &subsets, input.policy);
+            let probs = probabilities(&counts, &subsets, input.policy, input.objective);
             for (g, p) in owners.into_iter().zip(probs) {
                 plan.groups[g] = Group {
                     items: std::mem::take(&mut group_items[g]).into(),
@@ -502,6 +504,7 @@ mod tests {
                 rejected_at: rejected,
                 counts,
                 policy: &policy,
+                objective: Objective::Clicks,
             },
         )
     }
@@ -571,6 +574,7 @@ mod tests {
             Counts {
                 impressions: 2000,
                 clicks,
+                ..Counts::default()
             }
         };
         let plan = build(&counts, &|_| Vec::new());

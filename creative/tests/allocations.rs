@@ -8,7 +8,7 @@ use std::cell::Cell;
 
 use audiences::Stage;
 use creative::fragment::FragmentBody;
-use creative::learning::{Counts, Policy};
+use creative::learning::{Counts, Objective, Policy};
 use creative::plan::{Library, Plan, PlanInput};
 use creative::template::Format;
 use openrtb::native::NativeRequest;
@@ -95,6 +95,7 @@ fn plan() -> Plan {
                 seed: Some(1),
                 ..Policy::default()
             },
+            objective: Objective::Clicks,
         },
     )
 }
