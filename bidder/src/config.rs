@@ -57,7 +57,8 @@ pub struct FileConfig {
     /// their TC string gives this vendor consent. Absent = never under GDPR.
     pub tcf_vendor_id: Option<u16>,
     /// How assembled creatives are chosen (`[creative]`:
-    /// `exploration_floor`, `rounds`, `seed`).
+    /// `exploration_floor`, `rounds`, `prior_clicks`, `prior_conversions`,
+    /// `prior_impressions`, `seed`).
     #[serde(default)]
     pub creative: creative::learning::Policy,
     /// Notices and trackers (`[events]`).

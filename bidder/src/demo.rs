@@ -224,6 +224,7 @@ fn campaign(s: Spec) -> Campaign {
             time_zone: "UTC".into(),
         },
         frequency: Default::default(),
+        learning: Default::default(),
         version: 0,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),

@@ -86,33 +86,16 @@ async fn budget_of(server: &TestServer, id: i64, token: &str) -> Value {
     reply.json()
 }
 
-/// Replaces campaign `id` with `change` applied to its current body.
-async fn edit_campaign(server: &TestServer, id: i64, change: impl FnOnce(&mut Value)) {
-    let path = format!("/api/v1/campaigns/{id}");
-    let token = server.admin_token().to_owned();
-    let mut body = server
-        .api(Method::GET, &path, Some(&token), None)
-        .await
-        .json();
-    for k in ["id", "created_at", "updated_at"] {
-        body.as_object_mut().unwrap().remove(k);
-    }
-    change(&mut body);
-    let reply = server
-        .api(Method::PUT, &path, Some(&token), Some(body))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.json());
-}
-
 #[tokio::test]
 async fn a_full_loop_moves_spend_caps_stage_learning_and_reports() {
     let server = server().await;
     let token = server.admin_token().to_owned();
     // One impression per user and day for the Acme banner.
-    edit_campaign(&server, 1, |c| {
-        c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
-    })
-    .await;
+    server
+        .edit_campaign(1, |c| {
+            c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
+        })
+        .await;
     let campaign = server
         .api(Method::GET, "/api/v1/campaigns/1", Some(&token), None)
         .await
@@ -434,10 +417,11 @@ async fn spend_and_frequency_counts_survive_a_restart() {
     };
     let server = TestServer::start_in(dir.path(), true, tweak).await;
     let token = server.admin_token().to_owned();
-    edit_campaign(&server, 1, |c| {
-        c["frequency"] = json!({"caps": [{"impressions": 1, "window": "week"}]});
-    })
-    .await;
+    server
+        .edit_campaign(1, |c| {
+            c["frequency"] = json!({"caps": [{"impressions": 1, "window": "week"}]});
+        })
+        .await;
     let b = bids(&server, banner_request("r-1", "restart-user", 300, 250)).await;
     let b = b.iter().find(|b| b["cid"] == "1").unwrap().clone();
     let bill = filled(b["burl"].as_str().unwrap(), "r-1", "2.00");
@@ -507,10 +491,11 @@ async fn fixed_creatives_carry_an_impression_tracker_that_counts_toward_caps() {
     let server = server().await;
     // A fixed 123x45 banner capped at one impression a day per user.
     let id = five_impression_campaign(&server).await;
-    edit_campaign(&server, id, |c| {
-        c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
-    })
-    .await;
+    server
+        .edit_campaign(id, |c| {
+            c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
+        })
+        .await;
     let bid = &bids(&server, banner_request("fx-1", "fixed-user", 123, 45)).await[0];
     assert_eq!(bid["cid"], id.to_string());
     let adm = bid["adm"].as_str().unwrap();

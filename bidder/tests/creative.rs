@@ -43,6 +43,37 @@ async fn bid(server: &TestServer, buyeruid: &str, lang: &str) -> Value {
     bid
 }
 
+/// The combination a bid serves, from its win notice.
+fn nurl_combo(b: &Value) -> String {
+    let nurl = b["nurl"].as_str().unwrap();
+    let tail = nurl.split("&combo=").nth(1).unwrap();
+    tail.split('&').next().unwrap().to_owned()
+}
+
+/// Two different combinations the demo's Acme banner serves to an unknown
+/// user.
+async fn two_combinations(server: &TestServer) -> (String, String) {
+    let first = nurl_combo(&bid(server, "someone-new", "en").await);
+    for _ in 0..50 {
+        let c = nurl_combo(&bid(server, "someone-new", "en").await);
+        if c != first {
+            return (first, c);
+        }
+    }
+    panic!("the demo has several awareness combinations");
+}
+
+/// Of 100 bids to an unknown user, how many serve `combo`.
+async fn served_of_100(server: &TestServer, combo: &str) -> usize {
+    let mut n = 0;
+    for _ in 0..100 {
+        if nurl_combo(&bid(server, "someone-new", "en").await) == combo {
+            n += 1;
+        }
+    }
+    n
+}
+
 fn tokens(server: &TestServer) -> (String, String, String) {
     let t = server.tokens.as_ref().unwrap();
     (t.admin.clone(), t.buyer.clone(), t.advertiser.clone())
@@ -478,26 +509,7 @@ async fn reactions_steer_the_choice_and_show_in_the_report() {
             .contains("default-src 'none'")
     );
     // Pick one awareness combination and make it the clear winner.
-    let nurl_combo = |b: &Value| {
-        let nurl = b["nurl"].as_str().unwrap().to_owned();
-        nurl.split("&combo=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    let winner = nurl_combo(&bid(&server, "someone-new", "en").await);
-    let mut loser = winner.clone();
-    for _ in 0..50 {
-        let c = nurl_combo(&bid(&server, "someone-new", "en").await);
-        if c != winner {
-            loser = c;
-            break;
-        }
-    }
-    assert_ne!(loser, winner, "the demo has several awareness combinations");
+    let (winner, loser) = two_combinations(&server).await;
     for (combo, clicks) in [(&winner, 60), (&loser, 2)] {
         let r = server
             .api(Method::POST, "/api/v1/campaigns/1/reactions", Some(&admin),
@@ -505,15 +517,7 @@ async fn reactions_steer_the_choice_and_show_in_the_report() {
             .await;
         assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     }
-    let wins = {
-        let mut n = 0;
-        for _ in 0..100 {
-            if nurl_combo(&bid(&server, "someone-new", "en").await) == winner {
-                n += 1;
-            }
-        }
-        n
-    };
+    let wins = served_of_100(&server, &winner).await;
     assert!(wins > 80, "the better combination serves most: {wins}/100");
     let report = server
         .api(
@@ -540,5 +544,57 @@ async fn reactions_steer_the_choice_and_show_in_the_report() {
         )
         .await;
     assert_eq!(not_admin.status, 403);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversion_objective_serves_what_converts_not_what_is_clicked() {
+    let server = TestServer::demo().await;
+    let (admin, _, _) = tokens(&server);
+    let (sells, is_clicked) = two_combinations(&server).await;
+    // Learning on clicks, the one that is clicked serves.
+    for (combo, clicks, conversions) in [(&sells, 10, 40), (&is_clicked, 300, 2)] {
+        let r = server
+            .api(
+                Method::POST,
+                "/api/v1/campaigns/1/reactions",
+                Some(&admin),
+                Some(
+                    json!({"stage": "unaware", "combination": combo, "impressions": 5000,
+                            "clicks": clicks, "conversions": conversions}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let by_clicks = served_of_100(&server, &is_clicked).await;
+    assert!(by_clicks > 80, "clicked most: {by_clicks}/100");
+
+    server
+        .edit_campaign(1, |c| c["learning"] = json!({"objective": "conversions"}))
+        .await;
+    let campaign = server
+        .api(Method::GET, "/api/v1/campaigns/1", Some(&admin), None)
+        .await
+        .json();
+    assert_eq!(campaign["learning"]["objective"], "conversions");
+    let by_sales = served_of_100(&server, &sells).await;
+    assert!(by_sales > 80, "converts most: {by_sales}/100");
+
+    // An objective the learner does not know is refused, naming the field.
+    let mut bad = campaign.clone();
+    for k in ["id", "created_at", "updated_at"] {
+        bad.as_object_mut().unwrap().remove(k);
+    }
+    bad["learning"] = json!({"objective": "sales"});
+    let r = server
+        .api(Method::PUT, "/api/v1/campaigns/1", Some(&admin), Some(bad))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.json());
+    assert!(
+        r.json().to_string().contains("learning.objective"),
+        "{}",
+        r.json()
+    );
     server.stop().await;
 }

@@ -129,6 +129,7 @@ fn rates(impressions: u64, clicks: u64) -> (f64, f64, f64) {
     let counts = creative::learning::Counts {
         impressions,
         clicks,
+        ..Default::default()
     };
     let (lo, hi) = creative::learning::ctr_interval(counts, 0.95);
     let ctr = if impressions == 0 {

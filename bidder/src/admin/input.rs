@@ -14,8 +14,8 @@ use serde::Deserialize;
 use crate::auth::Role;
 use crate::model::{
     AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
-    Creative, CreativeId, CreativeStatus, FrequencyRules, Inventory, ListFilter, Pacing, Size,
-    Targeting, UnixTime,
+    Creative, CreativeId, CreativeStatus, FrequencyRules, Inventory, Learning, ListFilter, Pacing,
+    Size, Targeting, UnixTime,
 };
 
 /// An advertiser to create or replace.
@@ -88,6 +88,8 @@ pub(super) struct CampaignInput {
     pacing: Pacing,
     #[serde(default)]
     frequency: FrequencyRules,
+    #[serde(default)]
+    learning: Learning,
     /// The version being replaced (instead of `If-Match`).
     #[serde(default)]
     pub version: Option<i64>,
@@ -118,6 +120,7 @@ impl CampaignInput {
             fragment_sets: self.fragment_sets,
             pacing: self.pacing,
             frequency: self.frequency,
+            learning: self.learning,
             version,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

@@ -32,6 +32,7 @@ fn campaign(daily: i64, total: i64, mode: PacingMode, zone: &str) -> Campaign {
             time_zone: zone.into(),
         },
         frequency: Default::default(),
+        learning: Default::default(),
         version: 1,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),

@@ -329,6 +329,7 @@ impl<'c> AssemblyInputs<'c> {
                     let counts = Counts {
                         impressions: s.impressions,
                         clicks: s.clicks,
+                        conversions: s.conversions,
                     };
                     ((s.campaign_id, s.stage, s.combination), counts)
                 })
@@ -396,6 +397,7 @@ impl<'c> AssemblyInputs<'c> {
                         .unwrap_or_default()
                 },
                 policy: &settings.creative,
+                objective: c.learning.objective,
             },
         );
         (!plan.is_empty()).then(|| Box::new(plan))

@@ -33,6 +33,7 @@ fn campaign(id: i64, base: i64, max: i64) -> Campaign {
         fragment_sets: Vec::new(),
         pacing: Default::default(),
         frequency: Default::default(),
+        learning: Default::default(),
         version: 1,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),

@@ -3,6 +3,7 @@
 
 use audiences::table::FunnelId;
 use audiences::{Stage, StageMultipliers};
+pub use creative::learning::Objective;
 use openrtb::{Currency, Micros};
 use serde::{Deserialize, Serialize};
 
@@ -78,12 +79,24 @@ pub struct Campaign {
     /// How often one user may see it.
     #[serde(default)]
     pub frequency: FrequencyRules,
+    /// What its assembled creatives learn to serve.
+    #[serde(default)]
+    pub learning: Learning,
     /// Incremented on every write; the admin API's ETag.
     pub version: i64,
     /// Creation time.
     pub created_at: UnixTime,
     /// Last update.
     pub updated_at: UnixTime,
+}
+
+/// How a campaign's assembled creatives are chosen, per stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Learning {
+    /// `clicks` (default) or `conversions`: the rate per impression by
+    /// which the combination served at each stage is chosen.
+    pub objective: Objective,
 }
 
 /// Which inventory a campaign buys.

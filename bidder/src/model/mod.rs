@@ -17,7 +17,8 @@ mod job;
 pub use advertiser::{Advertiser, AdvertiserId};
 pub use campaign::{
     AdFormat, AudienceTargeting, Campaign, CampaignId, CampaignStatus, CapWindow, FrequencyCap,
-    FrequencyRules, Inventory, ListFilter, Pacing, PacingMode, Size, Targeting,
+    FrequencyRules, Inventory, Learning, ListFilter, Objective, Pacing, PacingMode, Size,
+    Targeting,
 };
 pub use catalog::Catalog;
 pub use creative::{Creative, CreativeId, CreativeStatus};

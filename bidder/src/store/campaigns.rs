@@ -15,7 +15,7 @@ use openrtb::{Currency, Micros};
 const COLUMNS: &str = "id, advertiser_id, name, status, flight_start, flight_end,
     total_budget_micros, daily_budget_micros, currency, base_cpm_micros, max_cpm_micros,
     adomain, cat, attr, app_bundle, language, targeting, stage_multipliers,
-    version, created_at, updated_at, fragment_sets, pacing, frequency";
+    version, created_at, updated_at, fragment_sets, pacing, frequency, learning";
 
 /// The raw row, before JSON columns are decoded (a rusqlite row mapper cannot
 /// return our error type).
@@ -31,6 +31,7 @@ struct RawRow {
     fragment_sets: String,
     pacing: String,
     frequency: String,
+    learning: String,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -57,6 +58,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
             fragment_sets: Vec::new(),
             pacing: Default::default(),
             frequency: Default::default(),
+            learning: Default::default(),
             version: r.get(18)?,
             created_at: UnixTime(r.get(19)?),
             updated_at: UnixTime(r.get(20)?),
@@ -71,6 +73,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         fragment_sets: r.get(21)?,
         pacing: r.get(22)?,
         frequency: r.get(23)?,
+        learning: r.get(24)?,
     })
 }
 
@@ -86,6 +89,7 @@ fn decode(raw: RawRow) -> Result<Campaign, StoreError> {
     c.fragment_sets = from_json("campaigns.fragment_sets", &raw.fragment_sets)?;
     c.pacing = from_json("campaigns.pacing", &raw.pacing)?;
     c.frequency = from_json("campaigns.frequency", &raw.frequency)?;
+    c.learning = from_json("campaigns.learning", &raw.learning)?;
     Ok(c)
 }
 
@@ -143,7 +147,7 @@ pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreE
     conn.execute(
         &format!(
             "INSERT INTO campaigns ({COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-             ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, ?18, ?18, ?19, ?20, ?21)"
+             ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, ?18, ?18, ?19, ?20, ?21, ?22)"
         ),
         params![
             d.advertiser_id.0,
@@ -167,6 +171,7 @@ pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreE
             to_json("campaigns.fragment_sets", &d.fragment_sets)?,
             to_json("campaigns.pacing", &d.pacing)?,
             to_json("campaigns.frequency", &d.frequency)?,
+            to_json("campaigns.learning", &d.learning)?,
         ],
     )
     .map_err(missing_advertiser)?;
@@ -230,7 +235,7 @@ impl Store {
                         max_cpm_micros = ?10, adomain = ?11, cat = ?12, attr = ?13,
                         app_bundle = ?14, language = ?15, targeting = ?16,
                         stage_multipliers = ?17, version = version + 1, updated_at = ?18,
-                        fragment_sets = ?21, pacing = ?22, frequency = ?23
+                        fragment_sets = ?21, pacing = ?22, frequency = ?23, learning = ?24
                      WHERE id = ?19 AND version = ?20",
                     params![
                         d.advertiser_id.0,
@@ -256,6 +261,7 @@ impl Store {
                         to_json("campaigns.fragment_sets", &d.fragment_sets)?,
                         to_json("campaigns.pacing", &d.pacing)?,
                         to_json("campaigns.frequency", &d.frequency)?,
+                        to_json("campaigns.learning", &d.learning)?,
                     ],
                 )
                 .map_err(missing_advertiser)?;

@@ -269,6 +269,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (minute, exchange, country, device_type, reason)
     ) WITHOUT ROWID;
     "#,
+    // 6: what a campaign's assembled creatives learn to serve (clicks or
+    // conversions).
+    r#"
+    ALTER TABLE campaigns ADD COLUMN learning TEXT NOT NULL DEFAULT '{}';
+    "#,
 ];
 
 /// The schema version this build brings every database to.

@@ -212,6 +212,20 @@ impl TestServer {
         reply.json()
     }
 
+    /// Replaces campaign `id` with `change` applied to its current body,
+    /// with the demo admin token; asserts 200.
+    pub async fn edit_campaign(&self, id: i64, change: impl FnOnce(&mut Value)) {
+        let path = format!("/api/v1/campaigns/{id}");
+        let token = self.admin_token();
+        let mut body = self.api(Method::GET, &path, Some(token), None).await.json();
+        for k in ["id", "created_at", "updated_at"] {
+            body.as_object_mut().unwrap().remove(k);
+        }
+        change(&mut body);
+        let reply = self.api(Method::PUT, &path, Some(token), Some(body)).await;
+        assert_eq!(reply.status, 200, "{}", reply.json());
+    }
+
     /// Stops the server gracefully and waits for it; the store's folder
     /// is handed back to read after the stop (deleted when dropped).
     pub async fn stop_keeping_data(mut self) -> Option<tempfile::TempDir> {
