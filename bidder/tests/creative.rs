@@ -580,6 +580,29 @@ async fn a_conversion_objective_serves_what_converts_not_what_is_clicked() {
     assert_eq!(campaign["learning"]["objective"], "conversions");
     let by_sales = served_of_100(&server, &sells).await;
     assert!(by_sales > 80, "converts most: {by_sales}/100");
+    // The report shows the rate it learns on, with its uncertainty.
+    let report = server
+        .api(
+            Method::GET,
+            "/api/v1/campaigns/1/combinations",
+            Some(&admin),
+            None,
+        )
+        .await
+        .json();
+    let row = report["combinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["combination"] == sells.as_str() && r["stage"] == "unaware")
+        .unwrap()
+        .clone();
+    assert_eq!(row["cvr"], 40.0 / 5000.0, "{row}");
+    let (lo, hi) = (
+        row["cvr_low"].as_f64().unwrap(),
+        row["cvr_high"].as_f64().unwrap(),
+    );
+    assert!(lo < 0.008 && 0.008 < hi && hi < 0.012, "{row}");
 
     // An objective the learner does not know is refused, naming the field.
     let mut bad = campaign.clone();

@@ -273,7 +273,13 @@ impl Choice {
 
 /// The central `level` (e.g. 0.95) credible interval of the CTR posterior.
 pub fn ctr_interval(c: Counts, level: f64) -> (f64, f64) {
-    let (a, b) = c.posterior();
+    rate_interval(c, Objective::Clicks, level)
+}
+
+/// The central `level` credible interval of the posterior of `objective`'s
+/// rate per impression, under a uniform prior (reports).
+pub fn rate_interval(c: Counts, objective: Objective, level: f64) -> (f64, f64) {
+    let (a, b) = c.posterior_with(objective, 1.0, 2.0);
     let tail = (1.0 - level) / 2.0;
     (beta_quantile(a, b, tail), beta_quantile(a, b, 1.0 - tail))
 }

@@ -10,6 +10,7 @@
 use audiences::Stage;
 use creative::assembly::{ComboKey, FragmentId};
 use creative::fragment::{FragmentBody, FragmentKind};
+use creative::learning::{Counts, Objective};
 use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +110,10 @@ struct ComboRow {
     ctr_low: f64,
     ctr_high: f64,
     conversions: u64,
+    /// Conversions per impression, and its 95 % credible interval.
+    cvr: f64,
+    cvr_low: f64,
+    cvr_high: f64,
 }
 
 /// One row of the per-fragment report.
@@ -123,21 +128,22 @@ struct FragmentRow {
     ctr_low: f64,
     ctr_high: f64,
     conversions: u64,
+    /// Conversions per impression, and its 95 % credible interval.
+    cvr: f64,
+    cvr_low: f64,
+    cvr_high: f64,
 }
 
-fn rates(impressions: u64, clicks: u64) -> (f64, f64, f64) {
-    let counts = creative::learning::Counts {
-        impressions,
-        clicks,
-        ..Default::default()
-    };
-    let (lo, hi) = creative::learning::ctr_interval(counts, 0.95);
-    let ctr = if impressions == 0 {
+/// The rate of `objective` per impression and its 95 % credible interval
+/// (Beta posterior, uniform prior).
+fn rates(counts: Counts, objective: Objective) -> (f64, f64, f64) {
+    let (lo, hi) = creative::learning::rate_interval(counts, objective, 0.95);
+    let rate = if counts.impressions == 0 {
         0.0
     } else {
-        clicks as f64 / impressions as f64
+        counts.successes(objective) as f64 / counts.impressions as f64
     };
-    (ctr, lo, hi)
+    (rate, lo, hi)
 }
 
 /// Splits `kind`, `status` and `set` off a query; the rest goes to the
@@ -457,7 +463,13 @@ impl Admin {
         let combinations: Vec<ComboRow> = stats
             .iter()
             .map(|s| {
-                let (ctr, ctr_low, ctr_high) = rates(s.impressions, s.clicks);
+                let counts = Counts {
+                    impressions: s.impressions,
+                    clicks: s.clicks,
+                    conversions: s.conversions,
+                };
+                let (ctr, ctr_low, ctr_high) = rates(counts, Objective::Clicks);
+                let (cvr, cvr_low, cvr_high) = rates(counts, Objective::Conversions);
                 ComboRow {
                     stage: s.stage,
                     combination: s.combination.to_string(),
@@ -467,12 +479,15 @@ impl Admin {
                     ctr_low,
                     ctr_high,
                     conversions: s.conversions,
+                    cvr,
+                    cvr_low,
+                    cvr_high,
                 }
             })
             .collect();
         let mut per_fragment: std::collections::BTreeMap<
             (Stage, FragmentKind, FragmentId),
-            (u64, u64, u64),
+            Counts,
         > = Default::default();
         for s in &stats {
             let k = s.combination;
@@ -483,29 +498,31 @@ impl Admin {
             ];
             for (kind, id) in parts.into_iter().flatten() {
                 let e = per_fragment.entry((s.stage, kind, id)).or_default();
-                e.0 += s.impressions;
-                e.1 += s.clicks;
-                e.2 += s.conversions;
+                e.impressions += s.impressions;
+                e.clicks += s.clicks;
+                e.conversions += s.conversions;
             }
         }
         let fragments: Vec<FragmentRow> = per_fragment
             .into_iter()
-            .map(
-                |((stage, kind, fragment_id), (impressions, clicks, conversions))| {
-                    let (ctr, ctr_low, ctr_high) = rates(impressions, clicks);
-                    FragmentRow {
-                        stage,
-                        kind,
-                        fragment_id,
-                        impressions,
-                        clicks,
-                        ctr,
-                        ctr_low,
-                        ctr_high,
-                        conversions,
-                    }
-                },
-            )
+            .map(|((stage, kind, fragment_id), counts)| {
+                let (ctr, ctr_low, ctr_high) = rates(counts, Objective::Clicks);
+                let (cvr, cvr_low, cvr_high) = rates(counts, Objective::Conversions);
+                FragmentRow {
+                    stage,
+                    kind,
+                    fragment_id,
+                    impressions: counts.impressions,
+                    clicks: counts.clicks,
+                    ctr,
+                    ctr_low,
+                    ctr_high,
+                    conversions: counts.conversions,
+                    cvr,
+                    cvr_low,
+                    cvr_high,
+                }
+            })
             .collect();
         json(
             StatusCode::OK,
