@@ -284,7 +284,7 @@ pub fn plan(library: &Library, counts: &dyn Fn(Stage, ComboKey) -> Counts) -> Pl
                 seed: Some(7),
                 ..Policy::default()
             },
-            objective: Objective::Clicks,
+            objective: &|_| Objective::Clicks,
         },
     )
 }

@@ -604,20 +604,39 @@ async fn a_conversion_objective_serves_what_converts_not_what_is_clicked() {
     );
     assert!(lo < 0.008 && 0.008 < hi && hi < 0.012, "{row}");
 
-    // An objective the learner does not know is refused, naming the field.
+    // A stage's own objective overrides the campaign's.
+    server
+        .edit_campaign(1, |c| {
+            c["learning"] = json!({"objective": "conversions", "stages": {"unaware": "clicks"}})
+        })
+        .await;
+    let by_stage = served_of_100(&server, &is_clicked).await;
+    assert!(by_stage > 80, "the stage learns on clicks: {by_stage}/100");
+
+    // What the learner does not know is refused, naming the field.
     let mut bad = campaign.clone();
-    for k in ["id", "created_at", "updated_at"] {
+    for k in ["id", "created_at", "updated_at", "version"] {
         bad.as_object_mut().unwrap().remove(k);
     }
-    bad["learning"] = json!({"objective": "sales"});
-    let r = server
-        .api(Method::PUT, "/api/v1/campaigns/1", Some(&admin), Some(bad))
-        .await;
-    assert_eq!(r.status, 422, "{}", r.json());
-    assert!(
-        r.json().to_string().contains("learning.objective"),
-        "{}",
-        r.json()
-    );
+    for (learning, field) in [
+        (json!({"objective": "sales"}), "learning.objective"),
+        (json!({"stages": {"buyer": "clicks"}}), "learning.stages"),
+    ] {
+        bad["learning"] = learning;
+        let r = server
+            .api(
+                Method::PUT,
+                "/api/v1/campaigns/1",
+                Some(&admin),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.json());
+        assert!(
+            r.json().to_string().contains(field),
+            "{field}: {}",
+            r.json()
+        );
+    }
     server.stop().await;
 }

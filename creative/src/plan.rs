@@ -79,8 +79,8 @@ pub struct PlanInput<'a> {
     pub counts: &'a dyn Fn(Stage, ComboKey) -> Counts,
     /// Exploration floor and Monte Carlo settings.
     pub policy: &'a Policy,
-    /// What the campaign's combinations are chosen for.
-    pub objective: Objective,
+    /// What the campaign's combinations are chosen for at a stage.
+    pub objective: &'a dyn Fn(Stage) -> Objective,
 }
 
 /// How an item is rendered per bid.
@@ -280,7 +280,7 @@ impl Plan {
                 }
             }
             let counts: Vec<Counts> = keys.iter().map(|k| (input.counts)(stage, *k)).collect();
-            let probs = probabilities(&counts, &subsets, input.policy, input.objective);
+            let probs = probabilities(&counts, &subsets, input.policy, (input.objective)(stage));
             for (g, p) in owners.into_iter().zip(probs) {
                 plan.groups[g] = Group {
                     items: std::mem::take(&mut group_items[g]).into(),
@@ -504,7 +504,7 @@ mod tests {
                 rejected_at: rejected,
                 counts,
                 policy: &policy,
-                objective: Objective::Clicks,
+                objective: &|_| Objective::Clicks,
             },
         )
     }

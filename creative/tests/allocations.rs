@@ -95,7 +95,7 @@ fn plan() -> Plan {
                 seed: Some(1),
                 ..Policy::default()
             },
-            objective: Objective::Clicks,
+            objective: &|_| Objective::Clicks,
         },
     )
 }

@@ -397,7 +397,7 @@ impl<'c> AssemblyInputs<'c> {
                         .unwrap_or_default()
                 },
                 policy: &settings.creative,
-                objective: c.learning.objective,
+                objective: &|stage| c.learning.objective_at(stage),
             },
         );
         (!plan.is_empty()).then(|| Box::new(plan))

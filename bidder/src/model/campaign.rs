@@ -91,12 +91,23 @@ pub struct Campaign {
 }
 
 /// How a campaign's assembled creatives are chosen, per stage.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Learning {
     /// `clicks` (default) or `conversions`: the rate per impression by
     /// which the combination served at each stage is chosen.
     pub objective: Objective,
+    /// Stages that learn on another objective, e.g. clicks while users
+    /// discover the brand and conversions once they mean to buy:
+    /// `{"intent": "conversions", "customer": "conversions"}`.
+    pub stages: std::collections::BTreeMap<Stage, Objective>,
+}
+
+impl Learning {
+    /// The objective combinations are chosen by at `stage`.
+    pub fn objective_at(&self, stage: Stage) -> Objective {
+        self.stages.get(&stage).copied().unwrap_or(self.objective)
+    }
 }
 
 /// Which inventory a campaign buys.
