@@ -189,21 +189,9 @@ async fn a_full_loop_moves_spend_caps_stage_learning_and_reports() {
     );
 
     // The learning counts of the combination shown.
-    let combos = server
-        .api(
-            Method::GET,
-            "/api/v1/campaigns/1/combinations",
-            Some(&token),
-            None,
-        )
-        .await
-        .json();
-    let shown = combos["combinations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["stage"] == "unaware")
-        .unwrap_or_else(|| panic!("{combos}"));
+    let shown = server
+        .combination_row(1, &token, &[("stage", "unaware")])
+        .await;
     assert_eq!(
         (
             &shown["impressions"],

@@ -581,22 +581,9 @@ async fn a_conversion_objective_serves_what_converts_not_what_is_clicked() {
     let by_sales = served_of_100(&server, &sells).await;
     assert!(by_sales > 80, "converts most: {by_sales}/100");
     // The report shows the rate it learns on, with its uncertainty.
-    let report = server
-        .api(
-            Method::GET,
-            "/api/v1/campaigns/1/combinations",
-            Some(&admin),
-            None,
-        )
-        .await
-        .json();
-    let row = report["combinations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["combination"] == sells.as_str() && r["stage"] == "unaware")
-        .unwrap()
-        .clone();
+    let row = server
+        .combination_row(1, &admin, &[("combination", &sells), ("stage", "unaware")])
+        .await;
     assert_eq!(row["cvr"], 40.0 / 5000.0, "{row}");
     let (lo, hi) = (
         row["cvr_low"].as_f64().unwrap(),

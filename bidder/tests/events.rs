@@ -133,21 +133,9 @@ async fn a_bids_events_are_counted_once_however_often_they_come() {
     // Learning: the combination served at intent got its impression and
     // its click.
     let admin = server.tokens.as_ref().unwrap().admin.clone();
-    let report = server
-        .api(
-            Method::GET,
-            "/api/v1/campaigns/1/combinations",
-            Some(&admin),
-            None,
-        )
-        .await
-        .json();
-    let row = report["combinations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["combination"] == combo && r["stage"] == "intent")
-        .unwrap_or_else(|| panic!("{combo} at intent in {report}"));
+    let row = server
+        .combination_row(1, &admin, &[("combination", combo), ("stage", "intent")])
+        .await;
     assert_eq!(
         (row["impressions"].as_u64(), row["clicks"].as_u64()),
         (Some(1), Some(1))

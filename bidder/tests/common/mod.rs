@@ -212,6 +212,27 @@ impl TestServer {
         reply.json()
     }
 
+    /// The row of campaign `campaign`'s combination report, read with
+    /// `token`, that has every `(field, value)` of `matching`.
+    pub async fn combination_row(
+        &self,
+        campaign: i64,
+        token: &str,
+        matching: &[(&str, &str)],
+    ) -> Value {
+        let path = format!("/api/v1/campaigns/{campaign}/combinations");
+        let reply = self.api(Method::GET, &path, Some(token), None).await;
+        assert_eq!(reply.status, 200, "{}", reply.json());
+        let report = reply.json();
+        report["combinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| matching.iter().all(|(k, v)| r[*k] == *v))
+            .unwrap_or_else(|| panic!("no row with {matching:?} in {report}"))
+            .clone()
+    }
+
     /// Replaces campaign `id` with `change` applied to its current body,
     /// with the demo admin token; asserts 200.
     pub async fn edit_campaign(&self, id: i64, change: impl FnOnce(&mut Value)) {
