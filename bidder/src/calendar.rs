@@ -194,29 +194,23 @@ mod tests {
     fn daylight_saving_days_last_23_and_25_hours() {
         // Built in November 2025, the table holds 2026's switches.
         let ny = new_york();
-        let days = |from: u32, to: u32| {
-            (from..to)
+        // A day starting at `start` lasts `hours`: one window until then,
+        // the next one from then.
+        let lasts = |start: u32, hours: u32| {
+            let end = start + hours * HOUR;
+            let seen: std::collections::BTreeSet<_> = (start..end)
                 .step_by(60)
                 .map(|t| ny.window_of(CapWindow::Day, t))
-                .collect::<std::collections::BTreeSet<_>>()
+                .collect();
+            assert_eq!(seen.len(), 1, "from {start}");
+            assert_eq!(ny.window_of(CapWindow::Day, end), seen.first().unwrap() + 1);
         };
         // 2026-03-08, New York springs forward: the day runs from 05:00 UTC
         // to 04:00 UTC the next day.
-        let mar8 = 1_772_928_000 + 5 * HOUR;
-        let one = days(mar8, mar8 + 23 * HOUR);
-        assert_eq!(one.len(), 1);
-        assert_eq!(
-            ny.window_of(CapWindow::Day, mar8 + 23 * HOUR),
-            one.first().unwrap() + 1
-        );
+        lasts(1_772_928_000 + 5 * HOUR, 23);
         // 2026-11-01, it falls back: 04:00 UTC to 05:00 UTC the next day.
         let nov1 = 1_793_491_200 + 4 * HOUR;
-        let one = days(nov1, nov1 + 25 * HOUR);
-        assert_eq!(one.len(), 1);
-        assert_eq!(
-            ny.window_of(CapWindow::Day, nov1 + 25 * HOUR),
-            one.first().unwrap() + 1
-        );
+        lasts(nov1, 25);
         // The clock's repeated 01:00-02:00 is two hours, not one.
         let first_one_am = nov1 + HOUR;
         assert_ne!(
