@@ -165,6 +165,7 @@ pub fn synthetic_catalog(n: usize) -> Catalog {
             name: "Bench".into(),
             domain: "bench.example".into(),
             frequency: Default::default(),
+            time_zone: "UTC".into(),
             version: 1,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

@@ -263,33 +263,43 @@ fn restore_counts(
 }
 
 /// Counts the week's impressions before `now` again, each in the windows
-/// its caps are read in: its campaign's time zone, UTC for its advertiser.
+/// its caps are read in: its campaign's time zone, and its advertiser's.
 fn replay_impressions(
     store: &Store,
     catalog: &Catalog,
     frequency: &Frequency,
     now: UnixTime,
 ) -> Result<(), StoreError> {
-    let mut calendars: std::collections::HashMap<&str, Calendar> = Default::default();
+    let zones = catalog
+        .campaigns
+        .iter()
+        .map(|c| c.pacing.time_zone.as_str())
+        .chain(catalog.advertisers.iter().map(|a| a.time_zone.as_str()));
+    let calendars: std::collections::HashMap<&str, Calendar> =
+        zones.map(|z| (z, Calendar::named(z, now))).collect();
+    let advertiser_zone: std::collections::HashMap<_, _> = catalog
+        .advertisers
+        .iter()
+        .map(|a| (a.id, a.time_zone.as_str()))
+        .collect();
     let campaign: std::collections::HashMap<_, _> = catalog
         .campaigns
         .iter()
         .map(|c| {
-            let zone = c.pacing.time_zone.as_str();
-            calendars
-                .entry(zone)
-                .or_insert_with(|| Calendar::named(zone, now));
-            (c.id, (c.advertiser_id, zone))
+            let theirs = advertiser_zone.get(&c.advertiser_id).copied();
+            let zones = (c.pacing.time_zone.as_str(), theirs.unwrap_or("UTC"));
+            (c.id, (c.advertiser_id, zones))
         })
         .collect();
+    let of = |zone: &str| calendars.get(zone).unwrap_or(&Calendar::Utc);
     for (user, id, at) in store.impressions_since(UnixTime(now.0 - 7 * 86_400))? {
         let user = audiences::keys::UserKey(user);
-        let Some(&(advertiser, zone)) = campaign.get(&id) else {
+        let Some(&(advertiser, (own, theirs))) = campaign.get(&id) else {
             frequency.record(user, Subject::Campaign(id), at, &Calendar::Utc);
             continue;
         };
-        frequency.record(user, Subject::Campaign(id), at, &calendars[zone]);
-        frequency.record(user, Subject::Advertiser(advertiser), at, &Calendar::Utc);
+        frequency.record(user, Subject::Campaign(id), at, of(own));
+        frequency.record(user, Subject::Advertiser(advertiser), at, of(theirs));
     }
     Ok(())
 }
@@ -300,14 +310,21 @@ mod tests {
     use crate::model::{CapWindow, EventRecord, FrequencyCap, FrequencyRules};
 
     #[test]
-    fn replayed_impressions_count_in_their_campaigns_time_zone() {
+    fn replayed_impressions_count_in_their_campaigns_and_advertisers_time_zones() {
         let store = Store::open_in_memory().unwrap();
         crate::demo::seed_if_empty(&store).unwrap();
         let mut catalog = store.load_catalog().unwrap();
         // UTC-12 all year: its days run from 12:00 to 12:00 UTC.
         let zone = "Etc/GMT+12";
         catalog.campaigns[0].pacing.time_zone = zone.into();
-        let id = catalog.campaigns[0].id;
+        let (id, advertiser) = (catalog.campaigns[0].id, catalog.campaigns[0].advertiser_id);
+        for a in catalog
+            .advertisers
+            .iter_mut()
+            .filter(|a| a.id == advertiser)
+        {
+            a.time_zone = zone.into();
+        }
         let now = UnixTime::now();
         let noon = (now.0 / 86_400 - 2) * 86_400 + 43_200;
         // Shown at 23:00 and 01:00 UTC: two UTC days, one day of the zone.
@@ -327,9 +344,17 @@ mod tests {
         let user = audiences::keys::UserKey(7);
         let later = UnixTime(noon + 14 * 3_600);
         let own = Calendar::named(zone, now);
-        assert!(!frequency.allows(user, Subject::Campaign(id), &two_a_day, later, &own));
-        // The zone's next day starts at noon UTC.
         let next_day = UnixTime(noon + 24 * 3_600);
-        assert!(frequency.allows(user, Subject::Campaign(id), &two_a_day, next_day, &own));
+        for subject in [Subject::Campaign(id), Subject::Advertiser(advertiser)] {
+            assert!(
+                !frequency.allows(user, subject, &two_a_day, later, &own),
+                "{subject:?}"
+            );
+            // The zone's next day starts at noon UTC.
+            assert!(
+                frequency.allows(user, subject, &two_a_day, next_day, &own),
+                "{subject:?}"
+            );
+        }
     }
 }

@@ -2,8 +2,9 @@
 //! weeks (from Monday) begin in one time zone, daylight saving included.
 //!
 //! A campaign's caps count in its `pacing.time_zone`, so that "3 a day"
-//! resets at the same midnight as its daily budget; an advertiser's caps
-//! span campaigns of any zone and count in UTC.
+//! resets at the same midnight as its daily budget; an advertiser's caps,
+//! spanning campaigns of any zone, count in the advertiser's own
+//! `time_zone` (UTC by default).
 //!
 //! The bid path asks for window numbers. A zone's UTC offsets over the
 //! weeks around the snapshot build are kept in a table of a few spans, so

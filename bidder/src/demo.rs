@@ -157,6 +157,7 @@ fn advertiser(name: &str, domain: &str) -> Advertiser {
         name: name.to_owned(),
         domain: domain.to_owned(),
         frequency: Default::default(),
+        time_zone: "UTC".into(),
         version: 0,
         created_at: UnixTime(0),
         updated_at: UnixTime(0),

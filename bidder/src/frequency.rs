@@ -10,8 +10,8 @@
 //! Only users whose consent allows per-user state have a key at all.
 //!
 //! Windows are calendar windows: the clock hour, the day, the week from
-//! Monday, in the [`Calendar`] the caller names (a campaign's time zone,
-//! UTC for an advertiser). One entry keeps the time of the last impression
+//! Monday, in the [`Calendar`] the caller names (the campaign's or the
+//! advertiser's time zone). One entry keeps the time of the last impression
 //! and the counts of the hour, day and week it fell in.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -18,6 +18,10 @@ use crate::model::{
     Size, Targeting, UnixTime,
 };
 
+fn utc() -> String {
+    "UTC".into()
+}
+
 /// An advertiser to create or replace.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +30,8 @@ pub(super) struct AdvertiserInput {
     domain: String,
     #[serde(default)]
     frequency: FrequencyRules,
+    #[serde(default = "utc")]
+    time_zone: String,
     /// The version being replaced (instead of `If-Match`).
     #[serde(default)]
     pub version: Option<i64>,
@@ -39,6 +45,7 @@ impl AdvertiserInput {
             name: self.name,
             domain: self.domain,
             frequency: self.frequency,
+            time_zone: self.time_zone,
             version,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

@@ -258,14 +258,23 @@ fn advertisers_round_trip_through_create_read_update_delete() {
     let path = format!("/api/v1/advertisers/{id}");
     let got = f.admin_call(Method::GET, &path, Value::Null);
     assert_eq!(got.json["name"], "New");
+    assert_eq!(got.json["time_zone"], "UTC");
     assert_eq!(got.headers[header::ETAG], "\"1\"");
+    let nowhere = f.admin_call(
+        Method::PUT,
+        &path,
+        json!({"name": "Renamed", "domain": "new.example", "time_zone": "Mars/Olympus", "version": 1}),
+    );
+    assert_eq!(nowhere.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&nowhere), vec!["time_zone"]);
     let updated = f.admin_call(
         Method::PUT,
         &path,
-        json!({"name": "Renamed", "domain": "new.example", "version": 1}),
+        json!({"name": "Renamed", "domain": "new.example", "time_zone": "America/New_York", "version": 1}),
     );
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.json);
     assert_eq!(updated.json["name"], "Renamed");
+    assert_eq!(updated.json["time_zone"], "America/New_York");
     assert_eq!(updated.json["version"], 2);
     let t = f.admin_token.clone();
     let deleted = f.call_with(

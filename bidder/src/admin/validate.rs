@@ -122,7 +122,14 @@ pub(super) fn advertiser(a: &Advertiser) -> Errors {
     name(&mut e, "name", &a.name);
     domain(&mut e, "domain", &a.domain);
     frequency(&mut e, "frequency", &a.frequency);
+    time_zone(&mut e, "time_zone", &a.time_zone);
     e
+}
+
+fn time_zone(e: &mut Errors, path: &str, zone: &str) {
+    if jiff::tz::TimeZone::get(zone).is_err() {
+        e.push(path, "not an IANA time zone like Europe/Berlin or UTC");
+    }
 }
 
 /// Caps count at most 255 per window (the table's counters); one cap per
@@ -181,12 +188,7 @@ pub(super) fn campaign(
     if c.total_budget_micros.0 > 0 && c.daily_budget_micros > c.total_budget_micros {
         e.push("daily_budget_micros", "must not exceed total_budget_micros");
     }
-    if jiff::tz::TimeZone::get(&c.pacing.time_zone).is_err() {
-        e.push(
-            "pacing.time_zone",
-            "not an IANA time zone like Europe/Berlin or UTC",
-        );
-    }
+    time_zone(&mut e, "pacing.time_zone", &c.pacing.time_zone);
     frequency(&mut e, "frequency", &c.frequency);
     if matches!((c.flight_start, c.flight_end), (Some(start), Some(end)) if start >= end) {
         e.push("flight_end", "must be after flight_start");

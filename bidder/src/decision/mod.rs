@@ -47,7 +47,6 @@ pub use reason::{NoBidCounters, NoBidReason};
 pub use snapshot::{CompiledCampaign, Snapshot};
 
 use crate::budget::{Refused, impression_cost};
-use crate::calendar::Calendar;
 use crate::events::token::{Claims, auction_hash};
 use crate::frequency::Subject;
 use crate::model::UnixTime;
@@ -527,7 +526,7 @@ fn consider(
             Subject::Advertiser(c.advertiser_id),
             &c.advertiser_frequency,
             ctx.now,
-            &Calendar::Utc,
+            &c.advertiser_calendar,
         ) {
             return Err(NoBidReason::FrequencyCapped);
         }

@@ -141,6 +141,9 @@ pub struct CompiledCampaign {
     pub advertiser_frequency: FrequencyRules,
     /// Where its own caps' windows begin: its `pacing.time_zone`.
     pub calendar: Calendar,
+    /// Where its advertiser's caps' windows begin: the advertiser's
+    /// `time_zone`.
+    pub advertiser_calendar: Calendar,
 }
 
 /// Which campaigns target what: one bitset per targeting value, plus, per
@@ -176,6 +179,12 @@ pub struct Index {
     /// Have a video creative.
     pub video: Bitset,
 }
+
+/// An advertiser missing from the catalog caps nothing.
+static NO_CAPS: FrequencyRules = FrequencyRules {
+    caps: Vec::new(),
+    min_gap_secs: 0,
+};
 
 /// Everything the bid path reads, immutable.
 #[derive(Debug)]
@@ -216,12 +225,18 @@ impl Snapshot {
             creatives.entry(cr.campaign_id).or_default().push(cr);
         }
         let assembly = AssemblyInputs::of(catalog);
-        let advertiser_caps: HashMap<AdvertiserId, &FrequencyRules> = catalog
+        let advertiser_caps: HashMap<AdvertiserId, (&FrequencyRules, &str)> = catalog
             .advertisers
             .iter()
-            .map(|a| (a.id, &a.frequency))
+            .map(|a| (a.id, (&a.frequency, a.time_zone.as_str())))
             .collect();
-        let mut calendars: HashMap<&str, Calendar> = HashMap::new();
+        let mut calendars: HashMap<String, Calendar> = HashMap::new();
+        let mut calendar = |zone: &str| {
+            calendars
+                .entry(zone.to_owned())
+                .or_insert_with(|| Calendar::named(zone, now))
+                .clone()
+        };
         let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
             .campaigns
             .iter()
@@ -231,12 +246,12 @@ impl Snapshot {
             .filter_map(|c| {
                 let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
                 let plan = assembly.plan(c, settings, false);
-                let caps = advertiser_caps.get(&c.advertiser_id).copied();
-                let calendar = calendars
-                    .entry(&c.pacing.time_zone)
-                    .or_insert_with(|| Calendar::named(&c.pacing.time_zone, now))
-                    .clone();
-                compile(c, own, plan, caps, calendar, settings, now).map(|cc| (cc, &c.targeting))
+                let (caps, zone) = advertiser_caps
+                    .get(&c.advertiser_id)
+                    .copied()
+                    .unwrap_or((&NO_CAPS, "UTC"));
+                let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
+                compile(c, own, plan, caps, calendars, settings, now).map(|cc| (cc, &c.targeting))
             })
             .collect();
         compiled.sort_by(|(a, _), (b, _)| {
@@ -408,8 +423,8 @@ fn compile(
     c: &Campaign,
     creatives: &[&Creative],
     plan: Option<Box<Plan>>,
-    advertiser_caps: Option<&FrequencyRules>,
-    calendar: Calendar,
+    advertiser_caps: &FrequencyRules,
+    (calendar, advertiser_calendar): (Calendar, Calendar),
     settings: &Settings,
     now: UnixTime,
 ) -> Option<CompiledCampaign> {
@@ -517,8 +532,9 @@ fn compile(
         limits: Limits::of(c),
         account: settings.ledger.account(c, now),
         frequency: c.frequency.clone(),
-        advertiser_frequency: advertiser_caps.cloned().unwrap_or_default(),
+        advertiser_frequency: advertiser_caps.clone(),
         calendar,
+        advertiser_calendar,
     })
 }
 

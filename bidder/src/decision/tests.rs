@@ -126,6 +126,7 @@ fn catalog(campaigns: Vec<Campaign>, creatives: Vec<Creative>) -> Catalog {
             name: "A".into(),
             domain: "a.example".into(),
             frequency: Default::default(),
+            time_zone: "UTC".into(),
             version: 1,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
@@ -639,45 +640,60 @@ fn bid_ids_are_written_in_hex_as_fmt_would() {
 }
 
 #[test]
-fn a_campaigns_daily_cap_counts_in_its_own_time_zone() {
+fn daily_caps_count_in_their_own_time_zone_the_campaigns_and_the_advertisers() {
     use crate::events::effects::Effects;
     use crate::model::{CapWindow, EventRecord, FrequencyCap};
     use std::sync::Arc;
 
-    let mut c = campaign(1, 2_000_000, 5_000_000);
-    c.pacing.time_zone = "America/New_York".into();
-    c.frequency.caps = vec![FrequencyCap {
+    let two_a_day = vec![FrequencyCap {
         impressions: 2,
         window: CapWindow::Day,
     }];
-    let snap = Snapshot::build(&catalog(vec![c], vec![html(10, 1, 300, 250)]), &settings());
-    let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
-    let effects = Effects {
-        snapshot: Arc::new(arc_swap::ArcSwap::from_pointee(snap)),
-        audience: Arc::new(crate::audience::Audience::open(store).unwrap().0),
-        move_ttl_secs: 86_400,
-        late: Default::default(),
-        moved: Default::default(),
-    };
-    // 2023-11-14 00:00 UTC is 19:00 on Monday the 13th in New York (EST).
-    const TUESDAY_UTC: i64 = 1_699_920_000;
-    let user = audiences::keys::UserKey(7);
-    // Shown at 18:00 and 20:00 on Monday in New York (23:00 and 01:00
-    // UTC, two UTC days), through the event worker's own path.
-    let shown = |at: i64| EventRecord::test_impression(CampaignId(1), user.0, UnixTime(at));
-    effects.count_impression(&shown(TUESDAY_UTC - 3_600));
-    effects.count_impression(&shown(TUESDAY_UTC + 3_600));
-    let snap = effects.snapshot.load();
-    let mut view = UserView::unknown(Ok(()));
-    view.key = Some(user);
-    // Two the same New York day: at 21:00 the cap of two holds.
-    let nine_pm = UnixTime(TUESDAY_UTC + 2 * 3_600);
-    run_as(&snap, BANNER, true, &view, nine_pm, |o| {
-        assert_eq!(no_bid(o), NoBidReason::FrequencyCapped);
-    });
-    // New York's Tuesday begins at 05:00 UTC.
-    let midnight = UnixTime(TUESDAY_UTC + 5 * 3_600);
-    run_as(&snap, BANNER, true, &view, midnight, |o| {
-        assert_eq!(bids(o)[0].1, "1");
-    });
+    // A New York campaign capping itself; a UTC campaign of a New York
+    // advertiser capping all its campaigns.
+    let mut own = catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    );
+    own.campaigns[0].pacing.time_zone = "America/New_York".into();
+    own.campaigns[0].frequency.caps = two_a_day.clone();
+    let mut theirs = own.clone();
+    theirs.campaigns[0].pacing.time_zone = "UTC".into();
+    theirs.campaigns[0].frequency.caps.clear();
+    theirs.advertisers[0].time_zone = "America/New_York".into();
+    theirs.advertisers[0].frequency.caps = two_a_day;
+    for (case, catalog) in [("campaign", own), ("advertiser", theirs)] {
+        let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
+        let effects = Effects {
+            snapshot: Arc::new(arc_swap::ArcSwap::from_pointee(Snapshot::build(
+                &catalog,
+                &settings(),
+            ))),
+            audience: Arc::new(crate::audience::Audience::open(store).unwrap().0),
+            move_ttl_secs: 86_400,
+            late: Default::default(),
+            moved: Default::default(),
+        };
+        // 2023-11-14 00:00 UTC is 19:00 on Monday the 13th in New York (EST).
+        const TUESDAY_UTC: i64 = 1_699_920_000;
+        let user = audiences::keys::UserKey(7);
+        // Shown at 18:00 and 20:00 on Monday in New York (23:00 and 01:00
+        // UTC, two UTC days), through the event worker's own path.
+        let shown = |at: i64| EventRecord::test_impression(CampaignId(1), user.0, UnixTime(at));
+        effects.count_impression(&shown(TUESDAY_UTC - 3_600));
+        effects.count_impression(&shown(TUESDAY_UTC + 3_600));
+        let snap = effects.snapshot.load();
+        let mut view = UserView::unknown(Ok(()));
+        view.key = Some(user);
+        // Two the same New York day: at 21:00 the cap of two holds.
+        let nine_pm = UnixTime(TUESDAY_UTC + 2 * 3_600);
+        run_as(&snap, BANNER, true, &view, nine_pm, |o| {
+            assert_eq!(no_bid(o), NoBidReason::FrequencyCapped, "{case}");
+        });
+        // New York's Tuesday begins at 05:00 UTC.
+        let midnight = UnixTime(TUESDAY_UTC + 5 * 3_600);
+        run_as(&snap, BANNER, true, &view, midnight, |o| {
+            assert_eq!(bids(o)[0].1, "1", "{case}");
+        });
+    }
 }

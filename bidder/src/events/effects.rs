@@ -116,17 +116,21 @@ impl Effects {
         let f = &snap.settings.frequency;
         let own = Subject::Campaign(e.campaign);
         match snap.by_id.get(&e.campaign) {
-            Some(&i) => f.record(UserKey(user), own, e.at, &snap.campaigns[i].calendar),
+            Some(&i) => {
+                let c = &snap.campaigns[i];
+                f.record(UserKey(user), own, e.at, &c.calendar);
+                let theirs = Subject::Advertiser(c.advertiser_id);
+                f.record(UserKey(user), theirs, e.at, &c.advertiser_calendar);
+            }
             // Not bidding now (paused, say): its zone is still its
             // account's, and its caps will count in it when it is back.
+            // Its advertiser's are not counted, as before zones: the
+            // snapshot no longer says whose it is.
             None => {
                 let zone = snap.settings.ledger.get(e.campaign).map(|a| a.time_zone());
                 let cal = zone.map_or(Calendar::Utc, |z| Calendar::new(z, e.at));
                 f.record(UserKey(user), own, e.at, &cal);
             }
-        }
-        if let Some(a) = self.advertiser(e.campaign) {
-            f.record(UserKey(user), Subject::Advertiser(a), e.at, &Calendar::Utc);
         }
     }
 

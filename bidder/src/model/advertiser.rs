@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{FrequencyRules, UnixTime};
 
+fn utc() -> String {
+    "UTC".into()
+}
+
 /// Store-assigned advertiser id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -21,6 +25,10 @@ pub struct Advertiser {
     /// Per-user limits on all its campaigns together.
     #[serde(default)]
     pub frequency: FrequencyRules,
+    /// IANA time zone whose days and weeks those limits count in; `UTC` by
+    /// default (its campaigns may run in zones of their own).
+    #[serde(default = "utc")]
+    pub time_zone: String,
     /// Incremented on every write; the admin API's ETag.
     pub version: i64,
     /// Creation time.

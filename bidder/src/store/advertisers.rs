@@ -9,7 +9,7 @@ use super::{
 };
 use crate::model::{Advertiser, AdvertiserId, UnixTime};
 
-const COLUMNS: &str = "id, name, domain, version, created_at, updated_at, frequency";
+const COLUMNS: &str = "id, name, domain, version, created_at, updated_at, frequency, time_zone";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<(Advertiser, String)> {
     Ok((
@@ -18,6 +18,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(Advertiser, String)> {
             name: r.get(1)?,
             domain: r.get(2)?,
             frequency: Default::default(),
+            time_zone: r.get(7)?,
             version: r.get(3)?,
             created_at: UnixTime(r.get(4)?),
             updated_at: UnixTime(r.get(5)?),
@@ -52,13 +53,15 @@ pub(crate) fn get(conn: &Connection, id: AdvertiserId) -> Result<Option<Advertis
 pub(crate) fn insert(conn: &Connection, draft: &Advertiser) -> Result<Advertiser, StoreError> {
     let now = UnixTime::now();
     conn.execute(
-        "INSERT INTO advertisers (name, domain, version, created_at, updated_at, frequency)
-         VALUES (?1, ?2, 1, ?3, ?3, ?4)",
+        "INSERT INTO advertisers (name, domain, version, created_at, updated_at, frequency,
+             time_zone)
+         VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)",
         params![
             draft.name,
             draft.domain,
             now.0,
-            to_json("advertisers.frequency", &draft.frequency)?
+            to_json("advertisers.frequency", &draft.frequency)?,
+            draft.time_zone,
         ],
     )?;
     get(conn, AdvertiserId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
@@ -100,7 +103,7 @@ impl Store {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE advertisers SET name = ?1, domain = ?2, version = version + 1,
-                     updated_at = ?3, frequency = ?6
+                     updated_at = ?3, frequency = ?6, time_zone = ?7
                  WHERE id = ?4 AND version = ?5",
                 params![
                     draft.name,
@@ -108,7 +111,8 @@ impl Store {
                     UnixTime::now().0,
                     draft.id.0,
                     draft.version,
-                    to_json("advertisers.frequency", &draft.frequency)?
+                    to_json("advertisers.frequency", &draft.frequency)?,
+                    draft.time_zone,
                 ],
             )?;
             if n == 0 {
@@ -159,6 +163,7 @@ mod tests {
             name: name.to_owned(),
             domain: format!("{}.example", name.to_lowercase()),
             frequency: Default::default(),
+            time_zone: "UTC".into(),
             version: 0,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),

@@ -426,6 +426,7 @@ impl Store {
                 name: "A".into(),
                 domain: "a.example".into(),
                 frequency: Default::default(),
+                time_zone: "UTC".into(),
                 version: 0,
                 created_at: UnixTime(0),
                 updated_at: UnixTime(0),

@@ -274,6 +274,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE campaigns ADD COLUMN learning TEXT NOT NULL DEFAULT '{}';
     "#,
+    // 7: the time zone an advertiser's own frequency caps count in.
+    r#"
+    ALTER TABLE advertisers ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+    "#,
 ];
 
 /// The schema version this build brings every database to.
@@ -323,7 +327,8 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         conn.execute(
-            "INSERT INTO advertisers VALUES (1, 'a', 'a.example', 1, 0, 0, '{}')",
+            "INSERT INTO advertisers (id, name, domain, version, created_at, updated_at)
+             VALUES (1, 'a', 'a.example', 1, 0, 0)",
             [],
         )
         .unwrap();

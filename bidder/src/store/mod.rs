@@ -319,6 +319,7 @@ mod tests {
             name: "Acme".into(),
             domain: "acme.example".into(),
             frequency: Default::default(),
+            time_zone: "UTC".into(),
             version: 0,
             created_at: crate::model::UnixTime(0),
             updated_at: crate::model::UnixTime(0),
