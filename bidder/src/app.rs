@@ -270,13 +270,17 @@ fn replay_impressions(
     frequency: &Frequency,
     now: UnixTime,
 ) -> Result<(), StoreError> {
-    let zones = catalog
+    // Each zone once: a catalog has a few zones and many campaigns.
+    let zones: std::collections::HashSet<&str> = catalog
         .campaigns
         .iter()
         .map(|c| c.pacing.time_zone.as_str())
-        .chain(catalog.advertisers.iter().map(|a| a.time_zone.as_str()));
-    let calendars: std::collections::HashMap<&str, Calendar> =
-        zones.map(|z| (z, Calendar::named(z, now))).collect();
+        .chain(catalog.advertisers.iter().map(|a| a.time_zone.as_str()))
+        .collect();
+    let calendars: std::collections::HashMap<&str, Calendar> = zones
+        .into_iter()
+        .map(|z| (z, Calendar::named(z, now)))
+        .collect();
     let advertiser_zone: std::collections::HashMap<_, _> = catalog
         .advertisers
         .iter()
