@@ -77,6 +77,14 @@ pub fn banner_request() -> Vec<u8> {
         .to_vec()
 }
 
+/// The typical request as an exchange sends it: a 1.1 KB desktop
+/// site banner with a long user agent, a supply chain and a US privacy
+/// string, from a user the demo audience has at `intent`
+/// (`testdata/typical/banner-audience-hit.json`).
+pub fn typical_request() -> std::io::Result<Vec<u8>> {
+    std::fs::read(testdata().join("typical/banner-audience-hit.json"))
+}
+
 /// `n` campaigns with one banner creative each, spread over 8 countries,
 /// 4 device types and 6 sizes, so most do not match [`banner_request`] and
 /// the index has real work; campaign 1 always matches.
