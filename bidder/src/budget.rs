@@ -298,11 +298,6 @@ impl Account {
         self.rule().currency
     }
 
-    /// The time zone of the campaign's day.
-    pub fn time_zone(&self) -> TimeZone {
-        self.rule().zone
-    }
-
     fn slot(&self, now: i64) -> i64 {
         now.div_euclid(self.slot_secs)
     }

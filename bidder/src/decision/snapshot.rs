@@ -7,7 +7,7 @@
 //! Built on the cold path after every committed admin write and published
 //! whole through `ArcSwap`; never changed after that.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use audiences::Stage;
@@ -146,6 +146,21 @@ pub struct CompiledCampaign {
     pub advertiser_calendar: Calendar,
 }
 
+/// A campaign of the catalog that does not bid now (paused, finished,
+/// without a creative it can serve): whose it is and where its caps'
+/// windows begin. Its impressions can still arrive, from bids it won just
+/// before it stopped, and they count for its own caps and its advertiser's
+/// like any other.
+#[derive(Debug)]
+pub struct Resting {
+    /// Owner.
+    pub advertiser_id: AdvertiserId,
+    /// Where its own caps' windows begin: its `pacing.time_zone`.
+    pub calendar: Calendar,
+    /// Where its advertiser's caps' windows begin.
+    pub advertiser_calendar: Calendar,
+}
+
 /// Which campaigns target what: one bitset per targeting value, plus, per
 /// dimension, the campaigns without a restriction there.
 #[derive(Debug, Default)]
@@ -201,6 +216,8 @@ pub struct Snapshot {
     pub uses_audiences: bool,
     /// Position in `campaigns` of each campaign id.
     pub by_id: HashMap<CampaignId, usize>,
+    /// The catalog's other campaigns, those that do not bid now.
+    pub resting: HashMap<CampaignId, Resting>,
     /// Per advertiser, its funnels and where events move users in them.
     pub funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>>,
 }
@@ -237,6 +254,12 @@ impl Snapshot {
                 .or_insert_with(|| Calendar::named(zone, now))
                 .clone()
         };
+        let owner = |c: &Campaign| {
+            advertiser_caps
+                .get(&c.advertiser_id)
+                .copied()
+                .unwrap_or((&NO_CAPS, "UTC"))
+        };
         let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
             .campaigns
             .iter()
@@ -246,12 +269,23 @@ impl Snapshot {
             .filter_map(|c| {
                 let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
                 let plan = assembly.plan(c, settings, false);
-                let (caps, zone) = advertiser_caps
-                    .get(&c.advertiser_id)
-                    .copied()
-                    .unwrap_or((&NO_CAPS, "UTC"));
+                let (caps, zone) = owner(c);
                 let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
                 compile(c, own, plan, caps, calendars, settings, now).map(|cc| (cc, &c.targeting))
+            })
+            .collect();
+        let bidding: HashSet<CampaignId> = compiled.iter().map(|(c, _)| c.id).collect();
+        let resting = catalog
+            .campaigns
+            .iter()
+            .filter(|c| !bidding.contains(&c.id))
+            .map(|c| {
+                let rest = Resting {
+                    advertiser_id: c.advertiser_id,
+                    calendar: calendar(&c.pacing.time_zone),
+                    advertiser_calendar: calendar(owner(c).1),
+                };
+                (c.id, rest)
             })
             .collect();
         compiled.sort_by(|(a, _), (b, _)| {
@@ -279,6 +313,7 @@ impl Snapshot {
                 .enumerate()
                 .map(|(i, c)| (c.id, i))
                 .collect(),
+            resting,
             campaigns,
             index,
             settings: settings.clone(),

@@ -641,9 +641,7 @@ fn bid_ids_are_written_in_hex_as_fmt_would() {
 
 #[test]
 fn daily_caps_count_in_their_own_time_zone_the_campaigns_and_the_advertisers() {
-    use crate::events::effects::Effects;
     use crate::model::{CapWindow, EventRecord, FrequencyCap};
-    use std::sync::Arc;
 
     let two_a_day = vec![FrequencyCap {
         impressions: 2,
@@ -663,17 +661,7 @@ fn daily_caps_count_in_their_own_time_zone_the_campaigns_and_the_advertisers() {
     theirs.advertisers[0].time_zone = "America/New_York".into();
     theirs.advertisers[0].frequency.caps = two_a_day;
     for (case, catalog) in [("campaign", own), ("advertiser", theirs)] {
-        let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
-        let effects = Effects {
-            snapshot: Arc::new(arc_swap::ArcSwap::from_pointee(Snapshot::build(
-                &catalog,
-                &settings(),
-            ))),
-            audience: Arc::new(crate::audience::Audience::open(store).unwrap().0),
-            move_ttl_secs: 86_400,
-            late: Default::default(),
-            moved: Default::default(),
-        };
+        let effects = effects_on(&catalog);
         // 2023-11-14 00:00 UTC is 19:00 on Monday the 13th in New York (EST).
         const TUESDAY_UTC: i64 = 1_699_920_000;
         let user = audiences::keys::UserKey(7);
@@ -695,5 +683,62 @@ fn daily_caps_count_in_their_own_time_zone_the_campaigns_and_the_advertisers() {
         run_as(&snap, BANNER, true, &view, midnight, |o| {
             assert_eq!(bids(o)[0].1, "1", "{case}");
         });
+    }
+}
+
+#[test]
+fn a_paused_campaigns_impressions_count_for_its_advertisers_caps() {
+    use crate::model::{CapWindow, EventRecord, FrequencyCap};
+
+    // Two a day over all the advertiser's campaigns. Campaign 1 was paused
+    // after bidding; its impressions arrive while campaign 2 bids.
+    let mut catalog = catalog(
+        vec![
+            campaign(1, 2_000_000, 5_000_000),
+            campaign(2, 2_000_000, 5_000_000),
+        ],
+        vec![html(10, 1, 300, 250), html(20, 2, 300, 250)],
+    );
+    catalog.campaigns[0].status = CampaignStatus::Paused;
+    catalog.advertisers[0].frequency.caps = vec![FrequencyCap {
+        impressions: 2,
+        window: CapWindow::Day,
+    }];
+    let effects = effects_on(&catalog);
+    let snap = effects.snapshot.load();
+    assert_eq!(snap.campaign_count(), 1);
+    // Noon, 2023-11-14 UTC: both impressions fall on the same day.
+    let now = UnixTime(1_699_963_200);
+    let (seen, unseen) = (audiences::keys::UserKey(7), audiences::keys::UserKey(8));
+    for minutes in [10, 20] {
+        let at = UnixTime(now.0 - minutes * 60);
+        effects.count_impression(&EventRecord::test_impression(CampaignId(1), seen.0, at));
+    }
+    let view = |key| {
+        let mut view = UserView::unknown(Ok(()));
+        view.key = Some(key);
+        view
+    };
+    run_as(&snap, BANNER, true, &view(seen), now, |o| {
+        assert_eq!(no_bid(o), NoBidReason::FrequencyCapped);
+    });
+    run_as(&snap, BANNER, true, &view(unseen), now, |o| {
+        assert_eq!(bids(o)[0].1, "2");
+    });
+}
+
+/// The event worker's effects on a snapshot of `catalog`.
+fn effects_on(catalog: &Catalog) -> crate::events::effects::Effects {
+    use std::sync::Arc;
+    let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
+    crate::events::effects::Effects {
+        snapshot: Arc::new(arc_swap::ArcSwap::from_pointee(Snapshot::build(
+            catalog,
+            &settings(),
+        ))),
+        audience: Arc::new(crate::audience::Audience::open(store).unwrap().0),
+        move_ttl_secs: 86_400,
+        late: Default::default(),
+        moved: Default::default(),
     }
 }

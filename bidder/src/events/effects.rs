@@ -18,7 +18,6 @@ use openrtb::{Currency, Micros};
 
 use crate::audience::Audience;
 use crate::budget::{Settled, impression_cost};
-use crate::calendar::Calendar;
 use crate::decision::Snapshot;
 use crate::frequency::Subject;
 use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves};
@@ -114,24 +113,27 @@ impl Effects {
         };
         let snap = self.snapshot.load();
         let f = &snap.settings.frequency;
-        let own = Subject::Campaign(e.campaign);
-        match snap.by_id.get(&e.campaign) {
+        let (advertiser, calendar, advertiser_calendar) = match snap.by_id.get(&e.campaign) {
             Some(&i) => {
                 let c = &snap.campaigns[i];
-                f.record(UserKey(user), own, e.at, &c.calendar);
-                let theirs = Subject::Advertiser(c.advertiser_id);
-                f.record(UserKey(user), theirs, e.at, &c.advertiser_calendar);
+                (c.advertiser_id, &c.calendar, &c.advertiser_calendar)
             }
-            // Not bidding now (paused, say): its zone is still its
-            // account's, and its caps will count in it when it is back.
-            // Its advertiser's are not counted, as before zones: the
-            // snapshot no longer says whose it is.
-            None => {
-                let zone = snap.settings.ledger.get(e.campaign).map(|a| a.time_zone());
-                let cal = zone.map_or(Calendar::Utc, |z| Calendar::new(z, e.at));
-                f.record(UserKey(user), own, e.at, &cal);
-            }
-        }
+            // Not bidding now (paused, say): its advertiser's other
+            // campaigns still read the caps this impression counts for.
+            None => match snap.resting.get(&e.campaign) {
+                Some(r) => (r.advertiser_id, &r.calendar, &r.advertiser_calendar),
+                // Deleted since it bid: nothing reads its caps again.
+                None => return,
+            },
+        };
+        let user = UserKey(user);
+        f.record(user, Subject::Campaign(e.campaign), e.at, calendar);
+        f.record(
+            user,
+            Subject::Advertiser(advertiser),
+            e.at,
+            advertiser_calendar,
+        );
     }
 
     /// The funnel moves `reaction` of `user` to `advertiser`'s campaign
