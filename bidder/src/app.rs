@@ -6,8 +6,8 @@
 //! reads the snapshot through `ArcSwap::load` (no lock, no allocation); only
 //! the admin API (cold path) replaces it, after the store has committed.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
@@ -17,6 +17,7 @@ use crate::audience::{Audience, Loaded};
 use crate::budget::Ledger;
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::decision::documents::Documents;
 use crate::decision::{ExchangeProfile, FxRates, Settings, Snapshot};
 use crate::events::billing::BillWriter;
 use crate::events::effects::Effects;
@@ -109,7 +110,9 @@ impl App {
         let catalog = store.load_catalog()?;
         let (audience, audience_loaded) = Audience::open(Arc::clone(&store))?;
         let audience = Arc::new(audience);
-        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&catalog, &settings)));
+        let mut documents = Documents::default();
+        let first = Snapshot::build_with(&catalog, &settings, &mut documents);
+        let snapshot = Arc::new(ArcSwap::from_pointee(first));
         restore_counts(&store, &catalog, &config, &ledger, &frequency)?;
 
         let published = Arc::new(AtomicU64::new(1));
@@ -117,8 +120,14 @@ impl App {
             let snapshot = Arc::clone(&snapshot);
             let settings = Arc::clone(&settings);
             let published = Arc::clone(&published);
+            // Cold-path writers (the admin API, the event worker) publish
+            // one at a time through it; a panicked build left nothing
+            // half-written that a later one could misread.
+            let documents = Mutex::new(documents);
             Arc::new(move |catalog: Catalog| {
-                snapshot.store(Arc::new(Snapshot::build(&catalog, &settings)));
+                let mut documents = documents.lock().unwrap_or_else(PoisonError::into_inner);
+                let next = Snapshot::build_with(&catalog, &settings, &mut documents);
+                snapshot.store(Arc::new(next));
                 published.fetch_add(1, Ordering::Relaxed);
             })
         };

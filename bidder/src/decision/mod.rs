@@ -20,6 +20,7 @@
 
 pub mod audience;
 pub mod bitset;
+pub mod documents;
 pub mod filters;
 pub mod fx;
 pub mod pricing;
@@ -268,7 +269,7 @@ pub fn decide<'a>(
                 Chosen::Video(k) => {
                     let v = &c.videos[*k];
                     let adm = &text[p.adm.clone()];
-                    (&v.crid, adm, Some(v.vast.w), Some(v.vast.h), 2, None)
+                    (&v.crid, adm, Some(v.w), Some(v.h), 2, None)
                 }
                 Chosen::Assembled { item, .. } => {
                     let it = assembled_item(c, *item);
@@ -725,11 +726,13 @@ fn choose_creative(imp: &Imp<'_>, c: &CompiledCampaign, text: &mut String) -> Op
             }
         }
     }
-    if let Some(video) = &imp.video {
-        let fits = |v: &creative::VastCreative| video_fits(video, &v.mimes, v.duration_secs);
-        if let Some(k) = c.videos.iter().position(|v| fits(&v.vast)) {
-            return Some(Chosen::Video(k));
-        }
+    if let Some(video) = &imp.video
+        && let Some(k) = c
+            .videos
+            .iter()
+            .position(|v| video_fits(video, &v.mimes, v.duration_secs))
+    {
+        return Some(Chosen::Video(k));
     }
     None
 }

@@ -17,11 +17,12 @@ use creative::fragment::FragmentBody;
 use creative::learning::Counts;
 use creative::plan::{Library, Plan, PlanInput};
 use creative::template::{BANNERS, Format};
-use creative::{FixedCreative, NativeAssets, VastCreative};
+use creative::{FixedCreative, NativeAssets};
 use openrtb::{Currency, Micros};
 
 use super::Settings;
 use super::bitset::Bitset;
+use super::documents::Documents;
 use super::tracked::{Tracked, Trackers};
 use audiences::StageMultipliers;
 
@@ -68,12 +69,19 @@ pub struct NativeAd {
 pub struct VideoAd {
     /// Creative id as sent in `crid`.
     pub crid: String,
-    /// The creative as uploaded: slots are matched on its duration,
-    /// types and size; what is served is `document`.
-    pub vast: VastCreative,
+    /// Duration of the linear ad, seconds: slots are matched on it, its
+    /// media types and its size.
+    pub duration_secs: u32,
+    /// MIME types of its media files.
+    pub mimes: Vec<String>,
+    /// Width of the main media file.
+    pub w: u32,
+    /// Height of the main media file.
+    pub h: u32,
     /// The document, served as `adm`, with the impression and click
-    /// trackers in it.
-    pub document: Tracked,
+    /// trackers in it; shared with the next snapshot while the creative
+    /// stays the same.
+    pub document: Arc<Tracked>,
 }
 
 /// A campaign as the bid path needs it.
@@ -232,6 +240,16 @@ impl Snapshot {
     /// active creative for an allowed format), orders the rest by value and
     /// indexes them.
     pub fn build(catalog: &Catalog, settings: &Settings) -> Snapshot {
+        Snapshot::build_with(catalog, settings, &mut Documents::default())
+    }
+
+    /// [`Snapshot::build`], taking VAST documents parsed for the last
+    /// snapshot from `documents` and leaving this one's there for the next.
+    pub fn build_with(
+        catalog: &Catalog,
+        settings: &Settings,
+        documents: &mut Documents,
+    ) -> Snapshot {
         let now = UnixTime::now();
         let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
         for cr in catalog
@@ -271,9 +289,11 @@ impl Snapshot {
                 let plan = assembly.plan(c, settings, false);
                 let (caps, zone) = owner(c);
                 let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
-                compile(c, own, plan, caps, calendars, settings, now).map(|cc| (cc, &c.targeting))
+                let build = (settings, now, &mut *documents);
+                compile(c, own, plan, caps, calendars, build).map(|cc| (cc, &c.targeting))
             })
             .collect();
+        documents.finish_build();
         let bidding: HashSet<CampaignId> = compiled.iter().map(|(c, _)| c.id).collect();
         let resting = catalog
             .campaigns
@@ -460,8 +480,7 @@ fn compile(
     plan: Option<Box<Plan>>,
     advertiser_caps: &FrequencyRules,
     (calendar, advertiser_calendar): (Calendar, Calendar),
-    settings: &Settings,
-    now: UnixTime,
+    (settings, now, documents): (&Settings, UnixTime, &mut Documents),
 ) -> Option<CompiledCampaign> {
     let t = &c.targeting;
     let allows = |f: AdFormat| t.formats.is_empty() || t.formats.contains(&f);
@@ -501,20 +520,15 @@ fn compile(
                 assets: n.clone(),
             }),
             FixedCreative::Vast(v) if allows(AdFormat::Video) => {
-                match Tracked::vast(&v.document, trackers) {
-                    Ok(document) => videos.push(VideoAd {
+                if let Some(document) = documents.vast(cr, &v.document, trackers) {
+                    videos.push(VideoAd {
                         crid,
+                        duration_secs: v.duration_secs,
+                        mimes: v.mimes.clone(),
+                        w: v.w,
+                        h: v.h,
                         document,
-                        vast: v.clone(),
-                    }),
-                    // Only documents stored before uploads were parsed can
-                    // get here (broken XML, or a DTD the parser refuses).
-                    // No player could play one, so it never bids.
-                    Err(e) => tracing::warn!(
-                        campaign = c.id.0,
-                        creative = cr.id.0,
-                        "VAST creative not served: its document does not parse ({e})"
-                    ),
+                    });
                 }
             }
             _ => {}

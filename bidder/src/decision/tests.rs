@@ -545,6 +545,35 @@ fn a_stored_vast_document_that_does_not_parse_never_bids() {
 }
 
 #[test]
+fn a_rebuilt_snapshot_serves_the_vast_document_parsed_for_the_last_one() {
+    let mut cat = catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![creative(10, 1, vast(30))],
+    );
+    let mut documents = super::documents::Documents::default();
+    let document = |snap: &Snapshot| std::sync::Arc::clone(&snap.campaigns[0].videos[0].document);
+    let first = Snapshot::build_with(&cat, &settings(), &mut documents);
+    let again = Snapshot::build_with(&cat, &settings(), &mut documents);
+    assert!(std::sync::Arc::ptr_eq(&document(&first), &document(&again)));
+    assert_eq!(documents.parsed(), 1);
+    // A new version of the creative (its document edited) is parsed anew
+    // and served.
+    cat.creatives[0].version += 1;
+    if let FixedCreative::Vast(v) = &mut cat.creatives[0].body {
+        v.document = v
+            .document
+            .replace("<InLine>", "<InLine><AdTitle>new</AdTitle>");
+    }
+    let edited = Snapshot::build_with(&cat, &settings(), &mut documents);
+    assert_eq!(documents.parsed(), 2);
+    let ok = r#"{"id":"r","imp":[{"id":"1","video":{"mimes":["video/mp4"],"maxduration":30,"protocols":[2,7]}}]}"#;
+    run(&edited, ok, true, |o| match o {
+        Outcome::Bid(d) => assert!(d.bids[0].adm.unwrap().contains("<AdTitle>new</AdTitle>")),
+        Outcome::NoBid(r) => panic!("no bid: {r:?}"),
+    });
+}
+
+#[test]
 fn formats_outside_the_campaign_targeting_are_not_served() {
     let mut c = campaign(1, 2_000_000, 5_000_000);
     c.targeting.formats = vec![AdFormat::Video];
