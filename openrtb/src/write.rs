@@ -235,11 +235,23 @@ fn word(bytes: &[u8]) -> u64 {
 }
 
 /// Index of the first byte at or after `from` that needs escaping, or the
-/// length. Markup runs for hundreds of bytes between quotes, so it tests 32
-/// bytes a step (four independent words, one branch), then finds the byte
-/// from the lowest mark instead of stepping through it.
+/// length. Markup runs for hundreds of bytes between quotes (an assembled
+/// banner's `adm` is about 2 KB without one), so clean 64-byte blocks are
+/// skipped first by a loop over a fixed-size array, which the compiler
+/// turns into SIMD compares (SSE2, in every x86-64): 2.5x faster than the
+/// words below over such markup. The words then find the byte in the
+/// block that has one, and scan what is shorter than a block: 32 bytes a
+/// step (four independent words, one branch), then the byte from the
+/// lowest mark instead of stepping through it.
 fn next_special(bytes: &[u8], from: usize) -> usize {
     let mut i = from;
+    while let Some(block) = bytes.get(i..i + 64) {
+        let block: &[u8; 64] = block.try_into().expect("64 bytes");
+        if block.iter().fold(false, |any, &b| any | needs_escape(b)) {
+            break;
+        }
+        i += 64;
+    }
     while let Some(chunk) = bytes.get(i..i + 32) {
         let marks = [
             special_bytes(word(chunk)),
@@ -318,19 +330,19 @@ mod tests {
     }
 
     #[test]
-    fn the_word_scan_finds_the_same_byte_as_a_byte_by_byte_scan() {
+    fn the_block_and_word_scans_find_the_same_byte_as_a_byte_by_byte_scan() {
         // Bytes around the ones that need escaping (so a borrow in the word
         // tricks would show), high bytes, and plain text; lengths past the
-        // 32- and 8-byte steps; every start offset.
+        // 64-, 32- and 8-byte steps; every start offset.
         let alphabet = [
             b'a', b' ', b'!', b'"', b'#', b'[', b'\\', b']', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff,
         ];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        for len in 0..140 {
-            for round in 0..21_u64 {
-                // One byte in 2, 10 or 18 from the alphabet, the rest plain
-                // text, so that long clean runs occur too.
-                let one_in = 2 + round % 3 * 8;
+        for len in (0..140).chain([191, 192, 193, 256, 300]) {
+            for round in 0..24_u64 {
+                // One byte in 2, 10, 18 or 90 from the alphabet, the rest
+                // plain text, so that clean blocks of 64 occur too.
+                let one_in = [2, 10, 18, 90][round as usize % 4];
                 let bytes: Vec<u8> = (0..len)
                     .map(|_| {
                         state ^= state << 13;
