@@ -92,6 +92,19 @@ async fn demo_bids_carry_a_creative_assembled_for_the_users_stage() {
     assert!(adm.contains("&amp;stage=unaware&amp;pp="));
     let nurl = unknown["nurl"].as_str().unwrap();
     assert!(nurl.contains("&combo=m") && nurl.contains("&pp="), "{nurl}");
+    // The three notices share the bid's part (stage, combination,
+    // propensity, token); the loss notice puts its reason before the token.
+    let (base, _) = nurl.split_once("/events/").unwrap();
+    let (_, bids_part) = nurl.split_once("&stage=").unwrap();
+    let (before_token, token) = bids_part.split_once("&t=").unwrap();
+    // (`-`: the user is unknown, though the creative was drawn for unaware.)
+    assert!(before_token.starts_with("-&combo=m"), "{nurl}");
+    let macros = "auction=${AUCTION_ID}&imp=${AUCTION_IMP_ID}&price=${AUCTION_PRICE}&cur=${AUCTION_CURRENCY}";
+    let notice = |kind: &str, rest: &str| format!("{base}/events/{kind}?{macros}&stage={rest}");
+    assert_eq!(nurl, notice("win", bids_part));
+    assert_eq!(unknown["burl"], notice("bill", bids_part));
+    let loss = format!("{before_token}&loss=${{AUCTION_LOSS}}&t={token}");
+    assert_eq!(unknown["lurl"], notice("loss", &loss));
     assert_eq!(
         (unknown["w"].as_u64(), unknown["h"].as_u64()),
         (Some(300), Some(250))

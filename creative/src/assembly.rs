@@ -56,15 +56,25 @@ pub struct ComboKey {
 impl ComboKey {
     /// The compact form used in URLs and reports: `m3-c4-t5` (`t0` for
     /// no tone).
-    pub fn write(&self, out: &mut String) {
-        // On the bid path (three notice URLs a bid): no `fmt`.
-        let mut n = itoa::Buffer::new();
-        out.push('m');
-        out.push_str(n.format(self.message.0));
-        out.push_str("-c");
-        out.push_str(n.format(self.content.0));
-        out.push_str("-t");
-        out.push_str(n.format(self.tone.map_or(0, |t| t.0)));
+    pub fn write<W: std::fmt::Write>(&self, out: &mut W) {
+        // On the bid path (the notice URLs of every bid): pieces, not the
+        // `fmt` machinery. What `out` cannot hold it drops, as its own
+        // `write_str` decides (a `String` holds everything).
+        let (mut m, mut c, mut t) = (
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+        );
+        for piece in [
+            "m",
+            m.format(self.message.0),
+            "-c",
+            c.format(self.content.0),
+            "-t",
+            t.format(self.tone.map_or(0, |t| t.0)),
+        ] {
+            let _ = out.write_str(piece);
+        }
     }
 
     /// Parses [`ComboKey::write`]'s form.

@@ -20,10 +20,10 @@ use creative::template::{BANNERS, Format};
 use creative::{FixedCreative, NativeAssets};
 use openrtb::{Currency, Micros};
 
-use super::Settings;
 use super::bitset::Bitset;
 use super::documents::Documents;
 use super::tracked::{Tracked, Trackers};
+use super::{NoticePrefixes, Settings};
 use audiences::StageMultipliers;
 
 use crate::budget::{Account, Limits};
@@ -228,6 +228,8 @@ pub struct Snapshot {
     pub resting: HashMap<CampaignId, Resting>,
     /// Per advertiser, its funnels and where events move users in them.
     pub funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>>,
+    /// The start of every notice URL.
+    pub notice_prefixes: NoticePrefixes,
 }
 
 impl Snapshot {
@@ -336,6 +338,7 @@ impl Snapshot {
             resting,
             campaigns,
             index,
+            notice_prefixes: NoticePrefixes::new(&settings.public_url),
             settings: settings.clone(),
             funnel_moves,
         }
