@@ -121,8 +121,9 @@ impl App {
             let settings = Arc::clone(&settings);
             let published = Arc::clone(&published);
             // Cold-path writers (the admin API, the event worker) publish
-            // one at a time through it; a panicked build left nothing
-            // half-written that a later one could misread.
+            // one at a time through it. A build that panicked leaves no
+            // cache entry a later build could misread, only some to parse
+            // again.
             let documents = Mutex::new(documents);
             Arc::new(move |catalog: Catalog| {
                 let mut documents = documents.lock().unwrap_or_else(PoisonError::into_inner);
