@@ -122,7 +122,10 @@ impl Effects {
             // campaigns still read the caps this impression counts for.
             None => match snap.resting.get(&e.campaign) {
                 Some(r) => (r.advertiser_id, &r.calendar, &r.advertiser_calendar),
-                // Deleted since it bid: nothing reads its caps again.
+                // Deleted since it bid: its own caps are never read
+                // again, and whose it was is no longer known, so its
+                // advertiser's caps miss this impression (a rare race: a
+                // campaign is deleted only without fixed creatives).
                 None => return,
             },
         };
