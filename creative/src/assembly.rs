@@ -55,11 +55,11 @@ pub struct ComboKey {
 
 impl ComboKey {
     /// The compact form used in URLs and reports: `m3-c4-t5` (`t0` for
-    /// no tone).
-    pub fn write<W: std::fmt::Write>(&self, out: &mut W) {
+    /// no tone), also its `Display`. Fails only when `out` does (a
+    /// `String` never does).
+    pub fn write<W: std::fmt::Write>(&self, out: &mut W) -> std::fmt::Result {
         // On the bid path (the notice URLs of every bid): pieces, not the
-        // `fmt` machinery. What `out` cannot hold it drops, as its own
-        // `write_str` decides (a `String` holds everything).
+        // `fmt` machinery.
         let (mut m, mut c, mut t) = (
             itoa::Buffer::new(),
             itoa::Buffer::new(),
@@ -73,8 +73,9 @@ impl ComboKey {
             "-t",
             t.format(self.tone.map_or(0, |t| t.0)),
         ] {
-            let _ = out.write_str(piece);
+            out.write_str(piece)?;
         }
+        Ok(())
     }
 
     /// Parses [`ComboKey::write`]'s form.
@@ -102,8 +103,7 @@ impl ComboKey {
 
 impl std::fmt::Display for ComboKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let tone = self.tone.map_or(0, |t| t.0);
-        write!(f, "m{}-c{}-t{tone}", self.message.0, self.content.0)
+        self.write(f)
     }
 }
 
@@ -705,6 +705,16 @@ pub(crate) mod tests {
         ] {
             assert_eq!(ComboKey::parse(&key.to_string()), Some(key));
         }
+        // The URL form and `Display` are one spelling.
+        let key = ComboKey {
+            message: FragmentId(3),
+            content: FragmentId(40),
+            tone: None,
+        };
+        assert_eq!(key.to_string(), "m3-c40-t0");
+        let mut url = String::from("&combo=");
+        key.write(&mut url).unwrap();
+        assert_eq!(url, "&combo=m3-c40-t0");
         assert_eq!(ComboKey::parse("m1-c2"), None);
         assert_eq!(ComboKey::parse("m0-c2-t1"), None);
         assert_eq!(ComboKey::parse("m1-c2-t3-x"), None);

@@ -874,7 +874,7 @@ fn notices(
     let _ = tail.write_str(stage_name);
     if let Some((key, ppm)) = combo {
         let _ = tail.write_str("&combo=");
-        key.write(&mut tail);
+        let _ = key.write(&mut tail);
         let _ = tail.write_str("&pp=");
         let _ = tail.write_str(itoa::Buffer::new().format(ppm));
     }
