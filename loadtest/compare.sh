@@ -11,7 +11,10 @@
 # 3. bidder, closed loop: saturation throughput (PAIRS ceiling/bidder pairs
 #    alternating, the median ratio reported); then a second ceiling whose
 #    answer is padded to the bidder's mean answer size, closed loop: the
-#    ratio to it is what the bidder's work costs, apart from its bytes.
+#    ratio to it is what the bidder's work costs, apart from its bytes;
+#    and a third that also parses each request with the bidder's own
+#    parser (`ceiling --parse`): the most a bidder on this stack and parser
+#    could serve if deciding and writing its answer cost nothing.
 #    The generator busy-polls in these runs (--busy-poll): sleeping, it
 #    makes the server's core pay an interrupt to wake it on every answer,
 #    and more often the slower the server (an exchange on another machine
@@ -112,6 +115,11 @@ sized_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18091/ && break; sleep 0.1; done
 run ceiling-bidder-size http://127.0.0.1:18091/openrtb2/bid --busy-poll
 kill "$sized_pid"
+taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18092 --answer-bytes "$answer_bytes" --parse 2>/dev/null &
+parsing_pid=$!
+for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18092/ && break; sleep 0.1; done
+run ceiling-parse http://127.0.0.1:18092/openrtb2/bid --busy-poll
+kill "$parsing_pid"
 half=$(python3 -c "import json;print(int(json.load(open('$out/bidder-saturation.json'))['per_second']/2))")
 # The generator's own floor at that rate: the ceiling in open loop.
 run ceiling-half-rate http://127.0.0.1:18090/openrtb2/bid --rate "$half"
@@ -131,7 +139,7 @@ echo "bidder RSS at the end: $(ps -o rss= -p "$bidder_pid") KiB"
 python3 - "$out" "$pairs" <<'PY'
 import json, sys, os, statistics
 d, pairs = sys.argv[1], int(sys.argv[2])
-runs = ("ceiling", "bidder-saturation", "ceiling-sleeping", "bidder-saturation-sleeping", "ceiling-bidder-size", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
+runs = ("ceiling", "bidder-saturation", "ceiling-sleeping", "bidder-saturation-sleeping", "ceiling-bidder-size", "ceiling-parse", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
 r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in runs}
 print()
 print("| run | req/s | bids/s | no-bids | late | errors | answer bytes | p50 us | p90 us | p99 us | p99.9 us | max us |")
@@ -149,6 +157,7 @@ for i in range(2, pairs + 1):
 print(f"bidder / ceiling saturation throughput: {statistics.median(ratios):.2f} (median of {len(ratios)} alternating pairs: {', '.join(f'{x:.3f}' for x in ratios)})")
 print(f"with a sleeping generator (one pair): {r['bidder-saturation-sleeping']['per_second'] / r['ceiling-sleeping']['per_second']:.2f}")
 print(f"bidder / ceiling answering the bidder's {r['ceiling-bidder-size']['mean_answer_bytes']} bytes: {r['bidder-saturation']['per_second'] / r['ceiling-bidder-size']['per_second']:.2f} (the bytes alone: {r['ceiling-bidder-size']['per_second'] / r['ceiling']['per_second']:.2f})")
+print(f"bidder / ceiling also parsing each request: {r['bidder-saturation']['per_second'] / r['ceiling-parse']['per_second']:.2f} (parsing and the bytes alone: {r['ceiling-parse']['per_second'] / r['ceiling']['per_second']:.2f}; {sum(r['ceiling-parse']['errors'].values())} errors, statuses {r['ceiling-parse']['statuses']})")
 shed = int(open(os.path.join(d, "bidder-double-rate.shed")).read())
 o, s = r["bidder-double-rate"], r["bidder-saturation"]
 print(f"at 2x saturation: {o['given_up']} given up by the exchange, {shed} shed by the bidder; bids/s {o['bids'] / o['elapsed_s']:.0f} vs {s['bids'] / s['elapsed_s']:.0f} at saturation; late {o['late']}")

@@ -5,18 +5,24 @@
 //! [`answer_of_size`] pads that answer's markup to a given size, so that
 //! the ceiling can also answer as many bytes as the bidder does: the
 //! difference between the two ceilings is what the bytes cost, apart from
-//! anything the bidder computes.
+//! anything the bidder computes. With [`Work::Parse`] it also parses each
+//! request with the bidder's own OpenRTB parser: the most a bidder on this
+//! stack and parser could serve if deciding and writing its answer cost
+//! nothing.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
+use openrtb::Parser;
+use openrtb::body::Gunzipper;
 use tokio::net::TcpListener;
 
 /// The fixed answer: the size and shape of a one-bid response.
@@ -31,13 +37,54 @@ pub fn answer_of_size(bytes: usize) -> String {
     ANSWER.replacen("</a>\"", &format!("</a><!--{}-->\"", "x".repeat(pad)), 1)
 }
 
-/// Serves [`ANSWER`] forever on `listener`.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    serve_answer(listener, Bytes::from_static(ANSWER.as_bytes())).await
+/// What the ceiling does with a request's body before it answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Work {
+    /// Reads it, as any server must.
+    #[default]
+    Read,
+    /// Reads it, inflates it when gzipped, and parses it into the bidder's
+    /// checked `BidRequest`, as any bidder on this parser must. A body that
+    /// does not parse is answered `400`, so that a load test counts it.
+    Parse,
 }
 
-/// Serves `answer` to every request, forever, on `listener`.
-pub async fn serve_answer(listener: TcpListener, answer: Bytes) -> std::io::Result<()> {
+/// The most a gzipped body may inflate to, as in the bidder's default
+/// configuration.
+const MAX_INFLATED_BYTES: usize = 1 << 20;
+
+thread_local! {
+    /// Per worker thread, as in the bidder: the parser keeps its buffers
+    /// between requests.
+    static PARSE: RefCell<(Parser, Gunzipper, Vec<u8>)> = RefCell::default();
+}
+
+/// Whether `body` is a valid bid request to the bidder's parser.
+fn parses(body: &[u8], gzipped: bool) -> bool {
+    PARSE.with_borrow_mut(|(parser, gunzipper, inflated)| {
+        let input = if gzipped {
+            if gunzipper
+                .gunzip(body, MAX_INFLATED_BYTES, inflated)
+                .is_err()
+            {
+                return false;
+            }
+            &inflated[..]
+        } else {
+            body
+        };
+        parser.parse(input).is_ok()
+    })
+}
+
+/// Serves [`ANSWER`] forever on `listener`.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    serve_answer(listener, Bytes::from_static(ANSWER.as_bytes()), Work::Read).await
+}
+
+/// Serves `answer` to every request, after doing `work` with its body,
+/// forever, on `listener`.
+pub async fn serve_answer(listener: TcpListener, answer: Bytes, work: Work) -> std::io::Result<()> {
     let builder = Builder::new(TokioExecutor::new());
     loop {
         let (stream, _) = listener.accept().await?;
@@ -48,9 +95,20 @@ pub async fn serve_answer(listener: TcpListener, answer: Bytes) -> std::io::Resu
             let service = service_fn(|req: Request<Incoming>| {
                 let answer = answer.clone();
                 async move {
+                    let gzipped = req
+                        .headers()
+                        .get(CONTENT_ENCODING)
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
                     // Read the body as the bidder must, so both do the same I/O.
-                    let _ = req.into_body().collect().await;
-                    let mut resp = Response::new(Full::new(answer));
+                    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                    let mut resp = match (work, body) {
+                        (Work::Parse, Ok(body)) if !parses(&body, gzipped) => {
+                            let mut resp = Response::new(Full::new(Bytes::new()));
+                            *resp.status_mut() = StatusCode::BAD_REQUEST;
+                            return Ok::<_, Infallible>(resp);
+                        }
+                        _ => Response::new(Full::new(answer)),
+                    };
                     resp.headers_mut()
                         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                     Ok::<_, Infallible>(resp)

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use loadtest::ceiling::Work;
 use loadtest::notices::Closing;
 use loadtest::seed::{self, Catalog};
 use loadtest::send::{self, Mode, Payload, Plan};
@@ -36,6 +37,11 @@ enum Command {
         /// answer), to see what the bytes alone cost.
         #[arg(long)]
         answer_bytes: Option<usize>,
+        /// Parse each request with the bidder's OpenRTB parser before
+        /// answering (400 when it does not parse): what parsing alone
+        /// costs, apart from deciding.
+        #[arg(long)]
+        parse: bool,
     },
     /// Send bid requests at a bidder and report throughput and latency.
     Run(RunArgs),
@@ -211,6 +217,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ceiling {
                 listen,
                 answer_bytes,
+                parse,
             } => {
                 let listener = tokio::net::TcpListener::bind(&listen).await?;
                 eprintln!("ceiling listening on {}", listener.local_addr()?);
@@ -218,7 +225,8 @@ fn main() -> anyhow::Result<()> {
                     Some(n) => loadtest::ceiling::answer_of_size(n),
                     None => loadtest::ceiling::ANSWER.to_string(),
                 };
-                loadtest::ceiling::serve_answer(listener, answer.into()).await?;
+                let work = if parse { Work::Parse } else { Work::Read };
+                loadtest::ceiling::serve_answer(listener, answer.into(), work).await?;
             }
             Command::Run(args) => run(args).await?,
             Command::Seed {

@@ -275,3 +275,35 @@ async fn a_busy_polling_generator_never_sleeps_while_the_run_lasts() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(sleeps_of_this_thread() > before, "the thread sleeps again");
 }
+
+#[tokio::test]
+async fn the_parsing_ceiling_answers_requests_that_parse_and_refuses_the_rest() {
+    use loadtest::ceiling::{ANSWER, Work};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = bytes::Bytes::from_static(ANSWER.as_bytes());
+    tokio::spawn(loadtest::ceiling::serve_answer(
+        listener,
+        answer,
+        Work::Parse,
+    ));
+    let url = format!("http://{addr}/openrtb2/bid");
+    let typical = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/typical/banner-audience-hit.json"
+    ))
+    .unwrap();
+    let statuses =
+        |report: &loadtest::report::Report| report.statuses.keys().copied().collect::<Vec<_>>();
+
+    let valid = vec![Payload::new(&typical, false), Payload::new(&typical, true)];
+    let report = send::run(plan(url.clone(), valid)).await.unwrap();
+    assert!(report.answered() > 0, "{report}");
+    assert_eq!(statuses(&report), [200], "{report}");
+
+    // Valid JSON, but no OpenRTB request: `imp` must be an array.
+    let invalid = vec![Payload::new(br#"{"id":"a","imp":{}}"#, false)];
+    let report = send::run(plan(url, invalid)).await.unwrap();
+    assert!(report.answered() > 0, "{report}");
+    assert_eq!(statuses(&report), [400], "{report}");
+}
