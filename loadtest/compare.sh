@@ -22,22 +22,23 @@
 #    generator is run too, for reference;
 # 4. open loop at 50 % of the bidder's saturation rate, latency from each
 #    request's due time: the ceiling (the generator's own floor), the
-#    bidder, and the bidder with NOTICES of the bids followed up (win,
-#    bill, impression, clicks; losses). For the plain bidder run it also
-#    reads the bidder's own latency histogram (from the kernel's receive
-#    time to the answer), which separates the bidder's share of the tail
-#    from the generator's.
+#    parsing ceiling answering the bidder's bytes (the floor of any bidder
+#    on this stack and parser), the bidder, and the bidder with NOTICES of
+#    the bids followed up (win, bill, impression, clicks; losses). For the
+#    plain bidder run it also reads the bidder's own latency histogram
+#    (from the kernel's receive time to the answer), which separates the
+#    bidder's share of the tail from the generator's.
 # 5. open loop at 200 % of the bidder's saturation rate over OVERLOAD_CONNS
 #    connections (default 128), with --give-up: like an exchange, requests
 #    that find no free connection within half their tmax are not sent.
 #    Where the queue builds at the bidder instead (many connections), the
 #    bidder sheds: 204 at once for requests that waited over
 #    max_queue_delay_ms. Either way no answer may come after tmax.
-# 6. with PROFILE=1 (needs `perf`): one more closed-loop run of each server
-#    with `perf record` on core 0 for 4 s of it (with DWARF call stacks),
-#    and two tables of where the core goes per request: by kind of work,
-#    and by step of the bid path, handler and outside it
-#    (loadtest/per_request.py).
+# 6. with PROFILE=1 (needs `perf`): one more closed-loop run of the ceiling,
+#    the parsing ceiling and the bidder with `perf record` on core 0 for 4 s
+#    of it (with DWARF call stacks), and two tables of where the core goes
+#    per request: by kind of work, and by step of the bid path, handler and
+#    outside it (loadtest/per_request.py).
 # All three send the same generated traffic (seed 1), or with REPLAY=DIR the
 # *.json requests of DIR in turn (`REPLAY=testdata/typical` is the issue's
 # typical banner request: a user the demo audience knows, an assembled
@@ -97,6 +98,14 @@ for i in $(seq 2 "$pairs"); do
 done
 run ceiling-sleeping http://127.0.0.1:18090/openrtb2/bid
 run bidder-saturation-sleeping http://127.0.0.1:18080/openrtb2/bid
+answer_bytes=$(python3 -c "import json;print(json.load(open('$out/bidder-saturation.json'))['mean_answer_bytes'])")
+taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18091 --answer-bytes "$answer_bytes" 2>/dev/null &
+sized_pid=$!
+taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18092 --answer-bytes "$answer_bytes" --parse 2>/dev/null &
+parsing_pid=$!
+for port in 18091 18092; do
+  for _ in $(seq 50); do curl -s -o /dev/null -X POST "http://127.0.0.1:$port/" && break; sleep 0.1; done
+done
 if [ -n "${PROFILE:-}" ]; then
   profile() { # name url: a saturation run, sampled in its middle
     secs=8 run "$1" "$2" --busy-poll >/dev/null &
@@ -105,24 +114,21 @@ if [ -n "${PROFILE:-}" ]; then
     wait $!
   }
   profile profile-ceiling http://127.0.0.1:18090/openrtb2/bid
+  profile profile-ceiling-parse http://127.0.0.1:18092/openrtb2/bid
   profile profile-bidder http://127.0.0.1:18080/openrtb2/bid
   python3 loadtest/per_request.py "ceiling=$out/profile-ceiling.perf:$out/profile-ceiling.json" \
+    "ceiling-parse=$out/profile-ceiling-parse.perf:$out/profile-ceiling-parse.json" \
     "bidder=$out/profile-bidder.perf:$out/profile-bidder.json" > "$out/per-request.md"
 fi
-answer_bytes=$(python3 -c "import json;print(json.load(open('$out/bidder-saturation.json'))['mean_answer_bytes'])")
-taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18091 --answer-bytes "$answer_bytes" 2>/dev/null &
-sized_pid=$!
-for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18091/ && break; sleep 0.1; done
 run ceiling-bidder-size http://127.0.0.1:18091/openrtb2/bid --busy-poll
-kill "$sized_pid"
-taskset -c 0 "$bin/loadtest" ceiling --listen 127.0.0.1:18092 --answer-bytes "$answer_bytes" --parse 2>/dev/null &
-parsing_pid=$!
-for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18092/ && break; sleep 0.1; done
 run ceiling-parse http://127.0.0.1:18092/openrtb2/bid --busy-poll
-kill "$parsing_pid"
+kill "$sized_pid"
 half=$(python3 -c "import json;print(int(json.load(open('$out/bidder-saturation.json'))['per_second']/2))")
-# The generator's own floor at that rate: the ceiling in open loop.
+# The generator's own floor at that rate: the ceiling in open loop; and the
+# floor of any bidder on this stack and parser answering the bidder's bytes.
 run ceiling-half-rate http://127.0.0.1:18090/openrtb2/bid --rate "$half"
+run ceiling-parse-half-rate http://127.0.0.1:18092/openrtb2/bid --rate "$half"
+kill "$parsing_pid"
 # The bidder's own latency histogram (kernel arrival to answer) around the
 # half-rate run: its share of the tail, apart from the generator's.
 buckets() { curl -s http://127.0.0.1:18080/metrics | grep '^bidder_bid_latency_seconds_bucket' > "$1"; }
@@ -139,7 +145,7 @@ echo "bidder RSS at the end: $(ps -o rss= -p "$bidder_pid") KiB"
 python3 - "$out" "$pairs" <<'PY'
 import json, sys, os, statistics
 d, pairs = sys.argv[1], int(sys.argv[2])
-runs = ("ceiling", "bidder-saturation", "ceiling-sleeping", "bidder-saturation-sleeping", "ceiling-bidder-size", "ceiling-parse", "ceiling-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
+runs = ("ceiling", "bidder-saturation", "ceiling-sleeping", "bidder-saturation-sleeping", "ceiling-bidder-size", "ceiling-parse", "ceiling-half-rate", "ceiling-parse-half-rate", "bidder-half-rate", "bidder-half-rate-notices", "bidder-double-rate")
 r = {n: json.load(open(os.path.join(d, n + ".json"))) for n in runs}
 print()
 print("| run | req/s | bids/s | no-bids | late | errors | answer bytes | p50 us | p90 us | p99 us | p99.9 us | max us |")

@@ -67,8 +67,9 @@ def categories(data):
     return shares
 
 
-# Inside the handler: the first step any frame of the sample matches.
-HANDLER = r"bid_endpoint::respond|^respond \(inlined\)"
+# Inside the handler: the first step any frame of the sample matches. The
+# parsing ceiling's one step (`ceiling --parse`) counts as its handler.
+HANDLER = r"bid_endpoint::respond|^respond \(inlined\)|ceiling::parses|^parses \(inlined\)"
 STEPS = [
     ("handler: inflate (gzip)", r"Gunzipper::gunzip|^gunzip \(inlined\)"),
     ("handler: parse", r"Parser::parse_into|^parse_into \(inlined\)"),
