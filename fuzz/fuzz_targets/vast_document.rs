@@ -1,8 +1,9 @@
 //! Any text as an uploaded VAST document: the upload check accepts or
 //! refuses, never panics; the trackers go into any well-formed document
 //! without a panic and it stays well-formed; and a document the check
-//! accepts carries exactly one bidder impression and, in every linear ad,
-//! exactly one bidder click tracker, first in its `<VideoClicks>`.
+//! accepts carries exactly one bidder impression, in every linear ad
+//! exactly one bidder click tracker, first in its `<VideoClicks>`, and in
+//! every non-linear ad exactly one, its last element.
 #![no_main]
 
 use bidder::decision::tracked::{Tracked, Trackers};
@@ -71,5 +72,27 @@ fuzz_target!(|data: &[u8]| {
             linears > 0,
             "every accepted ad has a linear ad once tracked: {out}"
         );
+        for ads in named(body, "Creatives")
+            .flat_map(|c| named(c, "Creative"))
+            .flat_map(|c| named(c, "NonLinearAds"))
+        {
+            let mut non_linears = 0;
+            for non_linear in named(ads, "NonLinear") {
+                non_linears += 1;
+                let trackers: Vec<_> = non_linear.descendants().filter(|n| ours(*n)).collect();
+                assert_eq!(trackers.len(), 1, "{out}");
+                assert_eq!(
+                    trackers[0].tag_name().name(),
+                    "NonLinearClickTracking",
+                    "{out}"
+                );
+                let last = non_linear.children().rfind(|n| n.is_element());
+                assert_eq!(last, Some(trackers[0]), "{out}");
+            }
+            assert!(
+                non_linears > 0 || body.tag_name().name() == "InLine",
+                "a wrapper's non-linear ads are tracked: {out}"
+            );
+        }
     }
 });

@@ -61,12 +61,14 @@ impl Tracked {
     }
 
     /// A VAST document: an `<Impression>` before the first ad's own first
-    /// one, and a `<ClickTracking>` first in every linear ad's
-    /// `<VideoClicks>`, which is added as the linear ad's last element
-    /// where it has none. A wrapper without a linear ad gets one that holds
-    /// only the click tracker: players add a wrapper's trackers to those of
-    /// the linear ad it leads to. Every place keeps the element order of
-    /// the VAST 4.2 schema.
+    /// one, a `<ClickTracking>` first in every linear ad's `<VideoClicks>`,
+    /// which is added as the linear ad's last element where it has none,
+    /// and a `<NonLinearClickTracking>` last in every non-linear ad. A
+    /// wrapper without a linear ad gets one that holds only the click
+    /// tracker, and a wrapper's `<NonLinearAds>` without a non-linear ad
+    /// gets one too: players add a wrapper's trackers to those of the ads
+    /// it leads to, of the same kind. Every place keeps the element order
+    /// of the VAST 4.2 schema.
     ///
     /// The document is parsed, so text in CDATA sections and comments (an
     /// `<AdParameters>` payload, say) is never taken for a tag; the trackers
@@ -106,6 +108,31 @@ impl Tracked {
                     None => (Place::inside(doc, linear, End::Last), VIDEO_CLICKS),
                 };
                 inserts.push((place, open, t.click_ping, close));
+            }
+            let non_linear_ads = children(body, "Creatives")
+                .flat_map(|c| children(c, "Creative"))
+                .flat_map(|c| children(c, "NonLinearAds"));
+            for ads in non_linear_ads {
+                let mut non_linears = children(ads, "NonLinear").peekable();
+                if non_linears.peek().is_none() && name(body) == "Wrapper" {
+                    let (open, close) = NON_LINEAR;
+                    inserts.push((
+                        Place::inside(doc, ads, End::Last),
+                        open,
+                        t.click_ping,
+                        close,
+                    ));
+                }
+                for non_linear in non_linears {
+                    // Last: after an inline ad's `<NonLinearClickThrough>`.
+                    let (open, close) = NON_LINEAR_CLICK_TRACKING;
+                    inserts.push((
+                        Place::inside(doc, non_linear, End::Last),
+                        open,
+                        t.click_ping,
+                        close,
+                    ));
+                }
             }
             if linears.is_empty() && name(body) == "Wrapper" {
                 let (place, (open, close)) = match children(body, "Creatives").next() {
@@ -155,6 +182,14 @@ const CLICK_TRACKING: (&str, &str) = ("<ClickTracking><![CDATA[", "]]></ClickTra
 const VIDEO_CLICKS: (&str, &str) = (
     "<VideoClicks><ClickTracking><![CDATA[",
     "]]></ClickTracking></VideoClicks>",
+);
+const NON_LINEAR_CLICK_TRACKING: (&str, &str) = (
+    "<NonLinearClickTracking><![CDATA[",
+    "]]></NonLinearClickTracking>",
+);
+const NON_LINEAR: (&str, &str) = (
+    "<NonLinear><NonLinearClickTracking><![CDATA[",
+    "]]></NonLinearClickTracking></NonLinear>",
 );
 const CREATIVE: (&str, &str) = (
     "<Creative><Linear><VideoClicks><ClickTracking><![CDATA[",
@@ -315,6 +350,8 @@ mod tests {
     const IMP: &str =
         "<Impression><![CDATA[https://b.example/events/imp?stage=intent&t=TOK]]></Impression>";
     const PING: &str = "<ClickTracking><![CDATA[https://b.example/events/clicktrack?cid=1&crid=2&stage=intent&t=TOK]]></ClickTracking>";
+    const NON_LINEAR_PING: &str = "<NonLinearClickTracking><![CDATA[https://b.example/events/clicktrack?cid=1&crid=2&stage=intent&t=TOK]]></NonLinearClickTracking>";
+    const NON_LINEAR: &str = "<NonLinear><NonLinearClickTracking><![CDATA[https://b.example/events/clicktrack?cid=1&crid=2&stage=intent&t=TOK]]></NonLinearClickTracking></NonLinear>";
 
     #[test]
     fn vast_click_tracking_goes_first_in_existing_video_clicks() {
@@ -334,7 +371,7 @@ mod tests {
         assert_eq!(
             vast(doc),
             format!(
-                "<VAST><Ad><Wrapper><AdSystem>s</AdSystem>{IMP}<Creatives><Creative><Linear skipoffset=\"00:00:05\"><TrackingEvents/>{clicks}</Linear></Creative><Creative><NonLinearAds/></Creative><Creative><Linear>{clicks}</Linear></Creative><Creative><Linear skipoffset='a>b' >{clicks}</Linear></Creative></Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
+                "<VAST><Ad><Wrapper><AdSystem>s</AdSystem>{IMP}<Creatives><Creative><Linear skipoffset=\"00:00:05\"><TrackingEvents/>{clicks}</Linear></Creative><Creative><NonLinearAds>{NON_LINEAR}</NonLinearAds></Creative><Creative><Linear>{clicks}</Linear></Creative><Creative><Linear skipoffset='a>b' >{clicks}</Linear></Creative></Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
             )
         );
     }
@@ -354,7 +391,39 @@ mod tests {
         assert_eq!(
             vast(non_linear),
             format!(
-                "<VAST><Ad><Wrapper>{IMP}<Impression>i</Impression><Creatives><Creative><NonLinearAds/></Creative>{linear}</Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
+                "<VAST><Ad><Wrapper>{IMP}<Impression>i</Impression><Creatives><Creative><NonLinearAds>{NON_LINEAR}</NonLinearAds></Creative>{linear}</Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
+            )
+        );
+    }
+
+    #[test]
+    fn every_non_linear_ad_gets_a_click_tracker_last() {
+        // Inline: after the click-through, where the schema puts trackers;
+        // a second ad of the same creative gets its own.
+        let inline = "<VAST><Ad><InLine><Impression>i</Impression><Creatives><Creative><NonLinearAds><TrackingEvents/><NonLinear width=\"300\" height=\"50\"><StaticResource creativeType=\"image/png\">https://a.example/o.png</StaticResource><NonLinearClickThrough>https://a.example</NonLinearClickThrough></NonLinear><NonLinear><HTMLResource>h</HTMLResource></NonLinear></NonLinearAds></Creative></Creatives></InLine></Ad></VAST>";
+        assert_eq!(
+            vast(inline),
+            format!(
+                "<VAST><Ad><InLine>{IMP}<Impression>i</Impression><Creatives><Creative><NonLinearAds><TrackingEvents/><NonLinear width=\"300\" height=\"50\"><StaticResource creativeType=\"image/png\">https://a.example/o.png</StaticResource><NonLinearClickThrough>https://a.example</NonLinearClickThrough>{NON_LINEAR_PING}</NonLinear><NonLinear><HTMLResource>h</HTMLResource>{NON_LINEAR_PING}</NonLinear></NonLinearAds></Creative></Creatives></InLine></Ad></VAST>"
+            )
+        );
+        // A wrapper's non-linear ad, closed on itself or holding a tracker
+        // of the ad server's.
+        let wrapper = "<VAST><Ad><Wrapper><Impression>i</Impression><Creatives><Creative><NonLinearAds><NonLinear/><NonLinear><NonLinearClickTracking>x</NonLinearClickTracking></NonLinear></NonLinearAds></Creative></Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>";
+        let linear =
+            format!("<Creative><Linear><VideoClicks>{PING}</VideoClicks></Linear></Creative>");
+        assert_eq!(
+            vast(wrapper),
+            format!(
+                "<VAST><Ad><Wrapper>{IMP}<Impression>i</Impression><Creatives><Creative><NonLinearAds><NonLinear>{NON_LINEAR_PING}</NonLinear><NonLinear><NonLinearClickTracking>x</NonLinearClickTracking>{NON_LINEAR_PING}</NonLinear></NonLinearAds></Creative>{linear}</Creatives><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>"
+            )
+        );
+        // An inline ad's empty `<NonLinearAds>` has nothing to click.
+        let empty = "<VAST><Ad><InLine><Impression>i</Impression><Creatives><Creative><NonLinearAds/></Creative></Creatives></InLine></Ad></VAST>";
+        assert_eq!(
+            vast(empty),
+            format!(
+                "<VAST><Ad><InLine>{IMP}<Impression>i</Impression><Creatives><Creative><NonLinearAds/></Creative></Creatives></InLine></Ad></VAST>"
             )
         );
     }
