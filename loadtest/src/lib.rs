@@ -13,9 +13,11 @@
 //! - [`report`]: what a run measured: throughput, status counts, latency
 //!   percentiles.
 //! - [`ceiling`]: the smallest hyper server that reads a body and answers a
-//!   fixed ~300-byte bid response; the bidder's throughput is reported as a ratio to it, measured
-//!   in the same run on the same machine, because shared machines are too
-//!   noisy for absolute figures.
+//!   fixed ~300-byte bid response; the bidder's throughput is reported as a
+//!   ratio to it, measured in the same run on the same machine, because
+//!   shared machines are too noisy for absolute figures. With
+//!   [`ceiling::Work::Parse`] it also parses each request with the
+//!   bidder's parser: the floor of any bidder on this stack and parser.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
