@@ -23,12 +23,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bidder::bid_endpoint::respond;
+use bidder::Instance;
+use bidder::bid::endpoint::respond;
+use bidder::bid::{BidContext, Outcome, Scratch, Snapshot};
 use bidder::config::Config;
-use bidder::decision::{BidContext, Outcome, Scratch, Snapshot};
+use bidder::control::demo;
 use bidder::model::UnixTime;
 use bidder::store::Store;
-use bidder::{App, demo};
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 
 // The allocator the bidder runs with, so that allocation costs here are
@@ -103,11 +104,11 @@ fn gunzip(c: &mut Criterion) {
 
 /// The bidder on the demo catalog, in a temporary folder that lives as
 /// long as the returned guard.
-fn demo_app() -> (tempfile::TempDir, App) {
+fn demo_app() -> (tempfile::TempDir, Instance) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
     demo::seed_if_empty(&store).expect("demo data");
-    let app = App::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
+    let app = Instance::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
     (dir, app)
 }
 
@@ -161,13 +162,13 @@ fn decide(c: &mut Criterion) {
         let mut scratch = Scratch::new();
         group.bench_function(format!("campaigns_{n}"), |b| {
             b.iter(|| {
-                let user = bidder::decision::UserView::unknown(Ok(()));
+                let user = bidder::bid::UserView::unknown(Ok(()));
                 let ctx = BidContext {
                     exchange: &exchange,
                     now: UnixTime::now(),
                     user: &user,
                 };
-                let outcome = bidder::decision::decide(&req, &snap, &ctx, &mut scratch);
+                let outcome = bidder::bid::decide(&req, &snap, &ctx, &mut scratch);
                 assert!(matches!(outcome, Outcome::Bid(_)));
                 black_box(&outcome);
             })
@@ -184,13 +185,13 @@ fn write(c: &mut Criterion) {
     let req = parser.parse(&body).expect("bench request parses");
     let snap = Snapshot::build(&benches::synthetic_catalog(100), &settings);
     let mut scratch = Scratch::new();
-    let user = bidder::decision::UserView::unknown(Ok(()));
+    let user = bidder::bid::UserView::unknown(Ok(()));
     let ctx = BidContext {
         exchange: &exchange,
         now: UnixTime::now(),
         user: &user,
     };
-    let Outcome::Bid(decision) = bidder::decision::decide(&req, &snap, &ctx, &mut scratch) else {
+    let Outcome::Bid(decision) = bidder::bid::decide(&req, &snap, &ctx, &mut scratch) else {
         panic!("bench request must bid");
     };
     let mut out = Vec::with_capacity(4096);
@@ -272,7 +273,7 @@ fn end_to_end(c: &mut Criterion) {
 /// `expect`.
 fn bench_typical(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    app: &App,
+    app: &Instance,
     expect: &str,
 ) {
     let exchange = app.config.default_exchange;
@@ -304,7 +305,7 @@ fn bench_typical(
 /// per request.
 fn bench_corpus(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    app: &App,
+    app: &Instance,
     files: &[(String, Vec<u8>)],
 ) {
     let exchange = app.config.default_exchange;
@@ -323,7 +324,7 @@ fn bench_corpus(
 /// campaigns, 1,000,000 audience users, the same seed), with the same
 /// consent vendor id. Test mode (`cargo test --benches`, a debug build)
 /// seeds 20 campaigns and 1,000 users, enough to check what is asserted.
-fn seeded_app() -> (tempfile::TempDir, Arc<App>) {
+fn seeded_app() -> (tempfile::TempDir, Arc<Instance>) {
     let full = std::env::args().any(|a| a == "--bench");
     // `loadtest seed`'s defaults.
     let catalog = loadtest::seed::Catalog {
@@ -336,9 +337,14 @@ fn seeded_app() -> (tempfile::TempDir, Arc<App>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
     demo::seed_if_empty(&store).expect("demo data");
-    let admin = bidder::auth::create_token(&store, bidder::auth::Role::Admin, &[], "bench")
-        .expect("token")
-        .secret;
+    let admin = bidder::control::auth::create_token(
+        &store,
+        bidder::control::auth::Role::Admin,
+        &[],
+        "bench",
+    )
+    .expect("token")
+    .secret;
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let app = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -348,7 +354,7 @@ fn seeded_app() -> (tempfile::TempDir, Arc<App>) {
         let mut config = Config::for_tests(dir.path());
         config.listen = addr;
         config.tcf_vendor_id = Some(loadtest::traffic::Mix::default().vendor_id);
-        let app = Arc::new(App::new(config, Arc::new(store)).expect("app"));
+        let app = Arc::new(Instance::new(config, Arc::new(store)).expect("app"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(bidder::run(listener, Arc::clone(&app), async {
             let _ = stopped.await;
@@ -482,9 +488,9 @@ fn audiences(c: &mut Criterion) {
 
 fn frequency(c: &mut Criterion) {
     use audiences::keys::UserKey;
-    use bidder::calendar::Calendar;
-    use bidder::frequency::{Frequency, Subject};
     use bidder::model::{CampaignId, CapWindow, FrequencyCap, FrequencyRules};
+    use bidder::state::calendar::Calendar;
+    use bidder::state::frequency::{Frequency, Subject};
     let now = UnixTime::now();
     // The loadtest's seeded caps: 3 a day, 10 a week, 30 s apart.
     let rules = FrequencyRules {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use audiences::Stage;
 use audiences::StageMultipliers;
-use bidder::decision::{ExchangeProfile, FxRates, Settings};
+use bidder::bid::{ExchangeProfile, FxRates, Settings};
 use bidder::model::{
     AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Catalog, Creative,
     CreativeId, CreativeStatus, Size, Targeting, UnixTime,
@@ -51,9 +51,9 @@ pub fn settings() -> Settings {
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
         signer: bidder::events::token::Signer::new(&[[9; 32]], 3600),
-        ledger: std::sync::Arc::new(bidder::budget::Ledger::new(600, None)),
+        ledger: std::sync::Arc::new(bidder::state::budget::Ledger::new(600, None)),
         move_ttl_secs: 86_400,
-        frequency: std::sync::Arc::new(bidder::frequency::Frequency::new(1 << 16)),
+        frequency: std::sync::Arc::new(bidder::state::frequency::Frequency::new(1 << 16)),
     }
 }
 
@@ -234,7 +234,7 @@ impl SpreadKeys {
 
 /// The demo's Acme fragments (`bidder --demo`).
 pub fn demo_library() -> Library {
-    Library::from_bodies(bidder::demo::acme_fragments())
+    Library::from_bodies(bidder::control::demo::acme_fragments())
 }
 
 /// English fragments for every stage and format: `messages x contents x
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn synthetic_catalog_has_one_creative_per_campaign_and_bids() {
-        use bidder::decision::{BidContext, Outcome, Scratch, Snapshot, decide};
+        use bidder::bid::{BidContext, Outcome, Scratch, Snapshot, decide};
         let catalog = super::synthetic_catalog(500);
         assert_eq!(catalog.campaigns.len(), 500);
         assert_eq!(catalog.creatives.len(), 500);
@@ -318,7 +318,7 @@ mod tests {
         let mut parser = openrtb::Parser::new();
         let req = parser.parse(&body).unwrap();
         let ex = super::exchange();
-        let user = bidder::decision::UserView::unknown(Ok(()));
+        let user = bidder::bid::UserView::unknown(Ok(()));
         let ctx = BidContext {
             exchange: &ex,
             now: bidder::model::UnixTime::now(),

@@ -2,67 +2,51 @@
 //! immutable campaign snapshots, with an embedded store and an admin API.
 //!
 //! # Layout
-//! - [`server`]: the accept loop, HTTP/1.1 + h2c, graceful shutdown. Start
-//!   here: [`run`] serves an [`App`] on any listener.
-//! - [`routes`]: which handler answers which path.
-//! - [`bid_endpoint`]: `POST /openrtb2/bid`: limits, gzip, parse, deadline,
-//!   decide, answer. The hot path.
-//! - [`admission`]: load shedding by how long a request waited;
-//!   [`arrival`] reads when the kernel received it.
-//! - [`decision`]: campaign snapshots, the targeting index, filters, pricing.
-//! - [`app`]: the shared state: config, published snapshot, admin, counters.
+//! Folders by role, bottom to top; each imports only from those above it
+//! in this list.
+//! - [`model`]: the media buyer's world as stored (advertisers, campaigns,
+//!   creatives, fragments, funnels, events, no-bid reasons). Plain data.
 //! - [`config`]: defaults, TOML file, flags and environment, checked.
 //! - [`store`]: the embedded SQLite store and its migrations (cold path).
-//! - [`audience`]: the audience table kept equal to the store; uploads.
-//! - [`admin`]: the `/api/v1/` JSON API over the store; [`auth`] its tokens.
-//! - [`events`]: the notice endpoints and the trackers of assembled
-//!   creatives; signed tokens; the worker that counts events once.
-//! - [`budget`]: per-campaign spend, reservations of bids in flight, pacing.
-//! - [`frequency`]: per-user impression counts for frequency caps;
-//!   [`calendar`] where their windows begin in a campaign's time zone.
-//! - [`reports`]: per-minute aggregates of bids and no-bids; the report API.
-//! - [`demo`]: demo advertisers and campaigns for `--demo`.
-//! - [`upload_client`]: `bidder audiences upload`, the terminal client.
-//! - [`vast`]: the shape of a VAST upload, read from a parsed document.
-//! - [`model`]: advertisers, campaigns, creatives as stored.
-//! - [`metrics`], [`allowlist`], [`shutdown`], [`error`], [`maintenance`],
-//!   [`background`]: small pieces, one concept each.
+//! - [`state`]: shared state behind narrow seams (budgets, frequency
+//!   counts, audiences, event log, reports, catalog source, clock), each
+//!   with its consistency promise and its embedded implementation.
+//! - [`bid`]: the hot path. The compiled [`bid::snapshot`], the pure
+//!   [`bid::decision`], the commit step that reserves and signs, and the
+//!   exchange [`bid::endpoint`].
+//! - [`events`]: the loop closing: notice and tracker endpoints, signed
+//!   tokens, and the worker that counts each event once and applies it.
+//! - [`control`]: the cold path people use: the admin API, its auth, audience
+//!   uploads, demo data and the upload client.
+//! - [`instance`]: one running bidder wired together: state, snapshot,
+//!   workers, chores.
+//! - [`server`]: the listener, arrival stamps, admission, routes, shutdown.
+//!   Start here: [`run`] serves an [`Instance`] on any listener.
+//! - Small pieces, one concept each: [`error`] (every error mapped to HTTP
+//!   in one place), [`metrics`], [`cold_path`] (background threads give way
+//!   to the bid path), [`percent_decoding`], [`vast`] (reading a VAST
+//!   document's shape).
 #![deny(missing_docs)]
-// Two modules need system calls without safe wrappers ([`background`]:
-// thread priority; [`arrival`]: receive timestamps); each says so with its
-// own `allow`. Everything else stays safe.
+// Two modules need system calls without safe wrappers ([`cold_path`]:
+// thread priority; [`server::arrival`]: receive timestamps); each says so
+// with its own `allow`. Everything else stays safe.
 #![deny(unsafe_code)]
 
-pub mod admin;
-pub mod admission;
-pub mod allowlist;
-pub mod app;
-pub mod arrival;
-pub mod audience;
-pub mod auth;
-pub mod background;
-pub mod bid_endpoint;
-pub mod budget;
-pub mod calendar;
+pub mod bid;
+pub mod cold_path;
 pub mod config;
-pub mod decision;
-pub mod demo;
+pub mod control;
 pub mod error;
 pub mod events;
-pub mod frequency;
-pub mod lazy_timeout;
-pub mod maintenance;
+pub mod instance;
 pub mod metrics;
 pub mod model;
-pub mod percent;
-pub mod reports;
-pub mod routes;
+pub mod percent_decoding;
 pub mod server;
-pub mod shutdown;
+pub mod state;
 pub mod store;
-pub mod upload_client;
 pub mod vast;
 
-pub use app::App;
 pub use config::Config;
+pub use instance::Instance;
 pub use server::run;

@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bidder::auth::{self, Role};
+use bidder::Instance;
 use bidder::config::{Config, Overrides};
+use bidder::control::auth::{self, Role};
+use bidder::control::{demo, upload_client};
 use bidder::model::{AdvertiserId, UploadMode};
+use bidder::server::shutdown;
 use bidder::store::Store;
-use bidder::{App, demo, shutdown, upload_client};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[global_allocator]
@@ -219,7 +221,7 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async move {
-        let app = Arc::new(App::new(config, Arc::new(store))?);
+        let app = Arc::new(Instance::new(config, Arc::new(store))?);
         let listener = tokio::net::TcpListener::bind(app.config.listen)
             .await
             .with_context(|| format!("binding {}", app.config.listen))?;

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use audiences::consent::Contextual;
 
-use crate::decision::{NoBidCounters, NoBidReason};
 use crate::model::EventKind;
+use crate::model::NoBidReason;
 
 /// Why requests were or were not personalized: one counter for "allowed"
 /// and one per [`Contextual`] reason.
@@ -143,7 +143,7 @@ pub struct State {
     /// Audience table snapshots published.
     pub audience_version: u64,
     /// Per campaign id, its budget account.
-    pub budgets: Vec<(i64, crate::budget::BudgetState)>,
+    pub budgets: Vec<(i64, crate::state::budget::BudgetState)>,
     /// Report facts dropped (channel full).
     pub report_facts_dropped: u64,
     /// Settling events booked after their reservation expired.
@@ -431,7 +431,7 @@ fn render_state(s: &State, out: &mut String) {
         "Estimated wait of a request for the runtime; bid requests are shed above max_queue_delay_ms.",
         s.queue_delay.as_secs_f64(),
     );
-    type Get = fn(&crate::budget::BudgetState) -> f64;
+    type Get = fn(&crate::state::budget::BudgetState) -> f64;
     let per_campaign: [(&str, &str, Get); 5] = [
         (
             "bidder_budget_spent_today_micros",
@@ -472,9 +472,42 @@ fn render_state(s: &State, out: &mut String) {
     }
 }
 
+/// One counter per reason; lock-free.
+#[derive(Debug, Default)]
+pub struct NoBidCounters {
+    counts: [AtomicU64; NoBidReason::ALL.len()],
+}
+
+impl NoBidCounters {
+    /// Counts one no-bid.
+    pub fn record(&self, reason: NoBidReason) {
+        self.counts[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every reason with its count, in [`NoBidReason::ALL`] order.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        NoBidReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), self.counts[r.index()].load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_count_per_reason() {
+        let c = NoBidCounters::default();
+        c.record(NoBidReason::BelowFloor);
+        c.record(NoBidReason::BelowFloor);
+        c.record(NoBidReason::Deadline);
+        let snap = c.snapshot();
+        assert!(snap.contains(&("below_floor", 2)));
+        assert!(snap.contains(&("deadline", 1)));
+        assert!(snap.contains(&("language", 0)));
+    }
 
     #[test]
     fn render_shows_each_counter_per_exchange() {

@@ -474,7 +474,7 @@ async fn the_upload_client_streams_a_file_and_draws_progress() {
         .map(|i| format!("buyeruid,cli-{i},customer\n"))
         .collect();
     std::fs::write(&file, gzip(rows.as_bytes())).unwrap();
-    let req = bidder::upload_client::UploadRequest {
+    let req = bidder::control::upload_client::UploadRequest {
         file,
         funnel: 1,
         mode: bidder::model::UploadMode::Add,
@@ -482,17 +482,17 @@ async fn the_upload_client_streams_a_file_and_draws_progress() {
         token: buyer(&server),
     };
     let mut progress = Vec::new();
-    let job = bidder::upload_client::upload(&req, &mut progress)
+    let job = bidder::control::upload_client::upload(&req, &mut progress)
         .await
         .unwrap();
     assert_eq!(job.rows_accepted, 20_000);
     let drawn = String::from_utf8(progress).unwrap();
     assert!(drawn.contains("100.0%"), "{drawn}");
-    assert!(bidder::upload_client::summary(&job).contains("20000 accepted"));
+    assert!(bidder::control::upload_client::summary(&job).contains("20000 accepted"));
     assert_eq!(bid_for(&server, "cli-19999", json!({})).await.0, 6.4);
 
-    let refused = bidder::upload_client::upload(
-        &bidder::upload_client::UploadRequest {
+    let refused = bidder::control::upload_client::upload(
+        &bidder::control::upload_client::UploadRequest {
             token: "bdr_wrong".into(),
             ..req
         },
@@ -502,7 +502,7 @@ async fn the_upload_client_streams_a_file_and_draws_progress() {
     assert!(
         matches!(
             refused,
-            Err(bidder::upload_client::UploadError::Refused { status: 401, .. })
+            Err(bidder::control::upload_client::UploadError::Refused { status: 401, .. })
         ),
         "{refused:?}"
     );

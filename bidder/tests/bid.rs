@@ -3,8 +3,8 @@
 
 mod common;
 
-use bidder::allowlist::AllowList;
 use bidder::config::ExchangeConfig;
+use bidder::config::source_networks::AllowList;
 use common::{TestServer, gunzip, gzip};
 use http::Method;
 use openrtb::Currency;

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use bidder::decision::tracked::{Tracked, Trackers};
+use bidder::bid::snapshot::trackers::{Tracked, Trackers};
 use common::{TestServer, fixture, testdata};
 
 fn json_files(dir: &str) -> Vec<PathBuf> {

@@ -130,7 +130,7 @@ async fn kill_9_during_an_upload_leaves_an_interrupted_job_that_says_what_was_ap
         .map(|i| format!("user_id,u-{i},intent\n"))
         .collect();
     std::fs::write(&file, rows).unwrap();
-    let req = bidder::upload_client::UploadRequest {
+    let req = bidder::control::upload_client::UploadRequest {
         file,
         funnel: funnel_id,
         mode: bidder::model::UploadMode::Add,
@@ -138,7 +138,9 @@ async fn kill_9_during_an_upload_leaves_an_interrupted_job_that_says_what_was_ap
         token: token.clone(),
     };
     let upload =
-        tokio::spawn(async move { bidder::upload_client::upload(&req, std::io::sink()).await });
+        tokio::spawn(
+            async move { bidder::control::upload_client::upload(&req, std::io::sink()).await },
+        );
 
     let jobs = format!("/api/v1/jobs?funnel_id={funnel_id}");
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -48,7 +48,7 @@ async fn hostile_campaign(server: &TestServer) -> i64 {
 fn assert_safe(what: &str, reply: &common::Reply) {
     assert_eq!(reply.status, 200, "{what}");
     let csp = reply.header("content-security-policy").unwrap_or_default();
-    assert_eq!(csp, bidder::admin::CSP, "{what}");
+    assert_eq!(csp, bidder::control::admin::CSP, "{what}");
     assert!(csp.starts_with("default-src 'none';") && !csp.contains("script-src"));
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("base-uri 'none'"));
     assert_eq!(

@@ -9,13 +9,14 @@ use std::sync::{Arc, OnceLock};
 
 use bidder::config::Config;
 use bidder::store::Store;
-use bidder::{App, demo};
+use bidder::Instance;
+use bidder::control::demo;
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {
-    app: Arc<App>,
+    app: Arc<Instance>,
     headers: HeaderMap,
     runtime: tokio::runtime::Runtime,
     before: Vec<(String, Vec<u8>)>,
@@ -35,7 +36,7 @@ fn fixture() -> &'static Fixture {
             .build()
             .unwrap();
         let app = runtime.block_on(async {
-            Arc::new(App::new(Config::for_tests(dir.path()), Arc::new(store)).unwrap())
+            Arc::new(Instance::new(Config::for_tests(dir.path()), Arc::new(store)).unwrap())
         });
         let mut headers = HeaderMap::new();
         let bearer = format!("Bearer {}", tokens.admin);

@@ -6,7 +6,7 @@
 //! every non-linear ad exactly one, its last element.
 #![no_main]
 
-use bidder::decision::tracked::{Tracked, Trackers};
+use bidder::bid::snapshot::trackers::{Tracked, Trackers};
 use libfuzzer_sys::fuzz_target;
 use roxmltree::Node;
 

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bidder::App;
-use bidder::auth::{self, Role};
+use bidder::Instance;
 use bidder::config::Config;
+use bidder::control::auth::{self, Role};
 use bidder::store::Store;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -50,7 +50,7 @@ async fn generated_traffic_with_notices_books_exactly_what_the_exchange_charged(
     let admin = auth::create_token(&store, Role::Admin, &[], "loadtest")
         .unwrap()
         .secret;
-    let app = Arc::new(App::new(config, Arc::new(store)).unwrap());
+    let app = Arc::new(Instance::new(config, Arc::new(store)).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(bidder::run(listener, app, async {
         let _ = stopped.await;

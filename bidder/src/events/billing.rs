@@ -57,7 +57,7 @@ impl BillWriter {
             Err(mpsc::TrySendError::Full((event, _)))
             | Err(mpsc::TrySendError::Disconnected((event, _))) => {
                 let store = Arc::clone(&self.store);
-                crate::background::spawn_blocking(move || write_one(&store, event))
+                crate::cold_path::spawn_blocking(move || write_one(&store, event))
                     .await
                     .unwrap_or(Err(StoreError::WriterStopped))
             }
@@ -66,7 +66,7 @@ impl BillWriter {
 }
 
 fn write_groups(store: &Store, jobs: &mpsc::Receiver<Job>) {
-    crate::background::lower_priority();
+    crate::cold_path::lower_priority();
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < GROUP {

@@ -17,11 +17,11 @@
 //! campaign and `crid`, never read from the URL, so the endpoint cannot be
 //! used as an open redirect.
 
+pub mod apply;
 pub mod billing;
-pub mod effects;
 pub mod price;
-pub mod sink;
 pub mod token;
+pub mod worker;
 
 use std::sync::Arc;
 
@@ -30,11 +30,11 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use openrtb::Micros;
 
-use crate::app::App;
-use crate::budget::impression_cost;
 use crate::error::{ApiError, Body};
+use crate::instance::Instance;
 use crate::metrics::{EventCounters, Refusal};
 use crate::model::{EventKind, EventRecord, UnixTime};
+use crate::state::budget::impression_cost;
 use price::Clearing;
 use token::{Claims, TokenError, auction_hash};
 
@@ -76,7 +76,7 @@ fn unsubstituted(v: &str) -> bool {
 }
 
 /// The token's claims, checked against the auction the exchange names.
-fn verified(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal> {
+fn verified(app: &Instance, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal> {
     let text = p.token.ok_or(Refusal::Malformed)?;
     let signer = &app.snapshot.load().settings.signer;
     let claims = signer
@@ -92,8 +92,8 @@ fn verified(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal>
         && !unsubstituted(i)
     {
         let (a, i) = (
-            crate::percent::decode(a).ok_or(Refusal::Malformed)?,
-            crate::percent::decode(i).ok_or(Refusal::Malformed)?,
+            crate::percent_decoding::decode(a).ok_or(Refusal::Malformed)?,
+            crate::percent_decoding::decode(i).ok_or(Refusal::Malformed)?,
         );
         if auction_hash(&a, &i) != claims.auction {
             return Err(Refusal::Forged);
@@ -104,7 +104,7 @@ fn verified(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal>
 
 /// The event log's record of an accepted call.
 fn record(
-    app: &App,
+    app: &Instance,
     kind: EventKind,
     claims: &Claims,
     price: Clearing,
@@ -179,7 +179,7 @@ fn empty(status: StatusCode) -> Response<Body> {
 }
 
 /// `GET /events/{win,bill,loss,imp}`.
-pub async fn notice(app: &Arc<App>, kind: EventKind, query: Option<&str>) -> Response<Body> {
+pub async fn notice(app: &Arc<Instance>, kind: EventKind, query: Option<&str>) -> Response<Body> {
     let counters = &app.metrics.events;
     let now = UnixTime::now();
     let p = Params::of(query);
@@ -241,7 +241,7 @@ pub fn impression() -> Response<Body> {
 /// What a click call proves: the claims to count, or none where a person
 /// clicked an ad whose token has expired (counted as refused here); else
 /// why the call is refused.
-fn click_claims(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Option<Claims>, Refusal> {
+fn click_claims(app: &Instance, p: &Params<'_>, now: UnixTime) -> Result<Option<Claims>, Refusal> {
     let counted = match verified(app, p, now) {
         Ok(claims) => Some(claims),
         Err(Refusal::Expired) => {
@@ -260,7 +260,7 @@ fn click_claims(app: &App, p: &Params<'_>, now: UnixTime) -> Result<Option<Claim
     Ok(counted)
 }
 
-fn count_click(app: &App, claims: &Claims, now: UnixTime) {
+fn count_click(app: &Instance, claims: &Claims, now: UnixTime) {
     EventCounters::inc(&app.metrics.events.accepted, EventKind::Click);
     app.events.send(record(
         app,
@@ -276,7 +276,7 @@ fn count_click(app: &App, claims: &Claims, now: UnixTime) {
 /// VAST's `<ClickTracking>`, which the player pings beside opening the
 /// ad's own click-through: a redirect there would load the landing page
 /// as an image.
-pub fn click_track(app: &App, query: Option<&str>) -> Response<Body> {
+pub fn click_track(app: &Instance, query: Option<&str>) -> Response<Body> {
     let now = UnixTime::now();
     let p = Params::of(query);
     match click_claims(app, &p, now) {
@@ -293,7 +293,7 @@ pub fn click_track(app: &App, query: Option<&str>) -> Response<Body> {
 /// `GET /events/click?cid=..&crid=..&t=..`: 302 to the landing page of
 /// that creative (404 when the snapshot has none); counted when the token
 /// is valid.
-pub fn click(app: &App, query: Option<&str>) -> Response<Body> {
+pub fn click(app: &Instance, query: Option<&str>) -> Response<Body> {
     let now = UnixTime::now();
     let p = Params::of(query);
     let counted = match click_claims(app, &p, now) {

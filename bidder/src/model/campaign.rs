@@ -290,7 +290,7 @@ pub struct FrequencyCap {
 
 /// A calendar window of a frequency cap: the clock hour, the day, the ISO
 /// week (from Monday), in the campaign's time zone (the advertiser's for
-/// its caps); see [`crate::calendar`].
+/// its caps); see [`crate::state::calendar`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CapWindow {

@@ -13,6 +13,7 @@ mod event;
 mod fragment;
 mod funnel;
 mod job;
+mod no_bid;
 
 pub use advertiser::{Advertiser, AdvertiserId};
 pub use campaign::{
@@ -28,6 +29,7 @@ pub use fragment::{
 };
 pub use funnel::{Funnel, FunnelMoves, StageNames};
 pub use job::{Job, JobId, JobStatus, Rejection, UploadMode};
+pub use no_bid::NoBidReason;
 
 /// Seconds since the Unix epoch, UTC.
 #[derive(

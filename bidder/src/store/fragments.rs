@@ -11,7 +11,7 @@ use creative::fragment::{FragmentBody, FragmentKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Page, Scope, Store, StoreError, from_json, is_foreign_key_violation, to_json};
-use crate::auth::Principal;
+use crate::control::auth::Principal;
 use crate::model::{
     AdvertiserId, Audit, AuditStatus, CampaignId, ComboStats, Fragment, FragmentStatus, Review,
     ReviewAction, ServingFragment, UnixTime,

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Page, Store, StoreError};
-use crate::auth::Role;
+use crate::control::auth::Role;
 use crate::model::{AdvertiserId, UnixTime};
 
 /// A token as the auth check needs it.

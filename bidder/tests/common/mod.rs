@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bidder::config::Config;
-use bidder::demo::{self, DemoTokens};
+use bidder::control::demo::{self, DemoTokens};
 use bidder::store::Store;
-use bidder::{App, run};
+use bidder::{Instance, run};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Full};
@@ -102,7 +102,7 @@ impl TestServer {
         } else {
             None
         };
-        let app = Arc::new(App::new(config, Arc::new(store)).unwrap());
+        let app = Arc::new(Instance::new(config, Arc::new(store)).unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(run(listener, app, async {
             let _ = rx.await;

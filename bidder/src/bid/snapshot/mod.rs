@@ -1,0 +1,682 @@
+//! The bid-ready form of the catalog: campaigns that can bid, compiled with
+//! everything per-request code would otherwise compute (lowercased lists,
+//! id strings, creatives grouped by format, the assembled creatives of
+//! their fragment sets with the learner's choice), and the targeting index
+//! over them.
+//!
+//! Built on the cold path after every committed admin write and published
+//! whole through `ArcSwap`; never changed after that.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use audiences::Stage;
+use audiences::table::FunnelId;
+use creative::assembly::{Approved, ComboKey};
+use creative::fragment::FragmentBody;
+use creative::learning::Counts;
+use creative::plan::{Library, Plan, PlanInput};
+use creative::template::{BANNERS, Format};
+use creative::{FixedCreative, NativeAssets};
+use openrtb::{Currency, Micros};
+
+pub mod bitset;
+pub mod trackers;
+pub mod vast_documents;
+
+use bitset::Bitset;
+use trackers::{Tracked, Trackers};
+use vast_documents::Documents;
+
+use crate::bid::decision::{NoticePrefixes, Settings};
+use audiences::StageMultipliers;
+
+use crate::model::{
+    AdFormat, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Catalog,
+    Creative, CreativeStatus, FrequencyRules, FunnelMoves, Inventory, ListFilter, ServingFragment,
+    Targeting, UnixTime,
+};
+use crate::state::budget::{Account, Limits};
+use crate::state::calendar::Calendar;
+
+/// A banner creative: HTML for one size.
+#[derive(Debug)]
+pub struct BannerAd {
+    /// Creative id as sent in `crid`.
+    pub crid: String,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+    /// The markup, served as `adm`, with the click tracker where it said
+    /// `${CLICK_URL}` and the impression pixel after it.
+    pub markup: Tracked,
+    /// Where the click tracker redirects.
+    pub landing_url: Option<String>,
+}
+
+/// A native creative.
+#[derive(Debug)]
+pub struct NativeAd {
+    /// Creative id as sent in `crid`.
+    pub crid: String,
+    /// The assets, rendered per request.
+    pub assets: NativeAssets,
+    /// Its click tracker (`/events/click?cid=..&crid=..`), which counts the
+    /// click and redirects to `assets.landing_url`; the bid's tail follows.
+    pub click: String,
+    /// Its impression tracker (`/events/imp?cid=..`); the tail follows.
+    pub impression: String,
+}
+
+/// A video creative.
+#[derive(Debug)]
+pub struct VideoAd {
+    /// Creative id as sent in `crid`.
+    pub crid: String,
+    /// Duration of the linear ad, seconds: slots are matched on it, its
+    /// media types and its size.
+    pub duration_secs: u32,
+    /// MIME types of its media files.
+    pub mimes: Vec<String>,
+    /// Width of the main media file.
+    pub w: u32,
+    /// Height of the main media file.
+    pub h: u32,
+    /// The document, served as `adm`, with the impression and click
+    /// trackers in it; shared with the next snapshot while the creative
+    /// stays the same.
+    pub document: Arc<Tracked>,
+}
+
+/// A campaign as the bid path needs it.
+#[derive(Debug)]
+pub struct CompiledCampaign {
+    /// Store id.
+    pub id: CampaignId,
+    /// Owner.
+    pub advertiser_id: AdvertiserId,
+    /// `cid` on bids.
+    pub cid: String,
+    /// First second it may bid.
+    pub flight_start: Option<UnixTime>,
+    /// First second it may no longer bid.
+    pub flight_end: Option<UnixTime>,
+    /// Currency of its prices.
+    pub currency: Currency,
+    /// Usual CPM bid.
+    pub base_cpm: Micros,
+    /// Highest CPM it pays.
+    pub max_cpm: Micros,
+    /// `max_cpm` in USD, for ordering campaigns by value.
+    pub value_usd: Micros,
+    /// Advertiser domains (`bid.adomain`).
+    pub adomain: Vec<String>,
+    /// Categories (`bid.cat`).
+    pub cat: Vec<String>,
+    /// Creative attributes (`bid.attr`).
+    pub attr: Vec<u32>,
+    /// Advertised app (`bid.bundle`).
+    pub app_bundle: Option<String>,
+    /// Language of the ads.
+    pub language: Option<String>,
+    /// Targeted regions, `COUNTRY-REGION`, uppercase.
+    pub regions: Vec<String>,
+    /// Targeted audience languages, lowercase.
+    pub languages: Vec<String>,
+    /// Site domain allow/deny, lowercase.
+    pub site_domains: ListFilter,
+    /// App bundle allow/deny, lowercase.
+    pub app_bundles: ListFilter,
+    /// Deals it bids on.
+    pub deal_ids: Vec<String>,
+    /// Bids only through `deal_ids`.
+    pub deals_only: bool,
+    /// Targeting by funnel stage.
+    pub audience: Option<AudienceTargeting>,
+    /// Bid multipliers per stage of the user in `audience`'s funnel.
+    pub multipliers: StageMultipliers,
+    /// Banner creatives it may serve.
+    pub banners: Vec<BannerAd>,
+    /// Native creatives it may serve.
+    pub natives: Vec<NativeAd>,
+    /// Video creatives it may serve.
+    pub videos: Vec<VideoAd>,
+    /// Creatives assembled from its fragment sets, if it names any.
+    pub plan: Option<Box<Plan>>,
+    /// Its budgets and pacing curve.
+    pub limits: Limits,
+    /// Its booked spend and reservations (shared with every snapshot).
+    pub account: Arc<Account>,
+    /// Its own frequency caps and recency.
+    pub frequency: FrequencyRules,
+    /// Its advertiser's caps over all its campaigns.
+    pub advertiser_frequency: FrequencyRules,
+    /// Where its own caps' windows begin: its `pacing.time_zone`.
+    pub calendar: Calendar,
+    /// Where its advertiser's caps' windows begin: the advertiser's
+    /// `time_zone`.
+    pub advertiser_calendar: Calendar,
+}
+
+/// A campaign of the catalog that does not bid now (paused, finished,
+/// without a creative it can serve): whose it is and where its caps'
+/// windows begin. Its impressions can still arrive, from bids it won just
+/// before it stopped, and they count for its own caps and its advertiser's
+/// like any other.
+#[derive(Debug)]
+pub struct Resting {
+    /// Owner.
+    pub advertiser_id: AdvertiserId,
+    /// Where its own caps' windows begin: its `pacing.time_zone`.
+    pub calendar: Calendar,
+    /// Where its advertiser's caps' windows begin.
+    pub advertiser_calendar: Calendar,
+}
+
+/// Which campaigns target what: one bitset per targeting value, plus, per
+/// dimension, the campaigns without a restriction there.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Words per bitset.
+    pub words: usize,
+    /// Every campaign.
+    pub all: Bitset,
+    /// By country (alpha-3, uppercase).
+    pub country: HashMap<String, Bitset>,
+    /// No country restriction.
+    pub country_any: Bitset,
+    /// By OpenRTB device type.
+    pub device_type: HashMap<u32, Bitset>,
+    /// No device type restriction.
+    pub device_type_any: Bitset,
+    /// By OS, lowercase.
+    pub os: HashMap<String, Bitset>,
+    /// No OS restriction.
+    pub os_any: Bitset,
+    /// Buy sites.
+    pub site: Bitset,
+    /// Buy apps.
+    pub app: Bitset,
+    /// Have a banner creative of this size.
+    pub banner_size: HashMap<(u32, u32), Bitset>,
+    /// Have any banner creative.
+    pub banner_any: Bitset,
+    /// Have a native creative.
+    pub native: Bitset,
+    /// Have a video creative.
+    pub video: Bitset,
+}
+
+/// An advertiser missing from the catalog caps nothing.
+static NO_CAPS: FrequencyRules = FrequencyRules {
+    caps: Vec::new(),
+    min_gap_secs: 0,
+};
+
+/// Everything the bid path reads, immutable.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Campaigns that can bid, most valuable first; index bit `i` is
+    /// `campaigns[i]`.
+    pub campaigns: Vec<CompiledCampaign>,
+    /// The targeting index.
+    pub index: Index,
+    /// Notice URLs, rates, bid expiry.
+    pub settings: Settings,
+    /// Whether any campaign targets a funnel or caps frequency: only then
+    /// are the user's keys hashed and looked up.
+    pub uses_audiences: bool,
+    /// Position in `campaigns` of each campaign id.
+    pub by_id: HashMap<CampaignId, usize>,
+    /// The catalog's other campaigns, those that do not bid now.
+    pub resting: HashMap<CampaignId, Resting>,
+    /// Per advertiser, its funnels and where events move users in them.
+    pub funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>>,
+    /// The start of every notice URL.
+    pub notice_prefixes: NoticePrefixes,
+}
+
+impl Snapshot {
+    /// A snapshot with no campaigns (nothing bids).
+    pub fn empty(settings: &Settings) -> Snapshot {
+        Snapshot::build(&Catalog::default(), settings)
+    }
+
+    /// Compiles `catalog`: drops what cannot bid (not active, finished, no
+    /// active creative for an allowed format), orders the rest by value and
+    /// indexes them.
+    pub fn build(catalog: &Catalog, settings: &Settings) -> Snapshot {
+        Snapshot::build_with(catalog, settings, &mut Documents::default())
+    }
+
+    /// [`Snapshot::build`], taking VAST documents parsed for the last
+    /// snapshot from `documents` and leaving this one's there for the next.
+    pub fn build_with(
+        catalog: &Catalog,
+        settings: &Settings,
+        documents: &mut Documents,
+    ) -> Snapshot {
+        let now = UnixTime::now();
+        let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
+        for cr in catalog
+            .creatives
+            .iter()
+            .filter(|cr| cr.status == CreativeStatus::Active)
+        {
+            creatives.entry(cr.campaign_id).or_default().push(cr);
+        }
+        let assembly = AssemblyInputs::of(catalog);
+        let advertiser_caps: HashMap<AdvertiserId, (&FrequencyRules, &str)> = catalog
+            .advertisers
+            .iter()
+            .map(|a| (a.id, (&a.frequency, a.time_zone.as_str())))
+            .collect();
+        let mut calendars: HashMap<String, Calendar> = HashMap::new();
+        let mut calendar = |zone: &str| {
+            calendars
+                .entry(zone.to_owned())
+                .or_insert_with(|| Calendar::named(zone, now))
+                .clone()
+        };
+        let owner = |c: &Campaign| {
+            advertiser_caps
+                .get(&c.advertiser_id)
+                .copied()
+                .unwrap_or((&NO_CAPS, "UTC"))
+        };
+        let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
+            .campaigns
+            .iter()
+            .filter(|c| {
+                c.status == CampaignStatus::Active && c.flight_end.is_none_or(|end| end > now)
+            })
+            .filter_map(|c| {
+                let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
+                let plan = assembly.plan(c, settings, false);
+                let (caps, zone) = owner(c);
+                let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
+                let build = (settings, now, &mut *documents);
+                compile(c, own, plan, caps, calendars, build).map(|cc| (cc, &c.targeting))
+            })
+            .collect();
+        documents.finish_build();
+        let bidding: HashSet<CampaignId> = compiled.iter().map(|(c, _)| c.id).collect();
+        let resting = catalog
+            .campaigns
+            .iter()
+            .filter(|c| !bidding.contains(&c.id))
+            .map(|c| {
+                let rest = Resting {
+                    advertiser_id: c.advertiser_id,
+                    calendar: calendar(&c.pacing.time_zone),
+                    advertiser_calendar: calendar(owner(c).1),
+                };
+                (c.id, rest)
+            })
+            .collect();
+        compiled.sort_by(|(a, _), (b, _)| {
+            b.value_usd
+                .cmp(&a.value_usd)
+                .then(b.base_cpm.cmp(&a.base_cpm))
+                .then(a.id.cmp(&b.id))
+        });
+        let index = build_index(&compiled);
+        let uses_audiences = compiled.iter().any(|(c, _)| {
+            c.audience.is_some() || !c.frequency.is_empty() || !c.advertiser_frequency.is_empty()
+        });
+        let campaigns: Vec<CompiledCampaign> = compiled.into_iter().map(|(cc, _)| cc).collect();
+        let mut funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>> = HashMap::new();
+        for f in &catalog.funnels {
+            funnel_moves
+                .entry(f.advertiser_id)
+                .or_default()
+                .push((f.id, f.moves));
+        }
+        Snapshot {
+            uses_audiences,
+            by_id: campaigns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id, i))
+                .collect(),
+            resting,
+            campaigns,
+            index,
+            notice_prefixes: NoticePrefixes::new(&settings.public_url),
+            settings: settings.clone(),
+            funnel_moves,
+        }
+    }
+
+    /// Campaigns that can bid.
+    pub fn campaign_count(&self) -> usize {
+        self.campaigns.len()
+    }
+}
+
+fn lower(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
+}
+
+/// The assembled creatives of `c` as a preview shows them, whatever its
+/// status (previews and the gallery show campaigns before they bid): as a
+/// snapshot would hold them, but without impression trackers, so looking
+/// never counts.
+pub fn preview_plan(catalog: &Catalog, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
+    AssemblyInputs::of(catalog).plan(c, settings, true)
+}
+
+/// What plans are built from, indexed once per snapshot.
+struct AssemblyInputs<'c> {
+    /// Serving fragments per advertiser.
+    fragments: HashMap<AdvertiserId, Vec<&'c ServingFragment>>,
+    /// Advertiser names (sponsored-by).
+    brands: HashMap<AdvertiserId, &'c str>,
+    /// Exchanges that rejected each crid.
+    rejected: HashMap<&'c str, Vec<Box<str>>>,
+    /// Learning counts.
+    counts: HashMap<(CampaignId, Stage, ComboKey), Counts>,
+}
+
+impl<'c> AssemblyInputs<'c> {
+    fn of(catalog: &'c Catalog) -> AssemblyInputs<'c> {
+        let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
+        for f in &catalog.fragments {
+            fragments.entry(f.advertiser_id).or_default().push(f);
+        }
+        let mut rejected: HashMap<&str, Vec<Box<str>>> = HashMap::new();
+        for (exchange, crid) in &catalog.rejected {
+            rejected
+                .entry(crid.as_str())
+                .or_default()
+                .push(exchange.as_str().into());
+        }
+        AssemblyInputs {
+            fragments,
+            brands: catalog
+                .advertisers
+                .iter()
+                .map(|a| (a.id, a.name.as_str()))
+                .collect(),
+            rejected,
+            counts: catalog
+                .stats
+                .iter()
+                .map(|s| {
+                    let counts = Counts {
+                        impressions: s.impressions,
+                        clicks: s.clicks,
+                        conversions: s.conversions,
+                    };
+                    ((s.campaign_id, s.stage, s.combination), counts)
+                })
+                .collect(),
+        }
+    }
+
+    /// The plan of `c`'s fragment sets; `None` when it names none or they
+    /// hold no compatible combination. See [`PlanInput::preview`].
+    fn plan(&self, c: &Campaign, settings: &Settings, preview: bool) -> Option<Box<Plan>> {
+        if c.fragment_sets.is_empty() {
+            return None;
+        }
+        let mut library = Library::default();
+        let own = self.fragments.get(&c.advertiser_id)?;
+        for f in own.iter().filter(|f| c.fragment_sets.contains(&f.set)) {
+            let (id, version) = (f.id, f.version);
+            match &f.body {
+                FragmentBody::Message(m) => library.messages.push(Approved {
+                    id,
+                    version,
+                    body: m.clone(),
+                }),
+                FragmentBody::Content(x) => library.contents.push(Approved {
+                    id,
+                    version,
+                    body: x.clone(),
+                }),
+                FragmentBody::Tone(t) => library.tones.push(Approved {
+                    id,
+                    version,
+                    body: t.clone(),
+                }),
+            }
+        }
+        let t = &c.targeting;
+        let allows = |f: Format| {
+            let kind = match f {
+                Format::Banner(_) => AdFormat::Banner,
+                Format::Native => AdFormat::Native,
+                Format::Video => AdFormat::Video,
+            };
+            let size_ok = f.layout().is_none_or(|l| {
+                t.sizes.is_empty() || t.sizes.iter().any(|s| s.w == l.w && s.h == l.h)
+            });
+            (t.formats.is_empty() || t.formats.contains(&kind)) && size_ok
+        };
+        let cid = c.id;
+        let click_base = format!("{}/events/click?cid={}", settings.public_url, cid.0);
+        let impression_base = format!("{}/events/imp?cid={}", settings.public_url, cid.0);
+        let plan = Plan::build(
+            &library,
+            &PlanInput {
+                brand: self.brands.get(&c.advertiser_id).copied().unwrap_or(""),
+                default_language: c.language.as_deref(),
+                click_base: &click_base,
+                impression_base: &impression_base,
+                preview,
+                allows: &allows,
+                rejected_at: &|crid| self.rejected.get(crid).cloned().unwrap_or_default(),
+                counts: &|stage, key| {
+                    self.counts
+                        .get(&(cid, stage, key))
+                        .copied()
+                        .unwrap_or_default()
+                },
+                policy: &settings.creative,
+                objective: &|stage| c.learning.objective_at(stage),
+            },
+        );
+        (!plan.is_empty()).then(|| Box::new(plan))
+    }
+}
+
+fn compile(
+    c: &Campaign,
+    creatives: &[&Creative],
+    plan: Option<Box<Plan>>,
+    advertiser_caps: &FrequencyRules,
+    (calendar, advertiser_calendar): (Calendar, Calendar),
+    (settings, now, documents): (&Settings, UnixTime, &mut Documents),
+) -> Option<CompiledCampaign> {
+    let t = &c.targeting;
+    let allows = |f: AdFormat| t.formats.is_empty() || t.formats.contains(&f);
+    let (mut banners, mut natives, mut videos) = (Vec::new(), Vec::new(), Vec::new());
+    let events = format!("{}/events/", settings.public_url);
+    let impression = format!("{events}imp?stage=");
+    for cr in creatives {
+        let crid = cr.id.0.to_string();
+        let click = format!("{events}click?cid={}&crid={crid}&stage=", c.id.0);
+        let click_ping = format!("{events}clicktrack?cid={}&crid={crid}&stage=", c.id.0);
+        let trackers = Trackers {
+            impression: &impression,
+            click: &click,
+            click_ping: &click_ping,
+        };
+        match &cr.body {
+            FixedCreative::Html(h) if allows(AdFormat::Banner) => {
+                let size_ok =
+                    t.sizes.is_empty() || t.sizes.iter().any(|s| s.w == h.w && s.h == h.h);
+                if size_ok {
+                    banners.push(BannerAd {
+                        crid,
+                        w: h.w,
+                        h: h.h,
+                        markup: Tracked::html(&h.markup, h.landing_url.is_some(), trackers),
+                        landing_url: h.landing_url.clone(),
+                    });
+                }
+            }
+            FixedCreative::Native(n) if allows(AdFormat::Native) => natives.push(NativeAd {
+                click: format!(
+                    "{}/events/click?cid={}&crid={crid}",
+                    settings.public_url, c.id.0
+                ),
+                impression: format!("{}/events/imp?cid={}", settings.public_url, c.id.0),
+                crid,
+                assets: n.clone(),
+            }),
+            FixedCreative::Vast(v) if allows(AdFormat::Video) => {
+                if let Some(document) = documents.vast(cr, &v.document, trackers) {
+                    videos.push(VideoAd {
+                        crid,
+                        duration_secs: v.duration_secs,
+                        mimes: v.mimes.clone(),
+                        w: v.w,
+                        h: v.h,
+                        document,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    if banners.is_empty() && natives.is_empty() && videos.is_empty() && plan.is_none() {
+        return None;
+    }
+    let value_usd = settings
+        .fx
+        .convert(c.max_cpm_micros, c.currency, Currency::USD)
+        .unwrap_or(c.max_cpm_micros);
+    Some(CompiledCampaign {
+        id: c.id,
+        advertiser_id: c.advertiser_id,
+        cid: c.id.0.to_string(),
+        flight_start: c.flight_start,
+        flight_end: c.flight_end,
+        currency: c.currency,
+        base_cpm: c.base_cpm_micros,
+        max_cpm: c.max_cpm_micros,
+        value_usd,
+        adomain: c.adomain.clone(),
+        cat: c.cat.clone(),
+        attr: c.attr.clone(),
+        app_bundle: c.app_bundle.clone(),
+        language: c.language.as_ref().map(|l| l.to_ascii_lowercase()),
+        regions: t
+            .regions
+            .iter()
+            .map(|r| r.trim().to_ascii_uppercase())
+            .collect(),
+        languages: lower(&t.languages),
+        site_domains: ListFilter {
+            allow: lower(&t.site_domains.allow),
+            deny: lower(&t.site_domains.deny),
+        },
+        app_bundles: ListFilter {
+            allow: lower(&t.app_bundles.allow),
+            deny: lower(&t.app_bundles.deny),
+        },
+        deal_ids: t.deal_ids.clone(),
+        deals_only: t.deals_only,
+        audience: t.audience.clone(),
+        multipliers: c.stage_multipliers,
+        banners,
+        natives,
+        videos,
+        plan,
+        limits: Limits::of(c),
+        account: settings.ledger.account(c, now),
+        frequency: c.frequency.clone(),
+        advertiser_frequency: advertiser_caps.clone(),
+        calendar,
+        advertiser_calendar,
+    })
+}
+
+fn build_index(campaigns: &[(CompiledCampaign, &Targeting)]) -> Index {
+    let n = campaigns.len();
+    let mut ix = Index {
+        words: n.div_ceil(64),
+        all: Bitset::new(n),
+        country_any: Bitset::new(n),
+        device_type_any: Bitset::new(n),
+        os_any: Bitset::new(n),
+        site: Bitset::new(n),
+        app: Bitset::new(n),
+        banner_any: Bitset::new(n),
+        native: Bitset::new(n),
+        video: Bitset::new(n),
+        ..Index::default()
+    };
+    // The compiled campaign keeps only what the filters need; the lists the
+    // index covers are read from the stored targeting.
+    for (i, (cc, t)) in campaigns.iter().enumerate() {
+        ix.all.insert(i);
+        if t.countries.is_empty() {
+            ix.country_any.insert(i);
+        }
+        for country in &t.countries {
+            ix.country
+                .entry(country.trim().to_ascii_uppercase())
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if t.device_types.is_empty() {
+            ix.device_type_any.insert(i);
+        }
+        for dt in &t.device_types {
+            ix.device_type
+                .entry(*dt)
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if t.os.is_empty() {
+            ix.os_any.insert(i);
+        }
+        for os in &t.os {
+            ix.os
+                .entry(os.trim().to_ascii_lowercase())
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if t.inventory != Inventory::App {
+            ix.site.insert(i);
+        }
+        if t.inventory != Inventory::Site {
+            ix.app.insert(i);
+        }
+        for b in &cc.banners {
+            ix.banner_any.insert(i);
+            ix.banner_size
+                .entry((b.w, b.h))
+                .or_insert_with(|| Bitset::new(n))
+                .insert(i);
+        }
+        if let Some(plan) = &cc.plan {
+            for (k, l) in BANNERS.iter().enumerate() {
+                if plan.has_format(Format::Banner(k as u8)) {
+                    ix.banner_any.insert(i);
+                    ix.banner_size
+                        .entry((l.w, l.h))
+                        .or_insert_with(|| Bitset::new(n))
+                        .insert(i);
+                }
+            }
+            if plan.has_format(Format::Native) {
+                ix.native.insert(i);
+            }
+            if plan.has_format(Format::Video) {
+                ix.video.insert(i);
+            }
+        }
+        if !cc.natives.is_empty() {
+            ix.native.insert(i);
+        }
+        if !cc.videos.is_empty() {
+            ix.video.insert(i);
+        }
+    }
+    ix
+}

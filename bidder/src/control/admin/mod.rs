@@ -1,0 +1,345 @@
+//! The admin API: JSON CRUD over advertisers, campaigns, creatives,
+//! fragments, funnels and tokens under `/api/v1/`, with bearer-token auth and optimistic
+//! concurrency.
+//!
+//! Every write is committed to the store before it answers, then the new
+//! catalog is published to the bid path. Blocking (SQLite): the server calls
+//! [`Admin::handle`] inside `spawn_blocking`. Never touches the bid path's
+//! state other than through `publish`.
+//!
+//! # Layout
+//! - `request`: queries, pagination, preconditions, JSON in and out.
+//! - `input`: the strict shapes clients write.
+//! - `validate`: the rules on written values, all errors at once.
+//! - `advertisers`, `campaigns`, `creatives`, `tokens`: one resource each.
+//! - `funnels`: funnels, single members, upload jobs.
+//! - `fragments`: creative fragments and their review, exchanges' audits,
+//!   learning counts and the combination report.
+//! - `preview`: rendered previews and the gallery page.
+
+mod advertisers;
+mod campaigns;
+mod conversions;
+mod creatives;
+mod fragments;
+mod funnels;
+mod input;
+mod preview;
+mod reports;
+mod request;
+mod tokens;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, header};
+use http_body_util::Full;
+
+pub use preview::CSP;
+
+use crate::bid::Settings;
+use crate::control::auth::{self, Principal, Role};
+use crate::error::{ApiError, Body, FieldError};
+use crate::model::Catalog;
+use crate::state::audience::Audience;
+use crate::store::{Store, StoreError};
+
+/// Where every admin route lives.
+pub const PREFIX: &str = "/api/v1/";
+
+/// The OpenAPI description of this API, served without auth.
+const OPENAPI: &str = include_str!("../../../../docs/openapi.json");
+
+/// Hands a freshly loaded catalog to the bid path (compile and swap the
+/// snapshot).
+pub type Publish = Arc<dyn Fn(Catalog) + Send + Sync>;
+
+/// The admin API over one store.
+pub struct Admin {
+    store: Arc<Store>,
+    audience: Arc<Audience>,
+    publish: Publish,
+    /// What previews are rendered with (notice URLs, learning policy).
+    settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin").finish_non_exhaustive()
+    }
+}
+
+/// A matched route: which resource, which id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'p> {
+    OpenApi,
+    Advertisers,
+    Advertiser(i64),
+    Campaigns,
+    Campaign(i64),
+    CampaignCreatives(i64),
+    Creative(i64),
+    Tokens,
+    Token(i64),
+    Funnels,
+    Funnel(u32),
+    /// Streamed by the server; see [`Admin::start_upload`].
+    FunnelUploads(u32),
+    Member(u32, &'p str, &'p str),
+    Jobs,
+    Job(i64),
+    Fragments,
+    Fragment(i64),
+    /// `true` for approve, `false` for reject.
+    FragmentReview(i64, bool),
+    FragmentHistory(i64),
+    Audits,
+    Audit(&'p str, &'p str),
+    CampaignReactions(i64),
+    CampaignCombinations(i64),
+    CampaignGallery(i64),
+    CampaignBudget(i64),
+    Preview,
+    Conversions,
+    Reports,
+}
+
+impl<'p> Route<'p> {
+    /// The route of `path`, or `None` (404). Ids that are not integers match
+    /// nothing.
+    fn parse(path: &'p str) -> Option<Route<'p>> {
+        let rest = path.strip_prefix(PREFIX)?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let parts: Vec<&str> = rest.split('/').collect();
+        let id = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0);
+        let small = |s: &str| s.parse::<u32>().ok().filter(|n| *n > 0);
+        Some(match parts.as_slice() {
+            ["openapi.json"] => Route::OpenApi,
+            ["advertisers"] => Route::Advertisers,
+            ["advertisers", n] => Route::Advertiser(id(n)?),
+            ["campaigns"] => Route::Campaigns,
+            ["campaigns", n] => Route::Campaign(id(n)?),
+            ["campaigns", n, "creatives"] => Route::CampaignCreatives(id(n)?),
+            ["creatives", n] => Route::Creative(id(n)?),
+            ["tokens"] => Route::Tokens,
+            ["tokens", n] => Route::Token(id(n)?),
+            ["funnels"] => Route::Funnels,
+            ["funnels", n] => Route::Funnel(small(n)?),
+            ["funnels", n, "uploads"] => Route::FunnelUploads(small(n)?),
+            ["funnels", n, "members", kind, user] => Route::Member(small(n)?, kind, user),
+            ["jobs"] => Route::Jobs,
+            ["jobs", n] => Route::Job(id(n)?),
+            ["fragments"] => Route::Fragments,
+            ["fragments", n] => Route::Fragment(id(n)?),
+            ["fragments", n, "approve"] => Route::FragmentReview(id(n)?, true),
+            ["fragments", n, "reject"] => Route::FragmentReview(id(n)?, false),
+            ["fragments", n, "history"] => Route::FragmentHistory(id(n)?),
+            ["audits"] => Route::Audits,
+            ["audits", exchange, crid] => Route::Audit(exchange, crid),
+            ["campaigns", n, "reactions"] => Route::CampaignReactions(id(n)?),
+            ["campaigns", n, "combinations"] => Route::CampaignCombinations(id(n)?),
+            ["campaigns", n, "gallery"] => Route::CampaignGallery(id(n)?),
+            ["campaigns", n, "budget"] => Route::CampaignBudget(id(n)?),
+            ["preview"] => Route::Preview,
+            ["conversions"] => Route::Conversions,
+            ["reports"] => Route::Reports,
+            _ => return None,
+        })
+    }
+
+    /// The methods it answers.
+    fn allows(self, m: &Method) -> bool {
+        let one = [Method::GET, Method::PUT, Method::DELETE];
+        let coll = [Method::GET, Method::POST];
+        match self {
+            Route::OpenApi => m == Method::GET,
+            Route::Advertisers
+            | Route::Campaigns
+            | Route::CampaignCreatives(_)
+            | Route::Tokens
+            | Route::Funnels
+            | Route::Fragments => coll.contains(m),
+            Route::Fragment(_) => one.contains(m),
+            Route::FragmentReview(..) | Route::CampaignReactions(_) | Route::Conversions => {
+                m == Method::POST
+            }
+            Route::Audit(..) => m == Method::PUT,
+            Route::FragmentHistory(_)
+            | Route::Audits
+            | Route::CampaignCombinations(_)
+            | Route::CampaignGallery(_)
+            | Route::CampaignBudget(_)
+            | Route::Reports
+            | Route::Preview => m == Method::GET,
+            Route::Advertiser(_)
+            | Route::Campaign(_)
+            | Route::Creative(_)
+            | Route::Funnel(_)
+            | Route::Member(..) => one.contains(m),
+            Route::Token(_) => m == Method::DELETE,
+            Route::FunnelUploads(_) => m == Method::POST,
+            Route::Jobs | Route::Job(_) => m == Method::GET,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Stale { expected, current } => {
+                ApiError::PreconditionFailed { expected, current }
+            }
+            StoreError::InUse(why) => ApiError::Conflict(why.to_owned()),
+            StoreError::MissingParent(what) => ApiError::Unprocessable(vec![FieldError::new(
+                format!("{what}_id"),
+                format!("no such {what}"),
+            )]),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// 403 unless `ok`.
+fn require(ok: bool) -> Result<(), ApiError> {
+    if ok { Ok(()) } else { Err(ApiError::Forbidden) }
+}
+
+/// Whether the role may write campaigns (buyers, for their advertisers).
+fn manages_campaigns(p: &Principal) -> bool {
+    matches!(p.role, Role::Admin | Role::Buyer)
+}
+
+impl Admin {
+    /// The admin API over `store`; `publish` receives the whole catalog after
+    /// every committed write.
+    pub fn new(
+        store: Arc<Store>,
+        audience: Arc<Audience>,
+        publish: Arc<dyn Fn(Catalog) + Send + Sync>,
+        settings: Arc<Settings>,
+    ) -> Admin {
+        Admin {
+            store,
+            audience,
+            publish,
+            settings,
+        }
+    }
+
+    /// The path of a bulk upload route (`POST /api/v1/funnels/{id}/uploads`)
+    /// with its funnel id: the server streams those bodies instead of
+    /// reading them whole.
+    pub fn upload_route(path: &str) -> Option<u32> {
+        match Route::parse(path)? {
+            Route::FunnelUploads(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The audience table and store.
+    pub fn audience(&self) -> &Arc<Audience> {
+        &self.audience
+    }
+
+    /// Answers one request under `/api/v1/`. Blocking (SQLite); the server
+    /// calls it inside `spawn_blocking` and turns `Err` into a response with
+    /// [`ApiError::into_response`].
+    pub fn handle(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let route = Route::parse(path).ok_or(ApiError::NotFound)?;
+        if !route.allows(method) {
+            return Err(ApiError::MethodNotAllowed);
+        }
+        if route == Route::OpenApi {
+            let mut resp = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Ok(resp);
+        }
+        let who = auth::authenticate(&self.store, headers)?;
+        let m = method;
+        match route {
+            Route::OpenApi => Err(ApiError::NotFound),
+            Route::Advertisers if m == Method::GET => self.list_advertisers(&who, query),
+            Route::Advertisers => self.create_advertiser(&who, body),
+            Route::Advertiser(id) if m == Method::GET => self.get_advertiser(&who, id),
+            Route::Advertiser(id) if m == Method::PUT => {
+                self.update_advertiser(&who, id, headers, body)
+            }
+            Route::Advertiser(id) => self.delete_advertiser(&who, id, headers, body),
+            Route::Campaigns if m == Method::GET => self.list_campaigns(&who, query),
+            Route::Campaigns => self.create_campaign(&who, body),
+            Route::Campaign(id) if m == Method::GET => self.get_campaign(&who, id),
+            Route::Campaign(id) if m == Method::PUT => {
+                self.update_campaign(&who, id, headers, body)
+            }
+            Route::Campaign(id) => self.delete_campaign(&who, id, headers, body),
+            Route::CampaignCreatives(id) if m == Method::GET => {
+                self.list_creatives(&who, id, query)
+            }
+            Route::CampaignCreatives(id) => self.create_creative(&who, id, body),
+            Route::Creative(id) if m == Method::GET => self.get_creative(&who, id),
+            Route::Creative(id) if m == Method::PUT => {
+                self.update_creative(&who, id, headers, body)
+            }
+            Route::Creative(id) => self.delete_creative(&who, id, headers, body),
+            Route::Tokens if m == Method::GET => self.list_tokens(&who, query),
+            Route::Tokens => self.create_token(&who, body),
+            Route::Token(id) => self.revoke_token(&who, id),
+            Route::Funnels if m == Method::GET => self.list_funnels(&who, query),
+            Route::Funnels => self.create_funnel(&who, body),
+            Route::Funnel(id) if m == Method::GET => self.get_funnel(&who, id),
+            Route::Funnel(id) if m == Method::PUT => self.update_funnel(&who, id, headers, body),
+            Route::Funnel(id) => self.delete_funnel(&who, id, headers, body),
+            // The server streams uploads itself and never hands them here.
+            Route::FunnelUploads(_) => Err(ApiError::NotFound),
+            Route::Member(f, kind, user) if m == Method::GET => {
+                self.get_member(&who, f, kind, user)
+            }
+            Route::Member(f, kind, user) if m == Method::PUT => {
+                self.put_member(&who, f, kind, user, body)
+            }
+            Route::Member(f, kind, user) => self.delete_member(&who, f, kind, user),
+            Route::Jobs => self.list_jobs(&who, query),
+            Route::Job(id) => self.get_job(&who, id),
+            Route::Fragments if m == Method::GET => self.list_fragments(&who, query),
+            Route::Fragments => self.create_fragment(&who, body),
+            Route::Fragment(id) if m == Method::GET => self.get_fragment(&who, id),
+            Route::Fragment(id) if m == Method::PUT => self.edit_fragment(&who, id, headers, body),
+            Route::Fragment(id) => self.archive_fragment(&who, id, headers, body),
+            Route::FragmentReview(id, approve) => {
+                self.review_fragment(&who, id, approve, headers, body)
+            }
+            Route::FragmentHistory(id) => self.fragment_history(&who, id),
+            Route::Audits => self.list_audits(&who, query),
+            Route::Audit(exchange, crid) => self.put_audit(&who, exchange, crid, body),
+            Route::CampaignReactions(id) => self.add_reactions(&who, id, body),
+            Route::CampaignCombinations(id) => self.combination_report(&who, id),
+            Route::CampaignGallery(id) => self.gallery(&who, id),
+            Route::Preview => self.preview(&who, query),
+            Route::CampaignBudget(id) => self.budget(&who, id),
+            Route::Conversions => self.conversion(&who, body),
+            Route::Reports => self.report(&who, query),
+        }
+    }
+
+    /// After a committed catalog write: hands the bid path the new state.
+    fn publish(&self) -> Result<(), ApiError> {
+        let catalog = self.store.load_catalog()?;
+        (self.publish)(catalog);
+        Ok(())
+    }
+}

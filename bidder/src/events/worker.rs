@@ -1,0 +1,206 @@
+//! The way from the event endpoints to the cold path: a bounded channel and
+//! one worker thread that records events in batches in the store (which
+//! deduplicates and counts them in the same transaction), then applies
+//! what the new ones change ([`Effects`]: budgets, frequency counts, funnel
+//! moves) and, when impressions or clicks taught the learner something,
+//! republishes the bid snapshot, at most once per `learning_republish`.
+//!
+//! Sending never blocks: when the channel is full the event is dropped and
+//! counted (`bidder_events_dropped_total`). Billing notices never take this
+//! way: the endpoint records them in the store before it answers.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+use super::apply::{Effects, Reaction};
+use crate::metrics::EventCounters;
+use crate::model::{EventKind, EventRecord};
+use crate::store::Store;
+
+/// Most events recorded in one store transaction.
+const BATCH: usize = 1024;
+
+/// How long the worker lets events gather after the first of a group.
+/// Events are answered before they are written (billing points excepted,
+/// see [`super::billing`]), so this delays only their effects, by at most
+/// this much.
+const GATHER: Duration = Duration::from_millis(10);
+
+/// What travels to the worker.
+enum Message {
+    Event(EventRecord),
+    /// Record everything sent before this, then say so.
+    Flush(SyncSender<()>),
+}
+
+/// The sending end; cheap to share.
+pub struct EventSink {
+    tx: SyncSender<Message>,
+    counters: Arc<EventCounters>,
+}
+
+/// Rebuilds and publishes the bid snapshot from the store.
+pub type Republish = Arc<dyn Fn() + Send + Sync>;
+
+impl EventSink {
+    /// Starts the worker. It runs until every sender is dropped, then
+    /// records what is left and publishes once more if needed.
+    pub fn start(
+        store: Arc<Store>,
+        capacity: usize,
+        learning_republish: Duration,
+        republish: Republish,
+        counters: Arc<EventCounters>,
+        effects: Arc<Effects>,
+    ) -> EventSink {
+        let (tx, rx) = sync_channel(capacity);
+        let worker = Worker {
+            rx,
+            store,
+            effects,
+            learning_republish,
+            republish,
+            counters: Arc::clone(&counters),
+        };
+        std::thread::Builder::new()
+            .name("events".into())
+            .spawn(move || worker.run())
+            .expect("spawn the event worker");
+        EventSink { tx, counters }
+    }
+
+    /// Records every event queued so far and returns once they are in the
+    /// store (or after `within`). Blocks: for shutdown, never a request.
+    pub fn flush(&self, within: Duration) -> bool {
+        let (done, wait) = sync_channel(1);
+        if self.tx.send(Message::Flush(done)).is_err() {
+            return false;
+        }
+        wait.recv_timeout(within).is_ok()
+    }
+
+    /// Queues `event` for the cold path; `false` when the channel was full
+    /// (the event is dropped and counted) or the worker is gone.
+    pub fn send(&self, event: EventRecord) -> bool {
+        // Counted before sending so the worker's decrement cannot run first.
+        self.counters.depth.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(Message::Event(event)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.depth.fetch_sub(1, Ordering::Relaxed);
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+}
+
+struct Worker {
+    rx: Receiver<Message>,
+    store: Arc<Store>,
+    effects: Arc<Effects>,
+    learning_republish: Duration,
+    republish: Republish,
+    counters: Arc<EventCounters>,
+}
+
+impl Worker {
+    fn run(self) {
+        crate::cold_path::lower_priority();
+        let mut batch = Vec::with_capacity(BATCH);
+        // Since when learnt counts wait to be published.
+        let mut pending: Option<Instant> = None;
+        let mut open = true;
+        while open {
+            let wait = match pending {
+                Some(since) => self.learning_republish.saturating_sub(since.elapsed()),
+                None => Duration::from_secs(3600),
+            };
+            // Flush requests wait for the batch they arrived behind.
+            let mut flushed = Vec::new();
+            match self.rx.recv_timeout(wait) {
+                Ok(Message::Event(e)) => {
+                    batch.push(e);
+                    // Let a group gather: one transaction (one fsync) per
+                    // GATHER instead of one per event, and no wake-up per
+                    // send while this thread sleeps.
+                    std::thread::sleep(GATHER);
+                }
+                Ok(Message::Flush(done)) => flushed.push(done),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+            while batch.len() < BATCH {
+                match self.rx.try_recv() {
+                    Ok(Message::Event(e)) => batch.push(e),
+                    Ok(Message::Flush(done)) => {
+                        flushed.push(done);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.counters
+                    .depth
+                    .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+                if self.record(&batch) {
+                    pending.get_or_insert_with(Instant::now);
+                }
+                batch.clear();
+            }
+            let due = pending.is_some_and(|since| since.elapsed() >= self.learning_republish);
+            if (due || !open || !flushed.is_empty()) && pending.take().is_some() {
+                (self.republish)();
+            }
+            for done in flushed {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Records `batch`; whether it taught the learner something new.
+    fn record(&self, batch: &[EventRecord]) -> bool {
+        match self.store.record_events(batch) {
+            Ok(recorded) => {
+                let mut learnt = false;
+                let mut moves = Vec::new();
+                for (e, r) in batch.iter().zip(recorded) {
+                    self.effects.settle(e, r);
+                    if !r.fresh {
+                        EventCounters::inc(&self.counters.replays, e.kind);
+                        continue;
+                    }
+                    EventCounters::inc(&self.counters.counted, e.kind);
+                    learnt |= matches!(e.kind, EventKind::Impression | EventKind::Click)
+                        && e.combo.is_some();
+                    self.effects.count_impression(e);
+                    let reaction = match e.kind {
+                        EventKind::Impression => Reaction::Impression,
+                        EventKind::Click => Reaction::Click,
+                        _ => continue,
+                    };
+                    if let (Some(user), Some(adv)) =
+                        (e.user_key, self.effects.advertiser(e.campaign))
+                    {
+                        self.effects.moves_for(
+                            adv,
+                            audiences::keys::UserKey(user),
+                            reaction,
+                            &mut moves,
+                        );
+                    }
+                }
+                self.effects.advance(&moves);
+                learnt
+            }
+            Err(err) => {
+                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %err, events = batch.len(), "event batch not recorded");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Why the bidder did not bid, as a closed set of reasons counted per
+//! exchange and shown in `/metrics`, and their OpenRTB `nbr` codes.
+
+use openrtb::response::nbr;
+
+/// Why a request (or, for the request as a whole, its best candidate) got
+/// no bid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NoBidReason {
+    /// No campaign targets this inventory, geo, device or format.
+    NoEligibleCampaign,
+    /// Every candidate's max CPM is below the floor.
+    BelowFloor,
+    /// `bcat` blocks the campaigns' categories.
+    BlockedCategory,
+    /// `badv` blocks the advertisers' domains.
+    BlockedAdvertiser,
+    /// `bapp` blocks the advertised apps.
+    BlockedApp,
+    /// `battr` blocks the creatives' attributes.
+    BlockedAttribute,
+    /// The site or app is on a campaign's deny list or off its allow list.
+    BlockedPublisher,
+    /// `wseat`/`bseat` exclude our seat.
+    SeatBlocked,
+    /// A private auction without one of our deals, or a deals-only campaign
+    /// without a deal.
+    DealMismatch,
+    /// Campaigns fit but none has a creative for the slot (size, native
+    /// assets, video duration or MIME type).
+    NoMatchingCreative,
+    /// The creative's language is not allowed, or the audience's is not
+    /// targeted.
+    Language,
+    /// No currency both the request allows and we have a rate for.
+    UnsupportedCurrency,
+    /// The user's funnel stage (or its being unknown) is not targeted.
+    AudienceStage,
+    /// The `tmax` deadline would have passed.
+    Deadline,
+    /// The user has seen the campaign (or its advertiser) as often as its
+    /// frequency caps allow, or too recently.
+    FrequencyCapped,
+    /// Spending is ahead of the campaign's pacing curve.
+    Paced,
+    /// The daily or total budget has no room for the bid.
+    BudgetExhausted,
+    /// The server was too far behind to answer in time: shed at once,
+    /// before parsing ([`crate::server::admission`]).
+    Overloaded,
+}
+
+impl NoBidReason {
+    /// Every reason, in a stable order (metrics rows).
+    pub const ALL: [NoBidReason; 18] = [
+        NoBidReason::NoEligibleCampaign,
+        NoBidReason::BelowFloor,
+        NoBidReason::BlockedCategory,
+        NoBidReason::BlockedAdvertiser,
+        NoBidReason::BlockedApp,
+        NoBidReason::BlockedAttribute,
+        NoBidReason::BlockedPublisher,
+        NoBidReason::SeatBlocked,
+        NoBidReason::DealMismatch,
+        NoBidReason::NoMatchingCreative,
+        NoBidReason::Language,
+        NoBidReason::UnsupportedCurrency,
+        NoBidReason::AudienceStage,
+        NoBidReason::Deadline,
+        NoBidReason::FrequencyCapped,
+        NoBidReason::Paced,
+        NoBidReason::BudgetExhausted,
+        NoBidReason::Overloaded,
+    ];
+
+    /// Stable snake_case name, the `reason` label in `/metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoBidReason::NoEligibleCampaign => "no_eligible_campaign",
+            NoBidReason::BelowFloor => "below_floor",
+            NoBidReason::BlockedCategory => "blocked_category",
+            NoBidReason::BlockedAdvertiser => "blocked_advertiser",
+            NoBidReason::BlockedApp => "blocked_app",
+            NoBidReason::BlockedAttribute => "blocked_attribute",
+            NoBidReason::BlockedPublisher => "blocked_publisher",
+            NoBidReason::SeatBlocked => "seat_blocked",
+            NoBidReason::DealMismatch => "deal_mismatch",
+            NoBidReason::NoMatchingCreative => "no_matching_creative",
+            NoBidReason::Language => "language",
+            NoBidReason::UnsupportedCurrency => "unsupported_currency",
+            NoBidReason::AudienceStage => "audience_stage",
+            NoBidReason::Deadline => "deadline",
+            NoBidReason::FrequencyCapped => "frequency_capped",
+            NoBidReason::Paced => "paced",
+            NoBidReason::BudgetExhausted => "budget_exhausted",
+            NoBidReason::Overloaded => "overloaded",
+        }
+    }
+
+    /// The OpenRTB no-bid reason code. The spec's list describes the
+    /// seller's traffic (spiders, proxies, blocked publishers, ...); only a
+    /// blocked publisher has a code of its own, and a missed deadline is the
+    /// bidder's technical failure. Everything else is a business decision
+    /// the list has no code for: 0, "unknown".
+    pub fn nbr_code(self) -> u32 {
+        match self {
+            NoBidReason::BlockedPublisher => nbr::BLOCKED_PUBLISHER,
+            NoBidReason::Deadline | NoBidReason::Overloaded => nbr::TECHNICAL_ERROR,
+            _ => nbr::UNKNOWN_ERROR,
+        }
+    }
+
+    /// How far a candidate got before this reason stopped it: when no
+    /// candidate bids, the reason reported is that of the candidate that
+    /// came closest (a floor miss says more than "not a deals campaign").
+    pub fn progress(self) -> u8 {
+        match self {
+            NoBidReason::NoEligibleCampaign | NoBidReason::Deadline | NoBidReason::Overloaded => 0,
+            NoBidReason::DealMismatch => 1,
+            NoBidReason::BlockedCategory
+            | NoBidReason::BlockedAdvertiser
+            | NoBidReason::BlockedApp
+            | NoBidReason::BlockedAttribute
+            | NoBidReason::BlockedPublisher
+            | NoBidReason::SeatBlocked
+            | NoBidReason::Language
+            | NoBidReason::AudienceStage
+            | NoBidReason::FrequencyCapped => 2,
+            NoBidReason::UnsupportedCurrency | NoBidReason::BelowFloor => 3,
+            NoBidReason::NoMatchingCreative => 4,
+            NoBidReason::Paced | NoBidReason::BudgetExhausted => 5,
+        }
+    }
+
+    /// Its position in [`NoBidReason::ALL`].
+    pub fn index(self) -> usize {
+        // ALL lists every variant once, in declaration order.
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_each_reason_at_its_own_index() {
+        for (i, r) in NoBidReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}");
+        }
+    }
+}

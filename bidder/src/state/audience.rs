@@ -1,0 +1,253 @@
+//! The bidder's audiences: the in-memory table the bid path reads, kept
+//! equal to the members in the store.
+//!
+//! Cold path only. Every change is committed to the store first and then
+//! applied to the table ([`Table::apply`] publishes a new snapshot without
+//! ever blocking a reader). At start the table is rebuilt from the store in
+//! key order. The user keys are hashed with a secret the store makes once,
+//! so keys in the store and in requests agree across restarts.
+//!
+//! # Layout
+//! - `upload`: streaming CSV/NDJSON (optionally gzipped) upload jobs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use audiences::keys::{KeyHasher, UserKey};
+use audiences::table::{Change, Entry, FunnelId, Table};
+
+use crate::model::UnixTime;
+use crate::store::{Member, Store, StoreError};
+
+/// Unix seconds now, as the table counts them.
+pub fn now_secs() -> u32 {
+    UnixTime::now().0.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// What rebuilding the table at start found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    /// Users in the table.
+    pub users: usize,
+    /// Expired members deleted from the store first.
+    pub expired: u64,
+    /// Upload jobs the previous run left running, now marked interrupted.
+    pub interrupted_jobs: u64,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// The audience table and the store behind it.
+pub struct Audience {
+    /// What the bid path reads.
+    pub table: Arc<Table>,
+    /// How user ids become keys.
+    pub hasher: KeyHasher,
+    store: Arc<Store>,
+}
+
+impl std::fmt::Debug for Audience {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audience").finish_non_exhaustive()
+    }
+}
+
+impl Audience {
+    /// Rebuilds the table from `store`: marks jobs the last run left
+    /// running as interrupted, drops expired members, and loads the rest
+    /// in key order.
+    pub fn open(store: Arc<Store>) -> Result<(Audience, Loaded), StoreError> {
+        let started = Instant::now();
+        let hasher = KeyHasher::new(store.audience_secret()?);
+        let interrupted_jobs = store.interrupt_running_jobs()?;
+        let now = now_secs();
+        let expired = store.delete_expired_members(now)?;
+        let table = Table::new();
+        let users = store
+            .load_audience(now, |rows| table.load(rows, now))?
+            .map_err(|_unsorted| {
+                // Only a schema without its primary key could do this.
+                StoreError::Corrupt("audience_members does not read back in key order")
+            })?;
+        Ok((
+            Audience {
+                table: Arc::new(table),
+                hasher,
+                store,
+            },
+            Loaded {
+                users,
+                expired,
+                interrupted_jobs,
+                took: started.elapsed(),
+            },
+        ))
+    }
+
+    /// Puts one user in `funnel` (store first, then the table).
+    pub fn put_member(&self, funnel: FunnelId, m: &Member) -> Result<(), StoreError> {
+        self.store.put_member(funnel, m)?;
+        self.table.apply(
+            &[],
+            &[Change::Upsert {
+                key: m.key,
+                entry: entry(funnel, m),
+            }],
+            now_secs(),
+        );
+        Ok(())
+    }
+
+    /// Moves users forward in funnels: each `(funnel, key, stage)` puts the
+    /// user at `stage` unless already there or further along (moves never
+    /// go back; of several moves of one user in one funnel, the furthest
+    /// counts). A new member stays `ttl_secs`; an existing one keeps its
+    /// expiry. All moves are written in one transaction, then published to
+    /// the table in one batch: one `fsync` and one table update however
+    /// many moves a burst of events brings. Returns how many moved.
+    pub fn advance(
+        &self,
+        moves: &[(FunnelId, UserKey, audiences::Stage)],
+        ttl_secs: u32,
+    ) -> Result<usize, StoreError> {
+        let now = now_secs();
+        let mut furthest: Vec<(FunnelId, UserKey, audiences::Stage)> = moves.to_vec();
+        furthest.sort_unstable_by_key(|&(f, k, s)| (f.0, k.0, std::cmp::Reverse(s)));
+        furthest.dedup_by_key(|&mut (f, k, _)| (f.0, k.0));
+        let table = self.table.snapshot();
+        let mut members = Vec::new();
+        for (funnel, key, to) in furthest {
+            if table.stage(key, funnel, now).is_some_and(|s| s >= to) {
+                continue;
+            }
+            let expires = match self.store.member(funnel, key)? {
+                Some(m) if m.expires == 0 || m.expires > now => m.expires,
+                _ => now.saturating_add(ttl_secs),
+            };
+            let member = Member {
+                key,
+                stage: to,
+                updated: now,
+                expires,
+            };
+            members.push((funnel, member));
+        }
+        if members.is_empty() {
+            return Ok(0);
+        }
+        self.store.put_members(&members)?;
+        let changes: Vec<Change> = members
+            .iter()
+            .map(|(funnel, m)| Change::Upsert {
+                key: m.key,
+                entry: entry(*funnel, m),
+            })
+            .collect();
+        self.table.apply(&[], &changes, now);
+        Ok(members.len())
+    }
+
+    /// Takes one user out of `funnel`; false if it was not in it.
+    pub fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StoreError> {
+        let found = self.store.delete_member(funnel, key)?;
+        self.table
+            .apply(&[], &[Change::Remove { key, funnel }], now_secs());
+        Ok(found)
+    }
+
+    /// After the store deleted `funnel`: drops it from the table.
+    pub fn forget_funnel(&self, funnel: FunnelId) {
+        self.table.apply(&[funnel], &[], now_secs());
+    }
+
+    /// Deletes expired members from the store and the table.
+    pub fn sweep(&self) -> Result<u64, StoreError> {
+        let now = now_secs();
+        let n = self.store.delete_expired_members(now)?;
+        self.table.compact(now);
+        Ok(n)
+    }
+
+    /// The store (for upload jobs).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+/// The table entry of a stored member.
+pub fn entry(funnel: FunnelId, m: &Member) -> Entry {
+    Entry {
+        funnel,
+        stage: m.stage,
+        updated: m.updated,
+        expires: m.expires,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audiences::Stage;
+
+    #[test]
+    fn a_sweep_drops_expired_members_from_store_table_and_counts() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let (_, funnel) = store.test_funnel();
+        let (aud, _) = Audience::open(Arc::clone(&store)).unwrap();
+        let now = now_secs();
+        let member = |k, expires| Member {
+            key: UserKey(k),
+            stage: Stage::Intent,
+            updated: now,
+            expires,
+        };
+        aud.put_member(funnel, &member(1, now - 1)).unwrap();
+        aud.put_member(funnel, &member(2, 0)).unwrap();
+        assert_eq!(aud.table.snapshot().stage(UserKey(1), funnel, now), None);
+        assert_eq!(aud.sweep().unwrap(), 1);
+        assert!(store.member(funnel, UserKey(1)).unwrap().is_none());
+        assert_eq!(
+            aud.table.snapshot().counts(funnel)[Stage::Intent.index()],
+            1
+        );
+    }
+
+    #[test]
+    fn a_burst_of_moves_goes_forward_only_in_one_batch_and_on_disk() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let (_, funnel) = store.test_funnel();
+        let (aud, _) = Audience::open(Arc::clone(&store)).unwrap();
+        let now = now_secs();
+        aud.put_member(
+            funnel,
+            &Member {
+                key: UserKey(3),
+                stage: Stage::Customer,
+                updated: now,
+                expires: 0,
+            },
+        )
+        .unwrap();
+        let version = aud.table.version();
+        let moves = [
+            (funnel, UserKey(1), Stage::Awareness),
+            (funnel, UserKey(1), Stage::Consideration),
+            (funnel, UserKey(1), Stage::Awareness),
+            (funnel, UserKey(2), Stage::Awareness),
+            // Never back: user 3 is a customer already.
+            (funnel, UserKey(3), Stage::Awareness),
+        ];
+        assert_eq!(aud.advance(&moves, 3_600).unwrap(), 2);
+        assert_eq!(aud.table.version(), version + 1, "one table update");
+        let table = aud.table.snapshot();
+        assert_eq!(
+            table.stage(UserKey(1), funnel, now),
+            Some(Stage::Consideration)
+        );
+        assert_eq!(table.stage(UserKey(2), funnel, now), Some(Stage::Awareness));
+        assert_eq!(table.stage(UserKey(3), funnel, now), Some(Stage::Customer));
+        let on_disk = store.member(funnel, UserKey(1)).unwrap().unwrap();
+        assert_eq!(on_disk.stage, Stage::Consideration);
+        assert_eq!(on_disk.expires, now + 3_600);
+    }
+}
