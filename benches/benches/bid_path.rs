@@ -25,10 +25,11 @@ use std::time::Instant;
 
 use bidder::Instance;
 use bidder::bid::endpoint::respond;
-use bidder::bid::{BidContext, Outcome, Scratch, Snapshot};
+use bidder::bid::{BidContext, Outcome, Scratch};
 use bidder::config::Config;
 use bidder::control::demo;
 use bidder::model::UnixTime;
+use bidder::state::frequency::Frequency;
 use bidder::store::Store;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 
@@ -150,15 +151,19 @@ fn gzip_answer(c: &mut Criterion) {
     group.finish();
 }
 
+/// The decision and its commit step (the reservation, the bid id, the
+/// signed notice URLs): everything between the parsed request and the
+/// answer's bytes.
 fn decide(c: &mut Criterion) {
-    let settings = benches::settings();
     let exchange = benches::exchange();
+    let signer = benches::signer();
+    let frequency = Frequency::new(1 << 16);
     let body = benches::banner_request();
     let mut parser = openrtb::Parser::new();
     let req = parser.parse(&body).expect("bench request parses");
     let mut group = c.benchmark_group("decide_banner");
     for n in [10, 100, 1_000, 10_000] {
-        let snap = Snapshot::build(&benches::synthetic_catalog(n), &settings);
+        let snap = benches::snapshot(&benches::synthetic_catalog(n));
         let mut scratch = Scratch::new();
         group.bench_function(format!("campaigns_{n}"), |b| {
             b.iter(|| {
@@ -167,8 +172,11 @@ fn decide(c: &mut Criterion) {
                     exchange: &exchange,
                     now: UnixTime::now(),
                     user: &user,
+                    frequency: &frequency,
+                    seed: 1,
                 };
-                let outcome = bidder::bid::decide(&req, &snap, &ctx, &mut scratch);
+                assert!(bidder::bid::decide(&req, &snap, &ctx, &mut scratch).is_ok());
+                let outcome = bidder::bid::commit(&req, &snap, &ctx, &signer, &mut scratch);
                 assert!(matches!(outcome, Outcome::Bid(_)));
                 black_box(&outcome);
             })
@@ -178,20 +186,25 @@ fn decide(c: &mut Criterion) {
 }
 
 fn write(c: &mut Criterion) {
-    let settings = benches::settings();
     let exchange = benches::exchange();
+    let signer = benches::signer();
+    let frequency = Frequency::new(1024);
     let body = benches::banner_request();
     let mut parser = openrtb::Parser::new();
     let req = parser.parse(&body).expect("bench request parses");
-    let snap = Snapshot::build(&benches::synthetic_catalog(100), &settings);
+    let snap = benches::snapshot(&benches::synthetic_catalog(100));
     let mut scratch = Scratch::new();
     let user = bidder::bid::UserView::unknown(Ok(()));
     let ctx = BidContext {
         exchange: &exchange,
         now: UnixTime::now(),
         user: &user,
+        frequency: &frequency,
+        seed: 1,
     };
-    let Outcome::Bid(decision) = bidder::bid::decide(&req, &snap, &ctx, &mut scratch) else {
+    assert!(bidder::bid::decide(&req, &snap, &ctx, &mut scratch).is_ok());
+    let Outcome::Bid(decision) = bidder::bid::commit(&req, &snap, &ctx, &signer, &mut scratch)
+    else {
         panic!("bench request must bid");
     };
     let mut out = Vec::with_capacity(4096);
@@ -490,7 +503,7 @@ fn frequency(c: &mut Criterion) {
     use audiences::keys::UserKey;
     use bidder::model::{CampaignId, CapWindow, FrequencyCap, FrequencyRules};
     use bidder::state::calendar::Calendar;
-    use bidder::state::frequency::{Frequency, Subject};
+    use bidder::state::frequency::{FrequencyCounts, Subject};
     let now = UnixTime::now();
     // The loadtest's seeded caps: 3 a day, 10 a week, 30 s apart.
     let rules = FrequencyRules {

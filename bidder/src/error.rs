@@ -10,6 +10,9 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
+use crate::state::StateError;
+use crate::store::StoreError;
+
 /// The body type of every response this server writes.
 pub type Body = Full<Bytes>;
 
@@ -180,6 +183,35 @@ impl ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Stale { expected, current } => {
+                ApiError::PreconditionFailed { expected, current }
+            }
+            StoreError::InUse(why) => ApiError::Conflict(why.to_owned()),
+            StoreError::MissingParent(what) => ApiError::Unprocessable(vec![FieldError::new(
+                format!("{what}_id"),
+                format!("no such {what}"),
+            )]),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> ApiError {
+        match e {
+            StateError::Store(e) => e.into(),
+            StateError::Unavailable(why) => {
+                tracing::warn!(%why, "shared state unavailable");
+                ApiError::Unavailable("shared state is unavailable; try again")
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use creative::learning::Draws;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -23,12 +24,11 @@ use hyper::{Request, Response};
 use openrtb::body::{Gunzipper, Gzipper};
 use openrtb::{BidResponse, Currency, Parser};
 
-use crate::bid::{BidContext, Outcome, Scratch, UserView, decide, origin};
+use crate::bid::{BidContext, Outcome, Scratch, UserView, commit, decide, origin};
 use crate::error::{ApiError, Body};
 use crate::instance::Instance;
 use crate::metrics::ExchangeCounters;
 use crate::model::NoBidReason;
-use crate::model::UnixTime;
 use crate::server::lazy_timeout;
 
 /// The header exchanges use to say which OpenRTB version they speak; echoed.
@@ -269,7 +269,7 @@ fn answer(
         .map(|ms| Duration::from_millis(u64::from(ms)))
         .unwrap_or(app.config.default_tmax);
     let deadline = arrived + tmax.saturating_sub(app.config.network_margin);
-    let now = UnixTime::now();
+    let now = app.clock.now();
     let origin = origin(&req, &app.exchanges[exchange]);
     let no_bid = |reason: NoBidReason,
                   out: &mut Vec<u8>,
@@ -298,8 +298,8 @@ fn answer(
     let snapshot = app.snapshot.load();
     let user = UserView::resolve(
         &req,
-        &app.audience.table.snapshot(),
-        &app.audience.hasher,
+        &app.audience.table().snapshot(),
+        app.audience.hasher(),
         app.config.tcf_vendor_id,
         snapshot.uses_audiences,
         now.0.clamp(0, i64::from(u32::MAX)) as u32,
@@ -309,10 +309,17 @@ fn answer(
         exchange: &app.exchanges[exchange],
         now,
         user: &user,
+        frequency: &*app.frequency,
+        seed: request_seed(snapshot.settings.creative.seed),
     };
-    match decide(&req, &snapshot, &ctx, decision) {
+    let outcome = match decide(&req, &snapshot, &ctx, decision) {
+        Err(reason) => Outcome::NoBid(reason),
+        Ok(_) => commit(&req, &snapshot, &ctx, &app.signer, decision),
+    };
+    match outcome {
         // Deciding is far below a millisecond, but a stalled thread must
         // still not turn into a late answer the exchange would discard.
+        // (The reservations it made expire like those of lost bids.)
         _ if Instant::now() >= deadline => no_bid(NoBidReason::Deadline, out, answers, compressed),
         Outcome::NoBid(reason) => no_bid(reason, out, answers, compressed),
         Outcome::Bid(decision) => {
@@ -325,6 +332,22 @@ fn answer(
             json(out, answers, compressed, accept_gzip)
         }
     }
+}
+
+/// The seed of one request's random draws, from this thread's generator
+/// (seeded by `seed` when the configuration fixes one, for tests).
+fn request_seed(seed: Option<u64>) -> u64 {
+    thread_local! {
+        static DRAWS: std::cell::Cell<Option<Draws>> = const { std::cell::Cell::new(None) };
+    }
+    DRAWS.with(|d| {
+        let mut draws = d
+            .take()
+            .unwrap_or_else(|| Draws::new(seed.unwrap_or_else(creative::learning::random_seed)));
+        let s = (u64::from(draws.next_u32()) << 32) | u64::from(draws.next_u32());
+        d.set(Some(draws));
+        s
+    })
 }
 
 /// A `200` JSON answer from `out`, gzipped into `compressed` when asked.

@@ -16,8 +16,8 @@ use audiences::upload::{Format, parse_line};
 use flate2::read::MultiGzDecoder;
 
 use crate::model::{Job, JobStatus, Rejection, StageNames, UploadMode};
-use crate::state::audience::{Audience, entry, now_secs};
-use crate::store::{ChunkProgress, MAX_REJECTIONS_KEPT, Member, StoreError};
+use crate::state::audience::{Audiences, entry};
+use crate::store::{ChunkProgress, MAX_REJECTIONS_KEPT, Member, Store, StoreError};
 
 /// Rows per committed chunk: large enough that a commit's fsync is cheap
 /// per row, small enough that progress moves every fraction of a second.
@@ -35,11 +35,21 @@ pub struct UploadOptions {
     pub format: Option<Format>,
 }
 
+/// Where an upload job writes: the store it commits each chunk to, and the
+/// audiences that make each committed chunk visible.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The audiences.
+    pub audience: &'a dyn Audiences,
+}
+
 /// Runs `job` over `body` to the end and returns the finished job. Errors
 /// only when the store fails; a broken upload (read error, bad gzip) ends
 /// the job as `failed` with the rows before it applied.
 pub fn run_upload(
-    aud: &Audience,
+    aud: Target<'_>,
     job: &Job,
     names: &StageNames,
     opts: UploadOptions,
@@ -101,7 +111,7 @@ pub fn run_upload(
         }
     }
     chunk.flush(aud, job)?;
-    let (done, stale) = aud.store().finish_job(job, JobStatus::Completed, None)?;
+    let (done, stale) = aud.store.finish_job(job, JobStatus::Completed, None)?;
     for keys in stale.chunks(CHUNK_ROWS * 4) {
         let removals: Vec<Change> = keys
             .iter()
@@ -110,14 +120,14 @@ pub fn run_upload(
                 funnel: job.funnel_id,
             })
             .collect();
-        aud.table.apply(&[], &removals, now_secs());
+        aud.audience.apply(&[], &removals);
     }
     Ok(done)
 }
 
-fn fail(aud: &Audience, job: &Job, message: String) -> Result<Job, StoreError> {
+fn fail(aud: Target<'_>, job: &Job, message: String) -> Result<Job, StoreError> {
     Ok(aud
-        .store()
+        .store
         .finish_job(job, JobStatus::Failed, Some(&message))?
         .0)
 }
@@ -179,7 +189,7 @@ impl Chunk {
 
     fn row(
         &mut self,
-        aud: &Audience,
+        aud: Target<'_>,
         names: &StageNames,
         mode: UploadMode,
         format: Format,
@@ -191,7 +201,11 @@ impl Chunk {
             Ok(None) => return,
             Err(e) => return self.reject(line, e.to_string()),
         };
-        let Some(key) = aud.hasher.key(row.key_type, &row.source, &row.id) else {
+        let Some(key) = aud
+            .audience
+            .hasher()
+            .key(row.key_type, &row.source, &row.id)
+        else {
             return self.reject(line, "the id identifies nobody (all-zero IFA)".into());
         };
         if mode == UploadMode::Remove {
@@ -211,7 +225,7 @@ impl Chunk {
                 ),
             );
         };
-        let now = now_secs();
+        let now = aud.audience.now_secs();
         self.progress.rows_read += 1;
         self.upserts.push(Member {
             key,
@@ -223,11 +237,11 @@ impl Chunk {
 
     /// Commits the chunk with the job's progress, then applies it to the
     /// table; empties the chunk.
-    fn flush(&mut self, aud: &Audience, job: &Job) -> Result<(), StoreError> {
+    fn flush(&mut self, aud: Target<'_>, job: &Job) -> Result<(), StoreError> {
         if self.progress == ChunkProgress::default() && self.len() == 0 {
             return Ok(());
         }
-        aud.store()
+        aud.store
             .write_chunk(job, &self.upserts, &self.removals, &self.progress)?;
         let changes: Vec<Change> = self
             .upserts
@@ -242,7 +256,7 @@ impl Chunk {
             }))
             .collect();
         if !changes.is_empty() {
-            aud.table.apply(&[], &changes, now_secs());
+            aud.audience.apply(&[], &changes);
         }
         self.upserts.clear();
         self.removals.clear();

@@ -18,9 +18,9 @@ use openrtb::{Currency, Micros};
 
 use crate::bid::Snapshot;
 use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves};
-use crate::state::audience::Audience;
-use crate::state::budget::{Settled, impression_cost};
-use crate::state::frequency::Subject;
+use crate::state::audience::Audiences;
+use crate::state::budget::{Budgets, Settled, impression_cost};
+use crate::state::frequency::{FrequencyCounts, Subject};
 use crate::store::Recorded;
 
 /// What happens to a funnel's members when one of these arrives.
@@ -46,10 +46,14 @@ impl Reaction {
 
 /// The state events act on.
 pub struct Effects {
-    /// The live snapshot (campaigns, currencies, funnel rules, ledger).
+    /// The live snapshot (campaigns, currencies, funnel rules).
     pub snapshot: Arc<ArcSwap<Snapshot>>,
-    /// The audience table and store.
-    pub audience: Arc<Audience>,
+    /// The audiences users move in.
+    pub audience: Arc<dyn Audiences>,
+    /// Every campaign's budget account.
+    pub budgets: Arc<dyn Budgets>,
+    /// Per-user impression counts.
+    pub frequency: Arc<dyn FrequencyCounts>,
     /// Lifetime of memberships events create, seconds.
     pub move_ttl_secs: u32,
     /// Wins and bills booked after their reservation had expired.
@@ -65,7 +69,7 @@ impl Effects {
         snap.by_id
             .get(&campaign)
             .map(|&i| snap.campaigns[i].currency)
-            .or_else(|| snap.settings.ledger.get(campaign).map(|a| a.currency()))
+            .or_else(|| self.budgets.get(campaign).map(|a| a.currency()))
     }
 
     /// The advertiser of `campaign`, from the live snapshot.
@@ -95,8 +99,7 @@ impl Effects {
         if !r.settles {
             return;
         }
-        let snap = self.snapshot.load();
-        let Some(account) = snap.settings.ledger.get(e.campaign) else {
+        let Some(account) = self.budgets.get(e.campaign) else {
             return;
         };
         if e.kind == EventKind::Loss {
@@ -112,7 +115,7 @@ impl Effects {
             return;
         };
         let snap = self.snapshot.load();
-        let f = &snap.settings.frequency;
+        let f = &self.frequency;
         let (advertiser, calendar, advertiser_calendar) = match snap.by_id.get(&e.campaign) {
             Some(&i) => {
                 let c = &snap.campaigns[i];

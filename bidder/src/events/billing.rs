@@ -14,32 +14,35 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 use crate::model::EventRecord;
-use crate::store::{Recorded, Store, StoreError};
+use crate::state::StateError;
+use crate::state::event_log::EventLog;
+use crate::store::Recorded;
+use crate::store::StoreError;
 
 /// The most billing points one transaction takes.
 const GROUP: usize = 512;
 
 /// What a caller gets back: how its event was recorded, and the event.
-pub type Written = Result<(Recorded, EventRecord), StoreError>;
+pub type Written = Result<(Recorded, EventRecord), StateError>;
 
 type Job = (EventRecord, oneshot::Sender<Written>);
 
 /// The writer thread's queue.
 pub struct BillWriter {
     queue: mpsc::SyncSender<Job>,
-    store: Arc<Store>,
+    log: Arc<dyn EventLog>,
 }
 
 impl BillWriter {
     /// Starts the writer thread on `store`; it stops when the writer is
     /// dropped.
-    pub fn start(store: Arc<Store>) -> std::io::Result<BillWriter> {
+    pub fn start(log: Arc<dyn EventLog>) -> std::io::Result<BillWriter> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(4 * GROUP);
-        let writer = Arc::clone(&store);
+        let writer = Arc::clone(&log);
         std::thread::Builder::new()
             .name("bill-writer".into())
-            .spawn(move || write_groups(&writer, &jobs))?;
-        Ok(BillWriter { queue, store })
+            .spawn(move || write_groups(&*writer, &jobs))?;
+        Ok(BillWriter { queue, log })
     }
 
     /// Records `event` in the store, with whatever other billing points
@@ -50,22 +53,22 @@ impl BillWriter {
             Ok(()) => match answer.await {
                 Ok(written) => written,
                 // The writer thread is gone (only at shutdown).
-                Err(_) => Err(StoreError::WriterStopped),
+                Err(_) => Err(StoreError::WriterStopped.into()),
             },
             // A full queue: this one is written on its own, as before
             // groups existed, rather than waited for or dropped.
             Err(mpsc::TrySendError::Full((event, _)))
             | Err(mpsc::TrySendError::Disconnected((event, _))) => {
-                let store = Arc::clone(&self.store);
-                crate::cold_path::spawn_blocking(move || write_one(&store, event))
+                let log = Arc::clone(&self.log);
+                crate::cold_path::spawn_blocking(move || write_one(&*log, event))
                     .await
-                    .unwrap_or(Err(StoreError::WriterStopped))
+                    .unwrap_or(Err(StoreError::WriterStopped.into()))
             }
         }
     }
 }
 
-fn write_groups(store: &Store, jobs: &mpsc::Receiver<Job>) {
+fn write_groups(log: &dyn EventLog, jobs: &mpsc::Receiver<Job>) {
     crate::cold_path::lower_priority();
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
@@ -76,7 +79,7 @@ fn write_groups(store: &Store, jobs: &mpsc::Receiver<Job>) {
             }
         }
         let events: Vec<EventRecord> = group.iter().map(|(e, _)| e.clone()).collect();
-        match store.record_events(&events) {
+        match log.record(&events) {
             Ok(recorded) => {
                 for ((event, reply), r) in group.into_iter().zip(recorded) {
                     let _ = reply.send(Ok((r, event)));
@@ -86,15 +89,15 @@ fn write_groups(store: &Store, jobs: &mpsc::Receiver<Job>) {
             // one bad event cannot fail the others.
             Err(_) => {
                 for (event, reply) in group {
-                    let _ = reply.send(write_one(store, event));
+                    let _ = reply.send(write_one(log, event));
                 }
             }
         }
     }
 }
 
-fn write_one(store: &Store, event: EventRecord) -> Written {
-    let r = store.record_events(std::slice::from_ref(&event))?;
+fn write_one(log: &dyn EventLog, event: EventRecord) -> Written {
+    let r = log.record(std::slice::from_ref(&event))?;
     Ok((r[0], event))
 }
 
@@ -104,12 +107,8 @@ mod tests {
     use crate::model::{CampaignId, EventKind, UnixTime};
     use openrtb::Micros;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_billing_points_are_each_recorded_once_and_answered() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(dir.path()).unwrap());
-        let writer = Arc::new(BillWriter::start(Arc::clone(&store)).unwrap());
-        let event = |bid: u64| EventRecord {
+    fn event(bid: u64) -> EventRecord {
+        EventRecord {
             bid: format!("bid-{bid}"),
             kind: EventKind::Bill,
             campaign: CampaignId(1),
@@ -126,7 +125,14 @@ mod tests {
             settles: true,
             country: String::new(),
             device_type: 0,
-        };
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_billing_points_are_each_recorded_once_and_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(crate::store::Store::open(dir.path()).unwrap());
+        let writer = Arc::new(BillWriter::start(Arc::clone(&store) as _).unwrap());
         let mut tasks = Vec::new();
         for bid in 0..200u64 {
             let writer = Arc::clone(&writer);
@@ -140,5 +146,21 @@ mod tests {
         }
         // 100 bids billed twice each: the second of each is a replay.
         assert_eq!(fresh, 100);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_that_fails_acknowledges_nothing() {
+        use crate::state::event_log::MemoryLog;
+        use std::sync::atomic::Ordering;
+        let log = Arc::new(MemoryLog::default());
+        let writer = BillWriter::start(Arc::clone(&log) as _).unwrap();
+        log.failing.store(true, Ordering::Relaxed);
+        assert!(writer.write(event(1)).await.is_err());
+        assert!(log.recorded().is_empty());
+        log.failing.store(false, Ordering::Relaxed);
+        let (first, _) = writer.write(event(1)).await.unwrap();
+        let (again, _) = writer.write(event(1)).await.unwrap();
+        assert!(first.fresh && first.settles);
+        assert!(!again.fresh && !again.settles, "a replay settles nothing");
     }
 }

@@ -9,7 +9,7 @@
 //! a forged, altered or malformed token gets `403` and is counted, an
 //! expired one too (a click with an expired token still lands: a person
 //! clicked, but nothing is counted). Accepted events go to the cold path
-//! through [`sink::EventSink`] without waiting; a billing notice is
+//! through [`worker::EventSink`] without waiting; a billing notice is
 //! recorded in the store before it is answered, so it is never lost.
 //! Counting (exactly once per bid and kind) happens in the store.
 //!
@@ -78,8 +78,8 @@ fn unsubstituted(v: &str) -> bool {
 /// The token's claims, checked against the auction the exchange names.
 fn verified(app: &Instance, p: &Params<'_>, now: UnixTime) -> Result<Claims, Refusal> {
     let text = p.token.ok_or(Refusal::Malformed)?;
-    let signer = &app.snapshot.load().settings.signer;
-    let claims = signer
+    let claims = app
+        .signer
         .verify(text, now.0.clamp(0, i64::from(u32::MAX)) as u32)
         .map_err(|e| match e {
             TokenError::Malformed => Refusal::Malformed,
@@ -181,7 +181,7 @@ fn empty(status: StatusCode) -> Response<Body> {
 /// `GET /events/{win,bill,loss,imp}`.
 pub async fn notice(app: &Arc<Instance>, kind: EventKind, query: Option<&str>) -> Response<Body> {
     let counters = &app.metrics.events;
-    let now = UnixTime::now();
+    let now = app.clock.now();
     let p = Params::of(query);
     let claims = match verified(app, &p, now) {
         Ok(c) => c,
@@ -277,7 +277,7 @@ fn count_click(app: &Instance, claims: &Claims, now: UnixTime) {
 /// ad's own click-through: a redirect there would load the landing page
 /// as an image.
 pub fn click_track(app: &Instance, query: Option<&str>) -> Response<Body> {
-    let now = UnixTime::now();
+    let now = app.clock.now();
     let p = Params::of(query);
     match click_claims(app, &p, now) {
         Ok(counted) => {
@@ -294,7 +294,7 @@ pub fn click_track(app: &Instance, query: Option<&str>) -> Response<Body> {
 /// that creative (404 when the snapshot has none); counted when the token
 /// is valid.
 pub fn click(app: &Instance, query: Option<&str>) -> Response<Body> {
-    let now = UnixTime::now();
+    let now = app.clock.now();
     let p = Params::of(query);
     let counted = match click_claims(app, &p, now) {
         Ok(counted) => counted,

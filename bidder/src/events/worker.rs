@@ -1,5 +1,5 @@
 //! The way from the event endpoints to the cold path: a bounded channel and
-//! one worker thread that records events in batches in the store (which
+//! one worker thread that records events in batches in the event log (which
 //! deduplicates and counts them in the same transaction), then applies
 //! what the new ones change ([`Effects`]: budgets, frequency counts, funnel
 //! moves) and, when impressions or clicks taught the learner something,
@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use super::apply::{Effects, Reaction};
 use crate::metrics::EventCounters;
 use crate::model::{EventKind, EventRecord};
-use crate::store::Store;
+use crate::state::catalog::CatalogSource;
+use crate::state::event_log::EventLog;
 
 /// Most events recorded in one store transaction.
 const BATCH: usize = 1024;
@@ -41,27 +42,24 @@ pub struct EventSink {
     counters: Arc<EventCounters>,
 }
 
-/// Rebuilds and publishes the bid snapshot from the store.
-pub type Republish = Arc<dyn Fn() + Send + Sync>;
-
 impl EventSink {
     /// Starts the worker. It runs until every sender is dropped, then
     /// records what is left and publishes once more if needed.
     pub fn start(
-        store: Arc<Store>,
+        log: Arc<dyn EventLog>,
         capacity: usize,
         learning_republish: Duration,
-        republish: Republish,
+        catalog: Arc<dyn CatalogSource>,
         counters: Arc<EventCounters>,
         effects: Arc<Effects>,
     ) -> EventSink {
         let (tx, rx) = sync_channel(capacity);
         let worker = Worker {
             rx,
-            store,
+            log,
             effects,
             learning_republish,
-            republish,
+            catalog,
             counters: Arc::clone(&counters),
         };
         std::thread::Builder::new()
@@ -99,10 +97,10 @@ impl EventSink {
 
 struct Worker {
     rx: Receiver<Message>,
-    store: Arc<Store>,
+    log: Arc<dyn EventLog>,
     effects: Arc<Effects>,
     learning_republish: Duration,
-    republish: Republish,
+    catalog: Arc<dyn CatalogSource>,
     counters: Arc<EventCounters>,
 }
 
@@ -153,7 +151,11 @@ impl Worker {
             }
             let due = pending.is_some_and(|since| since.elapsed() >= self.learning_republish);
             if (due || !open || !flushed.is_empty()) && pending.take().is_some() {
-                (self.republish)();
+                // The learning counts are in the catalog: publishing it
+                // hands the snapshot what the events taught.
+                if let Err(e) = self.catalog.changed() {
+                    tracing::error!(error = %e, "learnt counts not published");
+                }
             }
             for done in flushed {
                 let _ = done.send(());
@@ -163,7 +165,7 @@ impl Worker {
 
     /// Records `batch`; whether it taught the learner something new.
     fn record(&self, batch: &[EventRecord]) -> bool {
-        match self.store.record_events(batch) {
+        match self.log.record(batch) {
             Ok(recorded) => {
                 let mut learnt = false;
                 let mut moves = Vec::new();

@@ -38,16 +38,12 @@ pub fn spawn(app: Arc<Instance>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             let app = Arc::clone(&budgets);
             let done = crate::cold_path::spawn_blocking(move || {
-                let now = crate::model::UnixTime::now();
-                app.ledger.tick(now);
-                app.store
-                    .save_reservations(&app.ledger.reservations(now), now)
+                app.budgets.tick(app.clock.now());
+                app.checkpoint_reservations();
             })
             .await;
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "reservation checkpoint failed"),
-                Err(e) => tracing::warn!(error = %e, "budget chore panicked"),
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "budget chore panicked");
             }
         }
     });
@@ -68,7 +64,7 @@ pub fn spawn(app: Arc<Instance>) -> tokio::task::JoinHandle<()> {
             let pruned = {
                 let app = Arc::clone(&app);
                 crate::cold_path::spawn_blocking(move || {
-                    let before = crate::model::UnixTime::now().0 - event_log_keep(&app);
+                    let before = app.clock.now().0 - event_log_keep(&app);
                     app.store.prune_events(crate::model::UnixTime(before))
                 })
                 .await

@@ -2,7 +2,7 @@
 //! creatives, creative fragments, funnels. Plain data with serde; validation lives with the admin API and
 //! the compiled, bid-ready form lives in `decision`.
 //!
-//! Money is [`Micros`] throughout; on the admin API's JSON it is an integer
+//! Money is [`openrtb::Micros`] throughout; on the admin API's JSON it is an integer
 //! number of micros (`"daily_budget_micros": 50000000` is 50.00).
 
 mod advertiser;

@@ -160,7 +160,11 @@ async fn upload(app: &Arc<Instance>, req: Request<Incoming>, funnel: u32) -> Res
                 rx,
                 current: Bytes::new(),
             };
-            crate::control::uploads::run_upload(app.admin.audience(), &job, &names, opts, reader)
+            let target = crate::control::uploads::Target {
+                store: app.admin.store(),
+                audience: &**app.admin.audience(),
+            };
+            crate::control::uploads::run_upload(target, &job, &names, opts, reader)
         })
     };
     loop {

@@ -1,14 +1,23 @@
-//! The bidder's audiences: the in-memory table the bid path reads, kept
-//! equal to the members in the store.
+//! The bidder's audiences: the in-memory table the bid path reads, and the
+//! writes that change it. The seam is [`Audiences`]; [`Audience`] is the
+//! embedded implementation, the table kept equal to the members in the
+//! SQLite store.
 //!
-//! Cold path only. Every change is committed to the store first and then
-//! applied to the table ([`Table::apply`] publishes a new snapshot without
-//! ever blocking a reader). At start the table is rebuilt from the store in
-//! key order. The user keys are hashed with a secret the store makes once,
-//! so keys in the store and in requests agree across restarts.
+//! # Consistency promise
+//! - **Reads never wait.** The bid path reads a snapshot of the table
+//!   ([`Table::snapshot`]): no lock, and every lookup of one request sees
+//!   the same state; a writer's batch is seen whole or not at all.
+//! - **Durable before visible.** Every change is committed to the store
+//!   first and then applied to the table, so a member the bid path sees
+//!   survives `kill -9`; a change is visible to the next request after
+//!   its write returns.
+//! - Expired members read as absent from the second they expire, and are
+//!   swept from the store and the table every sweep.
 //!
-//! # Layout
-//! - `upload`: streaming CSV/NDJSON (optionally gzipped) upload jobs.
+//! At start the table is rebuilt from the store in key order. The user
+//! keys are hashed with a secret the store makes once, so keys in the store
+//! and in requests agree across restarts. Expiry is read from the injected
+//! clock.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,12 +25,42 @@ use std::time::{Duration, Instant};
 use audiences::keys::{KeyHasher, UserKey};
 use audiences::table::{Change, Entry, FunnelId, Table};
 
-use crate::model::UnixTime;
+use crate::state::StateError;
+use crate::state::clock::SharedClock;
 use crate::store::{Member, Store, StoreError};
 
-/// Unix seconds now, as the table counts them.
-pub fn now_secs() -> u32 {
-    UnixTime::now().0.clamp(0, i64::from(u32::MAX)) as u32
+/// The audiences the bid path reads and the cold path writes.
+pub trait Audiences: Send + Sync {
+    /// Hot path: the table (take one [`Table::snapshot`] per request).
+    fn table(&self) -> &Table;
+
+    /// How user ids become keys.
+    fn hasher(&self) -> &KeyHasher;
+
+    /// Unix seconds now, as the table counts them (expiry).
+    fn now_secs(&self) -> u32;
+
+    /// Puts one user in `funnel` (durable, then visible).
+    fn put_member(&self, funnel: FunnelId, m: &Member) -> Result<(), StateError>;
+
+    /// Takes one user out of `funnel`; false if it was not in it.
+    fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StateError>;
+
+    /// Moves users forward in funnels: each `(funnel, key, stage)` puts the
+    /// user at `stage` unless already there or further along. A new member
+    /// stays `ttl_secs`. Returns how many moved.
+    fn advance(
+        &self,
+        moves: &[(FunnelId, UserKey, audiences::Stage)],
+        ttl_secs: u32,
+    ) -> Result<usize, StateError>;
+
+    /// After `removed` funnels and `changes` were committed elsewhere (an
+    /// upload's chunk): makes them visible.
+    fn apply(&self, removed: &[FunnelId], changes: &[Change]);
+
+    /// Deletes expired members; how many.
+    fn sweep(&self) -> Result<u64, StateError>;
 }
 
 /// What rebuilding the table at start found.
@@ -39,11 +78,10 @@ pub struct Loaded {
 
 /// The audience table and the store behind it.
 pub struct Audience {
-    /// What the bid path reads.
-    pub table: Arc<Table>,
-    /// How user ids become keys.
-    pub hasher: KeyHasher,
+    table: Arc<Table>,
+    hasher: KeyHasher,
     store: Arc<Store>,
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for Audience {
@@ -56,11 +94,11 @@ impl Audience {
     /// Rebuilds the table from `store`: marks jobs the last run left
     /// running as interrupted, drops expired members, and loads the rest
     /// in key order.
-    pub fn open(store: Arc<Store>) -> Result<(Audience, Loaded), StoreError> {
+    pub fn open(store: Arc<Store>, clock: SharedClock) -> Result<(Audience, Loaded), StoreError> {
         let started = Instant::now();
         let hasher = KeyHasher::new(store.audience_secret()?);
         let interrupted_jobs = store.interrupt_running_jobs()?;
-        let now = now_secs();
+        let now = clock.now_secs();
         let expired = store.delete_expired_members(now)?;
         let table = Table::new();
         let users = store
@@ -74,6 +112,7 @@ impl Audience {
                 table: Arc::new(table),
                 hasher,
                 store,
+                clock,
             },
             Loaded {
                 users,
@@ -84,33 +123,47 @@ impl Audience {
         ))
     }
 
-    /// Puts one user in `funnel` (store first, then the table).
-    pub fn put_member(&self, funnel: FunnelId, m: &Member) -> Result<(), StoreError> {
+    /// The store (for upload jobs).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+impl Audiences for Audience {
+    fn table(&self) -> &Table {
+        &self.table
+    }
+
+    fn hasher(&self) -> &KeyHasher {
+        &self.hasher
+    }
+
+    fn now_secs(&self) -> u32 {
+        self.clock.now_secs()
+    }
+
+    fn put_member(&self, funnel: FunnelId, m: &Member) -> Result<(), StateError> {
         self.store.put_member(funnel, m)?;
-        self.table.apply(
+        self.apply(
             &[],
             &[Change::Upsert {
                 key: m.key,
                 entry: entry(funnel, m),
             }],
-            now_secs(),
         );
         Ok(())
     }
 
-    /// Moves users forward in funnels: each `(funnel, key, stage)` puts the
-    /// user at `stage` unless already there or further along (moves never
-    /// go back; of several moves of one user in one funnel, the furthest
-    /// counts). A new member stays `ttl_secs`; an existing one keeps its
-    /// expiry. All moves are written in one transaction, then published to
-    /// the table in one batch: one `fsync` and one table update however
-    /// many moves a burst of events brings. Returns how many moved.
-    pub fn advance(
+    /// Of several moves of one user in one funnel, the furthest counts; an
+    /// existing member keeps its expiry. All moves are written in one
+    /// transaction, then published to the table in one batch: one `fsync`
+    /// and one table update however many moves a burst of events brings.
+    fn advance(
         &self,
         moves: &[(FunnelId, UserKey, audiences::Stage)],
         ttl_secs: u32,
-    ) -> Result<usize, StoreError> {
-        let now = now_secs();
+    ) -> Result<usize, StateError> {
+        let now = self.now_secs();
         let mut furthest: Vec<(FunnelId, UserKey, audiences::Stage)> = moves.to_vec();
         furthest.sort_unstable_by_key(|&(f, k, s)| (f.0, k.0, std::cmp::Reverse(s)));
         furthest.dedup_by_key(|&mut (f, k, _)| (f.0, k.0));
@@ -147,30 +200,21 @@ impl Audience {
         Ok(members.len())
     }
 
-    /// Takes one user out of `funnel`; false if it was not in it.
-    pub fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StoreError> {
+    fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StateError> {
         let found = self.store.delete_member(funnel, key)?;
-        self.table
-            .apply(&[], &[Change::Remove { key, funnel }], now_secs());
+        self.apply(&[], &[Change::Remove { key, funnel }]);
         Ok(found)
     }
 
-    /// After the store deleted `funnel`: drops it from the table.
-    pub fn forget_funnel(&self, funnel: FunnelId) {
-        self.table.apply(&[funnel], &[], now_secs());
+    fn apply(&self, removed: &[FunnelId], changes: &[Change]) {
+        self.table.apply(removed, changes, self.now_secs());
     }
 
-    /// Deletes expired members from the store and the table.
-    pub fn sweep(&self) -> Result<u64, StoreError> {
-        let now = now_secs();
+    fn sweep(&self) -> Result<u64, StateError> {
+        let now = self.now_secs();
         let n = self.store.delete_expired_members(now)?;
         self.table.compact(now);
         Ok(n)
-    }
-
-    /// The store (for upload jobs).
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
     }
 }
 
@@ -187,14 +231,15 @@ pub fn entry(funnel: FunnelId, m: &Member) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::clock::SystemClock;
     use audiences::Stage;
 
     #[test]
     fn a_sweep_drops_expired_members_from_store_table_and_counts() {
         let store = Arc::new(Store::open_in_memory().unwrap());
         let (_, funnel) = store.test_funnel();
-        let (aud, _) = Audience::open(Arc::clone(&store)).unwrap();
-        let now = now_secs();
+        let (aud, _) = Audience::open(Arc::clone(&store), Arc::new(SystemClock)).unwrap();
+        let now = aud.now_secs();
         let member = |k, expires| Member {
             key: UserKey(k),
             stage: Stage::Intent,
@@ -216,8 +261,8 @@ mod tests {
     fn a_burst_of_moves_goes_forward_only_in_one_batch_and_on_disk() {
         let store = Arc::new(Store::open_in_memory().unwrap());
         let (_, funnel) = store.test_funnel();
-        let (aud, _) = Audience::open(Arc::clone(&store)).unwrap();
-        let now = now_secs();
+        let (aud, _) = Audience::open(Arc::clone(&store), Arc::new(SystemClock)).unwrap();
+        let now = aud.now_secs();
         aud.put_member(
             funnel,
             &Member {

@@ -1,14 +1,21 @@
-//! Counting bids and no-bids for reports: the bid path hands each answer's
-//! facts to [`ReportSink::bid`] / [`ReportSink::no_bid`] (a bounded channel,
-//! never blocking, never allocating), and one worker thread adds them up
+//! Counting bids and no-bids for reports. The seam is [`ReportSink`]; the
+//! embedded implementation ([`ChannelReports`]) hands each answer's facts
+//! to a bounded channel (never blocking, never allocating), and one worker
+//! thread adds them up
 //! per minute in memory (emptying the channel every 20 ms, without ever
 //! being woken by a send) and writes the sums to the store every
 //! `report_flush` (5 s by default). Events (wins, spend, impressions, clicks, conversions) are
 //! added to the same rows by the store as it records them.
 //!
-//! A full channel drops the fact and counts it
-//! (`bidder_report_facts_dropped_total`): reports may then show fewer bids
-//! than were sent, never more; spend is never counted here.
+//! # Consistency promise
+//! - Reports may show fewer bids and no-bids than were answered (a full
+//!   channel drops the fact and counts it,
+//!   `bidder_report_facts_dropped_total`), never more.
+//! - Sums are written within `report_flush` (5 s by default) and on
+//!   shutdown; a crash loses at most that much of them.
+//! - Spend is never counted here: it is the event log's.
+//!
+//! Why `dyn`: one indirect call per answer, next to a channel send.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,20 +60,37 @@ enum Fact {
     Flush(std::sync::mpsc::SyncSender<()>),
 }
 
-/// The sending end.
-pub struct ReportSink {
-    tx: SyncSender<Fact>,
-    /// Facts dropped because the channel was full.
-    pub dropped: Arc<AtomicU64>,
+/// Where the bid path counts what it answered.
+pub trait ReportSink: Send + Sync {
+    /// Counts a bid. Never blocks.
+    fn bid(&self, at: UnixTime, origin: Origin, fact: BidFact);
+
+    /// Counts a no-bid. Never blocks.
+    fn no_bid(&self, at: UnixTime, origin: Origin, reason: NoBidReason);
+
+    /// Writes every fact counted so far and returns once it is written (or
+    /// after `within`). Blocks: for shutdown, never the bid path.
+    fn flush(&self, within: Duration) -> bool;
+
+    /// Facts dropped because they could not be kept up with.
+    fn dropped(&self) -> u64;
 }
 
-impl std::fmt::Debug for ReportSink {
+/// The embedded sink: a bounded channel to a worker thread that sums per
+/// minute and writes the sums to the store.
+pub struct ChannelReports {
+    tx: SyncSender<Fact>,
+    /// Facts dropped because the channel was full.
+    dropped: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for ChannelReports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReportSink").finish_non_exhaustive()
+        f.debug_struct("ChannelReports").finish_non_exhaustive()
     }
 }
 
-impl ReportSink {
+impl ChannelReports {
     /// Starts the worker; `exchanges` names the exchanges by index. It
     /// runs until every sender is dropped, then writes what is left.
     pub fn start(
@@ -74,7 +98,7 @@ impl ReportSink {
         exchanges: Vec<String>,
         capacity: usize,
         flush_every: Duration,
-    ) -> ReportSink {
+    ) -> ChannelReports {
         let (tx, rx) = sync_channel(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
         let worker = Worker {
@@ -87,7 +111,7 @@ impl ReportSink {
             .name("reports".into())
             .spawn(move || worker.run())
             .expect("spawn the report worker");
-        ReportSink { tx, dropped }
+        ChannelReports { tx, dropped }
     }
 
     fn send(&self, fact: Fact) {
@@ -95,15 +119,14 @@ impl ReportSink {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
 
-    /// Counts a bid. Never blocks.
-    pub fn bid(&self, at: UnixTime, origin: Origin, fact: BidFact) {
+impl ReportSink for ChannelReports {
+    fn bid(&self, at: UnixTime, origin: Origin, fact: BidFact) {
         self.send(Fact::Bid(at, origin, fact));
     }
 
-    /// Writes every fact sent so far to the store and returns once it is
-    /// there (or after `within`). Blocks: for shutdown, never the bid path.
-    pub fn flush(&self, within: Duration) -> bool {
+    fn flush(&self, within: Duration) -> bool {
         let (done, wait) = std::sync::mpsc::sync_channel(1);
         if self.tx.send(Fact::Flush(done)).is_err() {
             return false;
@@ -111,9 +134,41 @@ impl ReportSink {
         wait.recv_timeout(within).is_ok()
     }
 
-    /// Counts a no-bid. Never blocks.
-    pub fn no_bid(&self, at: UnixTime, origin: Origin, reason: NoBidReason) {
+    fn no_bid(&self, at: UnixTime, origin: Origin, reason: NoBidReason) {
         self.send(Fact::NoBid(at, origin, reason));
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Reports kept in memory, for tests: every fact in order.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub struct MemoryReports {
+    /// Bids counted, with when and where.
+    pub bids: std::sync::Mutex<Vec<(UnixTime, Origin, BidFact)>>,
+    /// No-bids counted.
+    pub no_bids: std::sync::Mutex<Vec<(UnixTime, Origin, NoBidReason)>>,
+}
+
+#[cfg(test)]
+impl ReportSink for MemoryReports {
+    fn bid(&self, at: UnixTime, origin: Origin, fact: BidFact) {
+        self.bids.lock().unwrap().push((at, origin, fact));
+    }
+
+    fn no_bid(&self, at: UnixTime, origin: Origin, reason: NoBidReason) {
+        self.no_bids.lock().unwrap().push((at, origin, reason));
+    }
+
+    fn flush(&self, _within: Duration) -> bool {
+        true
+    }
+
+    fn dropped(&self) -> u64 {
+        0
     }
 }
 

@@ -4,11 +4,19 @@ use audiences::StageMultipliers;
 use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{BidRequest, Currency, Micros};
 
+use std::sync::Arc;
+
+use super::candidates::{base_candidates, imp_candidates};
 use super::*;
+use crate::bid::commit::{Outcome, commit};
+use crate::bid::snapshot::bitset::ones;
+use crate::events::token::Signer;
 use crate::model::{
     AdFormat, Advertiser, AdvertiserId, Campaign, CampaignId, CampaignStatus, Catalog, Creative,
     CreativeId, CreativeStatus, Targeting,
 };
+use crate::state::budget::Ledger;
+use crate::state::frequency::Frequency;
 
 fn campaign(id: i64, base: i64, max: i64) -> Campaign {
     Campaign {
@@ -102,11 +110,20 @@ fn settings() -> Settings {
         fx: FxRates::default(),
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
-        signer: crate::events::token::Signer::new(&[[9; 32]], 3600),
-        ledger: std::sync::Arc::new(crate::state::budget::Ledger::new(600, None)),
         move_ttl_secs: 86_400,
-        frequency: std::sync::Arc::new(crate::state::frequency::Frequency::new(1 << 16)),
     }
+}
+
+/// When the tests decide, unless they say otherwise.
+const NOW: UnixTime = UnixTime(1_700_000_000);
+
+/// `cat` compiled with fresh budgets at [`NOW`].
+fn build(cat: &Catalog) -> Snapshot {
+    Snapshot::build(cat, &settings(), &Ledger::new(600, None), NOW)
+}
+
+fn signer() -> Signer {
+    Signer::new(&[[9; 32]], 3600)
 }
 
 fn exchange(sends_burl: bool) -> ExchangeProfile {
@@ -137,26 +154,38 @@ fn catalog(campaigns: Vec<Campaign>, creatives: Vec<Creative>) -> Catalog {
     }
 }
 
-/// Runs `decide` on `json` and hands the outcome to `check`.
+/// Runs `decide` and `commit` on `json` and hands the outcome to `check`.
 fn run(snap: &Snapshot, json: &str, sends_burl: bool, check: impl FnOnce(Outcome<'_>)) {
     let user = UserView::unknown(Ok(()));
-    run_as(
-        snap,
-        json,
-        sends_burl,
-        &user,
-        UnixTime(1_700_000_000),
-        check,
-    );
+    run_as(snap, json, sends_burl, &user, NOW, check);
 }
 
-/// [`run`] for `user` at `now`.
+/// [`run`] for `user` at `now`, with no impression counted.
 fn run_as(
     snap: &Snapshot,
     json: &str,
     sends_burl: bool,
     user: &UserView,
     now: UnixTime,
+    check: impl FnOnce(Outcome<'_>),
+) {
+    run_with(
+        snap,
+        json,
+        sends_burl,
+        (user, now),
+        &Frequency::new(1024),
+        check,
+    );
+}
+
+/// [`run_as`] reading impressions from `frequency`.
+fn run_with(
+    snap: &Snapshot,
+    json: &str,
+    sends_burl: bool,
+    (user, now): (&UserView, UnixTime),
+    frequency: &dyn FrequencyCounts,
     check: impl FnOnce(Outcome<'_>),
 ) {
     let mut parser = openrtb::Parser::new();
@@ -166,9 +195,15 @@ fn run_as(
         exchange: &ex,
         now,
         user,
+        frequency,
+        seed: 7,
     };
     let mut scratch = Scratch::new();
-    check(decide(&req, snap, &ctx, &mut scratch));
+    let outcome = match decide(&req, snap, &ctx, &mut scratch) {
+        Err(reason) => Outcome::NoBid(reason),
+        Ok(_) => commit(&req, snap, &ctx, &signer(), &mut scratch),
+    };
+    check(outcome);
 }
 
 fn bids(o: Outcome<'_>) -> Vec<(String, String, i64, Option<u32>)> {
@@ -200,13 +235,10 @@ const BANNER: &str = r#"{"id":"r","imp":[{"id":"1","banner":{"format":[{"w":728,
 
 #[test]
 fn banner_bid_uses_a_requested_size_and_carries_notices() {
-    let snap = Snapshot::build(
-        &catalog(
-            vec![campaign(1, 2_000_000, 5_000_000)],
-            vec![html(10, 1, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
     run(&snap, BANNER, true, |o| {
         let Outcome::Bid(d) = o else { panic!("no bid") };
         let b = &d.bids[0];
@@ -228,7 +260,7 @@ fn banner_bid_uses_a_requested_size_and_carries_notices() {
         // Every notice carries the same signed token, which names this bid.
         let token = nurl.split("&t=").nth(1).unwrap();
         assert!(lurl.ends_with(&format!("&t={token}")));
-        let claims = settings().signer.verify(token, 1_700_000_000).unwrap();
+        let claims = signer().verify(token, 1_700_000_000).unwrap();
         assert_eq!(claims.campaign.0, 1);
         assert_eq!(
             format!("{:x}-{:x}", claims.bid.0, claims.bid.1),
@@ -241,13 +273,10 @@ fn banner_bid_uses_a_requested_size_and_carries_notices() {
 
 #[test]
 fn exchange_without_burl_gets_no_burl() {
-    let snap = Snapshot::build(
-        &catalog(
-            vec![campaign(1, 2_000_000, 5_000_000)],
-            vec![html(10, 1, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
     run(&snap, BANNER, false, |o| {
         let Outcome::Bid(d) = o else { panic!("no bid") };
         assert!(d.bids[0].burl.is_none());
@@ -256,13 +285,10 @@ fn exchange_without_burl_gets_no_burl() {
 
 #[test]
 fn first_price_bids_base_and_second_price_bids_max() {
-    let snap = Snapshot::build(
-        &catalog(
-            vec![campaign(1, 2_000_000, 5_000_000)],
-            vec![html(10, 1, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
     run(&snap, BANNER, true, |o| assert_eq!(bids(o)[0].2, 2_000_000));
     run(&snap, &BANNER.replace("\"at\":1", "\"at\":2"), true, |o| {
         assert_eq!(bids(o)[0].2, 5_000_000)
@@ -271,13 +297,10 @@ fn first_price_bids_base_and_second_price_bids_max() {
 
 #[test]
 fn first_price_raises_the_bid_to_the_floor_but_not_past_max() {
-    let snap = Snapshot::build(
-        &catalog(
-            vec![campaign(1, 2_000_000, 5_000_000)],
-            vec![html(10, 1, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
     run(
         &snap,
         &BANNER.replace("\"bidfloor\":1.0", "\"bidfloor\":3.5"),
@@ -294,13 +317,10 @@ fn first_price_raises_the_bid_to_the_floor_but_not_past_max() {
 
 #[test]
 fn eur_floor_is_converted_and_the_answer_never_falls_below_it() {
-    let snap = Snapshot::build(
-        &catalog(
-            vec![campaign(1, 1_000_000, 9_000_000)],
-            vec![html(10, 1, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![campaign(1, 1_000_000, 9_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
     let eur = BANNER.replace(
         "\"bidfloor\":1.0",
         "\"bidfloor\":3.333333,\"bidfloorcur\":\"EUR\"",
@@ -323,13 +343,10 @@ fn eur_floor_is_converted_and_the_answer_never_falls_below_it() {
 
 #[test]
 fn unsupported_answer_currency_is_no_bid() {
-    let snap = Snapshot::build(
-        &catalog(
-            vec![campaign(1, 1_000_000, 9_000_000)],
-            vec![html(10, 1, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![campaign(1, 1_000_000, 9_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
     run(
         &snap,
         &BANNER.replace("\"at\":1", "\"at\":1,\"cur\":[\"XYZ\"]"),
@@ -344,13 +361,10 @@ fn paused_and_out_of_flight_campaigns_never_bid() {
     paused.status = CampaignStatus::Paused;
     let mut future = campaign(2, 2_000_000, 5_000_000);
     future.flight_start = Some(UnixTime(1_800_000_000));
-    let snap = Snapshot::build(
-        &catalog(
-            vec![paused, future],
-            vec![html(10, 1, 300, 250), html(11, 2, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![paused, future],
+        vec![html(10, 1, 300, 250), html(11, 2, 300, 250)],
+    ));
     run(&snap, BANNER, true, |o| {
         assert_eq!(no_bid(o), NoBidReason::NoEligibleCampaign)
     });
@@ -372,7 +386,7 @@ fn the_most_valuable_eligible_campaign_wins() {
             html(12, 3, 300, 250),
         ],
     );
-    let snap = Snapshot::build(&cat, &settings());
+    let snap = build(&cat);
     run(&snap, BANNER, true, |o| assert_eq!(bids(o)[0].1, "2"));
     let de = BANNER.replace(
         "\"site\"",
@@ -389,7 +403,7 @@ fn blocked_category_and_advertiser_skip_to_the_next_campaign() {
         vec![campaign(1, 2_000_000, 5_000_000), other],
         vec![html(10, 1, 300, 250), html(11, 2, 300, 250)],
     );
-    let snap = Snapshot::build(&cat, &settings());
+    let snap = build(&cat);
     let bcat = BANNER.replace("\"at\":1", "\"at\":1,\"bcat\":[\"IAB17\"]");
     run(&snap, &bcat, true, |o| assert_eq!(bids(o)[0].1, "2"));
     let both = BANNER.replace(
@@ -403,13 +417,10 @@ fn blocked_category_and_advertiser_skip_to_the_next_campaign() {
 
 #[test]
 fn wseat_without_our_seat_blocks() {
-    let snap = Snapshot::build(
-        &catalog(
-            vec![campaign(1, 2_000_000, 5_000_000)],
-            vec![html(10, 1, 300, 250)],
-        ),
-        &settings(),
-    );
+    let snap = build(&catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
     run(
         &snap,
         &BANNER.replace("\"at\":1", "\"at\":1,\"wseat\":[\"other\"]"),
@@ -428,13 +439,10 @@ fn deal_catalog() -> Snapshot {
     let mut deal = campaign(1, 3_000_000, 10_000_000);
     deal.targeting.deal_ids = vec!["D1".into()];
     deal.targeting.deals_only = true;
-    Snapshot::build(
-        &catalog(
-            vec![deal, campaign(2, 1_000_000, 2_000_000)],
-            vec![html(10, 1, 300, 250), html(11, 2, 300, 250)],
-        ),
-        &settings(),
-    )
+    build(&catalog(
+        vec![deal, campaign(2, 1_000_000, 2_000_000)],
+        vec![html(10, 1, 300, 250), html(11, 2, 300, 250)],
+    ))
 }
 
 #[test]
@@ -475,7 +483,7 @@ fn multi_imp_requests_get_at_most_one_bid_per_imp() {
         ],
         vec![html(10, 1, 300, 250), html(11, 2, 728, 90)],
     );
-    let snap = Snapshot::build(&cat, &settings());
+    let snap = build(&cat);
     let req = r#"{"id":"r","imp":[{"id":"a","banner":{"w":300,"h":250}},{"id":"b","banner":{"w":728,"h":90}},{"id":"c","banner":{"w":1,"h":1}}],"at":1}"#;
     run(&snap, req, true, |o| {
         let b = bids(o);
@@ -491,7 +499,7 @@ fn native_bids_only_when_every_required_asset_can_be_filled() {
         vec![campaign(1, 2_000_000, 5_000_000)],
         vec![creative(10, 1, FixedCreative::Native(native_assets()))],
     );
-    let snap = Snapshot::build(&cat, &settings());
+    let snap = build(&cat);
     let ok = r#"{"id":"r","imp":[{"id":"1","native":{"request":{"assets":[{"id":1,"required":1,"title":{"len":25}},{"id":2,"img":{"type":1}}]}}}]}"#;
     run(&snap, ok, true, |o| {
         let Outcome::Bid(d) = o else { panic!() };
@@ -511,7 +519,7 @@ fn video_needs_an_accepted_mime_type_and_duration() {
         vec![campaign(1, 2_000_000, 5_000_000)],
         vec![creative(10, 1, vast(30))],
     );
-    let snap = Snapshot::build(&cat, &settings());
+    let snap = build(&cat);
     let ok = r#"{"id":"r","imp":[{"id":"1","video":{"mimes":["video/mp4"],"maxduration":30,"protocols":[2,7]}}]}"#;
     run(&snap, ok, true, |o| assert_eq!(bids(o)[0].3, Some(1280)));
     run(
@@ -537,7 +545,7 @@ fn a_stored_vast_document_that_does_not_parse_never_bids() {
         vec![campaign(1, 2_000_000, 5_000_000)],
         vec![creative(10, 1, broken)],
     );
-    let snap = Snapshot::build(&cat, &settings());
+    let snap = build(&cat);
     let ok = r#"{"id":"r","imp":[{"id":"1","video":{"mimes":["video/mp4"],"maxduration":30,"protocols":[2,7]}}]}"#;
     run(&snap, ok, true, |o| {
         assert_eq!(no_bid(o), NoBidReason::NoEligibleCampaign)
@@ -552,8 +560,20 @@ fn a_rebuilt_snapshot_serves_the_vast_document_parsed_for_the_last_one() {
     );
     let mut documents = crate::bid::snapshot::vast_documents::Documents::default();
     let document = |snap: &Snapshot| std::sync::Arc::clone(&snap.campaigns[0].videos[0].document);
-    let first = Snapshot::build_with(&cat, &settings(), &mut documents);
-    let again = Snapshot::build_with(&cat, &settings(), &mut documents);
+    let first = Snapshot::build_with(
+        &cat,
+        &settings(),
+        &Ledger::new(600, None),
+        NOW,
+        &mut documents,
+    );
+    let again = Snapshot::build_with(
+        &cat,
+        &settings(),
+        &Ledger::new(600, None),
+        NOW,
+        &mut documents,
+    );
     assert!(std::sync::Arc::ptr_eq(&document(&first), &document(&again)));
     assert_eq!(documents.parsed(), 1);
     // A new version of the creative (its document edited) is parsed anew
@@ -564,7 +584,13 @@ fn a_rebuilt_snapshot_serves_the_vast_document_parsed_for_the_last_one() {
             .document
             .replace("<InLine>", "<InLine><AdTitle>new</AdTitle>");
     }
-    let edited = Snapshot::build_with(&cat, &settings(), &mut documents);
+    let edited = Snapshot::build_with(
+        &cat,
+        &settings(),
+        &Ledger::new(600, None),
+        NOW,
+        &mut documents,
+    );
     assert_eq!(documents.parsed(), 2);
     let ok = r#"{"id":"r","imp":[{"id":"1","video":{"mimes":["video/mp4"],"maxduration":30,"protocols":[2,7]}}]}"#;
     run(&edited, ok, true, |o| match o {
@@ -577,7 +603,7 @@ fn a_rebuilt_snapshot_serves_the_vast_document_parsed_for_the_last_one() {
 fn formats_outside_the_campaign_targeting_are_not_served() {
     let mut c = campaign(1, 2_000_000, 5_000_000);
     c.targeting.formats = vec![AdFormat::Video];
-    let snap = Snapshot::build(&catalog(vec![c], vec![html(10, 1, 300, 250)]), &settings());
+    let snap = build(&catalog(vec![c], vec![html(10, 1, 300, 250)]));
     assert_eq!(snap.campaign_count(), 0);
 }
 
@@ -617,7 +643,7 @@ fn index_admits_exactly_the_campaigns_a_brute_force_scan_admits() {
         campaigns.push(c);
     }
     let cat = catalog(campaigns.clone(), creatives);
-    let snap = Snapshot::build(&cat, &settings());
+    let snap = build(&cat);
     let mut scratch = Scratch::new();
     for _ in 0..200 {
         let country = COUNTRIES[rng.next(4) as usize];
@@ -660,15 +686,6 @@ fn index_admits_exactly_the_campaigns_a_brute_force_scan_admits() {
 }
 
 #[test]
-fn bid_ids_are_written_in_hex_as_fmt_would() {
-    for v in [0, 1, 9, 10, 15, 16, 255, 0x18ea_e1e6_41a9_21f8, u64::MAX] {
-        let mut text = String::from("x");
-        push_hex(&mut text, v);
-        assert_eq!(text, format!("x{v:x}"));
-    }
-}
-
-#[test]
 fn daily_caps_count_in_their_own_time_zone_the_campaigns_and_the_advertisers() {
     use crate::model::{CapWindow, EventRecord, FrequencyCap};
 
@@ -704,12 +721,13 @@ fn daily_caps_count_in_their_own_time_zone_the_campaigns_and_the_advertisers() {
         view.key = Some(user);
         // Two the same New York day: at 21:00 the cap of two holds.
         let nine_pm = UnixTime(TUESDAY_UTC + 2 * 3_600);
-        run_as(&snap, BANNER, true, &view, nine_pm, |o| {
+        let f = &*effects.frequency;
+        run_with(&snap, BANNER, true, (&view, nine_pm), f, |o| {
             assert_eq!(no_bid(o), NoBidReason::FrequencyCapped, "{case}");
         });
         // New York's Tuesday begins at 05:00 UTC.
         let midnight = UnixTime(TUESDAY_UTC + 5 * 3_600);
-        run_as(&snap, BANNER, true, &view, midnight, |o| {
+        run_with(&snap, BANNER, true, (&view, midnight), f, |o| {
             assert_eq!(bids(o)[0].1, "1", "{case}");
         });
     }
@@ -748,26 +766,166 @@ fn a_paused_campaigns_impressions_count_for_its_advertisers_caps() {
         view.key = Some(key);
         view
     };
-    run_as(&snap, BANNER, true, &view(seen), now, |o| {
+    let f = &*effects.frequency;
+    run_with(&snap, BANNER, true, (&view(seen), now), f, |o| {
         assert_eq!(no_bid(o), NoBidReason::FrequencyCapped);
     });
-    run_as(&snap, BANNER, true, &view(unseen), now, |o| {
+    run_with(&snap, BANNER, true, (&view(unseen), now), f, |o| {
         assert_eq!(bids(o)[0].1, "2");
     });
 }
 
 /// The event worker's effects on a snapshot of `catalog`.
 fn effects_on(catalog: &Catalog) -> crate::events::apply::Effects {
-    use std::sync::Arc;
+    use crate::state::clock::SystemClock;
     let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
+    let audience = crate::state::audience::Audience::open(store, Arc::new(SystemClock));
+    let budgets = Arc::new(Ledger::new(600, None));
     crate::events::apply::Effects {
         snapshot: Arc::new(arc_swap::ArcSwap::from_pointee(Snapshot::build(
             catalog,
             &settings(),
+            &*budgets,
+            NOW,
         ))),
-        audience: Arc::new(crate::state::audience::Audience::open(store).unwrap().0),
+        audience: Arc::new(audience.unwrap().0),
+        budgets,
+        frequency: Arc::new(Frequency::new(1 << 16)),
         move_ttl_secs: 86_400,
         late: Default::default(),
         moved: Default::default(),
     }
+}
+
+/// A user the audience knows, whose consent allows counting.
+fn known_user(key: u64) -> UserView {
+    let mut view = UserView::unknown(Ok(()));
+    view.key = Some(audiences::keys::UserKey(key));
+    view
+}
+
+#[test]
+fn deciding_twice_makes_the_same_picks_and_changes_no_counter() {
+    use crate::state::budget::doubles::Counting;
+    use crate::state::frequency::doubles::MapCounts;
+    use std::sync::atomic::Ordering;
+
+    let mut capped = campaign(1, 2_000_000, 5_000_000);
+    capped.frequency.caps = vec![crate::model::FrequencyCap {
+        impressions: 3,
+        window: crate::model::CapWindow::Day,
+    }];
+    let cat = catalog(
+        vec![capped, campaign(2, 2_000_000, 4_000_000)],
+        vec![html(10, 1, 300, 250), html(11, 2, 728, 90)],
+    );
+    let budgets = Counting::default();
+    let snap = Snapshot::build(&cat, &settings(), &budgets, NOW);
+    let frequency = MapCounts::default();
+    let user = known_user(7);
+    let ex = exchange(true);
+    let ctx = BidContext {
+        exchange: &ex,
+        now: NOW,
+        user: &user,
+        frequency: &frequency,
+        seed: 11,
+    };
+    let json = r#"{"id":"r","imp":[{"id":"a","banner":{"w":300,"h":250}},{"id":"b","banner":{"w":728,"h":90}}],"at":1}"#;
+    let mut parser = openrtb::Parser::new();
+    let req: BidRequest<'_> = parser.parse(json.as_bytes()).unwrap();
+    let mut scratch = Scratch::new();
+    let first = decide(&req, &snap, &ctx, &mut scratch).unwrap().to_vec();
+    let again = decide(&req, &snap, &ctx, &mut scratch).unwrap().to_vec();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first, again, "the same inputs, the same picks");
+    for id in [1, 2] {
+        let account = budgets.of(CampaignId(id)).unwrap();
+        assert_eq!(account.checks.load(Ordering::Relaxed), 2, "read twice");
+        assert_eq!(
+            account.reserved.load(Ordering::Relaxed),
+            0,
+            "never reserved"
+        );
+        assert_eq!(account.settled.load(Ordering::Relaxed), 0);
+    }
+    assert!(
+        frequency.reads.load(Ordering::Relaxed) > 0,
+        "the caps were read"
+    );
+    assert_eq!(
+        frequency.writes.load(Ordering::Relaxed),
+        0,
+        "and nothing counted"
+    );
+
+    // The commit step is what reserves: once per pick.
+    let Outcome::Bid(d) = commit(&req, &snap, &ctx, &signer(), &mut scratch) else {
+        panic!("no bid")
+    };
+    assert_eq!(d.bids.len(), 2);
+    for id in [1, 2] {
+        let account = budgets.of(CampaignId(id)).unwrap();
+        assert_eq!(account.reserved.load(Ordering::Relaxed), 1);
+    }
+}
+
+#[test]
+fn a_pick_whose_reservation_fails_at_commit_is_not_bid() {
+    use crate::state::budget::Refused;
+    use crate::state::budget::doubles::Counting;
+
+    let cat = catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    );
+    let budgets = Counting::default();
+    let snap = Snapshot::build(&cat, &settings(), &budgets, NOW);
+    let frequency = Frequency::new(1024);
+    let user = UserView::unknown(Ok(()));
+    let ex = exchange(true);
+    let ctx = BidContext {
+        exchange: &ex,
+        now: NOW,
+        user: &user,
+        frequency: &frequency,
+        seed: 3,
+    };
+    let mut parser = openrtb::Parser::new();
+    let req: BidRequest<'_> = parser.parse(BANNER.as_bytes()).unwrap();
+    let mut scratch = Scratch::new();
+    assert_eq!(decide(&req, &snap, &ctx, &mut scratch).unwrap().len(), 1);
+    // Another bid takes the last room between the decision and the commit.
+    let account = budgets.of(CampaignId(1)).unwrap();
+    *account.refuse.lock().unwrap() = Some(Refused::Exhausted);
+    match commit(&req, &snap, &ctx, &signer(), &mut scratch) {
+        Outcome::NoBid(reason) => assert_eq!(reason, NoBidReason::BudgetExhausted),
+        Outcome::Bid(d) => panic!("bid without a reservation: {:?}", d.bids),
+    }
+}
+
+#[test]
+fn a_capped_user_is_refused_by_the_counts_the_context_reads() {
+    use crate::state::frequency::doubles::MapCounts;
+
+    let mut c = campaign(1, 2_000_000, 5_000_000);
+    c.frequency.caps = vec![crate::model::FrequencyCap {
+        impressions: 1,
+        window: crate::model::CapWindow::Day,
+    }];
+    let snap = build(&catalog(vec![c], vec![html(10, 1, 300, 250)]));
+    let counts = MapCounts::default();
+    let user = known_user(9);
+    run_with(&snap, BANNER, true, (&user, NOW), &counts, |o| {
+        assert_eq!(bids(o).len(), 1)
+    });
+    counts.record(
+        audiences::keys::UserKey(9),
+        crate::state::frequency::Subject::Campaign(CampaignId(1)),
+        UnixTime(NOW.0 - 60),
+        &crate::state::calendar::Calendar::Utc,
+    );
+    run_with(&snap, BANNER, true, (&user, NOW), &counts, |o| {
+        assert_eq!(no_bid(o), NoBidReason::FrequencyCapped)
+    });
 }

@@ -28,7 +28,8 @@ use bitset::Bitset;
 use trackers::{Tracked, Trackers};
 use vast_documents::Documents;
 
-use crate::bid::decision::{NoticePrefixes, Settings};
+use crate::bid::decision::Settings;
+use crate::bid::notices::NoticePrefixes;
 use audiences::StageMultipliers;
 
 use crate::model::{
@@ -36,7 +37,7 @@ use crate::model::{
     Creative, CreativeStatus, FrequencyRules, FunnelMoves, Inventory, ListFilter, ServingFragment,
     Targeting, UnixTime,
 };
-use crate::state::budget::{Account, Limits};
+use crate::state::budget::{Account, Budgets, Limits};
 use crate::state::calendar::Calendar;
 
 /// A banner creative: HTML for one size.
@@ -147,7 +148,7 @@ pub struct CompiledCampaign {
     /// Its budgets and pacing curve.
     pub limits: Limits,
     /// Its booked spend and reservations (shared with every snapshot).
-    pub account: Arc<Account>,
+    pub account: Arc<dyn Account>,
     /// Its own frequency caps and recency.
     pub frequency: FrequencyRules,
     /// Its advertiser's caps over all its campaigns.
@@ -238,16 +239,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A snapshot with no campaigns (nothing bids).
-    pub fn empty(settings: &Settings) -> Snapshot {
-        Snapshot::build(&Catalog::default(), settings)
-    }
-
-    /// Compiles `catalog`: drops what cannot bid (not active, finished, no
-    /// active creative for an allowed format), orders the rest by value and
-    /// indexes them.
-    pub fn build(catalog: &Catalog, settings: &Settings) -> Snapshot {
-        Snapshot::build_with(catalog, settings, &mut Documents::default())
+    /// Compiles `catalog` at `now`: drops what cannot bid (not active,
+    /// finished, no active creative for an allowed format), orders the
+    /// rest by value and indexes them. Each campaign holds its account
+    /// from `budgets`.
+    pub fn build(
+        catalog: &Catalog,
+        settings: &Settings,
+        budgets: &dyn Budgets,
+        now: UnixTime,
+    ) -> Snapshot {
+        Snapshot::build_with(catalog, settings, budgets, now, &mut Documents::default())
     }
 
     /// [`Snapshot::build`], taking VAST documents parsed for the last
@@ -255,9 +257,10 @@ impl Snapshot {
     pub fn build_with(
         catalog: &Catalog,
         settings: &Settings,
+        budgets: &dyn Budgets,
+        now: UnixTime,
         documents: &mut Documents,
     ) -> Snapshot {
-        let now = UnixTime::now();
         let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
         for cr in catalog
             .creatives
@@ -296,7 +299,7 @@ impl Snapshot {
                 let plan = assembly.plan(c, settings, false);
                 let (caps, zone) = owner(c);
                 let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
-                let build = (settings, now, &mut *documents);
+                let build = (settings, budgets, now, &mut *documents);
                 compile(c, own, plan, caps, calendars, build).map(|cc| (cc, &c.targeting))
             })
             .collect();
@@ -488,7 +491,7 @@ fn compile(
     plan: Option<Box<Plan>>,
     advertiser_caps: &FrequencyRules,
     (calendar, advertiser_calendar): (Calendar, Calendar),
-    (settings, now, documents): (&Settings, UnixTime, &mut Documents),
+    (settings, budgets, now, documents): (&Settings, &dyn Budgets, UnixTime, &mut Documents),
 ) -> Option<CompiledCampaign> {
     let t = &c.targeting;
     let allows = |f: AdFormat| t.formats.is_empty() || t.formats.contains(&f);
@@ -587,7 +590,7 @@ fn compile(
         videos,
         plan,
         limits: Limits::of(c),
-        account: settings.ledger.account(c, now),
+        account: budgets.account(c, now),
         frequency: c.frequency.clone(),
         advertiser_frequency: advertiser_caps.clone(),
         calendar,

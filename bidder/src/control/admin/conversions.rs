@@ -67,7 +67,7 @@ impl Admin {
         if self.settings.fx.rate(currency).is_none() {
             errors.push(FieldError::new("currency", "no exchange rate for it"));
         }
-        let now = UnixTime::now();
+        let now = self.clock.now();
         let at = input.at.unwrap_or(now);
         if at.0 > now.0 + 300 {
             errors.push(FieldError::new("at", "is in the future"));

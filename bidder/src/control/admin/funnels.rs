@@ -21,7 +21,6 @@ use crate::control::auth::Principal;
 use crate::control::uploads::UploadOptions;
 use crate::error::{ApiError, Body, FieldError};
 use crate::model::{AdvertiserId, Funnel, FunnelMoves, Job, StageNames, UnixTime, UploadMode};
-use crate::state::audience::now_secs;
 use crate::store::Member;
 
 /// A funnel to create or rename.
@@ -119,7 +118,7 @@ impl Admin {
     }
 
     fn view<'a>(&self, f: &'a Funnel) -> FunnelView<'a> {
-        let counts = self.audience.table.snapshot().counts(f.id);
+        let counts = self.audience.table().snapshot().counts(f.id);
         FunnelView {
             funnel: f,
             members_total: counts.iter().sum(),
@@ -232,7 +231,7 @@ impl Admin {
         let input = delete_body(body)?;
         let version = expected_version(headers, input.version)?;
         self.store.delete_funnel(f.id, version)?;
-        self.audience.forget_funnel(f.id);
+        self.audience.apply(&[f.id], &[]);
         Ok(no_content())
     }
 
@@ -342,7 +341,7 @@ impl Admin {
                 "eid needs a source (eid:<source>); other types take none",
             )]));
         }
-        self.audience.hasher.key(kind, source, id).ok_or_else(|| {
+        self.audience.hasher().key(kind, source, id).ok_or_else(|| {
             ApiError::Unprocessable(vec![FieldError::new("id", "identifies nobody")])
         })
     }
@@ -380,7 +379,7 @@ impl Admin {
                 })?
             }
         };
-        let now = now_secs();
+        let now = self.clock.now_secs();
         let m = Member {
             key,
             stage,
@@ -407,7 +406,7 @@ impl Admin {
         let m = self
             .store
             .member(f.id, key)?
-            .filter(|m| m.expires == 0 || m.expires > now_secs())
+            .filter(|m| m.expires == 0 || m.expires > self.clock.now_secs())
             .ok_or(ApiError::NotFound)?;
         json(
             StatusCode::OK,

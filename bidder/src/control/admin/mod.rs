@@ -43,10 +43,12 @@ pub use preview::CSP;
 
 use crate::bid::Settings;
 use crate::control::auth::{self, Principal, Role};
-use crate::error::{ApiError, Body, FieldError};
-use crate::model::Catalog;
-use crate::state::audience::Audience;
-use crate::store::{Store, StoreError};
+use crate::error::{ApiError, Body};
+use crate::state::audience::Audiences;
+use crate::state::budget::Budgets;
+use crate::state::catalog::CatalogSource;
+use crate::state::clock::SharedClock;
+use crate::store::Store;
 
 /// Where every admin route lives.
 pub const PREFIX: &str = "/api/v1/";
@@ -54,17 +56,16 @@ pub const PREFIX: &str = "/api/v1/";
 /// The OpenAPI description of this API, served without auth.
 const OPENAPI: &str = include_str!("../../../../docs/openapi.json");
 
-/// Hands a freshly loaded catalog to the bid path (compile and swap the
-/// snapshot).
-pub type Publish = Arc<dyn Fn(Catalog) + Send + Sync>;
-
 /// The admin API over one store.
 pub struct Admin {
     store: Arc<Store>,
-    audience: Arc<Audience>,
-    publish: Publish,
+    audience: Arc<dyn Audiences>,
+    /// Told after every committed catalog write; the bid path subscribes.
+    catalog: Arc<dyn CatalogSource>,
     /// What previews are rendered with (notice URLs, learning policy).
     settings: Arc<Settings>,
+    budgets: Arc<dyn Budgets>,
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for Admin {
@@ -187,23 +188,6 @@ impl<'p> Route<'p> {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::NotFound => ApiError::NotFound,
-            StoreError::Stale { expected, current } => {
-                ApiError::PreconditionFailed { expected, current }
-            }
-            StoreError::InUse(why) => ApiError::Conflict(why.to_owned()),
-            StoreError::MissingParent(what) => ApiError::Unprocessable(vec![FieldError::new(
-                format!("{what}_id"),
-                format!("no such {what}"),
-            )]),
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
 /// 403 unless `ok`.
 fn require(ok: bool) -> Result<(), ApiError> {
     if ok { Ok(()) } else { Err(ApiError::Forbidden) }
@@ -215,19 +199,23 @@ fn manages_campaigns(p: &Principal) -> bool {
 }
 
 impl Admin {
-    /// The admin API over `store`; `publish` receives the whole catalog after
-    /// every committed write.
+    /// The admin API over `store`; `catalog` is told after every
+    /// committed catalog write, and hands the bid path the new catalog.
     pub fn new(
         store: Arc<Store>,
-        audience: Arc<Audience>,
-        publish: Arc<dyn Fn(Catalog) + Send + Sync>,
+        audience: Arc<dyn Audiences>,
+        catalog: Arc<dyn CatalogSource>,
         settings: Arc<Settings>,
+        budgets: Arc<dyn Budgets>,
+        clock: SharedClock,
     ) -> Admin {
         Admin {
             store,
             audience,
-            publish,
+            catalog,
             settings,
+            budgets,
+            clock,
         }
     }
 
@@ -241,9 +229,14 @@ impl Admin {
         }
     }
 
-    /// The audience table and store.
-    pub fn audience(&self) -> &Arc<Audience> {
+    /// The audiences, for upload jobs.
+    pub fn audience(&self) -> &Arc<dyn Audiences> {
         &self.audience
+    }
+
+    /// The store, for upload jobs.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Answers one request under `/api/v1/`. Blocking (SQLite); the server
@@ -338,8 +331,6 @@ impl Admin {
 
     /// After a committed catalog write: hands the bid path the new state.
     fn publish(&self) -> Result<(), ApiError> {
-        let catalog = self.store.load_catalog()?;
-        (self.publish)(catalog);
-        Ok(())
+        Ok(self.catalog.changed()?)
     }
 }

@@ -210,7 +210,7 @@ impl Admin {
                 other => errors.push(FieldError::new(other, "unknown query parameter")),
             }
         }
-        let to = to.unwrap_or(UnixTime(UnixTime::now().0 + 60));
+        let to = to.unwrap_or(UnixTime(self.clock.now().0 + 60));
         let from = from.unwrap_or(UnixTime(to.0 - 7 * 86_400));
         if from.0 >= to.0 {
             errors.push(FieldError::new("from", "must be before to"));
@@ -259,8 +259,8 @@ impl Admin {
     /// `GET /api/v1/campaigns/{id}/budget`.
     pub(super) fn budget(&self, who: &Principal, id: i64) -> Result<Response<Body>, ApiError> {
         let c = self.visible_campaign(who, id)?;
-        let now = UnixTime::now();
-        let state = self.settings.ledger.account(&c, now).state(now);
+        let now = self.clock.now();
+        let state = self.budgets.account(&c, now).state(now);
         json(StatusCode::OK, &state, None)
     }
 }

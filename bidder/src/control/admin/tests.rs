@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::Admin;
 use crate::control::auth::{self, Role};
 use crate::model::{AdvertiserId, Catalog};
+use crate::state::catalog::CatalogSource;
 use crate::store::Store;
 
 /// A store with advertisers A (one campaign with a creative, one empty
@@ -67,21 +68,24 @@ impl Fixture {
     fn with_store(store: Arc<Store>) -> Fixture {
         let published = Arc::new(Mutex::new(Vec::new()));
         let sink = published.clone();
-        let (audience, _) = crate::state::audience::Audience::open(store.clone()).unwrap();
+        let clock: crate::state::clock::SharedClock = Arc::new(crate::state::clock::SystemClock);
+        let (audience, _) =
+            crate::state::audience::Audience::open(store.clone(), Arc::clone(&clock)).unwrap();
+        let catalog = crate::state::catalog::StoreCatalog::new(store.clone());
+        catalog.subscribe(Box::new(move |c: Catalog| sink.lock().unwrap().push(c)));
         let admin = Admin::new(
             store.clone(),
             Arc::new(audience),
-            Arc::new(move |c: Catalog| sink.lock().unwrap().push(c)),
+            Arc::new(catalog),
             Arc::new(crate::bid::Settings {
                 public_url: "https://bidder.test".into(),
                 fx: crate::bid::FxRates::from_map(&Default::default()).unwrap(),
                 bid_ttl_secs: None,
                 creative: Default::default(),
-                signer: crate::events::token::Signer::new(&[[9; 32]], 3600),
-                ledger: std::sync::Arc::new(crate::state::budget::Ledger::new(600, None)),
                 move_ttl_secs: 86_400,
-                frequency: std::sync::Arc::new(crate::state::frequency::Frequency::new(1 << 16)),
             }),
+            Arc::new(crate::state::budget::Ledger::new(600, None)),
+            clock,
         );
         let admin_token = auth::create_token(&store, Role::Admin, &[], "t")
             .unwrap()

@@ -1,43 +1,54 @@
 //! Budgets: per campaign, what it has booked, what its bids in flight have
 //! reserved, and how much of its day's budget it may have used by now
-//! (pacing).
+//! (pacing). The seam is two traits: [`Budgets`], every campaign's
+//! account, and [`Account`], one campaign's; [`ledger`] is the embedded
+//! implementation (atomics, spend loaded from SQLite).
 //!
-//! The bid path calls [`Account::try_reserve`]: atomics only, never blocks,
-//! never allocates. Everything else is cold path: booking spend when an
-//! event settles a bid ([`Account::settle`]), releasing on a loss, rolling
-//! the campaign's day at its own midnight ([`Ledger::tick`]), and
-//! checkpointing reservations to the store so that a crash errs on the side
-//! of underspending.
+//! # Consistency promise
+//! - **Never spend past the total.** A bid reserves its price (one
+//!   impression, in the campaign's currency) before it is sent. The
+//!   reservation is added first and the limits are checked after, with the
+//!   addition visible: two bids racing for the last room both see each
+//!   other and one (or both) backs out, so booked spend plus live
+//!   reservations never exceeds a budget.
+//! - **By how much a reservation can overshoot.** A reservation lives at
+//!   least `reservation_ttl` and at most 16/15 of it; then it is released
+//!   whether or not its outcome came. A win or bill that arrives after
+//!   that is still booked and counted as late: late wins are the only
+//!   spend by which a budget can be exceeded, at most the bids of one
+//!   reservation lifetime.
+//! - **Stale by at most one tick.** Booked spend is exact (each billing
+//!   point adds to it when it is recorded); the day rolls at the
+//!   campaign's own midnight on the first [`Budgets::tick`] after it.
 //!
-//! # Never overspending
-//! A bid reserves its price (per impression, in the campaign's currency)
-//! before it is sent. The reservation is added first and the limits are
-//! checked after, with the addition visible: two bids racing for the last
-//! room both see each other and one (or both) backs out, so booked spend
-//! plus live reservations never exceeds a budget. Reservations live in 16
-//! time buckets covering `reservation_ttl`; a bucket is recycled when its
-//! time comes round again, which releases the reservations of bids whose
-//! outcome never came (timeouts). The billing point (the bill, or the win
-//! on exchanges without `burl`) books the clearing price and releases the
-//! reservation; a loss releases it. A win whose reservation had already
-//! expired is still booked, and counted as late: those are the only spend
-//! a budget can be exceeded by.
+//! # Hot and cold
+//! The bid path calls [`Account::check`] (a read) in the pure decision and
+//! [`Account::try_reserve`] in the commit step: atomics only, never
+//! blocking, never allocating. Everything else is cold path: booking spend
+//! when an event settles a bid, releasing on a loss, rolling days, and
+//! checkpointing reservations so that a crash errs on the side of
+//! underspending.
+//!
+//! Why `dyn`: the snapshot holds each campaign's account as
+//! `Arc<dyn Account>`, so the decision reaches it without a lookup and the
+//! Redis implementation can hand out its own kind of account; the call is
+//! an indirect jump per candidate that reaches the budget check, a few
+//! nanoseconds against microseconds per request.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+pub mod ledger;
+mod pacing;
 
-use jiff::tz::TimeZone;
+#[cfg(test)]
+pub mod doubles;
+
+use std::sync::Arc;
+
 use openrtb::{Currency, Micros};
 use serde::Serialize;
 
 use crate::model::{Campaign, CampaignId, PacingMode, UnixTime};
-use crate::store::Store;
 
-/// Reservation buckets per account.
-const BUCKETS: usize = 16;
-/// The low 48 bits of a bucket hold micros; the high 16 the slot's tag.
-const AMOUNT: u64 = (1 << 48) - 1;
+pub use ledger::Ledger;
 
 /// A campaign's limits, as compiled into the bid snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,91 +92,26 @@ pub enum Settled {
 
 /// Every campaign's account. Accounts outlive snapshots: a rebuilt
 /// snapshot gets the same account for the same campaign.
-pub struct Ledger {
-    accounts: Mutex<HashMap<CampaignId, Arc<Account>>>,
-    slot_secs: i64,
-    store: Option<Arc<Store>>,
-}
-
-impl std::fmt::Debug for Ledger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger")
-            .field("slot_secs", &self.slot_secs)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Ledger {
-    /// A ledger whose reservations live at least `reservation_ttl_secs`,
-    /// loading booked spend from `store` (none: every account starts at
-    /// zero, for benchmarks and tests).
-    pub fn new(reservation_ttl_secs: u32, store: Option<Arc<Store>>) -> Ledger {
-        // A reservation lives between 15 and 16 slots.
-        let slot_secs = u64::from(reservation_ttl_secs.max(15)).div_ceil(BUCKETS as u64 - 1) as i64;
-        Ledger {
-            accounts: Mutex::new(HashMap::new()),
-            slot_secs,
-            store,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CampaignId, Arc<Account>>> {
-        self.accounts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The account of `c`, made (and loaded from the store) on first use;
-    /// its currency, time zone and limits updated to `c`'s.
-    pub fn account(&self, c: &Campaign, now: UnixTime) -> Arc<Account> {
-        let mut accounts = self.lock();
-        let account = accounts.entry(c.id).or_insert_with(|| {
-            Arc::new(Account::new(
-                c.id,
-                self.slot_secs,
-                c.currency,
-                Limits::of(c),
-            ))
-        });
-        let account = Arc::clone(account);
-        drop(accounts);
-        let zone_changed = account.set_rule(c);
-        if zone_changed || !account.loaded.load(Ordering::Acquire) {
-            account.roll(now, self.store.as_deref(), true);
-        }
-        account
-    }
+pub trait Budgets: Send + Sync {
+    /// The account of `c`, made (and loaded) on first use; its currency,
+    /// time zone and limits updated to `c`'s. Cold path (snapshot builds).
+    fn account(&self, c: &Campaign, now: UnixTime) -> Arc<dyn Account>;
 
     /// The account of campaign `id`, if a snapshot ever compiled it.
-    pub fn get(&self, id: CampaignId) -> Option<Arc<Account>> {
-        self.lock().get(&id).cloned()
-    }
+    fn get(&self, id: CampaignId) -> Option<Arc<dyn Account>>;
 
-    /// Every account.
-    pub fn accounts(&self) -> Vec<Arc<Account>> {
-        let mut all: Vec<_> = self.lock().values().cloned().collect();
-        all.sort_by_key(|a| a.id);
-        all
-    }
+    /// Every account, by campaign id.
+    fn accounts(&self) -> Vec<Arc<dyn Account>>;
 
     /// Once a second or so: starts a new day for every account whose
-    /// midnight has passed, and retries loading those the store failed.
-    pub fn tick(&self, now: UnixTime) {
-        for a in self.accounts() {
-            let due = now.0 >= a.day_end.load(Ordering::Acquire);
-            if due || !a.loaded.load(Ordering::Acquire) {
-                a.roll(
-                    now,
-                    self.store.as_deref(),
-                    !a.loaded.load(Ordering::Acquire),
-                );
-            }
-        }
-    }
+    /// midnight has passed, and retries loading those that failed.
+    fn tick(&self, now: UnixTime);
 
     /// What every account holds in reservations now (for the checkpoint).
-    pub fn reservations(&self, now: UnixTime) -> Vec<(CampaignId, Micros)> {
+    fn reservations(&self, now: UnixTime) -> Vec<(CampaignId, Micros)> {
         self.accounts()
             .iter()
-            .map(|a| (a.id, a.reserved(a.slot(now.0))))
+            .map(|a| (a.id(), a.state(now).reserved_micros))
             .filter(|(_, m)| m.0 > 0)
             .collect()
     }
@@ -173,46 +119,43 @@ impl Ledger {
     /// After a restart: holds what the last checkpoint found reserved, as
     /// if those bids had just been sent (their outcomes arrive as late
     /// events), so that a crash cannot make room for more spend.
-    pub fn restore(&self, held: &[(CampaignId, Micros)], now: UnixTime) {
-        for (id, m) in held {
-            if let Some(a) = self.get(*id) {
-                a.add(a.slot(now.0), m.0);
-            }
-        }
-    }
+    fn restore(&self, held: &[(CampaignId, Micros)], now: UnixTime);
 }
 
-/// One campaign's money: booked spend, reservations, its current day.
-pub struct Account {
+/// One campaign's money.
+pub trait Account: Send + Sync + std::fmt::Debug {
     /// The campaign.
-    pub id: CampaignId,
-    slot_secs: i64,
-    buckets: [AtomicU64; BUCKETS],
-    booked_day: AtomicI64,
-    booked_total: AtomicI64,
-    day_start: AtomicI64,
-    day_end: AtomicI64,
-    loaded: AtomicBool,
-    late: AtomicU64,
-    late_micros: AtomicI64,
-    /// Cold path only: what the admin API last said.
-    rule: Mutex<Rule>,
-}
+    fn id(&self) -> CampaignId;
 
-#[derive(Debug, Clone)]
-struct Rule {
-    currency: Currency,
-    limits: Limits,
-    zone_name: String,
-    zone: TimeZone,
-}
+    /// The campaign's currency (of every amount here).
+    fn currency(&self) -> Currency;
 
-impl std::fmt::Debug for Account {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
+    /// Hot path, a read: whether a bid costing `cost` at `now` would be
+    /// reserved, the pacing throttle drawing `u`. Changes nothing.
+    fn check(&self, limits: &Limits, cost: Micros, now: UnixTime, u: u32) -> Result<(), Refused>;
+
+    /// Hot path: reserves `cost` for a bid at `now` if the budgets have
+    /// room and pacing lets it through (the same verdict as [`check`]
+    /// unless another bid took the room in between).
+    ///
+    /// [`check`]: Account::check
+    fn try_reserve(
+        &self,
+        limits: &Limits,
+        cost: Micros,
+        now: UnixTime,
+        u: u32,
+    ) -> Result<(), Refused>;
+
+    /// The billing point of a bid made at `issued` that reserved
+    /// `reserved`: books `cost` (at `at`) and releases the reservation.
+    fn settle(&self, issued: UnixTime, reserved: Micros, cost: Micros, at: UnixTime) -> Settled;
+
+    /// A loss: releases the reservation of a bid made at `issued`.
+    fn release(&self, issued: UnixTime, reserved: Micros, now: UnixTime);
+
+    /// The account as the API and `/metrics` show it.
+    fn state(&self, now: UnixTime) -> BudgetState;
 }
 
 /// An account as the API and `/metrics` show it.
@@ -249,335 +192,6 @@ pub struct BudgetState {
     pub late_wins: u64,
     /// What those late wins booked.
     pub late_micros: Micros,
-}
-
-impl Account {
-    fn new(id: CampaignId, slot_secs: i64, currency: Currency, limits: Limits) -> Account {
-        Account {
-            id,
-            slot_secs,
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            booked_day: AtomicI64::new(0),
-            booked_total: AtomicI64::new(0),
-            day_start: AtomicI64::new(0),
-            // Until the first roll, every bid is refused (see `loaded`).
-            day_end: AtomicI64::new(0),
-            loaded: AtomicBool::new(false),
-            late: AtomicU64::new(0),
-            late_micros: AtomicI64::new(0),
-            rule: Mutex::new(Rule {
-                currency,
-                limits,
-                zone_name: "UTC".into(),
-                zone: TimeZone::UTC,
-            }),
-        }
-    }
-
-    fn rule(&self) -> Rule {
-        self.rule.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Takes `c`'s currency, limits and zone; whether the zone changed.
-    fn set_rule(&self, c: &Campaign) -> bool {
-        let mut r = self.rule.lock().unwrap_or_else(|e| e.into_inner());
-        r.currency = c.currency;
-        r.limits = Limits::of(c);
-        if r.zone_name == c.pacing.time_zone {
-            return false;
-        }
-        // Validated by the admin API; an unknown zone (a tz database
-        // change) falls back to UTC rather than stopping the campaign.
-        r.zone = TimeZone::get(&c.pacing.time_zone).unwrap_or(TimeZone::UTC);
-        r.zone_name = c.pacing.time_zone.clone();
-        true
-    }
-
-    /// The campaign's currency.
-    pub fn currency(&self) -> Currency {
-        self.rule().currency
-    }
-
-    fn slot(&self, now: i64) -> i64 {
-        now.div_euclid(self.slot_secs)
-    }
-
-    /// Sets the current day to the one holding `now` and, when `reload`
-    /// (or a new day began), takes booked spend from the store.
-    fn roll(&self, now: UnixTime, store: Option<&Store>, reload: bool) {
-        let rule = self.rule();
-        let (start, end) = day_bounds(&rule.zone, now);
-        let new_day = start != self.day_start.load(Ordering::Acquire);
-        if !new_day && !reload {
-            return;
-        }
-        let spent = match store {
-            Some(s) => s.spend_since(self.id, UnixTime(start)),
-            None => Ok((
-                Micros(if new_day {
-                    0
-                } else {
-                    self.booked_day.load(Ordering::Acquire)
-                }),
-                Micros(self.booked_total.load(Ordering::Acquire)),
-            )),
-        };
-        match spent {
-            Ok((day, total)) => {
-                self.day_start.store(start, Ordering::Release);
-                self.day_end.store(end, Ordering::Release);
-                self.booked_day.store(day.0, Ordering::Release);
-                self.booked_total.store(total.0, Ordering::Release);
-                self.loaded.store(true, Ordering::Release);
-            }
-            Err(e) => {
-                // Bidding without knowing what was spent could overspend.
-                self.loaded.store(false, Ordering::Release);
-                tracing::error!(campaign = self.id.0, error = %e, "spend not loaded; not bidding");
-            }
-        }
-    }
-
-    /// Reserves `cost` (one impression at the bid price, in the campaign's
-    /// currency) for a bid at `now`, if the budgets have room and pacing
-    /// lets it through. `u` is a uniform random draw (the throttle).
-    pub fn try_reserve(
-        &self,
-        limits: &Limits,
-        cost: Micros,
-        now: UnixTime,
-        u: u32,
-    ) -> Result<(), Refused> {
-        if !self.loaded.load(Ordering::Acquire) {
-            return Err(Refused::Exhausted);
-        }
-        let slot = self.slot(now.0);
-        let day = self.booked_day.load(Ordering::Acquire);
-        let total = self.booked_total.load(Ordering::Acquire);
-        let reserved = self.reserved(slot).0;
-        if !fits(limits, day + reserved + cost.0, total + reserved + cost.0) {
-            return Err(Refused::Exhausted);
-        }
-        if limits.mode != PacingMode::Asap && limits.daily.0 > 0 {
-            let curve = self.curve(limits, now);
-            if !curve.lets_through(day + reserved, u) {
-                return Err(Refused::Paced);
-            }
-        }
-        self.add(slot, cost.0);
-        // Checked again with our own reservation in: of bids racing for
-        // the last room, none that sees the limit crossed keeps its
-        // reservation.
-        let reserved = self.reserved(slot).0;
-        let (day, total) = (
-            self.booked_day.load(Ordering::Acquire),
-            self.booked_total.load(Ordering::Acquire),
-        );
-        if !fits(limits, day + reserved, total + reserved) {
-            self.remove(slot, cost.0);
-            return Err(Refused::Exhausted);
-        }
-        Ok(())
-    }
-
-    /// The curve's allowance at `now`.
-    fn curve(&self, limits: &Limits, now: UnixTime) -> Curve {
-        let (start, end) = (
-            self.day_start.load(Ordering::Acquire),
-            self.day_end.load(Ordering::Acquire),
-        );
-        Curve::at(limits, start, end, now.0)
-    }
-
-    /// Held for bids in flight at `slot`.
-    fn reserved(&self, slot: i64) -> Micros {
-        let mut sum = 0i64;
-        for (i, b) in self.buckets.iter().enumerate() {
-            let live = slot - (slot - i as i64).rem_euclid(BUCKETS as i64);
-            let v = b.load(Ordering::Acquire);
-            if v >> 48 == tag(live) {
-                sum += (v & AMOUNT) as i64;
-            }
-        }
-        Micros(sum)
-    }
-
-    fn add(&self, slot: i64, amount: i64) {
-        let b = &self.buckets[slot.rem_euclid(BUCKETS as i64) as usize];
-        let amount = amount.max(0) as u64;
-        let _ = b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-            Some(if v >> 48 == tag(slot) {
-                (v & !AMOUNT) | ((v & AMOUNT) + amount).min(AMOUNT)
-            } else {
-                (tag(slot) << 48) | amount.min(AMOUNT)
-            })
-        });
-    }
-
-    /// Takes `amount` out of `slot`'s bucket; false when that bucket has
-    /// been recycled since (the reservation had expired).
-    fn remove(&self, slot: i64, amount: i64) -> bool {
-        let b = &self.buckets[slot.rem_euclid(BUCKETS as i64) as usize];
-        let amount = amount.max(0) as u64;
-        b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-            (v >> 48 == tag(slot)).then(|| (v & !AMOUNT) | (v & AMOUNT).saturating_sub(amount))
-        })
-        .is_ok()
-    }
-
-    /// The billing point of a bid made at `issued` that reserved
-    /// `reserved`: books `cost` (at `at`) and releases the reservation.
-    /// Booked before released, so the two never both miss.
-    pub fn settle(
-        &self,
-        issued: UnixTime,
-        reserved: Micros,
-        cost: Micros,
-        at: UnixTime,
-    ) -> Settled {
-        self.book(cost, at);
-        let slot = self.slot(issued.0);
-        let live = self.slot(at.0) - slot < BUCKETS as i64;
-        if live && self.remove(slot, reserved.0) {
-            Settled::OnTime
-        } else {
-            self.late.fetch_add(1, Ordering::Relaxed);
-            self.late_micros.fetch_add(cost.0, Ordering::Relaxed);
-            Settled::Late
-        }
-    }
-
-    /// A loss: releases the reservation of a bid made at `issued`.
-    pub fn release(&self, issued: UnixTime, reserved: Micros, now: UnixTime) {
-        let slot = self.slot(issued.0);
-        if self.slot(now.0) - slot < BUCKETS as i64 {
-            self.remove(slot, reserved.0);
-        }
-    }
-
-    /// Adds booked spend (already in the store) at `at`.
-    pub fn book(&self, cost: Micros, at: UnixTime) {
-        self.booked_total.fetch_add(cost.0, Ordering::AcqRel);
-        if at.0 >= self.day_start.load(Ordering::Acquire) {
-            self.booked_day.fetch_add(cost.0, Ordering::AcqRel);
-        }
-    }
-
-    /// The account as the API shows it.
-    pub fn state(&self, now: UnixTime) -> BudgetState {
-        let rule = self.rule();
-        let limits = rule.limits;
-        let day = Micros(self.booked_day.load(Ordering::Acquire));
-        let total = Micros(self.booked_total.load(Ordering::Acquire));
-        let reserved = self.reserved(self.slot(now.0));
-        let curve = self.curve(&limits, now);
-        let committed = day.0 + reserved.0;
-        let paced = limits.mode != PacingMode::Asap && limits.daily.0 > 0;
-        let bid_share = if paced { curve.share(committed) } else { 1.0 };
-        let state = if limits.total.0 > 0 && total.0 + reserved.0 >= limits.total.0 {
-            "total_exhausted"
-        } else if limits.daily.0 > 0 && committed >= limits.daily.0 {
-            "daily_exhausted"
-        } else if bid_share <= 0.0 {
-            "paused_by_pacing"
-        } else if bid_share < 1.0 {
-            "throttled"
-        } else {
-            "on_pace"
-        };
-        BudgetState {
-            currency: rule.currency,
-            daily_budget_micros: limits.daily,
-            total_budget_micros: limits.total,
-            spent_today_micros: day,
-            spent_total_micros: total,
-            reserved_micros: reserved,
-            time_zone: rule.zone_name,
-            day_start: UnixTime(self.day_start.load(Ordering::Acquire)),
-            day_end: UnixTime(self.day_end.load(Ordering::Acquire)),
-            pacing: limits.mode,
-            allowed_now_micros: Micros(if paced { curve.allowed } else { limits.daily.0 }),
-            bid_share,
-            state,
-            late_wins: self.late.load(Ordering::Relaxed),
-            late_micros: Micros(self.late_micros.load(Ordering::Relaxed)),
-        }
-    }
-}
-
-fn tag(slot: i64) -> u64 {
-    (slot as u64) & 0xffff
-}
-
-fn fits(limits: &Limits, day: i64, total: i64) -> bool {
-    (limits.daily.0 == 0 || day <= limits.daily.0)
-        && (limits.total.0 == 0 || total <= limits.total.0)
-}
-
-/// Where the campaign day's curve stands at one moment.
-#[derive(Debug, Clone, Copy)]
-struct Curve {
-    /// What may have been spent by now.
-    allowed: i64,
-    /// Spend beyond `allowed` over which bids are throttled from all to
-    /// none: half an hour of an even day.
-    slack: i64,
-}
-
-impl Curve {
-    fn at(limits: &Limits, start: i64, end: i64, now: i64) -> Curve {
-        let daily = i128::from(limits.daily.0);
-        let len = i128::from((end - start).max(1));
-        let t = i128::from((now - start).clamp(0, end - start));
-        let allowed = match limits.mode {
-            PacingMode::Even => daily * t / len,
-            // 1 - (1 - t)^2 = t (2 - t)
-            PacingMode::FrontLoaded => daily * t * (2 * len - t) / (len * len),
-            PacingMode::Asap => daily,
-        };
-        Curve {
-            allowed: allowed as i64,
-            slack: (limits.daily.0 / 48).max(1),
-        }
-    }
-
-    /// Whether a bid drawn `u` passes when `committed` is booked or held
-    /// today: all pass up to the curve, none `slack` beyond it, and in
-    /// between a share falling in proportion (smooth throttling rather
-    /// than stop and start).
-    fn lets_through(&self, committed: i64, u: u32) -> bool {
-        let room = self.allowed + self.slack - committed;
-        if room >= self.slack {
-            return true;
-        }
-        if room <= 0 {
-            return false;
-        }
-        // u / 2^32 < room / slack
-        (i128::from(u) * i128::from(self.slack)) < (i128::from(room) << 32)
-    }
-
-    fn share(&self, committed: i64) -> f64 {
-        let room = self.allowed + self.slack - committed;
-        (room as f64 / self.slack as f64).clamp(0.0, 1.0)
-    }
-}
-
-/// Start and end (Unix seconds) of the day in `zone` holding `now`.
-fn day_bounds(zone: &TimeZone, now: UnixTime) -> (i64, i64) {
-    let fallback = (
-        now.0.div_euclid(86_400) * 86_400,
-        now.0.div_euclid(86_400) * 86_400 + 86_400,
-    );
-    let Ok(ts) = jiff::Timestamp::from_second(now.0) else {
-        return fallback;
-    };
-    let zoned = ts.to_zoned(zone.clone());
-    let bounds = zoned.start_of_day().and_then(|start| {
-        let end = start.tomorrow()?.start_of_day()?;
-        Ok((start.timestamp().as_second(), end.timestamp().as_second()))
-    });
-    bounds.unwrap_or(fallback)
 }
 
 /// The reservation for a bid at CPM `price` in the campaign's currency:

@@ -1,5 +1,8 @@
 use std::sync::atomic::AtomicU64;
 
+use std::sync::atomic::Ordering;
+
+use super::pacing::Curve;
 use super::*;
 use crate::model::{AdvertiserId, CampaignStatus, Pacing};
 
@@ -225,7 +228,7 @@ fn throttling_is_smooth_between_the_curve_and_the_slack() {
 fn a_campaign_day_starts_at_its_own_midnight() {
     let ledger = Ledger::new(600, None);
     let c = campaign(1_000, 0, PacingMode::Even, "Europe/Berlin");
-    let a = ledger.account(&c, UnixTime(DAY + 3_600 * 12));
+    let a = ledger.local(&c, UnixTime(DAY + 3_600 * 12));
     let s = a.state(UnixTime(DAY + 3_600 * 12));
     // Berlin is UTC+1 in November: its day began at 23:00 UTC.
     assert_eq!(s.day_start, UnixTime(DAY - 3_600));

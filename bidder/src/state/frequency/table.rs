@@ -1,24 +1,17 @@
-//! Per-user impression counts for frequency caps and recency: a fixed-size,
-//! open-addressed table of atomics keyed by (user key, campaign) and (user
-//! key, advertiser).
+//! The embedded frequency counts: a fixed-size, open-addressed table of
+//! atomics keyed by (user key, campaign) and (user key, advertiser).
 //!
-//! The bid path only reads ([`Frequency::seen`]): a few atomic loads, no
-//! lock, no allocation. One thread writes (the event worker, on counted
-//! impressions, and the rebuild from the event log at start). When the
-//! probe window is full, the entry seen longest ago is replaced: a user
-//! forgotten that way can be shown once more than the cap, never fewer.
-//! Only users whose consent allows per-user state have a key at all.
-//!
-//! Windows are calendar windows: the clock hour, the day, the week from
-//! Monday, in the [`Calendar`] the caller names (the campaign's or the
-//! advertiser's time zone). One entry keeps the time of the last impression
-//! and the counts of the hour, day and week it fell in.
+//! The bid path only reads: a few atomic loads, no lock, no allocation.
+//! One thread writes (the event worker, on counted impressions, and the
+//! rebuild from the event log at start). When the probe window is full,
+//! the entry seen longest ago is replaced.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use audiences::keys::UserKey;
 
-use crate::model::{AdvertiserId, CampaignId, CapWindow, FrequencyRules, UnixTime};
+use super::{FrequencyCounts, Seen, Subject};
+use crate::model::UnixTime;
 use crate::state::calendar::Calendar;
 
 const EMPTY: u64 = 0;
@@ -26,103 +19,6 @@ const EMPTY: u64 = 0;
 const BUSY: u64 = 1;
 /// Slots probed per key.
 const PROBE: usize = 8;
-
-/// Whose impressions are counted for a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
-    /// One campaign.
-    Campaign(CampaignId),
-    /// All of an advertiser's campaigns.
-    Advertiser(AdvertiserId),
-}
-
-/// What one user has been shown of one subject.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Seen {
-    /// When last, Unix seconds (0: never).
-    pub last: u32,
-    /// In the hour of `last`.
-    pub hour: u8,
-    /// In the day of `last`.
-    pub day: u8,
-    /// In the week of `last`.
-    pub week: u8,
-}
-
-impl Seen {
-    fn pack(self) -> u64 {
-        (u64::from(self.last) << 32)
-            | (u64::from(self.hour) << 16)
-            | (u64::from(self.day) << 8)
-            | u64::from(self.week)
-    }
-
-    fn unpack(v: u64) -> Seen {
-        Seen {
-            last: (v >> 32) as u32,
-            hour: (v >> 16) as u8,
-            day: (v >> 8) as u8,
-            week: v as u8,
-        }
-    }
-
-    /// The entry as of `now`: the counts of windows of `cal` that have
-    /// passed since the last impression are zero.
-    fn current(self, now: u32, cal: &Calendar) -> Seen {
-        if self.last == 0 {
-            return Seen::default();
-        }
-        let (then, now) = (cal.windows(self.last), cal.windows(now));
-        let kept = |same: bool, n: u8| if same { n } else { 0 };
-        Seen {
-            last: self.last,
-            hour: kept(then.hour == now.hour, self.hour),
-            day: kept(then.day == now.day, self.day),
-            week: kept(then.week == now.week, self.week),
-        }
-    }
-
-    /// Impressions in `window` of `cal` as of `now` (zero once the window
-    /// of the last impression has passed).
-    pub fn count(&self, window: CapWindow, now: u32, cal: &Calendar) -> u32 {
-        self.current(now, cal).get(window)
-    }
-
-    fn get(&self, window: CapWindow) -> u32 {
-        u32::from(match window {
-            CapWindow::Hour => self.hour,
-            CapWindow::Day => self.day,
-            CapWindow::Week => self.week,
-        })
-    }
-
-    /// The entry after one more impression at `at`.
-    fn plus_one(self, at: u32, cal: &Calendar) -> Seen {
-        let c = self.current(at, cal);
-        Seen {
-            last: at.max(self.last),
-            hour: c.hour.saturating_add(1),
-            day: c.day.saturating_add(1),
-            week: c.week.saturating_add(1),
-        }
-    }
-
-    /// Whether `rules`, counted in `cal`, allow one more impression at
-    /// `now`.
-    pub fn allows(&self, rules: &FrequencyRules, now: u32, cal: &Calendar) -> bool {
-        if self.last == 0 {
-            return true;
-        }
-        if rules.min_gap_secs > 0 && now.saturating_sub(self.last) < rules.min_gap_secs {
-            return false;
-        }
-        let c = self.current(now, cal);
-        rules
-            .caps
-            .iter()
-            .all(|cap| c.get(cap.window) < cap.impressions)
-    }
-}
 
 struct Slot {
     key: AtomicU64,
@@ -176,9 +72,11 @@ impl Frequency {
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }
+}
 
+impl FrequencyCounts for Frequency {
     /// What `user` has been shown of `subject`. Never blocks.
-    pub fn seen(&self, user: UserKey, subject: Subject) -> Seen {
+    fn seen(&self, user: UserKey, subject: Subject) -> Seen {
         let key = key_of(user, subject);
         let start = key as usize & self.mask;
         for i in 0..PROBE {
@@ -200,25 +98,12 @@ impl Frequency {
         Seen::default()
     }
 
-    /// Whether `user` may be shown a campaign with `rules`, counted in
-    /// `cal`, at `now`.
-    pub fn allows(
-        &self,
-        user: UserKey,
-        subject: Subject,
-        rules: &FrequencyRules,
-        now: UnixTime,
-        cal: &Calendar,
-    ) -> bool {
-        rules.is_empty() || self.seen(user, subject).allows(rules, clamp(now), cal)
-    }
-
     /// Counts one impression of `subject` to `user` at `at`, in the windows
     /// of `cal` (the calendar its caps are read in). Only one thread may
     /// call this at a time (the event worker).
-    pub fn record(&self, user: UserKey, subject: Subject, at: UnixTime, cal: &Calendar) {
+    fn record(&self, user: UserKey, subject: Subject, at: UnixTime, cal: &Calendar) {
         let key = key_of(user, subject);
-        let at = clamp(at);
+        let at = super::clamp(at);
         let start = key as usize & self.mask;
         let mut victim: Option<(usize, u32)> = None;
         for i in 0..PROBE {
@@ -252,14 +137,10 @@ impl Frequency {
     }
 }
 
-fn clamp(t: UnixTime) -> u32 {
-    t.0.clamp(0, i64::from(u32::MAX)) as u32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::FrequencyCap;
+    use crate::model::{AdvertiserId, CampaignId, CapWindow, FrequencyCap, FrequencyRules};
 
     const UTC: &Calendar = &Calendar::Utc;
 

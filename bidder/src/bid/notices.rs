@@ -1,0 +1,298 @@
+//! A bid's own text: its process-unique id, its signed token and the
+//! notice URLs (`{public_url}/events/{win,bill,loss}` with the exchange's
+//! macros in place), and its markup with the trackers filled in. When an
+//! exchange does not call `burl`, the win notice is the billing point and
+//! no `burl` is sent.
+//!
+//! Writes into the request's text buffer; the fixed parts of every URL are
+//! the snapshot's ([`NoticePrefixes`]). Never allocates per bid.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use audiences::Stage;
+use creative::native::{Links, render_native_with};
+use openrtb::Imp;
+use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_LOSS, AUCTION_PRICE};
+
+use super::commit::reported_stage;
+use super::decision::{BidContext, Chosen, Origin, Pick, assembled_item};
+use super::snapshot::Snapshot;
+use crate::events::token::{Claims, Signer, auction_hash};
+
+/// Where one bid's strings are in the text buffer.
+#[derive(Debug)]
+pub(crate) struct Notices {
+    pub(crate) id: Range<usize>,
+    pub(crate) nurl: Range<usize>,
+    pub(crate) burl: Option<Range<usize>>,
+    pub(crate) lurl: Range<usize>,
+    /// The markup as sent: an assembled creative rendered with this bid's
+    /// trackers, or a fixed one with its impression tracker added.
+    pub(crate) adm: Range<usize>,
+}
+
+/// A process-unique bid id and the notice URLs, written into `text`. The
+/// URLs carry the user's stage (`-` when unknown), so that what the notices
+/// report can be attributed to it.
+pub(crate) fn write(
+    (request_id, imp_req): (&str, &Imp<'_>),
+    pick: &Pick,
+    (ctx, origin): (&BidContext<'_>, &Origin),
+    snap: &Snapshot,
+    signer: &Signer,
+    text: &mut String,
+) -> Notices {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    // Bid ids must not repeat across restarts either: prefix the counter
+    // with the process start time in nanoseconds.
+    let process = *PROCESS.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let start = text.len();
+    push_hex(text, process);
+    text.push('-');
+    push_hex(text, n);
+    let id = start..text.len();
+
+    let (creative, stage, price) = (&pick.creative, pick.stage, pick.price);
+    let c = &snap.campaigns[pick.campaign];
+    // The URLs show the user's stage as known (`-`: unknown or not to be
+    // used). An assembled creative was chosen for a stage (unknown users
+    // count as unaware): its reactions teach that stage, and reports count
+    // the bid and its events there.
+    let stage_name = stage.map_or("-", Stage::as_str);
+    let stage = reported_stage(creative, stage);
+    // Everything the notices will claim, signed once for all of them.
+    let token = signer.sign(&Claims {
+        issued: ctx.now.0.clamp(0, i64::from(u32::MAX)) as u32,
+        exchange: ctx.exchange.index,
+        campaign: c.id,
+        price,
+        stage,
+        combo: match creative {
+            Chosen::Assembled { item, .. } => Some(assembled_item(c, *item).key),
+            _ => None,
+        },
+        user: ctx.user.key,
+        bid: (process, n),
+        auction: auction_hash(request_id, &imp_req.id),
+        currency: origin.cur,
+        country: origin.country,
+        device_type: origin.device_type,
+    });
+    // The markup of an assembled creative carries the bid's tail in its
+    // trackers: the stage and the probability the combination was drawn
+    // with (for offline evaluation), and the token, which names the bid.
+    let mut adm = 0..0;
+    if let Chosen::Assembled { item, ppm, stage } = creative {
+        let mut tail = StackText::<256>::new();
+        for piece in [
+            "&stage=",
+            stage.as_str(),
+            "&pp=",
+            itoa::Buffer::new().format(*ppm),
+            "&t=",
+            token.as_str(),
+        ] {
+            let _ = tail.write_str(piece);
+        }
+        let start = text.len();
+        let native = imp_req.native.as_ref().map(|n| &n.request);
+        // The fit was checked when it was drawn; a failure here leaves an
+        // empty adm only if that check and this render disagree.
+        let _ = assembled_item(c, *item).write(tail.as_str(), native, text);
+        adm = start..text.len();
+    }
+    // A fixed creative gets the impression tracker added: a 1x1 pixel after
+    // the HTML, an `<Impression>` in the VAST document, an event tracker in
+    // the native response. Without it frequency caps, funnel moves and
+    // reports would never see the impressions of fixed creatives. Clicks
+    // go through the click tracker for the same reason: where the HTML
+    // says `${CLICK_URL}`, first in VAST's `<VideoClicks>`, as the native
+    // link. The snapshot placed them; the bid fills in its tail.
+    if !matches!(creative, Chosen::Assembled { .. }) {
+        let start = text.len();
+        match creative {
+            Chosen::Banner(k) => c.banners[*k].markup.write(stage_name, token.as_str(), text),
+            Chosen::Video(k) => c.videos[*k]
+                .document
+                .write(stage_name, token.as_str(), text),
+            Chosen::Native(k, _) => {
+                if let Some(native) = &imp_req.native {
+                    let ad = &c.natives[*k];
+                    let mut tail = StackText::<256>::new();
+                    for piece in ["&stage=", stage_name, "&t=", token.as_str()] {
+                        let _ = tail.write_str(piece);
+                    }
+                    let links = Links {
+                        click: Some(&ad.click),
+                        tail: tail.as_str(),
+                        impression: Some(&ad.impression),
+                        strict: false,
+                    };
+                    // The same assets fitted when the creative was chosen.
+                    let _ = render_native_with(&ad.assets, &native.request, &links, text);
+                }
+            }
+            Chosen::Assembled { .. } => {}
+        }
+        adm = start..text.len();
+    }
+    let combo = match creative {
+        Chosen::Assembled { item, ppm, .. } => Some((assembled_item(c, *item).key, *ppm)),
+        _ => None,
+    };
+    // Notice URLs carry the macros, what the exchange cannot read in the
+    // bid itself (stage, combination, propensity) and the token; the bid
+    // id, campaign, creative and exchange are in the bid and in the token,
+    // and repeating them in three URLs cost 200 bytes an answer.
+    // Each is the snapshot's prefix for its kind and a tail they share,
+    // written once: `write!` went through `fmt` for every piece (4 % of the
+    // bid path), and pushing the pieces into each URL took 60 copies a bid.
+    // Stage, combination and propensity take at most 103 bytes.
+    let mut tail = StackText::<{ 128 + crate::events::token::TOKEN_LEN }>::new();
+    let _ = tail.write_str("&stage=");
+    let _ = tail.write_str(stage_name);
+    if let Some((key, ppm)) = combo {
+        let _ = tail.write_str("&combo=");
+        let _ = key.write(&mut tail);
+        let _ = tail.write_str("&pp=");
+        let _ = tail.write_str(itoa::Buffer::new().format(ppm));
+    }
+    let before_token = tail.len;
+    let _ = tail.write_str("&t=");
+    let _ = tail.write_str(token.as_str());
+    let tail = tail.as_str();
+    let url = |pieces: &[&str], text: &mut String| {
+        let start = text.len();
+        for piece in pieces {
+            text.push_str(piece);
+        }
+        start..text.len()
+    };
+    let prefix = &snap.notice_prefixes;
+    let nurl = url(&[&prefix.win, tail], text);
+    let burl = ctx
+        .exchange
+        .sends_burl
+        .then(|| url(&[&prefix.bill, tail], text));
+    let lurl = url(
+        &[
+            &prefix.loss,
+            &tail[..before_token],
+            "&loss=",
+            AUCTION_LOSS,
+            "&t=",
+            token.as_str(),
+        ],
+        text,
+    );
+    Notices {
+        id,
+        nurl,
+        burl,
+        lurl,
+        adm,
+    }
+}
+
+/// Appends `v` in lower-case hex without leading zeros, as `{v:x}` would,
+/// without going through `fmt`.
+fn push_hex(text: &mut String, v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    // Only ASCII hex digits were written.
+    text.push_str(std::str::from_utf8(&buf[i..]).unwrap_or(""));
+}
+
+/// The fixed start of each notice URL, up to the bid's own part:
+/// `{public}/events/win?auction=${AUCTION_ID}&imp=...&cur=${AUCTION_CURRENCY}`.
+#[derive(Debug)]
+pub struct NoticePrefixes {
+    /// The win notice's (`nurl`).
+    pub win: String,
+    /// The billing notice's (`burl`).
+    pub bill: String,
+    /// The loss notice's (`lurl`).
+    pub loss: String,
+}
+
+impl NoticePrefixes {
+    /// The prefixes of notices sent to `public_url`.
+    pub fn new(public_url: &str) -> NoticePrefixes {
+        let prefix = |kind: &str| {
+            format!(
+                "{public_url}/events/{kind}?auction={AUCTION_ID}&imp={AUCTION_IMP_ID}\
+                 &price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}"
+            )
+        };
+        NoticePrefixes {
+            win: prefix("win"),
+            bill: prefix("bill"),
+            loss: prefix("loss"),
+        }
+    }
+}
+
+/// A short string on the stack, for text assembled per bid that must not
+/// allocate.
+struct StackText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn new() -> Self {
+        StackText {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackText<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bid_ids_are_written_in_hex_as_fmt_would() {
+        for v in [0, 1, 9, 10, 15, 16, 255, 0x18ea_e1e6_41a9_21f8, u64::MAX] {
+            let mut text = String::from("x");
+            push_hex(&mut text, v);
+            assert_eq!(text, format!("x{v:x}"));
+        }
+    }
+}
