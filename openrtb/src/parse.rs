@@ -1,6 +1,6 @@
 //! Bytes to a checked [`BidRequest`]: simd-json parses a private copy of the
 //! body in place into its tape, strings borrow from it, the hand-written
-//! walk in [`crate::tape`] builds the model, then [`normalize`] and
+//! walk in `tape` builds the model, then [`normalize`] and
 //! [`validate`] run.
 //!
 //! The walk only reads what it is sure of. When it declines (a value of a
