@@ -14,7 +14,10 @@
 //! - [`validate`]: the rules a fragment meets before it is stored.
 //! - [`template`]: banner layouts, native and VAST, and their text limits.
 //! - [`escape`]: HTML/XML, JSON and CSS escaping of advertiser text.
-//! - [`assembly`]: compatibility, crids, and rendering with tracker holes.
+//! - [`assembly`]: one combination into markup, a file per concept: its
+//!   identity (`combo`), `compatibility`, `shown_text`, `crid`, `image`
+//!   choice, the `banner`, `vast` and `native_assets` preparation, and the
+//!   `prepared` markup with tracker holes that the bid path writes.
 //! - [`learning`]: Thompson sampling served as probabilities.
 //! - [`plan`]: a campaign's precomputed creatives and choice.
 #![deny(missing_docs)]

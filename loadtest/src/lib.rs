@@ -3,6 +3,9 @@
 //! - [`traffic`]: a seeded generator of OpenRTB 2.6 requests shaped like an
 //!   exchange's mix (formats, sizes, countries, devices, consent, users
 //!   who come back), with TC strings from `audiences::consent::tc_writer`.
+//! - `plan`: what a run is asked to do: the bodies, the endpoint, the
+//!   pacing ([`send::Mode`]), connections and bounds; re-exported by
+//!   [`send`], which runs it.
 //! - [`send`]: sends bid requests round-robin over keep-alive HTTP/1.1
 //!   connections, closed or open loop, bounded in time and count, and
 //!   records every latency.
@@ -23,6 +26,7 @@
 
 pub mod ceiling;
 pub mod notices;
+mod plan;
 pub mod report;
 pub mod seed;
 pub mod send;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::notices::Tally;
-use crate::send::Mode;
+use crate::plan::Mode;
 
 /// Counts and latencies of a run (or of one connection's share).
 pub struct Report {

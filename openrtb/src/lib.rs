@@ -13,6 +13,7 @@
 //! - `response`: the BidResponse model and no-bid reason codes.
 //! - `enums`: named values of the spec's open enumerations.
 //! - `parse`: bytes to a normalised, validated request, errors with a JSON path.
+//! - `depth`: how deeply a request may nest, and the check refusing deeper bodies.
 //! - `normalize`: 2.5 spellings moved into their 2.6 places.
 //! - `validate`: what the spec requires, nothing stricter.
 //! - `body`: gzip request bodies, decompressed under a size cap.
@@ -24,6 +25,7 @@
 
 pub mod body;
 mod borrow;
+mod depth;
 pub mod enums;
 pub mod error;
 pub mod macros;

@@ -1,6 +1,6 @@
 //! Bytes to a checked [`BidRequest`]: simd-json parses a private copy of the
 //! body in place into its tape, strings borrow from it, the hand-written
-//! walk in [`crate::tape`] builds the model, then [`normalize`] and
+//! walk in `tape` builds the model, then [`normalize`] and
 //! [`validate`] run.
 //!
 //! The walk only reads what it is sure of. When it declines (a value of a
@@ -14,11 +14,14 @@
 
 use simd_json::Tape;
 
+use crate::depth::check_depth;
 use crate::error::Error;
 use crate::normalize::normalize;
 use crate::request::BidRequest;
 use crate::tape;
 use crate::validate::validate;
+
+pub use crate::depth::MAX_DEPTH;
 
 /// Reusable parse state: the copies simd-json rewrites, its index buffers
 /// and its tape. One per thread; after the first few requests parsing
@@ -104,51 +107,6 @@ fn parse_with_serde<'a>(
     bytes.extend_from_slice(input);
     simd_json::serde::from_slice_with_buffers::<BidRequest<'a>>(bytes, buffers)
         .map_err(|fast| locate(input, &fast.to_string()))
-}
-
-/// Deepest nesting of arrays and objects a request may have. OpenRTB
-/// itself needs about eight levels; extensions get the rest. Building the
-/// `ext` values and skipping unknown fields recurse once per level, so a
-/// body of a hundred thousand `[` would otherwise overflow the stack and
-/// abort the process.
-pub const MAX_DEPTH: usize = 64;
-
-/// Refuses input nested deeper than [`MAX_DEPTH`], before a path that
-/// recurses sees it. Counting the opening brackets is enough for nearly
-/// every request (fewer than `MAX_DEPTH` of them cannot nest deeper); only
-/// bodies with more walk the JSON, skipping strings.
-fn check_depth(input: &[u8]) -> Result<(), Error> {
-    let openers = input.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    if openers <= MAX_DEPTH {
-        return Ok(());
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in input {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(Error::Json {
-                        path: "$".to_string(),
-                        message: format!("nested deeper than {MAX_DEPTH} levels"),
-                    });
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// Parses `input` with a fresh [`Parser`] kept in `scratch`; for one-off

@@ -17,11 +17,11 @@ use std::borrow::Cow;
 use simd_json::prelude::*;
 use simd_json::{Node, ObjectHasher, StaticNode, Tape};
 
+use crate::depth::MAX_DEPTH;
 use crate::native::{
     self, AssetRequest, DataRequest, EventTrackerRequest, ImageRequest, NativeRequest,
     TitleRequest, VideoRequest,
 };
-use crate::parse::MAX_DEPTH;
 use crate::request::*;
 
 /// The walk met something it leaves to serde.
