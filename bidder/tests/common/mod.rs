@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod process;
+pub mod shared;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -406,14 +407,23 @@ pub fn tracker(adm: &str, path: &str) -> String {
     rest[..rest.find(['"', '\'']).unwrap()].replace("&amp;", "&")
 }
 
-/// Asserts that every VAST document in `files` is valid against the IAB's
-/// VAST 4.2 schema (`../shared/schemas/`), checked by python's `xmlschema`
+/// Asserts that every VAST document in `files` keeps the VAST rules of the
+/// `conformance` crate and, when `../shared` is there (see
+/// [`shared::shared_dir`]), is valid against the IAB's VAST 4.2 schema
+/// (`../shared/schemas/vast_4.2.xsd`), checked by python's `xmlschema`
 /// (`tests/tools/vast_xsd.py`).
 pub async fn assert_vast_schema(files: &[PathBuf]) {
+    for file in files {
+        let doc = std::fs::read_to_string(file).unwrap();
+        assert_conforms(&file.display().to_string(), conformance::check_vast(&doc));
+    }
+    let Some(shared) = shared::shared_dir("the VAST documents' check against the IAB's XSD") else {
+        return;
+    };
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let output = tokio::process::Command::new("python3")
         .arg(here.join("tests/tools/vast_xsd.py"))
-        .arg(here.join("../../shared/schemas/vast_4.2.xsd"))
+        .arg(shared.join("schemas/vast_4.2.xsd"))
         .args(files)
         .output()
         .await
@@ -424,4 +434,13 @@ pub async fn assert_vast_schema(files: &[PathBuf]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Panics listing `violations` of `what`, if there are any.
+pub fn assert_conforms(what: &str, violations: Vec<conformance::Violation>) {
+    if violations.is_empty() {
+        return;
+    }
+    let list: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();
+    panic!("{what} breaks the specs:\n{}", list.join("\n"));
 }
