@@ -32,5 +32,4 @@ pub use decision::{
     BidContext, Chosen, ExchangeProfile, Pick, Scratch, Settings, UserView, decide, origin,
 };
 pub use fx::{FxError, FxRates};
-pub use notices::NoticePrefixes;
-pub use snapshot::{CompiledCampaign, Snapshot};
+pub use snapshot::{CompiledCampaign, NoticePrefixes, Snapshot};

@@ -38,6 +38,7 @@ use openrtb::{BidRequest, Currency, Imp, Micros};
 pub use user::UserView;
 
 use super::fx::FxRates;
+pub use super::snapshot::Settings;
 use super::snapshot::bitset::ones;
 use super::snapshot::{CompiledCampaign, Snapshot};
 use crate::model::{NoBidReason, UnixTime};
@@ -45,21 +46,6 @@ use crate::state::budget::{Refused, impression_cost};
 use crate::state::frequency::{FrequencyCounts, Subject};
 use candidates::{base_candidates, imp_candidates};
 use creative_choice::{choose_assembled, choose_creative};
-
-/// Settings every snapshot is built with: immutable configuration only.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Base URL of the notice endpoints, without trailing slash.
-    pub public_url: String,
-    /// Exchange rates.
-    pub fx: FxRates,
-    /// `bid.exp`, when set.
-    pub bid_ttl_secs: Option<u32>,
-    /// How assembled creatives are chosen.
-    pub creative: creative::learning::Policy,
-    /// Membership lifetime of users moved into a funnel stage by events.
-    pub move_ttl_secs: u32,
-}
 
 /// What the decision needs to know about the exchange that asked.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +126,18 @@ pub struct Pick {
     /// The pacing throttle's draw the budget check used; the commit step
     /// reserves with the same one.
     pub pacing_draw: u32,
+}
+
+impl Pick {
+    /// The stage the bid's events and reports count under, and the one
+    /// every URL of the bid names: an assembled creative's (unknown users
+    /// count as unaware), else the user's as known.
+    pub fn reported_stage(&self) -> Option<Stage> {
+        match self.creative {
+            Chosen::Assembled { stage, .. } => Some(stage),
+            _ => self.stage,
+        }
+    }
 }
 
 /// Which creative of a campaign a pick shows.

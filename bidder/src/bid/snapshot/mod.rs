@@ -18,6 +18,7 @@ use creative::learning::Counts;
 use creative::plan::{Library, Plan, PlanInput};
 use creative::template::{BANNERS, Format};
 use creative::{FixedCreative, NativeAssets};
+use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_PRICE};
 use openrtb::{Currency, Micros};
 
 pub mod bitset;
@@ -28,8 +29,7 @@ use bitset::Bitset;
 use trackers::{Tracked, Trackers};
 use vast_documents::Documents;
 
-use crate::bid::decision::Settings;
-use crate::bid::notices::NoticePrefixes;
+use crate::bid::fx::FxRates;
 use audiences::StageMultipliers;
 
 use crate::model::{
@@ -39,6 +39,50 @@ use crate::model::{
 };
 use crate::state::budget::{Account, Budgets, Limits};
 use crate::state::calendar::Calendar;
+
+/// Settings every snapshot is built with: immutable configuration only.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL of the notice endpoints, without trailing slash.
+    pub public_url: String,
+    /// Exchange rates.
+    pub fx: FxRates,
+    /// `bid.exp`, when set.
+    pub bid_ttl_secs: Option<u32>,
+    /// How assembled creatives are chosen.
+    pub creative: creative::learning::Policy,
+    /// Membership lifetime of users moved into a funnel stage by events.
+    pub move_ttl_secs: u32,
+}
+
+/// The fixed start of each notice URL, up to the bid's own part:
+/// `{public}/events/win?auction=${AUCTION_ID}&imp=...&cur=${AUCTION_CURRENCY}`.
+#[derive(Debug)]
+pub struct NoticePrefixes {
+    /// The win notice's (`nurl`).
+    pub win: String,
+    /// The billing notice's (`burl`).
+    pub bill: String,
+    /// The loss notice's (`lurl`).
+    pub loss: String,
+}
+
+impl NoticePrefixes {
+    /// The prefixes of notices sent to `public_url`.
+    pub fn new(public_url: &str) -> NoticePrefixes {
+        let prefix = |kind: &str| {
+            format!(
+                "{public_url}/events/{kind}?auction={AUCTION_ID}&imp={AUCTION_IMP_ID}\
+                 &price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}"
+            )
+        };
+        NoticePrefixes {
+            win: prefix("win"),
+            bill: prefix("bill"),
+            loss: prefix("loss"),
+        }
+    }
+}
 
 /// A banner creative: HTML for one size.
 #[derive(Debug)]
