@@ -62,6 +62,8 @@ pub struct ExchangeCounters {
     pub too_large: AtomicU64,
     /// Requests refused because the peer is not an allowed source.
     pub forbidden: AtomicU64,
+    /// Impressions past the exchange's `max_imps`, not bid on.
+    pub imps_over_cap: AtomicU64,
     /// Decided requests, by whether personalization was allowed.
     pub personalization: PersonalizationCounters,
 }
@@ -207,6 +209,15 @@ pub struct EventCounters {
     /// Batches the store failed to record (their events are lost and
     /// logged).
     pub store_errors: AtomicU64,
+    /// Billing points whose clearing price was above the bid's own by more
+    /// than the rounding tolerance (booked at the bid price).
+    pub over_bid: AtomicU64,
+    /// Outcomes that contradicted their bid's first one (a loss after a
+    /// win, a win after a loss): kept, counted for nothing.
+    pub conflicts: AtomicU64,
+    /// Notices whose `auction`/`imp` were absent or left as macros, so
+    /// that only the token tied them to their auction.
+    pub unverified_auction: AtomicU64,
 }
 
 impl EventCounters {
@@ -283,6 +294,24 @@ impl EventCounters {
                 "Event batches the store failed to record.",
                 self.store_errors.load(Ordering::Relaxed) as i64,
             ),
+            (
+                "bidder_events_over_bid_total",
+                "counter",
+                "Billing points priced above the bid (booked at the bid price).",
+                self.over_bid.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "bidder_events_conflicts_total",
+                "counter",
+                "Outcomes contradicting their bid's first outcome (counted for nothing).",
+                self.conflicts.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "bidder_events_unverified_auction_total",
+                "counter",
+                "Notices without a filled auction or imp id (tied to their auction by the token).",
+                self.unverified_auction.load(Ordering::Relaxed) as i64,
+            ),
         ];
         for (name, kind, help, v) in singles {
             let _ = writeln!(
@@ -314,7 +343,7 @@ impl Metrics {
     pub fn render(&self, state: &State) -> String {
         let campaigns = state.campaigns;
         let mut out = String::with_capacity(4096);
-        let simple: [(&str, &str, CounterOf); 5] = [
+        let simple: [(&str, &str, CounterOf); 6] = [
             ("bidder_bid_requests_total", "Bid requests received.", |c| {
                 &c.requests
             }),
@@ -337,6 +366,11 @@ impl Metrics {
                 "bidder_forbidden_requests_total",
                 "Requests from a source address the exchange does not allow.",
                 |c| &c.forbidden,
+            ),
+            (
+                "bidder_imps_over_cap_total",
+                "Impressions past the exchange's max_imps, not bid on.",
+                |c| &c.imps_over_cap,
             ),
         ];
         for (name, help, get) in simple {

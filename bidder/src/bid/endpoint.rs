@@ -13,6 +13,7 @@
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -263,6 +264,12 @@ fn answer(
         return bad_request(e.path(), &e.message());
     }
 
+    let max_imps = app.exchanges[exchange].max_imps;
+    if req.imp.len() > max_imps {
+        counters
+            .imps_over_cap
+            .fetch_add((req.imp.len() - max_imps) as u64, Ordering::Relaxed);
+    }
     let tmax = req
         .tmax
         .filter(|&ms| ms > 0)

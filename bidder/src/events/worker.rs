@@ -171,6 +171,10 @@ impl Worker {
                 let mut moves = Vec::new();
                 for (e, r) in batch.iter().zip(recorded) {
                     self.effects.settle(e, r);
+                    if r.conflict {
+                        self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     if !r.fresh {
                         EventCounters::inc(&self.counters.replays, e.kind);
                         continue;

@@ -254,6 +254,8 @@ impl Instance {
                 seat: e.seat.clone(),
                 currency: e.currency,
                 sends_burl: e.sends_burl,
+                max_imps: e.max_imps,
+                bids_per_campaign: e.bids_per_campaign,
             })
             .collect();
         let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());

@@ -60,6 +60,10 @@ pub struct ExchangeProfile {
     pub currency: Currency,
     /// Whether it calls `burl`.
     pub sends_burl: bool,
+    /// Impressions of one request bid on at most; the rest get no bid.
+    pub max_imps: usize,
+    /// Bids one campaign makes in one request at most.
+    pub bids_per_campaign: usize,
 }
 
 /// Per-request context.
@@ -181,9 +185,16 @@ pub fn decide<'s>(
     // The reason of the candidate that came closest to bidding.
     let mut closest: Option<NoBidReason> = None;
 
-    for (i, imp) in req.imp.iter().enumerate() {
+    // Past the exchange's caps nothing is bid: no request can reserve
+    // more of a campaign's budget than `bids_per_campaign` bids, nor make
+    // an answer longer than `max_imps` bids.
+    for (i, imp) in req.imp.iter().enumerate().take(ctx.exchange.max_imps) {
         imp_candidates(imp, &snap.index, &scratch.base, &mut scratch.imp_set);
         for ci in ones(&scratch.imp_set) {
+            let taken = scratch.picks.iter().filter(|p| p.campaign == ci).count();
+            if taken >= ctx.exchange.bids_per_campaign {
+                continue;
+            }
             let c = &snap.campaigns[ci];
             let at = Candidate {
                 imp: i,

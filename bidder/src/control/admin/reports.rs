@@ -51,7 +51,10 @@ fn rates(c: &ReportCounts) -> [(&'static str, Option<f64>); 6] {
         ("win_rate", ratio(c.wins, c.bids)),
         (
             "ecpm_micros",
-            ratio(c.spend_micros * 1000, c.impressions).map(f64::round),
+            // In floating point: a thousand times a sum of micros can be
+            // past i64.
+            (c.impressions > 0)
+                .then(|| (c.spend_micros as f64 * 1000.0 / c.impressions as f64).round()),
         ),
         ("ctr", ratio(c.clicks, c.impressions)),
         (
