@@ -21,9 +21,9 @@ use creative::{FixedCreative, NativeAssets};
 use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_PRICE};
 use openrtb::{Currency, Micros};
 
-pub mod bitset;
+pub(crate) mod bitset;
 pub mod trackers;
-pub mod vast_documents;
+pub(crate) mod vast_documents;
 
 use bitset::Bitset;
 use trackers::{Tracked, Trackers};
