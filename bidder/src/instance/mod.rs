@@ -312,16 +312,20 @@ impl Instance {
     /// What `/metrics` shows beyond the counters.
     pub fn metrics_state(&self) -> crate::metrics::State {
         let now = self.clock.now();
+        let all = self
+            .budgets
+            .accounts()
+            .iter()
+            .map(|a| (a.id().0, a.state(now)))
+            .collect();
+        let (budgets, budgets_other) =
+            crate::metrics::State::split_budgets(all, self.config.metrics_campaigns);
         crate::metrics::State {
             campaigns: self.snapshot.load().campaign_count(),
             catalog_version: self.published.load(Ordering::Relaxed),
             audience_version: self.audience.table().version(),
-            budgets: self
-                .budgets
-                .accounts()
-                .iter()
-                .map(|a| (a.id().0, a.state(now)))
-                .collect(),
+            budgets,
+            budgets_other,
             report_facts_dropped: self.reports.dropped(),
             late_settlements: self.effects.late.load(Ordering::Relaxed),
             funnel_moves: self.effects.moved.load(Ordering::Relaxed),
