@@ -7,50 +7,22 @@
 
 use http::HeaderMap;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::model::AdvertiserId;
+use crate::model::{Actor, AdvertiserId};
 use crate::store::{Store, StoreError};
+
+/// The roles a token can hold; stored as plain data in [`crate::model`],
+/// re-exported here where what each may do is decided.
+pub use crate::model::Role;
 
 /// Prefix of every secret, so leaked tokens are easy to grep for and scan.
 pub const SECRET_PREFIX: &str = "bdr_";
 
 /// Random bytes in a secret: 256 bits, beyond guessing.
 const SECRET_BYTES: usize = 32;
-
-/// What a token may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything, including tokens and advertisers.
-    Admin,
-    /// Campaigns and creatives of its granted advertisers; reads those
-    /// advertisers and may rename them.
-    Buyer,
-    /// Reads its advertiser and campaigns; manages the creatives of them.
-    Advertiser,
-}
-
-impl Role {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Buyer => "buyer",
-            Role::Advertiser => "advertiser",
-        }
-    }
-
-    /// The role of a stored or typed name.
-    pub fn parse(name: &str) -> Option<Role> {
-        [Role::Admin, Role::Buyer, Role::Advertiser]
-            .into_iter()
-            .find(|r| r.as_str() == name)
-    }
-}
 
 /// The caller of one request, as its token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +44,14 @@ impl Principal {
     /// Whether it may see and act for `advertiser` at all.
     pub fn is_granted(&self, advertiser: AdvertiserId) -> bool {
         self.is_admin() || self.advertisers.contains(&advertiser)
+    }
+
+    /// Who it is in history rows: its token and role.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            token_id: self.token_id,
+            role: self.role,
+        }
     }
 }
 

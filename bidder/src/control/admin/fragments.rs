@@ -231,9 +231,9 @@ impl Admin {
         require(who.is_granted(input.advertiser_id))?;
         let fragment = body_of(input.kind, input.body)?;
         check(&input.set, &fragment)?;
-        let f = self
-            .store
-            .create_fragment(input.advertiser_id, &input.set, &fragment, who)?;
+        let f =
+            self.store
+                .create_fragment(input.advertiser_id, &input.set, &fragment, who.actor())?;
         // Pending: nothing serves yet, so the bid path is not republished.
         super::request::created(&f, format!("/api/v1/fragments/{}", f.id.0), Some(f.version))
     }
@@ -265,7 +265,7 @@ impl Admin {
         check(&input.set, &fragment)?;
         let f = self
             .store
-            .edit_fragment(FragmentId(id), version, &fragment, who)?;
+            .edit_fragment(FragmentId(id), version, &fragment, who.actor())?;
         json(StatusCode::OK, &f, Some(f.version))
     }
 
@@ -279,7 +279,9 @@ impl Admin {
         self.visible_fragment(who, id)?;
         let input = delete_body(body)?;
         let version = expected_version(headers, input.version)?;
-        let f = self.store.archive_fragment(FragmentId(id), version, who)?;
+        let f = self
+            .store
+            .archive_fragment(FragmentId(id), version, who.actor())?;
         self.publish()?;
         json(StatusCode::OK, &f, Some(f.version))
     }
@@ -305,7 +307,7 @@ impl Admin {
         };
         let version = expected_version(headers, input.version)?;
         let f = if approve {
-            self.store.approve_fragment(f.id, version, who)?
+            self.store.approve_fragment(f.id, version, who.actor())?
         } else {
             let reason = input
                 .reason
@@ -316,7 +318,8 @@ impl Admin {
                         "say why the version is rejected",
                     )])
                 })?;
-            self.store.reject_fragment(f.id, version, &reason, who)?
+            self.store
+                .reject_fragment(f.id, version, &reason, who.actor())?
         };
         if approve {
             self.publish()?;
