@@ -10,6 +10,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
+use crate::control::auth::AuthError;
 use crate::state::StateError;
 use crate::store::StoreError;
 
@@ -199,6 +200,15 @@ impl From<StoreError> for ApiError {
                 format!("no such {what}"),
             )]),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::Unauthorized => ApiError::Unauthorized,
+            AuthError::Store(e) => ApiError::Internal(format!("token lookup: {e}")),
         }
     }
 }
