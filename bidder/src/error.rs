@@ -1,5 +1,6 @@
-//! Every error the HTTP surface can answer, and the one function that turns
-//! them into responses.
+//! Every error the HTTP surface can answer, the one function that turns
+//! them into responses, and the one mapping of each typed error below
+//! (store, shared state, auth, the control service layer) to them.
 //!
 //! Client mistakes (4xx) get a short JSON body naming what was wrong and are
 //! not logged as errors; server faults (5xx) get a generic body and are
@@ -11,30 +12,16 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::control::auth::AuthError;
+use crate::control::service::ServiceError;
 use crate::state::StateError;
 use crate::store::StoreError;
 
+/// One bad field of a request; defined by the service layer, which names
+/// the fields it refuses.
+pub use crate::control::service::FieldError;
+
 /// The body type of every response this server writes.
 pub type Body = Full<Bytes>;
-
-/// One bad field of an admin request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// JSON path of the field, e.g. `targeting.countries[2]`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A field error.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +187,26 @@ impl From<StoreError> for ApiError {
                 format!("no such {what}"),
             )]),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::NotFound => ApiError::NotFound,
+            // What is missing stays out of the body for now; the answer
+            // is the same for a missing role and a missing grant.
+            ServiceError::Forbidden(_) => ApiError::Forbidden,
+            ServiceError::Stale { expected, current } => {
+                ApiError::PreconditionFailed { expected, current }
+            }
+            ServiceError::PreconditionRequired => ApiError::PreconditionRequired,
+            ServiceError::Invalid(fields) => ApiError::Unprocessable(fields),
+            ServiceError::Conflict(why) => ApiError::Conflict(why),
+            ServiceError::Unavailable(why) => StateError::Unavailable(why).into(),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Render(e) => ApiError::Internal(e.to_string()),
         }
     }
 }
