@@ -255,4 +255,48 @@ mod tests {
         let body = format!("{:?}", resp.body());
         assert!(body.contains("targeting.countries[1]"), "{body}");
     }
+
+    #[test]
+    fn service_errors_answer_the_statuses_the_api_always_gave() {
+        use crate::control::auth::Missing;
+        use crate::model::AdvertiserId;
+        let cases = [
+            (ServiceError::NotFound, StatusCode::NOT_FOUND),
+            (
+                ServiceError::Forbidden(Missing::Grant(AdvertiserId(2))),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                ServiceError::Stale {
+                    expected: 1,
+                    current: 2,
+                },
+                StatusCode::PRECONDITION_FAILED,
+            ),
+            (
+                ServiceError::PreconditionRequired,
+                StatusCode::PRECONDITION_REQUIRED,
+            ),
+            (
+                ServiceError::invalid("name", "must not be empty"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                ServiceError::Conflict("in use".into()),
+                StatusCode::CONFLICT,
+            ),
+            (
+                ServiceError::Unavailable("connection refused".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                ServiceError::Store(StoreError::Corrupt("unknown fragment kind")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in cases {
+            let what = format!("{e:?}");
+            assert_eq!(ApiError::from(e).status(), status, "{what}");
+        }
+    }
 }

@@ -49,6 +49,9 @@ mod reports;
 mod tokens;
 pub(crate) mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 pub use advertisers::Advertisers;
