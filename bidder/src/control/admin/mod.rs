@@ -8,10 +8,11 @@
 //! the query string, body and `If-Match` into typed inputs, calls the
 //! service, and encodes its result with status, `ETag` and `Location`.
 //! Never decides who may do what, never validates values and never writes
-//! the store itself: those are the service's. Where today's answers refuse
-//! a caller before reading its body, the handler calls the service's
-//! `check_*` first. Errors become responses in `crate::error`. Blocking
-//! (SQLite): the server calls [`Admin::handle`] inside `spawn_blocking`.
+//! the store itself: those are the service's. Where the API refuses a
+//! caller before reading its body (403 before 422), the handler calls the
+//! service's `check_*` first. Errors become responses in `crate::error`.
+//! Blocking (SQLite): the server calls [`Admin::handle`] inside
+//! `spawn_blocking`.
 //!
 //! # Layout
 //! - `request`: queries, pagination, preconditions, JSON in and out.
