@@ -11,10 +11,9 @@ use creative::fragment::{FragmentBody, FragmentKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Page, Scope, Store, StoreError, from_json, is_foreign_key_violation, to_json};
-use crate::control::auth::Principal;
 use crate::model::{
-    AdvertiserId, Audit, AuditStatus, CampaignId, ComboStats, Fragment, FragmentStatus, Review,
-    ReviewAction, ServingFragment, UnixTime,
+    Actor, AdvertiserId, Audit, AuditStatus, CampaignId, ComboStats, Fragment, FragmentStatus,
+    Review, ReviewAction, ServingFragment, UnixTime,
 };
 
 const COLUMNS: &str = "f.id, f.advertiser_id, f.set_name, f.kind, f.archived, f.version,
@@ -91,7 +90,7 @@ fn log(
     id: FragmentId,
     version: i64,
     action: ReviewAction,
-    who: &Principal,
+    who: Actor,
     reason: Option<&str>,
     now: UnixTime,
 ) -> Result<(), StoreError> {
@@ -129,7 +128,7 @@ pub(crate) fn insert(
     advertiser: AdvertiserId,
     set: &str,
     body: &FragmentBody,
-    who: &Principal,
+    who: Actor,
 ) -> Result<Fragment, StoreError> {
     let now = UnixTime::now();
     conn.execute(
@@ -161,7 +160,7 @@ fn review(
     expected: i64,
     approve: bool,
     reason: Option<&str>,
-    who: &Principal,
+    who: Actor,
 ) -> Result<Fragment, StoreError> {
     let f = current(conn, id, expected)?;
     match f.status {
@@ -201,7 +200,7 @@ pub(crate) fn approve_in(
     conn: &Connection,
     id: FragmentId,
     version: i64,
-    who: &Principal,
+    who: Actor,
 ) -> Result<Fragment, StoreError> {
     review(conn, id, version, true, None, who)
 }
@@ -309,7 +308,7 @@ impl Store {
         advertiser: AdvertiserId,
         set: &str,
         body: &FragmentBody,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| insert(tx, advertiser, set, body, who))
     }
@@ -364,7 +363,7 @@ impl Store {
         id: FragmentId,
         expected: i64,
         body: &FragmentBody,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| {
             let f = current(tx, id, expected)?;
@@ -397,7 +396,7 @@ impl Store {
         &self,
         id: FragmentId,
         expected: i64,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| review(tx, id, expected, true, None, who))
     }
@@ -408,7 +407,7 @@ impl Store {
         id: FragmentId,
         expected: i64,
         reason: &str,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| review(tx, id, expected, false, Some(reason), who))
     }
@@ -418,7 +417,7 @@ impl Store {
         &self,
         id: FragmentId,
         expected: i64,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| {
             let f = current(tx, id, expected)?;
