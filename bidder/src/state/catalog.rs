@@ -138,7 +138,17 @@ mod tests {
                 seen.lock().unwrap().push(c.advertisers.len())
             }));
         }
-        crate::control::demo::seed_if_empty(&store).unwrap();
+        let advertiser = crate::model::Advertiser {
+            id: crate::model::AdvertiserId(0),
+            name: "Acme".into(),
+            domain: "acme.example".into(),
+            frequency: Default::default(),
+            time_zone: "UTC".into(),
+            version: 0,
+            created_at: crate::model::UnixTime(0),
+            updated_at: crate::model::UnixTime(0),
+        };
+        store.create_advertiser(&advertiser).unwrap();
         source.changed().unwrap();
         let n = store.load_catalog().unwrap().advertisers.len();
         assert!(n > 0);
