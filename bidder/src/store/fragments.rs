@@ -313,6 +313,25 @@ impl Store {
         self.write(|tx| insert(tx, advertiser, set, body, who))
     }
 
+    /// How many fragments of `kind` the set `set` of `advertiser` holds,
+    /// archived ones left out.
+    pub fn fragments_in_set(
+        &self,
+        advertiser: AdvertiserId,
+        set: &str,
+        kind: FragmentKind,
+    ) -> Result<u64, StoreError> {
+        self.read(|tx| {
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM fragments
+                 WHERE advertiser_id = ?1 AND set_name = ?2 AND kind = ?3 AND archived = 0",
+                params![advertiser.0, set, kind.as_str()],
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+    }
+
     /// One fragment (its latest version), if it exists.
     pub fn fragment(&self, id: FragmentId) -> Result<Option<Fragment>, StoreError> {
         self.read(|tx| get(tx, id))

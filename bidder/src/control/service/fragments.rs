@@ -25,6 +25,11 @@ use crate::model::{
 };
 use crate::store::FragmentFilter;
 
+/// The most fragments of one kind a set holds (archived ones aside): 20
+/// messages, contents and tones make 8,000 combinations a campaign's plan
+/// checks against every template and stage.
+pub const MAX_PER_SET: u64 = 20;
+
 /// Longest set name.
 const MAX_SET: usize = 64;
 
@@ -214,6 +219,23 @@ impl Fragments<'_> {
     pub fn create(&self, who: &Principal, draft: &FragmentDraft) -> Result<Fragment, ServiceError> {
         self.check_create(who, draft.advertiser_id)?;
         validate(&draft.set, &draft.body)?;
+        // Every combination of a set's messages, contents and tones is
+        // checked and rendered per template and stage when a snapshot is
+        // built: the set's size bounds that work.
+        let kind = draft.body.kind();
+        let held = self
+            .s
+            .store
+            .fragments_in_set(draft.advertiser_id, &draft.set, kind)?;
+        if held >= MAX_PER_SET {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "set",
+                format!(
+                    "at most {MAX_PER_SET} {} fragments per set (archive one first)",
+                    kind.as_str()
+                ),
+            )]));
+        }
         Ok(self.s.store.create_fragment(
             draft.advertiser_id,
             &draft.set,

@@ -534,6 +534,30 @@ fn a_fragment_keeps_its_owner_set_and_kind_and_a_rejection_needs_a_reason() {
 }
 
 #[test]
+fn a_set_holds_at_most_twenty_fragments_of_a_kind() {
+    let f = Fixture::new();
+    let fragments = f.services.fragments();
+    let body = crate::control::demo::acme_fragments()
+        .into_iter()
+        .find(|b| b.kind() == FragmentKind::Message)
+        .unwrap();
+    let draft = |set: &str| FragmentDraft {
+        advertiser_id: f.a,
+        set: set.into(),
+        body: body.clone(),
+    };
+    for _ in 0..super::fragments::MAX_PER_SET {
+        fragments.create(&f.advertiser, &draft("spring")).unwrap();
+    }
+    let e = fragments
+        .create(&f.advertiser, &draft("spring"))
+        .unwrap_err();
+    assert_eq!(fields(e), ["set"]);
+    // Another set, or another kind, has its own room.
+    fragments.create(&f.advertiser, &draft("autumn")).unwrap();
+}
+
+#[test]
 fn token_grants_must_fit_the_role_and_exist() {
     let f = Fixture::new();
     let tokens = f.services.tokens();
