@@ -13,6 +13,9 @@
 //!   impression and click notices for a share of the bids.
 //! - [`seed`]: loads a catalog of campaigns and an audience of users into
 //!   a bidder through its admin API, from the generator's vocabulary.
+//! - [`writes`]: campaign writes at a steady rate through the admin API,
+//!   to see what the cold path's publishes cost the bid path.
+//! - `api`: the admin API client the seeder and the writes share.
 //! - [`report`]: what a run measured: throughput, status counts, latency
 //!   percentiles.
 //! - [`ceiling`]: the smallest hyper server that reads a body and answers a
@@ -24,6 +27,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod api;
 pub mod ceiling;
 pub mod notices;
 mod plan;
@@ -31,3 +35,4 @@ pub mod report;
 pub mod seed;
 pub mod send;
 pub mod traffic;
+pub mod writes;

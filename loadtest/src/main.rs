@@ -1,6 +1,7 @@
 //! The `loadtest` binary: `loadtest run` sends generated (or replayed) bid
 //! requests at a bidder and closes the loop with notices, `loadtest seed`
-//! loads a test catalog and audience into a bidder, `loadtest ceiling`
+//! loads a test catalog and audience into a bidder, `loadtest writes`
+//! updates its campaigns at a steady rate, `loadtest ceiling`
 //! serves the baseline to compare with.
 
 use std::path::PathBuf;
@@ -67,6 +68,28 @@ enum Command {
         #[arg(long, default_value_t = 50_000_000)]
         small_budget_micros: i64,
         /// Seed of the catalog.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Update campaigns through the admin API at a steady rate (read,
+    /// change the base CPM, PUT with If-Match), one write at a time.
+    Writes {
+        /// The bidder's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An admin API token.
+        #[arg(long, env = "BIDDER_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Writes per second.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Seconds to write at most.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Writes to send at most.
+        #[arg(long)]
+        writes: Option<u64>,
+        /// Seed of the order campaigns are written in.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -256,6 +279,22 @@ fn main() -> anyhow::Result<()> {
                     s.fragments,
                     s.members
                 );
+            }
+            Command::Writes {
+                url,
+                token,
+                rate,
+                seconds,
+                writes,
+                seed,
+            } => {
+                let plan = loadtest::writes::Writes {
+                    rate,
+                    duration: Duration::from_secs(seconds),
+                    max_writes: writes,
+                    seed,
+                };
+                println!("{}", loadtest::writes::run(&url, &token, &plan).await?);
             }
         }
         anyhow::Ok(())

@@ -14,14 +14,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use bytes::Bytes;
-use http::{Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http::Method;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 
+use crate::api::Api;
 use crate::traffic::{self, COUNTRIES, DEALS, SIZES, weighted};
 
 /// What to load.
@@ -364,75 +362,6 @@ fn vast(c: u32, domain: &str) -> String {
 }
 
 /// A keep-alive connection to the admin API.
-struct Api {
-    host: String,
-    token: String,
-    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-}
-
-impl Api {
-    async fn connect(base: &str, token: &str) -> anyhow::Result<Api> {
-        let uri: Uri = base.parse().context("--url")?;
-        let host = format!(
-            "{}:{}",
-            uri.host().unwrap_or("127.0.0.1"),
-            uri.port_u16().unwrap_or(80)
-        );
-        let sender = Api::open(&host).await?;
-        Ok(Api {
-            host,
-            token: token.to_string(),
-            sender,
-        })
-    }
-
-    async fn open(
-        host: &str,
-    ) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
-        let stream = TcpStream::connect(host)
-            .await
-            .with_context(|| format!("connecting to {host}"))?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        Ok(sender)
-    }
-
-    async fn call(&mut self, method: Method, path: &str, body: Value) -> anyhow::Result<Value> {
-        let bytes = Bytes::from(serde_json::to_vec(&body)?);
-        self.send(method, path, "application/json", bytes).await
-    }
-
-    async fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        content_type: &str,
-        body: Bytes,
-    ) -> anyhow::Result<Value> {
-        let req = Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header("host", &self.host)
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", content_type)
-            .body(Full::new(body))?;
-        // The server may close a keep-alive connection between calls.
-        if self.sender.ready().await.is_err() {
-            self.sender = Api::open(&self.host).await?;
-            self.sender.ready().await?;
-        }
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        anyhow::ensure!(
-            status.is_success(),
-            "{method} {path}: {status}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
-        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
