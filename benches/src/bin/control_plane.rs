@@ -1,7 +1,8 @@
 //! What one campaign write costs as the catalog grows: the median time of
 //! `PUT /api/v1/campaigns/{id}` through the admin API (authentication,
 //! validation, the SQLite commit, the publish that the bid snapshot
-//! follows), at 1,000 and at 10,000 campaigns, and the ratio of the two.
+//! follows), at 1,000 and at 10,000 campaigns, and the ratio of the two;
+//! and the size of `/metrics` at each.
 //!
 //! `cargo run --release -p benches --bin control_plane [-- WRITES]`
 //!
@@ -22,8 +23,18 @@ use http::{HeaderMap, HeaderValue, Method};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What one catalog size measured.
+struct Measured {
+    /// Median time of one campaign update.
+    median: Duration,
+    /// Campaigns in the published snapshot.
+    campaigns: usize,
+    /// Bytes of `/metrics` after the writes.
+    metrics_bytes: usize,
+}
+
 /// Median time of `writes` campaign updates with `n` campaigns.
-fn median_write(n: usize, writes: usize) -> (Duration, usize) {
+fn median_write(n: usize, writes: usize) -> Measured {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
     let catalog = benches::synthetic_catalog(n);
@@ -80,10 +91,11 @@ fn median_write(n: usize, writes: usize) -> (Duration, usize) {
         assert_eq!(resp.status(), 200);
     }
     times.sort();
-    (
-        times[times.len() / 2],
-        instance.snapshot.load().campaign_count(),
-    )
+    Measured {
+        median: times[times.len() / 2],
+        campaigns: instance.snapshot.load().campaign_count(),
+        metrics_bytes: instance.metrics.render(&instance.metrics_state()).len(),
+    }
 }
 
 /// Reads a complete in-memory body without an async runtime.
@@ -101,13 +113,17 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("a number of writes"))
         .unwrap_or(200);
-    let (small, _) = median_write(1_000, writes);
-    let (large, n) = median_write(10_000, writes);
+    let small = median_write(1_000, writes);
+    let large = median_write(10_000, writes);
     println!("writes per catalog: {writes}");
-    println!("median PUT /api/v1/campaigns/{{id}} at 1,000 campaigns: {small:?}");
-    println!("median PUT /api/v1/campaigns/{{id}} at {n} campaigns: {large:?}");
+    for m in [&small, &large] {
+        println!(
+            "median PUT /api/v1/campaigns/{{id}} at {} campaigns: {:?}; /metrics {} bytes",
+            m.campaigns, m.median, m.metrics_bytes
+        );
+    }
     println!(
         "10,000 / 1,000: {:.2}",
-        large.as_secs_f64() / small.as_secs_f64()
+        large.median.as_secs_f64() / small.median.as_secs_f64()
     );
 }
