@@ -104,6 +104,14 @@ pub struct ExchangeFile {
     /// Bids one campaign makes in one request at most (default 1), so that
     /// no single request can reserve more of a budget than that.
     pub bids_per_campaign: Option<usize>,
+    /// Whether the exchange calls `lurl` when a bid loses (default true).
+    /// One that does not leaves every losing bid's reservation held until
+    /// it lapses, so its reservations get a short notice window.
+    pub sends_loss: Option<bool>,
+    /// How long a bid's budget reservation waits for its outcome from this
+    /// exchange, seconds (default `events.reservation_ttl_secs` where the
+    /// exchange sends loss notices, else 60).
+    pub notice_window_secs: Option<u32>,
 }
 
 /// The `[events]` table. `Debug` is written by hand: the keys are secrets.
@@ -222,7 +230,16 @@ pub struct ExchangeConfig {
     pub max_imps: usize,
     /// Bids one campaign makes in one request at most.
     pub bids_per_campaign: usize,
+    /// Whether the exchange calls `lurl`.
+    pub sends_loss: bool,
+    /// How long a bid's reservation waits for its outcome, seconds.
+    pub notice_window_secs: u32,
 }
+
+/// The notice window of an exchange that sends no loss notices, when the
+/// file names none: its wins and bills arrive within seconds, and every
+/// losing bid's reservation waits this long.
+pub const NO_LOSS_NOTICE_WINDOW_SECS: u32 = 60;
 
 /// The checked configuration the server runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -402,6 +419,7 @@ impl Config {
             }
         }
 
+        let reservation_ttl_secs = file.events.reservation_ttl_secs.unwrap_or(600).max(15);
         let mut exchanges = Vec::new();
         let file_exchanges = if file.exchange.is_empty() {
             vec![ExchangeFile {
@@ -455,6 +473,17 @@ impl Config {
                 1,
                 &mut problems,
             );
+            let sends_loss = ex.sends_loss.unwrap_or(true);
+            let notice_window_secs = ex.notice_window_secs.unwrap_or(if sends_loss {
+                reservation_ttl_secs
+            } else {
+                NO_LOSS_NOTICE_WINDOW_SECS
+            });
+            if !(5..=86_400).contains(&notice_window_secs) {
+                problems.push(format!(
+                    "{at}.notice_window_secs: {notice_window_secs} must be between 5 and 86400"
+                ));
+            }
             exchanges.push(ExchangeConfig {
                 name: ex.name,
                 seat: ex.seat.filter(|s| !s.is_empty()),
@@ -464,6 +493,8 @@ impl Config {
                 allowed_sources: AllowList::new(nets),
                 max_imps,
                 bids_per_campaign,
+                sends_loss,
+                notice_window_secs,
             });
         }
         if exchanges.len() > 256 {
@@ -508,7 +539,7 @@ impl Config {
             learning_republish: Duration::from_millis(
                 file.events.learning_republish_ms.unwrap_or(10_000),
             ),
-            reservation_ttl_secs: file.events.reservation_ttl_secs.unwrap_or(600).max(15),
+            reservation_ttl_secs,
             frequency_capacity: positive(
                 "events.frequency_capacity",
                 file.events.frequency_capacity,
@@ -568,6 +599,15 @@ impl Config {
     /// The exchange called `name`.
     pub fn exchange(&self, name: &str) -> Option<&ExchangeConfig> {
         self.exchanges.iter().find(|e| e.name == name)
+    }
+
+    /// The longest any reservation is held: the longest notice window.
+    pub fn max_notice_window_secs(&self) -> u32 {
+        self.exchanges
+            .iter()
+            .map(|e| e.notice_window_secs)
+            .max()
+            .unwrap_or(self.events.reservation_ttl_secs)
     }
 }
 
@@ -643,7 +683,35 @@ mod tests {
         assert_eq!(acme.currency, Currency::EUR);
         assert!(!acme.sends_burl);
         assert!(acme.nbr_on_no_bid);
+        assert!(acme.sends_loss);
+        assert_eq!(acme.notice_window_secs, 600, "the reservation ttl");
         assert!(!acme.allowed_sources.allows("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_exchange_without_loss_notices_gets_a_short_notice_window() {
+        let c = parse(
+            r#"
+            [events]
+            reservation_ttl_secs = 900
+            [[exchange]]
+            name = "quiet"
+            sends_loss = false
+            [[exchange]]
+            name = "tuned"
+            sends_loss = false
+            notice_window_secs = 20
+            [[exchange]]
+            name = "loud"
+            "#,
+        )
+        .unwrap();
+        let window = |n: &str| c.exchange(n).unwrap().notice_window_secs;
+        assert_eq!(window("quiet"), NO_LOSS_NOTICE_WINDOW_SECS);
+        assert_eq!(window("tuned"), 20);
+        assert_eq!(window("loud"), 900);
+        assert_eq!(c.max_notice_window_secs(), 900);
+        assert!(parse("[[exchange]]\nname = \"x\"\nnotice_window_secs = 1").is_err());
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Seams {
         let (audience, audience_loaded) = Audience::open(Arc::clone(store), Arc::clone(&clock))?;
         Ok(Seams {
             budgets: Arc::new(Ledger::new(
-                config.events.reservation_ttl_secs,
+                config.max_notice_window_secs(),
                 Some(Arc::clone(store)),
             )),
             frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
@@ -214,7 +214,7 @@ impl Instance {
         restore::restore_counts(
             &store,
             &catalog,
-            config.events.reservation_ttl_secs,
+            config.max_notice_window_secs(),
             (&*budgets, &*frequency),
             now,
         )?;
@@ -256,6 +256,7 @@ impl Instance {
                 sends_burl: e.sends_burl,
                 max_imps: e.max_imps,
                 bids_per_campaign: e.bids_per_campaign,
+                notice_window_secs: e.notice_window_secs,
             })
             .collect();
         let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());
