@@ -19,7 +19,7 @@ use openrtb::{Currency, Micros};
 use crate::bid::Snapshot;
 use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves};
 use crate::state::audience::Audiences;
-use crate::state::budget::{Budgets, Settled, impression_cost};
+use crate::state::budget::{Budgets, Held, Settled, impression_cost};
 use crate::state::frequency::{FrequencyCounts, Subject};
 use crate::store::Recorded;
 
@@ -80,8 +80,8 @@ impl Effects {
             .map(|&i| snap.campaigns[i].advertiser_id)
     }
 
-    /// What a bid at CPM `price` in `cur` reserved for `campaign` (the bid
-    /// path's own computation, repeated).
+    /// What a bid at CPM `price` in `cur` reserved for `campaign` before
+    /// tokens said so (version 2): one impression at the bid price.
     pub fn reserved(&self, campaign: CampaignId, price: Micros, cur: Currency) -> Micros {
         let snap = self.snapshot.load();
         let own = self.currency(campaign).unwrap_or(cur);
@@ -102,9 +102,13 @@ impl Effects {
         let Some(account) = self.budgets.get(e.campaign) else {
             return;
         };
+        let held = Held {
+            amount: e.reserved,
+            until: e.held_until,
+        };
         if e.kind == EventKind::Loss {
-            account.release(e.issued, e.reserved, e.at);
-        } else if account.settle(e.issued, e.reserved, e.cost, e.at) == Settled::Late {
+            account.release(held, e.at);
+        } else if account.settle(held, e.cost, e.at) == Settled::Late {
             self.late.fetch_add(1, Ordering::Relaxed);
         }
     }
