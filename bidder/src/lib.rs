@@ -18,6 +18,9 @@
 //!   tokens, and the worker that counts each event once and applies it.
 //! - [`control`]: the cold path people use: the admin API, its auth, audience
 //!   uploads, demo data and the upload client.
+//! - [`fleet`]: the state seams over Redis, for many instances sharing
+//!   budgets, caps, audiences, events and the catalog; the control and
+//!   bid instances' background threads.
 //! - [`instance`]: one running bidder wired together: state, snapshot,
 //!   workers, chores.
 //! - [`server`]: the listener, arrival stamps, admission, routes, shutdown.
@@ -38,6 +41,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod instance;
 pub mod metrics;
 pub mod model;

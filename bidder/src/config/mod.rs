@@ -79,6 +79,17 @@ pub struct FileConfig {
     /// Exchanges, `[[exchange]]` tables.
     #[serde(default)]
     pub exchange: Vec<ExchangeFile>,
+    /// Redis URL of a fleet's shared state (`redis://host:port`, or
+    /// `redis+cluster://host:port[,host:port...]` for Redis Cluster);
+    /// absent = one embedded instance.
+    pub redis: Option<String>,
+    /// In a fleet: a bid instance (no catalog of its own; the admin API is
+    /// the control instance's).
+    pub bid_only: Option<bool>,
+    /// In a fleet: the admin URL a bid instance names when it refuses an
+    /// admin call (default: the control instance's public URL, as it
+    /// publishes it).
+    pub control_url: Option<String>,
 }
 
 /// One `[[exchange]]` table.
@@ -209,6 +220,63 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--public-url` / `BIDDER_PUBLIC_URL`.
     pub public_url: Option<String>,
+    /// `--redis` / `BIDDER_REDIS`.
+    pub redis: Option<String>,
+    /// `--bid-only` / `BIDDER_BID_ONLY`.
+    pub bid_only: bool,
+}
+
+/// Where a fleet keeps its shared state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One Redis (or Valkey) server.
+    Single(String),
+    /// A Redis Cluster, by its seed nodes.
+    Cluster(Vec<String>),
+}
+
+/// What an instance of a fleet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Owns the SQLite catalog, serves the admin API, publishes changes
+    /// and consumes the fleet's events.
+    Control,
+    /// Bids and takes notices; no catalog of its own.
+    Bid,
+}
+
+/// A fleet instance's settings, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetConfig {
+    /// The shared state.
+    pub redis: RedisTarget,
+    /// Control or bid instance.
+    pub role: Role,
+    /// The admin URL a bid instance names, if set here.
+    pub control_url: Option<String>,
+}
+
+impl RedisTarget {
+    /// Parses `redis://...` or `redis+cluster://a,b,...`.
+    pub fn parse(url: &str) -> Result<RedisTarget, String> {
+        if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+            let nodes: Vec<String> = nodes
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("redis://{n}"))
+                .collect();
+            if nodes.is_empty() {
+                return Err(format!("{url:?} names no cluster node"));
+            }
+            return Ok(RedisTarget::Cluster(nodes));
+        }
+        if url.starts_with("redis://") || url.starts_with("rediss://") {
+            return Ok(RedisTarget::Single(url.to_string()));
+        }
+        Err(format!(
+            "{url:?} must start with redis:// or redis+cluster://"
+        ))
+    }
 }
 
 /// An exchange's settings, checked.
@@ -285,6 +353,9 @@ pub struct Config {
     pub exchanges: Vec<ExchangeConfig>,
     /// Index in `exchanges` of the one behind `POST /openrtb2/bid`.
     pub default_exchange: usize,
+    /// In a fleet: its shared state and this instance's role; `None` = one
+    /// embedded instance.
+    pub fleet: Option<FleetConfig>,
 }
 
 /// Why the configuration cannot be used.
@@ -550,6 +621,27 @@ impl Config {
             report_flush: Duration::from_millis(file.events.report_flush_ms.unwrap_or(5_000)),
         };
 
+        let bid_only = overrides.bid_only || file.bid_only.unwrap_or(false);
+        let fleet = match overrides.redis.or(file.redis) {
+            None => {
+                if bid_only {
+                    problems.push("bid_only: a bid instance needs --redis".to_string());
+                }
+                None
+            }
+            Some(url) => match RedisTarget::parse(&url) {
+                Ok(redis) => Some(FleetConfig {
+                    redis,
+                    role: if bid_only { Role::Bid } else { Role::Control },
+                    control_url: file.control_url.clone(),
+                }),
+                Err(e) => {
+                    problems.push(format!("redis: {e}"));
+                    None
+                }
+            },
+        };
+
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
@@ -577,6 +669,7 @@ impl Config {
             fx: file.fx,
             exchanges,
             default_exchange,
+            fleet,
         })
     }
 
@@ -651,8 +744,7 @@ mod tests {
             file,
             Overrides {
                 listen: Some("127.0.0.1:7000".into()),
-                data_dir: None,
-                public_url: None,
+                ..Overrides::default()
             },
         )
         .unwrap();
@@ -743,6 +835,33 @@ mod tests {
         ] {
             assert!(all.contains(key), "{key} missing from {all}");
         }
+    }
+
+    #[test]
+    fn a_fleet_instance_needs_a_redis_url_and_says_its_role() {
+        let bid = Config::resolve(
+            FileConfig::default(),
+            Overrides {
+                redis: Some("redis+cluster://127.0.0.1:7000,127.0.0.1:7001".into()),
+                bid_only: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let fleet = bid.fleet.unwrap();
+        assert_eq!(fleet.role, Role::Bid);
+        assert_eq!(
+            fleet.redis,
+            RedisTarget::Cluster(vec![
+                "redis://127.0.0.1:7000".into(),
+                "redis://127.0.0.1:7001".into()
+            ])
+        );
+        let control = parse("redis = \"redis://127.0.0.1:6379\"").unwrap();
+        assert_eq!(control.fleet.unwrap().role, Role::Control);
+        assert!(parse("").unwrap().fleet.is_none());
+        assert!(parse("bid_only = true").is_err());
+        assert!(parse("redis = \"http://x\"").is_err());
     }
 
     #[test]
