@@ -156,6 +156,8 @@ pub struct State {
     pub connections: u64,
     /// The runtime's estimated queueing delay.
     pub queue_delay: std::time::Duration,
+    /// In a fleet: Redis round trips, errors and unreadable values.
+    pub redis: Option<[u64; 3]>,
 }
 
 /// Why an event was refused.
@@ -465,6 +467,26 @@ fn render_state(s: &State, out: &mut String) {
         "Estimated wait of a request for the runtime; bid requests are shed above max_queue_delay_ms.",
         s.queue_delay.as_secs_f64(),
     );
+    if let Some([trips, errors, bad]) = s.redis {
+        counter(
+            out,
+            "bidder_redis_round_trips_total",
+            "Calls to the fleet's Redis (a pipeline or a script is one).",
+            trips,
+        );
+        counter(
+            out,
+            "bidder_redis_errors_total",
+            "Calls to the fleet's Redis that failed.",
+            errors,
+        );
+        counter(
+            out,
+            "bidder_redis_bad_values_total",
+            "Values under the fleet's keys that could not be read (ignored).",
+            bad,
+        );
+    }
     type Get = fn(&crate::state::budget::BudgetState) -> f64;
     let per_campaign: [(&str, &str, Get); 5] = [
         (

@@ -21,12 +21,17 @@ use arc_swap::ArcSwap;
 
 use crate::bid::snapshot::vast_documents::Documents;
 use crate::bid::{ExchangeProfile, FxRates, Settings, Snapshot};
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::control::admin::Admin;
 use crate::events::apply::Effects;
 use crate::events::billing::BillWriter;
 use crate::events::token::Signer;
 use crate::events::worker::EventSink;
+use crate::fleet::ControlInfo;
+use crate::fleet::FleetInfo;
+use crate::fleet::audience::FollowAudiences;
+use crate::fleet::catalog::{ControlCatalog, FollowCatalog};
+use crate::fleet::client::{Redis, RedisStats};
 use crate::metrics::Metrics;
 use crate::model::Catalog;
 use crate::server::admission::Admission;
@@ -55,6 +60,9 @@ pub enum StartError {
     /// A worker thread could not be started.
     #[error("starting a worker thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// A fleet's seams were asked for without `--redis`.
+    #[error("not configured as a fleet instance (no redis URL)")]
+    NotAFleet,
 }
 
 /// Everything a request handler needs.
@@ -99,6 +107,11 @@ pub struct Instance {
     pub admission: Arc<Admission>,
     /// Connections open now.
     pub connections: AtomicU64,
+    /// In a fleet: its role, the control instance's URL, Redis counters.
+    pub fleet: Option<FleetInfo>,
+    /// Whether a snapshot of a real catalog is held (a fleet's bid
+    /// instance holds none until it has read one from Redis).
+    held: Arc<AtomicBool>,
     draining: AtomicBool,
 }
 
@@ -122,6 +135,13 @@ pub struct Seams {
     pub event_log: Arc<dyn EventLog>,
     /// Where the bid path counts bids and no-bids.
     pub reports: Arc<dyn ReportSink>,
+    /// True once a catalog is held; `/readyz` answers 503 before.
+    pub held: Arc<AtomicBool>,
+    /// Keys of event tokens when the configuration names none (a fleet's
+    /// bid instance takes the control instance's); `None`: the store's.
+    pub token_keys: Option<Vec<[u8; 32]>>,
+    /// In a fleet: what the server needs to know of it.
+    pub fleet: Option<FleetInfo>,
 }
 
 impl Seams {
@@ -153,11 +173,117 @@ impl Seams {
                 config.events.report_flush,
             )),
             clock,
+            held: Arc::new(AtomicBool::new(true)),
+            token_keys: None,
+            fleet: None,
+        })
+    }
+
+    /// The seams of a fleet's control instance: the embedded ones, its
+    /// catalog published to Redis after every change, and what every
+    /// instance needs to know (its URL, the token keys, the audience
+    /// secret) published at start.
+    pub fn fleet_control(
+        config: &Config,
+        store: &Arc<Store>,
+        clock: SharedClock,
+    ) -> Result<Seams, StartError> {
+        let fleet = config.fleet.as_ref().ok_or(StartError::NotAFleet)?;
+        let stats = Arc::new(RedisStats::default());
+        let redis = Redis::new(fleet.redis.clone(), Arc::clone(&stats));
+        let mut seams = Seams::embedded(config, store, clock)?;
+        let control_url = fleet
+            .control_url
+            .clone()
+            .unwrap_or_else(|| config.public_url.clone());
+        let info = ControlInfo {
+            url: control_url.clone(),
+            token_keys: if config.events.keys.is_empty() {
+                vec![store.event_token_key()?]
+            } else {
+                config.events.keys.clone()
+            },
+            audience_secret: store.audience_secret()?,
+        };
+        let mut publisher = redis.another();
+        std::thread::Builder::new()
+            .name("control-info".into())
+            .spawn(move || {
+                // Until Redis answers: bid instances wait for it.
+                while let Err(e) = crate::fleet::publish_control(&mut publisher, &info) {
+                    tracing::warn!(error = %e, "control instance not yet published to Redis");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            })?;
+        seams.catalog = Arc::new(ControlCatalog::start(Arc::clone(store), redis)?);
+        seams.fleet = Some(FleetInfo {
+            role: Role::Control,
+            control_url,
+            stats,
+        });
+        Ok(seams)
+    }
+
+    /// The seams of a fleet's bid instance: the catalog followed from
+    /// Redis, the control instance's token keys and audience secret
+    /// (waits until it has published them), and `store` (its own, in its
+    /// data dir) for what stays local.
+    pub fn fleet_bid(
+        config: &Config,
+        store: &Arc<Store>,
+        clock: SharedClock,
+    ) -> Result<Seams, StartError> {
+        let fleet = config.fleet.as_ref().ok_or(StartError::NotAFleet)?;
+        let stats = Arc::new(RedisStats::default());
+        let mut redis = Redis::new(fleet.redis.clone(), Arc::clone(&stats));
+        let info = crate::fleet::wait_for_control(&mut redis);
+        let catalog = FollowCatalog::new(redis);
+        Ok(Seams {
+            budgets: Arc::new(Ledger::new(config.max_notice_window_secs(), None)),
+            frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
+            audience: Arc::new(FollowAudiences::new(
+                info.audience_secret,
+                Arc::clone(&clock),
+            )),
+            audience_loaded: Loaded {
+                users: 0,
+                expired: 0,
+                interrupted_jobs: 0,
+                took: std::time::Duration::ZERO,
+            },
+            held: catalog.held(),
+            catalog: Arc::new(catalog),
+            event_log: Arc::clone(store) as Arc<dyn EventLog>,
+            reports: Arc::new(ChannelReports::start(
+                Arc::clone(store),
+                config.exchanges.iter().map(|e| e.name.clone()).collect(),
+                config.events.channel_capacity,
+                config.events.report_flush,
+            )),
+            clock,
+            token_keys: Some(info.token_keys),
+            fleet: Some(FleetInfo {
+                role: Role::Bid,
+                control_url: fleet.control_url.clone().unwrap_or(info.url),
+                stats,
+            }),
         })
     }
 }
 
 impl Instance {
+    /// The instance the configuration asks for on `store` with the host's
+    /// clock: embedded, or a fleet's control or bid instance.
+    pub fn start(config: Config, store: Arc<Store>) -> Result<Instance, StartError> {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let seams = match config.fleet.as_ref().map(|f| f.role) {
+            None => Seams::embedded(&config, &store, clock)?,
+            Some(Role::Control) => Seams::fleet_control(&config, &store, clock)?,
+            Some(Role::Bid) => Seams::fleet_bid(&config, &store, clock)?,
+        };
+        Instance::with_seams(config, store, seams)
+    }
+
     /// An instance on `store` with the embedded state and the host's
     /// clock.
     pub fn new(config: Config, store: Arc<Store>) -> Result<Instance, StartError> {
@@ -192,12 +318,15 @@ impl Instance {
             catalog: catalog_source,
             event_log,
             reports,
+            held,
+            token_keys,
+            fleet,
         } = seams;
         let fx = FxRates::from_map(&config.fx).map_err(|e| StartError::Fx(e.to_string()))?;
-        let keys = if config.events.keys.is_empty() {
-            vec![store.event_token_key()?]
-        } else {
-            config.events.keys.clone()
+        let keys = match (config.events.keys.is_empty(), token_keys) {
+            (false, _) => config.events.keys.clone(),
+            (true, Some(keys)) => keys,
+            (true, None) => vec![store.event_token_key()?],
         };
         let settings = Arc::new(Settings {
             public_url: config.public_url.clone(),
@@ -306,6 +435,8 @@ impl Instance {
             snapshot,
             metrics,
             connections: AtomicU64::new(0),
+            fleet,
+            held,
             draining: AtomicBool::new(false),
         })
     }
@@ -328,6 +459,14 @@ impl Instance {
             funnel_moves: self.effects.moved.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             queue_delay: self.admission.queue_delay(),
+            redis: self.fleet.as_ref().map(|f| {
+                let s = &f.stats;
+                [
+                    s.round_trips.load(Ordering::Relaxed),
+                    s.errors.load(Ordering::Relaxed),
+                    s.bad_values.load(Ordering::Relaxed),
+                ]
+            }),
         }
     }
 
@@ -368,9 +507,20 @@ impl Instance {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Whether new traffic should be sent here.
+    /// Whether new traffic should be sent here: not draining, and a
+    /// catalog held.
     pub fn is_ready(&self) -> bool {
-        !self.draining.load(Ordering::Relaxed)
+        !self.draining.load(Ordering::Relaxed) && self.held.load(Ordering::Relaxed)
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Whether this is a fleet's bid instance (no admin API of its own).
+    pub fn is_bid_only(&self) -> bool {
+        self.fleet.as_ref().is_some_and(|f| f.role == Role::Bid)
     }
 }
 
