@@ -156,8 +156,9 @@ pub struct State {
     pub connections: u64,
     /// The runtime's estimated queueing delay.
     pub queue_delay: std::time::Duration,
-    /// In a fleet: Redis round trips, errors and unreadable values.
-    pub redis: Option<[u64; 3]>,
+    /// In a fleet: Redis round trips, errors and unreadable values, spool
+    /// depth, stream lag.
+    pub redis: Option<[i64; 5]>,
 }
 
 /// Why an event was refused.
@@ -467,24 +468,36 @@ fn render_state(s: &State, out: &mut String) {
         "Estimated wait of a request for the runtime; bid requests are shed above max_queue_delay_ms.",
         s.queue_delay.as_secs_f64(),
     );
-    if let Some([trips, errors, bad]) = s.redis {
+    if let Some([trips, errors, bad, spool, lag]) = s.redis {
         counter(
             out,
             "bidder_redis_round_trips_total",
             "Calls to the fleet's Redis (a pipeline or a script is one).",
-            trips,
+            trips as u64,
         );
         counter(
             out,
             "bidder_redis_errors_total",
             "Calls to the fleet's Redis that failed.",
-            errors,
+            errors as u64,
         );
         counter(
             out,
             "bidder_redis_bad_values_total",
             "Values under the fleet's keys that could not be read (ignored).",
-            bad,
+            bad as u64,
+        );
+        gauge(
+            out,
+            "bidder_spool_depth",
+            "Events in this instance's spool, waiting for Redis.",
+            spool as f64,
+        );
+        gauge(
+            out,
+            "bidder_event_stream_lag",
+            "Control instance: events left in the fleet's streams after its last read.",
+            lag as f64,
         );
     }
     type Get = fn(&crate::state::budget::BudgetState) -> f64;

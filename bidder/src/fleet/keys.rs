@@ -8,6 +8,9 @@
 //! | `{cat}:version` | string | catalog version, incremented per publish |
 //! | `{cat}:blob` | string | the catalog of that version (JSON) |
 //! | `{cfg}:control` | hash | the control instance's URL, token keys, audience secret |
+//! | `{ev:N}:b:<bid>` | hash | a bid's events: kinds seen, first outcome, settled (token window + 1 h) |
+//! | `{ev:N}:stream` | stream | shard N's new events, read by the control's group `control` |
+//! | `{c:<id>}:spend` | hash | a campaign's booked spend: `day_start`, `day`, `total` |
 
 /// The catalog's version counter.
 pub const CATALOG_VERSION: &str = "{cat}:version";
@@ -18,3 +21,22 @@ pub const CONTROL: &str = "{cfg}:control";
 
 /// Longest wait of a blocking stream read, milliseconds.
 pub const BLOCK_MS: u64 = 1_000;
+
+/// Shards of the event streams: a bid's events go to the shard of its
+/// number, each shard one slot (`{ev:N}`).
+pub const EVENT_SHARDS: usize = 4;
+
+/// The hash of one bid's events (kinds seen, first outcome, settled).
+pub fn event_bid(shard: usize, bid: &str) -> String {
+    format!("{{ev:{shard}}}:b:{bid}")
+}
+
+/// The stream of one shard's events.
+pub fn event_stream(shard: usize) -> String {
+    format!("{{ev:{shard}}}:stream")
+}
+
+/// A campaign's spend as the control instance's SQLite has it.
+pub fn spend(campaign: i64) -> String {
+    format!("{{c:{campaign}}}:spend")
+}

@@ -15,6 +15,9 @@
 //! - [`catalog`]: the control instance publishes each catalog version;
 //!   bid instances follow it.
 //! - [`audience`]: a bid instance's audience table.
+//! - [`events`]: each notice counted once fleet-wide, streamed to the
+//!   control instance, spooled to disk while Redis is away.
+//! - [`spend`]: booked spend from the control's SQLite to every instance.
 //!
 //! ```text
 //!            admin ──▶ control instance ──▶ SQLite
@@ -27,7 +30,9 @@
 pub mod audience;
 pub mod catalog;
 pub mod client;
+pub mod events;
 pub mod keys;
+pub mod spend;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,4 +141,9 @@ pub struct FleetInfo {
     pub control_url: String,
     /// Redis round trips and errors of every connection.
     pub stats: Arc<RedisStats>,
+    /// Events waiting in this instance's spool.
+    pub spool: Arc<events::Spool>,
+    /// Control instance: entries left in the event streams after its
+    /// last read.
+    pub lag: Arc<std::sync::atomic::AtomicI64>,
 }

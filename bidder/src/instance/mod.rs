@@ -32,8 +32,10 @@ use crate::fleet::FleetInfo;
 use crate::fleet::audience::FollowAudiences;
 use crate::fleet::catalog::{ControlCatalog, FollowCatalog};
 use crate::fleet::client::{Redis, RedisStats};
+use crate::fleet::events::{FleetLog, Spool};
 use crate::metrics::Metrics;
 use crate::model::Catalog;
+use crate::model::EventKind;
 use crate::server::admission::Admission;
 use crate::state::StateError;
 use crate::state::audience::{Audience, Audiences, Loaded};
@@ -191,7 +193,14 @@ impl Seams {
         let fleet = config.fleet.as_ref().ok_or(StartError::NotAFleet)?;
         let stats = Arc::new(RedisStats::default());
         let redis = Redis::new(fleet.redis.clone(), Arc::clone(&stats));
-        let mut seams = Seams::embedded(config, store, clock)?;
+        let mut seams = Seams::embedded(config, store, Arc::clone(&clock))?;
+        let ledger = Arc::new(Ledger::new(
+            config.max_notice_window_secs(),
+            Some(Arc::clone(store)),
+        ));
+        seams.budgets = Arc::clone(&ledger) as Arc<dyn Budgets>;
+        let (log, spool) = fleet_log(config, &redis)?;
+        seams.event_log = log;
         let control_url = fleet
             .control_url
             .clone()
@@ -215,11 +224,51 @@ impl Seams {
                     std::thread::sleep(std::time::Duration::from_secs(1));
                 }
             })?;
-        seams.catalog = Arc::new(ControlCatalog::start(Arc::clone(store), redis)?);
+        let catalog = Arc::new(ControlCatalog::start(Arc::clone(store), redis.another())?);
+        seams.catalog = Arc::clone(&catalog) as Arc<dyn CatalogSource>;
+        let lag = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        {
+            let (store, mut redis) = (Arc::clone(store), redis.another());
+            let republish = config.events.learning_republish;
+            let mut last_learnt: Option<std::time::Instant> = None;
+            crate::fleet::events::start_consumer(
+                redis.another(),
+                Arc::clone(&lag),
+                move |events| {
+                    let recorded = store.record_events(events)?;
+                    let mut touched = std::collections::BTreeSet::new();
+                    let mut learnt = false;
+                    for (e, r) in events.iter().zip(&recorded) {
+                        if r.settles {
+                            touched.insert(e.campaign);
+                        }
+                        learnt |= r.fresh
+                            && !r.conflict
+                            && e.combo.is_some()
+                            && matches!(e.kind, EventKind::Impression | EventKind::Click);
+                    }
+                    let now = clock.now();
+                    for id in touched {
+                        if let Err(e) = crate::fleet::spend::publish(&mut redis, &ledger, id, now) {
+                            tracing::warn!(error = %e, campaign = id.0, "spend not published");
+                        }
+                    }
+                    // The learning counts are in the catalog: publishing it
+                    // hands every instance what the events taught.
+                    if learnt && last_learnt.is_none_or(|t| t.elapsed() >= republish) {
+                        last_learnt = Some(std::time::Instant::now());
+                        catalog.changed()?;
+                    }
+                    Ok(())
+                },
+            )?;
+        }
         seams.fleet = Some(FleetInfo {
             role: Role::Control,
             control_url,
             stats,
+            spool,
+            lag,
         });
         Ok(seams)
     }
@@ -237,9 +286,12 @@ impl Seams {
         let stats = Arc::new(RedisStats::default());
         let mut redis = Redis::new(fleet.redis.clone(), Arc::clone(&stats));
         let info = crate::fleet::wait_for_control(&mut redis);
+        let (event_log, spool) = fleet_log(config, &redis)?;
+        let ledger = Arc::new(Ledger::new(config.max_notice_window_secs(), None));
+        crate::fleet::spend::start_sync(redis.another(), Arc::clone(&ledger))?;
         let catalog = FollowCatalog::new(redis);
         Ok(Seams {
-            budgets: Arc::new(Ledger::new(config.max_notice_window_secs(), None)),
+            budgets: ledger,
             frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
             audience: Arc::new(FollowAudiences::new(
                 info.audience_secret,
@@ -253,7 +305,7 @@ impl Seams {
             },
             held: catalog.held(),
             catalog: Arc::new(catalog),
-            event_log: Arc::clone(store) as Arc<dyn EventLog>,
+            event_log,
             reports: Arc::new(ChannelReports::start(
                 Arc::clone(store),
                 config.exchanges.iter().map(|e| e.name.clone()).collect(),
@@ -266,9 +318,27 @@ impl Seams {
                 role: Role::Bid,
                 control_url: fleet.control_url.clone().unwrap_or(info.url),
                 stats,
+                spool,
+                lag: Arc::default(),
             }),
         })
     }
+}
+
+/// A fleet instance's event log (Redis, with its spool in the data dir)
+/// and the thread that drains the spool.
+fn fleet_log(
+    config: &Config,
+    redis: &Redis,
+) -> Result<(Arc<dyn EventLog>, Arc<Spool>), StartError> {
+    let spool = Arc::new(Spool::open(&config.data_dir)?);
+    let log = Arc::new(FleetLog::new(
+        redis.another(),
+        Arc::clone(&spool),
+        config.events.token_ttl_secs,
+    ));
+    crate::fleet::events::start_drain(Arc::clone(&log))?;
+    Ok((log, spool))
 }
 
 impl Instance {
@@ -462,9 +532,11 @@ impl Instance {
             redis: self.fleet.as_ref().map(|f| {
                 let s = &f.stats;
                 [
-                    s.round_trips.load(Ordering::Relaxed),
-                    s.errors.load(Ordering::Relaxed),
-                    s.bad_values.load(Ordering::Relaxed),
+                    s.round_trips.load(Ordering::Relaxed) as i64,
+                    s.errors.load(Ordering::Relaxed) as i64,
+                    s.bad_values.load(Ordering::Relaxed) as i64,
+                    f.spool.depth.load(Ordering::Relaxed),
+                    f.lag.load(Ordering::Relaxed),
                 ]
             }),
         }

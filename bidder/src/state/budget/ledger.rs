@@ -86,6 +86,37 @@ impl Ledger {
         account
     }
 
+    /// Takes campaign `id`'s booked spend from the store again (after
+    /// events were recorded elsewhere, as a fleet's control instance
+    /// does); its day's start, the day's spend and all spend, if the
+    /// campaign has an account.
+    pub fn reload(&self, id: CampaignId, now: UnixTime) -> Option<(i64, i64, i64)> {
+        let a = self.lock().get(&id).cloned()?;
+        a.roll(now, self.store.as_deref(), true);
+        Some(a.booked())
+    }
+
+    /// Sets campaign `id`'s booked spend to what the fleet booked (day
+    /// `day_start`'s spend `day`, all spend `total`), when `day_start` is
+    /// the account's current day: a fleet's bid instance books no spend
+    /// of its own.
+    pub fn set_booked(&self, id: CampaignId, day_start: i64, day: i64, total: i64) {
+        let Some(a) = self.lock().get(&id).cloned() else {
+            return;
+        };
+        if a.day_start.load(Ordering::Acquire) == day_start {
+            a.booked_day.store(day, Ordering::Release);
+        }
+        a.booked_total.store(total, Ordering::Release);
+    }
+
+    /// Every campaign with an account.
+    pub fn ids(&self) -> Vec<CampaignId> {
+        let mut ids: Vec<_> = self.lock().keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
     fn sorted(&self) -> Vec<Arc<LocalAccount>> {
         let mut all: Vec<_> = self.lock().values().cloned().collect();
         all.sort_by_key(|a| a.id);
@@ -272,6 +303,15 @@ impl LocalAccount {
                 tracing::error!(campaign = self.id.0, error = %e, "spend not loaded; not bidding");
             }
         }
+    }
+
+    /// Its day's start, the day's booked spend and all booked spend.
+    fn booked(&self) -> (i64, i64, i64) {
+        (
+            self.day_start.load(Ordering::Acquire),
+            self.booked_day.load(Ordering::Acquire),
+            self.booked_total.load(Ordering::Acquire),
+        )
     }
 
     /// The verdict on a bid of `cost` at `now` in `slot`, reading only.
