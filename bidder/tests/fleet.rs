@@ -187,3 +187,173 @@ async fn every_instance_bids_and_a_change_on_the_control_is_live_on_all_within_2
     }
     assert!(common::redis::ping(fleet.redis.port));
 }
+
+/// A notice URL of `answer`'s bid (`nurl`, `burl` or `lurl`) as the
+/// exchange calls it, at the bid's own price.
+fn notice(answer: &Value, which: &str, request_id: &str) -> String {
+    let bid = &answer["seatbid"][0]["bid"][0];
+    let price = format!("{:.6}", bid["price"].as_f64().unwrap());
+    common::filled(bid[which].as_str().unwrap(), request_id, &price)
+}
+
+/// What one impression at the bid's price costs, in micros (as billed).
+fn cost_of(answer: &Value) -> i64 {
+    let cpm = (answer["seatbid"][0]["bid"][0]["price"].as_f64().unwrap() * 1e6).round() as i64;
+    (cpm + 999) / 1_000
+}
+
+/// The status of `GET path` on `node`.
+async fn get(node: &Node, path: &str) -> Option<u16> {
+    common::try_send(&node.base(), Method::GET, path).await
+}
+
+/// Campaign `id`'s booked spend in all, as the control instance has it.
+async fn spent(fleet: &Fleet, id: &str) -> i64 {
+    let reply = call(
+        fleet.control.port,
+        Method::GET,
+        &format!("/api/v1/campaigns/{id}/budget"),
+        &fleet.token,
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    reply.json()["spent_total_micros"].as_i64().unwrap()
+}
+
+/// Waits up to `within` for campaign `id`'s spend to be `expected`, and
+/// asserts it is, then and a moment later (counted once, not more).
+async fn spend_reaches(fleet: &Fleet, id: &str, expected: i64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let now = spent(fleet, id).await;
+        if now == expected {
+            break;
+        }
+        assert!(
+            now < expected,
+            "campaign {id} booked {now}, more than {expected}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "campaign {id} booked {now} of {expected} after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(spent(fleet, id).await, expected, "booked more than once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bill_is_counted_once_fleet_wide_wherever_it_and_its_replays_arrive() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let fleet = Fleet::start(2).await;
+    let nodes: Vec<&Node> = fleet.every_node().collect();
+    let mut by_campaign = std::collections::BTreeMap::<String, i64>::new();
+    for i in 0..6 {
+        let id = format!("once-{i}");
+        let (status, answer) = bid(nodes[i % 3], &id).await;
+        assert_eq!(status, 200);
+        let campaign = answer["seatbid"][0]["bid"][0]["cid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let bill = notice(&answer, "burl", &id);
+        // Billed through one instance, replayed through another.
+        assert_eq!(get(nodes[(i + 1) % 3], &bill).await, Some(200));
+        assert_eq!(get(nodes[(i + 2) % 3], &bill).await, Some(200));
+        *by_campaign.entry(campaign).or_default() += cost_of(&answer);
+    }
+    for (campaign, expected) in &by_campaign {
+        spend_reaches(&fleet, campaign, *expected, Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_killed_and_restarted_mid_traffic_loses_no_acknowledged_bill() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let mut fleet = Fleet::start(2).await;
+    let mut answers = Vec::new();
+    for i in 0..4 {
+        let id = format!("outage-{i}");
+        let (status, answer) = bid(&fleet.bidders[i % 2], &id).await;
+        assert_eq!(status, 200);
+        answers.push((id, answer));
+    }
+    fleet.redis.kill();
+    // Redis away: bids are answered (never 5xx, well inside tmax) and
+    // bills acknowledged from the spool.
+    for i in 0..20 {
+        let started = Instant::now();
+        let (status, _) = bid(&fleet.bidders[i % 2], &format!("during-{i}")).await;
+        assert!(status == 200 || status == 204, "status {status}");
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+    let mut expected = std::collections::BTreeMap::<String, i64>::new();
+    for (i, (id, answer)) in answers.iter().enumerate() {
+        let bill = notice(answer, "burl", id);
+        assert_eq!(get(&fleet.bidders[(i + 1) % 2], &bill).await, Some(200));
+        let campaign = answer["seatbid"][0]["bid"][0]["cid"].as_str().unwrap();
+        *expected.entry(campaign.to_string()).or_default() += cost_of(answer);
+    }
+    let spool = metric(&fleet.bidders[0], "bidder_spool_depth").await
+        + metric(&fleet.bidders[1], "bidder_spool_depth").await;
+    assert_eq!(spool, 4.0, "every bill waits in a spool");
+    fleet.redis.restart();
+    let back = Instant::now();
+    for (campaign, spend) in &expected {
+        spend_reaches(&fleet, campaign, *spend, Duration::from_secs(10)).await;
+    }
+    assert!(back.elapsed() < Duration::from_secs(12));
+    // Replayed after the return: still counted once.
+    for (id, answer) in &answers {
+        assert_eq!(
+            get(&fleet.bidders[0], &notice(answer, "burl", id)).await,
+            Some(200)
+        );
+    }
+    for (campaign, spend) in &expected {
+        spend_reaches(&fleet, campaign, *spend, Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bid_instance_killed_right_after_acknowledging_bills_loses_none() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let mut fleet = Fleet::start(2).await;
+    let mut expected = std::collections::BTreeMap::<String, i64>::new();
+    for i in 0..5 {
+        let id = format!("killed-{i}");
+        let (status, answer) = bid(&fleet.bidders[0], &id).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            get(&fleet.bidders[0], &notice(&answer, "burl", &id)).await,
+            Some(200)
+        );
+        let campaign = answer["seatbid"][0]["bid"][0]["cid"].as_str().unwrap();
+        *expected.entry(campaign.to_string()).or_default() += cost_of(&answer);
+    }
+    // SIGKILL: no flush, no drain, no goodbye.
+    let killed = fleet.bidders.remove(0);
+    drop(killed);
+    for (campaign, spend) in &expected {
+        spend_reaches(&fleet, campaign, *spend, Duration::from_secs(5)).await;
+    }
+    // The other bid instance keeps bidding.
+    assert_eq!(bid(&fleet.bidders[0], "after-kill").await.0, 200);
+}
+
+/// A sample of `/metrics` on `node`.
+async fn metric(node: &Node, sample: &str) -> f64 {
+    let reply = common::send(&node.base(), Method::GET, "/metrics", "none", None).await;
+    let text = String::from_utf8(reply.body.to_vec()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{sample} not in /metrics"))
+}
