@@ -63,6 +63,9 @@ pub struct FileConfig {
     /// Our IAB TCF vendor id: under GDPR, users are personalized only when
     /// their TC string gives this vendor consent. Absent = never under GDPR.
     pub tcf_vendor_id: Option<u16>,
+    /// Campaigns `/metrics` shows one by one (the most spent today); the
+    /// rest are summed per currency under `campaign="other"` (default 100).
+    pub metrics_campaigns: Option<usize>,
     /// How assembled creatives are chosen (`[creative]`:
     /// `exploration_floor`, `rounds`, `prior_clicks`, `prior_conversions`,
     /// `prior_impressions`, `seed`).
@@ -343,6 +346,8 @@ pub struct Config {
     pub bid_ttl_secs: Option<u32>,
     /// Our IAB TCF vendor id, if we have one.
     pub tcf_vendor_id: Option<u16>,
+    /// Campaigns `/metrics` shows one by one.
+    pub metrics_campaigns: usize,
     /// Selection policy of assembled creatives.
     pub creative: creative::learning::Policy,
     /// Notices and trackers.
@@ -664,6 +669,7 @@ impl Config {
             shutdown_grace,
             bid_ttl_secs: file.bid_ttl_secs,
             tcf_vendor_id: file.tcf_vendor_id,
+            metrics_campaigns: file.metrics_campaigns.unwrap_or(100),
             creative: file.creative,
             events,
             fx: file.fx,

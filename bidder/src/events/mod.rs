@@ -167,7 +167,7 @@ fn record(
     };
     // In a fleet a notice may reach another instance than the one that
     // bid, whose reservation it cannot release: it releases nothing here.
-    let foreign = app.fleet.is_some() && claims.bid.0 != crate::bid::notices::process_id();
+    let foreign = app.fleet.is_some() && claims.bid.0 != crate::bid::process_id();
     let reserved = if foreign { Micros(0) } else { reserved };
     EventRecord {
         bid: format!("{:x}-{:x}", claims.bid.0, claims.bid.1),

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::client::Redis;
 use super::keys;
-use crate::model::Catalog;
+use crate::model::{CampaignId, Catalog};
 use crate::state::StateError;
 use crate::state::catalog::{CatalogSource, OnChange, StoreCatalog};
 use crate::store::Store;
@@ -63,7 +63,7 @@ impl ControlCatalog {
             }
         };
         hand_over(&inner.load()?);
-        inner.subscribe(Box::new(move |c: Catalog| hand_over(&c)));
+        inner.subscribe(Box::new(move |c: &Catalog| hand_over(c)));
         std::thread::Builder::new()
             .name("catalog-publisher".into())
             .spawn(move || publish_forever(redis, &pending))
@@ -116,6 +116,10 @@ impl CatalogSource for ControlCatalog {
 
     fn changed(&self) -> Result<(), StateError> {
         self.inner.changed()
+    }
+
+    fn campaigns_changed(&self, ids: &[CampaignId]) -> Result<(), StateError> {
+        self.inner.campaigns_changed(ids)
     }
 }
 
@@ -248,7 +252,7 @@ fn follow_forever(
                 seen.store(version, Ordering::Release);
                 let subscribers = subscribers.lock().unwrap_or_else(|e| e.into_inner());
                 for s in subscribers.iter() {
-                    s(catalog.clone());
+                    s(&catalog);
                 }
                 held.store(true, Ordering::Release);
                 tracing::info!(version, "catalog followed");

@@ -11,11 +11,11 @@
 //! 1. pick the answer currency (the exchange's if the request allows it);
 //! 2. AND the index bitsets for the request's country, device type, OS and
 //!    site/app, then per impression for its formats and banner sizes
-//!    ([`candidates`]): a few word operations per 64 campaigns, whatever
+//!    (`candidates`): a few word operations per 64 campaigns, whatever
 //!    their rules;
 //! 3. visit the candidates most valuable first; the first that passes the
-//!    [`filters`], the audience and frequency rules, prices above the floor
-//!    ([`pricing`]), has a creative that fits the slot (`creative_choice`)
+//!    `filters`, the audience and frequency rules, prices above the floor
+//!    (`pricing`), has a creative that fits the slot (`creative_choice`)
 //!    and whose budget and pacing would admit it becomes the imp's
 //!    [`Pick`].
 //!
@@ -23,12 +23,12 @@
 //! throttle) comes from the context's per-request `seed`, mixed with the
 //! imp and the campaign (`draws`): the same seed, the same picks.
 
-pub mod candidates;
+mod candidates;
 mod creative_choice;
 mod draws;
-pub mod filters;
-pub mod pricing;
-pub mod user;
+mod filters;
+mod pricing;
+mod user;
 
 use std::ops::Range;
 

@@ -1,12 +1,13 @@
 //! The rules on values of what clients write: every broken rule is
-//! collected with its field path, so one 422 lists them all.
+//! collected with its field path, so one refusal lists them all.
 //!
 //! Pure functions over drafts; never reads the store (callers pass what they
-//! looked up, such as whether an advertiser exists).
+//! looked up, such as whether an advertiser exists) and never decides who
+//! may write.
 
 use creative::{CLICK_URL_MACRO, FixedCreative, Image};
 
-use crate::error::FieldError;
+use super::FieldError;
 use crate::model::{Advertiser, AdvertiserId, Campaign, FrequencyRules};
 
 /// Longest display name.
@@ -58,7 +59,7 @@ const CURRENCIES: &[&str] = &[
 
 /// The field errors found so far.
 #[derive(Debug, Default)]
-pub(super) struct Errors(pub Vec<FieldError>);
+pub(crate) struct Errors(pub Vec<FieldError>);
 
 impl Errors {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -79,6 +80,15 @@ impl Errors {
         );
         false
     }
+
+    /// `Ok` when no rule is broken, else every broken one.
+    pub(super) fn into_result(self) -> Result<(), super::ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(super::ServiceError::Invalid(self.0))
+        }
+    }
 }
 
 fn name(e: &mut Errors, path: &str, value: &str) {
@@ -90,7 +100,7 @@ fn name(e: &mut Errors, path: &str, value: &str) {
 }
 
 /// A DNS name of at least two labels, lowercase, with an alphabetic TLD.
-pub(super) fn is_domain(s: &str) -> bool {
+fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253
         && labels.len() >= 2
@@ -159,7 +169,7 @@ fn is_language(s: &str) -> bool {
 }
 
 /// Every broken rule of an advertiser.
-pub(super) fn advertiser(a: &Advertiser) -> Errors {
+pub(crate) fn advertiser(a: &Advertiser) -> Errors {
     let mut e = Errors::default();
     name(&mut e, "name", &a.name);
     domain(&mut e, "domain", &a.domain);
@@ -201,7 +211,7 @@ fn frequency(e: &mut Errors, path: &str, f: &FrequencyRules) {
 
 /// Every broken rule of a campaign; `advertiser_exists` and the owner of
 /// the audience funnel (`None`: no such funnel) are looked up by the caller.
-pub(super) fn campaign(
+pub(crate) fn campaign(
     c: &Campaign,
     advertiser_exists: bool,
     funnel_owner: Option<AdvertiserId>,
@@ -384,7 +394,7 @@ fn markup(e: &mut Errors, path: &str, text: &str) {
 }
 
 /// Every broken rule of a creative's name and body.
-pub(super) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
+pub(crate) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
     let mut e = Errors::default();
     name(&mut e, "name", creative_name);
     match body {
