@@ -670,6 +670,7 @@ mod tests {
             pacing: crate::model::PacingMode::Even,
             allowed_now_micros: openrtb::Micros(0),
             bid_share: 1.0,
+            win_rate: 1.0,
             state: "on_pace",
             late_wins: 0,
             late_micros: openrtb::Micros(0),

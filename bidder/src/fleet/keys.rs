@@ -10,7 +10,9 @@
 //! | `{cfg}:control` | hash | the control instance's URL, token keys, audience secret |
 //! | `{ev:N}:b:<bid>` | hash | a bid's events: kinds seen, first outcome, settled (token window + 1 h) |
 //! | `{ev:N}:stream` | stream | shard N's new events, read by the control's group `control` |
+//! | `{ev:N}:imps` | stream | shard N's impressions for every instance's caps (keyed user hash), capped |
 //! | `{c:<id>}:spend` | hash | a campaign's booked spend: `day_start`, `day`, `total` |
+//! | `{cfg}:live` | sorted set | instances with bids in flight, scored by their last beat |
 
 /// The catalog's version counter.
 pub const CATALOG_VERSION: &str = "{cat}:version";
@@ -18,6 +20,9 @@ pub const CATALOG_VERSION: &str = "{cat}:version";
 pub const CATALOG_BLOB: &str = "{cat}:blob";
 /// What the control instance tells every instance at start.
 pub const CONTROL: &str = "{cfg}:control";
+
+/// The instances that bid now, by their last beat.
+pub const LIVE: &str = "{cfg}:live";
 
 /// Longest wait of a blocking stream read, milliseconds.
 pub const BLOCK_MS: u64 = 1_000;
@@ -34,6 +39,11 @@ pub fn event_bid(shard: usize, bid: &str) -> String {
 /// The stream of one shard's events.
 pub fn event_stream(shard: usize) -> String {
     format!("{{ev:{shard}}}:stream")
+}
+
+/// The stream of one shard's impressions, for frequency caps.
+pub fn impressions(shard: usize) -> String {
+    format!("{{ev:{shard}}}:imps")
 }
 
 /// A campaign's spend as the control instance's SQLite has it.

@@ -18,6 +18,8 @@
 //! - [`events`]: each notice counted once fleet-wide, streamed to the
 //!   control instance, spooled to disk while Redis is away.
 //! - [`spend`]: booked spend from the control's SQLite to every instance.
+//! - [`members`]: how many instances bid, so each reserves only its
+//!   share of a campaign's room.
 //!
 //! ```text
 //!            admin ──▶ control instance ──▶ SQLite
@@ -32,6 +34,7 @@ pub mod catalog;
 pub mod client;
 pub mod events;
 pub mod keys;
+pub mod members;
 pub mod spend;
 
 use std::sync::Arc;

@@ -7,9 +7,10 @@
 //! - A bid instance's view of a campaign's spend lags the fleet's by the
 //!   stream lag plus at most [`SYNC_EVERY`]; it books nothing itself, so
 //!   a restart loses nothing.
-//! - Until budget leases exist, every instance may reserve the whole room
-//!   it sees: a fleet of N instances can overshoot a budget by what N
-//!   instances' bids in flight book (see docs/ARCHITECTURE.md).
+//! - Each instance reserves only its share of the room it sees
+//!   ([`super::members`]); what a bid instance books between two reads
+//!   (a bill it answered) counts in its account at once and is replaced
+//!   by the fleet's figure at the next read.
 
 use std::sync::Arc;
 use std::time::Duration;

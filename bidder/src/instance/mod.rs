@@ -207,6 +207,12 @@ impl Seams {
             Some(Arc::clone(store)),
         ));
         seams.budgets = Arc::clone(&ledger) as Arc<dyn Budgets>;
+        crate::fleet::members::start(
+            redis.another(),
+            format!("{:x}", crate::bid::process_id()),
+            Arc::clone(&ledger),
+            Arc::clone(&clock),
+        )?;
         let (log, spool) = fleet_log(config, &redis)?;
         seams.event_log = log;
         let control_url = fleet
@@ -297,6 +303,12 @@ impl Seams {
         let (event_log, spool) = fleet_log(config, &redis)?;
         let ledger = Arc::new(Ledger::new(config.max_notice_window_secs(), None));
         crate::fleet::spend::start_sync(redis.another(), Arc::clone(&ledger))?;
+        crate::fleet::members::start(
+            redis.another(),
+            format!("{:x}", crate::bid::process_id()),
+            Arc::clone(&ledger),
+            Arc::clone(&clock),
+        )?;
         let catalog = FollowCatalog::new(redis);
         Ok(Seams {
             budgets: ledger,

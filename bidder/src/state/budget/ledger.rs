@@ -10,7 +10,7 @@
 //! only the cold path takes, and so does the win-rate measurement.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::tz::TimeZone;
@@ -36,6 +36,8 @@ pub struct Ledger {
     slot_secs: i64,
     max_hold_secs: u32,
     store: Option<Arc<Store>>,
+    /// How many instances share each campaign's room (1 when embedded).
+    sharers: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -59,7 +61,29 @@ impl Ledger {
             slot_secs,
             max_hold_secs,
             store,
+            sharers: Arc::new(AtomicU32::new(1)),
         }
+    }
+
+    /// Sets how many instances of a fleet bid on the same campaigns
+    /// (at least 1): each may then hold reservations for at most that
+    /// share of a campaign's room (limit less booked spend), so that the
+    /// fleet's reservations together stay within the room.
+    pub fn set_sharers(&self, n: u32) {
+        self.sharers.store(n.max(1), Ordering::Release);
+    }
+
+    /// How many instances share each campaign's room.
+    pub fn sharers(&self) -> u32 {
+        self.sharers.load(Ordering::Acquire)
+    }
+
+    /// Whether any campaign holds reservations at `now` (this instance
+    /// has bids in flight).
+    pub fn holds_any(&self, now: UnixTime) -> bool {
+        self.sorted()
+            .iter()
+            .any(|a| a.reserved(a.slot(now.0)).0 > 0)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CampaignId, Arc<LocalAccount>>> {
@@ -75,6 +99,7 @@ impl Ledger {
                 (self.slot_secs, self.max_hold_secs),
                 c.currency,
                 Limits::of(c),
+                Arc::clone(&self.sharers),
             ))
         });
         let account = Arc::clone(account);
@@ -190,6 +215,8 @@ pub struct LocalAccount {
     loaded: AtomicBool,
     late: AtomicU64,
     late_micros: AtomicI64,
+    /// The ledger's count of instances sharing the room.
+    sharers: Arc<AtomicU32>,
     /// Cold path only: what the admin API last said.
     rule: Mutex<Rule>,
 }
@@ -216,6 +243,7 @@ impl LocalAccount {
         (slot_secs, max_hold_secs): (i64, u32),
         currency: Currency,
         limits: Limits,
+        sharers: Arc<AtomicU32>,
     ) -> LocalAccount {
         LocalAccount {
             id,
@@ -231,6 +259,7 @@ impl LocalAccount {
             loaded: AtomicBool::new(false),
             late: AtomicU64::new(0),
             late_micros: AtomicI64::new(0),
+            sharers,
             rule: Mutex::new(Rule {
                 currency,
                 limits,
@@ -329,17 +358,25 @@ impl LocalAccount {
         let day = self.booked_day.load(Ordering::Acquire);
         let total = self.booked_total.load(Ordering::Acquire);
         let reserved = self.reserved(slot).0;
-        let with = |booked: i64| booked.saturating_add(reserved).saturating_add(cost.0);
+        let held = self.scaled(reserved.saturating_add(cost.0));
+        let with = |booked: i64| booked.saturating_add(held);
         if !fits(limits, with(day), with(total)) {
             return Err(Refused::Exhausted);
         }
         if limits.mode != PacingMode::Asap && limits.daily.0 > 0 {
             let curve = self.curve(limits, now);
-            if !curve.lets_through(day.saturating_add(reserved), u) {
+            if !curve.lets_through(day.saturating_add(self.scaled(reserved)), u) {
                 return Err(Refused::Paced);
             }
         }
         Ok(())
+    }
+
+    /// What `reserved` here stands for fleet-wide: as much again for
+    /// every other instance sharing the room, so that this one holds at
+    /// most its share of it.
+    fn scaled(&self, reserved: i64) -> i64 {
+        reserved.saturating_mul(i64::from(self.sharers.load(Ordering::Acquire)))
     }
 
     /// The curve's allowance at `now`.
@@ -431,7 +468,7 @@ impl Account for LocalAccount {
         // Checked again with our own reservation in: of bids racing for
         // the last room, none that sees the limit crossed keeps its
         // reservation.
-        let reserved = self.reserved(slot).0;
+        let reserved = self.scaled(self.reserved(slot).0);
         let (day, total) = (
             self.booked_day.load(Ordering::Acquire),
             self.booked_total.load(Ordering::Acquire),

@@ -387,3 +387,41 @@ fn an_exchange_that_never_sends_loss_notices_keeps_a_paced_campaign_on_pace() {
     let before = simulate_quiet_exchange(600, false);
     assert!(before[23] < daily / 2, "{before:?}");
 }
+
+#[test]
+fn instances_sharing_a_room_reserve_together_at_most_the_room() {
+    let c = campaign(0, 10_000, PacingMode::Asap, "UTC");
+    let limits = Limits::of(&c);
+    let now = UnixTime(DAY + 10);
+    // Three instances of a fleet, each with its own ledger, each seeing
+    // the same booked spend (none).
+    let held: i64 = (0..3)
+        .map(|_| {
+            let ledger = Ledger::new(60, None);
+            ledger.set_sharers(3);
+            let account = ledger.account(&c, UnixTime(DAY));
+            let mut n = 0;
+            while account
+                .try_reserve(&limits, Micros(1_000), now, 0, 60)
+                .is_ok()
+            {
+                n += 1;
+            }
+            n * 1_000
+        })
+        .sum();
+    assert!(held <= 10_000, "the fleet held {held} of 10,000");
+    // And the room is used, to within one bid per instance.
+    assert!(held >= 10_000 - 3 * 1_000, "the fleet held {held} of 10,000");
+    // Alone, one instance takes the whole room.
+    let ledger = Ledger::new(60, None);
+    let account = ledger.account(&c, UnixTime(DAY));
+    let mut alone = 0;
+    while account
+        .try_reserve(&limits, Micros(1_000), now, 0, 60)
+        .is_ok()
+    {
+        alone += 1_000;
+    }
+    assert_eq!(alone, 10_000);
+}
