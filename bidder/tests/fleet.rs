@@ -145,33 +145,8 @@ async fn every_instance_bids_and_a_change_on_the_control_is_live_on_all_within_2
 
     // Pausing every campaign on the control instance stops the bids of
     // every instance within 2 s.
-    let list = call(
-        fleet.control.port,
-        Method::GET,
-        "/api/v1/campaigns?limit=500",
-        &fleet.token,
-        None,
-    )
-    .await
-    .json();
     let changed = Instant::now();
-    for c in list["items"].as_array().unwrap() {
-        let mut body = c.clone();
-        let id = body["id"].as_i64().unwrap();
-        for k in ["id", "created_at", "updated_at"] {
-            body.as_object_mut().unwrap().remove(k);
-        }
-        body["status"] = json!("paused");
-        let put = call(
-            fleet.control.port,
-            Method::PUT,
-            &format!("/api/v1/campaigns/{id}"),
-            &fleet.token,
-            Some(body),
-        )
-        .await;
-        assert_eq!(put.status, 200, "{}", put.json());
-    }
+    edit_all(&fleet, |c| c["status"] = json!("paused")).await;
     for (i, node) in fleet.bidders.iter().enumerate() {
         loop {
             let (status, _) = bid(node, "after-pause").await;
@@ -186,6 +161,100 @@ async fn every_instance_bids_and_a_change_on_the_control_is_live_on_all_within_2
         }
     }
     assert!(common::redis::ping(fleet.redis.port));
+}
+
+/// Edits every campaign on the control instance with `edit`.
+async fn edit_all(fleet: &Fleet, edit: impl Fn(&mut Value)) {
+    let list = call(
+        fleet.control.port,
+        Method::GET,
+        "/api/v1/campaigns?limit=500",
+        &fleet.token,
+        None,
+    )
+    .await
+    .json();
+    for c in list["items"].as_array().unwrap() {
+        let mut body = c.clone();
+        let id = body["id"].as_i64().unwrap();
+        for k in ["id", "created_at", "updated_at"] {
+            body.as_object_mut().unwrap().remove(k);
+        }
+        edit(&mut body);
+        let put = call(
+            fleet.control.port,
+            Method::PUT,
+            &format!("/api/v1/campaigns/{id}"),
+            &fleet.token,
+            Some(body),
+        )
+        .await;
+        assert_eq!(put.status, 200, "{}", put.json());
+    }
+}
+
+/// The campaigns `node` bids with for a banner to `user`.
+async fn campaigns_for(node: &Node, id: &str, user: &str) -> (Vec<String>, Value) {
+    let mut request = banner(id);
+    request["user"] = json!({"buyeruid": user});
+    let reply = common::send(
+        &node.base(),
+        Method::POST,
+        "/openrtb2/bid",
+        "none",
+        Some(request),
+    )
+    .await;
+    if reply.status != 200 {
+        return (Vec::new(), Value::Null);
+    }
+    let answer = reply.json();
+    let cids = answer["seatbid"][0]["bid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["cid"].as_str().unwrap().to_string())
+        .collect();
+    (cids, answer)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_a_day_cap_holds_on_every_instance_within_2s_of_the_impression() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let fleet = Fleet::start(2).await;
+    edit_all(&fleet, |c| {
+        c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
+    })
+    .await;
+    let (shown, answer) = campaigns_for(&fleet.bidders[0], "cap-1", "cap-user").await;
+    let campaign = shown.first().expect("a bid for a new user").clone();
+    // Before the impression the other instance bids that campaign too.
+    let (before, _) = campaigns_for(&fleet.bidders[1], "cap-2", "cap-user").await;
+    assert!(before.contains(&campaign), "{before:?}");
+    let adm = answer["seatbid"][0]["bid"][0]["adm"].as_str().unwrap();
+    let imp = common::tracker(adm, "/events/imp?");
+    assert_eq!(get(&fleet.bidders[0], &imp).await, Some(200));
+    // The impression reached bid instance 0; instance 1 and the control
+    // stop bidding the campaign for that user within 2 s.
+    let shown_at = Instant::now();
+    for node in [&fleet.bidders[1], &fleet.control] {
+        loop {
+            let (now, _) = campaigns_for(node, "cap-3", "cap-user").await;
+            if !now.contains(&campaign) {
+                break;
+            }
+            assert!(
+                shown_at.elapsed() < Duration::from_secs(2),
+                "campaign {campaign} still bid for a capped user 2 s after its impression"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // Other users are not capped.
+    let (other, _) = campaigns_for(&fleet.bidders[1], "cap-4", "someone-else").await;
+    assert!(other.contains(&campaign), "{other:?}");
 }
 
 /// A notice URL of `answer`'s bid (`nurl`, `burl` or `lurl`) as the

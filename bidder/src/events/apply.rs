@@ -17,7 +17,7 @@ use audiences::table::FunnelId;
 use openrtb::{Currency, Micros};
 
 use crate::bid::Snapshot;
-use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves};
+use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves, UnixTime};
 use crate::state::audience::Audiences;
 use crate::state::budget::{Budgets, Held, Settled, impression_cost};
 use crate::state::frequency::{FrequencyCounts, Subject};
@@ -118,16 +118,23 @@ impl Effects {
         let (Some(user), EventKind::Impression) = (e.user_key, e.kind) else {
             return;
         };
+        self.count_impression_of(UserKey(user), e.campaign, e.at);
+    }
+
+    /// Counts an impression of `campaign` to `user` at `at` for frequency
+    /// caps: the event worker's, or one another instance of a fleet
+    /// counted ([`crate::fleet::impressions`]). Cold path only.
+    pub fn count_impression_of(&self, user: UserKey, campaign: CampaignId, at: UnixTime) {
         let snap = self.snapshot.load();
         let f = &self.frequency;
-        let (advertiser, calendar, advertiser_calendar) = match snap.by_id.get(&e.campaign) {
+        let (advertiser, calendar, advertiser_calendar) = match snap.by_id.get(&campaign) {
             Some(&i) => {
                 let c = &snap.campaigns[i];
                 (c.advertiser_id, &c.calendar, &c.advertiser_calendar)
             }
             // Not bidding now (paused, say): its advertiser's other
             // campaigns still read the caps this impression counts for.
-            None => match snap.resting.get(&e.campaign) {
+            None => match snap.resting.get(&campaign) {
                 Some(r) => (r.advertiser_id, &r.calendar, &r.advertiser_calendar),
                 // Deleted since it bid: its own caps are never read
                 // again, and whose it was is no longer known, so its
@@ -136,12 +143,11 @@ impl Effects {
                 None => return,
             },
         };
-        let user = UserKey(user);
-        f.record(user, Subject::Campaign(e.campaign), e.at, calendar);
+        f.record(user, Subject::Campaign(campaign), at, calendar);
         f.record(
             user,
             Subject::Advertiser(advertiser),
-            e.at,
+            at,
             advertiser_calendar,
         );
     }

@@ -40,8 +40,9 @@ use crate::state::event_log::EventLog;
 use crate::store::Recorded;
 
 /// Marks (bid, kind) and, when new, appends the event to the stream.
-/// KEYS: the bid's hash, the shard's stream. ARGV: kind, outcome (`w`,
-/// `l` or empty), settles (`1`/`0`), ttl seconds, the event.
+/// KEYS: the bid's hash, the shard's stream, its impression stream.
+/// ARGV: kind, outcome (`w`, `l` or empty), settles (`1`/`0`), ttl
+/// seconds, the event, its impression entry (or empty), entries kept.
 const RECORD: &str = r"
 if redis.call('HSETNX', KEYS[1], 'k:' .. ARGV[1], 1) == 0 then
   return {0, 0, 0}
@@ -61,6 +62,9 @@ if conflict == 0 and ARGV[3] == '1' then
   settles = redis.call('HSETNX', KEYS[1], 'settled', 1)
 end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'i', ARGV[6])
+end
 return {1, settles, conflict}
 ";
 
@@ -222,6 +226,8 @@ pub struct FleetLog {
     redis: Mutex<Redis>,
     spool: Arc<Spool>,
     ttl_secs: u32,
+    /// This instance, as impression entries name it.
+    origin: String,
 }
 
 impl FleetLog {
@@ -232,11 +238,19 @@ impl FleetLog {
             redis: Mutex::new(redis),
             spool,
             ttl_secs,
+            origin: format!("{:x}", crate::bid::process_id()),
         }
     }
 
-    /// Runs the record script for `e`.
-    fn put(redis: &mut Redis, e: &EventRecord, ttl_secs: u32) -> Result<Recorded, StateError> {
+    /// Runs the record script for `e`, counted locally by instance
+    /// `origin` when it is new (empty: by none).
+    fn put(
+        redis: &mut Redis,
+        e: &EventRecord,
+        ttl_secs: u32,
+        origin: &str,
+    ) -> Result<Recorded, StateError> {
+        let impression = super::impressions::entry(origin, e).unwrap_or_default();
         let outcome = match e.kind {
             EventKind::Win | EventKind::Bill => "w",
             EventKind::Loss => "l",
@@ -249,11 +263,14 @@ impl FleetLog {
             script
                 .key(keys::event_bid(s, &e.bid))
                 .key(keys::event_stream(s))
+                .key(keys::impressions(s))
                 .arg(e.kind.as_str())
                 .arg(outcome)
                 .arg(if e.settles { "1" } else { "0" })
                 .arg(u64::from(ttl_secs) + 3_600)
                 .arg(payload)
+                .arg(&impression)
+                .arg(super::impressions::KEEP)
                 .invoke(c)
         })?;
         Ok(Recorded {
@@ -281,7 +298,9 @@ impl FleetLog {
                     self.spool.remove(id);
                     continue;
                 };
-                if FleetLog::put(&mut redis, &e, self.ttl_secs).is_err() {
+                // Spooled events were counted nowhere: every instance,
+                // this one too, counts what they teach.
+                if FleetLog::put(&mut redis, &e, self.ttl_secs, "").is_err() {
                     return sent;
                 }
                 self.spool.remove(id);
@@ -304,7 +323,7 @@ impl EventLog for FleetLog {
                 // Once Redis failed in this batch, the rest go to the spool
                 // at once, behind what waits there already (order kept).
                 let sent = if spooled.is_empty() && self.spool.depth.load(Ordering::Relaxed) == 0 {
-                    FleetLog::put(&mut redis, e, self.ttl_secs).ok()
+                    FleetLog::put(&mut redis, e, self.ttl_secs, &self.origin).ok()
                 } else {
                     None
                 };

@@ -48,7 +48,11 @@ return redis.call('ZCARD', KEYS[1])
 /// How many instances share the room, as seen by one that `bids` when
 /// the set (after its beat) holds `members`: itself always counts.
 pub fn sharers(members: u64, bids: bool) -> u32 {
-    let others = if bids { members.saturating_sub(1) } else { members };
+    let others = if bids {
+        members.saturating_sub(1)
+    } else {
+        members
+    };
     u32::try_from(others.saturating_add(1)).unwrap_or(u32::MAX)
 }
 

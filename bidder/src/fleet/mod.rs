@@ -17,6 +17,7 @@
 //! - [`audience`]: a bid instance's audience table.
 //! - [`events`]: each notice counted once fleet-wide, streamed to the
 //!   control instance, spooled to disk while Redis is away.
+//! - [`impressions`]: every impression to every instance, for caps.
 //! - [`spend`]: booked spend from the control's SQLite to every instance.
 //! - [`members`]: how many instances bid, so each reserves only its
 //!   share of a campaign's room.
@@ -33,6 +34,7 @@ pub mod audience;
 pub mod catalog;
 pub mod client;
 pub mod events;
+pub mod impressions;
 pub mod keys;
 pub mod members;
 pub mod spend;

@@ -371,7 +371,17 @@ impl Instance {
             Some(Role::Control) => Seams::fleet_control(&config, &store, clock)?,
             Some(Role::Bid) => Seams::fleet_bid(&config, &store, clock)?,
         };
-        Instance::with_seams(config, store, seams)
+        let instance = Instance::with_seams(config, store, seams)?;
+        if let (Some(fleet), Some(info)) = (&instance.config.fleet, &instance.fleet) {
+            crate::fleet::impressions::start(
+                Redis::new(fleet.redis.clone(), Arc::clone(&info.stats)),
+                format!("{:x}", crate::bid::process_id()),
+                Arc::clone(&instance.effects),
+                Arc::clone(&instance.held),
+                fleet.role == Role::Bid,
+            )?;
+        }
+        Ok(instance)
     }
 
     /// An instance on `store` with the embedded state and the host's

@@ -412,7 +412,10 @@ fn instances_sharing_a_room_reserve_together_at_most_the_room() {
         .sum();
     assert!(held <= 10_000, "the fleet held {held} of 10,000");
     // And the room is used, to within one bid per instance.
-    assert!(held >= 10_000 - 3 * 1_000, "the fleet held {held} of 10,000");
+    assert!(
+        held >= 10_000 - 3 * 1_000,
+        "the fleet held {held} of 10,000"
+    );
     // Alone, one instance takes the whole room.
     let ledger = Ledger::new(60, None);
     let account = ledger.account(&c, UnixTime(DAY));
