@@ -121,18 +121,19 @@ impl Ledger {
         Some(a.booked())
     }
 
-    /// Sets campaign `id`'s booked spend to what the fleet booked (day
-    /// `day_start`'s spend `day`, all spend `total`), when `day_start` is
-    /// the account's current day: a fleet's bid instance books no spend
-    /// of its own.
+    /// Raises campaign `id`'s booked spend to what the fleet booked (day
+    /// `day_start`'s spend `day`, all spend `total`; the day's only when
+    /// `day_start` is the account's current day). Never lowers it: spend
+    /// only grows, and a bill this instance booked a moment ago may not
+    /// be in the fleet's figure yet.
     pub fn set_booked(&self, id: CampaignId, day_start: i64, day: i64, total: i64) {
         let Some(a) = self.lock().get(&id).cloned() else {
             return;
         };
         if a.day_start.load(Ordering::Acquire) == day_start {
-            a.booked_day.store(day, Ordering::Release);
+            a.booked_day.fetch_max(day, Ordering::AcqRel);
         }
-        a.booked_total.store(total, Ordering::Release);
+        a.booked_total.fetch_max(total, Ordering::AcqRel);
     }
 
     /// Every campaign with an account.

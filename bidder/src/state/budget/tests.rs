@@ -428,3 +428,29 @@ fn instances_sharing_a_room_reserve_together_at_most_the_room() {
     }
     assert_eq!(alone, 10_000);
 }
+
+#[test]
+fn the_fleet_figure_raises_booked_spend_but_never_lowers_it() {
+    let ledger = Ledger::new(60, None);
+    let c = campaign(0, 10_000, PacingMode::Asap, "UTC");
+    let now = UnixTime(DAY + 10);
+    let account = ledger.account(&c, now);
+    ledger.tick(now);
+    let limits = Limits::of(&c);
+    let held = account
+        .try_reserve(&limits, Micros(1_000), now, 0, 60)
+        .unwrap();
+    // A bill this instance answered: booked here at once.
+    account.settle(held, Micros(1_000), now);
+    // The fleet's figure from before that bill reached the control.
+    ledger.set_booked(c.id, DAY, 400, 400);
+    assert_eq!(account.state(now).spent_total_micros, Micros(1_000));
+    // Once the fleet's figure passes it, it is taken.
+    ledger.set_booked(c.id, DAY, 3_000, 5_000);
+    let state = account.state(now);
+    assert_eq!(state.spent_today_micros, Micros(3_000));
+    assert_eq!(state.spent_total_micros, Micros(5_000));
+    // Another day's figure leaves today's alone.
+    ledger.set_booked(c.id, DAY - 86_400, 9_000, 5_000);
+    assert_eq!(account.state(now).spent_today_micros, Micros(3_000));
+}
