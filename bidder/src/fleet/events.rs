@@ -312,8 +312,9 @@ impl FleetLog {
 
 impl EventLog for FleetLog {
     /// Each event by its script; the ones Redis did not take go to the
-    /// spool, reported as not counted yet (the drain counts them). An
-    /// error only when neither took them.
+    /// spool, reported as not counted yet (the drain counts them) but a
+    /// billing point as settling, to be booked locally. An error only
+    /// when neither took them.
     fn record(&self, batch: &[EventRecord]) -> Result<Vec<Recorded>, StateError> {
         let mut out = Vec::with_capacity(batch.len());
         let mut spooled = Vec::new();
@@ -331,9 +332,15 @@ impl EventLog for FleetLog {
                     Some(r) => out.push(r),
                     None => {
                         spooled.push(e);
+                        // A billing point is booked here at once (this
+                        // instance's account only, so that it stops at
+                        // its share of the room while Redis is away); a
+                        // replay of one Redis already holds is booked
+                        // twice here, erring on underspend, until the
+                        // fleet's figure returns.
                         out.push(Recorded {
                             fresh: false,
-                            settles: false,
+                            settles: e.settles && e.kind != EventKind::Loss,
                             conflict: false,
                         });
                     }

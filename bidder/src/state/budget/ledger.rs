@@ -131,8 +131,10 @@ impl Ledger {
             return;
         };
         if a.day_start.load(Ordering::Acquire) == day_start {
+            a.fleet_day.store(day, Ordering::Release);
             a.booked_day.fetch_max(day, Ordering::AcqRel);
         }
+        a.fleet_total.store(total, Ordering::Release);
         a.booked_total.fetch_max(total, Ordering::AcqRel);
     }
 
@@ -211,6 +213,11 @@ pub struct LocalAccount {
     buckets: [AtomicU64; BUCKETS],
     booked_day: AtomicI64,
     booked_total: AtomicI64,
+    /// The fleet's last figures of the day's and all spend (the store's,
+    /// where there is one): what `booked_*` holds beyond them this
+    /// instance booked itself since.
+    fleet_day: AtomicI64,
+    fleet_total: AtomicI64,
     day_start: AtomicI64,
     day_end: AtomicI64,
     loaded: AtomicBool,
@@ -254,6 +261,8 @@ impl LocalAccount {
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             booked_day: AtomicI64::new(0),
             booked_total: AtomicI64::new(0),
+            fleet_day: AtomicI64::new(0),
+            fleet_total: AtomicI64::new(0),
             day_start: AtomicI64::new(0),
             // Until the first roll, every bid is refused (see `loaded`).
             day_end: AtomicI64::new(0),
@@ -325,6 +334,11 @@ impl LocalAccount {
                 self.day_end.store(end, Ordering::Release);
                 self.booked_day.store(day.0, Ordering::Release);
                 self.booked_total.store(total.0, Ordering::Release);
+                if store.is_some() {
+                    // The store's figures are the fleet's.
+                    self.fleet_day.store(day.0, Ordering::Release);
+                    self.fleet_total.store(total.0, Ordering::Release);
+                }
                 self.loaded.store(true, Ordering::Release);
             }
             Err(e) => {
@@ -356,8 +370,7 @@ impl LocalAccount {
         if !self.loaded.load(Ordering::Acquire) {
             return Err(Refused::Exhausted);
         }
-        let day = self.booked_day.load(Ordering::Acquire);
-        let total = self.booked_total.load(Ordering::Acquire);
+        let (day, total) = self.booked_shared();
         let reserved = self.reserved(slot).0;
         let held = self.scaled(reserved.saturating_add(cost.0));
         let with = |booked: i64| booked.saturating_add(held);
@@ -378,6 +391,25 @@ impl LocalAccount {
     /// most its share of it.
     fn scaled(&self, reserved: i64) -> i64 {
         reserved.saturating_mul(i64::from(self.sharers.load(Ordering::Acquire)))
+    }
+
+    /// Booked spend (the day's, all) as this instance's share counts it:
+    /// what it booked itself since the fleet's last figure stands for as
+    /// much again for every other instance sharing the room (which books
+    /// alike, unseen until the next figure). So while Redis is away an
+    /// instance spends at most its share of the room it last saw.
+    /// Embedded (one sharer): the booked spend.
+    fn booked_shared(&self) -> (i64, i64) {
+        let others = i64::from(self.sharers.load(Ordering::Acquire).saturating_sub(1));
+        let of = |booked: &AtomicI64, fleet: &AtomicI64| {
+            let booked = booked.load(Ordering::Acquire);
+            let own = booked.saturating_sub(fleet.load(Ordering::Acquire)).max(0);
+            booked.saturating_add(own.saturating_mul(others))
+        };
+        (
+            of(&self.booked_day, &self.fleet_day),
+            of(&self.booked_total, &self.fleet_total),
+        )
     }
 
     /// The curve's allowance at `now`.
@@ -470,10 +502,7 @@ impl Account for LocalAccount {
         // the last room, none that sees the limit crossed keeps its
         // reservation.
         let reserved = self.scaled(self.reserved(slot).0);
-        let (day, total) = (
-            self.booked_day.load(Ordering::Acquire),
-            self.booked_total.load(Ordering::Acquire),
-        );
+        let (day, total) = self.booked_shared();
         if !fits(
             limits,
             day.saturating_add(reserved),

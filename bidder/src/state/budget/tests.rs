@@ -454,3 +454,30 @@ fn the_fleet_figure_raises_booked_spend_but_never_lowers_it() {
     ledger.set_booked(c.id, DAY - 86_400, 9_000, 5_000);
     assert_eq!(account.state(now).spent_today_micros, Micros(3_000));
 }
+
+#[test]
+fn cut_off_from_the_fleet_an_instance_spends_at_most_its_share_of_the_room() {
+    let c = campaign(0, 30_000, PacingMode::Asap, "UTC");
+    let limits = Limits::of(&c);
+    let now = UnixTime(DAY + 10);
+    // Three instances saw the fleet book 3,000 and then lost Redis: each
+    // books its own bills, and no one sees the others'.
+    let spent: i64 = (0..3)
+        .map(|_| {
+            let ledger = Ledger::new(60, None);
+            ledger.set_sharers(3);
+            let account = ledger.account(&c, now);
+            ledger.tick(now);
+            ledger.set_booked(c.id, DAY, 3_000, 3_000);
+            let mut own = 0;
+            while let Ok(held) = account.try_reserve(&limits, Micros(1_000), now, 0, 60) {
+                account.settle(held, Micros(1_000), now);
+                own += 1_000;
+            }
+            own
+        })
+        .sum();
+    // Together within the 27,000 of room they last saw, and using most.
+    assert!(spent <= 27_000, "the fleet booked {spent} of 27,000");
+    assert!(spent >= 27_000 - 3 * 3 * 1_000, "the fleet booked {spent}");
+}
