@@ -75,6 +75,7 @@ pub fn exchange() -> ExchangeProfile {
         sends_burl: true,
         max_imps: 20,
         bids_per_campaign: 1,
+        notice_window_secs: 600,
     }
 }
 

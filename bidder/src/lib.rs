@@ -20,6 +20,9 @@
 //! - [`control`]: the cold path people use: the typed service layer (roles,
 //!   validation, publish after commit), the admin API as its HTTP adapter,
 //!   auth, audience uploads, demo data and the upload client.
+//! - [`fleet`]: the state seams over Redis, for many instances sharing
+//!   budgets, caps, audiences, events and the catalog; the control and
+//!   bid instances' background threads.
 //! - [`instance`]: one running bidder wired together: state, snapshot,
 //!   workers, chores.
 //! - [`server`]: the listener, arrival stamps, admission, routes, shutdown.
@@ -40,6 +43,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod instance;
 pub mod metrics;
 pub mod model;

@@ -38,6 +38,15 @@ struct Cli {
     /// Seed demo advertisers, campaigns and tokens into an empty store.
     #[arg(long, env = "BIDDER_DEMO")]
     demo: bool,
+    /// Run as an instance of a fleet sharing state in this Redis
+    /// (`redis://host:port`, or `redis+cluster://host:port,...`); without
+    /// --bid-only, the control instance (owner of the data dir's catalog).
+    #[arg(long, env = "BIDDER_REDIS")]
+    redis: Option<String>,
+    /// With --redis: a bid instance (no catalog of its own; the admin API
+    /// is the control instance's).
+    #[arg(long, env = "BIDDER_BID_ONLY")]
+    bid_only: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -180,6 +189,8 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
         listen: cli.listen,
         data_dir: cli.data_dir,
         public_url: cli.public_url,
+        redis: cli.redis,
+        bid_only: cli.bid_only,
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
     let store = Store::open(&config.data_dir)
@@ -197,7 +208,8 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    if cli.demo {
+    let bid_only = config.fleet.as_ref().map(|f| f.role) == Some(bidder::config::Role::Bid);
+    if cli.demo && !bid_only {
         let open: Vec<&str> = config
             .exchanges
             .iter()
@@ -234,7 +246,7 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async move {
-        let app = Arc::new(Instance::new(config, Arc::new(store))?);
+        let app = Arc::new(Instance::start(config, Arc::new(store))?);
         let listener = tokio::net::TcpListener::bind(app.config.listen)
             .await
             .with_context(|| format!("binding {}", app.config.listen))?;
@@ -250,6 +262,7 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
             addr = %listener.local_addr()?,
             data_dir = %app.config.data_dir.display(),
             campaigns = app.snapshot.load().campaign_count(),
+            fleet = ?app.fleet.as_ref().map(|f| f.role),
             "bidder listening"
         );
         bidder::run(listener, app, shutdown::signal()).await?;

@@ -221,6 +221,9 @@ pub struct State {
     pub connections: u64,
     /// The runtime's estimated queueing delay.
     pub queue_delay: std::time::Duration,
+    /// In a fleet: Redis round trips, errors and unreadable values, spool
+    /// depth, stream lag.
+    pub redis: Option<[i64; 5]>,
 }
 
 /// Why an event was refused.
@@ -530,6 +533,38 @@ fn render_state(s: &State, out: &mut String) {
         "Estimated wait of a request for the runtime; bid requests are shed above max_queue_delay_ms.",
         s.queue_delay.as_secs_f64(),
     );
+    if let Some([trips, errors, bad, spool, lag]) = s.redis {
+        counter(
+            out,
+            "bidder_redis_round_trips_total",
+            "Calls to the fleet's Redis (a pipeline or a script is one).",
+            trips as u64,
+        );
+        counter(
+            out,
+            "bidder_redis_errors_total",
+            "Calls to the fleet's Redis that failed.",
+            errors as u64,
+        );
+        counter(
+            out,
+            "bidder_redis_bad_values_total",
+            "Values under the fleet's keys that could not be read (ignored).",
+            bad as u64,
+        );
+        gauge(
+            out,
+            "bidder_spool_depth",
+            "Events in this instance's spool, waiting for Redis.",
+            spool as f64,
+        );
+        gauge(
+            out,
+            "bidder_event_stream_lag",
+            "Control instance: events left in the fleet's streams after its last read.",
+            lag as f64,
+        );
+    }
     type Get = fn(&crate::state::budget::BudgetState) -> f64;
     let per_campaign: [(&str, &str, Get); 5] = [
         (
@@ -635,6 +670,7 @@ mod tests {
             pacing: crate::model::PacingMode::Even,
             allowed_now_micros: openrtb::Micros(0),
             bid_share: 1.0,
+            win_rate: 1.0,
             state: "on_pace",
             late_wins: 0,
             late_micros: openrtb::Micros(0),

@@ -460,6 +460,8 @@ async fn exchange_configured_for_nbr_answers_no_bid_with_200_and_a_reason() {
             allowed_sources: AllowList::default(),
             max_imps: 20,
             bids_per_campaign: 1,
+            sends_loss: true,
+            notice_window_secs: 600,
         })
     })
     .await;
@@ -507,6 +509,8 @@ async fn unknown_exchange_is_404_and_disallowed_source_is_403() {
             allowed_sources: AllowList::new(vec!["10.0.0.0/8".parse().unwrap()]),
             max_imps: 20,
             bids_per_campaign: 1,
+            sends_loss: true,
+            notice_window_secs: 600,
         })
     })
     .await;

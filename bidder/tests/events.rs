@@ -345,6 +345,7 @@ async fn forged_altered_expired_and_misplaced_tokens_are_refused() {
         currency: openrtb::Currency::USD,
         country: [0; 3],
         device_type: 0,
+        reserved: None,
     };
     let foreign = Signer::new(&[[6; 32]], 3600).sign(&claims);
     let forged = format!("/events/bill?auction=forge-1&imp=1&price=1.00&t={foreign}");

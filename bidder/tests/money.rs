@@ -297,3 +297,72 @@ async fn an_adomain_of_100000_entries_is_refused_naming_the_field_and_the_limit(
     );
     server.stop().await;
 }
+
+/// An exchange that never calls `lurl`: every losing bid's reservation
+/// waits for the exchange's notice window. Campaign 1 gets a budget of 200
+/// of its impressions and bids 400 times, one bid in twenty billed: with
+/// full prices held for ten minutes (as before reservations held the
+/// expected cost) it would stop after 200 bids; with the measured win rate
+/// held, and a short window, it keeps bidding on every request.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exchange_that_never_sends_loss_notices_keeps_a_campaign_bidding() {
+    let server = TestServer::start(true, |c| {
+        c.exchanges[0].sends_loss = false;
+        c.exchanges[0].notice_window_secs = 60;
+    })
+    .await;
+    let price = price_of(&bid(&server, "quiet-0").await);
+    let impression = one_impression(price);
+    server
+        .edit_campaign(1, |body| {
+            body["pacing"] = json!({"mode": "asap", "time_zone": "UTC"});
+            body["daily_budget_micros"] = json!(0);
+            body["total_budget_micros"] = json!(200 * impression.0);
+        })
+        .await;
+    let mut billed = 0;
+    for round in 0..8 {
+        let mut bids = 0;
+        for i in 0..50 {
+            let id = format!("quiet-{round}-{i}");
+            let body = serde_json::to_vec(&json!({
+                "id": id,
+                "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
+                "site": {"domain": "news.example", "page": "https://news.example/a"},
+                "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
+                "user": {"buyeruid": "demo-intent"},
+                "at": 1,
+                "tmax": 500
+            }))
+            .unwrap();
+            let reply = server.bid(body).await;
+            let Some(b) = (reply.status == 200)
+                .then(|| reply.json()["seatbid"][0]["bid"][0].clone())
+                .filter(|b| b["cid"] == "1")
+            else {
+                continue;
+            };
+            bids += 1;
+            if i % 20 == 0 {
+                let price = format!("{:.6}", price_of(&b).0 as f64 / 1e6);
+                let bill = filled(b["burl"].as_str().unwrap(), &id, &price);
+                assert_eq!(get(&server, &bill).await, 200);
+                billed += 1;
+            }
+        }
+        assert!(
+            bids >= 48,
+            "round {round}: campaign 1 bid on {bids} of 50 ({})",
+            budget(&server).await
+        );
+        // The budget chore measures the win rate once a second.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
+    let state = budget(&server).await;
+    assert!(state["win_rate"].as_f64().unwrap() < 0.5, "{state}");
+    assert!(
+        state["spent_total_micros"].as_i64().unwrap() <= billed * impression.0,
+        "{state}"
+    );
+    server.stop().await;
+}

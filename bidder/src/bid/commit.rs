@@ -75,13 +75,18 @@ pub fn commit<'a>(
 ) -> Outcome<'a> {
     let mut refused = None;
     let mut picks = std::mem::take(&mut scratch.picks);
+    let mut held: SmallVec<[_; 4]> = SmallVec::new();
+    let hold_secs = ctx.exchange.notice_window_secs;
     picks.retain(|p| {
         let c = &snap.campaigns[p.campaign];
         match c
             .account
-            .try_reserve(&c.limits, p.cost, ctx.now, p.pacing_draw)
+            .try_reserve(&c.limits, p.cost, ctx.now, p.pacing_draw, hold_secs)
         {
-            Ok(()) => true,
+            Ok(h) => {
+                held.push(h);
+                true
+            }
             Err(r) => {
                 refused = Some(refusal_reason(r));
                 false
@@ -94,11 +99,11 @@ pub fn commit<'a>(
     }
     let origin = scratch.origin;
     let mut written: SmallVec<[Notices; 4]> = SmallVec::new();
-    for p in &picks {
+    for (p, h) in picks.iter().zip(held) {
         let imp = &req.imp[p.imp];
         written.push(notices::write(
             (&req.id, imp),
-            p,
+            (p, h),
             (ctx, &origin),
             snap,
             signer,

@@ -32,4 +32,5 @@ pub use decision::{
     BidContext, Chosen, ExchangeProfile, Pick, Scratch, Settings, UserView, decide, origin,
 };
 pub use fx::{FxError, FxRates};
+pub use notices::process_id;
 pub use snapshot::{CompiledCampaign, NoticePrefixes, Snapshot};

@@ -19,7 +19,8 @@ use openrtb::macros::AUCTION_LOSS;
 
 use super::decision::{BidContext, Chosen, Origin, Pick, assembled_item};
 use super::snapshot::Snapshot;
-use crate::events::token::{Claims, Signer, auction_hash};
+use crate::events::token::{Claims, Reserved, Signer, auction_hash};
+use crate::state::budget::Held;
 
 /// Where one bid's strings are in the text buffer.
 #[derive(Debug)]
@@ -33,27 +34,32 @@ pub(crate) struct Notices {
     pub(crate) adm: Range<usize>,
 }
 
+/// This process's part of every bid id it makes: its start time in
+/// nanoseconds, so that bid ids never repeat across restarts, nor across
+/// the instances of a fleet.
+pub fn process_id() -> u64 {
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    *PROCESS.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    })
+}
+
 /// A process-unique bid id and the notice URLs, written into `text`. The
 /// URLs carry the user's stage (`-` when unknown), so that what the notices
-/// report can be attributed to it.
+/// report can be attributed to it; the token carries what the bid `held`.
 pub(crate) fn write(
     (request_id, imp_req): (&str, &Imp<'_>),
-    pick: &Pick,
+    (pick, held): (&Pick, Held),
     (ctx, origin): (&BidContext<'_>, &Origin),
     snap: &Snapshot,
     signer: &Signer,
     text: &mut String,
 ) -> Notices {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static PROCESS: OnceLock<u64> = OnceLock::new();
-    // Bid ids must not repeat across restarts either: prefix the counter
-    // with the process start time in nanoseconds.
-    let process = *PROCESS.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-    });
+    let process = process_id();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let start = text.len();
     push_hex(text, process);
@@ -86,6 +92,10 @@ pub(crate) fn write(
         currency: origin.cur,
         country: origin.country,
         device_type: origin.device_type,
+        reserved: Some(Reserved {
+            amount: held.amount,
+            hold_secs: (held.until.0 - ctx.now.0).clamp(0, i64::from(u32::MAX)) as u32,
+        }),
     });
     // The markup of an assembled creative carries the bid's tail in its
     // trackers: the stage and the probability the combination was drawn

@@ -82,6 +82,17 @@ pub struct FileConfig {
     /// Exchanges, `[[exchange]]` tables.
     #[serde(default)]
     pub exchange: Vec<ExchangeFile>,
+    /// Redis URL of a fleet's shared state (`redis://host:port`, or
+    /// `redis+cluster://host:port[,host:port...]` for Redis Cluster);
+    /// absent = one embedded instance.
+    pub redis: Option<String>,
+    /// In a fleet: a bid instance (no catalog of its own; the admin API is
+    /// the control instance's).
+    pub bid_only: Option<bool>,
+    /// In a fleet: the admin URL a bid instance names when it refuses an
+    /// admin call (default: the control instance's public URL, as it
+    /// publishes it).
+    pub control_url: Option<String>,
 }
 
 /// One `[[exchange]]` table.
@@ -107,6 +118,14 @@ pub struct ExchangeFile {
     /// Bids one campaign makes in one request at most (default 1), so that
     /// no single request can reserve more of a budget than that.
     pub bids_per_campaign: Option<usize>,
+    /// Whether the exchange calls `lurl` when a bid loses (default true).
+    /// One that does not leaves every losing bid's reservation held until
+    /// it lapses, so its reservations get a short notice window.
+    pub sends_loss: Option<bool>,
+    /// How long a bid's budget reservation waits for its outcome from this
+    /// exchange, seconds (default `events.reservation_ttl_secs` where the
+    /// exchange sends loss notices, else 60).
+    pub notice_window_secs: Option<u32>,
 }
 
 /// The `[events]` table. `Debug` is written by hand: the keys are secrets.
@@ -204,6 +223,63 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--public-url` / `BIDDER_PUBLIC_URL`.
     pub public_url: Option<String>,
+    /// `--redis` / `BIDDER_REDIS`.
+    pub redis: Option<String>,
+    /// `--bid-only` / `BIDDER_BID_ONLY`.
+    pub bid_only: bool,
+}
+
+/// Where a fleet keeps its shared state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One Redis (or Valkey) server.
+    Single(String),
+    /// A Redis Cluster, by its seed nodes.
+    Cluster(Vec<String>),
+}
+
+/// What an instance of a fleet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Owns the SQLite catalog, serves the admin API, publishes changes
+    /// and consumes the fleet's events.
+    Control,
+    /// Bids and takes notices; no catalog of its own.
+    Bid,
+}
+
+/// A fleet instance's settings, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetConfig {
+    /// The shared state.
+    pub redis: RedisTarget,
+    /// Control or bid instance.
+    pub role: Role,
+    /// The admin URL a bid instance names, if set here.
+    pub control_url: Option<String>,
+}
+
+impl RedisTarget {
+    /// Parses `redis://...` or `redis+cluster://a,b,...`.
+    pub fn parse(url: &str) -> Result<RedisTarget, String> {
+        if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+            let nodes: Vec<String> = nodes
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("redis://{n}"))
+                .collect();
+            if nodes.is_empty() {
+                return Err(format!("{url:?} names no cluster node"));
+            }
+            return Ok(RedisTarget::Cluster(nodes));
+        }
+        if url.starts_with("redis://") || url.starts_with("rediss://") {
+            return Ok(RedisTarget::Single(url.to_string()));
+        }
+        Err(format!(
+            "{url:?} must start with redis:// or redis+cluster://"
+        ))
+    }
 }
 
 /// An exchange's settings, checked.
@@ -225,7 +301,16 @@ pub struct ExchangeConfig {
     pub max_imps: usize,
     /// Bids one campaign makes in one request at most.
     pub bids_per_campaign: usize,
+    /// Whether the exchange calls `lurl`.
+    pub sends_loss: bool,
+    /// How long a bid's reservation waits for its outcome, seconds.
+    pub notice_window_secs: u32,
 }
+
+/// The notice window of an exchange that sends no loss notices, when the
+/// file names none: its wins and bills arrive within seconds, and every
+/// losing bid's reservation waits this long.
+pub const NO_LOSS_NOTICE_WINDOW_SECS: u32 = 60;
 
 /// The checked configuration the server runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +358,9 @@ pub struct Config {
     pub exchanges: Vec<ExchangeConfig>,
     /// Index in `exchanges` of the one behind `POST /openrtb2/bid`.
     pub default_exchange: usize,
+    /// In a fleet: its shared state and this instance's role; `None` = one
+    /// embedded instance.
+    pub fleet: Option<FleetConfig>,
 }
 
 /// Why the configuration cannot be used.
@@ -407,6 +495,7 @@ impl Config {
             }
         }
 
+        let reservation_ttl_secs = file.events.reservation_ttl_secs.unwrap_or(600).max(15);
         let mut exchanges = Vec::new();
         let file_exchanges = if file.exchange.is_empty() {
             vec![ExchangeFile {
@@ -460,6 +549,17 @@ impl Config {
                 1,
                 &mut problems,
             );
+            let sends_loss = ex.sends_loss.unwrap_or(true);
+            let notice_window_secs = ex.notice_window_secs.unwrap_or(if sends_loss {
+                reservation_ttl_secs
+            } else {
+                NO_LOSS_NOTICE_WINDOW_SECS
+            });
+            if !(5..=86_400).contains(&notice_window_secs) {
+                problems.push(format!(
+                    "{at}.notice_window_secs: {notice_window_secs} must be between 5 and 86400"
+                ));
+            }
             exchanges.push(ExchangeConfig {
                 name: ex.name,
                 seat: ex.seat.filter(|s| !s.is_empty()),
@@ -469,6 +569,8 @@ impl Config {
                 allowed_sources: AllowList::new(nets),
                 max_imps,
                 bids_per_campaign,
+                sends_loss,
+                notice_window_secs,
             });
         }
         if exchanges.len() > 256 {
@@ -513,7 +615,7 @@ impl Config {
             learning_republish: Duration::from_millis(
                 file.events.learning_republish_ms.unwrap_or(10_000),
             ),
-            reservation_ttl_secs: file.events.reservation_ttl_secs.unwrap_or(600).max(15),
+            reservation_ttl_secs,
             frequency_capacity: positive(
                 "events.frequency_capacity",
                 file.events.frequency_capacity,
@@ -522,6 +624,27 @@ impl Config {
             ),
             move_ttl_secs: file.events.move_ttl_secs.unwrap_or(30 * 86_400),
             report_flush: Duration::from_millis(file.events.report_flush_ms.unwrap_or(5_000)),
+        };
+
+        let bid_only = overrides.bid_only || file.bid_only.unwrap_or(false);
+        let fleet = match overrides.redis.or(file.redis) {
+            None => {
+                if bid_only {
+                    problems.push("bid_only: a bid instance needs --redis".to_string());
+                }
+                None
+            }
+            Some(url) => match RedisTarget::parse(&url) {
+                Ok(redis) => Some(FleetConfig {
+                    redis,
+                    role: if bid_only { Role::Bid } else { Role::Control },
+                    control_url: file.control_url.clone(),
+                }),
+                Err(e) => {
+                    problems.push(format!("redis: {e}"));
+                    None
+                }
+            },
         };
 
         if !problems.is_empty() {
@@ -552,6 +675,7 @@ impl Config {
             fx: file.fx,
             exchanges,
             default_exchange,
+            fleet,
         })
     }
 
@@ -574,6 +698,15 @@ impl Config {
     /// The exchange called `name`.
     pub fn exchange(&self, name: &str) -> Option<&ExchangeConfig> {
         self.exchanges.iter().find(|e| e.name == name)
+    }
+
+    /// The longest any reservation is held: the longest notice window.
+    pub fn max_notice_window_secs(&self) -> u32 {
+        self.exchanges
+            .iter()
+            .map(|e| e.notice_window_secs)
+            .max()
+            .unwrap_or(self.events.reservation_ttl_secs)
     }
 }
 
@@ -617,8 +750,7 @@ mod tests {
             file,
             Overrides {
                 listen: Some("127.0.0.1:7000".into()),
-                data_dir: None,
-                public_url: None,
+                ..Overrides::default()
             },
         )
         .unwrap();
@@ -649,7 +781,35 @@ mod tests {
         assert_eq!(acme.currency, Currency::EUR);
         assert!(!acme.sends_burl);
         assert!(acme.nbr_on_no_bid);
+        assert!(acme.sends_loss);
+        assert_eq!(acme.notice_window_secs, 600, "the reservation ttl");
         assert!(!acme.allowed_sources.allows("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_exchange_without_loss_notices_gets_a_short_notice_window() {
+        let c = parse(
+            r#"
+            [events]
+            reservation_ttl_secs = 900
+            [[exchange]]
+            name = "quiet"
+            sends_loss = false
+            [[exchange]]
+            name = "tuned"
+            sends_loss = false
+            notice_window_secs = 20
+            [[exchange]]
+            name = "loud"
+            "#,
+        )
+        .unwrap();
+        let window = |n: &str| c.exchange(n).unwrap().notice_window_secs;
+        assert_eq!(window("quiet"), NO_LOSS_NOTICE_WINDOW_SECS);
+        assert_eq!(window("tuned"), 20);
+        assert_eq!(window("loud"), 900);
+        assert_eq!(c.max_notice_window_secs(), 900);
+        assert!(parse("[[exchange]]\nname = \"x\"\nnotice_window_secs = 1").is_err());
     }
 
     #[test]
@@ -681,6 +841,33 @@ mod tests {
         ] {
             assert!(all.contains(key), "{key} missing from {all}");
         }
+    }
+
+    #[test]
+    fn a_fleet_instance_needs_a_redis_url_and_says_its_role() {
+        let bid = Config::resolve(
+            FileConfig::default(),
+            Overrides {
+                redis: Some("redis+cluster://127.0.0.1:7000,127.0.0.1:7001".into()),
+                bid_only: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let fleet = bid.fleet.unwrap();
+        assert_eq!(fleet.role, Role::Bid);
+        assert_eq!(
+            fleet.redis,
+            RedisTarget::Cluster(vec![
+                "redis://127.0.0.1:7000".into(),
+                "redis://127.0.0.1:7001".into()
+            ])
+        );
+        let control = parse("redis = \"redis://127.0.0.1:6379\"").unwrap();
+        assert_eq!(control.fleet.unwrap().role, Role::Control);
+        assert!(parse("").unwrap().fleet.is_none());
+        assert!(parse("bid_only = true").is_err());
+        assert!(parse("redis = \"http://x\"").is_err());
     }
 
     #[test]

@@ -17,9 +17,9 @@ use audiences::table::FunnelId;
 use openrtb::{Currency, Micros};
 
 use crate::bid::Snapshot;
-use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves};
+use crate::model::{AdvertiserId, CampaignId, EventKind, EventRecord, FunnelMoves, UnixTime};
 use crate::state::audience::Audiences;
-use crate::state::budget::{Budgets, Settled, impression_cost};
+use crate::state::budget::{Budgets, Held, Settled, impression_cost};
 use crate::state::frequency::{FrequencyCounts, Subject};
 use crate::store::Recorded;
 
@@ -80,8 +80,8 @@ impl Effects {
             .map(|&i| snap.campaigns[i].advertiser_id)
     }
 
-    /// What a bid at CPM `price` in `cur` reserved for `campaign` (the bid
-    /// path's own computation, repeated).
+    /// What a bid at CPM `price` in `cur` reserved for `campaign` before
+    /// tokens said so (version 2): one impression at the bid price.
     pub fn reserved(&self, campaign: CampaignId, price: Micros, cur: Currency) -> Micros {
         let snap = self.snapshot.load();
         let own = self.currency(campaign).unwrap_or(cur);
@@ -102,9 +102,13 @@ impl Effects {
         let Some(account) = self.budgets.get(e.campaign) else {
             return;
         };
+        let held = Held {
+            amount: e.reserved,
+            until: e.held_until,
+        };
         if e.kind == EventKind::Loss {
-            account.release(e.issued, e.reserved, e.at);
-        } else if account.settle(e.issued, e.reserved, e.cost, e.at) == Settled::Late {
+            account.release(held, e.at);
+        } else if account.settle(held, e.cost, e.at) == Settled::Late {
             self.late.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -114,16 +118,23 @@ impl Effects {
         let (Some(user), EventKind::Impression) = (e.user_key, e.kind) else {
             return;
         };
+        self.count_impression_of(UserKey(user), e.campaign, e.at);
+    }
+
+    /// Counts an impression of `campaign` to `user` at `at` for frequency
+    /// caps: the event worker's, or one another instance of a fleet
+    /// counted ([`crate::fleet::impressions`]). Cold path only.
+    pub fn count_impression_of(&self, user: UserKey, campaign: CampaignId, at: UnixTime) {
         let snap = self.snapshot.load();
         let f = &self.frequency;
-        let (advertiser, calendar, advertiser_calendar) = match snap.by_id.get(&e.campaign) {
+        let (advertiser, calendar, advertiser_calendar) = match snap.by_id.get(&campaign) {
             Some(&i) => {
                 let c = &snap.campaigns[i];
                 (c.advertiser_id, &c.calendar, &c.advertiser_calendar)
             }
             // Not bidding now (paused, say): its advertiser's other
             // campaigns still read the caps this impression counts for.
-            None => match snap.resting.get(&e.campaign) {
+            None => match snap.resting.get(&campaign) {
                 Some(r) => (r.advertiser_id, &r.calendar, &r.advertiser_calendar),
                 // Deleted since it bid: its own caps are never read
                 // again, and whose it was is no longer known, so its
@@ -132,12 +143,11 @@ impl Effects {
                 None => return,
             },
         };
-        let user = UserKey(user);
-        f.record(user, Subject::Campaign(e.campaign), e.at, calendar);
+        f.record(user, Subject::Campaign(campaign), at, calendar);
         f.record(
             user,
             Subject::Advertiser(advertiser),
-            e.at,
+            at,
             advertiser_calendar,
         );
     }

@@ -120,6 +120,7 @@ mod tests {
             price: Some(Micros(1_500_000)),
             cost: Micros(1_500),
             reserved: Micros(2_000),
+            held_until: UnixTime(0),
             issued: UnixTime(1_000),
             at: UnixTime(1_010),
             settles: true,

@@ -155,6 +155,20 @@ fn record(
     } else {
         String::from_utf8_lossy(&claims.country).into_owned()
     };
+    let issued = UnixTime(i64::from(claims.issued));
+    let (reserved, held_until) = match claims.reserved {
+        Some(r) => (r.amount, UnixTime(issued.0 + i64::from(r.hold_secs))),
+        // A token from before version 3: its bid reserved the full price
+        // for its exchange's window.
+        None => (
+            effects.reserved(claims.campaign, claims.price, claims.currency),
+            UnixTime(issued.0 + i64::from(exchange.map_or(0, |e| e.notice_window_secs))),
+        ),
+    };
+    // In a fleet a notice may reach another instance than the one that
+    // bid, whose reservation it cannot release: it releases nothing here.
+    let foreign = app.fleet.is_some() && claims.bid.0 != crate::bid::process_id();
+    let reserved = if foreign { Micros(0) } else { reserved };
     EventRecord {
         bid: format!("{:x}-{:x}", claims.bid.0, claims.bid.1),
         kind,
@@ -166,8 +180,9 @@ fn record(
         bid_price: claims.price,
         price,
         cost,
-        reserved: effects.reserved(claims.campaign, claims.price, claims.currency),
-        issued: UnixTime(i64::from(claims.issued)),
+        reserved,
+        held_until,
+        issued,
         at: now,
         settles: books || kind == EventKind::Loss,
         country,

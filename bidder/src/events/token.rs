@@ -3,8 +3,11 @@
 //! combination, stage, user key, price, time, exchange) so that what comes
 //! back can be trusted, or refused.
 //!
-//! A token is 70 bytes of claims and the first 16 bytes of their
-//! HMAC-SHA256, base64url without padding (115 characters). The first key
+//! A token is 82 bytes of claims and the first 16 bytes of their
+//! HMAC-SHA256, base64url without padding (131 characters). Version 3
+//! added what the bid reserved of its budget and for how long; tokens of
+//! version 2 (70 bytes of claims, 115 characters), handed out before an
+//! upgrade, still verify and say nothing of it. The first key
 //! of a [`Signer`] signs; every key verifies, so a key can be rotated by
 //! putting the new one first and dropping the old one once the tokens it
 //! signed have expired. Signing writes into a stack buffer: the bid path
@@ -21,11 +24,28 @@ use sha2::Sha256;
 
 use crate::model::CampaignId;
 
-const VERSION: u8 = 2;
-const CLAIMS: usize = 70;
+const VERSION: u8 = 3;
+const CLAIMS: usize = 82;
+/// Version 2's claims: those of version 3 without the reservation.
+const CLAIMS_V2: usize = 70;
 const MAC: usize = 16;
+/// Length of the base64url text (no padding) of `n` bytes.
+const fn text_len(n: usize) -> usize {
+    n.div_ceil(3) * 4 - (3 - n % 3) % 3
+}
 /// Length of a token's text.
-pub const TOKEN_LEN: usize = (CLAIMS + MAC).div_ceil(3) * 4 - (3 - (CLAIMS + MAC) % 3) % 3;
+pub const TOKEN_LEN: usize = text_len(CLAIMS + MAC);
+/// Length of a version 2 token's text.
+pub const TOKEN_LEN_V2: usize = text_len(CLAIMS_V2 + MAC);
+
+/// What a bid reserved of its campaign's budget, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved {
+    /// Micros of the campaign's currency.
+    pub amount: Micros,
+    /// The exchange's notice window when the bid was made, seconds.
+    pub hold_secs: u32,
+}
 
 /// What a token says about the bid it was handed out with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +74,9 @@ pub struct Claims {
     pub country: [u8; 3],
     /// The request's OpenRTB device type, or 0.
     pub device_type: u8,
+    /// What the bid reserved; `None` in tokens of version 2, whose bids
+    /// reserved one impression at the bid price for the exchange's window.
+    pub reserved: Option<Reserved>,
 }
 
 /// FNV-1a of the request id and imp id: binds a token to its auction
@@ -93,19 +116,31 @@ impl Claims {
         b[63..66].copy_from_slice(self.currency.as_str().as_bytes());
         b[66..69].copy_from_slice(&self.country);
         b[69] = self.device_type;
+        let r = self.reserved.unwrap_or(Reserved {
+            amount: Micros(0),
+            hold_secs: 0,
+        });
+        b[70..78].copy_from_slice(&(r.amount.0.max(0) as u64).to_le_bytes());
+        b[78..82].copy_from_slice(&r.hold_secs.to_le_bytes());
         b
     }
 
-    fn decode(b: &[u8; CLAIMS]) -> Option<Claims> {
+    /// The claims of `b`: version 3's 82 bytes or version 2's 70.
+    fn decode(b: &[u8]) -> Option<Claims> {
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let u64_at = |i: usize| {
             let mut x = [0u8; 8];
             x.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(x)
         };
-        if b[0] != VERSION {
-            return None;
-        }
+        let reserved = match (b[0], b.len()) {
+            (VERSION, CLAIMS) => Some(Reserved {
+                amount: Micros(i64::try_from(u64_at(70)).ok()?),
+                hold_secs: u32_at(78),
+            }),
+            (2, CLAIMS_V2) => None,
+            _ => return None,
+        };
         let stage = match b[18] {
             0xff => None,
             i => Some(*Stage::ALL.get(usize::from(i))?),
@@ -130,6 +165,7 @@ impl Claims {
             currency: Currency::parse(std::str::from_utf8(&b[63..66]).ok()?)?,
             country: [b[66], b[67], b[68]],
             device_type: b[69],
+            reserved,
         })
     }
 }
@@ -223,30 +259,31 @@ impl Signer {
     }
 
     /// The claims of `text` if some key signed it and it is younger than
-    /// the window at `now` (Unix seconds).
+    /// the window at `now` (Unix seconds). Tokens of version 2 verify too.
     pub fn verify(&self, text: &str, now: u32) -> Result<Claims, TokenError> {
-        if text.len() != TOKEN_LEN {
-            return Err(TokenError::Malformed);
-        }
+        let claims_len = match text.len() {
+            TOKEN_LEN => CLAIMS,
+            TOKEN_LEN_V2 => CLAIMS_V2,
+            _ => return Err(TokenError::Malformed),
+        };
         let mut raw = [0u8; CLAIMS + MAC + 2];
         let n = URL_SAFE_NO_PAD
             .decode_slice(text, &mut raw)
             .map_err(|_| TokenError::Malformed)?;
-        if n != CLAIMS + MAC {
+        if n != claims_len + MAC {
             return Err(TokenError::Malformed);
         }
-        let mut bytes = [0u8; CLAIMS];
-        bytes.copy_from_slice(&raw[..CLAIMS]);
-        let tag = &raw[CLAIMS..CLAIMS + MAC];
+        let bytes = &raw[..claims_len];
+        let tag = &raw[claims_len..claims_len + MAC];
         let signed = self.keys.iter().any(|k| {
             let mut mac = k.clone();
-            mac.update(&bytes);
+            mac.update(bytes);
             mac.verify_truncated_left(tag).is_ok()
         });
         if !signed {
             return Err(TokenError::Forged);
         }
-        let claims = Claims::decode(&bytes).ok_or(TokenError::Malformed)?;
+        let claims = Claims::decode(bytes).ok_or(TokenError::Malformed)?;
         // A minute of clock skew between bidders is tolerated.
         if claims.issued > now.saturating_add(60)
             || now.saturating_sub(claims.issued) > self.ttl_secs
@@ -279,6 +316,10 @@ mod tests {
             currency: Currency::EUR,
             country: *b"DEU",
             device_type: 4,
+            reserved: Some(Reserved {
+                amount: Micros(250),
+                hold_secs: 60,
+            }),
         }
     }
 
@@ -287,7 +328,7 @@ mod tests {
         let s = Signer::new(&[[1; 32]], 3600);
         let t = s.sign(&claims());
         assert_eq!(t.as_str().len(), TOKEN_LEN);
-        assert_eq!(TOKEN_LEN, 115);
+        assert_eq!(TOKEN_LEN, 131);
         assert_eq!(s.verify(t.as_str(), 1_700_000_100), Ok(claims()));
         let bare = Claims {
             stage: None,
@@ -297,6 +338,43 @@ mod tests {
         };
         let t = s.sign(&bare);
         assert_eq!(s.verify(t.as_str(), 1_700_000_100), Ok(bare));
+    }
+
+    /// A version 2 token as the bidder signed them before version 3: the
+    /// first 70 bytes of the claims, version byte 2.
+    fn sign_v2(key: [u8; 32], claims: &Claims) -> String {
+        let mut bytes = claims.encode();
+        bytes[0] = 2;
+        let v2 = &bytes[..CLAIMS_V2];
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        mac.update(v2);
+        let tag = mac.finalize().into_bytes();
+        let mut raw = v2.to_vec();
+        raw.extend_from_slice(&tag[..MAC]);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    #[test]
+    fn a_token_signed_before_version_3_still_verifies_without_a_reservation() {
+        let s = Signer::new(&[[1; 32]], 3600);
+        let old = sign_v2([1; 32], &claims());
+        assert_eq!(old.len(), TOKEN_LEN_V2);
+        assert_eq!(TOKEN_LEN_V2, 115);
+        let got = s.verify(&old, 1_700_000_100).unwrap();
+        assert_eq!(
+            got,
+            Claims {
+                reserved: None,
+                ..claims()
+            }
+        );
+        // Tampered, or claiming the wrong version, it is refused.
+        let mut b = old.clone().into_bytes();
+        b[0] = if b[0] == b'A' { b'B' } else { b'A' };
+        assert!(
+            s.verify(&String::from_utf8(b).unwrap(), 1_700_000_100)
+                .is_err()
+        );
     }
 
     #[test]
@@ -382,6 +460,7 @@ mod tests {
                 eur in any::<bool>(),
                 country in prop::sample::select(vec![*b"DEU", *b"USA", [0u8; 3]]),
                 device_type in 0u8..8,
+                reserved in (0i64..1_000_000, 1u32..86_400),
             ) -> Claims {
                 Claims {
                     issued,
@@ -400,6 +479,10 @@ mod tests {
                     currency: if eur { Currency::EUR } else { Currency::USD },
                     country,
                     device_type,
+                    reserved: Some(Reserved {
+                        amount: Micros(reserved.0),
+                        hold_secs: reserved.1,
+                    }),
                 }
             }
         }

@@ -21,14 +21,21 @@ use arc_swap::ArcSwap;
 
 use crate::bid::snapshot::vast_documents::Documents;
 use crate::bid::{ExchangeProfile, FxRates, Settings, Snapshot};
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::control::admin::Admin;
 use crate::events::apply::Effects;
 use crate::events::billing::BillWriter;
 use crate::events::token::Signer;
 use crate::events::worker::EventSink;
+use crate::fleet::ControlInfo;
+use crate::fleet::FleetInfo;
+use crate::fleet::audience::FollowAudiences;
+use crate::fleet::catalog::{ControlCatalog, FollowCatalog};
+use crate::fleet::client::{Redis, RedisStats};
+use crate::fleet::events::{FleetLog, Spool};
 use crate::metrics::Metrics;
 use crate::model::Catalog;
+use crate::model::EventKind;
 use crate::server::admission::Admission;
 use crate::state::StateError;
 use crate::state::audience::{Audience, Audiences, Loaded};
@@ -63,6 +70,9 @@ pub enum StartError {
     /// A worker thread could not be started.
     #[error("starting a worker thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// A fleet's seams were asked for without `--redis`.
+    #[error("not configured as a fleet instance (no redis URL)")]
+    NotAFleet,
 }
 
 /// Everything a request handler needs.
@@ -107,6 +117,11 @@ pub struct Instance {
     pub admission: Arc<Admission>,
     /// Connections open now.
     pub connections: AtomicU64,
+    /// In a fleet: its role, the control instance's URL, Redis counters.
+    pub fleet: Option<FleetInfo>,
+    /// Whether a snapshot of a real catalog is held (a fleet's bid
+    /// instance holds none until it has read one from Redis).
+    held: Arc<AtomicBool>,
     draining: AtomicBool,
 }
 
@@ -130,6 +145,13 @@ pub struct Seams {
     pub event_log: Arc<dyn EventLog>,
     /// Where the bid path counts bids and no-bids.
     pub reports: Arc<dyn ReportSink>,
+    /// True once a catalog is held; `/readyz` answers 503 before.
+    pub held: Arc<AtomicBool>,
+    /// Keys of event tokens when the configuration names none (a fleet's
+    /// bid instance takes the control instance's); `None`: the store's.
+    pub token_keys: Option<Vec<[u8; 32]>>,
+    /// In a fleet: what the server needs to know of it.
+    pub fleet: Option<FleetInfo>,
 }
 
 impl Seams {
@@ -146,7 +168,7 @@ impl Seams {
         let (audience, audience_loaded) = Audience::open(Arc::clone(store), Arc::clone(&clock))?;
         Ok(Seams {
             budgets: Arc::new(Ledger::new(
-                config.events.reservation_ttl_secs,
+                config.max_notice_window_secs(),
                 Some(Arc::clone(store)),
             )),
             frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
@@ -161,11 +183,207 @@ impl Seams {
                 config.events.report_flush,
             )),
             clock,
+            held: Arc::new(AtomicBool::new(true)),
+            token_keys: None,
+            fleet: None,
+        })
+    }
+
+    /// The seams of a fleet's control instance: the embedded ones, its
+    /// catalog published to Redis after every change, and what every
+    /// instance needs to know (its URL, the token keys, the audience
+    /// secret) published at start.
+    pub fn fleet_control(
+        config: &Config,
+        store: &Arc<Store>,
+        clock: SharedClock,
+    ) -> Result<Seams, StartError> {
+        let fleet = config.fleet.as_ref().ok_or(StartError::NotAFleet)?;
+        let stats = Arc::new(RedisStats::default());
+        let redis = Redis::new(fleet.redis.clone(), Arc::clone(&stats));
+        let mut seams = Seams::embedded(config, store, Arc::clone(&clock))?;
+        let ledger = Arc::new(Ledger::new(
+            config.max_notice_window_secs(),
+            Some(Arc::clone(store)),
+        ));
+        seams.budgets = Arc::clone(&ledger) as Arc<dyn Budgets>;
+        crate::fleet::members::start(
+            redis.another(),
+            format!("{:x}", crate::bid::process_id()),
+            Arc::clone(&ledger),
+            Arc::clone(&clock),
+        )?;
+        let (log, spool) = fleet_log(config, &redis)?;
+        seams.event_log = log;
+        let control_url = fleet
+            .control_url
+            .clone()
+            .unwrap_or_else(|| config.public_url.clone());
+        let info = ControlInfo {
+            url: control_url.clone(),
+            token_keys: if config.events.keys.is_empty() {
+                vec![store.event_token_key()?]
+            } else {
+                config.events.keys.clone()
+            },
+            audience_secret: store.audience_secret()?,
+        };
+        let mut publisher = redis.another();
+        std::thread::Builder::new()
+            .name("control-info".into())
+            .spawn(move || {
+                // Until Redis answers: bid instances wait for it.
+                while let Err(e) = crate::fleet::publish_control(&mut publisher, &info) {
+                    tracing::warn!(error = %e, "control instance not yet published to Redis");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            })?;
+        let catalog = Arc::new(ControlCatalog::start(Arc::clone(store), redis.another())?);
+        seams.catalog = Arc::clone(&catalog) as Arc<dyn CatalogSource>;
+        let lag = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        {
+            let (store, mut redis) = (Arc::clone(store), redis.another());
+            let republish = config.events.learning_republish;
+            let mut last_learnt: Option<std::time::Instant> = None;
+            crate::fleet::events::start_consumer(
+                redis.another(),
+                Arc::clone(&lag),
+                move |events| {
+                    let recorded = store.record_events(events)?;
+                    let mut touched = std::collections::BTreeSet::new();
+                    let mut learnt = false;
+                    for (e, r) in events.iter().zip(&recorded) {
+                        if r.settles {
+                            touched.insert(e.campaign);
+                        }
+                        learnt |= r.fresh
+                            && !r.conflict
+                            && e.combo.is_some()
+                            && matches!(e.kind, EventKind::Impression | EventKind::Click);
+                    }
+                    let now = clock.now();
+                    for id in touched {
+                        if let Err(e) = crate::fleet::spend::publish(&mut redis, &ledger, id, now) {
+                            tracing::warn!(error = %e, campaign = id.0, "spend not published");
+                        }
+                    }
+                    // The learning counts are in the catalog: publishing it
+                    // hands every instance what the events taught.
+                    if learnt && last_learnt.is_none_or(|t| t.elapsed() >= republish) {
+                        last_learnt = Some(std::time::Instant::now());
+                        catalog.changed()?;
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        seams.fleet = Some(FleetInfo {
+            role: Role::Control,
+            control_url,
+            stats,
+            spool,
+            lag,
+        });
+        Ok(seams)
+    }
+
+    /// The seams of a fleet's bid instance: the catalog followed from
+    /// Redis, the control instance's token keys and audience secret
+    /// (waits until it has published them), and `store` (its own, in its
+    /// data dir) for what stays local.
+    pub fn fleet_bid(
+        config: &Config,
+        store: &Arc<Store>,
+        clock: SharedClock,
+    ) -> Result<Seams, StartError> {
+        let fleet = config.fleet.as_ref().ok_or(StartError::NotAFleet)?;
+        let stats = Arc::new(RedisStats::default());
+        let mut redis = Redis::new(fleet.redis.clone(), Arc::clone(&stats));
+        let info = crate::fleet::wait_for_control(&mut redis);
+        let (event_log, spool) = fleet_log(config, &redis)?;
+        let ledger = Arc::new(Ledger::new(config.max_notice_window_secs(), None));
+        crate::fleet::spend::start_sync(redis.another(), Arc::clone(&ledger))?;
+        crate::fleet::members::start(
+            redis.another(),
+            format!("{:x}", crate::bid::process_id()),
+            Arc::clone(&ledger),
+            Arc::clone(&clock),
+        )?;
+        let catalog = FollowCatalog::new(redis);
+        Ok(Seams {
+            budgets: ledger,
+            frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
+            audience: Arc::new(FollowAudiences::new(
+                info.audience_secret,
+                Arc::clone(&clock),
+            )),
+            audience_loaded: Loaded {
+                users: 0,
+                expired: 0,
+                interrupted_jobs: 0,
+                took: std::time::Duration::ZERO,
+            },
+            held: catalog.held(),
+            catalog: Arc::new(catalog),
+            event_log,
+            reports: Arc::new(ChannelReports::start(
+                Arc::clone(store),
+                config.exchanges.iter().map(|e| e.name.clone()).collect(),
+                config.events.channel_capacity,
+                config.events.report_flush,
+            )),
+            clock,
+            token_keys: Some(info.token_keys),
+            fleet: Some(FleetInfo {
+                role: Role::Bid,
+                control_url: fleet.control_url.clone().unwrap_or(info.url),
+                stats,
+                spool,
+                lag: Arc::default(),
+            }),
         })
     }
 }
 
+/// A fleet instance's event log (Redis, with its spool in the data dir)
+/// and the thread that drains the spool.
+fn fleet_log(
+    config: &Config,
+    redis: &Redis,
+) -> Result<(Arc<dyn EventLog>, Arc<Spool>), StartError> {
+    let spool = Arc::new(Spool::open(&config.data_dir)?);
+    let log = Arc::new(FleetLog::new(
+        redis.another(),
+        Arc::clone(&spool),
+        config.events.token_ttl_secs,
+    ));
+    crate::fleet::events::start_drain(Arc::clone(&log))?;
+    Ok((log, spool))
+}
+
 impl Instance {
+    /// The instance the configuration asks for on `store` with the host's
+    /// clock: embedded, or a fleet's control or bid instance.
+    pub fn start(config: Config, store: Arc<Store>) -> Result<Instance, StartError> {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let seams = match config.fleet.as_ref().map(|f| f.role) {
+            None => Seams::embedded(&config, &store, clock)?,
+            Some(Role::Control) => Seams::fleet_control(&config, &store, clock)?,
+            Some(Role::Bid) => Seams::fleet_bid(&config, &store, clock)?,
+        };
+        let instance = Instance::with_seams(config, store, seams)?;
+        if let (Some(fleet), Some(info)) = (&instance.config.fleet, &instance.fleet) {
+            crate::fleet::impressions::start(
+                Redis::new(fleet.redis.clone(), Arc::clone(&info.stats)),
+                format!("{:x}", crate::bid::process_id()),
+                Arc::clone(&instance.effects),
+                Arc::clone(&instance.held),
+                fleet.role == Role::Bid,
+            )?;
+        }
+        Ok(instance)
+    }
+
     /// An instance on `store` with the embedded state and the host's
     /// clock.
     pub fn new(config: Config, store: Arc<Store>) -> Result<Instance, StartError> {
@@ -200,12 +418,15 @@ impl Instance {
             catalog: catalog_source,
             event_log,
             reports,
+            held,
+            token_keys,
+            fleet,
         } = seams;
         let fx = FxRates::from_map(&config.fx).map_err(|e| StartError::Fx(e.to_string()))?;
-        let keys = if config.events.keys.is_empty() {
-            vec![store.event_token_key()?]
-        } else {
-            config.events.keys.clone()
+        let keys = match (config.events.keys.is_empty(), token_keys) {
+            (false, _) => config.events.keys.clone(),
+            (true, Some(keys)) => keys,
+            (true, None) => vec![store.event_token_key()?],
         };
         let settings = Arc::new(Settings {
             public_url: config.public_url.clone(),
@@ -222,7 +443,7 @@ impl Instance {
         restore::restore_counts(
             &store,
             &catalog,
-            config.events.reservation_ttl_secs,
+            config.max_notice_window_secs(),
             (&*budgets, &*frequency),
             now,
         )?;
@@ -273,6 +494,7 @@ impl Instance {
                 sends_burl: e.sends_burl,
                 max_imps: e.max_imps,
                 bids_per_campaign: e.bids_per_campaign,
+                notice_window_secs: e.notice_window_secs,
             })
             .collect();
         let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());
@@ -322,6 +544,8 @@ impl Instance {
             snapshot,
             metrics,
             connections: AtomicU64::new(0),
+            fleet,
+            held,
             draining: AtomicBool::new(false),
         })
     }
@@ -348,6 +572,16 @@ impl Instance {
             funnel_moves: self.effects.moved.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             queue_delay: self.admission.queue_delay(),
+            redis: self.fleet.as_ref().map(|f| {
+                let s = &f.stats;
+                [
+                    s.round_trips.load(Ordering::Relaxed) as i64,
+                    s.errors.load(Ordering::Relaxed) as i64,
+                    s.bad_values.load(Ordering::Relaxed) as i64,
+                    f.spool.depth.load(Ordering::Relaxed),
+                    f.lag.load(Ordering::Relaxed),
+                ]
+            }),
         }
     }
 
@@ -388,9 +622,20 @@ impl Instance {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Whether new traffic should be sent here.
+    /// Whether new traffic should be sent here: not draining, and a
+    /// catalog held.
     pub fn is_ready(&self) -> bool {
-        !self.draining.load(Ordering::Relaxed)
+        !self.draining.load(Ordering::Relaxed) && self.held.load(Ordering::Relaxed)
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Whether this is a fleet's bid instance (no admin API of its own).
+    pub fn is_bid_only(&self) -> bool {
+        self.fleet.as_ref().is_some_and(|f| f.role == Role::Bid)
     }
 }
 

@@ -1,11 +1,14 @@
 //! Everything the store holds that the bid path needs, as one value: the
 //! input from which each bid snapshot is compiled.
 
+use serde::{Deserialize, Serialize};
+
 use super::{Advertiser, Campaign, ComboStats, Creative, Funnel, ServingFragment};
 
 /// All advertisers, campaigns and creatives, sorted by id, with the
 /// serving fragments, the exchanges' rejections and the learning counts.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serialized whole for a fleet's bid instances (see `fleet::catalog`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     /// Advertisers.
     pub advertisers: Vec<Advertiser>,

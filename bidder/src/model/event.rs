@@ -75,9 +75,12 @@ pub struct EventRecord {
     /// price: CPM / 1000, in the campaign's currency); zero for events that
     /// do not book.
     pub cost: Micros,
-    /// What the bid reserved (one impression at the bid price, in the
-    /// campaign's currency); not stored, recomputed from the token.
+    /// What the bid reserved (its expected cost, in the campaign's
+    /// currency); not stored, read from the token.
     pub reserved: Micros,
+    /// Until when the bid's reservation is held; not stored, read from
+    /// the token.
+    pub held_until: UnixTime,
     /// When the bid was made.
     pub issued: UnixTime,
     /// When the event arrived.
@@ -108,6 +111,7 @@ impl EventRecord {
             price: None,
             cost: Micros(0),
             reserved: Micros(0),
+            held_until: at,
             issued: UnixTime(at.0 - 1),
             at,
             settles: false,

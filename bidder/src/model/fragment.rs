@@ -78,7 +78,7 @@ pub struct Fragment {
 }
 
 /// The version of a fragment that serves: what snapshots are built from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServingFragment {
     /// Id.
     pub id: FragmentId,

@@ -50,7 +50,10 @@ pub async fn handle(
             }
         }
         (Method::GET, "/readyz") if app.is_ready() => text(StatusCode::OK, "ready\n"),
-        (Method::GET, "/readyz") => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        (Method::GET, "/readyz") if app.is_draining() => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        }
+        (Method::GET, "/readyz") => text(StatusCode::SERVICE_UNAVAILABLE, "no catalog yet\n"),
         (Method::GET, "/metrics") => {
             let body = app.metrics.render(&app.metrics_state());
             let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -59,6 +62,9 @@ pub async fn handle(
                 header::HeaderValue::from_static("text/plain; version=0.0.4"),
             );
             resp
+        }
+        (_, p) if app.is_bid_only() && (p == "/api/v1" || p.starts_with("/api/v1/")) => {
+            control_elsewhere(app)
         }
         (m, p) if p == "/api/v1" || p.starts_with("/api/v1/") => {
             let started = std::time::Instant::now();
@@ -238,6 +244,28 @@ impl std::io::Read for ChannelReader {
         bytes::Buf::advance(&mut self.current, n);
         Ok(n)
     }
+}
+
+/// A fleet's bid instance has no admin API: 503 naming the control
+/// instance, whose URL is also in `Location`.
+fn control_elsewhere(app: &Instance) -> Response<Body> {
+    let url = app.fleet.as_ref().map_or("", |f| f.control_url.as_str());
+    let body = serde_json::json!({
+        "error": "bid_instance",
+        "message": "this is a bid instance of a fleet; the admin API is served by the control instance",
+        "control_url": url,
+    });
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(url) {
+        h.insert(header::LOCATION, v);
+    }
+    resp
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {

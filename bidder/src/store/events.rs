@@ -297,6 +297,7 @@ mod tests {
             price: Some(Micros(1_500_000)),
             cost: Micros(cost),
             reserved: Micros(2_000),
+            held_until: UnixTime(0),
             issued: UnixTime(86_400 * 3 + 10),
             at: UnixTime(86_400 * 3 + 20),
             settles: matches!(kind, EventKind::Bill | EventKind::Loss),

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod process;
+pub mod redis;
 pub mod shared;
 
 use std::path::{Path, PathBuf};

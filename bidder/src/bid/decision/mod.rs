@@ -64,6 +64,9 @@ pub struct ExchangeProfile {
     pub max_imps: usize,
     /// Bids one campaign makes in one request at most.
     pub bids_per_campaign: usize,
+    /// How long a bid's budget reservation waits for its outcome, seconds:
+    /// short where the exchange sends no loss notices.
+    pub notice_window_secs: u32,
 }
 
 /// Per-request context.

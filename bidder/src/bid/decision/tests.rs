@@ -135,6 +135,7 @@ fn exchange(sends_burl: bool) -> ExchangeProfile {
         sends_burl,
         max_imps: 20,
         bids_per_campaign: 1,
+        notice_window_secs: 600,
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use openrtb::{Currency, Micros};
 
-use super::{Account, BudgetState, Budgets, Limits, Refused, Settled};
+use super::{Account, BudgetState, Budgets, Held, Limits, Refused, Settled};
 use crate::model::{Campaign, CampaignId, PacingMode, UnixTime};
 
 /// Accounts made on demand; every one counts its calls.
@@ -99,18 +99,28 @@ impl Account for CountingAccount {
         self.verdict()
     }
 
-    fn try_reserve(&self, _: &Limits, _: Micros, _: UnixTime, _: u32) -> Result<(), Refused> {
+    fn try_reserve(
+        &self,
+        _: &Limits,
+        cost: Micros,
+        now: UnixTime,
+        _: u32,
+        hold_secs: u32,
+    ) -> Result<Held, Refused> {
         self.verdict()?;
         self.reserved.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(Held {
+            amount: cost,
+            until: UnixTime(now.0 + i64::from(hold_secs)),
+        })
     }
 
-    fn settle(&self, _: UnixTime, _: Micros, _: Micros, _: UnixTime) -> Settled {
+    fn settle(&self, _: Held, _: Micros, _: UnixTime) -> Settled {
         self.settled.fetch_add(1, Ordering::Relaxed);
         Settled::OnTime
     }
 
-    fn release(&self, _: UnixTime, _: Micros, _: UnixTime) {
+    fn release(&self, _: Held, _: UnixTime) {
         self.settled.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -131,6 +141,7 @@ impl Account for CountingAccount {
             state: "on_pace",
             late_wins: 0,
             late_micros: Micros(0),
+            win_rate: 1.0,
         }
     }
 }

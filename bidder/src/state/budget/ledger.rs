@@ -1,27 +1,31 @@
 //! The embedded budget: one [`LocalAccount`] of atomics per campaign,
 //! booked spend loaded from the store when an account is made and at each
-//! new day, reservations held in 16 time buckets covering
-//! `reservation_ttl`. A bucket is recycled when its time comes round again,
-//! which releases the reservations of bids whose outcome never came.
+//! new day, reservations held in a ring of 32 buckets by the time they
+//! lapse (each bid's exchange sets its own notice window). A bucket is
+//! recycled when its time comes round again, which releases the
+//! reservations of bids whose outcome never came.
 //!
 //! The hot-path methods ([`Account::check`], [`Account::try_reserve`]) are
 //! atomics only; the rule (currency, limits, zone) sits behind a mutex that
-//! only the cold path takes.
+//! only the cold path takes, and so does the win-rate measurement.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::tz::TimeZone;
 use openrtb::{Currency, Micros};
 
 use super::pacing::{Curve, day_bounds};
-use super::{Account, BudgetState, Budgets, Limits, Refused, Settled};
+use super::{Account, BudgetState, Budgets, Held, Limits, RESERVE_FLOOR, Refused, Settled};
 use crate::model::{Campaign, CampaignId, PacingMode, UnixTime};
 use crate::store::Store;
 
-/// Reservation buckets per account.
-const BUCKETS: usize = 16;
+/// Reservation buckets per account, by the slot in which they lapse.
+const BUCKETS: usize = 32;
+/// The longest hold spans at most this many slots (the ring holds the
+/// current slot, the hold, and one slot of rounding).
+const HOLD_SLOTS: u64 = BUCKETS as u64 - 3;
 /// The low 48 bits of a bucket hold micros; the high 16 the slot's tag.
 const AMOUNT: u64 = (1 << 48) - 1;
 
@@ -30,7 +34,10 @@ const AMOUNT: u64 = (1 << 48) - 1;
 pub struct Ledger {
     accounts: Mutex<HashMap<CampaignId, Arc<LocalAccount>>>,
     slot_secs: i64,
+    max_hold_secs: u32,
     store: Option<Arc<Store>>,
+    /// How many instances share each campaign's room (1 when embedded).
+    sharers: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -42,17 +49,41 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// A ledger whose reservations live at least `reservation_ttl_secs`,
-    /// loading booked spend from `store` (none: every account starts at
-    /// zero, for benchmarks and tests).
-    pub fn new(reservation_ttl_secs: u32, store: Option<Arc<Store>>) -> Ledger {
-        // A reservation lives between 15 and 16 slots.
-        let slot_secs = u64::from(reservation_ttl_secs.max(15)).div_ceil(BUCKETS as u64 - 1) as i64;
+    /// A ledger whose reservations are held at most `max_hold_secs` (the
+    /// longest notice window of any exchange), loading booked spend from
+    /// `store` (none: every account starts at zero, for benchmarks and
+    /// tests).
+    pub fn new(max_hold_secs: u32, store: Option<Arc<Store>>) -> Ledger {
+        let max_hold_secs = max_hold_secs.max(1);
+        let slot_secs = u64::from(max_hold_secs).div_ceil(HOLD_SLOTS) as i64;
         Ledger {
             accounts: Mutex::new(HashMap::new()),
             slot_secs,
+            max_hold_secs,
             store,
+            sharers: Arc::new(AtomicU32::new(1)),
         }
+    }
+
+    /// Sets how many instances of a fleet bid on the same campaigns
+    /// (at least 1): each may then hold reservations for at most that
+    /// share of a campaign's room (limit less booked spend), so that the
+    /// fleet's reservations together stay within the room.
+    pub fn set_sharers(&self, n: u32) {
+        self.sharers.store(n.max(1), Ordering::Release);
+    }
+
+    /// How many instances share each campaign's room.
+    pub fn sharers(&self) -> u32 {
+        self.sharers.load(Ordering::Acquire)
+    }
+
+    /// Whether any campaign holds reservations at `now` (this instance
+    /// has bids in flight).
+    pub fn holds_any(&self, now: UnixTime) -> bool {
+        self.sorted()
+            .iter()
+            .any(|a| a.reserved(a.slot(now.0)).0 > 0)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CampaignId, Arc<LocalAccount>>> {
@@ -65,9 +96,10 @@ impl Ledger {
         let account = accounts.entry(c.id).or_insert_with(|| {
             Arc::new(LocalAccount::new(
                 c.id,
-                self.slot_secs,
+                (self.slot_secs, self.max_hold_secs),
                 c.currency,
                 Limits::of(c),
+                Arc::clone(&self.sharers),
             ))
         });
         let account = Arc::clone(account);
@@ -77,6 +109,40 @@ impl Ledger {
             account.roll(now, self.store.as_deref(), true);
         }
         account
+    }
+
+    /// Takes campaign `id`'s booked spend from the store again (after
+    /// events were recorded elsewhere, as a fleet's control instance
+    /// does); its day's start, the day's spend and all spend, if the
+    /// campaign has an account.
+    pub fn reload(&self, id: CampaignId, now: UnixTime) -> Option<(i64, i64, i64)> {
+        let a = self.lock().get(&id).cloned()?;
+        a.roll(now, self.store.as_deref(), true);
+        Some(a.booked())
+    }
+
+    /// Raises campaign `id`'s booked spend to what the fleet booked (day
+    /// `day_start`'s spend `day`, all spend `total`; the day's only when
+    /// `day_start` is the account's current day). Never lowers it: spend
+    /// only grows, and a bill this instance booked a moment ago may not
+    /// be in the fleet's figure yet.
+    pub fn set_booked(&self, id: CampaignId, day_start: i64, day: i64, total: i64) {
+        let Some(a) = self.lock().get(&id).cloned() else {
+            return;
+        };
+        if a.day_start.load(Ordering::Acquire) == day_start {
+            a.fleet_day.store(day, Ordering::Release);
+            a.booked_day.fetch_max(day, Ordering::AcqRel);
+        }
+        a.fleet_total.store(total, Ordering::Release);
+        a.booked_total.fetch_max(total, Ordering::AcqRel);
+    }
+
+    /// Every campaign with an account.
+    pub fn ids(&self) -> Vec<CampaignId> {
+        let mut ids: Vec<_> = self.lock().keys().copied().collect();
+        ids.sort();
+        ids
     }
 
     fn sorted(&self) -> Vec<Arc<LocalAccount>> {
@@ -106,6 +172,7 @@ impl Budgets for Ledger {
 
     fn tick(&self, now: UnixTime) {
         for a in self.sorted() {
+            a.rate.measure();
             let due = now.0 >= a.day_end.load(Ordering::Acquire);
             if due || !a.loaded.load(Ordering::Acquire) {
                 a.roll(
@@ -128,7 +195,8 @@ impl Budgets for Ledger {
     fn restore(&self, held: &[(CampaignId, Micros)], now: UnixTime) {
         for (id, m) in held {
             if let Some(a) = self.lock().get(id).cloned() {
-                a.add(a.slot(now.0), m.0);
+                let until = UnixTime(now.0 + i64::from(self.max_hold_secs));
+                a.add(a.lapses(until), m.0);
             }
         }
     }
@@ -139,14 +207,24 @@ pub struct LocalAccount {
     /// The campaign.
     pub id: CampaignId,
     slot_secs: i64,
+    max_hold_secs: u32,
+    /// The measured win rate, what a reservation holds of a bid's price.
+    pub rate: WinRate,
     buckets: [AtomicU64; BUCKETS],
     booked_day: AtomicI64,
     booked_total: AtomicI64,
+    /// The fleet's last figures of the day's and all spend (the store's,
+    /// where there is one): what `booked_*` holds beyond them this
+    /// instance booked itself since.
+    fleet_day: AtomicI64,
+    fleet_total: AtomicI64,
     day_start: AtomicI64,
     day_end: AtomicI64,
     loaded: AtomicBool,
     late: AtomicU64,
     late_micros: AtomicI64,
+    /// The ledger's count of instances sharing the room.
+    sharers: Arc<AtomicU32>,
     /// Cold path only: what the admin API last said.
     rule: Mutex<Rule>,
 }
@@ -168,19 +246,30 @@ impl std::fmt::Debug for LocalAccount {
 }
 
 impl LocalAccount {
-    fn new(id: CampaignId, slot_secs: i64, currency: Currency, limits: Limits) -> LocalAccount {
+    fn new(
+        id: CampaignId,
+        (slot_secs, max_hold_secs): (i64, u32),
+        currency: Currency,
+        limits: Limits,
+        sharers: Arc<AtomicU32>,
+    ) -> LocalAccount {
         LocalAccount {
             id,
             slot_secs,
+            max_hold_secs,
+            rate: WinRate::default(),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             booked_day: AtomicI64::new(0),
             booked_total: AtomicI64::new(0),
+            fleet_day: AtomicI64::new(0),
+            fleet_total: AtomicI64::new(0),
             day_start: AtomicI64::new(0),
             // Until the first roll, every bid is refused (see `loaded`).
             day_end: AtomicI64::new(0),
             loaded: AtomicBool::new(false),
             late: AtomicU64::new(0),
             late_micros: AtomicI64::new(0),
+            sharers,
             rule: Mutex::new(Rule {
                 currency,
                 limits,
@@ -213,6 +302,12 @@ impl LocalAccount {
         now.div_euclid(self.slot_secs)
     }
 
+    /// The slot after which a reservation held until `until` has lapsed:
+    /// it is live while the current slot is before it.
+    fn lapses(&self, until: UnixTime) -> i64 {
+        self.slot(until.0) + 1
+    }
+
     /// Sets the current day to the one holding `now` and, when `reload`
     /// (or a new day began), takes booked spend from the store.
     fn roll(&self, now: UnixTime, store: Option<&Store>, reload: bool) {
@@ -239,6 +334,11 @@ impl LocalAccount {
                 self.day_end.store(end, Ordering::Release);
                 self.booked_day.store(day.0, Ordering::Release);
                 self.booked_total.store(total.0, Ordering::Release);
+                if store.is_some() {
+                    // The store's figures are the fleet's.
+                    self.fleet_day.store(day.0, Ordering::Release);
+                    self.fleet_total.store(total.0, Ordering::Release);
+                }
                 self.loaded.store(true, Ordering::Release);
             }
             Err(e) => {
@@ -247,6 +347,15 @@ impl LocalAccount {
                 tracing::error!(campaign = self.id.0, error = %e, "spend not loaded; not bidding");
             }
         }
+    }
+
+    /// Its day's start, the day's booked spend and all booked spend.
+    fn booked(&self) -> (i64, i64, i64) {
+        (
+            self.day_start.load(Ordering::Acquire),
+            self.booked_day.load(Ordering::Acquire),
+            self.booked_total.load(Ordering::Acquire),
+        )
     }
 
     /// The verdict on a bid of `cost` at `now` in `slot`, reading only.
@@ -261,20 +370,46 @@ impl LocalAccount {
         if !self.loaded.load(Ordering::Acquire) {
             return Err(Refused::Exhausted);
         }
-        let day = self.booked_day.load(Ordering::Acquire);
-        let total = self.booked_total.load(Ordering::Acquire);
+        let (day, total) = self.booked_shared();
         let reserved = self.reserved(slot).0;
-        let with = |booked: i64| booked.saturating_add(reserved).saturating_add(cost.0);
+        let held = self.scaled(reserved.saturating_add(cost.0));
+        let with = |booked: i64| booked.saturating_add(held);
         if !fits(limits, with(day), with(total)) {
             return Err(Refused::Exhausted);
         }
         if limits.mode != PacingMode::Asap && limits.daily.0 > 0 {
             let curve = self.curve(limits, now);
-            if !curve.lets_through(day.saturating_add(reserved), u) {
+            if !curve.lets_through(day.saturating_add(self.scaled(reserved)), u) {
                 return Err(Refused::Paced);
             }
         }
         Ok(())
+    }
+
+    /// What `reserved` here stands for fleet-wide: as much again for
+    /// every other instance sharing the room, so that this one holds at
+    /// most its share of it.
+    fn scaled(&self, reserved: i64) -> i64 {
+        reserved.saturating_mul(i64::from(self.sharers.load(Ordering::Acquire)))
+    }
+
+    /// Booked spend (the day's, all) as this instance's share counts it:
+    /// what it booked itself since the fleet's last figure stands for as
+    /// much again for every other instance sharing the room (which books
+    /// alike, unseen until the next figure). So while Redis is away an
+    /// instance spends at most its share of the room it last saw.
+    /// Embedded (one sharer): the booked spend.
+    fn booked_shared(&self) -> (i64, i64) {
+        let others = i64::from(self.sharers.load(Ordering::Acquire).saturating_sub(1));
+        let of = |booked: &AtomicI64, fleet: &AtomicI64| {
+            let booked = booked.load(Ordering::Acquire);
+            let own = booked.saturating_sub(fleet.load(Ordering::Acquire)).max(0);
+            booked.saturating_add(own.saturating_mul(others))
+        };
+        (
+            of(&self.booked_day, &self.fleet_day),
+            of(&self.booked_total, &self.fleet_total),
+        )
     }
 
     /// The curve's allowance at `now`.
@@ -286,11 +421,13 @@ impl LocalAccount {
         Curve::at(limits, start, end, now.0)
     }
 
-    /// Held for bids in flight at `slot`.
+    /// Held for bids in flight in `slot`: the buckets of reservations
+    /// lapsing in the slots after it.
     fn reserved(&self, slot: i64) -> Micros {
         let mut sum = 0i64;
         for (i, b) in self.buckets.iter().enumerate() {
-            let live = slot - (slot - i as i64).rem_euclid(BUCKETS as i64);
+            // The one slot after `slot` this bucket can stand for.
+            let live = slot + 1 + (i as i64 - slot - 1).rem_euclid(BUCKETS as i64);
             let v = b.load(Ordering::Acquire);
             if v >> 48 == tag(live) {
                 sum += (v & AMOUNT) as i64;
@@ -311,8 +448,9 @@ impl LocalAccount {
         });
     }
 
-    /// Takes `amount` out of `slot`'s bucket; false when that bucket has
-    /// been recycled since (the reservation had expired).
+    /// Takes `amount` out of the bucket of reservations lapsing at `slot`;
+    /// false when that bucket has been recycled since (the reservation had
+    /// lapsed).
     fn remove(&self, slot: i64, amount: i64) -> bool {
         let b = &self.buckets[slot.rem_euclid(BUCKETS as i64) as usize];
         let amount = amount.max(0) as u64;
@@ -342,7 +480,8 @@ impl Account for LocalAccount {
     }
 
     fn check(&self, limits: &Limits, cost: Micros, now: UnixTime, u: u32) -> Result<(), Refused> {
-        self.admits(limits, cost, now, self.slot(now.0), u)
+        let held = self.rate.expected(cost);
+        self.admits(limits, held, now, self.slot(now.0), u)
     }
 
     fn try_reserve(
@@ -351,37 +490,40 @@ impl Account for LocalAccount {
         cost: Micros,
         now: UnixTime,
         u: u32,
-    ) -> Result<(), Refused> {
+        hold_secs: u32,
+    ) -> Result<Held, Refused> {
         let slot = self.slot(now.0);
-        self.admits(limits, cost, now, slot, u)?;
-        self.add(slot, cost.0);
+        let amount = self.rate.expected(cost);
+        self.admits(limits, amount, now, slot, u)?;
+        let until = UnixTime(now.0 + i64::from(hold_secs.min(self.max_hold_secs)));
+        let lapses = self.lapses(until);
+        self.add(lapses, amount.0);
         // Checked again with our own reservation in: of bids racing for
         // the last room, none that sees the limit crossed keeps its
         // reservation.
-        let reserved = self.reserved(slot).0;
-        let (day, total) = (
-            self.booked_day.load(Ordering::Acquire),
-            self.booked_total.load(Ordering::Acquire),
-        );
+        let reserved = self.scaled(self.reserved(slot).0);
+        let (day, total) = self.booked_shared();
         if !fits(
             limits,
             day.saturating_add(reserved),
             total.saturating_add(reserved),
         ) {
-            self.remove(slot, cost.0);
+            self.remove(lapses, amount.0);
             return Err(Refused::Exhausted);
         }
-        Ok(())
+        self.rate.bids.fetch_add(1, Ordering::Relaxed);
+        Ok(Held { amount, until })
     }
 
-    /// The billing point of a bid made at `issued` that reserved
-    /// `reserved`: books `cost` (at `at`) and releases the reservation.
-    /// Booked before released, so the two never both miss.
-    fn settle(&self, issued: UnixTime, reserved: Micros, cost: Micros, at: UnixTime) -> Settled {
+    /// The billing point of a bid that holds `held`: books `cost` (at
+    /// `at`) and releases the reservation. Booked before released, so the
+    /// two never both miss.
+    fn settle(&self, held: Held, cost: Micros, at: UnixTime) -> Settled {
         self.book(cost, at);
-        let slot = self.slot(issued.0);
-        let live = self.slot(at.0) - slot < BUCKETS as i64;
-        if live && self.remove(slot, reserved.0) {
+        self.rate.wins.fetch_add(1, Ordering::Relaxed);
+        let lapses = self.lapses(held.until);
+        let live = self.slot(at.0) < lapses;
+        if live && self.remove(lapses, held.amount.0) {
             Settled::OnTime
         } else {
             self.late.fetch_add(1, Ordering::Relaxed);
@@ -390,11 +532,11 @@ impl Account for LocalAccount {
         }
     }
 
-    /// A loss: releases the reservation of a bid made at `issued`.
-    fn release(&self, issued: UnixTime, reserved: Micros, now: UnixTime) {
-        let slot = self.slot(issued.0);
-        if self.slot(now.0) - slot < BUCKETS as i64 {
-            self.remove(slot, reserved.0);
+    /// A loss: releases the reservation `held` of a bid.
+    fn release(&self, held: Held, now: UnixTime) {
+        let lapses = self.lapses(held.until);
+        if self.slot(now.0) < lapses {
+            self.remove(lapses, held.amount.0);
         }
     }
 
@@ -436,7 +578,83 @@ impl Account for LocalAccount {
             state,
             late_wins: self.late.load(Ordering::Relaxed),
             late_micros: Micros(self.late_micros.load(Ordering::Relaxed)),
+            win_rate: self.rate.share(),
         }
+    }
+}
+
+/// A campaign's measured win rate: bids reserved and billing points
+/// counted by the hot and event paths (relaxed atomics), turned into a
+/// share once a tick with the counts of the last few minutes weighing
+/// most. Until a few dozen bids are seen it stays near 1 (full
+/// reservations), and it never holds less than [`RESERVE_FLOOR`].
+#[derive(Debug)]
+pub struct WinRate {
+    /// Bids reserved since start.
+    pub bids: AtomicU64,
+    /// Billing points (wins) booked since start.
+    pub wins: AtomicU64,
+    /// The share, parts per million, that reservations hold.
+    ppm: AtomicU64,
+    /// Cold path: the decayed counts and the raw counts last seen.
+    seen: Mutex<Decayed>,
+}
+
+#[derive(Debug, Default)]
+struct Decayed {
+    bids: f64,
+    wins: f64,
+    last: (u64, u64),
+}
+
+impl Default for WinRate {
+    fn default() -> WinRate {
+        WinRate {
+            bids: AtomicU64::new(0),
+            wins: AtomicU64::new(0),
+            ppm: AtomicU64::new(1_000_000),
+            seen: Mutex::new(Decayed::default()),
+        }
+    }
+}
+
+/// What a tick keeps of the counts before it: a memory of about 100
+/// ticks (seconds).
+const DECAY: f64 = 0.99;
+/// Bids (all won) assumed before any are seen: a new campaign reserves
+/// full prices, and a few dozen bids move it to its measured rate.
+const PRIOR: f64 = 10.0;
+
+impl WinRate {
+    /// Hot path: what a bid costing `cost` reserves.
+    pub fn expected(&self, cost: Micros) -> Micros {
+        let cost = cost.0.max(0);
+        let ppm = self.ppm.load(Ordering::Relaxed) as i64;
+        let (num, den) = RESERVE_FLOOR;
+        let floor = (cost * num + den - 1) / den;
+        let expected = ((i128::from(cost) * i128::from(ppm)).div_euclid(1_000_000)) as i64 + 1;
+        Micros(expected.max(floor).min(cost))
+    }
+
+    /// The share reservations hold now.
+    pub fn share(&self) -> f64 {
+        self.ppm.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// Cold path, once a tick: folds the counts since the last tick into
+    /// the decayed ones and sets the share.
+    pub fn measure(&self) {
+        let mut d = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let (bids, wins) = (
+            self.bids.load(Ordering::Relaxed),
+            self.wins.load(Ordering::Relaxed),
+        );
+        let (db, dw) = (bids.saturating_sub(d.last.0), wins.saturating_sub(d.last.1));
+        d.last = (bids, wins);
+        d.bids = d.bids * DECAY + db as f64;
+        d.wins = d.wins * DECAY + dw as f64;
+        let share = ((d.wins + PRIOR) / (d.bids + PRIOR)).clamp(0.0, 1.0);
+        self.ppm.store((share * 1e6) as u64, Ordering::Relaxed);
     }
 }
 

@@ -5,29 +5,44 @@
 //! implementation (atomics, spend loaded from SQLite).
 //!
 //! # Consistency promise
-//! - **Never spend past the total.** A bid reserves its price (one
-//!   impression, in the campaign's currency) before it is sent. The
-//!   reservation is added first and the limits are checked after, with the
-//!   addition visible: two bids racing for the last room both see each
-//!   other and one (or both) backs out, so booked spend plus live
-//!   reservations never exceeds a budget.
-//! - **By how much a reservation can overshoot.** A reservation lives at
-//!   least `reservation_ttl` and at most 16/15 of it; then it is released
-//!   whether or not its outcome came. A win or bill that arrives after
-//!   that is still booked and counted as late: late wins are the only
-//!   spend by which a budget can be exceeded, at most the bids of one
-//!   reservation lifetime.
+//! - **A bid reserves what it is expected to cost.** Before a bid is sent
+//!   its account reserves the bid's price (one impression, in the
+//!   campaign's currency) times the campaign's measured win rate, never
+//!   less than [`RESERVE_FLOOR`] of the price: a campaign that wins one
+//!   bid in fifty does not hold fifty prices for every impression it buys.
+//!   The amount reserved travels in the bid's signed token, so the
+//!   outcome releases exactly what was reserved. The reservation is added
+//!   first and the limits are checked after, with the addition visible:
+//!   two bids racing for the last room both see each other and one (or
+//!   both) backs out, so booked spend plus live reservations never
+//!   exceeds a budget.
+//! - **By how much spend can overshoot.** A bid that wins books its
+//!   clearing price, which can be more than it reserved. So booked spend
+//!   can pass a budget by at most what the bids in flight when it ran out
+//!   may book beyond their reservations: the sum over those bids of
+//!   (price - reserved), at most (1 - [`RESERVE_FLOOR`]) of their prices,
+//!   plus the late wins below. With full reservations (a win rate of 1)
+//!   this term is zero.
+//! - **Reservations expire by the exchange's notice habit.** A reservation
+//!   is held for its exchange's notice window (`notice_window_secs`; short
+//!   where the exchange sends no loss notices, since every loss then
+//!   waits for expiry) and at most one slot of the ring longer; then it is
+//!   released whether or not its outcome came. A win or bill that arrives
+//!   after that is still booked and counted as late: late wins are the
+//!   other spend by which a budget can be exceeded, at most the bids of
+//!   one window.
 //! - **Stale by at most one tick.** Booked spend is exact (each billing
 //!   point adds to it when it is recorded); the day rolls at the
-//!   campaign's own midnight on the first [`Budgets::tick`] after it.
+//!   campaign's own midnight, and the win rate is measured again, on the
+//!   first [`Budgets::tick`] after it.
 //!
 //! # Hot and cold
 //! The bid path calls [`Account::check`] (a read) in the pure decision and
 //! [`Account::try_reserve`] in the commit step: atomics only, never
 //! blocking, never allocating. Everything else is cold path: booking spend
-//! when an event settles a bid, releasing on a loss, rolling days, and
-//! checkpointing reservations so that a crash errs on the side of
-//! underspending.
+//! when an event settles a bid, releasing on a loss, rolling days,
+//! measuring win rates, and checkpointing reservations so that a crash
+//! errs on the side of underspending.
 //!
 //! Why `dyn`: the snapshot holds each campaign's account as
 //! `Arc<dyn Account>`, so the decision reaches it without a lookup and the
@@ -80,6 +95,21 @@ pub enum Refused {
     /// Spending is ahead of the day's curve: this bid was throttled.
     Paced,
 }
+
+/// What one bid holds: the amount its account reserved and until when.
+/// Carried in the bid's token, so that its outcome releases exactly this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Reserved, micros of the campaign's currency.
+    pub amount: Micros,
+    /// When the reservation lapses (the bid's time plus its exchange's
+    /// notice window), Unix seconds.
+    pub until: UnixTime,
+}
+
+/// The least share of a bid's price its reservation holds, whatever the
+/// campaign's win rate: 1/10.
+pub const RESERVE_FLOOR: (i64, i64) = (1, 10);
 
 /// How an event that settles a bid found its reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,9 +164,11 @@ pub trait Account: Send + Sync + std::fmt::Debug {
     /// reserved, the pacing throttle drawing `u`. Changes nothing.
     fn check(&self, limits: &Limits, cost: Micros, now: UnixTime, u: u32) -> Result<(), Refused>;
 
-    /// Hot path: reserves `cost` for a bid at `now` if the budgets have
-    /// room and pacing lets it through (the same verdict as [`check`]
-    /// unless another bid took the room in between).
+    /// Hot path: reserves what a bid costing `cost` at `now` is expected
+    /// to cost (see [`RESERVE_FLOOR`]), held for `hold_secs`, if the budgets
+    /// have room and pacing lets it through (the same verdict as
+    /// [`check`] unless another bid took the room in between). Returns
+    /// what is held, for the bid's token.
     ///
     /// [`check`]: Account::check
     fn try_reserve(
@@ -145,14 +177,15 @@ pub trait Account: Send + Sync + std::fmt::Debug {
         cost: Micros,
         now: UnixTime,
         u: u32,
-    ) -> Result<(), Refused>;
+        hold_secs: u32,
+    ) -> Result<Held, Refused>;
 
-    /// The billing point of a bid made at `issued` that reserved
-    /// `reserved`: books `cost` (at `at`) and releases the reservation.
-    fn settle(&self, issued: UnixTime, reserved: Micros, cost: Micros, at: UnixTime) -> Settled;
+    /// The billing point of a bid that holds `held`: books `cost` (at
+    /// `at`) and releases the reservation.
+    fn settle(&self, held: Held, cost: Micros, at: UnixTime) -> Settled;
 
-    /// A loss: releases the reservation of a bid made at `issued`.
-    fn release(&self, issued: UnixTime, reserved: Micros, now: UnixTime);
+    /// A loss: releases the reservation `held` of a bid.
+    fn release(&self, held: Held, now: UnixTime);
 
     /// The account as the API and `/metrics` show it.
     fn state(&self, now: UnixTime) -> BudgetState;
@@ -192,6 +225,9 @@ pub struct BudgetState {
     pub late_wins: u64,
     /// What those late wins booked.
     pub late_micros: Micros,
+    /// The share of bids that win, as measured (1 until enough bids have
+    /// been seen); what a reservation holds of a bid's price.
+    pub win_rate: f64,
 }
 
 /// The reservation for a bid at CPM `price` in the campaign's currency:
