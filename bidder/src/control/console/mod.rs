@@ -45,6 +45,8 @@ use crate::state::clock::SharedClock;
 pub const PREFIX: &str = "/console";
 /// The stylesheet's path.
 pub const CSS_PATH: &str = "/console/console.css";
+/// The icon's path (browsers ask for one; without it every page logs a 404).
+pub const ICON_PATH: &str = "/console/icon.svg";
 
 /// The policy of every console page: nothing but this server's own
 /// stylesheet and images, forms that post only here, no frames around it,
@@ -111,6 +113,7 @@ pub struct ConsoleRequest<'a> {
 enum Route {
     Home,
     Css,
+    Icon,
     SignIn,
     SignOut,
     Campaigns,
@@ -129,6 +132,7 @@ impl Route {
         Some(match parts.as_slice() {
             [""] => Route::Home,
             ["console.css"] => Route::Css,
+            ["icon.svg"] => Route::Icon,
             ["sign-in"] => Route::SignIn,
             ["sign-out"] => Route::SignOut,
             ["campaigns"] => Route::Campaigns,
@@ -144,9 +148,12 @@ impl Route {
         match self {
             Route::SignIn => m == Method::GET || m == Method::POST,
             Route::SignOut | Route::SetStatus(..) => m == Method::POST,
-            Route::Home | Route::Css | Route::Campaigns | Route::Gallery(_) | Route::Preview => {
-                m == Method::GET
-            }
+            Route::Home
+            | Route::Css
+            | Route::Icon
+            | Route::Campaigns
+            | Route::Gallery(_)
+            | Route::Preview => m == Method::GET,
         }
     }
 }
@@ -191,7 +198,8 @@ impl Console {
             return self.refusal(ApiError::MethodNotAllowed.into(), None);
         }
         match route {
-            Route::Css => return css(),
+            Route::Css => return asset("text/css; charset=utf-8", pages::CSS),
+            Route::Icon => return asset("image/svg+xml", pages::ICON),
             Route::SignIn => return self.sign_in(req),
             _ => {}
         }
@@ -501,12 +509,11 @@ fn redirect(to: &str, cookie: Option<HeaderValue>) -> Response<Body> {
     secured(resp)
 }
 
-fn css() -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(pages::CSS.as_bytes())));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+/// A static file of the console's, cacheable for an hour.
+fn asset(content_type: &'static str, body: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let mut resp = secured(resp);
     resp.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -16,6 +16,13 @@ use crate::model::CampaignStatus;
 /// The stylesheet every page links, served at [`super::CSS_PATH`].
 pub const CSS: &str = include_str!("console.css");
 
+/// The console's icon, served at [`super::ICON_PATH`]: a bar chart.
+pub const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">\
+<rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#183a37\"/>\
+<rect x=\"3\" y=\"8\" width=\"2\" height=\"5\" fill=\"#fff\"/>\
+<rect x=\"7\" y=\"5\" width=\"2\" height=\"8\" fill=\"#fff\"/>\
+<rect x=\"11\" y=\"3\" width=\"2\" height=\"10\" fill=\"#e0a500\"/></svg>";
+
 /// The frame every page shares: title, navigation for a signed-in
 /// principal, and the content.
 fn layout(title: &str, who: Option<(&Principal, &str)>, content: Markup) -> Markup {
@@ -27,6 +34,7 @@ fn layout(title: &str, who: Option<(&Principal, &str)>, content: Markup) -> Mark
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · bidder console" }
                 link rel="stylesheet" href=(super::CSS_PATH);
+                link rel="icon" type="image/svg+xml" href=(super::ICON_PATH);
             }
             body {
                 header {
