@@ -18,8 +18,9 @@
 //! - [`events`]: the loop closing: notice and tracker endpoints, signed
 //!   tokens, and the worker that counts each event once and applies it.
 //! - [`control`]: the cold path people use: the typed service layer (roles,
-//!   validation, publish after commit), the admin API as its HTTP adapter,
-//!   auth, audience uploads, demo data and the upload client.
+//!   validation, publish after commit), the admin API and the console as
+//!   its HTTP adapters, auth, audience uploads, demo data and the upload
+//!   client.
 //! - [`instance`]: one running bidder wired together: state, snapshot,
 //!   workers, chores.
 //! - [`server`]: the listener, arrival stamps, admission, routes, shutdown.
