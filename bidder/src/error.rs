@@ -12,6 +12,7 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::control::auth::AuthError;
+use crate::control::console::ConsoleError;
 use crate::control::service::ServiceError;
 use crate::state::StateError;
 use crate::store::StoreError;
@@ -227,6 +228,40 @@ impl From<StateError> for ApiError {
             StateError::Unavailable(why) => {
                 tracing::warn!(%why, "shared state unavailable");
                 ApiError::Unavailable("shared state is unavailable; try again")
+            }
+        }
+    }
+}
+
+impl ConsoleError {
+    /// The status and the sentence a console page answers with: the
+    /// console's own refusals, and the API's mapping for the rest. Server
+    /// faults are logged once, here, and shown without detail.
+    pub fn answer(self) -> (StatusCode, String) {
+        match self {
+            ConsoleError::SignInRefused => (StatusCode::UNAUTHORIZED, self.to_string()),
+            ConsoleError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
+            ConsoleError::Forgery => (StatusCode::FORBIDDEN, self.to_string()),
+            ConsoleError::BadForm(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            ConsoleError::Api(e) => {
+                let status = e.status();
+                let message = match e {
+                    ApiError::Internal(detail) => {
+                        tracing::error!(%detail, "internal error");
+                        "internal error".to_owned()
+                    }
+                    ApiError::PreconditionFailed { .. } => {
+                        "the campaign changed since this page was loaded; reload it and try again"
+                            .to_owned()
+                    }
+                    ApiError::Unprocessable(fields) => fields
+                        .iter()
+                        .map(|f| format!("{}: {}", f.field, f.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                };
+                (status, message)
             }
         }
     }

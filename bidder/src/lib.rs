@@ -18,10 +18,11 @@
 //! - [`events`]: the loop closing: notice and tracker endpoints, signed
 //!   tokens, and the worker that counts each event once and applies it.
 //! - [`control`]: the cold path people use: the typed service layer (roles,
-//!   validation, publish after commit), the admin API as its HTTP adapter,
-//!   auth, audience uploads, demo data and the upload client.
+//!   validation, publish after commit), the admin API and the console as
+//!   its HTTP adapters, auth, audience uploads, demo data and the upload
+//!   client.
 //! - [`fleet`]: the state seams over Redis, for many instances sharing
-//!   budgets, caps, audiences, events and the catalog; the control and
+//!   budgets, frequency counts, events and the catalog; the control and
 //!   bid instances' background threads.
 //! - [`instance`]: one running bidder wired together: state, snapshot,
 //!   workers, chores.

@@ -222,15 +222,43 @@ pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Principal, Aut
             let (scheme, rest) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         })
-        .filter(|s| s.starts_with(SECRET_PREFIX))
         .ok_or(AuthError::Unauthorized)?;
-    let wanted = hash(secret);
+    let digest = TokenDigest::of(secret).ok_or(AuthError::Unauthorized)?;
+    authenticate_digest(store, &digest)
+}
+
+/// What a front end that must not keep secrets (the console's sessions)
+/// keeps of a token: the hash the store looks it up by.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenDigest([u8; 32]);
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest(..)")
+    }
+}
+
+impl TokenDigest {
+    /// The digest of `secret`, or `None` when it cannot be a secret.
+    pub fn of(secret: &str) -> Option<TokenDigest> {
+        secret
+            .trim()
+            .starts_with(SECRET_PREFIX)
+            .then(|| TokenDigest(hash(secret.trim())))
+    }
+}
+
+/// Who holds the token whose digest is `digest`, if it exists and is not
+/// revoked; looked up afresh on every call, so a revoked token's sessions
+/// end on their next request.
+pub fn authenticate_digest(store: &Store, digest: &TokenDigest) -> Result<Principal, AuthError> {
+    let wanted = &digest.0;
     let record = store
-        .token_by_hash(&wanted)?
+        .token_by_hash(wanted)?
         .ok_or(AuthError::Unauthorized)?;
     // The lookup was by hash already; comparing again in constant time means
     // no code path's timing depends on how much of a guess matched.
-    let same: bool = record.hash.as_slice().ct_eq(&wanted).into();
+    let same: bool = record.hash.as_slice().ct_eq(wanted).into();
     if !same || record.revoked {
         return Err(AuthError::Unauthorized);
     }

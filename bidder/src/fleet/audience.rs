@@ -3,6 +3,10 @@
 //! fleet. Every write goes through the control instance, which persists
 //! it; funnel moves that events call for are made there too, as it
 //! consumes the fleet's events.
+//!
+//! Not yet replicated: nothing streams the control's members here, so the
+//! table stays empty and campaigns that target a funnel stage do not bid
+//! on a bid instance.
 
 use audiences::keys::{KeyHasher, UserKey};
 use audiences::table::{Change, FunnelId, Table};

@@ -1,4 +1,4 @@
-//! A fleet: many instances sharing budgets, caps, audiences and events
+//! A fleet: many instances sharing budgets, caps, events and the catalog
 //! through Redis (7, or Valkey; Redis Cluster in production), each seam
 //! of [`crate::state`] implemented over it. One instance, the **control
 //! instance**, owns the SQLite catalog: it serves the admin API, commits
@@ -14,7 +14,8 @@
 //!   on one cluster slot.
 //! - [`catalog`]: the control instance publishes each catalog version;
 //!   bid instances follow it.
-//! - [`audience`]: a bid instance's audience table.
+//! - [`audience`]: a bid instance's audience table (not yet filled from
+//!   the control instance: funnel-stage campaigns bid only on the control).
 //! - [`events`]: each notice counted once fleet-wide, streamed to the
 //!   control instance, spooled to disk while Redis is away.
 //! - [`impressions`]: every impression to every instance, for caps.

@@ -23,6 +23,7 @@ use crate::bid::snapshot::vast_documents::Documents;
 use crate::bid::{ExchangeProfile, FxRates, Settings, Snapshot};
 use crate::config::{Config, Role};
 use crate::control::admin::Admin;
+use crate::control::console::Console;
 use crate::events::apply::Effects;
 use crate::events::billing::BillWriter;
 use crate::events::token::Signer;
@@ -85,6 +86,8 @@ pub struct Instance {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     /// The admin API (blocking; called from `spawn_blocking`).
     pub admin: Admin,
+    /// The console's pages, over the same services (blocking too).
+    pub console: Console,
     /// The audiences the bid path reads.
     pub audience: Arc<dyn Audiences>,
     /// What rebuilding the audience table at start found.
@@ -524,8 +527,14 @@ impl Instance {
             Arc::clone(&budgets),
             Arc::clone(&clock),
         );
+        let console = Console::new(
+            Arc::clone(admin.services()),
+            Arc::clone(&clock),
+            &config.public_url,
+        );
         Ok(Instance {
             admin,
+            console,
             store,
             events,
             effects,

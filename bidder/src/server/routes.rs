@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use crate::bid::endpoint;
+use crate::control::console::{self, ConsoleRequest};
 use crate::error::{ApiError, Body};
 use crate::instance::Instance;
 
@@ -73,6 +74,13 @@ pub async fn handle(
                 Some(funnel) if m == Method::POST => upload(app, req, funnel).await,
                 _ => admin(app, req).await,
             };
+            access_log(&m, &path, resp.status(), started.elapsed());
+            resp
+        }
+        (m, p) if p == console::PREFIX || p.starts_with("/console/") => {
+            let started = std::time::Instant::now();
+            let path = p.to_owned();
+            let resp = console(app, req, peer).await;
             access_log(&m, &path, resp.status(), started.elapsed());
             resp
         }
@@ -136,6 +144,57 @@ async fn admin(app: &Arc<Instance>, req: Request<Incoming>) -> Response<Body> {
         Err(join) => ApiError::Internal(format!("admin handler panicked: {join}")).into_response(),
     }
 }
+
+/// Reads a console form under its size limit and hands the request to the
+/// console on the blocking pool. Only form bodies are taken.
+async fn console(app: &Arc<Instance>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::POST {
+        let form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            return ApiError::UnsupportedMediaType(
+                "a form (application/x-www-form-urlencoded)".into(),
+            )
+            .into_response();
+        }
+    }
+    let read = Limited::new(body, MAX_CONSOLE_FORM_BYTES).collect();
+    let body = match tokio::time::timeout(app.config.body_read_timeout, read).await {
+        Err(_) => return ApiError::RequestTimeout.into_response(),
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => {
+            return ApiError::PayloadTooLarge {
+                limit: MAX_CONSOLE_FORM_BYTES,
+            }
+            .into_response();
+        }
+    };
+    let app = Arc::clone(app);
+    let answer = crate::cold_path::spawn_blocking(move || {
+        app.console.handle(
+            &app.admin,
+            &ConsoleRequest {
+                method: &parts.method,
+                path: parts.uri.path(),
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                body: &body,
+                peer: peer.ip(),
+            },
+        )
+    })
+    .await;
+    answer.unwrap_or_else(|join| {
+        ApiError::Internal(format!("console handler panicked: {join}")).into_response()
+    })
+}
+
+/// The largest console form: a pasted token or a button's few fields.
+const MAX_CONSOLE_FORM_BYTES: usize = 16 * 1024;
 
 /// `POST /api/v1/funnels/{id}/uploads`: checks access and opens the job,
 /// then streams the body through a bounded channel into the job on the

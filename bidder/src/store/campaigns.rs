@@ -178,6 +178,20 @@ pub(crate) fn insert(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreE
     get(conn, CampaignId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
 }
 
+/// Which campaigns a list keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CampaignRows<'a> {
+    /// Only this advertiser's.
+    pub advertiser: Option<AdvertiserId>,
+    /// Archived campaigns too; hidden otherwise (unless `status` asks
+    /// for them).
+    pub include_archived: bool,
+    /// Only campaigns in this status.
+    pub status: Option<CampaignStatus>,
+    /// Only campaigns whose name contains this, ignoring ASCII case.
+    pub name: Option<&'a str>,
+}
+
 impl Store {
     /// Creates a campaign from `draft`; the store assigns id, version 1 and
     /// times. [`StoreError::MissingParent`] when its advertiser is gone.
@@ -190,13 +204,13 @@ impl Store {
         self.read(|tx| get(tx, id))
     }
 
-    /// One page of the campaigns `scope` allows, optionally of one
-    /// advertiser, by id; archived ones only with `include_archived`.
+    /// One page of the campaigns `scope` allows that `filter` keeps, by
+    /// id. Walks the primary key from the cursor, so a page costs the
+    /// rows it skips, never a sort of the table.
     pub fn list_campaigns(
         &self,
         scope: Scope<'_>,
-        advertiser: Option<AdvertiserId>,
-        include_archived: bool,
+        filter: &CampaignRows<'_>,
         page: Page,
     ) -> Result<Vec<Campaign>, StoreError> {
         let (all, ids) = scope.params();
@@ -209,15 +223,19 @@ impl Store {
                        AND (?2 = 1 OR advertiser_id IN (SELECT value FROM json_each(?3)))
                        AND (?4 IS NULL OR advertiser_id = ?4)
                        AND (?6 = 1 OR status != 'archived')
+                       AND (?7 IS NULL OR status = ?7)
+                       AND (?8 IS NULL OR instr(lower(name), lower(?8)) > 0)
                      ORDER BY id LIMIT ?5"
                 ),
                 params![
                     page.after,
                     all,
                     ids,
-                    advertiser.map(|a| a.0),
+                    filter.advertiser.map(|a| a.0),
                     page.limit,
-                    include_archived
+                    filter.include_archived || filter.status == Some(CampaignStatus::Archived),
+                    filter.status.map(status_text),
+                    filter.name,
                 ],
             )
         })

@@ -34,6 +34,7 @@ use crate::model::{AdvertiserId, Catalog};
 pub(crate) use advertisers::insert as insert_advertiser_in;
 pub use audience::{ChunkProgress, MAX_REJECTIONS_KEPT, Member};
 pub(crate) use audience::{secret_in as audience_secret_in, upsert_members_in};
+pub use campaigns::CampaignRows;
 pub(crate) use campaigns::insert as insert_campaign_in;
 pub use conversions::{Attribution, ConversionOutcome, NewConversion};
 pub(crate) use creatives::insert as insert_creative_in;

@@ -23,6 +23,7 @@ impl Admin {
         let filter = CampaignFilter {
             advertiser: q.advertiser_id.map(AdvertiserId),
             include_archived: q.include_archived,
+            ..CampaignFilter::default()
         };
         let page = self.services.campaigns().list(who, filter, q.page)?;
         json(StatusCode::OK, &page, None)

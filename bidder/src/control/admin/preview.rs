@@ -46,7 +46,7 @@ fn response(content_type: &'static str, body: String) -> Response<Body> {
 
 impl Admin {
     /// `GET /api/v1/preview?campaign=&stage=&format=&lang=[&combination=]`.
-    pub(super) fn preview(
+    pub(crate) fn preview(
         &self,
         who: &Principal,
         query: Option<&str>,
@@ -105,7 +105,7 @@ impl Admin {
     }
 
     /// `GET /api/v1/campaigns/{id}/gallery`.
-    pub(super) fn gallery(&self, who: &Principal, id: i64) -> Result<Response<Body>, ApiError> {
+    pub(crate) fn gallery(&self, who: &Principal, id: i64) -> Result<Response<Body>, ApiError> {
         let gallery = self.services.previews().gallery(who, CampaignId(id))?;
         let (c, plan) = (&gallery.campaign, gallery.plan);
         let mut page = String::with_capacity(64 * 1024);

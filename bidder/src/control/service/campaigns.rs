@@ -8,15 +8,34 @@
 use super::page::{ListPage, Page, lookahead, page_of};
 use super::{ServiceError, Services, expected, scope, validate};
 use crate::control::auth::{Permission, Principal};
-use crate::model::{AdvertiserId, Campaign, CampaignId};
+use crate::model::{AdvertiserId, Campaign, CampaignId, CampaignStatus};
+use crate::state::budget::BudgetState;
+use crate::store::{CampaignRows, ReportCounts};
 
 /// Which campaigns a list shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CampaignFilter {
     /// Only this advertiser's (which the caller must act for).
     pub advertiser: Option<AdvertiserId>,
-    /// Archived campaigns too; hidden otherwise.
+    /// Archived campaigns too; hidden otherwise (unless `status` asks
+    /// for them).
     pub include_archived: bool,
+    /// Only campaigns in this status.
+    pub status: Option<CampaignStatus>,
+    /// Only campaigns whose name contains this, ignoring ASCII case.
+    pub name: Option<String>,
+}
+
+/// One row of a campaigns overview: the campaign, its budget and pacing
+/// state now, and its counts since its campaign day began.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignLine {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Its budget and pacing state now.
+    pub budget: BudgetState,
+    /// Bids, wins, impressions, clicks and spend of its current day.
+    pub today: ReportCounts,
 }
 
 /// Campaigns, as one caller may see and change them.
@@ -38,11 +57,54 @@ impl Campaigns<'_> {
         }
         let rows = self.s.store.list_campaigns(
             scope(who),
-            filter.advertiser,
-            filter.include_archived,
+            &CampaignRows {
+                advertiser: filter.advertiser,
+                include_archived: filter.include_archived,
+                status: filter.status,
+                name: filter.name.as_deref().filter(|n| !n.is_empty()),
+            },
             lookahead(page),
         )?;
         Ok(page_of(rows, page.limit, |c| c.id.0))
+    }
+
+    /// [`Campaigns::list`] with each campaign's budget state and counts of
+    /// its current day: what a media buyer's overview shows.
+    pub fn overview(
+        &self,
+        who: &Principal,
+        filter: &CampaignFilter,
+        page: Page,
+    ) -> Result<ListPage<CampaignLine>, ServiceError> {
+        let campaigns = self.list(who, filter.clone(), page)?;
+        let now = self.s.clock.now();
+        let budgets: Vec<BudgetState> = campaigns
+            .items
+            .iter()
+            .map(|c| self.s.budgets.account(c, now).state(now))
+            .collect();
+        let spans: Vec<_> = campaigns
+            .items
+            .iter()
+            .zip(&budgets)
+            .map(|(c, b)| (c.id, b.day_start, b.day_end))
+            .collect();
+        let counts = self.s.store.campaign_counts(&spans)?;
+        let items = campaigns
+            .items
+            .into_iter()
+            .zip(budgets)
+            .zip(counts)
+            .map(|((campaign, budget), today)| CampaignLine {
+                campaign,
+                budget,
+                today,
+            })
+            .collect();
+        Ok(ListPage {
+            items,
+            next_after: campaigns.next_after,
+        })
     }
 
     /// The campaign `id` if it exists and `who` acts for its advertiser.

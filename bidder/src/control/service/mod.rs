@@ -55,7 +55,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use advertisers::Advertisers;
-pub use campaigns::{CampaignFilter, Campaigns};
+pub use campaigns::{CampaignFilter, CampaignLine, Campaigns};
 pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
 pub use creatives::Creatives;
 pub use error::{FieldError, ServiceError};

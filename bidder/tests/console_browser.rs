@@ -1,0 +1,84 @@
+//! The console in a real browser: headless Chromium (driven by
+//! `tests/browser/console.mjs` through playwright-core) signs in by
+//! pasting a token, pauses a campaign with its button and opens its
+//! gallery through the session, with no console error (a blocked script
+//! or style would be one) and a cookie no script can read.
+//!
+//! Screenshots are kept in `target/tmp/console/`. `scripts/test` installs
+//! Chromium and the node module; without them this test fails and says so.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::TestServer;
+use http::Method;
+use serde_json::Value;
+
+#[tokio::test]
+async fn a_buyer_signs_in_and_pauses_a_campaign_in_chromium() {
+    let server = TestServer::demo().await;
+    let buyer = server.tokens.as_ref().unwrap().buyer.clone();
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists() && browser_dir.join("node_modules/playwright-core").exists(),
+        "this test needs {chromium} and playwright-core (scripts/test installs both: \
+         `apt-get install chromium` and `npm ci --prefix bidder/tests/browser`)"
+    );
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut command = Command::new("node");
+    command
+        .arg(browser_dir.join("console.mjs"))
+        .arg(&server.base)
+        .arg(&buyer)
+        .arg("Acme run-of-network banner")
+        .arg(&shots)
+        .env("CHROMIUM", &chromium);
+    // Off the runtime's thread: the server answers the browser from it.
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "console.mjs failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "console.mjs printed no report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+
+    assert_eq!(report["landedOn"], "/console/sign-in", "{report}");
+    assert_eq!(report["afterSignIn"], "/console/campaigns", "{report}");
+    assert_eq!(report["consolePages"], serde_json::json!([]), "{report}");
+    let cookie = &report["cookies"][0];
+    assert_eq!(cookie["httpOnly"], true, "{report}");
+    assert_eq!(cookie["sameSite"], "Strict", "{report}");
+    assert_eq!(report["scriptVisibleCookie"], "", "{report}");
+    assert_eq!(report["statusBefore"], "active", "{report}");
+    assert_eq!(report["statusAfter"], "paused", "{report}");
+    assert_eq!(report["resumeOffered"], 1, "{report}");
+    assert_eq!(report["galleryStatus"], 200, "{report}");
+    assert!(report["galleryFrames"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["screenshots"].as_array().unwrap().len(), 3);
+
+    let c = server
+        .api(
+            Method::GET,
+            "/api/v1/campaigns/1",
+            Some(server.admin_token()),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(c["status"], "paused", "the store has it paused");
+    eprintln!("screenshots in {}", shots.display());
+    server.stop().await;
+}
