@@ -60,7 +60,8 @@ pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
 pub use creatives::Creatives;
 pub use error::{FieldError, ServiceError};
 pub use fragments::{
-    CombinationReport, CombinationRow, FragmentDraft, FragmentHead, FragmentRow, Fragments, Verdict,
+    CombinationReport, CombinationRow, FragmentDraft, FragmentHead, FragmentRow, Fragments,
+    RATE_METHOD, Verdict,
 };
 pub use funnels::{FunnelDraft, FunnelView, Funnels, MemberMove, Membership, StageCount, UserRef};
 pub use page::{ListPage, Page};
