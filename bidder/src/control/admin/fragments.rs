@@ -57,14 +57,29 @@ impl FragmentInput {
     }
 }
 
-/// Decodes the kind-specific body, naming the field path of any error.
+/// Decodes the kind-specific body as its kind's own type, listing every
+/// shape error in it with its path (`body.…`).
 fn body_of(kind: FragmentKind, body: serde_json::Value) -> Result<FragmentBody, ApiError> {
-    let tagged = serde_json::json!({ "kind": kind, "body": body });
-    serde_path_to_error::deserialize(tagged).map_err(|e| {
-        ApiError::Unprocessable(vec![FieldError::new(
-            e.path().to_string(),
-            super::request::strip_position(e.inner()),
-        )])
+    use super::shape::decode;
+    let decoded = match kind {
+        FragmentKind::Message => decode(body).map(FragmentBody::Message),
+        FragmentKind::Content => decode(body).map(FragmentBody::Content),
+        FragmentKind::Tone => decode(body).map(FragmentBody::Tone),
+    };
+    decoded.map_err(|errors| {
+        ApiError::Unprocessable(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let field = match e.field.as_str() {
+                        "." => "body".to_owned(),
+                        f if f.starts_with('[') => format!("body{f}"),
+                        f => format!("body.{f}"),
+                    };
+                    FieldError::new(field, e.message)
+                })
+                .collect(),
+        )
     })
 }
 

@@ -16,6 +16,7 @@
 //!
 //! # Layout
 //! - `request`: queries, pagination, preconditions, JSON in and out.
+//! - `shape`: every shape error of a JSON body at once, each with its path.
 //! - `input`: the strict shapes clients write, and the drafts they become.
 //! - `advertisers`, `campaigns`, `creatives`, `tokens`, `conversions`,
 //!   `reports`: one resource each (`reports` also a campaign's budget).
@@ -34,6 +35,7 @@ mod input;
 mod preview;
 mod reports;
 mod request;
+mod shape;
 mod tokens;
 
 #[cfg(test)]

@@ -573,6 +573,53 @@ fn wrong_json_types_and_unknown_fields_are_422_with_their_path_and_broken_json_4
 }
 
 #[test]
+fn a_422_lists_every_bad_field_at_once_type_errors_included() {
+    let f = Fixture::new();
+    let mut body = campaign_body(f.adv_a);
+    body["name"] = json!(7);
+    body["base_cpm_micros"] = json!("cheap");
+    body["targeting"]["countrys"] = json!(["USA"]);
+    body["targeting"]["sizes"] = json!([{"w": 300, "h": 250}, {"w": "wide", "h": 90}]);
+    body.as_object_mut().unwrap().remove("currency");
+    let a = f.admin_call(Method::POST, "/api/v1/campaigns", body);
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+    let mut got = fields(&a);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "base_cpm_micros",
+            "currency",
+            "name",
+            "targeting.countrys",
+            "targeting.sizes[1].w"
+        ],
+        "{}",
+        a.json
+    );
+}
+
+#[test]
+fn a_fragment_body_lists_its_bad_fields_under_body() {
+    let f = Fixture::new();
+    let a = f.admin_call(
+        Method::POST,
+        "/api/v1/fragments",
+        json!({"advertiser_id": f.adv_a, "set": "s", "kind": "message",
+            "body": {"language": "en", "stages": ["nowhere"], "subline": 3}}),
+    );
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+    let mut got = fields(&a);
+    got.sort();
+    assert_eq!(
+        got,
+        ["body.headline", "body.stages[0]", "body.subline"],
+        "{}",
+        a.json
+    );
+}
+
+#[test]
 fn a_typo_inside_a_creative_body_is_422_not_dropped() {
     let f = Fixture::new();
     let path = format!("/api/v1/campaigns/{}/creatives", f.campaign);
