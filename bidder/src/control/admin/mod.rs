@@ -1,7 +1,7 @@
 //! The admin API: JSON over HTTP under `/api/v1/` for advertisers,
 //! campaigns, creatives, fragments, funnels, tokens, conversions and
 //! reports, with bearer-token auth and optimistic concurrency (`ETag`,
-//! `If-Match`).
+//! `If-Match`), and explanations of bid requests.
 //!
 //! A thin adapter over the typed service layer ([`crate::control::service`]):
 //! each handler matches a route, authenticates the bearer token, parses
@@ -24,11 +24,13 @@
 //! - `fragments`: creative fragments and their review, exchanges' audits,
 //!   learning counts and the combination report.
 //! - `preview`: rendered previews and the gallery page.
+//! - `explain`: why a bid request gets its answer.
 
 mod advertisers;
 mod campaigns;
 mod conversions;
 mod creatives;
+mod explain;
 mod fragments;
 mod funnels;
 mod input;
@@ -112,6 +114,7 @@ enum Route<'p> {
     Preview,
     Conversions,
     Reports,
+    Explain,
 }
 
 impl<'p> Route<'p> {
@@ -153,6 +156,7 @@ impl<'p> Route<'p> {
             ["preview"] => Route::Preview,
             ["conversions"] => Route::Conversions,
             ["reports"] => Route::Reports,
+            ["explain"] => Route::Explain,
             _ => return None,
         })
     }
@@ -170,9 +174,10 @@ impl<'p> Route<'p> {
             | Route::Funnels
             | Route::Fragments => coll.contains(m),
             Route::Fragment(_) => one.contains(m),
-            Route::FragmentReview(..) | Route::CampaignReactions(_) | Route::Conversions => {
-                m == Method::POST
-            }
+            Route::FragmentReview(..)
+            | Route::CampaignReactions(_)
+            | Route::Conversions
+            | Route::Explain => m == Method::POST,
             Route::Audit(..) => m == Method::PUT,
             Route::FragmentHistory(_)
             | Route::Audits
@@ -326,6 +331,7 @@ impl Admin {
             Route::CampaignBudget(id) => self.budget(&who, id),
             Route::Conversions => self.conversion(&who, body),
             Route::Reports => self.report(&who, query),
+            Route::Explain => self.explain(&who, query, body),
         }
     }
 }
