@@ -16,6 +16,7 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::Deserialize;
 
 use super::Admin;
+use super::patch;
 use super::request::{
     created, delete_body, json, named_version, no_content, parse_json, parse_query,
 };
@@ -197,6 +198,21 @@ impl Admin {
         fragments.check_edit(who, id, &input.head(), version)?;
         let f = fragments.edit(who, id, &input.into_draft()?, version)?;
         json(StatusCode::OK, &f, Some(f.version))
+    }
+
+    /// `PATCH`: a merge patch onto the fragment's latest version, then
+    /// as `PUT` (a new version, to be reviewed).
+    pub(super) fn patch_fragment(
+        &self,
+        who: &Principal,
+        id: i64,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let current = self.services.fragments().get(who, FragmentId(id))?;
+        let version = patch::version(headers)?;
+        let merged = patch::merged(&current, current.version, version, patch::FRAGMENT, body)?;
+        self.edit_fragment(who, id, headers, &merged)
     }
 
     pub(super) fn archive_fragment(

@@ -8,7 +8,7 @@
 use super::page::{ListPage, Page, lookahead, page_of};
 use super::{ServiceError, Services, expected, scope, validate};
 use crate::control::auth::{Permission, Principal};
-use crate::model::{AdvertiserId, Campaign, CampaignId};
+use crate::model::{AdvertiserId, Campaign, CampaignId, CampaignStatus};
 
 /// Which campaigns a list shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,6 +102,39 @@ impl Campaigns<'_> {
         let c = self.s.store.update_campaign(&draft)?;
         self.s.publish_campaigns(&[c.id])?;
         Ok(c)
+    }
+
+    /// Pauses or resumes campaign `id` (`status` is `Paused` or
+    /// `Active`) and publishes; at `version` when the caller names one,
+    /// else at the current version. Nothing is written when it already
+    /// has that status. An archived campaign is neither paused nor
+    /// resumed.
+    pub fn set_status(
+        &self,
+        who: &Principal,
+        id: CampaignId,
+        status: CampaignStatus,
+        version: Option<i64>,
+    ) -> Result<Campaign, ServiceError> {
+        let current = self.check_update(who, id)?;
+        if let Some(expected) = version
+            && expected != current.version
+        {
+            return Err(ServiceError::Stale {
+                expected,
+                current: current.version,
+            });
+        }
+        if current.status == CampaignStatus::Archived || status == CampaignStatus::Archived {
+            return Err(ServiceError::Conflict(
+                "an archived campaign is neither paused nor resumed".into(),
+            ));
+        }
+        if current.status == status {
+            return Ok(current);
+        }
+        let version = Some(current.version);
+        self.update(who, id, Campaign { status, ..current }, version)
     }
 
     /// Deletes campaign `id` at version `version` (refused while it has
