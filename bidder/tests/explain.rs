@@ -87,6 +87,20 @@ async fn the_explained_winner_is_the_campaign_that_bids_and_nothing_is_reserved(
         winner.to_string(),
         "explain names the campaign that bids"
     );
+
+    let pause = format!("/api/v1/campaigns/{winner}/pause");
+    let paused = server.api(Method::POST, &pause, Some(&admin), None).await;
+    assert_eq!(paused.status, 200, "{}", paused.json());
+    let (_, e) = explain(&server, &admin, banner("x1", 0.5)).await;
+    assert_ne!(e["imps"][0]["winner"]["campaign"], winner, "{e}");
+    assert!(!steps(&e).iter().any(|(c, _)| *c == winner), "{e}");
+    let resting = e["not_bidding"].as_array().unwrap();
+    assert!(
+        resting
+            .iter()
+            .any(|n| n["campaign"] == winner && n["reason"] == "paused"),
+        "{e}"
+    );
     server.stop().await;
 }
 

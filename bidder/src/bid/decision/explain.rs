@@ -36,6 +36,22 @@ pub struct Explanation {
     pub no_bid: Option<&'static str>,
     /// Per impression, in request order.
     pub imps: Vec<ImpExplanation>,
+    /// The catalog's campaigns that are not in the snapshot (paused,
+    /// archived, finished, or without a creative it may serve): none of
+    /// them is judged per impression.
+    pub not_bidding: Vec<NotBidding>,
+}
+
+/// A campaign of the catalog that does not bid now.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NotBidding {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// Its advertiser.
+    pub advertiser: AdvertiserId,
+    /// Why, when the caller knows (the snapshot does not say): `paused`,
+    /// `archived`, `flight_ended` or `no_creative`.
+    pub reason: Option<&'static str>,
 }
 
 /// One impression: what would win and why each campaign would not.
@@ -253,6 +269,7 @@ pub fn explain(req: &BidRequest<'_>, snap: &Snapshot, ctx: &BidContext<'_>) -> E
             currency: None,
             no_bid,
             imps,
+            not_bidding: not_bidding(snap),
         };
     };
     base_candidates(req, &snap.index, &mut scratch.base);
@@ -310,7 +327,23 @@ pub fn explain(req: &BidRequest<'_>, snap: &Snapshot, ctx: &BidContext<'_>) -> E
         currency: Some(cur),
         no_bid,
         imps,
+        not_bidding: not_bidding(snap),
     }
+}
+
+/// The snapshot's resting campaigns, by id.
+fn not_bidding(snap: &Snapshot) -> Vec<NotBidding> {
+    let mut out: Vec<NotBidding> = snap
+        .resting
+        .iter()
+        .map(|(id, r)| NotBidding {
+            campaign: *id,
+            advertiser: r.advertiser_id,
+            reason: None,
+        })
+        .collect();
+    out.sort_by_key(|n| n.campaign);
+    out
 }
 
 fn verdict(c: &CompiledCampaign, verdict: Verdict) -> CampaignVerdict {

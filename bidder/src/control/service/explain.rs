@@ -12,10 +12,12 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use openrtb::BidRequest;
 
+use super::{CampaignFilter, Page};
 use super::{FieldError, ServiceError, Services};
-use crate::bid::decision::explain::{Explanation, explain};
+use crate::bid::decision::explain::{Explanation, NotBidding, explain};
 use crate::bid::{BidContext, ExchangeProfile, Snapshot, UserView};
 use crate::control::auth::{Permission, Principal};
+use crate::model::{CampaignStatus, UnixTime};
 use crate::state::audience::Audiences;
 use crate::state::frequency::FrequencyCounts;
 
@@ -87,6 +89,10 @@ impl Explain<'_> {
             seed: seed_of(&req.id),
         };
         let mut explanation = explain(req, &snapshot, &ctx);
+        explanation
+            .not_bidding
+            .retain(|n| who.is_granted(n.advertiser));
+        self.why_not_bidding(who, &mut explanation.not_bidding, now)?;
         if !who.is_admin() {
             for imp in &mut explanation.imps {
                 imp.campaigns.retain(|c| who.is_granted(c.advertiser));
@@ -101,6 +107,49 @@ impl Explain<'_> {
             }
         }
         Ok(explanation)
+    }
+}
+
+impl Explain<'_> {
+    /// Fills in why each of `rest` does not bid, from the store: the
+    /// campaigns `who` may see, a page at a time. Archived campaigns are
+    /// dropped from the list: they are meant to be gone.
+    fn why_not_bidding(
+        &self,
+        who: &Principal,
+        rest: &mut Vec<NotBidding>,
+        now: UnixTime,
+    ) -> Result<(), ServiceError> {
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let mut after = 0;
+        loop {
+            let filter = CampaignFilter {
+                advertiser: None,
+                include_archived: false,
+            };
+            let page = Page { after, limit: 500 };
+            let rows = self.s.campaigns().list(who, filter, page)?;
+            for c in &rows.items {
+                let Ok(i) = rest.binary_search_by_key(&c.id, |n| n.campaign) else {
+                    continue;
+                };
+                rest[i].reason = Some(if c.status == CampaignStatus::Paused {
+                    "paused"
+                } else if c.flight_end.is_some_and(|end| end <= now) {
+                    "flight_ended"
+                } else {
+                    "no_creative"
+                });
+            }
+            match rows.next_after {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        rest.retain(|n| n.reason.is_some());
+        Ok(())
     }
 }
 
