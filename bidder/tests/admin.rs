@@ -350,7 +350,10 @@ async fn openapi_document_is_served_without_a_token_and_lists_every_route() {
         "/api/v1/fragments/{id}",
         "/api/v1/funnels/{id}",
     ] {
-        assert!(doc["paths"][path].get("patch").is_some(), "PATCH {path} missing");
+        assert!(
+            doc["paths"][path].get("patch").is_some(),
+            "PATCH {path} missing"
+        );
     }
     server.stop().await;
 }
