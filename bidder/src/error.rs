@@ -11,7 +11,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-use crate::control::auth::AuthError;
+use crate::control::auth::{AuthError, Missing};
 use crate::control::console::ConsoleError;
 use crate::control::service::ServiceError;
 use crate::state::StateError;
@@ -50,9 +50,14 @@ pub enum ApiError {
     /// No or wrong credentials.
     #[error("missing or invalid bearer token")]
     Unauthorized,
-    /// Valid credentials without the right to do this.
+    /// Not allowed, nothing more said (a bid or event from a source that
+    /// may not send them).
     #[error("forbidden")]
     Forbidden,
+    /// Valid credentials whose role or grants lack what this needs; the
+    /// body says which.
+    #[error("forbidden: {0}")]
+    Lacking(Missing),
     /// No such route or resource (or one the caller may not know exists).
     #[error("not found")]
     NotFound,
@@ -93,7 +98,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::Lacking(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -115,6 +120,8 @@ impl ApiError {
             message: String,
             #[serde(skip_serializing_if = "<[_]>::is_empty")]
             fields: &'a [FieldError],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            missing: Option<MissingBody>,
         }
         let status = self.status();
         let code = match &self {
@@ -123,7 +130,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RequestTimeout => "request_timeout",
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden => "forbidden",
+            ApiError::Forbidden | ApiError::Lacking(_) => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
@@ -152,6 +159,10 @@ impl ApiError {
                 ApiError::Unprocessable(fields) => fields,
                 _ => &[],
             },
+            missing: match &self {
+                ApiError::Lacking(m) => Some(MissingBody::of(m)),
+                _ => None,
+            },
         };
         let json =
             serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
@@ -172,6 +183,40 @@ impl ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
+    }
+}
+
+/// What a 403 says the caller lacks: `{"role": [roles that may],
+/// "permission": "...", "held": "<its role>"}` or `{"grant": <advertiser
+/// id>}`.
+#[derive(Debug, Serialize, PartialEq)]
+struct MissingBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permission: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant: Option<i64>,
+}
+
+impl MissingBody {
+    fn of(m: &Missing) -> MissingBody {
+        match m {
+            Missing::Role { permission, held } => MissingBody {
+                role: Some(permission.roles().iter().map(|r| r.as_str()).collect()),
+                permission: Some(permission.as_str()),
+                held: Some(held.as_str()),
+                grant: None,
+            },
+            Missing::Grant(a) => MissingBody {
+                role: None,
+                permission: None,
+                held: None,
+                grant: Some(a.0),
+            },
+        }
     }
 }
 
@@ -196,9 +241,7 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> ApiError {
         match e {
             ServiceError::NotFound => ApiError::NotFound,
-            // What is missing stays out of the body for now; the answer
-            // is the same for a missing role and a missing grant.
-            ServiceError::Forbidden(_) => ApiError::Forbidden,
+            ServiceError::Forbidden(m) => ApiError::Lacking(m),
             ServiceError::Stale { expected, current } => {
                 ApiError::PreconditionFailed { expected, current }
             }
@@ -289,6 +332,50 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = format!("{:?}", resp.body());
         assert!(body.contains("targeting.countries[1]"), "{body}");
+    }
+
+    /// The body of a `Full` as JSON: it is ready at once, so collecting
+    /// it needs no runtime.
+    fn body_json(resp: Response<Body>) -> serde_json::Value {
+        use http_body_util::BodyExt;
+        use std::future::Future;
+        let fut = std::pin::pin!(resp.into_body().collect());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.poll(&mut cx) {
+            std::task::Poll::Ready(Ok(c)) => serde_json::from_slice(&c.to_bytes()).unwrap(),
+            _ => panic!("a Full body is always ready"),
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_missing_role_or_grant() {
+        use crate::control::auth::{Missing, Permission, Role};
+        use crate::model::AdvertiserId;
+        let role = ApiError::from(ServiceError::Forbidden(Missing::Role {
+            permission: Permission::ManageCampaigns,
+            held: Role::Advertiser,
+        }))
+        .into_response();
+        assert_eq!(role.status(), StatusCode::FORBIDDEN);
+        let role = body_json(role);
+        assert_eq!(role["error"], "forbidden");
+        assert_eq!(
+            role["missing"],
+            serde_json::json!({"role": ["admin", "buyer"], "permission": "manage campaigns",
+                "held": "advertiser"})
+        );
+        assert!(role["message"].as_str().unwrap().contains("admin or buyer"));
+        let grant = body_json(
+            ApiError::from(ServiceError::Forbidden(Missing::Grant(AdvertiserId(7))))
+                .into_response(),
+        );
+        assert_eq!(grant["missing"], serde_json::json!({"grant": 7}));
+        assert_eq!(
+            grant["message"],
+            "forbidden: this token does not act for advertiser 7"
+        );
+        let plain = body_json(ApiError::Forbidden.into_response());
+        assert!(plain.get("missing").is_none(), "{plain}");
     }
 
     #[test]

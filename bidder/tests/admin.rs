@@ -338,8 +338,22 @@ async fn openapi_document_is_served_without_a_token_and_lists_every_route() {
         "/api/v1/campaigns/{id}/budget",
         "/api/v1/conversions",
         "/api/v1/reports",
+        "/api/v1/campaigns/{id}/pause",
+        "/api/v1/campaigns/{id}/resume",
+        "/api/v1/explain",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    for path in [
+        "/api/v1/campaigns/{id}",
+        "/api/v1/creatives/{id}",
+        "/api/v1/fragments/{id}",
+        "/api/v1/funnels/{id}",
+    ] {
+        assert!(
+            doc["paths"][path].get("patch").is_some(),
+            "PATCH {path} missing"
+        );
     }
     server.stop().await;
 }

@@ -418,10 +418,14 @@ async fn every_route_answers_every_caller_as_designed() {
         (Method::GET, "/api/v1/tokens", R, F, F),
         (Method::POST, "/api/v1/advertisers", W, F, F),
         (Method::POST, "/api/v1/tokens", W, F, F),
+        (Method::POST, "/api/v1/explain", R, R, F),
         (Method::DELETE, "/api/v1/tokens/1", W, F, F),
     ] {
         let body = match path {
             "/api/v1/advertisers" => Some(json!({"name": "Z", "domain": "z.example"})),
+            "/api/v1/explain" => {
+                Some(json!({"id": "r", "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}]}))
+            }
             "/api/v1/tokens" => Some(json!({"role": "admin", "advertisers": [], "label": "m"})),
             _ => None,
         };

@@ -239,7 +239,7 @@ async fn every_bad_admin_write_gets_a_clear_error_and_changes_nothing() {
         (Method::GET, "/nowhere", 404),
         (Method::GET, "/api/v1/nowhere", 404),
         (Method::GET, "/api/v1/campaigns/abc", 404),
-        (Method::PATCH, "/api/v1/campaigns/1", 405),
+        (Method::PATCH, "/api/v1/advertisers/1", 405),
         (Method::GET, "/openrtb2/bid", 405),
         (Method::POST, "/healthz", 405),
         (Method::DELETE, "/events/win", 404),

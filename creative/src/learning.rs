@@ -284,6 +284,33 @@ pub fn rate_interval(c: Counts, objective: Objective, level: f64) -> (f64, f64) 
     (beta_quantile(a, b, tail), beta_quantile(a, b, 1.0 - tail))
 }
 
+/// A rate as reports show it: a point estimate and the central credible
+/// interval around it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateEstimate {
+    /// The posterior median: inside the interval by construction, unlike
+    /// the observed ratio (1 click in 1 impression is a rate of 1, above
+    /// any central interval of its posterior).
+    pub rate: f64,
+    /// Lower end of the interval.
+    pub low: f64,
+    /// Upper end of the interval.
+    pub high: f64,
+}
+
+/// The posterior median of `objective`'s rate per impression and its
+/// central `level` credible interval, under the uniform prior of
+/// [`rate_interval`] (reports).
+pub fn rate_estimate(c: Counts, objective: Objective, level: f64) -> RateEstimate {
+    let (a, b) = c.posterior_with(objective, 1.0, 2.0);
+    let tail = (1.0 - level) / 2.0;
+    RateEstimate {
+        rate: beta_quantile(a, b, 0.5),
+        low: beta_quantile(a, b, tail),
+        high: beta_quantile(a, b, 1.0 - tail),
+    }
+}
+
 /// The `q` quantile of Beta(a, b), by bisection on its CDF.
 fn beta_quantile(a: f64, b: f64, q: f64) -> f64 {
     let (mut lo, mut hi) = (0.0f64, 1.0f64);
@@ -564,5 +591,39 @@ mod tests {
         );
         let (lo2, hi2) = ctr_interval(Counts::default(), 0.95);
         assert!((lo2 - 0.025).abs() < 1e-6 && (hi2 - 0.975).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_estimate_lies_inside_its_interval_even_for_one_click_in_one_impression() {
+        let one = Counts {
+            impressions: 1,
+            clicks: 1,
+            conversions: 1,
+        };
+        let none = Counts::default();
+        let rare = Counts {
+            impressions: 1_000_000_000,
+            clicks: 1,
+            conversions: 0,
+        };
+        let half = Counts {
+            impressions: 1_000_000,
+            clicks: 500_000,
+            conversions: 1_000_000,
+        };
+        for c in [one, none, rare, half] {
+            for objective in [Objective::Clicks, Objective::Conversions] {
+                let e = rate_estimate(c, objective, 0.95);
+                assert!(
+                    e.low <= e.rate && e.rate <= e.high,
+                    "{c:?} {objective:?} {e:?}"
+                );
+            }
+        }
+        // Beta(2, 1): median 1/sqrt(2), interval (sqrt(0.025), sqrt(0.975)).
+        let e = rate_estimate(one, Objective::Clicks, 0.95);
+        assert!((e.rate - 0.5f64.sqrt()).abs() < 1e-9, "{e:?}");
+        assert!((e.low - 0.025f64.sqrt()).abs() < 1e-9, "{e:?}");
+        assert!((e.high - 0.975f64.sqrt()).abs() < 1e-9, "{e:?}");
     }
 }

@@ -37,6 +37,9 @@ pub enum Permission {
     /// Write campaigns, funnels and their members, review fragments,
     /// record exchanges' audits, rename advertisers.
     ManageCampaigns,
+    /// Ask why a bid request gets its answer (a buyer sees only its
+    /// advertisers' campaigns).
+    Explain,
 }
 
 impl Permission {
@@ -44,7 +47,7 @@ impl Permission {
     pub fn roles(self) -> &'static [Role] {
         match self {
             Permission::Administer => &[Role::Admin],
-            Permission::ManageCampaigns => &[Role::Admin, Role::Buyer],
+            Permission::ManageCampaigns | Permission::Explain => &[Role::Admin, Role::Buyer],
         }
     }
 
@@ -53,6 +56,7 @@ impl Permission {
         match self {
             Permission::Administer => "administer",
             Permission::ManageCampaigns => "manage campaigns",
+            Permission::Explain => "explain bid requests",
         }
     }
 }

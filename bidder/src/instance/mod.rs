@@ -24,6 +24,7 @@ use crate::bid::{ExchangeProfile, FxRates, Settings, Snapshot};
 use crate::config::{Config, Role};
 use crate::control::admin::Admin;
 use crate::control::console::Console;
+use crate::control::service::{Explainer, Services};
 use crate::events::apply::Effects;
 use crate::events::billing::BillWriter;
 use crate::events::token::Signer;
@@ -484,7 +485,7 @@ impl Instance {
                 b.retired = Some(prev);
             }));
         }
-        let exchanges = config
+        let exchanges: Vec<ExchangeProfile> = config
             .exchanges
             .iter()
             .enumerate()
@@ -519,14 +520,24 @@ impl Instance {
             Arc::clone(&effects),
         );
         let bills = BillWriter::start(event_log)?;
-        let admin = Admin::new(
+        let explainer = Explainer {
+            snapshot: Arc::clone(&snapshot),
+            exchanges: exchanges.clone(),
+            default_exchange: config.default_exchange,
+            audience: Arc::clone(&audience),
+            frequency: Arc::clone(&frequency),
+            tcf_vendor_id: config.tcf_vendor_id,
+        };
+        let services = Services::new(
             Arc::clone(&store),
             Arc::clone(&audience),
             catalog_source,
             settings,
             Arc::clone(&budgets),
             Arc::clone(&clock),
-        );
+        )
+        .with_explainer(explainer);
+        let admin = Admin::over(Arc::new(services));
         let console = Console::new(
             Arc::clone(admin.services()),
             Arc::clone(&clock),

@@ -88,7 +88,7 @@ pub fn check(
 
 /// Blocked category `block` covers `cat` itself and its subcategories
 /// (`IAB1` blocks `IAB1-2`).
-fn category_blocked(cat: &str, block: &str) -> bool {
+pub(super) fn category_blocked(cat: &str, block: &str) -> bool {
     cat.eq_ignore_ascii_case(block)
         || (cat.len() > block.len()
             && cat.as_bytes()[block.len()] == b'-'
@@ -114,14 +114,14 @@ fn bcp47_matches(tag: &str, lang: &str) -> bool {
             && tag[..lang.len()].eq_ignore_ascii_case(lang))
 }
 
-fn blocked_attrs<'r>(imp: &'r Imp<'_>) -> impl Iterator<Item = &'r u32> {
+pub(super) fn blocked_attrs<'r>(imp: &'r Imp<'_>) -> impl Iterator<Item = &'r u32> {
     let banner = imp.banner.iter().flat_map(|b| b.battr.iter());
     let video = imp.video.iter().flat_map(|v| v.battr.iter());
     let native = imp.native.iter().flat_map(|n| n.battr.iter());
     banner.chain(video).chain(native)
 }
 
-fn audience_language<'r>(req: &'r BidRequest<'_>) -> Option<&'r str> {
+pub(super) fn audience_language<'r>(req: &'r BidRequest<'_>) -> Option<&'r str> {
     let content = req
         .site
         .as_ref()
@@ -148,7 +148,7 @@ fn region_targeted(req: &BidRequest<'_>, regions: &[String]) -> bool {
 }
 
 /// Host of a URL: between `://` and the next `/`, `:`, `?` or `#`.
-fn host_of(url: &str) -> &str {
+pub(super) fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let end = rest.find(['/', ':', '?', '#']).unwrap_or(rest.len());
     &rest[..end]

@@ -19,6 +19,9 @@
 //!    and whose budget and pacing would admit it becomes the imp's
 //!    [`Pick`].
 //!
+//! [`explain`] replays the decision for a person, keeping each
+//! campaign's reason; the bid path never calls it.
+//!
 //! Randomness (the learner's draw among assembled creatives, the pacing
 //! throttle) comes from the context's per-request `seed`, mixed with the
 //! imp and the campaign (`draws`): the same seed, the same picks.
@@ -26,6 +29,7 @@
 mod candidates;
 mod creative_choice;
 mod draws;
+pub mod explain;
 mod filters;
 mod pricing;
 mod user;

@@ -97,7 +97,7 @@ pub fn price(
 
 /// Whether `c` may bid on deal `d`: it lists the deal, and the deal's seat
 /// and advertiser-domain allow lists (when given) include us.
-fn deal_open_to(d: &Deal<'_>, c: &CompiledCampaign, seat: Option<&str>) -> bool {
+pub(super) fn deal_open_to(d: &Deal<'_>, c: &CompiledCampaign, seat: Option<&str>) -> bool {
     c.deal_ids.iter().any(|id| id == d.id.as_ref())
         && (d.wseat.is_empty() || seat.is_some_and(|s| d.wseat.iter().any(|w| w == s)))
         && (d.wadomain.is_empty()

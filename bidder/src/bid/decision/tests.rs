@@ -932,3 +932,220 @@ fn a_capped_user_is_refused_by_the_counts_the_context_reads() {
         assert_eq!(no_bid(o), NoBidReason::FrequencyCapped)
     });
 }
+
+/// [`explain::explain`] of `json` for an unknown user at [`NOW`].
+fn explained(snap: &Snapshot, json: &str) -> explain::Explanation {
+    let mut parser = openrtb::Parser::new();
+    let req: BidRequest<'_> = parser.parse(json.as_bytes()).unwrap();
+    let ex = exchange(true);
+    let user = UserView::unknown(Ok(()));
+    let frequency = Frequency::new(1024);
+    let ctx = BidContext {
+        exchange: &ex,
+        now: NOW,
+        user: &user,
+        frequency: &frequency,
+        seed: 7,
+    };
+    explain::explain(&req, snap, &ctx)
+}
+
+/// The verdict on campaign `id` in the explanation of imp `imp`.
+fn verdict_of(e: &explain::Explanation, imp: usize, id: i64) -> explain::Verdict {
+    e.imps[imp]
+        .campaigns
+        .iter()
+        .find(|c| c.campaign == CampaignId(id))
+        .unwrap()
+        .verdict
+        .clone()
+}
+
+#[test]
+fn an_explanation_names_the_winner_and_every_other_campaigns_step() {
+    use explain::Verdict;
+    let mut eu = campaign(3, 9_000_000, 20_000_000);
+    eu.targeting.countries = vec!["DEU".into()];
+    let mut blocked = campaign(4, 2_000_000, 30_000_000);
+    blocked.cat = vec!["IAB8-1".into()];
+    let mut small = campaign(5, 2_000_000, 40_000_000);
+    small.flight_end = Some(UnixTime(NOW.0 + 10));
+    let cat = catalog(
+        vec![
+            campaign(1, 2_000_000, 5_000_000),
+            campaign(2, 2_000_000, 7_000_000),
+            eu,
+            blocked,
+            small,
+        ],
+        vec![
+            html(10, 1, 300, 250),
+            html(11, 2, 300, 250),
+            html(12, 3, 300, 250),
+            html(13, 4, 300, 250),
+            html(14, 5, 160, 600),
+        ],
+    );
+    let snap = build(&cat);
+    let req = BANNER.replace("\"at\":1", "\"at\":1,\"bcat\":[\"IAB8\"]");
+    let e = explained(&snap, &req);
+    let w = e.imps[0].winner.as_ref().unwrap();
+    assert_eq!((w.campaign, w.crid.as_str()), (CampaignId(2), "11"));
+    assert_eq!(verdict_of(&e, 0, 2), Verdict::Wins);
+    assert_eq!(
+        verdict_of(&e, 0, 1),
+        Verdict::Outranked {
+            price: Micros(2_000_000)
+        }
+    );
+    assert_eq!(
+        verdict_of(&e, 0, 3),
+        Verdict::Targeting {
+            dimension: "country",
+            value: None
+        }
+    );
+    assert_eq!(
+        verdict_of(&e, 0, 4),
+        Verdict::Blocked {
+            list: "bcat",
+            entry: Some("IAB8".into())
+        }
+    );
+    assert_eq!(
+        verdict_of(&e, 0, 5),
+        Verdict::Targeting {
+            dimension: "format",
+            value: Some("banner 728x90, banner 300x250".into())
+        }
+    );
+    assert_eq!(e.no_bid, None);
+    // The same request decided for real picks the same winner.
+    run(&snap, &req, true, |o| assert_eq!(bids(o)[0].1, "2"));
+}
+
+#[test]
+fn an_explained_floor_is_shown_after_currency_conversion() {
+    use explain::Verdict;
+    let snap = build(&catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    ));
+    let req = BANNER.replace(
+        "\"bidfloor\":1.0",
+        "\"bidfloor\":9.0,\"bidfloorcur\":\"EUR\"",
+    );
+    let e = explained(&snap, &req);
+    assert_eq!(e.no_bid, Some("below_floor"));
+    let Verdict::Floor {
+        floor,
+        floor_currency,
+        converted,
+        max_cpm,
+        ..
+    } = verdict_of(&e, 0, 1)
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((floor, floor_currency.as_str()), (Micros(9_000_000), "EUR"));
+    let fx = &snap.settings.fx;
+    assert_eq!(
+        converted,
+        fx.convert_up(
+            Micros(9_000_000),
+            Currency::parse("EUR").unwrap(),
+            Currency::USD
+        )
+    );
+    assert!(converted.unwrap() > max_cpm);
+}
+
+#[test]
+fn an_explanation_names_deals_flights_and_missing_creatives() {
+    use explain::Verdict;
+    let snap = deal_catalog();
+    let e = explained(&snap, BANNER);
+    assert_eq!(
+        verdict_of(&e, 0, 1),
+        Verdict::Deal {
+            private_auction: false,
+            deals_only: true,
+            offered: vec![]
+        }
+    );
+    let mut future = campaign(2, 2_000_000, 5_000_000);
+    future.flight_start = Some(UnixTime(NOW.0 + 60));
+    let snap = build(&catalog(
+        vec![future, campaign(3, 2_000_000, 5_000_000)],
+        vec![
+            html(11, 2, 300, 250),
+            creative(12, 3, vast(30)),
+            html(13, 3, 300, 250),
+        ],
+    ));
+    let video = r#"{"id":"r","imp":[{"id":"1","video":{"mimes":["video/mp4"],"maxduration":15}}]}"#;
+    let e = explained(&snap, video);
+    assert_eq!(e.no_bid, Some("no_matching_creative"));
+    assert_eq!(
+        verdict_of(&e, 0, 2),
+        Verdict::Targeting {
+            dimension: "format",
+            value: Some("video".into())
+        }
+    );
+    let Verdict::NoCreative { slot, banners, .. } = verdict_of(&e, 0, 3) else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (slot, banners),
+        (vec!["video".to_string()], vec!["300x250".to_string()])
+    );
+    let e = explained(&snap, BANNER);
+    assert_eq!(
+        verdict_of(&e, 0, 2),
+        Verdict::Flight {
+            start: Some(UnixTime(NOW.0 + 60)),
+            end: None,
+            now: NOW
+        }
+    );
+}
+
+#[test]
+fn explaining_reserves_nothing_and_names_a_held_back_budget() {
+    use crate::state::budget::Refused;
+    use crate::state::budget::doubles::Counting;
+    use std::sync::atomic::Ordering;
+    let cat = catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![html(10, 1, 300, 250)],
+    );
+    let budgets = Counting::default();
+    let snap = Snapshot::build(&cat, &settings(), &budgets, NOW);
+    let first = explained(&snap, BANNER);
+    assert_eq!(
+        first,
+        explained(&snap, BANNER),
+        "the same inputs, the same answer"
+    );
+    assert_eq!(verdict_of(&first, 0, 1), explain::Verdict::Wins);
+    let account = budgets.of(CampaignId(1)).unwrap();
+    assert!(
+        account.checks.load(Ordering::Relaxed) > 0,
+        "the budget was read"
+    );
+    assert_eq!(
+        account.reserved.load(Ordering::Relaxed),
+        0,
+        "never reserved"
+    );
+    assert_eq!(account.settled.load(Ordering::Relaxed), 0);
+    *account.refuse.lock().unwrap() = Some(Refused::Paced);
+    let held = explained(&snap, BANNER);
+    assert_eq!(held.no_bid, Some("paced"));
+    let explain::Verdict::Budget { state, .. } = verdict_of(&held, 0, 1) else {
+        panic!("{held:?}")
+    };
+    assert_eq!(state, "paced");
+    assert!(held.imps[0].winner.is_none());
+}

@@ -1,17 +1,19 @@
 //! `/api/v1/campaigns`: admins and buyers (for granted advertisers) manage
-//! campaigns; advertiser tokens read their own.
+//! campaigns (also by merge patch, and paused or resumed in one call);
+//! advertiser tokens read their own.
 
 use http::{HeaderMap, Response, StatusCode};
 
 use super::Admin;
 use super::input::CampaignInput;
+use super::patch;
 use super::request::{
     created, delete_body, json, named_version, no_content, parse_json, parse_query,
 };
 use crate::control::auth::Principal;
 use crate::control::service::CampaignFilter;
 use crate::error::{ApiError, Body};
-use crate::model::{AdvertiserId, CampaignId};
+use crate::model::{AdvertiserId, CampaignId, CampaignStatus};
 
 impl Admin {
     pub(super) fn list_campaigns(
@@ -78,5 +80,38 @@ impl Admin {
         let version = named_version(headers, input.version)?;
         campaigns.delete(who, id, version)?;
         Ok(no_content())
+    }
+
+    /// `PATCH`: a merge patch onto the campaign, then as `PUT`.
+    pub(super) fn patch_campaign(
+        &self,
+        who: &Principal,
+        id: i64,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let current = self
+            .services
+            .campaigns()
+            .check_update(who, CampaignId(id))?;
+        let version = patch::version(headers)?;
+        let merged = patch::merged(&current, current.version, version, patch::CAMPAIGN, body)?;
+        self.update_campaign(who, id, headers, &merged)
+    }
+
+    /// `POST /campaigns/{id}/pause` and `/resume`; `If-Match` optional.
+    pub(super) fn set_campaign_status(
+        &self,
+        who: &Principal,
+        id: i64,
+        status: CampaignStatus,
+        headers: &HeaderMap,
+    ) -> Result<Response<Body>, ApiError> {
+        let version = named_version(headers, None)?;
+        let c = self
+            .services
+            .campaigns()
+            .set_status(who, CampaignId(id), status, version)?;
+        json(StatusCode::OK, &c, Some(c.version))
     }
 }

@@ -5,6 +5,7 @@ use http::{HeaderMap, Response, StatusCode};
 
 use super::Admin;
 use super::input::CreativeInput;
+use super::patch;
 use super::request::{
     created, delete_body, json, named_version, no_content, parse_json, parse_query,
 };
@@ -79,5 +80,22 @@ impl Admin {
         let version = named_version(headers, input.version)?;
         creatives.delete(who, id, version)?;
         Ok(no_content())
+    }
+
+    /// `PATCH`: a merge patch onto the creative, then as `PUT`.
+    pub(super) fn patch_creative(
+        &self,
+        who: &Principal,
+        id: i64,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let current = self
+            .services
+            .creatives()
+            .check_update(who, CreativeId(id))?;
+        let version = patch::version(headers)?;
+        let merged = patch::merged(&current, current.version, version, patch::CREATIVE, body)?;
+        self.update_creative(who, id, headers, &merged)
     }
 }

@@ -16,6 +16,7 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::Deserialize;
 
 use super::Admin;
+use super::patch;
 use super::request::{
     created, delete_body, json, named_version, no_content, parse_json, parse_query,
 };
@@ -57,14 +58,29 @@ impl FragmentInput {
     }
 }
 
-/// Decodes the kind-specific body, naming the field path of any error.
+/// Decodes the kind-specific body as its kind's own type, listing every
+/// shape error in it with its path (`body.…`).
 fn body_of(kind: FragmentKind, body: serde_json::Value) -> Result<FragmentBody, ApiError> {
-    let tagged = serde_json::json!({ "kind": kind, "body": body });
-    serde_path_to_error::deserialize(tagged).map_err(|e| {
-        ApiError::Unprocessable(vec![FieldError::new(
-            e.path().to_string(),
-            super::request::strip_position(e.inner()),
-        )])
+    use super::shape::decode;
+    let decoded = match kind {
+        FragmentKind::Message => decode(body).map(FragmentBody::Message),
+        FragmentKind::Content => decode(body).map(FragmentBody::Content),
+        FragmentKind::Tone => decode(body).map(FragmentBody::Tone),
+    };
+    decoded.map_err(|errors| {
+        ApiError::Unprocessable(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let field = match e.field.as_str() {
+                        "." => "body".to_owned(),
+                        f if f.starts_with('[') => format!("body{f}"),
+                        f => format!("body.{f}"),
+                    };
+                    FieldError::new(field, e.message)
+                })
+                .collect(),
+        )
     })
 }
 
@@ -182,6 +198,21 @@ impl Admin {
         fragments.check_edit(who, id, &input.head(), version)?;
         let f = fragments.edit(who, id, &input.into_draft()?, version)?;
         json(StatusCode::OK, &f, Some(f.version))
+    }
+
+    /// `PATCH`: a merge patch onto the fragment's latest version, then
+    /// as `PUT` (a new version, to be reviewed).
+    pub(super) fn patch_fragment(
+        &self,
+        who: &Principal,
+        id: i64,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let current = self.services.fragments().get(who, FragmentId(id))?;
+        let version = patch::version(headers)?;
+        let merged = patch::merged(&current, current.version, version, patch::FRAGMENT, body)?;
+        self.edit_fragment(who, id, headers, &merged)
     }
 
     pub(super) fn archive_fragment(

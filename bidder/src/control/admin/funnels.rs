@@ -11,6 +11,7 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::Deserialize;
 
 use super::Admin;
+use super::patch;
 use super::request::{
     created, delete_body, json, named_version, no_content, parse_json, parse_query,
 };
@@ -125,6 +126,20 @@ impl Admin {
         let version = named_version(headers, input.version)?;
         let f = funnels.update(who, id, input.draft(), version)?;
         json(StatusCode::OK, &f, Some(f.funnel.version))
+    }
+
+    /// `PATCH`: a merge patch onto the funnel, then as `PUT`.
+    pub(super) fn patch_funnel(
+        &self,
+        who: &Principal,
+        id: u32,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let current = self.services.funnels().check_update(who, FunnelId(id))?;
+        let version = patch::version(headers)?;
+        let merged = patch::merged(&current, current.version, version, patch::FUNNEL, body)?;
+        self.update_funnel(who, id, headers, &merged)
     }
 
     pub(super) fn delete_funnel(

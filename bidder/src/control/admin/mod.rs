@@ -1,7 +1,8 @@
 //! The admin API: JSON over HTTP under `/api/v1/` for advertisers,
 //! campaigns, creatives, fragments, funnels, tokens, conversions and
 //! reports, with bearer-token auth and optimistic concurrency (`ETag`,
-//! `If-Match`).
+//! `If-Match`; `PATCH` as JSON Merge Patch), and explanations of bid
+//! requests.
 //!
 //! A thin adapter over the typed service layer ([`crate::control::service`]):
 //! each handler matches a route, authenticates the bearer token, parses
@@ -16,24 +17,30 @@
 //!
 //! # Layout
 //! - `request`: queries, pagination, preconditions, JSON in and out.
+//! - `shape`: every shape error of a JSON body at once, each with its path.
 //! - `input`: the strict shapes clients write, and the drafts they become.
+//! - `patch`: `PATCH` as JSON Merge Patch onto what a `PUT` would send.
 //! - `advertisers`, `campaigns`, `creatives`, `tokens`, `conversions`,
 //!   `reports`: one resource each (`reports` also a campaign's budget).
 //! - `funnels`: funnels, single members, upload jobs.
 //! - `fragments`: creative fragments and their review, exchanges' audits,
 //!   learning counts and the combination report.
 //! - `preview`: rendered previews and the gallery page.
+//! - `explain`: why a bid request gets its answer.
 
 mod advertisers;
 mod campaigns;
 mod conversions;
 mod creatives;
+mod explain;
 mod fragments;
 mod funnels;
 mod input;
+mod patch;
 mod preview;
 mod reports;
 mod request;
+mod shape;
 mod tokens;
 
 #[cfg(test)]
@@ -54,6 +61,7 @@ use crate::bid::Settings;
 use crate::control::auth;
 use crate::control::service::Services;
 use crate::error::{ApiError, Body};
+use crate::model::CampaignStatus;
 use crate::state::audience::Audiences;
 use crate::state::budget::Budgets;
 use crate::state::catalog::CatalogSource;
@@ -107,9 +115,12 @@ enum Route<'p> {
     CampaignCombinations(i64),
     CampaignGallery(i64),
     CampaignBudget(i64),
+    /// Pause or resume.
+    CampaignStatus(i64, CampaignStatus),
     Preview,
     Conversions,
     Reports,
+    Explain,
 }
 
 impl<'p> Route<'p> {
@@ -148,9 +159,12 @@ impl<'p> Route<'p> {
             ["campaigns", n, "combinations"] => Route::CampaignCombinations(id(n)?),
             ["campaigns", n, "gallery"] => Route::CampaignGallery(id(n)?),
             ["campaigns", n, "budget"] => Route::CampaignBudget(id(n)?),
+            ["campaigns", n, "pause"] => Route::CampaignStatus(id(n)?, CampaignStatus::Paused),
+            ["campaigns", n, "resume"] => Route::CampaignStatus(id(n)?, CampaignStatus::Active),
             ["preview"] => Route::Preview,
             ["conversions"] => Route::Conversions,
             ["reports"] => Route::Reports,
+            ["explain"] => Route::Explain,
             _ => return None,
         })
     }
@@ -158,6 +172,7 @@ impl<'p> Route<'p> {
     /// The methods it answers.
     fn allows(self, m: &Method) -> bool {
         let one = [Method::GET, Method::PUT, Method::DELETE];
+        let patched = [Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
         let coll = [Method::GET, Method::POST];
         match self {
             Route::OpenApi => m == Method::GET,
@@ -167,10 +182,14 @@ impl<'p> Route<'p> {
             | Route::Tokens
             | Route::Funnels
             | Route::Fragments => coll.contains(m),
-            Route::Fragment(_) => one.contains(m),
-            Route::FragmentReview(..) | Route::CampaignReactions(_) | Route::Conversions => {
-                m == Method::POST
+            Route::Fragment(_) | Route::Campaign(_) | Route::Creative(_) | Route::Funnel(_) => {
+                patched.contains(m)
             }
+            Route::FragmentReview(..)
+            | Route::CampaignReactions(_)
+            | Route::Conversions
+            | Route::CampaignStatus(..)
+            | Route::Explain => m == Method::POST,
             Route::Audit(..) => m == Method::PUT,
             Route::FragmentHistory(_)
             | Route::Audits
@@ -179,11 +198,7 @@ impl<'p> Route<'p> {
             | Route::CampaignBudget(_)
             | Route::Reports
             | Route::Preview => m == Method::GET,
-            Route::Advertiser(_)
-            | Route::Campaign(_)
-            | Route::Creative(_)
-            | Route::Funnel(_)
-            | Route::Member(..) => one.contains(m),
+            Route::Advertiser(_) | Route::Member(..) => one.contains(m),
             Route::Token(_) => m == Method::DELETE,
             Route::FunnelUploads(_) => m == Method::POST,
             Route::Jobs | Route::Job(_) => m == Method::GET,
@@ -277,6 +292,9 @@ impl Admin {
             Route::Campaign(id) if m == Method::PUT => {
                 self.update_campaign(&who, id, headers, body)
             }
+            Route::Campaign(id) if m == Method::PATCH => {
+                self.patch_campaign(&who, id, headers, body)
+            }
             Route::Campaign(id) => self.delete_campaign(&who, id, headers, body),
             Route::CampaignCreatives(id) if m == Method::GET => {
                 self.list_creatives(&who, id, query)
@@ -286,6 +304,9 @@ impl Admin {
             Route::Creative(id) if m == Method::PUT => {
                 self.update_creative(&who, id, headers, body)
             }
+            Route::Creative(id) if m == Method::PATCH => {
+                self.patch_creative(&who, id, headers, body)
+            }
             Route::Creative(id) => self.delete_creative(&who, id, headers, body),
             Route::Tokens if m == Method::GET => self.list_tokens(&who, query),
             Route::Tokens => self.create_token(&who, body),
@@ -294,6 +315,7 @@ impl Admin {
             Route::Funnels => self.create_funnel(&who, body),
             Route::Funnel(id) if m == Method::GET => self.get_funnel(&who, id),
             Route::Funnel(id) if m == Method::PUT => self.update_funnel(&who, id, headers, body),
+            Route::Funnel(id) if m == Method::PATCH => self.patch_funnel(&who, id, headers, body),
             Route::Funnel(id) => self.delete_funnel(&who, id, headers, body),
             // The server streams uploads itself and never hands them here.
             Route::FunnelUploads(_) => Err(ApiError::NotFound),
@@ -310,6 +332,9 @@ impl Admin {
             Route::Fragments => self.create_fragment(&who, body),
             Route::Fragment(id) if m == Method::GET => self.get_fragment(&who, id),
             Route::Fragment(id) if m == Method::PUT => self.edit_fragment(&who, id, headers, body),
+            Route::Fragment(id) if m == Method::PATCH => {
+                self.patch_fragment(&who, id, headers, body)
+            }
             Route::Fragment(id) => self.archive_fragment(&who, id, headers, body),
             Route::FragmentReview(id, approve) => {
                 self.review_fragment(&who, id, approve, headers, body)
@@ -322,8 +347,12 @@ impl Admin {
             Route::CampaignGallery(id) => self.gallery(&who, id),
             Route::Preview => self.preview(&who, query),
             Route::CampaignBudget(id) => self.budget(&who, id),
+            Route::CampaignStatus(id, status) => {
+                self.set_campaign_status(&who, id, status, headers)
+            }
             Route::Conversions => self.conversion(&who, body),
             Route::Reports => self.report(&who, query),
+            Route::Explain => self.explain(&who, query, body),
         }
     }
 }

@@ -93,27 +93,43 @@ pub(super) fn delete_body(body: &[u8]) -> Result<DeleteInput, ApiError> {
 }
 
 /// Decodes a JSON body. Broken JSON is 400; well-formed JSON of the wrong
-/// shape (wrong type, unknown or missing field) is 422 naming the field path.
+/// shape is 422 listing every wrong type, unknown field and missing field at
+/// once, each with its path (see [`super::shape`]).
 pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Unprocessable(vec![FieldError::new(path, strip_position(&inner))])
-            }
-            _ => ApiError::BadRequest {
-                path: String::new(),
-                message: format!("malformed JSON: {inner}"),
-            },
+    let first = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => {
+            return de.end().map(|()| value).map_err(|e| malformed(&e));
         }
-    })?;
-    de.end().map_err(|e| ApiError::BadRequest {
+        Err(e) => e,
+    };
+    if first.inner().classify() != serde_json::error::Category::Data {
+        return Err(malformed(first.inner()));
+    }
+    // The body is well-formed but of the wrong shape: decoded again as a
+    // document, every error in it is found. Where a document cannot show
+    // the error (too deep to hold as a value; a duplicate key, which a
+    // value keeps once) the first error is named alone.
+    let alone = || {
+        ApiError::Unprocessable(vec![FieldError::new(
+            first.path().to_string(),
+            strip_position(first.inner()),
+        )])
+    };
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(doc) => match super::shape::decode::<T>(doc) {
+            Ok(_) => Err(alone()),
+            Err(errors) => Err(ApiError::Unprocessable(errors)),
+        },
+        Err(_) => Err(alone()),
+    }
+}
+
+fn malformed(e: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest {
         path: String::new(),
         message: format!("malformed JSON: {e}"),
-    })?;
-    Ok(value)
+    }
 }
 
 /// serde_json's message without its " at line 1 column 7" suffix: the
@@ -259,8 +275,15 @@ mod tests {
             parse_json::<T>(b"{\"a\": [1,"),
             Err(ApiError::BadRequest { .. })
         ));
-        match parse_json::<T>(b"{\"a\": [1, \"x\"]}") {
-            Err(ApiError::Unprocessable(f)) => assert_eq!(f[0].field, "a[1]"),
+        match parse_json::<T>(b"{\"a\": [1, \"x\", 3, \"y\"]}") {
+            Err(ApiError::Unprocessable(f)) => assert_eq!(
+                f.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+                ["a[1]", "a[3]"]
+            ),
+            other => panic!("expected 422, got {other:?}"),
+        }
+        match parse_json::<T>(b"{}") {
+            Err(ApiError::Unprocessable(f)) => assert_eq!(f[0].field, "a"),
             other => panic!("expected 422, got {other:?}"),
         }
     }

@@ -575,6 +575,53 @@ fn wrong_json_types_and_unknown_fields_are_422_with_their_path_and_broken_json_4
 }
 
 #[test]
+fn a_422_lists_every_bad_field_at_once_type_errors_included() {
+    let f = Fixture::new();
+    let mut body = campaign_body(f.adv_a);
+    body["name"] = json!(7);
+    body["base_cpm_micros"] = json!("cheap");
+    body["targeting"]["countrys"] = json!(["USA"]);
+    body["targeting"]["sizes"] = json!([{"w": 300, "h": 250}, {"w": "wide", "h": 90}]);
+    body.as_object_mut().unwrap().remove("currency");
+    let a = f.admin_call(Method::POST, "/api/v1/campaigns", body);
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+    let mut got = fields(&a);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "base_cpm_micros",
+            "currency",
+            "name",
+            "targeting.countrys",
+            "targeting.sizes[1].w"
+        ],
+        "{}",
+        a.json
+    );
+}
+
+#[test]
+fn a_fragment_body_lists_its_bad_fields_under_body() {
+    let f = Fixture::new();
+    let a = f.admin_call(
+        Method::POST,
+        "/api/v1/fragments",
+        json!({"advertiser_id": f.adv_a, "set": "s", "kind": "message",
+            "body": {"language": "en", "stages": ["nowhere"], "subline": 3}}),
+    );
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+    let mut got = fields(&a);
+    got.sort();
+    assert_eq!(
+        got,
+        ["body.headline", "body.stages[0]", "body.subline"],
+        "{}",
+        a.json
+    );
+}
+
+#[test]
 fn a_typo_inside_a_creative_body_is_422_not_dropped() {
     let f = Fixture::new();
     let path = format!("/api/v1/campaigns/{}/creatives", f.campaign);
@@ -1222,4 +1269,164 @@ fn the_openapi_document_is_served_to_every_caller() {
         );
         assert_eq!(a.status, StatusCode::OK, "{token:?}");
     }
+}
+
+impl Fixture {
+    /// An admin `PATCH` of `path` with `patch` at `If-Match: version`.
+    fn patch(&self, path: &str, version: Option<i64>, patch: Value) -> Answer {
+        let t = self.admin_token.clone();
+        let headers = version.map(Fixture::if_match).unwrap_or_default();
+        let body = serde_json::to_vec(&patch).unwrap();
+        self.call_with(Method::PATCH, path, None, Some(&t), headers, &body)
+    }
+}
+
+#[test]
+fn a_merge_patch_changes_only_what_it_names_and_publishes() {
+    let f = Fixture::new();
+    let path = format!("/api/v1/campaigns/{}", f.campaign);
+    let before = f.admin_call(Method::GET, &path, Value::Null).json;
+    let a = f.patch(
+        &path,
+        Some(1),
+        json!({"name": "Summer sale", "targeting": {"countries": ["DEU"]}, "app_bundle": null}),
+    );
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(a.json["name"], "Summer sale");
+    assert_eq!(a.json["targeting"]["countries"], json!(["DEU"]));
+    assert_eq!(a.json["targeting"]["sizes"], before["targeting"]["sizes"]);
+    assert_eq!(a.json["max_cpm_micros"], before["max_cpm_micros"]);
+    assert_eq!(a.json["version"], 2);
+    assert_eq!(a.headers[header::ETAG], "\"2\"");
+    assert_eq!(f.publishes(), 1);
+}
+
+#[test]
+fn a_merge_patch_needs_the_current_version_and_is_validated_like_a_put() {
+    let f = Fixture::new();
+    let path = format!("/api/v1/campaigns/{}", f.campaign);
+    let a = f.patch(&path, None, json!({"name": "x"}));
+    assert_eq!(a.status, StatusCode::PRECONDITION_REQUIRED, "{}", a.json);
+    let a = f.patch(&path, Some(7), json!({"name": "x"}));
+    assert_eq!(a.status, StatusCode::PRECONDITION_FAILED, "{}", a.json);
+    let a = f.patch(
+        &path,
+        Some(1),
+        json!({"name": null, "base_cpm_micros": "cheap", "id": 9, "max_cpm_micros": 1}),
+    );
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+    assert_eq!(fields(&a), ["base_cpm_micros", "id", "name"], "{}", a.json);
+    // Well-shaped but breaking a rule: the service's validation, as PUT.
+    let a = f.patch(&path, Some(1), json!({"max_cpm_micros": 1}));
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+    assert!(fields(&a).iter().any(|p| p.contains("cpm")), "{}", a.json);
+    let a = f.call(
+        Method::PATCH,
+        &path,
+        None,
+        Some(&f.advertiser.clone()),
+        json!({"name": "x"}),
+    );
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.json);
+    assert_eq!(f.publishes(), 0);
+}
+
+#[test]
+fn creatives_fragments_and_funnels_take_merge_patches() {
+    let f = Fixture::new();
+    let creative = format!("/api/v1/creatives/{}", f.creative);
+    let a = f.patch(&creative, Some(1), json!({"name": "Renamed"}));
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(a.json["name"], "Renamed");
+    assert_eq!(a.json["body"]["w"], 300);
+
+    let made = f.admin_call(
+        Method::POST,
+        "/api/v1/funnels",
+        json!({"advertiser_id": f.adv_a, "name": "Buyers"}),
+    );
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let funnel = format!("/api/v1/funnels/{}", made.json["id"]);
+    let a = f.patch(&funnel, Some(1), json!({"name": "Shoppers"}));
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(a.json["name"], "Shoppers");
+
+    let made = f.admin_call(
+        Method::POST,
+        "/api/v1/fragments",
+        json!({"advertiser_id": f.adv_a, "set": "s", "kind": "message",
+            "body": {"language": "en", "headline": "Tents"}}),
+    );
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    let fragment = format!("/api/v1/fragments/{}", made.json["id"]);
+    let a = f.patch(
+        &fragment,
+        Some(1),
+        json!({"body": {"headline": "Light tents"}}),
+    );
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(a.json["body"]["headline"], "Light tents");
+    assert_eq!(a.json["body"]["language"], "en");
+    assert_eq!(a.json["version"], 2);
+    let a = f.patch(&fragment, Some(2), json!({"set": "other"}));
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+}
+
+#[test]
+fn pause_and_resume_need_no_body_and_write_only_a_change() {
+    let f = Fixture::new();
+    let pause = format!("/api/v1/campaigns/{}/pause", f.campaign);
+    let resume = format!("/api/v1/campaigns/{}/resume", f.campaign);
+    let a = f.admin_call(Method::POST, &pause, Value::Null);
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(
+        (a.json["status"].clone(), a.json["version"].clone()),
+        (json!("paused"), json!(2))
+    );
+    let a = f.admin_call(Method::POST, &pause, Value::Null);
+    assert_eq!(a.json["version"], 2, "already paused: nothing written");
+    assert_eq!(f.publishes(), 1);
+    let t = f.admin_token.clone();
+    let stale = f.call_with(
+        Method::POST,
+        &resume,
+        None,
+        Some(&t),
+        Fixture::if_match(1),
+        b"",
+    );
+    assert_eq!(
+        stale.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        stale.json
+    );
+    let a = f.call_with(
+        Method::POST,
+        &resume,
+        None,
+        Some(&t),
+        Fixture::if_match(2),
+        b"",
+    );
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(a.json["status"], "active");
+    let a = f.call(
+        Method::POST,
+        &pause,
+        None,
+        Some(&f.advertiser.clone()),
+        Value::Null,
+    );
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.json["missing"]["permission"], "manage campaigns");
+    let a = f.call(
+        Method::POST,
+        &pause,
+        None,
+        Some(&f.buyer_other.clone()),
+        Value::Null,
+    );
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.json["missing"]["grant"], f.adv_a);
 }

@@ -166,6 +166,39 @@ impl Campaigns<'_> {
         Ok(c)
     }
 
+    /// Pauses or resumes campaign `id` (`status` is `Paused` or
+    /// `Active`) and publishes; at `version` when the caller names one,
+    /// else at the current version. Nothing is written when it already
+    /// has that status. An archived campaign is neither paused nor
+    /// resumed.
+    pub fn set_status(
+        &self,
+        who: &Principal,
+        id: CampaignId,
+        status: CampaignStatus,
+        version: Option<i64>,
+    ) -> Result<Campaign, ServiceError> {
+        let current = self.check_update(who, id)?;
+        if let Some(expected) = version
+            && expected != current.version
+        {
+            return Err(ServiceError::Stale {
+                expected,
+                current: current.version,
+            });
+        }
+        if current.status == CampaignStatus::Archived || status == CampaignStatus::Archived {
+            return Err(ServiceError::Conflict(
+                "an archived campaign is neither paused nor resumed".into(),
+            ));
+        }
+        if current.status == status {
+            return Ok(current);
+        }
+        let version = Some(current.version);
+        self.update(who, id, Campaign { status, ..current }, version)
+    }
+
     /// Deletes campaign `id` at version `version` (refused while it has
     /// creatives) and publishes.
     pub fn delete(

@@ -86,7 +86,8 @@ pub struct CombinationRow {
     pub impressions: u64,
     /// Clicks.
     pub clicks: u64,
-    /// Clicks per impression.
+    /// Clicks per impression: the posterior median, inside
+    /// `ctr_low`..`ctr_high` (see [`RATE_METHOD`]).
     pub ctr: f64,
     /// 95 % credible interval of the CTR (Beta posterior, uniform prior).
     pub ctr_low: f64,
@@ -94,7 +95,8 @@ pub struct CombinationRow {
     pub ctr_high: f64,
     /// Conversions.
     pub conversions: u64,
-    /// Conversions per impression.
+    /// Conversions per impression: the posterior median, inside
+    /// `cvr_low`..`cvr_high`.
     pub cvr: f64,
     /// 95 % credible interval of the CVR.
     pub cvr_low: f64,
@@ -116,7 +118,8 @@ pub struct FragmentRow {
     pub impressions: u64,
     /// Clicks.
     pub clicks: u64,
-    /// Clicks per impression.
+    /// Clicks per impression: the posterior median, inside
+    /// `ctr_low`..`ctr_high` (see [`RATE_METHOD`]).
     pub ctr: f64,
     /// 95 % credible interval of the CTR.
     pub ctr_low: f64,
@@ -124,7 +127,8 @@ pub struct FragmentRow {
     pub ctr_high: f64,
     /// Conversions.
     pub conversions: u64,
-    /// Conversions per impression.
+    /// Conversions per impression: the posterior median, inside
+    /// `cvr_low`..`cvr_high`.
     pub cvr: f64,
     /// 95 % credible interval of the CVR.
     pub cvr_low: f64,
@@ -135,22 +139,25 @@ pub struct FragmentRow {
 /// What a campaign's combinations and their fragments did, per stage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CombinationReport {
+    /// How `ctr`, `cvr` and their intervals are estimated: [`RATE_METHOD`].
+    pub method: &'static str,
     /// Per stage and combination.
     pub combinations: Vec<CombinationRow>,
     /// Per stage and single fragment.
     pub fragments: Vec<FragmentRow>,
 }
 
-/// The rate of `objective` per impression and its 95 % credible interval
-/// (Beta posterior, uniform prior).
+/// How the report's rates are estimated, stated in every report so that a
+/// reader never takes `ctr` for clicks / impressions.
+pub const RATE_METHOD: &str = "posterior median and 95 % central credible interval of \
+     Beta(1 + successes, 1 + impressions - successes)";
+
+/// The rate of `objective` per impression (the posterior median) and its
+/// 95 % credible interval (Beta posterior, uniform prior): the estimate
+/// always lies inside its interval.
 fn rates(counts: Counts, objective: Objective) -> (f64, f64, f64) {
-    let (lo, hi) = creative::learning::rate_interval(counts, objective, 0.95);
-    let rate = if counts.impressions == 0 {
-        0.0
-    } else {
-        counts.successes(objective) as f64 / counts.impressions as f64
-    };
-    (rate, lo, hi)
+    let e = creative::learning::rate_estimate(counts, objective, 0.95);
+    (e.rate, e.low, e.high)
 }
 
 /// Every broken rule of a body and its set.
@@ -527,6 +534,7 @@ impl Fragments<'_> {
             })
             .collect();
         Ok(CombinationReport {
+            method: RATE_METHOD,
             combinations,
             fragments,
         })

@@ -32,8 +32,9 @@
 //!   [`Funnels`] (with members and upload jobs), [`Fragments`] (with
 //!   reviews, exchanges' audits, learning counts and the combination
 //!   report), [`Conversions`], [`Reports`], `budget` (a campaign's, as
-//!   [`Campaigns::budget`]) and [`Previews`] (the plans and markup behind
-//!   previews and the gallery).
+//!   [`Campaigns::budget`]), [`Previews`] (the plans and markup behind
+//!   previews and the gallery) and [`Explain`] (why a bid request gets
+//!   its answer, replayed against an [`Explainer`]).
 
 mod advertisers;
 mod budget;
@@ -41,6 +42,7 @@ mod campaigns;
 mod conversions;
 mod creatives;
 mod error;
+mod explain;
 mod fragments;
 mod funnels;
 mod page;
@@ -59,8 +61,10 @@ pub use campaigns::{CampaignFilter, CampaignLine, Campaigns};
 pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
 pub use creatives::Creatives;
 pub use error::{FieldError, ServiceError};
+pub use explain::{Explain, Explainer};
 pub use fragments::{
-    CombinationReport, CombinationRow, FragmentDraft, FragmentHead, FragmentRow, Fragments, Verdict,
+    CombinationReport, CombinationRow, FragmentDraft, FragmentHead, FragmentRow, Fragments,
+    RATE_METHOD, Verdict,
 };
 pub use funnels::{FunnelDraft, FunnelView, Funnels, MemberMove, Membership, StageCount, UserRef};
 pub use page::{ListPage, Page};
@@ -88,6 +92,9 @@ pub struct Services {
     settings: Arc<Settings>,
     budgets: Arc<dyn Budgets>,
     clock: SharedClock,
+    /// The live bid state explanations replay against; none where no
+    /// bidder runs beside the services (then explaining is 404).
+    explainer: Option<Explainer>,
 }
 
 impl std::fmt::Debug for Services {
@@ -114,6 +121,15 @@ impl Services {
             settings,
             budgets,
             clock,
+            explainer: None,
+        }
+    }
+
+    /// The same services, explaining requests against `explainer`.
+    pub fn with_explainer(self, explainer: Explainer) -> Services {
+        Services {
+            explainer: Some(explainer),
+            ..self
         }
     }
 
@@ -165,6 +181,11 @@ impl Services {
     /// Reports and budgets.
     pub fn reports(&self) -> Reports<'_> {
         Reports { s: self }
+    }
+
+    /// Why a bid request gets its answer.
+    pub fn explain(&self) -> Explain<'_> {
+        Explain { s: self }
     }
 
     /// Previews and galleries.

@@ -589,3 +589,36 @@ fn token_grants_must_fit_the_role_and_exist() {
         Err(ServiceError::NotFound)
     ));
 }
+
+#[test]
+fn one_click_in_one_impression_reports_a_rate_inside_its_interval() {
+    use audiences::Stage;
+    use creative::assembly::ComboKey;
+    let f = Fixture::new();
+    let c = f.campaign();
+    let stats = crate::model::ComboStats {
+        campaign_id: c.id,
+        stage: Stage::Unaware,
+        combination: ComboKey::parse("m1-c2-t3").unwrap(),
+        impressions: 1,
+        clicks: 1,
+        conversions: 1,
+    };
+    f.services
+        .fragments()
+        .add_reactions(&f.admin, &stats)
+        .unwrap();
+    let report = f.services.fragments().combinations(&f.admin, c.id).unwrap();
+    assert_eq!(report.method, RATE_METHOD);
+    let row = &report.combinations[0];
+    assert_eq!((row.impressions, row.clicks), (1, 1));
+    assert!(row.ctr_low <= row.ctr && row.ctr <= row.ctr_high, "{row:?}");
+    assert!(row.cvr_low <= row.cvr && row.cvr <= row.cvr_high, "{row:?}");
+    assert!(
+        row.ctr < 1.0,
+        "the estimate is not the observed ratio: {row:?}"
+    );
+    for r in &report.fragments {
+        assert!(r.ctr_low <= r.ctr && r.ctr <= r.ctr_high, "{r:?}");
+    }
+}
