@@ -34,8 +34,11 @@
 //!   report), [`Conversions`], [`Reports`], `budget` (a campaign's, as
 //!   [`Campaigns::budget`]) and [`Previews`] (the plans and markup behind
 //!   previews and the gallery).
+//! - `batch`: many campaign and creative writes in one transaction and
+//!   one publish ([`Campaigns::batch`]), all or nothing.
 
 mod advertisers;
+mod batch;
 mod budget;
 mod campaigns;
 mod conversions;
@@ -55,6 +58,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use advertisers::Advertisers;
+pub use batch::{BatchItem, ItemResult, MAX_BATCH_ITEMS};
 pub use campaigns::{CampaignFilter, Campaigns};
 pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
 pub use creatives::Creatives;
