@@ -40,6 +40,14 @@ use crate::state::frequency::{Frequency, FrequencyCounts};
 use crate::state::reports::{ChannelReports, ReportSink};
 use crate::store::{Store, StoreError};
 
+/// What the snapshot builder keeps between two publishes.
+struct Builder {
+    /// VAST documents parsed for the last snapshot.
+    documents: Documents,
+    /// The snapshot the last publish replaced, freed at the next one.
+    retired: Option<Arc<Snapshot>>,
+}
+
 /// Why the bidder could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -229,18 +237,27 @@ impl Instance {
             // The catalog source calls subscribers one at a time. A build
             // that panicked leaves no cache entry a later build could
             // misread, only some to parse again.
-            let documents = Mutex::new(documents);
-            catalog_source.subscribe(Box::new(move |catalog: Catalog| {
-                let mut documents = documents.lock().unwrap_or_else(PoisonError::into_inner);
-                let next = Snapshot::build_with(
-                    &catalog,
+            let builder = Mutex::new(Builder {
+                documents,
+                retired: None,
+            });
+            catalog_source.subscribe(Box::new(move |catalog: &Catalog| {
+                let mut b = builder.lock().unwrap_or_else(PoisonError::into_inner);
+                let prev = snapshot.load_full();
+                let next = Snapshot::rebuild(
+                    Some(&prev),
+                    catalog,
                     &settings,
                     &*budgets,
                     clock.now(),
-                    &mut documents,
+                    &mut b.documents,
                 );
                 snapshot.store(Arc::new(next));
                 published.fetch_add(1, Ordering::Relaxed);
+                // Freed here, on this cold-path thread, at the next
+                // publish: by then no request still reads it, so the last
+                // reference is not a bid thread's.
+                b.retired = Some(prev);
             }));
         }
         let exchanges = config

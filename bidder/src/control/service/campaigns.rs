@@ -70,7 +70,7 @@ impl Campaigns<'_> {
         };
         self.validate(&draft)?;
         let c = self.s.store.create_campaign(&draft)?;
-        self.s.publish()?;
+        self.s.publish_campaigns(&[c.id])?;
         Ok(c)
     }
 
@@ -100,7 +100,7 @@ impl Campaigns<'_> {
         };
         self.validate(&draft)?;
         let c = self.s.store.update_campaign(&draft)?;
-        self.s.publish()?;
+        self.s.publish_campaigns(&[c.id])?;
         Ok(c)
     }
 
@@ -114,7 +114,7 @@ impl Campaigns<'_> {
     ) -> Result<(), ServiceError> {
         self.check_update(who, id)?;
         self.s.store.delete_campaign(id, expected(version)?)?;
-        self.s.publish()?;
+        self.s.publish_campaigns(&[id])?;
         Ok(())
     }
 

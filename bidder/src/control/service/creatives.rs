@@ -64,7 +64,7 @@ impl Creatives<'_> {
         };
         validate::creative(&draft.name, &draft.body).into_result()?;
         let c = self.s.store.create_creative(&draft)?;
-        self.s.publish()?;
+        self.s.publish_campaigns(&[c.campaign_id])?;
         Ok(c)
     }
 
@@ -92,7 +92,7 @@ impl Creatives<'_> {
         };
         validate::creative(&draft.name, &draft.body).into_result()?;
         let c = self.s.store.update_creative(&draft)?;
-        self.s.publish()?;
+        self.s.publish_campaigns(&[c.campaign_id])?;
         Ok(c)
     }
 
@@ -103,9 +103,9 @@ impl Creatives<'_> {
         id: CreativeId,
         version: Option<i64>,
     ) -> Result<(), ServiceError> {
-        self.check_update(who, id)?;
+        let current = self.check_update(who, id)?;
         self.s.store.delete_creative(id, expected(version)?)?;
-        self.s.publish()?;
+        self.s.publish_campaigns(&[current.campaign_id])?;
         Ok(())
     }
 }

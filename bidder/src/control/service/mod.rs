@@ -180,6 +180,13 @@ impl Services {
     fn publish(&self) -> Result<(), ServiceError> {
         Ok(self.catalog.changed()?)
     }
+
+    /// After a committed write that changed only the campaigns `ids` (their
+    /// rows or creatives): hands the bid path the new state, at the cost
+    /// of those campaigns rather than the catalog.
+    fn publish_campaigns(&self, ids: &[crate::model::CampaignId]) -> Result<(), ServiceError> {
+        Ok(self.catalog.campaigns_changed(ids)?)
+    }
 }
 
 /// The caller's view of the store: everything for admins, else its grants.
