@@ -34,6 +34,9 @@ pub enum CatalogWrite {
 }
 
 /// What one write stored, at its new version.
+// The variants differ in size by a campaign row; a batch holds at most a
+// thousand of them for one call, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CatalogWritten {
     /// A campaign created or replaced, and the creatives created with it.

@@ -8,7 +8,9 @@
 //! batch), then every rule of every item, all broken ones listed at once
 //! with the item's path (`items[3].campaign.targeting.countries[0]`).
 //! Only then are all items written in one store transaction, which checks
-//! the versions updates name; the bid path is told once, after it commits.
+//! the versions updates name; the bid path is told once, after it commits,
+//! which campaigns changed (so the publish costs those campaigns, not the
+//! catalog).
 //! A refused batch writes nothing.
 
 use std::collections::{HashMap, HashSet};
@@ -140,7 +142,16 @@ impl Campaigns<'_> {
                 (None, error) => error,
             }
         })?;
-        self.s.publish()?;
+        let mut changed: Vec<CampaignId> = written
+            .iter()
+            .map(|w| match w {
+                CatalogWritten::Campaign { campaign, .. } => campaign.id,
+                CatalogWritten::Creative(c) => c.campaign_id,
+            })
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        self.s.publish_campaigns(&changed)?;
         Ok(written
             .into_iter()
             .zip(kinds)
