@@ -100,6 +100,12 @@ pub async fn load(base: &str, token: &str, catalog: &Catalog) -> anyhow::Result<
             out.fragments += 1;
         }
     }
+    eprintln!(
+        "seed: {} advertisers, {} fragments ({:.1} s)",
+        out.advertisers.len(),
+        out.fragments,
+        started.elapsed().as_secs_f64()
+    );
     // Campaigns with their creatives, many per call: each batch is one
     // transaction and one publish on the bidder.
     let mut items = Vec::with_capacity(SEED_BATCH);
