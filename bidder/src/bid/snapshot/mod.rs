@@ -335,7 +335,7 @@ impl Snapshot {
     /// [`Snapshot::build_with`], sharing with `prev` every compiled
     /// campaign whose inputs did not change since (its row, its
     /// advertiser's, its creatives', its fragment sets' serving versions,
-    /// the audits and its learning counts: see [`Fingerprints`]). A write
+    /// the audits and its learning counts: see `Fingerprints`). A write
     /// then costs the campaigns it changed plus the ordering and the index
     /// over all of them; the result is the same as a full build (a
     /// property test compares them).
