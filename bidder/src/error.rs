@@ -87,6 +87,18 @@ pub enum ApiError {
     /// A fault of ours; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// One item of a batch refused the whole batch: answered as that
+    /// item's refusal alone would be, with the item named.
+    #[error("{path}: {message}")]
+    Item {
+        /// The item, e.g. `items[3]`.
+        path: String,
+        /// What is wrong with it (what a 403 misses, which version is
+        /// current).
+        message: String,
+        /// The refusal it stands for: its status and code.
+        error: Box<ApiError>,
+    },
 }
 
 impl ApiError {
@@ -107,6 +119,28 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Item { error, .. } => error.status(),
+        }
+    }
+
+    /// The `error` code of its body.
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad_request",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RequestTimeout => "request_timeout",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden | ApiError::Lacking(_) => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed { .. } => "precondition_failed",
+            ApiError::PreconditionRequired => "precondition_required",
+            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+            ApiError::Item { error, .. } => error.code(),
         }
     }
 
@@ -124,22 +158,7 @@ impl ApiError {
             missing: Option<MissingBody>,
         }
         let status = self.status();
-        let code = match &self {
-            ApiError::BadRequest { .. } => "bad_request",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::RequestTimeout => "request_timeout",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden | ApiError::Lacking(_) => "forbidden",
-            ApiError::NotFound => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PreconditionFailed { .. } => "precondition_failed",
-            ApiError::PreconditionRequired => "precondition_required",
-            ApiError::Unprocessable(_) => "unprocessable",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
-        };
+        let code = self.code();
         let message = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -151,7 +170,9 @@ impl ApiError {
         let body = ErrorBody {
             error: code,
             path: match &self {
-                ApiError::BadRequest { path, .. } => Some(path.as_str()),
+                ApiError::BadRequest { path, .. } | ApiError::Item { path, .. } => {
+                    Some(path.as_str())
+                }
                 _ => None,
             },
             message,
@@ -251,6 +272,19 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unavailable(why) => StateError::Unavailable(why).into(),
             ServiceError::Store(e) => e.into(),
             ServiceError::Render(e) => ApiError::Internal(e.to_string()),
+            ServiceError::Item { index, error } => match *error {
+                // Faults of ours and unreachable state are nothing the
+                // item did: answered as themselves.
+                e @ (ServiceError::Store(_)
+                | ServiceError::Render(_)
+                | ServiceError::Unavailable(_)
+                | ServiceError::Item { .. }) => e.into(),
+                e => ApiError::Item {
+                    path: format!("items[{index}]"),
+                    message: e.to_string(),
+                    error: Box::new(e.into()),
+                },
+            },
         }
     }
 }

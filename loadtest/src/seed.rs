@@ -7,7 +7,9 @@
 //! (sizes, countries, device types, deals, `buyeruid`s), with a seeded
 //! generator, so generated requests find campaigns to bid and users to
 //! look up. It goes through the real API, so every campaign is validated,
-//! persisted and published as any other.
+//! persisted and published as any other; campaigns and their creatives go
+//! in batches (`POST /api/v1/campaigns:batch`), one transaction and one
+//! publish per batch.
 
 use std::io::Write;
 use std::time::Instant;
@@ -96,27 +98,43 @@ pub async fn load(base: &str, token: &str, catalog: &Catalog) -> anyhow::Result<
             out.fragments += 1;
         }
     }
+    eprintln!(
+        "seed: {} advertisers, {} fragments ({:.1} s)",
+        out.advertisers.len(),
+        out.fragments,
+        started.elapsed().as_secs_f64()
+    );
+    // Campaigns with their creatives, many per call: each batch is one
+    // transaction and one publish on the bidder.
+    let mut items = Vec::with_capacity(SEED_BATCH);
+    let mut pending_small = Vec::with_capacity(SEED_BATCH);
     for c in 0..catalog.campaigns {
         let a = (c % advertisers) as usize;
         let small = rng.gen_bool(catalog.small_budgets);
         let budget = small.then_some(catalog.small_daily_budget_micros);
         let (body, creatives) = campaign(&mut rng, c, a, out.advertisers[a], funnels[a], budget);
-        let created = api.call(Method::POST, "/api/v1/campaigns", body).await?;
-        let id = created["id"].as_i64().context("campaign id")?;
-        out.campaigns.push(id);
-        if small {
-            out.small_budget_campaigns.push(id);
-        }
-        for creative in creatives {
-            api.call(
-                Method::POST,
-                &format!("/api/v1/campaigns/{id}/creatives"),
-                creative,
-            )
-            .await?;
-            out.creatives += 1;
-        }
-        if (c + 1) % 100 == 0 {
+        items.push(json!({"op": "create", "campaign": body, "creatives": creatives}));
+        pending_small.push(small);
+        if items.len() == SEED_BATCH || c + 1 == catalog.campaigns {
+            let sent = json!({"items": std::mem::take(&mut items)});
+            let written = api
+                .call(Method::POST, "/api/v1/campaigns:batch", sent)
+                .await?;
+            let results = written["results"].as_array().context("batch results")?;
+            anyhow::ensure!(
+                results.len() == pending_small.len(),
+                "{} results for {} campaigns",
+                results.len(),
+                pending_small.len()
+            );
+            for (r, small) in results.iter().zip(pending_small.drain(..)) {
+                let id = r["id"].as_i64().context("campaign id")?;
+                out.campaigns.push(id);
+                if small {
+                    out.small_budget_campaigns.push(id);
+                }
+                out.creatives += r["creatives"].as_array().map_or(0, |c| c.len() as u64);
+            }
             eprintln!(
                 "seed: {} campaigns, {} creatives ({:.1} s)",
                 c + 1,
@@ -154,6 +172,11 @@ pub async fn load(base: &str, token: &str, catalog: &Catalog) -> anyhow::Result<
     }
     Ok(out)
 }
+
+/// Campaigns per `campaigns:batch` call: half the bidder's limit, so a
+/// batch of video campaigns (about 2 KB each) stays well inside the
+/// default admin body limit of 4 MiB.
+const SEED_BATCH: usize = 500;
 
 /// The fragment set every seeded advertiser has.
 pub const FRAGMENT_SET: &str = "lt";

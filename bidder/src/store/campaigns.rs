@@ -192,6 +192,53 @@ pub struct CampaignRows<'a> {
     pub name: Option<&'a str>,
 }
 
+/// Replaces every field of `d.id` but the id, if `d.version` is still
+/// current; returns the row at its new version.
+pub(crate) fn update(conn: &Connection, d: &Campaign) -> Result<Campaign, StoreError> {
+    let n = conn
+        .execute(
+            "UPDATE campaigns SET advertiser_id = ?1, name = ?2, status = ?3,
+                flight_start = ?4, flight_end = ?5, total_budget_micros = ?6,
+                daily_budget_micros = ?7, currency = ?8, base_cpm_micros = ?9,
+                max_cpm_micros = ?10, adomain = ?11, cat = ?12, attr = ?13,
+                app_bundle = ?14, language = ?15, targeting = ?16,
+                stage_multipliers = ?17, version = version + 1, updated_at = ?18,
+                fragment_sets = ?21, pacing = ?22, frequency = ?23, learning = ?24
+             WHERE id = ?19 AND version = ?20",
+            params![
+                d.advertiser_id.0,
+                d.name,
+                status_text(d.status),
+                d.flight_start.map(|t| t.0),
+                d.flight_end.map(|t| t.0),
+                d.total_budget_micros.0,
+                d.daily_budget_micros.0,
+                d.currency.as_str(),
+                d.base_cpm_micros.0,
+                d.max_cpm_micros.0,
+                to_json("campaigns.adomain", &d.adomain)?,
+                to_json("campaigns.cat", &d.cat)?,
+                to_json("campaigns.attr", &d.attr)?,
+                d.app_bundle,
+                d.language,
+                to_json("campaigns.targeting", &d.targeting)?,
+                to_json("campaigns.stage_multipliers", &d.stage_multipliers)?,
+                UnixTime::now().0,
+                d.id.0,
+                d.version,
+                to_json("campaigns.fragment_sets", &d.fragment_sets)?,
+                to_json("campaigns.pacing", &d.pacing)?,
+                to_json("campaigns.frequency", &d.frequency)?,
+                to_json("campaigns.learning", &d.learning)?,
+            ],
+        )
+        .map_err(missing_advertiser)?;
+    if n == 0 {
+        return Err(stale_or_missing(conn, "campaigns", d.id.0, d.version));
+    }
+    get(conn, d.id)?.ok_or(StoreError::NotFound)
+}
+
 impl Store {
     /// Creates a campaign from `draft`; the store assigns id, version 1 and
     /// times. [`StoreError::MissingParent`] when its advertiser is gone.
@@ -244,50 +291,7 @@ impl Store {
     /// Replaces every field of `draft.id` but the id, if `draft.version` is
     /// still current; returns the row at its new version.
     pub fn update_campaign(&self, d: &Campaign) -> Result<Campaign, StoreError> {
-        self.write(|tx| {
-            let n = tx
-                .execute(
-                    "UPDATE campaigns SET advertiser_id = ?1, name = ?2, status = ?3,
-                        flight_start = ?4, flight_end = ?5, total_budget_micros = ?6,
-                        daily_budget_micros = ?7, currency = ?8, base_cpm_micros = ?9,
-                        max_cpm_micros = ?10, adomain = ?11, cat = ?12, attr = ?13,
-                        app_bundle = ?14, language = ?15, targeting = ?16,
-                        stage_multipliers = ?17, version = version + 1, updated_at = ?18,
-                        fragment_sets = ?21, pacing = ?22, frequency = ?23, learning = ?24
-                     WHERE id = ?19 AND version = ?20",
-                    params![
-                        d.advertiser_id.0,
-                        d.name,
-                        status_text(d.status),
-                        d.flight_start.map(|t| t.0),
-                        d.flight_end.map(|t| t.0),
-                        d.total_budget_micros.0,
-                        d.daily_budget_micros.0,
-                        d.currency.as_str(),
-                        d.base_cpm_micros.0,
-                        d.max_cpm_micros.0,
-                        to_json("campaigns.adomain", &d.adomain)?,
-                        to_json("campaigns.cat", &d.cat)?,
-                        to_json("campaigns.attr", &d.attr)?,
-                        d.app_bundle,
-                        d.language,
-                        to_json("campaigns.targeting", &d.targeting)?,
-                        to_json("campaigns.stage_multipliers", &d.stage_multipliers)?,
-                        UnixTime::now().0,
-                        d.id.0,
-                        d.version,
-                        to_json("campaigns.fragment_sets", &d.fragment_sets)?,
-                        to_json("campaigns.pacing", &d.pacing)?,
-                        to_json("campaigns.frequency", &d.frequency)?,
-                        to_json("campaigns.learning", &d.learning)?,
-                    ],
-                )
-                .map_err(missing_advertiser)?;
-            if n == 0 {
-                return Err(stale_or_missing(tx, "campaigns", d.id.0, d.version));
-            }
-            get(tx, d.id)?.ok_or(StoreError::NotFound)
-        })
+        self.write(|tx| update(tx, d))
     }
 
     /// Deletes a campaign at `version`; refused while it has creatives.

@@ -125,6 +125,28 @@ pub(crate) fn insert(conn: &Connection, d: &Creative) -> Result<Creative, StoreE
     get(conn, CreativeId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
 }
 
+/// Replaces name, status and body of `d.id` (it stays in its campaign), if
+/// `d.version` is still current; returns the row at its new version.
+pub(crate) fn update(conn: &Connection, d: &Creative) -> Result<Creative, StoreError> {
+    let n = conn.execute(
+        "UPDATE creatives SET name = ?1, status = ?2, body = ?3,
+            version = version + 1, updated_at = ?4
+         WHERE id = ?5 AND version = ?6",
+        params![
+            d.name,
+            status_text(d.status),
+            to_json("creatives.body", &d.body)?,
+            UnixTime::now().0,
+            d.id.0,
+            d.version
+        ],
+    )?;
+    if n == 0 {
+        return Err(stale_or_missing(conn, "creatives", d.id.0, d.version));
+    }
+    get(conn, d.id)?.ok_or(StoreError::NotFound)
+}
+
 impl Store {
     /// Creates a creative from `draft`; the store assigns id, version 1 and
     /// times. [`StoreError::MissingParent`] when its campaign is gone.
@@ -162,25 +184,7 @@ impl Store {
     /// Replaces name, status and body of `draft.id` (it stays in its
     /// campaign), if `draft.version` is still current.
     pub fn update_creative(&self, d: &Creative) -> Result<Creative, StoreError> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE creatives SET name = ?1, status = ?2, body = ?3,
-                    version = version + 1, updated_at = ?4
-                 WHERE id = ?5 AND version = ?6",
-                params![
-                    d.name,
-                    status_text(d.status),
-                    to_json("creatives.body", &d.body)?,
-                    UnixTime::now().0,
-                    d.id.0,
-                    d.version
-                ],
-            )?;
-            if n == 0 {
-                return Err(stale_or_missing(tx, "creatives", d.id.0, d.version));
-            }
-            get(tx, d.id)?.ok_or(StoreError::NotFound)
-        })
+        self.write(|tx| update(tx, d))
     }
 
     /// Deletes a creative at `version`.

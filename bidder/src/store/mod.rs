@@ -9,10 +9,12 @@
 //!
 //! Writes that change a versioned row take the version the client last saw
 //! and fail with [`StoreError::Stale`] when it is no longer current
-//! (optimistic concurrency).
+//! (optimistic concurrency). Many catalog writes can share one transaction
+//! ([`Store::write_catalog`]): all of them commit, or none.
 
 mod advertisers;
 mod audience;
+mod batch;
 mod campaigns;
 mod conversions;
 mod creatives;
@@ -34,6 +36,7 @@ use crate::model::{AdvertiserId, Catalog};
 pub(crate) use advertisers::insert as insert_advertiser_in;
 pub use audience::{ChunkProgress, MAX_REJECTIONS_KEPT, Member};
 pub(crate) use audience::{secret_in as audience_secret_in, upsert_members_in};
+pub use batch::{BatchError, CatalogWrite, CatalogWritten};
 pub use campaigns::CampaignRows;
 pub(crate) use campaigns::insert as insert_campaign_in;
 pub use conversions::{Attribution, ConversionOutcome, NewConversion};
@@ -279,14 +282,9 @@ fn from_json<T: serde::de::DeserializeOwned>(
 }
 
 /// After an update or delete matched no row: tells "gone" from "stale".
-fn stale_or_missing(
-    tx: &Transaction<'_>,
-    table: &'static str,
-    id: i64,
-    expected: i64,
-) -> StoreError {
+fn stale_or_missing(conn: &Connection, table: &'static str, id: i64, expected: i64) -> StoreError {
     let sql = format!("SELECT version FROM {table} WHERE id = ?1");
-    match tx.query_row(&sql, [id], |r| r.get::<_, i64>(0)) {
+    match conn.query_row(&sql, [id], |r| r.get::<_, i64>(0)) {
         Ok(current) => StoreError::Stale { expected, current },
         Err(rusqlite::Error::QueryReturnedNoRows) => StoreError::NotFound,
         Err(e) => StoreError::Sqlite(e),

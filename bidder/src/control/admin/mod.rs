@@ -22,6 +22,7 @@
 //! - `patch`: `PATCH` as JSON Merge Patch onto what a `PUT` would send.
 //! - `advertisers`, `campaigns`, `creatives`, `tokens`, `conversions`,
 //!   `reports`: one resource each (`reports` also a campaign's budget).
+//! - `batch`: `campaigns:batch`, many campaign and creative writes in one.
 //! - `funnels`: funnels, single members, upload jobs.
 //! - `fragments`: creative fragments and their review, exchanges' audits,
 //!   learning counts and the combination report.
@@ -29,6 +30,7 @@
 //! - `explain`: why a bid request gets its answer.
 
 mod advertisers;
+mod batch;
 mod campaigns;
 mod conversions;
 mod creatives;
@@ -92,6 +94,8 @@ enum Route<'p> {
     Advertisers,
     Advertiser(i64),
     Campaigns,
+    /// `campaigns:batch`: many writes in one.
+    CampaignsBatch,
     Campaign(i64),
     CampaignCreatives(i64),
     Creative(i64),
@@ -137,6 +141,7 @@ impl<'p> Route<'p> {
             ["advertisers"] => Route::Advertisers,
             ["advertisers", n] => Route::Advertiser(id(n)?),
             ["campaigns"] => Route::Campaigns,
+            ["campaigns:batch"] => Route::CampaignsBatch,
             ["campaigns", n] => Route::Campaign(id(n)?),
             ["campaigns", n, "creatives"] => Route::CampaignCreatives(id(n)?),
             ["creatives", n] => Route::Creative(id(n)?),
@@ -200,7 +205,7 @@ impl<'p> Route<'p> {
             | Route::Preview => m == Method::GET,
             Route::Advertiser(_) | Route::Member(..) => one.contains(m),
             Route::Token(_) => m == Method::DELETE,
-            Route::FunnelUploads(_) => m == Method::POST,
+            Route::FunnelUploads(_) | Route::CampaignsBatch => m == Method::POST,
             Route::Jobs | Route::Job(_) => m == Method::GET,
         }
     }
@@ -288,6 +293,7 @@ impl Admin {
             Route::Advertiser(id) => self.delete_advertiser(&who, id, headers, body),
             Route::Campaigns if m == Method::GET => self.list_campaigns(&who, query),
             Route::Campaigns => self.create_campaign(&who, body),
+            Route::CampaignsBatch => self.campaigns_batch(&who, body),
             Route::Campaign(id) if m == Method::GET => self.get_campaign(&who, id),
             Route::Campaign(id) if m == Method::PUT => {
                 self.update_campaign(&who, id, headers, body)

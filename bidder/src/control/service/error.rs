@@ -67,6 +67,16 @@ pub enum ServiceError {
     /// A preview could not be rendered: a fault of ours.
     #[error("preview: {0}")]
     Render(#[from] NativeMismatch),
+    /// A batch refused because of one of its items (never for bad
+    /// fields: those are [`ServiceError::Invalid`] with the items' paths);
+    /// nothing of the batch was written.
+    #[error("items[{index}]: {error}")]
+    Item {
+        /// The item's position in the batch.
+        index: usize,
+        /// Why it was refused.
+        error: Box<ServiceError>,
+    },
 }
 
 impl ServiceError {

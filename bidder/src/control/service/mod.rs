@@ -35,8 +35,11 @@
 //!   [`Campaigns::budget`]), [`Previews`] (the plans and markup behind
 //!   previews and the gallery) and [`Explain`] (why a bid request gets
 //!   its answer, replayed against an [`Explainer`]).
+//! - `batch`: many campaign and creative writes in one transaction and
+//!   one publish ([`Campaigns::batch`]), all or nothing.
 
 mod advertisers;
+mod batch;
 mod budget;
 mod campaigns;
 mod conversions;
@@ -57,6 +60,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use advertisers::Advertisers;
+pub use batch::{BatchItem, ItemResult, MAX_BATCH_ITEMS};
 pub use campaigns::{CampaignFilter, CampaignLine, Campaigns};
 pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
 pub use creatives::Creatives;
