@@ -14,7 +14,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::native::NativeRequest;
+use crate::native::{AssetRequest, EventTrackerRequest, NativeRequest};
+use crate::repair::Repairs;
 
 /// Raw JSON kept for `ext` objects the bidder may need (exchange-specific
 /// extensions such as `imp.ext.prebid`); not interpreted by this crate.
@@ -85,6 +86,11 @@ pub struct BidRequest<'a> {
     /// Exchange-specific extensions.
     #[serde(borrow)]
     pub ext: Option<Ext<'a>>,
+    /// Not on the wire: what the parser left out or converted, the imps
+    /// it took out of `imp` and whether anything can be served (see
+    /// [`crate::repair`]). Empty for a request read as sent.
+    #[serde(skip)]
+    pub repairs: Repairs,
 }
 
 /// One impression offered.
@@ -244,6 +250,11 @@ pub struct Native<'a> {
     pub api: Vec<u32>,
     /// Blocked creative attributes.
     pub battr: Vec<u32>,
+    /// Assets some exchanges put here instead of inside `request`;
+    /// normalisation moves them into a `request` that has none.
+    pub assets: Vec<AssetRequest>,
+    /// Event trackers sent beside such assets; moved with them.
+    pub eventtrackers: Vec<EventTrackerRequest>,
 }
 
 /// Private marketplace.
