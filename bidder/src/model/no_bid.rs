@@ -48,11 +48,17 @@ pub enum NoBidReason {
     /// The server was too far behind to answer in time: shed at once,
     /// before parsing ([`crate::server::admission`]).
     Overloaded,
+    /// The request could be read but nothing of it can be served: every
+    /// imp was skipped (duplicate ids, no usable media, native without
+    /// assets, an unreadable floor), or a field the bidder must honour (a
+    /// block list, a privacy signal) could not be read
+    /// ([`openrtb::Unservable`]).
+    InvalidRequest,
 }
 
 impl NoBidReason {
     /// Every reason, in a stable order (metrics rows).
-    pub const ALL: [NoBidReason; 18] = [
+    pub const ALL: [NoBidReason; 19] = [
         NoBidReason::NoEligibleCampaign,
         NoBidReason::BelowFloor,
         NoBidReason::BlockedCategory,
@@ -71,6 +77,7 @@ impl NoBidReason {
         NoBidReason::Paced,
         NoBidReason::BudgetExhausted,
         NoBidReason::Overloaded,
+        NoBidReason::InvalidRequest,
     ];
 
     /// Stable snake_case name, the `reason` label in `/metrics`.
@@ -94,17 +101,20 @@ impl NoBidReason {
             NoBidReason::Paced => "paced",
             NoBidReason::BudgetExhausted => "budget_exhausted",
             NoBidReason::Overloaded => "overloaded",
+            NoBidReason::InvalidRequest => "invalid_request",
         }
     }
 
     /// The OpenRTB no-bid reason code. The spec's list describes the
     /// seller's traffic (spiders, proxies, blocked publishers, ...); only a
-    /// blocked publisher has a code of its own, and a missed deadline is the
-    /// bidder's technical failure. Everything else is a business decision
-    /// the list has no code for: 0, "unknown".
+    /// blocked publisher and a request nothing of which can be served (2,
+    /// "invalid request") have codes of their own, and a missed deadline is
+    /// the bidder's technical failure. Everything else is a business
+    /// decision the list has no code for: 0, "unknown".
     pub fn nbr_code(self) -> u32 {
         match self {
             NoBidReason::BlockedPublisher => nbr::BLOCKED_PUBLISHER,
+            NoBidReason::InvalidRequest => nbr::INVALID_REQUEST,
             NoBidReason::Deadline | NoBidReason::Overloaded => nbr::TECHNICAL_ERROR,
             _ => nbr::UNKNOWN_ERROR,
         }
@@ -115,7 +125,10 @@ impl NoBidReason {
     /// came closest (a floor miss says more than "not a deals campaign").
     pub fn progress(self) -> u8 {
         match self {
-            NoBidReason::NoEligibleCampaign | NoBidReason::Deadline | NoBidReason::Overloaded => 0,
+            NoBidReason::NoEligibleCampaign
+            | NoBidReason::Deadline
+            | NoBidReason::Overloaded
+            | NoBidReason::InvalidRequest => 0,
             NoBidReason::DealMismatch => 1,
             NoBidReason::BlockedCategory
             | NoBidReason::BlockedAdvertiser
@@ -148,5 +161,11 @@ mod tests {
         for (i, r) in NoBidReason::ALL.iter().enumerate() {
             assert_eq!(r.index(), i, "{r:?}");
         }
+    }
+
+    #[test]
+    fn a_request_nothing_of_which_can_be_served_is_an_invalid_request() {
+        assert_eq!(NoBidReason::InvalidRequest.nbr_code(), nbr::INVALID_REQUEST);
+        assert_eq!(NoBidReason::InvalidRequest.as_str(), "invalid_request");
     }
 }
