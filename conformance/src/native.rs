@@ -63,13 +63,22 @@ pub fn check_native(native: &Value, adm: &str) -> Vec<Violation> {
 }
 
 /// The native request object of an imp's `native`: `request` parsed when
-/// it is a string, unwrapped from a `native` key.
+/// it is a string, unwrapped from a `native` key. Read leniently, as
+/// exchanges send it: a string encoded twice (a JSON string holding the
+/// text), the request's members without their braces, or, without any
+/// `request`, assets placed in the `native` object itself. What the
+/// request asks of the answer is the same in each.
 fn request_of(native: &Value) -> Result<Value, String> {
     match native.get("request") {
-        Some(Value::String(s)) => serde_json::from_str(s)
-            .map(unwrap)
-            .map_err(|e| format!("the imp's native.request is not JSON: {e}")),
+        Some(Value::String(s)) => match serde_json::from_str(s) {
+            Ok(Value::String(inner)) => serde_json::from_str(&inner),
+            Err(_) if !s.trim_start().starts_with('{') => serde_json::from_str(&format!("{{{s}}}")),
+            parsed => parsed,
+        }
+        .map(unwrap)
+        .map_err(|e| format!("the imp's native.request is not JSON: {e}")),
         Some(obj @ Value::Object(_)) => Ok(unwrap(obj.clone())),
+        None if native.get("assets").is_some() => Ok(native.clone()),
         _ => Err("the imp's native object has no request".into()),
     }
 }
@@ -393,6 +402,22 @@ mod tests {
         assert_eq!(check_native(&object, &answer().to_string()), []);
         let wrapped = json!({"request": json!({"native": request}).to_string()});
         assert_eq!(check_native(&wrapped, &answer().to_string()), []);
+    }
+
+    #[test]
+    fn a_request_sent_outside_the_spec_is_read_as_the_bidder_reads_it() {
+        let text = imp_native()["request"].as_str().unwrap().to_owned();
+        let request: Value = serde_json::from_str(&text).unwrap();
+        let twice = json!({"request": Value::String(text.clone()).to_string()});
+        let members = json!({"request": text.trim()[1..text.trim().len() - 1].to_string()});
+        let inline = request.clone();
+        for native in [twice, members, inline] {
+            assert_eq!(check_native(&native, &answer().to_string()), [], "{native}");
+        }
+        assert_eq!(
+            rules(&json!({"ver": "1.2"}), &answer()),
+            [Rule::NativeMarkup]
+        );
     }
 
     #[test]
