@@ -185,6 +185,7 @@ impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
         let Some(lenient) = self.lenient.as_deref_mut() else {
             return Err(Declined);
         };
+        lenient.spend()?;
         let exact = lenient.path(self.nodes, start);
         if let Some(rule) = required(&normalised(&exact).0) {
             lenient.fail(exact, rule);
@@ -206,6 +207,7 @@ impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
         let Some(lenient) = self.lenient.as_deref_mut() else {
             return Err(Declined);
         };
+        lenient.spend()?;
         let exact = lenient.path(self.nodes, self.at);
         if required(&normalised(&exact).0).is_some() {
             lenient.fail(exact, "a repeated key: which value is meant cannot be told");
@@ -225,6 +227,7 @@ impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
         let Some(lenient) = self.lenient.as_deref_mut() else {
             return Err(Declined);
         };
+        lenient.spend()?;
         let number = match self.nodes.get(at) {
             Some(Node::String(s)) => {
                 let s = s.trim();
@@ -265,9 +268,10 @@ impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
         depth: usize,
         out: &mut Vec<T>,
     ) -> Walk<()> {
-        let Some(lenient) = self.lenient.as_deref() else {
+        let Some(lenient) = self.lenient.as_deref_mut() else {
             return Err(Declined);
         };
+        lenient.spend()?;
         match self.nodes.get(start) {
             None | Some(Node::Array { .. }) | Some(Node::Static(StaticNode::Null)) => {
                 return Err(Declined);
@@ -299,10 +303,17 @@ impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
     }
 }
 
+/// How many fields one request may have repaired. Finding a field's path
+/// passes over the values before it, so a body of thousands of wrong
+/// values would cost time quadratic in its size; no exchange sends that.
+const MAX_REPAIRS: usize = 1024;
+
 /// What the lenient walk found, and where in the document it is.
 #[derive(Default)]
 pub(crate) struct Lenient {
     repairs: Vec<FieldRepair>,
+    /// Repairs tried, against [`MAX_REPAIRS`].
+    spent: usize,
     /// The first required field that could not be read.
     error: Option<Error>,
     /// Inside a native request sent as text (a tape of its own): the
@@ -311,6 +322,19 @@ pub(crate) struct Lenient {
 }
 
 impl Lenient {
+    /// Counts one repair tried; past [`MAX_REPAIRS`] the walk gives up.
+    fn spend(&mut self) -> Walk<()> {
+        self.spent += 1;
+        if self.spent > MAX_REPAIRS {
+            self.fail(
+                String::from("$"),
+                "more fields of the wrong type than a bid request has",
+            );
+            return Err(Declined);
+        }
+        Ok(())
+    }
+
     /// The exact path (`imp[0].banner.format[1].w`) of node `at` of
     /// `nodes`, the current tape.
     fn path(&self, nodes: &[Node<'_>], at: usize) -> String {
@@ -1183,6 +1207,21 @@ mod tests {
             ("imp[].banner.format[].h".to_string(), Some(12))
         );
         assert_eq!(normalised("x.y[1][0]"), ("x.y[][]".to_string(), None));
+    }
+
+    #[test]
+    fn a_body_of_thousands_of_wrong_values_is_refused_quickly() {
+        let deals: Vec<String> = (0..5_000)
+            .map(|i| format!(r#"{{"id":"d{i}","bidfloor":"x"}}"#))
+            .collect();
+        let json = format!(
+            r#"{{"id":"a","imp":[{{"id":"1","banner":{{}},"pmp":{{"deals":[{}]}}}}]}}"#,
+            deals.join(",")
+        );
+        let started = std::time::Instant::now();
+        let e = crate::Parser::new().parse(json.as_bytes()).unwrap_err();
+        assert_eq!(e.path(), "$", "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
