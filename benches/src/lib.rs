@@ -73,6 +73,8 @@ pub fn exchange() -> ExchangeProfile {
         seat: Some("seat-1".into()),
         currency: Currency::USD,
         sends_burl: true,
+        max_imps: 20,
+        bids_per_campaign: 1,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Every error the HTTP surface can answer, and the one function that turns
-//! them into responses.
+//! Every error the HTTP surface can answer, the one function that turns
+//! them into responses, and the one mapping of each typed error below
+//! (store, shared state, auth, the control service layer) to them.
 //!
 //! Client mistakes (4xx) get a short JSON body naming what was wrong and are
 //! not logged as errors; server faults (5xx) get a generic body and are
@@ -10,30 +11,17 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
+use crate::control::auth::AuthError;
+use crate::control::service::ServiceError;
 use crate::state::StateError;
 use crate::store::StoreError;
 
+/// One bad field of a request; defined by the service layer, which names
+/// the fields it refuses.
+pub use crate::control::service::FieldError;
+
 /// The body type of every response this server writes.
 pub type Body = Full<Bytes>;
-
-/// One bad field of an admin request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// JSON path of the field, e.g. `targeting.countries[2]`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A field error.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +191,35 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::NotFound => ApiError::NotFound,
+            // What is missing stays out of the body for now; the answer
+            // is the same for a missing role and a missing grant.
+            ServiceError::Forbidden(_) => ApiError::Forbidden,
+            ServiceError::Stale { expected, current } => {
+                ApiError::PreconditionFailed { expected, current }
+            }
+            ServiceError::PreconditionRequired => ApiError::PreconditionRequired,
+            ServiceError::Invalid(fields) => ApiError::Unprocessable(fields),
+            ServiceError::Conflict(why) => ApiError::Conflict(why),
+            ServiceError::Unavailable(why) => StateError::Unavailable(why).into(),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Render(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::Unauthorized => ApiError::Unauthorized,
+            AuthError::Store(e) => ApiError::Internal(format!("token lookup: {e}")),
+        }
+    }
+}
+
 impl From<StateError> for ApiError {
     fn from(e: StateError) -> ApiError {
         match e {
@@ -237,5 +254,49 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = format!("{:?}", resp.body());
         assert!(body.contains("targeting.countries[1]"), "{body}");
+    }
+
+    #[test]
+    fn service_errors_answer_the_statuses_the_api_always_gave() {
+        use crate::control::auth::Missing;
+        use crate::model::AdvertiserId;
+        let cases = [
+            (ServiceError::NotFound, StatusCode::NOT_FOUND),
+            (
+                ServiceError::Forbidden(Missing::Grant(AdvertiserId(2))),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                ServiceError::Stale {
+                    expected: 1,
+                    current: 2,
+                },
+                StatusCode::PRECONDITION_FAILED,
+            ),
+            (
+                ServiceError::PreconditionRequired,
+                StatusCode::PRECONDITION_REQUIRED,
+            ),
+            (
+                ServiceError::invalid("name", "must not be empty"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                ServiceError::Conflict("in use".into()),
+                StatusCode::CONFLICT,
+            ),
+            (
+                ServiceError::Unavailable("connection refused".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                ServiceError::Store(StoreError::Corrupt("unknown fragment kind")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in cases {
+            let what = format!("{e:?}");
+            assert_eq!(ApiError::from(e).status(), status, "{what}");
+        }
     }
 }

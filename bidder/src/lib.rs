@@ -5,7 +5,8 @@
 //! Folders by role, bottom to top; each imports only from those above it
 //! in this list.
 //! - [`model`]: the media buyer's world as stored (advertisers, campaigns,
-//!   creatives, fragments, funnels, events, no-bid reasons). Plain data.
+//!   creatives, fragments, funnels, events, no-bid reasons, token roles).
+//!   Plain data.
 //! - [`config`]: defaults, TOML file, flags and environment, checked.
 //! - [`store`]: the embedded SQLite store and its migrations (cold path).
 //! - [`state`]: shared state behind narrow seams (budgets, frequency
@@ -16,8 +17,9 @@
 //!   exchange [`bid::endpoint`].
 //! - [`events`]: the loop closing: notice and tracker endpoints, signed
 //!   tokens, and the worker that counts each event once and applies it.
-//! - [`control`]: the cold path people use: the admin API, its auth, audience
-//!   uploads, demo data and the upload client.
+//! - [`control`]: the cold path people use: the typed service layer (roles,
+//!   validation, publish after commit), the admin API as its HTTP adapter,
+//!   auth, audience uploads, demo data and the upload client.
 //! - [`instance`]: one running bidder wired together: state, snapshot,
 //!   workers, chores.
 //! - [`server`]: the listener, arrival stamps, admission, routes, shutdown.

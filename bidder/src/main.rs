@@ -198,6 +198,19 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
     }
 
     if cli.demo {
+        let open: Vec<&str> = config
+            .exchanges
+            .iter()
+            .filter(|e| e.allowed_sources.is_open())
+            .map(|e| e.name.as_str())
+            .collect();
+        if !open.is_empty() {
+            println!(
+                "warning: exchange(s) {} accept bid requests from any address; \
+                 set allowed_sources per exchange before production traffic",
+                open.join(", ")
+            );
+        }
         match demo::seed_if_empty(&store)? {
             Some(tokens) => println!("{tokens}"),
             None => println!(

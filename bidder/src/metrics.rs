@@ -66,6 +66,8 @@ pub struct ExchangeCounters {
     pub too_large: AtomicU64,
     /// Requests refused because the peer is not an allowed source.
     pub forbidden: AtomicU64,
+    /// Impressions past the exchange's `max_imps`, not bid on.
+    pub imps_over_cap: AtomicU64,
     /// Decided requests, by whether personalization was allowed.
     pub personalization: PersonalizationCounters,
     /// Request fields the parser left out or converted, by path.
@@ -251,6 +253,69 @@ impl Histogram {
     }
 }
 
+/// The campaigns past `metrics_campaigns`, summed in one currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherBudgets {
+    /// Their currency.
+    pub currency: openrtb::Currency,
+    /// How many campaigns.
+    pub campaigns: usize,
+    /// Spend booked on each campaign's current day, summed.
+    pub spent_today: openrtb::Micros,
+    /// Spend booked in all, summed.
+    pub spent_total: openrtb::Micros,
+    /// Held for bids in flight, summed.
+    pub reserved: openrtb::Micros,
+}
+
+impl State {
+    /// `all` budgets split as `/metrics` shows them: the `top` campaigns
+    /// that spent most today one by one (by id), the others summed per
+    /// currency. So the label set stays bounded however many campaigns
+    /// there are; every campaign's figures stay in the budget API.
+    pub fn split_budgets(
+        mut all: Vec<(i64, crate::state::budget::BudgetState)>,
+        top: usize,
+    ) -> (
+        Vec<(i64, crate::state::budget::BudgetState)>,
+        Vec<OtherBudgets>,
+    ) {
+        if all.len() <= top {
+            return (all, Vec::new());
+        }
+        all.sort_by(|(a, x), (b, y)| {
+            y.spent_today_micros
+                .cmp(&x.spent_today_micros)
+                .then(a.cmp(b))
+        });
+        let rest = all.split_off(top);
+        all.sort_by_key(|(id, _)| *id);
+        let mut other: Vec<OtherBudgets> = Vec::new();
+        for (_, b) in rest {
+            let at = match other.iter().position(|o| o.currency == b.currency) {
+                Some(i) => i,
+                None => {
+                    other.push(OtherBudgets {
+                        currency: b.currency,
+                        campaigns: 0,
+                        spent_today: openrtb::Micros(0),
+                        spent_total: openrtb::Micros(0),
+                        reserved: openrtb::Micros(0),
+                    });
+                    other.len() - 1
+                }
+            };
+            let o = &mut other[at];
+            o.campaigns += 1;
+            o.spent_today = o.spent_today.saturating_add(b.spent_today_micros);
+            o.spent_total = o.spent_total.saturating_add(b.spent_total_micros);
+            o.reserved = o.reserved.saturating_add(b.reserved_micros);
+        }
+        other.sort_by_key(|o| o.currency);
+        (all, other)
+    }
+}
+
 /// What `/metrics` shows beyond the counters: budgets, snapshot versions,
 /// the cold path's queues.
 #[derive(Debug, Default)]
@@ -263,6 +328,8 @@ pub struct State {
     pub audience_version: u64,
     /// Per campaign id, its budget account.
     pub budgets: Vec<(i64, crate::state::budget::BudgetState)>,
+    /// The other campaigns, summed per currency.
+    pub budgets_other: Vec<OtherBudgets>,
     /// Report facts dropped (channel full).
     pub report_facts_dropped: u64,
     /// Settling events booked after their reservation expired.
@@ -326,6 +393,15 @@ pub struct EventCounters {
     /// Batches the store failed to record (their events are lost and
     /// logged).
     pub store_errors: AtomicU64,
+    /// Billing points whose clearing price was above the bid's own by more
+    /// than the rounding tolerance (booked at the bid price).
+    pub over_bid: AtomicU64,
+    /// Outcomes that contradicted their bid's first one (a loss after a
+    /// win, a win after a loss): kept, counted for nothing.
+    pub conflicts: AtomicU64,
+    /// Notices whose `auction`/`imp` were absent or left as macros, so
+    /// that only the token tied them to their auction.
+    pub unverified_auction: AtomicU64,
 }
 
 impl EventCounters {
@@ -402,6 +478,24 @@ impl EventCounters {
                 "Event batches the store failed to record.",
                 self.store_errors.load(Ordering::Relaxed) as i64,
             ),
+            (
+                "bidder_events_over_bid_total",
+                "counter",
+                "Billing points priced above the bid (booked at the bid price).",
+                self.over_bid.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "bidder_events_conflicts_total",
+                "counter",
+                "Outcomes contradicting their bid's first outcome (counted for nothing).",
+                self.conflicts.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "bidder_events_unverified_auction_total",
+                "counter",
+                "Notices without a filled auction or imp id (tied to their auction by the token).",
+                self.unverified_auction.load(Ordering::Relaxed) as i64,
+            ),
         ];
         for (name, kind, help, v) in singles {
             let _ = writeln!(
@@ -433,7 +527,7 @@ impl Metrics {
     pub fn render(&self, state: &State) -> String {
         let campaigns = state.campaigns;
         let mut out = String::with_capacity(4096);
-        let simple: [(&str, &str, CounterOf); 5] = [
+        let simple: [(&str, &str, CounterOf); 6] = [
             ("bidder_bid_requests_total", "Bid requests received.", |c| {
                 &c.requests
             }),
@@ -456,6 +550,11 @@ impl Metrics {
                 "bidder_forbidden_requests_total",
                 "Requests from a source address the exchange does not allow.",
                 |c| &c.forbidden,
+            ),
+            (
+                "bidder_imps_over_cap_total",
+                "Impressions past the exchange's max_imps, not bid on.",
+                |c| &c.imps_over_cap,
             ),
         ];
         for (name, help, get) in simple {
@@ -638,7 +737,15 @@ fn render_state(s: &State, out: &mut String) {
             |b| b.bid_share,
         ),
     ];
-    for (name, help, get) in per_campaign {
+    type Summed = fn(&OtherBudgets) -> Option<f64>;
+    let summed: [Summed; 5] = [
+        |o| Some(o.spent_today.0 as f64),
+        |o| Some(o.spent_total.0 as f64),
+        |o| Some(o.reserved.0 as f64),
+        |_| None,
+        |_| None,
+    ];
+    for ((name, help, get), sum) in per_campaign.into_iter().zip(summed) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         for (id, b) in &s.budgets {
             let _ = writeln!(
@@ -648,6 +755,23 @@ fn render_state(s: &State, out: &mut String) {
                 get(b)
             );
         }
+        for o in &s.budgets_other {
+            if let Some(v) = sum(o) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{campaign=\"other\",currency=\"{}\"}} {v}",
+                    o.currency
+                );
+            }
+        }
+    }
+    let name = "bidder_budget_other_campaigns";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Campaigns summed under campaign=\"other\" (past metrics_campaigns).\n# TYPE {name} gauge"
+    );
+    for o in &s.budgets_other {
+        let _ = writeln!(out, "{name}{{currency=\"{}\"}} {}", o.currency, o.campaigns);
     }
 }
 
@@ -675,6 +799,66 @@ impl NoBidCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn budget(currency: openrtb::Currency, today: i64) -> crate::state::budget::BudgetState {
+        crate::state::budget::BudgetState {
+            currency,
+            daily_budget_micros: openrtb::Micros(0),
+            total_budget_micros: openrtb::Micros(0),
+            spent_today_micros: openrtb::Micros(today),
+            spent_total_micros: openrtb::Micros(today * 10),
+            reserved_micros: openrtb::Micros(1),
+            time_zone: "UTC".into(),
+            day_start: crate::model::UnixTime(0),
+            day_end: crate::model::UnixTime(0),
+            pacing: crate::model::PacingMode::Even,
+            allowed_now_micros: openrtb::Micros(0),
+            bid_share: 1.0,
+            state: "on_pace",
+            late_wins: 0,
+            late_micros: openrtb::Micros(0),
+        }
+    }
+
+    #[test]
+    fn past_the_top_campaigns_budgets_are_summed_per_currency() {
+        use openrtb::Currency;
+        let all = (1..=1_000)
+            .map(|id| {
+                let cur = if id % 2 == 0 {
+                    Currency::EUR
+                } else {
+                    Currency::USD
+                };
+                (id, budget(cur, id))
+            })
+            .collect();
+        let (top, other) = State::split_budgets(all, 3);
+        let ids: Vec<i64> = top.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [998, 999, 1_000], "the three that spent most, by id");
+        assert_eq!(other.len(), 2);
+        assert_eq!(other.iter().map(|o| o.campaigns).sum::<usize>(), 997);
+        let usd = other.iter().find(|o| o.currency == Currency::USD).unwrap();
+        assert_eq!(
+            usd.spent_today.0,
+            (1..=997).filter(|i| i % 2 == 1).sum::<i64>()
+        );
+        let text = Metrics::new(vec!["a".into()]).render(&State {
+            budgets: top,
+            budgets_other: other,
+            ..State::default()
+        });
+        assert!(
+            text.contains("bidder_budget_spent_today_micros{campaign=\"other\",currency=\"EUR\"}"),
+            "{text}"
+        );
+        let samples = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains("campaign=\""))
+            .count();
+        // Five series per campaign shown; three summed ones per currency.
+        assert_eq!(samples, 5 * 3 + 3 * 2);
+    }
 
     #[test]
     fn counters_count_per_reason() {

@@ -9,6 +9,8 @@
 
 mod common;
 
+use bidder::model::UnixTime;
+use bidder::state::clock::ManualClock;
 use common::{TestServer, gzip};
 use http::Method;
 use serde_json::{Value, json};
@@ -275,7 +277,8 @@ async fn a_truncated_gzip_upload_fails_and_keeps_what_came_before() {
 
 #[tokio::test]
 async fn members_with_a_ttl_expire() {
-    let server = TestServer::demo().await;
+    let clock = ManualClock::at(UnixTime::now());
+    let server = TestServer::demo_with_clock(clock.clone()).await;
     let (_, job) = upload(
         &server,
         &buyer(&server),
@@ -285,7 +288,10 @@ async fn members_with_a_ttl_expire() {
     .await;
     assert_eq!(job["rows_accepted"], 1, "{job}");
     assert_eq!(bid_for(&server, "short", json!({})).await.0, 12.0);
-    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    clock.advance(1);
+    assert_eq!(bid_for(&server, "short", json!({})).await.0, 12.0);
+    // Expired from the second its two seconds are over, without waiting.
+    clock.advance(1);
     assert_eq!(bid_for(&server, "short", json!({})).await.0, 8.0);
 }
 

@@ -168,7 +168,9 @@ async fn video_request_gets_a_vast_document() {
 
 #[tokio::test]
 async fn multi_imp_request_gets_at_most_one_bid_per_imp() {
-    let server = TestServer::demo().await;
+    // Acme is the demo's only campaign for both sizes: an exchange must
+    // allow two bids per campaign and request for it to fill both.
+    let server = TestServer::start(true, |c| c.exchanges[0].bids_per_campaign = 2).await;
     let req = json!({
         "id": "m1",
         "imp": [
@@ -456,6 +458,8 @@ async fn exchange_configured_for_nbr_answers_no_bid_with_200_and_a_reason() {
             sends_burl: false,
             nbr_on_no_bid: true,
             allowed_sources: AllowList::default(),
+            max_imps: 20,
+            bids_per_campaign: 1,
         })
     })
     .await;
@@ -501,6 +505,8 @@ async fn unknown_exchange_is_404_and_disallowed_source_is_403() {
             sends_burl: true,
             nbr_on_no_bid: false,
             allowed_sources: AllowList::new(vec!["10.0.0.0/8".parse().unwrap()]),
+            max_imps: 20,
+            bids_per_campaign: 1,
         })
     })
     .await;

@@ -310,6 +310,8 @@ async fn an_exchange_that_asks_for_nbr_hears_invalid_request() {
             sends_burl: true,
             nbr_on_no_bid: true,
             allowed_sources: AllowList::default(),
+            max_imps: 20,
+            bids_per_campaign: 1,
         })
     })
     .await;

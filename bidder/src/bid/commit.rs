@@ -7,7 +7,6 @@
 //! A pick whose reservation fails here (another bid took the last room
 //! since the decision checked) is dropped: its imp gets no bid.
 
-use audiences::Stage;
 use creative::plan::Render;
 use creative::template::Format;
 use openrtb::{Bid, BidRequest, BidResponse, Currency, SeatBid};
@@ -186,7 +185,7 @@ pub fn commit<'a>(
         .iter()
         .map(|p| BidFact {
             campaign: snap.campaigns[p.campaign].id,
-            stage: reported_stage(&p.creative, p.stage),
+            stage: p.reported_stage(),
             combo: match &p.creative {
                 Chosen::Assembled { item, .. } => {
                     Some(assembled_item(&snap.campaigns[p.campaign], *item).key)
@@ -203,15 +202,3 @@ pub fn commit<'a>(
         facts,
     })
 }
-
-/// The stage a bid's events and reports count under: an assembled
-/// creative's (unknown users count as unaware), else the user's as known.
-pub(crate) fn reported_stage(creative: &Chosen, stage: Option<Stage>) -> Option<Stage> {
-    match creative {
-        Chosen::Assembled { stage, .. } => Some(*stage),
-        _ => stage,
-    }
-}
-
-/// The currency a no-bid answer names.
-pub const NO_BID_CURRENCY: Currency = Currency::USD;

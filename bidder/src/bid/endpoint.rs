@@ -21,6 +21,7 @@
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -274,6 +275,12 @@ fn answer(
         counters.repairs(&req.repairs);
     }
 
+    let max_imps = app.exchanges[exchange].max_imps;
+    if req.imp.len() > max_imps {
+        counters
+            .imps_over_cap
+            .fetch_add((req.imp.len() - max_imps) as u64, Ordering::Relaxed);
+    }
     let tmax = req
         .tmax
         .filter(|&ms| ms > 0)

@@ -6,7 +6,7 @@
 //! - [`decision`]: which campaign bids on which impression, at what price,
 //!   with which creative. Pure: reads the snapshot and counters only.
 //! - [`mod@commit`]: reserves the picks' budgets, numbers and signs them, and
-//!   writes their notice URLs and markup ([`notices`]).
+//!   writes their notice URLs and markup (`notices`).
 //! - [`fx`]: exchange rates between the currencies of campaigns, floors
 //!   and answers.
 //! - [`endpoint`]: `POST /openrtb2/bid`: limits, gzip, parse, deadline,
@@ -24,7 +24,7 @@ pub mod commit;
 pub mod decision;
 pub mod endpoint;
 pub mod fx;
-pub mod notices;
+mod notices;
 pub mod snapshot;
 
 pub use commit::{Decision, Outcome, commit};
@@ -32,5 +32,4 @@ pub use decision::{
     BidContext, Chosen, ExchangeProfile, Pick, Scratch, Settings, UserView, decide, origin,
 };
 pub use fx::{FxError, FxRates};
-pub use notices::NoticePrefixes;
-pub use snapshot::{CompiledCampaign, Snapshot};
+pub use snapshot::{CompiledCampaign, NoticePrefixes, Snapshot};

@@ -5,7 +5,7 @@
 //! no `burl` is sent.
 //!
 //! Writes into the request's text buffer; the fixed parts of every URL are
-//! the snapshot's ([`NoticePrefixes`]). Never allocates per bid.
+//! the snapshot's ([`crate::bid::snapshot::NoticePrefixes`]). Never allocates per bid.
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -15,9 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use audiences::Stage;
 use creative::native::{Links, render_native_with};
 use openrtb::Imp;
-use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_LOSS, AUCTION_PRICE};
+use openrtb::macros::AUCTION_LOSS;
 
-use super::commit::reported_stage;
 use super::decision::{BidContext, Chosen, Origin, Pick, assembled_item};
 use super::snapshot::Snapshot;
 use crate::events::token::{Claims, Signer, auction_hash};
@@ -69,7 +68,7 @@ pub(crate) fn write(
     // count as unaware): its reactions teach that stage, and reports count
     // the bid and its events there.
     let stage_name = stage.map_or("-", Stage::as_str);
-    let stage = reported_stage(creative, stage);
+    let stage = pick.reported_stage();
     // Everything the notices will claim, signed once for all of them.
     let token = signer.sign(&Claims {
         issued: ctx.now.0.clamp(0, i64::from(u32::MAX)) as u32,
@@ -221,35 +220,6 @@ fn push_hex(text: &mut String, v: u64) {
     }
     // Only ASCII hex digits were written.
     text.push_str(std::str::from_utf8(&buf[i..]).unwrap_or(""));
-}
-
-/// The fixed start of each notice URL, up to the bid's own part:
-/// `{public}/events/win?auction=${AUCTION_ID}&imp=...&cur=${AUCTION_CURRENCY}`.
-#[derive(Debug)]
-pub struct NoticePrefixes {
-    /// The win notice's (`nurl`).
-    pub win: String,
-    /// The billing notice's (`burl`).
-    pub bill: String,
-    /// The loss notice's (`lurl`).
-    pub loss: String,
-}
-
-impl NoticePrefixes {
-    /// The prefixes of notices sent to `public_url`.
-    pub fn new(public_url: &str) -> NoticePrefixes {
-        let prefix = |kind: &str| {
-            format!(
-                "{public_url}/events/{kind}?auction={AUCTION_ID}&imp={AUCTION_IMP_ID}\
-                 &price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}"
-            )
-        };
-        NoticePrefixes {
-            win: prefix("win"),
-            bill: prefix("bill"),
-            loss: prefix("loss"),
-        }
-    }
 }
 
 /// A short string on the stack, for text assembled per bid that must not

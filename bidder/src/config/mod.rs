@@ -17,6 +17,11 @@ pub mod source_networks;
 
 use source_networks::{AllowList, IpNet};
 
+/// Impressions of one request bid on when the exchange's table names no
+/// limit: more than exchanges send in practice (a page's slots, a pod),
+/// few enough that one request cannot hold a day's budget.
+pub const DEFAULT_MAX_IMPS: usize = 20;
+
 /// Name of the exchange used by `POST /openrtb2/bid` when the file names none.
 pub const DEFAULT_EXCHANGE: &str = "default";
 
@@ -58,6 +63,9 @@ pub struct FileConfig {
     /// Our IAB TCF vendor id: under GDPR, users are personalized only when
     /// their TC string gives this vendor consent. Absent = never under GDPR.
     pub tcf_vendor_id: Option<u16>,
+    /// Campaigns `/metrics` shows one by one (the most spent today); the
+    /// rest are summed per currency under `campaign="other"` (default 100).
+    pub metrics_campaigns: Option<usize>,
     /// How assembled creatives are chosen (`[creative]`:
     /// `exploration_floor`, `rounds`, `prior_clicks`, `prior_conversions`,
     /// `prior_impressions`, `seed`).
@@ -93,6 +101,12 @@ pub struct ExchangeFile {
     /// Peer networks it sends from; empty = anyone.
     #[serde(default)]
     pub allowed_sources: Vec<String>,
+    /// Impressions of one request bid on at most (default 20); those past
+    /// it get no bid and are counted.
+    pub max_imps: Option<usize>,
+    /// Bids one campaign makes in one request at most (default 1), so that
+    /// no single request can reserve more of a budget than that.
+    pub bids_per_campaign: Option<usize>,
 }
 
 /// The `[events]` table. `Debug` is written by hand: the keys are secrets.
@@ -207,6 +221,10 @@ pub struct ExchangeConfig {
     pub nbr_on_no_bid: bool,
     /// Who may send its requests.
     pub allowed_sources: AllowList,
+    /// Impressions of one request bid on at most.
+    pub max_imps: usize,
+    /// Bids one campaign makes in one request at most.
+    pub bids_per_campaign: usize,
 }
 
 /// The checked configuration the server runs with.
@@ -243,6 +261,8 @@ pub struct Config {
     pub bid_ttl_secs: Option<u32>,
     /// Our IAB TCF vendor id, if we have one.
     pub tcf_vendor_id: Option<u16>,
+    /// Campaigns `/metrics` shows one by one.
+    pub metrics_campaigns: usize,
     /// Selection policy of assembled creatives.
     pub creative: creative::learning::Policy,
     /// Notices and trackers.
@@ -428,6 +448,18 @@ impl Config {
                     Err(e) => problems.push(format!("{at}.allowed_sources[{j}]: {e}")),
                 }
             }
+            let max_imps = positive(
+                &format!("{at}.max_imps"),
+                ex.max_imps,
+                DEFAULT_MAX_IMPS,
+                &mut problems,
+            );
+            let bids_per_campaign = positive(
+                &format!("{at}.bids_per_campaign"),
+                ex.bids_per_campaign,
+                1,
+                &mut problems,
+            );
             exchanges.push(ExchangeConfig {
                 name: ex.name,
                 seat: ex.seat.filter(|s| !s.is_empty()),
@@ -435,6 +467,8 @@ impl Config {
                 sends_burl: ex.sends_burl.unwrap_or(true),
                 nbr_on_no_bid: ex.nbr_on_no_bid.unwrap_or(false),
                 allowed_sources: AllowList::new(nets),
+                max_imps,
+                bids_per_campaign,
             });
         }
         if exchanges.len() > 256 {
@@ -512,6 +546,7 @@ impl Config {
             shutdown_grace,
             bid_ttl_secs: file.bid_ttl_secs,
             tcf_vendor_id: file.tcf_vendor_id,
+            metrics_campaigns: file.metrics_campaigns.unwrap_or(100),
             creative: file.creative,
             events,
             fx: file.fx,

@@ -86,6 +86,11 @@ impl AllowList {
         AllowList(nets)
     }
 
+    /// Whether every address may send (no network listed).
+    pub fn is_open(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `ip` may send requests.
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.0.is_empty() || self.0.iter().any(|n| n.contains(ip))

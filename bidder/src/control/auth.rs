@@ -1,19 +1,25 @@
 //! API tokens and who a request is: issuing secrets, checking bearer tokens,
-//! and the role/grant rules every admin route asks.
+//! and the authorization rules: which [`Permission`] each [`Role`] holds
+//! and which advertisers a [`Principal`] acts for. A refusal says what is
+//! [`Missing`].
 //!
 //! Only a SHA-256 of each secret is stored; secrets are shown once, when
 //! issued. Nothing here caches a token, so revoking one takes effect on the
-//! next request.
+//! next request. Never decides what a request does; the service layer asks
+//! these rules before every action. Imports no HTTP error type: a failed
+//! check is an [`AuthError`] or a [`Missing`], made HTTP in `crate::error`.
 
 use http::HeaderMap;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
-use crate::model::AdvertiserId;
+use crate::model::{Actor, AdvertiserId};
 use crate::store::{Store, StoreError};
+
+/// The roles a token can hold; stored as plain data in [`crate::model`],
+/// re-exported here where what each may do is decided.
+pub use crate::model::Role;
 
 /// Prefix of every secret, so leaked tokens are easy to grep for and scan.
 pub const SECRET_PREFIX: &str = "bdr_";
@@ -21,35 +27,76 @@ pub const SECRET_PREFIX: &str = "bdr_";
 /// Random bytes in a secret: 256 bits, beyond guessing.
 const SECRET_BYTES: usize = 32;
 
-/// What a token may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything, including tokens and advertisers.
-    Admin,
-    /// Campaigns and creatives of its granted advertisers; reads those
-    /// advertisers and may rename them.
-    Buyer,
-    /// Reads its advertiser and campaigns; manages the creatives of them.
-    Advertiser,
+/// What a role may do beyond reading and writing the creatives and
+/// fragments of the advertisers it acts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Create and delete advertisers, issue and revoke tokens, feed
+    /// learning counts by hand.
+    Administer,
+    /// Write campaigns, funnels and their members, review fragments,
+    /// record exchanges' audits, rename advertisers.
+    ManageCampaigns,
 }
 
-impl Role {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
+impl Permission {
+    /// The roles that hold it: the one table of what each role may do.
+    pub fn roles(self) -> &'static [Role] {
         match self {
-            Role::Admin => "admin",
-            Role::Buyer => "buyer",
-            Role::Advertiser => "advertiser",
+            Permission::Administer => &[Role::Admin],
+            Permission::ManageCampaigns => &[Role::Admin, Role::Buyer],
         }
     }
 
-    /// The role of a stored or typed name.
-    pub fn parse(name: &str) -> Option<Role> {
-        [Role::Admin, Role::Buyer, Role::Advertiser]
-            .into_iter()
-            .find(|r| r.as_str() == name)
+    /// A short name, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Administer => "administer",
+            Permission::ManageCampaigns => "manage campaigns",
+        }
     }
+}
+
+/// What a caller lacks for an action it was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// Its role does not hold the permission.
+    Role {
+        /// What the action needs.
+        permission: Permission,
+        /// The role the caller holds.
+        held: Role,
+    },
+    /// It does not act for this advertiser.
+    Grant(AdvertiserId),
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Role { permission, held } => {
+                let roles: Vec<&str> = permission.roles().iter().map(|r| r.as_str()).collect();
+                write!(
+                    f,
+                    "to {} needs the role {}; this token is {held}",
+                    permission.as_str(),
+                    roles.join(" or ")
+                )
+            }
+            Missing::Grant(a) => write!(f, "this token does not act for advertiser {}", a.0),
+        }
+    }
+}
+
+/// Why a request has no [`Principal`].
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No bearer token, or one that is unknown or revoked.
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// The token could not be looked up.
+    #[error("token lookup: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// The caller of one request, as its token says.
@@ -72,6 +119,40 @@ impl Principal {
     /// Whether it may see and act for `advertiser` at all.
     pub fn is_granted(&self, advertiser: AdvertiserId) -> bool {
         self.is_admin() || self.advertisers.contains(&advertiser)
+    }
+
+    /// Whether its role holds `permission`.
+    pub fn holds(&self, permission: Permission) -> bool {
+        permission.roles().contains(&self.role)
+    }
+
+    /// `Ok` if its role holds `permission`, else what is missing.
+    pub fn require(&self, permission: Permission) -> Result<(), Missing> {
+        if self.holds(permission) {
+            Ok(())
+        } else {
+            Err(Missing::Role {
+                permission,
+                held: self.role,
+            })
+        }
+    }
+
+    /// `Ok` if it acts for `advertiser`, else what is missing.
+    pub fn require_grant(&self, advertiser: AdvertiserId) -> Result<(), Missing> {
+        if self.is_granted(advertiser) {
+            Ok(())
+        } else {
+            Err(Missing::Grant(advertiser))
+        }
+    }
+
+    /// Who it is in history rows: its token and role.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            token_id: self.token_id,
+            role: self.role,
+        }
     }
 }
 
@@ -132,8 +213,8 @@ pub(crate) fn create_token_in(
 }
 
 /// Who sent `headers`: `Authorization: Bearer bdr_...` naming a token that
-/// exists and is not revoked; otherwise [`ApiError::Unauthorized`].
-pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Principal, ApiError> {
+/// exists and is not revoked; otherwise [`AuthError::Unauthorized`].
+pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Principal, AuthError> {
     let secret = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -142,17 +223,16 @@ pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Principal, Api
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         })
         .filter(|s| s.starts_with(SECRET_PREFIX))
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(AuthError::Unauthorized)?;
     let wanted = hash(secret);
     let record = store
-        .token_by_hash(&wanted)
-        .map_err(|e| ApiError::Internal(format!("token lookup: {e}")))?
-        .ok_or(ApiError::Unauthorized)?;
+        .token_by_hash(&wanted)?
+        .ok_or(AuthError::Unauthorized)?;
     // The lookup was by hash already; comparing again in constant time means
     // no code path's timing depends on how much of a guess matched.
     let same: bool = record.hash.as_slice().ct_eq(&wanted).into();
     if !same || record.revoked {
-        return Err(ApiError::Unauthorized);
+        return Err(AuthError::Unauthorized);
     }
     Ok(Principal {
         role: record.role,
@@ -199,15 +279,15 @@ mod tests {
         create_token(&store, Role::Admin, &[], "ops").unwrap();
         assert!(matches!(
             authenticate(&store, &HeaderMap::new()),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::Unauthorized)
         ));
         assert!(matches!(
             authenticate(&store, &bearer("not-a-token")),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::Unauthorized)
         ));
         assert!(matches!(
             authenticate(&store, &bearer(&new_secret())),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::Unauthorized)
         ));
     }
 
@@ -219,7 +299,7 @@ mod tests {
         store.revoke_token(t.id).unwrap();
         assert!(matches!(
             authenticate(&store, &bearer(&t.secret)),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::Unauthorized)
         ));
     }
 
@@ -247,5 +327,36 @@ mod tests {
             token_id: 2,
         };
         assert!(admin.is_granted(AdvertiserId(2)));
+        assert_eq!(
+            buyer.require_grant(AdvertiserId(2)),
+            Err(Missing::Grant(AdvertiserId(2)))
+        );
+    }
+
+    #[test]
+    fn a_refused_role_says_which_permission_and_roles_it_needs() {
+        let advertiser = Principal {
+            role: Role::Advertiser,
+            advertisers: vec![AdvertiserId(1)],
+            token_id: 3,
+        };
+        let missing = advertiser.require(Permission::ManageCampaigns).unwrap_err();
+        assert_eq!(
+            missing,
+            Missing::Role {
+                permission: Permission::ManageCampaigns,
+                held: Role::Advertiser
+            }
+        );
+        assert_eq!(
+            missing.to_string(),
+            "to manage campaigns needs the role admin or buyer; this token is advertiser"
+        );
+        let buyer = Principal {
+            role: Role::Buyer,
+            ..advertiser
+        };
+        assert!(buyer.require(Permission::ManageCampaigns).is_ok());
+        assert!(buyer.require(Permission::Administer).is_err());
     }
 }

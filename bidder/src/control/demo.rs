@@ -16,11 +16,11 @@ use creative::fragment::FragmentBody;
 use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 
-use crate::control::auth::{self, Principal, Role};
+use crate::control::auth::{self, Role};
 use crate::model::{
-    AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
-    Creative, CreativeId, CreativeStatus, Funnel, Inventory, Pacing, PacingMode, StageNames,
-    Targeting, UnixTime,
+    Actor, AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId,
+    CampaignStatus, Creative, CreativeId, CreativeStatus, Funnel, Inventory, Pacing, PacingMode,
+    StageNames, Targeting, UnixTime,
 };
 use crate::store::{self, Member, Store, StoreError};
 
@@ -125,14 +125,13 @@ pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
             })
             .collect();
         store::upsert_members_in(tx, funnel, &members)?;
-        let seeder = Principal {
+        let seeder = Actor {
             role: Role::Admin,
-            advertisers: Vec::new(),
             token_id: 0,
         };
         for body in acme_fragments() {
-            let f = store::insert_fragment_in(tx, acme, ACME_SET, &body, &seeder)?;
-            store::approve_fragment_in(tx, f.id, f.version, &seeder)?;
+            let f = store::insert_fragment_in(tx, acme, ACME_SET, &body, seeder)?;
+            store::approve_fragment_in(tx, f.id, f.version, seeder)?;
         }
         for (campaign, creatives) in catalog(acme, northwind, funnel) {
             let id = store::insert_campaign_in(tx, &campaign)?.id;

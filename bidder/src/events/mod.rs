@@ -70,6 +70,14 @@ impl<'q> Params<'q> {
     }
 }
 
+impl Params<'_> {
+    /// Whether the exchange filled in the auction and imp ids.
+    fn names_its_auction(&self) -> bool {
+        let filled = |v: Option<&str>| v.is_some_and(|v| !v.is_empty() && !unsubstituted(v));
+        filled(self.auction) && filled(self.imp)
+    }
+}
+
 /// A macro the exchange left as it was (it substitutes only some).
 fn unsubstituted(v: &str) -> bool {
     v.starts_with("${") || v.starts_with("%24%7B") || v.starts_with("%24%7b")
@@ -87,9 +95,11 @@ fn verified(app: &Instance, p: &Params<'_>, now: UnixTime) -> Result<Claims, Ref
             TokenError::Expired => Refusal::Expired,
         })?;
     // Checked where the exchange filled the macros (trackers carry none).
+    // Where it did not, the token alone ties the notice to its auction:
+    // it names one bid, which counts once per kind, at most at its own
+    // price.
     if let (Some(a), Some(i)) = (p.auction, p.imp)
-        && !unsubstituted(a)
-        && !unsubstituted(i)
+        && p.names_its_auction()
     {
         let (a, i) = (
             crate::percent_decoding::decode(a).ok_or(Refusal::Malformed)?,
@@ -117,21 +127,28 @@ fn record(
         Some(e) if e.sends_burl => kind == EventKind::Bill,
         _ => kind == EventKind::Win,
     };
-    let price = match price {
-        Clearing::Price(p) => Some(p),
-        Clearing::Unknown => None,
-    };
     let effects = &app.effects;
     let own = effects.currency(claims.campaign).unwrap_or(claims.currency);
     let fx = &app.snapshot.load().settings.fx;
-    // Without a reported price, book the bid price: never below what the
+    // What the auction said, never above the bid (price::booked_cpm);
+    // without a reported price the bid price: never below what the
     // exchange can charge (first price), so errors fall on underspending;
     // converted and rounded up for the same reason.
     let cost = if books {
-        let cpm = price.unwrap_or(claims.price);
+        let (cpm, over_bid) = price::booked_cpm(price, claims.price);
+        if over_bid {
+            app.metrics
+                .events
+                .over_bid
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         impression_cost(fx.convert_up(cpm, claims.currency, own).unwrap_or(cpm))
     } else {
         Micros(0)
+    };
+    let price = match price {
+        Clearing::Price(p) => Some(p),
+        Clearing::Unknown => None,
     };
     let country = if claims.country == [0; 3] {
         String::new()
@@ -192,6 +209,12 @@ pub async fn notice(app: &Arc<Instance>, kind: EventKind, query: Option<&str>) -
         Err(_) => return refused(counters, Refusal::BadPrice),
     };
     EventCounters::inc(&counters.accepted, kind);
+    let outcome = matches!(kind, EventKind::Win | EventKind::Bill | EventKind::Loss);
+    if outcome && !p.names_its_auction() {
+        counters
+            .unverified_auction
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let event = record(app, kind, &claims, price, now);
     if event.settles && kind != EventKind::Loss {
         // The billing point is money: on disk (and in the budget) before
@@ -199,12 +222,15 @@ pub async fn notice(app: &Arc<Instance>, kind: EventKind, query: Option<&str>) -
         match app.bills.write(event).await {
             Ok((r, event)) => {
                 app.effects.settle(&event, r);
-                let to = if r.fresh {
-                    &counters.counted
+                if r.conflict {
+                    counters
+                        .conflicts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else if r.fresh {
+                    EventCounters::inc(&counters.counted, kind);
                 } else {
-                    &counters.replays
-                };
-                EventCounters::inc(to, kind);
+                    EventCounters::inc(&counters.replays, kind);
+                }
             }
             Err(e) => {
                 counters

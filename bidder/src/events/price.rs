@@ -73,9 +73,54 @@ pub fn clearing(param: Option<&str>, decoders: &[&dyn PriceDecoder]) -> Result<C
         .ok_or(BadPrice)
 }
 
+/// How far above the bid price a reported clearing price may be and
+/// still be called rounding: one cent CPM, or 0.1 % of the bid, whichever
+/// is more. Exchanges round prices to cents and convert currencies with
+/// their own rates.
+pub fn rounding_tolerance(bid: Micros) -> Micros {
+    Micros((bid.0 / 1_000).max(10_000))
+}
+
+/// What a billing point books, CPM in the bid's currency: the reported
+/// clearing price, never more than the bid's own price (an auction cannot
+/// clear above the bid; a higher report is an exchange's error or a forged
+/// parameter, and the token does not cover the price), and the bid price
+/// when none was reported. The flag says the report was above the bid by
+/// more than [`rounding_tolerance`].
+pub fn booked_cpm(reported: Clearing, bid: Micros) -> (Micros, bool) {
+    match reported {
+        Clearing::Unknown => (bid, false),
+        Clearing::Price(p) if p <= bid => (p, false),
+        Clearing::Price(p) => (bid, p.saturating_sub(bid) > rounding_tolerance(bid)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_billing_point_never_books_above_the_bid() {
+        let bid = Micros(2_000_000);
+        assert_eq!(
+            booked_cpm(Clearing::Price(Micros(1_500_000)), bid),
+            (Micros(1_500_000), false)
+        );
+        assert_eq!(booked_cpm(Clearing::Unknown, bid), (bid, false));
+        // Rounded up to the cent: the bid price, not an over-bid.
+        assert_eq!(
+            booked_cpm(Clearing::Price(Micros(2_005_000)), bid),
+            (bid, false)
+        );
+        assert_eq!(
+            booked_cpm(Clearing::Price(Micros(5_000_000_000)), bid),
+            (bid, true)
+        );
+        // The largest price the parser reads books the bid, no overflow.
+        let huge = decimal_micros("9223372036854").unwrap();
+        assert_eq!(booked_cpm(Clearing::Price(huge), bid), (bid, true));
+        assert_eq!(rounding_tolerance(Micros(50_000_000)), Micros(50_000));
+    }
 
     #[test]
     fn decimal_prices_read_exactly() {

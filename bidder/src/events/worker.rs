@@ -171,6 +171,10 @@ impl Worker {
                 let mut moves = Vec::new();
                 for (e, r) in batch.iter().zip(recorded) {
                     self.effects.settle(e, r);
+                    if r.conflict {
+                        self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     if !r.fresh {
                         EventCounters::inc(&self.counters.replays, e.kind);
                         continue;
@@ -204,5 +208,80 @@ impl Worker {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use arc_swap::ArcSwap;
+    use audiences::Stage;
+
+    use super::*;
+    use crate::bid::{FxRates, Settings, Snapshot};
+    use crate::model::UnixTime;
+    use crate::state::audience::MemoryAudiences;
+    use crate::state::budget::doubles::Counting;
+    use crate::state::catalog::MemoryCatalog;
+    use crate::state::event_log::MemoryLog;
+    use crate::state::frequency::doubles::MapCounts;
+
+    #[test]
+    fn a_counted_impression_moves_its_user_once_and_is_counted_for_caps() {
+        let store = crate::store::Store::open_in_memory().unwrap();
+        crate::control::demo::seed_if_empty(&store).unwrap();
+        let catalog = store.load_catalog().unwrap();
+        let campaign = catalog.campaigns[0].id;
+        let funnels: Vec<u32> = catalog
+            .funnels
+            .iter()
+            .filter(|f| f.advertiser_id == catalog.campaigns[0].advertiser_id)
+            .map(|f| f.id.0)
+            .collect();
+        assert!(!funnels.is_empty(), "the demo advertiser has a funnel");
+        let now = UnixTime::now();
+        let settings = Settings {
+            public_url: "http://bidder.test".into(),
+            fx: FxRates::default(),
+            bid_ttl_secs: None,
+            creative: Default::default(),
+            move_ttl_secs: 3_600,
+        };
+        let budgets = Arc::new(Counting::default());
+        let snapshot = Snapshot::build(&catalog, &settings, &*budgets, now);
+        let audience = Arc::new(MemoryAudiences::at(now.0 as u32));
+        let frequency = Arc::new(MapCounts::default());
+        let effects = Arc::new(Effects {
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
+            audience: Arc::clone(&audience) as _,
+            budgets,
+            frequency: Arc::clone(&frequency) as _,
+            move_ttl_secs: 3_600,
+            late: AtomicU64::new(0),
+            moved: AtomicU64::new(0),
+        });
+        let log = Arc::new(MemoryLog::default());
+        let sink = EventSink::start(
+            Arc::clone(&log) as _,
+            16,
+            Duration::from_secs(60),
+            Arc::new(MemoryCatalog::default()),
+            Arc::new(EventCounters::default()),
+            Arc::clone(&effects),
+        );
+        let shown = EventRecord::test_impression(campaign, 42, now);
+        assert!(sink.send(shown.clone()));
+        assert!(sink.send(shown), "a replay of the same impression");
+        assert!(sink.flush(Duration::from_secs(5)));
+
+        assert_eq!(log.recorded().len(), 2, "both recorded, one counted");
+        let members = audience.members.lock().unwrap();
+        for f in funnels {
+            assert_eq!(members[&(f, 42)].stage, Stage::Awareness, "funnel {f}");
+        }
+        assert_eq!(effects.moved.load(Ordering::Relaxed), members.len() as u64);
+        // Once for the campaign's caps and once for its advertiser's.
+        assert_eq!(frequency.writes.load(Ordering::Relaxed), 2);
     }
 }

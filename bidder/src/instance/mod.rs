@@ -35,9 +35,18 @@ use crate::state::audience::{Audience, Audiences, Loaded};
 use crate::state::budget::{Budgets, Ledger};
 use crate::state::catalog::{CatalogSource, StoreCatalog};
 use crate::state::clock::{SharedClock, SystemClock};
+use crate::state::event_log::EventLog;
 use crate::state::frequency::{Frequency, FrequencyCounts};
 use crate::state::reports::{ChannelReports, ReportSink};
 use crate::store::{Store, StoreError};
+
+/// What the snapshot builder keeps between two publishes.
+struct Builder {
+    /// VAST documents parsed for the last snapshot.
+    documents: Documents,
+    /// The snapshot the last publish replaced, freed at the next one.
+    retired: Option<Arc<Snapshot>>,
+}
 
 /// Why the bidder could not start.
 #[derive(Debug, thiserror::Error)]
@@ -101,34 +110,103 @@ pub struct Instance {
     draining: AtomicBool,
 }
 
+/// The shared state one instance runs on, one implementation per seam
+/// ([`crate::state`]). [`Seams::embedded`] is the default (atomics, the
+/// audience table and the SQLite store); a fleet or a test replaces some.
+pub struct Seams {
+    /// The clock every piece of state reads.
+    pub clock: SharedClock,
+    /// Every campaign's budget account.
+    pub budgets: Arc<dyn Budgets>,
+    /// Per-user impression counts.
+    pub frequency: Arc<dyn FrequencyCounts>,
+    /// The audiences the bid path reads.
+    pub audience: Arc<dyn Audiences>,
+    /// What loading the audiences at start found.
+    pub audience_loaded: Loaded,
+    /// Where the catalog comes from and who is told it changed.
+    pub catalog: Arc<dyn CatalogSource>,
+    /// Where events are recorded, once each.
+    pub event_log: Arc<dyn EventLog>,
+    /// Where the bid path counts bids and no-bids.
+    pub reports: Arc<dyn ReportSink>,
+}
+
+impl Seams {
+    /// The embedded implementations on `store`, reading time from `clock`:
+    /// budgets in atomics with spend from the store, frequency counts in a
+    /// table of `config.events.frequency_capacity`, the audience table
+    /// rebuilt from the store, the store's catalog and event log, and the
+    /// report worker writing to the store.
+    pub fn embedded(
+        config: &Config,
+        store: &Arc<Store>,
+        clock: SharedClock,
+    ) -> Result<Seams, StartError> {
+        let (audience, audience_loaded) = Audience::open(Arc::clone(store), Arc::clone(&clock))?;
+        Ok(Seams {
+            budgets: Arc::new(Ledger::new(
+                config.events.reservation_ttl_secs,
+                Some(Arc::clone(store)),
+            )),
+            frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
+            audience: Arc::new(audience),
+            audience_loaded,
+            catalog: Arc::new(StoreCatalog::new(Arc::clone(store))),
+            event_log: Arc::clone(store) as Arc<dyn EventLog>,
+            reports: Arc::new(ChannelReports::start(
+                Arc::clone(store),
+                config.exchanges.iter().map(|e| e.name.clone()).collect(),
+                config.events.channel_capacity,
+                config.events.report_flush,
+            )),
+            clock,
+        })
+    }
+}
+
 impl Instance {
-    /// An instance on `store` with the host's clock: see
-    /// [`Instance::with_clock`].
+    /// An instance on `store` with the embedded state and the host's
+    /// clock.
     pub fn new(config: Config, store: Arc<Store>) -> Result<Instance, StartError> {
         Instance::with_clock(config, store, Arc::new(SystemClock))
     }
 
-    /// Loads the catalog from `store`, compiles the first snapshot, takes
-    /// back what a restart must (reservations, a week of impressions) and
-    /// subscribes the snapshot to every catalog change. Every piece of
-    /// state reads time from `clock`.
+    /// An instance on `store` with the embedded state reading `clock`.
     pub fn with_clock(
         config: Config,
         store: Arc<Store>,
         clock: SharedClock,
     ) -> Result<Instance, StartError> {
+        let seams = Seams::embedded(&config, &store, clock)?;
+        Instance::with_seams(config, store, seams)
+    }
+
+    /// Loads the catalog from the seams' source, compiles the first
+    /// snapshot, takes back what a restart must (reservations, a week of
+    /// impressions from `store`) and subscribes the snapshot to every
+    /// catalog change.
+    pub fn with_seams(
+        config: Config,
+        store: Arc<Store>,
+        seams: Seams,
+    ) -> Result<Instance, StartError> {
+        let Seams {
+            clock,
+            budgets,
+            frequency,
+            audience,
+            audience_loaded,
+            catalog: catalog_source,
+            event_log,
+            reports,
+        } = seams;
         let fx = FxRates::from_map(&config.fx).map_err(|e| StartError::Fx(e.to_string()))?;
         let keys = if config.events.keys.is_empty() {
             vec![store.event_token_key()?]
         } else {
             config.events.keys.clone()
         };
-        let budgets: Arc<dyn Budgets> = Arc::new(Ledger::new(
-            config.events.reservation_ttl_secs,
-            Some(Arc::clone(&store)),
-        ));
-        let frequency: Arc<dyn FrequencyCounts> =
-            Arc::new(Frequency::new(config.events.frequency_capacity));
         let settings = Arc::new(Settings {
             public_url: config.public_url.clone(),
             fx,
@@ -136,10 +214,7 @@ impl Instance {
             creative: config.creative,
             move_ttl_secs: config.events.move_ttl_secs,
         });
-        let catalog_source = Arc::new(StoreCatalog::new(Arc::clone(&store)));
         let catalog = catalog_source.load()?;
-        let (audience, audience_loaded) = Audience::open(Arc::clone(&store), Arc::clone(&clock))?;
-        let audience: Arc<dyn Audiences> = Arc::new(audience);
         let now = clock.now();
         let mut documents = Documents::default();
         let first = Snapshot::build_with(&catalog, &settings, &*budgets, now, &mut documents);
@@ -162,18 +237,27 @@ impl Instance {
             // The catalog source calls subscribers one at a time. A build
             // that panicked leaves no cache entry a later build could
             // misread, only some to parse again.
-            let documents = Mutex::new(documents);
-            catalog_source.subscribe(Box::new(move |catalog: Catalog| {
-                let mut documents = documents.lock().unwrap_or_else(PoisonError::into_inner);
-                let next = Snapshot::build_with(
-                    &catalog,
+            let builder = Mutex::new(Builder {
+                documents,
+                retired: None,
+            });
+            catalog_source.subscribe(Box::new(move |catalog: &Catalog| {
+                let mut b = builder.lock().unwrap_or_else(PoisonError::into_inner);
+                let prev = snapshot.load_full();
+                let next = Snapshot::rebuild(
+                    Some(&prev),
+                    catalog,
                     &settings,
                     &*budgets,
                     clock.now(),
-                    &mut documents,
+                    &mut b.documents,
                 );
                 snapshot.store(Arc::new(next));
                 published.fetch_add(1, Ordering::Relaxed);
+                // Freed here, on this cold-path thread, at the next
+                // publish: by then no request still reads it, so the last
+                // reference is not a bid thread's.
+                b.retired = Some(prev);
             }));
         }
         let exchanges = config
@@ -187,6 +271,8 @@ impl Instance {
                 seat: e.seat.clone(),
                 currency: e.currency,
                 sends_burl: e.sends_burl,
+                max_imps: e.max_imps,
+                bids_per_campaign: e.bids_per_campaign,
             })
             .collect();
         let metrics = Metrics::new(config.exchanges.iter().map(|e| e.name.clone()).collect());
@@ -200,20 +286,14 @@ impl Instance {
             moved: Default::default(),
         });
         let events = EventSink::start(
-            Arc::clone(&store) as _,
+            Arc::clone(&event_log),
             config.events.channel_capacity,
             config.events.learning_republish,
             Arc::clone(&catalog_source) as _,
             Arc::clone(&metrics.events),
             Arc::clone(&effects),
         );
-        let bills = BillWriter::start(Arc::clone(&store) as _)?;
-        let reports: Arc<dyn ReportSink> = Arc::new(ChannelReports::start(
-            Arc::clone(&store),
-            config.exchanges.iter().map(|e| e.name.clone()).collect(),
-            config.events.channel_capacity,
-            config.events.report_flush,
-        ));
+        let bills = BillWriter::start(event_log)?;
         let admin = Admin::new(
             Arc::clone(&store),
             Arc::clone(&audience),
@@ -249,16 +329,20 @@ impl Instance {
     /// What `/metrics` shows beyond the counters.
     pub fn metrics_state(&self) -> crate::metrics::State {
         let now = self.clock.now();
+        let all = self
+            .budgets
+            .accounts()
+            .iter()
+            .map(|a| (a.id().0, a.state(now)))
+            .collect();
+        let (budgets, budgets_other) =
+            crate::metrics::State::split_budgets(all, self.config.metrics_campaigns);
         crate::metrics::State {
             campaigns: self.snapshot.load().campaign_count(),
             catalog_version: self.published.load(Ordering::Relaxed),
             audience_version: self.audience.table().version(),
-            budgets: self
-                .budgets
-                .accounts()
-                .iter()
-                .map(|a| (a.id().0, a.state(now)))
-                .collect(),
+            budgets,
+            budgets_other,
             report_facts_dropped: self.reports.dropped(),
             late_settlements: self.effects.late.load(Ordering::Relaxed),
             funnel_moves: self.effects.moved.load(Ordering::Relaxed),
@@ -307,5 +391,73 @@ impl Instance {
     /// Whether new traffic should be sent here.
     pub fn is_ready(&self) -> bool {
         !self.draining.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::model::CampaignStatus;
+    use crate::state::catalog::MemoryCatalog;
+    use crate::state::reports::MemoryReports;
+
+    /// An instance of the demo catalog whose catalog source and report
+    /// sink are the in-memory doubles.
+    fn demo_instance() -> (Instance, Arc<MemoryCatalog>, Arc<MemoryReports>) {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        crate::control::demo::seed_if_empty(&store).unwrap();
+        let config = Config::for_tests(std::path::Path::new("/nonexistent"));
+        let catalog = Arc::new(MemoryCatalog::default());
+        *catalog.catalog.lock().unwrap() = store.load_catalog().unwrap();
+        let reports = Arc::new(MemoryReports::default());
+        let mut seams = Seams::embedded(&config, &store, Arc::new(SystemClock)).unwrap();
+        seams.catalog = Arc::clone(&catalog) as _;
+        seams.reports = Arc::clone(&reports) as _;
+        let instance = Instance::with_seams(config, store, seams).unwrap();
+        (instance, catalog, reports)
+    }
+
+    const BANNER: &[u8] = br#"{"id":"r1","imp":[{"id":"1","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"},"device":{"geo":{"country":"USA"}}}"#;
+
+    #[test]
+    fn every_bid_answered_is_counted_once_in_the_report_sink() {
+        let (instance, _, reports) = demo_instance();
+        let exchange = instance.config.default_exchange;
+        let resp = crate::bid::endpoint::respond(
+            &instance,
+            exchange,
+            BANNER,
+            false,
+            false,
+            Instant::now(),
+        );
+        assert_eq!(resp.status(), 200);
+        assert_eq!(reports.bids.lock().unwrap().len(), 1);
+        assert!(reports.no_bids.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_change_the_catalog_source_announces_is_live_in_the_next_snapshot() {
+        let (instance, catalog, reports) = demo_instance();
+        assert!(instance.snapshot.load().campaign_count() > 0);
+        for c in &mut catalog.catalog.lock().unwrap().campaigns {
+            c.status = CampaignStatus::Paused;
+        }
+        catalog.changed().unwrap();
+        assert_eq!(instance.snapshot.load().campaign_count(), 0);
+        assert_eq!(instance.published.load(Ordering::Relaxed), 2);
+        let exchange = instance.config.default_exchange;
+        let resp = crate::bid::endpoint::respond(
+            &instance,
+            exchange,
+            BANNER,
+            false,
+            false,
+            Instant::now(),
+        );
+        assert_eq!(resp.status(), 204);
+        assert_eq!(reports.no_bids.lock().unwrap().len(), 1);
     }
 }

@@ -1,10 +1,13 @@
 //! The media buyer's world as stored: advertisers, campaigns, fixed
-//! creatives, creative fragments, funnels. Plain data with serde; validation lives with the admin API and
-//! the compiled, bid-ready form lives in `decision`.
+//! creatives, creative fragments, funnels, and who acted on them (token
+//! roles, history actors). Plain data with serde; validation lives with the
+//! control service layer and the compiled, bid-ready form lives in
+//! `bid::snapshot`. Imports nothing else of the crate.
 //!
 //! Money is [`openrtb::Micros`] throughout; on the admin API's JSON it is an integer
 //! number of micros (`"daily_budget_micros": 50000000` is 50.00).
 
+mod actor;
 mod advertiser;
 mod campaign;
 mod catalog;
@@ -15,6 +18,7 @@ mod funnel;
 mod job;
 mod no_bid;
 
+pub use actor::{Actor, Role};
 pub use advertiser::{Advertiser, AdvertiserId};
 pub use campaign::{
     AdFormat, AudienceTargeting, Campaign, CampaignId, CampaignStatus, CapWindow, FrequencyCap,

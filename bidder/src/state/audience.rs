@@ -228,6 +228,113 @@ pub fn entry(funnel: FunnelId, m: &Member) -> Entry {
     }
 }
 
+/// Audiences in memory for tests: the table and a map of members, no
+/// store; every write is kept so a test can see what the code under test
+/// moved.
+#[cfg(test)]
+pub struct MemoryAudiences {
+    table: Table,
+    hasher: KeyHasher,
+    now: u32,
+    /// Every member, by funnel and key.
+    pub members: std::sync::Mutex<std::collections::HashMap<(u32, u64), Member>>,
+}
+
+#[cfg(test)]
+impl MemoryAudiences {
+    /// Empty audiences whose clock stands at `now`.
+    pub fn at(now: u32) -> MemoryAudiences {
+        MemoryAudiences {
+            table: Table::new(),
+            hasher: KeyHasher::new([7; 16]),
+            now,
+            members: Default::default(),
+        }
+    }
+
+    fn put(&self, funnel: FunnelId, m: Member) {
+        self.table.apply(
+            &[],
+            &[Change::Upsert {
+                key: m.key,
+                entry: entry(funnel, &m),
+            }],
+            self.now,
+        );
+        self.members.lock().unwrap().insert((funnel.0, m.key.0), m);
+    }
+}
+
+#[cfg(test)]
+impl Audiences for MemoryAudiences {
+    fn table(&self) -> &Table {
+        &self.table
+    }
+
+    fn hasher(&self) -> &KeyHasher {
+        &self.hasher
+    }
+
+    fn now_secs(&self) -> u32 {
+        self.now
+    }
+
+    fn put_member(&self, funnel: FunnelId, m: &Member) -> Result<(), StateError> {
+        self.put(funnel, *m);
+        Ok(())
+    }
+
+    fn delete_member(&self, funnel: FunnelId, key: UserKey) -> Result<bool, StateError> {
+        self.table
+            .apply(&[], &[Change::Remove { key, funnel }], self.now);
+        Ok(self
+            .members
+            .lock()
+            .unwrap()
+            .remove(&(funnel.0, key.0))
+            .is_some())
+    }
+
+    fn advance(
+        &self,
+        moves: &[(FunnelId, UserKey, audiences::Stage)],
+        ttl_secs: u32,
+    ) -> Result<usize, StateError> {
+        let mut moved = 0;
+        for &(funnel, key, to) in moves {
+            let current = self
+                .members
+                .lock()
+                .unwrap()
+                .get(&(funnel.0, key.0))
+                .copied();
+            if current.is_some_and(|m| m.stage >= to) {
+                continue;
+            }
+            let expires = current.map_or(self.now.saturating_add(ttl_secs), |m| m.expires);
+            self.put(
+                funnel,
+                Member {
+                    key,
+                    stage: to,
+                    updated: self.now,
+                    expires,
+                },
+            );
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    fn apply(&self, removed: &[FunnelId], changes: &[Change]) {
+        self.table.apply(removed, changes, self.now);
+    }
+
+    fn sweep(&self) -> Result<u64, StateError> {
+        Ok(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,16 +11,24 @@
 //! - Each catalog is read in one transaction: campaigns never point at an
 //!   advertiser it did not see.
 //! - Subscribers are called one at a time, in the order changes committed.
+//!
+//! # What a change costs
+//! A writer that changed only some campaigns (their rows and creatives)
+//! says which ([`CatalogSource::campaigns_changed`]): the embedded source
+//! keeps the last catalog in memory, reads just those rows and patches it,
+//! and the snapshot builder recompiles just those campaigns. Other writes
+//! (advertisers, fragments, funnels, learning counts) reload the whole
+//! catalog ([`CatalogSource::changed`]).
 
 use std::sync::{Arc, Mutex};
 
-use crate::model::Catalog;
+use crate::model::{CampaignId, Catalog};
 use crate::state::StateError;
 use crate::store::Store;
 
 /// What a subscriber does with a new catalog (compile and publish a
 /// snapshot, say).
-pub type OnChange = Box<dyn Fn(Catalog) + Send + Sync>;
+pub type OnChange = Box<dyn Fn(&Catalog) + Send + Sync>;
 
 /// Where the catalog comes from.
 pub trait CatalogSource: Send + Sync {
@@ -33,12 +41,28 @@ pub trait CatalogSource: Send + Sync {
     /// After a committed change: hands every subscriber the new catalog,
     /// and returns once they have it.
     fn changed(&self) -> Result<(), StateError>;
+
+    /// After committed writes that changed only the campaigns `ids` (their
+    /// rows, their creatives; created or deleted too): as
+    /// [`CatalogSource::changed`], reading only those.
+    fn campaigns_changed(&self, ids: &[CampaignId]) -> Result<(), StateError> {
+        let _ = ids;
+        self.changed()
+    }
 }
 
-/// The catalog in the embedded store.
+/// The catalog in the embedded store, and the last one read, patched in
+/// memory where a change names its campaigns.
 pub struct StoreCatalog {
     store: Arc<Store>,
-    subscribers: Mutex<Vec<OnChange>>,
+    /// The subscribers, and the catalog they were last handed (its lock
+    /// is the one that orders changes).
+    state: Mutex<Followers>,
+}
+
+struct Followers {
+    subscribers: Vec<OnChange>,
+    last: Option<Catalog>,
 }
 
 impl std::fmt::Debug for StoreCatalog {
@@ -52,9 +76,46 @@ impl StoreCatalog {
     pub fn new(store: Arc<Store>) -> StoreCatalog {
         StoreCatalog {
             store,
-            subscribers: Mutex::new(Vec::new()),
+            state: Mutex::new(Followers {
+                subscribers: Vec::new(),
+                last: None,
+            }),
         }
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Followers> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Followers {
+    /// Hands `catalog` to every subscriber and keeps it.
+    fn hand_out(&mut self, catalog: Catalog) {
+        for s in &self.subscribers {
+            s(&catalog);
+        }
+        self.last = Some(catalog);
+    }
+}
+
+/// `catalog` with the campaigns `ids` replaced by `campaigns` (those that
+/// still exist) and their creatives by `creatives`; every list stays
+/// sorted by id.
+fn patch(
+    catalog: &mut Catalog,
+    ids: &[CampaignId],
+    campaigns: Vec<crate::model::Campaign>,
+    creatives: Vec<crate::model::Creative>,
+) {
+    let changed: std::collections::HashSet<CampaignId> = ids.iter().copied().collect();
+    catalog.campaigns.retain(|c| !changed.contains(&c.id));
+    catalog.campaigns.extend(campaigns);
+    catalog.campaigns.sort_by_key(|c| c.id);
+    catalog
+        .creatives
+        .retain(|cr| !changed.contains(&cr.campaign_id));
+    catalog.creatives.extend(creatives);
+    catalog.creatives.sort_by_key(|cr| cr.id);
 }
 
 impl CatalogSource for StoreCatalog {
@@ -63,24 +124,30 @@ impl CatalogSource for StoreCatalog {
     }
 
     fn subscribe(&self, on_change: OnChange) {
-        self.subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(on_change);
+        self.lock().subscribers.push(on_change);
     }
 
     fn changed(&self) -> Result<(), StateError> {
         // Held while loading too: two writers' catalogs reach subscribers
         // in the order they were read, so the later write is never
         // overtaken by the earlier one's catalog.
-        let subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut followers = self.lock();
         let catalog = self.store.load_catalog()?;
-        if let Some((last, rest)) = subscribers.split_last() {
-            for s in rest {
-                s(catalog.clone());
-            }
-            last(catalog);
-        }
+        followers.hand_out(catalog);
+        Ok(())
+    }
+
+    fn campaigns_changed(&self, ids: &[CampaignId]) -> Result<(), StateError> {
+        let mut followers = self.lock();
+        let mut catalog = match followers.last.take() {
+            Some(c) => c,
+            None => self.store.load_catalog()?,
+        };
+        // On an error what was kept stays taken: the next change reads
+        // the whole catalog again rather than patch one it cannot trust.
+        let (campaigns, creatives) = self.store.campaigns_with_creatives(ids)?;
+        patch(&mut catalog, ids, campaigns, creatives);
+        followers.hand_out(catalog);
         Ok(())
     }
 }
@@ -114,8 +181,9 @@ impl CatalogSource for MemoryCatalog {
 
     fn changed(&self) -> Result<(), StateError> {
         let subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.load()?;
         for s in subscribers.iter() {
-            s(self.load()?);
+            s(&catalog);
         }
         Ok(())
     }
@@ -134,15 +202,105 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         for _ in 0..2 {
             let seen = Arc::clone(&seen);
-            source.subscribe(Box::new(move |c: Catalog| {
+            source.subscribe(Box::new(move |c: &Catalog| {
                 seen.lock().unwrap().push(c.advertisers.len())
             }));
         }
-        crate::control::demo::seed_if_empty(&store).unwrap();
+        let advertiser = crate::model::Advertiser {
+            id: crate::model::AdvertiserId(0),
+            name: "Acme".into(),
+            domain: "acme.example".into(),
+            frequency: Default::default(),
+            time_zone: "UTC".into(),
+            version: 0,
+            created_at: crate::model::UnixTime(0),
+            updated_at: crate::model::UnixTime(0),
+        };
+        store.create_advertiser(&advertiser).unwrap();
         source.changed().unwrap();
         let n = store.load_catalog().unwrap().advertisers.len();
         assert!(n > 0);
         assert_eq!(*seen.lock().unwrap(), vec![n, n]);
+    }
+
+    #[test]
+    fn a_patched_catalog_is_the_catalog_the_store_holds() {
+        use crate::model::{Campaign, CampaignStatus, Creative, CreativeId, CreativeStatus};
+        use openrtb::{Currency, Micros};
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let (advertiser, _) = store.test_funnel();
+        for n in 0..3 {
+            let c = store
+                .create_campaign(&Campaign {
+                    id: CampaignId(0),
+                    advertiser_id: advertiser,
+                    name: format!("c{n}"),
+                    status: CampaignStatus::Active,
+                    flight_start: None,
+                    flight_end: None,
+                    total_budget_micros: Micros(0),
+                    daily_budget_micros: Micros(0),
+                    currency: Currency::USD,
+                    base_cpm_micros: Micros(1_000_000),
+                    max_cpm_micros: Micros(2_000_000),
+                    adomain: vec![],
+                    cat: vec![],
+                    attr: vec![],
+                    app_bundle: None,
+                    language: None,
+                    targeting: Default::default(),
+                    stage_multipliers: Default::default(),
+                    fragment_sets: vec![],
+                    pacing: Default::default(),
+                    frequency: Default::default(),
+                    learning: Default::default(),
+                    version: 0,
+                    created_at: crate::model::UnixTime(0),
+                    updated_at: crate::model::UnixTime(0),
+                })
+                .unwrap();
+            store
+                .create_creative(&Creative {
+                    id: CreativeId(0),
+                    campaign_id: c.id,
+                    name: "mpu".into(),
+                    status: CreativeStatus::Active,
+                    body: creative::FixedCreative::Html(creative::HtmlCreative {
+                        w: 300,
+                        h: 250,
+                        markup: "<b>ad</b>".into(),
+                        landing_url: None,
+                    }),
+                    version: 0,
+                    created_at: crate::model::UnixTime(0),
+                    updated_at: crate::model::UnixTime(0),
+                })
+                .unwrap();
+        }
+        let source = StoreCatalog::new(Arc::clone(&store));
+        let handed = Arc::new(Mutex::new(None));
+        let h = Arc::clone(&handed);
+        source.subscribe(Box::new(move |c: &Catalog| {
+            *h.lock().unwrap() = Some(c.clone())
+        }));
+        source.changed().unwrap();
+        let mut c = store.load_catalog().unwrap().campaigns[1].clone();
+        c.name = "renamed".into();
+        let updated = store.update_campaign(&c).unwrap();
+        let creative = store
+            .load_catalog()
+            .unwrap()
+            .creatives
+            .into_iter()
+            .find(|cr| cr.campaign_id == updated.id)
+            .unwrap();
+        store
+            .delete_creative(creative.id, creative.version)
+            .unwrap();
+        source.campaigns_changed(&[updated.id]).unwrap();
+        let patched = handed.lock().unwrap().clone().unwrap();
+        assert_eq!(patched, store.load_catalog().unwrap());
+        assert!(patched.campaigns.iter().any(|c| c.name == "renamed"));
     }
 
     #[test]

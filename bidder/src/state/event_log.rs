@@ -34,7 +34,8 @@ impl EventLog for Store {
 #[cfg(test)]
 #[derive(Debug, Default)]
 pub struct MemoryLog {
-    seen: std::sync::Mutex<Vec<EventRecord>>,
+    /// Every event recorded, and whether it was a conflict.
+    seen: std::sync::Mutex<Vec<(EventRecord, bool)>>,
     /// When set, every `record` fails (a store that went away).
     pub failing: std::sync::atomic::AtomicBool,
 }
@@ -43,28 +44,48 @@ pub struct MemoryLog {
 impl MemoryLog {
     /// Every event recorded, replays included, in order.
     pub fn recorded(&self) -> Vec<EventRecord> {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.iter().map(|(e, _)| e.clone()).collect()
     }
 }
 
 #[cfg(test)]
 impl EventLog for MemoryLog {
     fn record(&self, batch: &[EventRecord]) -> Result<Vec<Recorded>, StateError> {
+        use crate::model::EventKind;
         use std::sync::atomic::Ordering;
         if self.failing.load(Ordering::Relaxed) {
             return Err(StateError::Unavailable("the memory log is failing".into()));
         }
+        // Won (win, bill) or lost; other kinds are no outcome.
+        let won = |k: EventKind| match k {
+            EventKind::Win | EventKind::Bill => Some(true),
+            EventKind::Loss => Some(false),
+            _ => None,
+        };
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(batch.len());
         for e in batch {
-            let fresh = !seen.iter().any(|s| s.bid == e.bid && s.kind == e.kind);
-            let settled_before = seen.iter().any(|s| s.bid == e.bid && s.settles);
-            let settles = fresh && e.settles && !settled_before;
-            seen.push(EventRecord {
+            let earlier = |f: &dyn Fn(&EventRecord) -> bool| {
+                seen.iter()
+                    .any(|(s, conflict)| !conflict && s.bid == e.bid && f(s))
+            };
+            let fresh = !seen.iter().any(|(s, _)| s.bid == e.bid && s.kind == e.kind);
+            let conflict =
+                fresh && won(e.kind).is_some_and(|w| earlier(&|s| won(s.kind) == Some(!w)));
+            let settles = fresh && !conflict && e.settles && !earlier(&|s| s.settles);
+            seen.push((
+                EventRecord {
+                    settles,
+                    ..e.clone()
+                },
+                conflict,
+            ));
+            out.push(Recorded {
+                fresh,
                 settles,
-                ..e.clone()
+                conflict,
             });
-            out.push(Recorded { fresh, settles });
         }
         Ok(out)
     }

@@ -78,6 +78,18 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<Creative>, StoreError> {
     )
 }
 
+/// Every creative of `campaign`, by id.
+pub(crate) fn of_campaign(
+    conn: &Connection,
+    campaign: CampaignId,
+) -> Result<Vec<Creative>, StoreError> {
+    query(
+        conn,
+        &format!("SELECT {COLUMNS} FROM creatives c WHERE c.campaign_id = ?1 ORDER BY c.id"),
+        [campaign.0],
+    )
+}
+
 pub(crate) fn get(conn: &Connection, id: CreativeId) -> Result<Option<Creative>, StoreError> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM creatives c WHERE c.id = ?1"),

@@ -14,13 +14,16 @@ use openrtb::Micros;
 const SLOT: i64 = 900;
 
 /// What recording one event found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Recorded {
-    /// Not seen before: counted now.
+    /// Not seen before: counted now (unless it is a conflict).
     pub fresh: bool,
     /// The first event to settle its bid's reservation (a billing point or
     /// a loss): the caller books or releases it, once.
     pub settles: bool,
+    /// A new outcome that contradicts the bid's first one (a loss after a
+    /// win or bill, or the other way round): kept, counted for nothing.
+    pub conflict: bool,
 }
 
 /// The key event tokens are signed with when the configuration names
@@ -62,8 +65,12 @@ impl Store {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (bid, kind, campaign_id, exchange, stage,
                    combination, user_key, bid_micros, price_micros, cost_micros, issued, at,
-                   settles, country, device_type)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                   settles, country, device_type, conflict)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            let mut outcome_before = tx.prepare_cached(
+                "SELECT COUNT(*) FROM events
+                 WHERE bid = ?1 AND kind IN (?2, ?3) AND conflict = 0",
             )?;
             let mut settled_before = tx.prepare_cached(
                 "SELECT COUNT(*) FROM events WHERE bid = ?1 AND kind != ?2 AND settles = 1",
@@ -82,6 +89,21 @@ impl Store {
             let mut out = Vec::with_capacity(events.len());
             for e in events {
                 let combo = e.combo.map(|k| k.to_string());
+                // The kinds whose outcome this event's contradicts.
+                let opposite = match e.kind {
+                    EventKind::Loss => Some((EventKind::Win, EventKind::Bill)),
+                    EventKind::Win | EventKind::Bill => Some((EventKind::Loss, EventKind::Loss)),
+                    _ => None,
+                };
+                let conflict = match opposite {
+                    Some((a, b)) => {
+                        outcome_before.query_row(params![e.bid, a.as_str(), b.as_str()], |r| {
+                            r.get::<_, i64>(0)
+                        })? > 0
+                    }
+                    None => false,
+                };
+                let cost = if conflict { 0 } else { e.cost.0 };
                 let n = insert.execute(params![
                     e.bid,
                     e.kind.as_str(),
@@ -92,17 +114,23 @@ impl Store {
                     e.user_key.map(|k| k as i64),
                     e.bid_price.0,
                     e.price.map(|p| p.0),
-                    e.cost.0,
+                    cost,
                     e.issued.0,
                     e.at.0,
-                    e.settles,
+                    e.settles && !conflict,
                     e.country,
                     e.device_type,
+                    conflict,
                 ])?;
                 if n == 0 {
+                    out.push(Recorded::default());
+                    continue;
+                }
+                if conflict {
                     out.push(Recorded {
-                        fresh: false,
+                        fresh: true,
                         settles: false,
+                        conflict: true,
                     });
                     continue;
                 }
@@ -113,6 +141,7 @@ impl Store {
                 out.push(Recorded {
                     fresh: true,
                     settles,
+                    conflict: false,
                 });
                 if e.cost.0 > 0 {
                     spend.execute(params![e.campaign.0, e.at.0.div_euclid(SLOT), e.cost.0])?;

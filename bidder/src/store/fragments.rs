@@ -11,10 +11,9 @@ use creative::fragment::{FragmentBody, FragmentKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Page, Scope, Store, StoreError, from_json, is_foreign_key_violation, to_json};
-use crate::control::auth::Principal;
 use crate::model::{
-    AdvertiserId, Audit, AuditStatus, CampaignId, ComboStats, Fragment, FragmentStatus, Review,
-    ReviewAction, ServingFragment, UnixTime,
+    Actor, AdvertiserId, Audit, AuditStatus, CampaignId, ComboStats, Fragment, FragmentStatus,
+    Review, ReviewAction, ServingFragment, UnixTime,
 };
 
 const COLUMNS: &str = "f.id, f.advertiser_id, f.set_name, f.kind, f.archived, f.version,
@@ -91,7 +90,7 @@ fn log(
     id: FragmentId,
     version: i64,
     action: ReviewAction,
-    who: &Principal,
+    who: Actor,
     reason: Option<&str>,
     now: UnixTime,
 ) -> Result<(), StoreError> {
@@ -129,7 +128,7 @@ pub(crate) fn insert(
     advertiser: AdvertiserId,
     set: &str,
     body: &FragmentBody,
-    who: &Principal,
+    who: Actor,
 ) -> Result<Fragment, StoreError> {
     let now = UnixTime::now();
     conn.execute(
@@ -161,7 +160,7 @@ fn review(
     expected: i64,
     approve: bool,
     reason: Option<&str>,
-    who: &Principal,
+    who: Actor,
 ) -> Result<Fragment, StoreError> {
     let f = current(conn, id, expected)?;
     match f.status {
@@ -201,7 +200,7 @@ pub(crate) fn approve_in(
     conn: &Connection,
     id: FragmentId,
     version: i64,
-    who: &Principal,
+    who: Actor,
 ) -> Result<Fragment, StoreError> {
     review(conn, id, version, true, None, who)
 }
@@ -309,9 +308,28 @@ impl Store {
         advertiser: AdvertiserId,
         set: &str,
         body: &FragmentBody,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| insert(tx, advertiser, set, body, who))
+    }
+
+    /// How many fragments of `kind` the set `set` of `advertiser` holds,
+    /// archived ones left out.
+    pub fn fragments_in_set(
+        &self,
+        advertiser: AdvertiserId,
+        set: &str,
+        kind: FragmentKind,
+    ) -> Result<u64, StoreError> {
+        self.read(|tx| {
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM fragments
+                 WHERE advertiser_id = ?1 AND set_name = ?2 AND kind = ?3 AND archived = 0",
+                params![advertiser.0, set, kind.as_str()],
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
     }
 
     /// One fragment (its latest version), if it exists.
@@ -364,7 +382,7 @@ impl Store {
         id: FragmentId,
         expected: i64,
         body: &FragmentBody,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| {
             let f = current(tx, id, expected)?;
@@ -397,7 +415,7 @@ impl Store {
         &self,
         id: FragmentId,
         expected: i64,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| review(tx, id, expected, true, None, who))
     }
@@ -408,7 +426,7 @@ impl Store {
         id: FragmentId,
         expected: i64,
         reason: &str,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| review(tx, id, expected, false, Some(reason), who))
     }
@@ -418,7 +436,7 @@ impl Store {
         &self,
         id: FragmentId,
         expected: i64,
-        who: &Principal,
+        who: Actor,
     ) -> Result<Fragment, StoreError> {
         self.write(|tx| {
             let f = current(tx, id, expected)?;

@@ -278,6 +278,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE advertisers ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
     "#,
+    // 8: an outcome that contradicts the bid's first one (a loss after a
+    // win or bill, a win or bill after a loss) is kept for the record but
+    // counts for nothing.
+    r#"
+    ALTER TABLE events ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build brings every database to.

@@ -234,6 +234,26 @@ impl Store {
         })
     }
 
+    /// The campaigns `ids` that exist, and all their creatives, read in
+    /// one transaction: what a catalog held in memory needs after writes
+    /// that changed only those campaigns.
+    pub fn campaigns_with_creatives(
+        &self,
+        ids: &[crate::model::CampaignId],
+    ) -> Result<(Vec<crate::model::Campaign>, Vec<crate::model::Creative>), StoreError> {
+        self.read(|tx| {
+            let mut found = Vec::with_capacity(ids.len());
+            let mut creatives = Vec::new();
+            for &id in ids {
+                if let Some(c) = campaigns::get(tx, id)? {
+                    found.push(c);
+                }
+                creatives.extend(creatives::of_campaign(tx, id)?);
+            }
+            Ok((found, creatives))
+        })
+    }
+
     /// True when there is no advertiser yet: a fresh install (the demo seeds
     /// only then).
     pub fn is_empty(&self) -> Result<bool, StoreError> {

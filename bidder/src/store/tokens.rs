@@ -7,8 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Page, Store, StoreError};
-use crate::control::auth::Role;
-use crate::model::{AdvertiserId, UnixTime};
+use crate::model::{AdvertiserId, Role, UnixTime};
 
 /// A token as the auth check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

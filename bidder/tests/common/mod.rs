@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bidder::config::Config;
 use bidder::control::demo::{self, DemoTokens};
+use bidder::state::clock::{SharedClock, SystemClock};
 use bidder::store::Store;
 use bidder::{Instance, run};
 use bytes::Bytes;
@@ -85,11 +86,30 @@ impl TestServer {
         server
     }
 
+    /// A bidder with the demo data whose every piece of state reads time
+    /// from `clock`.
+    pub async fn demo_with_clock(clock: SharedClock) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = TestServer::start_with_clock(dir.path(), true, |_| {}, clock).await;
+        server._dir = Some(dir);
+        server
+    }
+
     /// A bidder on the store in `data_dir` (kept after it stops).
     pub async fn start_in(
         data_dir: &Path,
         demo: bool,
         tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        TestServer::start_with_clock(data_dir, demo, tweak, Arc::new(SystemClock)).await
+    }
+
+    /// [`TestServer::start_in`] with `clock` for every piece of state.
+    pub async fn start_with_clock(
+        data_dir: &Path,
+        demo: bool,
+        tweak: impl FnOnce(&mut Config),
+        clock: SharedClock,
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -103,7 +123,7 @@ impl TestServer {
         } else {
             None
         };
-        let app = Arc::new(Instance::new(config, Arc::new(store)).unwrap());
+        let app = Arc::new(Instance::with_clock(config, Arc::new(store), clock).unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(run(listener, app, async {
             let _ = rx.await;

@@ -11,11 +11,11 @@
 //! 1. pick the answer currency (the exchange's if the request allows it);
 //! 2. AND the index bitsets for the request's country, device type, OS and
 //!    site/app, then per impression for its formats and banner sizes
-//!    ([`candidates`]): a few word operations per 64 campaigns, whatever
+//!    (`candidates`): a few word operations per 64 campaigns, whatever
 //!    their rules;
 //! 3. visit the candidates most valuable first; the first that passes the
-//!    [`filters`], the audience and frequency rules, prices above the floor
-//!    ([`pricing`]), has a creative that fits the slot (`creative_choice`)
+//!    `filters`, the audience and frequency rules, prices above the floor
+//!    (`pricing`), has a creative that fits the slot (`creative_choice`)
 //!    and whose budget and pacing would admit it becomes the imp's
 //!    [`Pick`].
 //!
@@ -23,12 +23,12 @@
 //! throttle) comes from the context's per-request `seed`, mixed with the
 //! imp and the campaign (`draws`): the same seed, the same picks.
 
-pub mod candidates;
+mod candidates;
 mod creative_choice;
 mod draws;
-pub mod filters;
-pub mod pricing;
-pub mod user;
+mod filters;
+mod pricing;
+mod user;
 
 use std::ops::Range;
 
@@ -38,6 +38,7 @@ use openrtb::{BidRequest, Currency, Imp, Micros};
 pub use user::UserView;
 
 use super::fx::FxRates;
+pub use super::snapshot::Settings;
 use super::snapshot::bitset::ones;
 use super::snapshot::{CompiledCampaign, Snapshot};
 use crate::model::{NoBidReason, UnixTime};
@@ -45,21 +46,6 @@ use crate::state::budget::{Refused, impression_cost};
 use crate::state::frequency::{FrequencyCounts, Subject};
 use candidates::{base_candidates, imp_candidates};
 use creative_choice::{choose_assembled, choose_creative};
-
-/// Settings every snapshot is built with: immutable configuration only.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Base URL of the notice endpoints, without trailing slash.
-    pub public_url: String,
-    /// Exchange rates.
-    pub fx: FxRates,
-    /// `bid.exp`, when set.
-    pub bid_ttl_secs: Option<u32>,
-    /// How assembled creatives are chosen.
-    pub creative: creative::learning::Policy,
-    /// Membership lifetime of users moved into a funnel stage by events.
-    pub move_ttl_secs: u32,
-}
 
 /// What the decision needs to know about the exchange that asked.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +60,10 @@ pub struct ExchangeProfile {
     pub currency: Currency,
     /// Whether it calls `burl`.
     pub sends_burl: bool,
+    /// Impressions of one request bid on at most; the rest get no bid.
+    pub max_imps: usize,
+    /// Bids one campaign makes in one request at most.
+    pub bids_per_campaign: usize,
 }
 
 /// Per-request context.
@@ -142,6 +132,18 @@ pub struct Pick {
     pub pacing_draw: u32,
 }
 
+impl Pick {
+    /// The stage the bid's events and reports count under, and the one
+    /// every URL of the bid names: an assembled creative's (unknown users
+    /// count as unaware), else the user's as known.
+    pub fn reported_stage(&self) -> Option<Stage> {
+        match self.creative {
+            Chosen::Assembled { stage, .. } => Some(stage),
+            _ => self.stage,
+        }
+    }
+}
+
 /// Which creative of a campaign a pick shows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Chosen {
@@ -183,9 +185,16 @@ pub fn decide<'s>(
     // The reason of the candidate that came closest to bidding.
     let mut closest: Option<NoBidReason> = None;
 
-    for (i, imp) in req.imp.iter().enumerate() {
+    // Past the exchange's caps nothing is bid: no request can reserve
+    // more of a campaign's budget than `bids_per_campaign` bids, nor make
+    // an answer longer than `max_imps` bids.
+    for (i, imp) in req.imp.iter().enumerate().take(ctx.exchange.max_imps) {
         imp_candidates(imp, &snap.index, &scratch.base, &mut scratch.imp_set);
         for ci in ones(&scratch.imp_set) {
+            let taken = scratch.picks.iter().filter(|p| p.campaign == ci).count();
+            if taken >= ctx.exchange.bids_per_campaign {
+                continue;
+            }
             let c = &snap.campaigns[ci];
             let at = Candidate {
                 imp: i,

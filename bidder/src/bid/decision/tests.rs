@@ -133,6 +133,8 @@ fn exchange(sends_burl: bool) -> ExchangeProfile {
         seat: Some("seat-1".into()),
         currency: Currency::USD,
         sends_burl,
+        max_imps: 20,
+        bids_per_campaign: 1,
     }
 }
 

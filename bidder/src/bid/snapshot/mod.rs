@@ -8,6 +8,7 @@
 //! whole through `ArcSwap`; never changed after that.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use audiences::Stage;
@@ -18,27 +19,71 @@ use creative::learning::Counts;
 use creative::plan::{Library, Plan, PlanInput};
 use creative::template::{BANNERS, Format};
 use creative::{FixedCreative, NativeAssets};
+use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_PRICE};
 use openrtb::{Currency, Micros};
 
-pub mod bitset;
+pub(crate) mod bitset;
 pub mod trackers;
-pub mod vast_documents;
+pub(crate) mod vast_documents;
 
 use bitset::Bitset;
 use trackers::{Tracked, Trackers};
 use vast_documents::Documents;
 
-use crate::bid::decision::Settings;
-use crate::bid::notices::NoticePrefixes;
+use crate::bid::fx::FxRates;
 use audiences::StageMultipliers;
 
 use crate::model::{
     AdFormat, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus, Catalog,
-    Creative, CreativeStatus, FrequencyRules, FunnelMoves, Inventory, ListFilter, ServingFragment,
-    Targeting, UnixTime,
+    ComboStats, Creative, CreativeStatus, FrequencyRules, FunnelMoves, Inventory, ListFilter,
+    ServingFragment, UnixTime,
 };
 use crate::state::budget::{Account, Budgets, Limits};
 use crate::state::calendar::Calendar;
+
+/// Settings every snapshot is built with: immutable configuration only.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL of the notice endpoints, without trailing slash.
+    pub public_url: String,
+    /// Exchange rates.
+    pub fx: FxRates,
+    /// `bid.exp`, when set.
+    pub bid_ttl_secs: Option<u32>,
+    /// How assembled creatives are chosen.
+    pub creative: creative::learning::Policy,
+    /// Membership lifetime of users moved into a funnel stage by events.
+    pub move_ttl_secs: u32,
+}
+
+/// The fixed start of each notice URL, up to the bid's own part:
+/// `{public}/events/win?auction=${AUCTION_ID}&imp=...&cur=${AUCTION_CURRENCY}`.
+#[derive(Debug)]
+pub struct NoticePrefixes {
+    /// The win notice's (`nurl`).
+    pub win: String,
+    /// The billing notice's (`burl`).
+    pub bill: String,
+    /// The loss notice's (`lurl`).
+    pub loss: String,
+}
+
+impl NoticePrefixes {
+    /// The prefixes of notices sent to `public_url`.
+    pub fn new(public_url: &str) -> NoticePrefixes {
+        let prefix = |kind: &str| {
+            format!(
+                "{public_url}/events/{kind}?auction={AUCTION_ID}&imp={AUCTION_IMP_ID}\
+                 &price={AUCTION_PRICE}&cur={AUCTION_CURRENCY}"
+            )
+        };
+        NoticePrefixes {
+            win: prefix("win"),
+            bill: prefix("bill"),
+            loss: prefix("loss"),
+        }
+    }
+}
 
 /// A banner creative: HTML for one size.
 #[derive(Debug)]
@@ -158,6 +203,21 @@ pub struct CompiledCampaign {
     /// Where its advertiser's caps' windows begin: the advertiser's
     /// `time_zone`.
     pub advertiser_calendar: Calendar,
+    /// What the targeting index files it under.
+    keys: IndexKeys,
+    /// A digest of everything it was compiled from: a later build whose
+    /// inputs digest the same reuses it rather than compiling it again.
+    fingerprint: u64,
+}
+
+/// The targeting values a campaign is indexed under, normalised as
+/// requests are (countries uppercase, OS lowercase).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IndexKeys {
+    countries: Vec<String>,
+    device_types: Vec<u32>,
+    os: Vec<String>,
+    inventory: Inventory,
 }
 
 /// A campaign of the catalog that does not bid now (paused, finished,
@@ -219,8 +279,9 @@ static NO_CAPS: FrequencyRules = FrequencyRules {
 #[derive(Debug)]
 pub struct Snapshot {
     /// Campaigns that can bid, most valuable first; index bit `i` is
-    /// `campaigns[i]`.
-    pub campaigns: Vec<CompiledCampaign>,
+    /// `campaigns[i]`. Shared with the snapshots before and after this one
+    /// for as long as their inputs stay the same.
+    pub campaigns: Vec<Arc<CompiledCampaign>>,
     /// The targeting index.
     pub index: Index,
     /// Notice URLs, rates, bid expiry.
@@ -249,7 +310,14 @@ impl Snapshot {
         budgets: &dyn Budgets,
         now: UnixTime,
     ) -> Snapshot {
-        Snapshot::build_with(catalog, settings, budgets, now, &mut Documents::default())
+        Snapshot::rebuild(
+            None,
+            catalog,
+            settings,
+            budgets,
+            now,
+            &mut Documents::default(),
+        )
     }
 
     /// [`Snapshot::build`], taking VAST documents parsed for the last
@@ -261,26 +329,39 @@ impl Snapshot {
         now: UnixTime,
         documents: &mut Documents,
     ) -> Snapshot {
-        let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
-        for cr in catalog
-            .creatives
-            .iter()
-            .filter(|cr| cr.status == CreativeStatus::Active)
-        {
-            creatives.entry(cr.campaign_id).or_default().push(cr);
-        }
-        let assembly = AssemblyInputs::of(catalog);
+        Snapshot::rebuild(None, catalog, settings, budgets, now, documents)
+    }
+
+    /// [`Snapshot::build_with`], sharing with `prev` every compiled
+    /// campaign whose inputs did not change since (its row, its
+    /// advertiser's, its creatives', its fragment sets' serving versions,
+    /// the audits and its learning counts: see [`Fingerprints`]). A write
+    /// then costs the campaigns it changed plus the ordering and the index
+    /// over all of them; the result is the same as a full build (a
+    /// property test compares them).
+    pub fn rebuild(
+        prev: Option<&Snapshot>,
+        catalog: &Catalog,
+        settings: &Settings,
+        budgets: &dyn Budgets,
+        now: UnixTime,
+        documents: &mut Documents,
+    ) -> Snapshot {
+        let inputs = Fingerprints::of(catalog);
         let advertiser_caps: HashMap<AdvertiserId, (&FrequencyRules, &str)> = catalog
             .advertisers
             .iter()
             .map(|a| (a.id, (&a.frequency, a.time_zone.as_str())))
             .collect();
-        let mut calendars: HashMap<String, Calendar> = HashMap::new();
-        let mut calendar = |zone: &str| {
-            calendars
-                .entry(zone.to_owned())
-                .or_insert_with(|| Calendar::named(zone, now))
-                .clone()
+        let mut calendars: HashMap<&str, Calendar> = HashMap::new();
+        let mut calendar = |zone: &str| match calendars.get(zone) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Calendar::named(zone, now);
+                let zone = catalog_zone(catalog, zone);
+                calendars.insert(zone, c.clone());
+                c
+            }
         };
         let owner = |c: &Campaign| {
             advertiser_caps
@@ -288,23 +369,46 @@ impl Snapshot {
                 .copied()
                 .unwrap_or((&NO_CAPS, "UTC"))
         };
-        let mut compiled: Vec<(CompiledCampaign, &Targeting)> = catalog
+        let previous = |id: CampaignId, fingerprint: u64| {
+            let prev = prev?;
+            let old = &prev.campaigns[*prev.by_id.get(&id)?];
+            (old.fingerprint == fingerprint).then(|| Arc::clone(old))
+        };
+        let bidding_now = |c: &&Campaign| {
+            c.status == CampaignStatus::Active && c.flight_end.is_none_or(|end| end > now)
+        };
+        // Compiled from scratch only where the inputs changed; the plans'
+        // inputs are gathered once, for those campaigns alone.
+        let fingerprints: Vec<(&Campaign, u64)> = catalog
             .campaigns
             .iter()
-            .filter(|c| {
-                c.status == CampaignStatus::Active && c.flight_end.is_none_or(|end| end > now)
-            })
-            .filter_map(|c| {
-                let own = creatives.get(&c.id).map(Vec::as_slice).unwrap_or_default();
-                let plan = assembly.plan(c, settings, false);
-                let (caps, zone) = owner(c);
-                let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
-                let build = (settings, budgets, now, &mut *documents);
-                compile(c, own, plan, caps, calendars, build).map(|cc| (cc, &c.targeting))
-            })
+            .filter(bidding_now)
+            .map(|c| (c, inputs.of_campaign(c)))
             .collect();
+        let to_compile: HashSet<CampaignId> = fingerprints
+            .iter()
+            .filter(|(c, f)| previous(c.id, *f).is_none())
+            .map(|(c, _)| c.id)
+            .collect();
+        let assembly = AssemblyInputs::of(catalog, |c| to_compile.contains(&c));
+        let mut campaigns: Vec<Arc<CompiledCampaign>> = Vec::with_capacity(fingerprints.len());
+        for (c, fingerprint) in fingerprints {
+            if let Some(old) = previous(c.id, fingerprint) {
+                campaigns.push(old);
+                continue;
+            }
+            let own = inputs.creatives(c.id);
+            let plan = assembly.plan(c, settings, false);
+            let (caps, zone) = owner(c);
+            let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
+            let build = (settings, budgets, now, &mut *documents);
+            if let Some(mut cc) = compile(c, own, plan, caps, calendars, build) {
+                cc.fingerprint = fingerprint;
+                campaigns.push(Arc::new(cc));
+            }
+        }
         documents.finish_build();
-        let bidding: HashSet<CampaignId> = compiled.iter().map(|(c, _)| c.id).collect();
+        let bidding: HashSet<CampaignId> = campaigns.iter().map(|c| c.id).collect();
         let resting = catalog
             .campaigns
             .iter()
@@ -318,17 +422,16 @@ impl Snapshot {
                 (c.id, rest)
             })
             .collect();
-        compiled.sort_by(|(a, _), (b, _)| {
+        campaigns.sort_by(|a, b| {
             b.value_usd
                 .cmp(&a.value_usd)
                 .then(b.base_cpm.cmp(&a.base_cpm))
                 .then(a.id.cmp(&b.id))
         });
-        let index = build_index(&compiled);
-        let uses_audiences = compiled.iter().any(|(c, _)| {
+        let index = build_index(&campaigns);
+        let uses_audiences = campaigns.iter().any(|c| {
             c.audience.is_some() || !c.frequency.is_empty() || !c.advertiser_frequency.is_empty()
         });
-        let campaigns: Vec<CompiledCampaign> = compiled.into_iter().map(|(cc, _)| cc).collect();
         let mut funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>> = HashMap::new();
         for f in &catalog.funnels {
             funnel_moves
@@ -358,6 +461,106 @@ impl Snapshot {
     }
 }
 
+/// `zone` as a string the catalog holds (so a calendar cache keyed by it
+/// borrows the catalog rather than allocating a key per campaign).
+fn catalog_zone<'c>(catalog: &'c Catalog, zone: &str) -> &'c str {
+    catalog
+        .campaigns
+        .iter()
+        .map(|c| c.pacing.time_zone.as_str())
+        .chain(catalog.advertisers.iter().map(|a| a.time_zone.as_str()))
+        .find(|z| *z == zone)
+        .unwrap_or("UTC")
+}
+
+/// What each campaign of a catalog is compiled from, grouped once per
+/// build, and digested per campaign: equal digests, equal compiled
+/// campaigns (for one deployment's settings, which never change while it
+/// runs).
+struct Fingerprints<'c> {
+    /// Active creatives per campaign, by id.
+    creatives: HashMap<CampaignId, Vec<&'c Creative>>,
+    /// Version of each advertiser (its name, caps and time zone).
+    advertisers: HashMap<AdvertiserId, i64>,
+    /// Serving fragments per advertiser.
+    fragments: HashMap<AdvertiserId, Vec<&'c ServingFragment>>,
+    /// Learning counts per campaign.
+    stats: HashMap<CampaignId, Vec<&'c ComboStats>>,
+    /// Digest of every exchange's audit rejections.
+    rejected: u64,
+}
+
+impl<'c> Fingerprints<'c> {
+    fn of(catalog: &'c Catalog) -> Fingerprints<'c> {
+        let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
+        for cr in catalog
+            .creatives
+            .iter()
+            .filter(|cr| cr.status == CreativeStatus::Active)
+        {
+            creatives.entry(cr.campaign_id).or_default().push(cr);
+        }
+        let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
+        for f in &catalog.fragments {
+            fragments.entry(f.advertiser_id).or_default().push(f);
+        }
+        let mut stats: HashMap<CampaignId, Vec<&ComboStats>> = HashMap::new();
+        for s in &catalog.stats {
+            stats.entry(s.campaign_id).or_default().push(s);
+        }
+        let mut rejected = std::collections::hash_map::DefaultHasher::new();
+        catalog.rejected.hash(&mut rejected);
+        Fingerprints {
+            creatives,
+            advertisers: catalog
+                .advertisers
+                .iter()
+                .map(|a| (a.id, a.version))
+                .collect(),
+            fragments,
+            stats,
+            rejected: rejected.finish(),
+        }
+    }
+
+    /// `id`'s active creatives.
+    fn creatives(&self, id: CampaignId) -> &[&'c Creative] {
+        self.creatives
+            .get(&id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The digest of everything `c` compiles from.
+    fn of_campaign(&self, c: &Campaign) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (c.id, c.version).hash(&mut h);
+        self.advertisers.get(&c.advertiser_id).hash(&mut h);
+        for cr in self.creatives(c.id) {
+            (cr.id, cr.version).hash(&mut h);
+        }
+        if !c.fragment_sets.is_empty() {
+            for f in self.fragments.get(&c.advertiser_id).into_iter().flatten() {
+                if c.fragment_sets.contains(&f.set) {
+                    (f.id, f.version).hash(&mut h);
+                }
+            }
+            for s in self.stats.get(&c.id).into_iter().flatten() {
+                (
+                    s.stage,
+                    s.combination,
+                    s.impressions,
+                    s.clicks,
+                    s.conversions,
+                )
+                    .hash(&mut h);
+            }
+            self.rejected.hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
 fn lower(list: &[String]) -> Vec<String> {
     list.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
 }
@@ -367,7 +570,7 @@ fn lower(list: &[String]) -> Vec<String> {
 /// snapshot would hold them, but without impression trackers, so looking
 /// never counts.
 pub fn preview_plan(catalog: &Catalog, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
-    AssemblyInputs::of(catalog).plan(c, settings, true)
+    AssemblyInputs::of(catalog, |id| id == c.id).plan(c, settings, true)
 }
 
 /// What plans are built from, indexed once per snapshot.
@@ -383,9 +586,20 @@ struct AssemblyInputs<'c> {
 }
 
 impl<'c> AssemblyInputs<'c> {
-    fn of(catalog: &'c Catalog) -> AssemblyInputs<'c> {
+    /// The inputs of the plans of the campaigns `wanted` names.
+    fn of(catalog: &'c Catalog, wanted: impl Fn(CampaignId) -> bool) -> AssemblyInputs<'c> {
+        let advertisers: HashSet<AdvertiserId> = catalog
+            .campaigns
+            .iter()
+            .filter(|c| !c.fragment_sets.is_empty() && wanted(c.id))
+            .map(|c| c.advertiser_id)
+            .collect();
         let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
-        for f in &catalog.fragments {
+        for f in catalog
+            .fragments
+            .iter()
+            .filter(|f| advertisers.contains(&f.advertiser_id))
+        {
             fragments.entry(f.advertiser_id).or_default().push(f);
         }
         let mut rejected: HashMap<&str, Vec<Box<str>>> = HashMap::new();
@@ -406,6 +620,7 @@ impl<'c> AssemblyInputs<'c> {
             counts: catalog
                 .stats
                 .iter()
+                .filter(|s| wanted(s.campaign_id))
                 .map(|s| {
                     let counts = Counts {
                         impressions: s.impressions,
@@ -595,10 +810,22 @@ fn compile(
         advertiser_frequency: advertiser_caps.clone(),
         calendar,
         advertiser_calendar,
+        keys: IndexKeys {
+            countries: t
+                .countries
+                .iter()
+                .map(|c| c.trim().to_ascii_uppercase())
+                .collect(),
+            device_types: t.device_types.clone(),
+            os: lower(&t.os),
+            inventory: t.inventory,
+        },
+        // Set by the build, which knows the inputs' digest.
+        fingerprint: 0,
     })
 }
 
-fn build_index(campaigns: &[(CompiledCampaign, &Targeting)]) -> Index {
+fn build_index(campaigns: &[Arc<CompiledCampaign>]) -> Index {
     let n = campaigns.len();
     let mut ix = Index {
         words: n.div_ceil(64),
@@ -613,16 +840,15 @@ fn build_index(campaigns: &[(CompiledCampaign, &Targeting)]) -> Index {
         video: Bitset::new(n),
         ..Index::default()
     };
-    // The compiled campaign keeps only what the filters need; the lists the
-    // index covers are read from the stored targeting.
-    for (i, (cc, t)) in campaigns.iter().enumerate() {
+    for (i, cc) in campaigns.iter().enumerate() {
+        let t = &cc.keys;
         ix.all.insert(i);
         if t.countries.is_empty() {
             ix.country_any.insert(i);
         }
         for country in &t.countries {
             ix.country
-                .entry(country.trim().to_ascii_uppercase())
+                .entry(country.clone())
                 .or_insert_with(|| Bitset::new(n))
                 .insert(i);
         }
@@ -640,7 +866,7 @@ fn build_index(campaigns: &[(CompiledCampaign, &Targeting)]) -> Index {
         }
         for os in &t.os {
             ix.os
-                .entry(os.trim().to_ascii_lowercase())
+                .entry(os.clone())
                 .or_insert_with(|| Bitset::new(n))
                 .insert(i);
         }
@@ -683,3 +909,6 @@ fn build_index(campaigns: &[(CompiledCampaign, &Targeting)]) -> Index {
     }
     ix
 }
+
+#[cfg(test)]
+mod tests;

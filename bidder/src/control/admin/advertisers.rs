@@ -3,57 +3,24 @@
 
 use http::{HeaderMap, Response, StatusCode};
 
-use super::input::{AdvertiserInput, DeleteInput};
+use super::Admin;
+use super::input::AdvertiserInput;
 use super::request::{
-    created, expected_version, json, lookahead, no_content, page_of, parse_json, parse_query,
+    created, delete_body, json, named_version, no_content, parse_json, parse_query,
 };
-use super::{Admin, require, validate};
-use crate::control::auth::{Principal, Role};
+use crate::control::auth::Principal;
 use crate::error::{ApiError, Body};
-use crate::model::{Advertiser, AdvertiserId};
-use crate::store::Scope;
-
-/// The caller's view of the store: everything for admins, else its grants.
-pub(super) fn scope(who: &Principal) -> Scope<'_> {
-    if who.is_admin() {
-        Scope::All
-    } else {
-        Scope::Advertisers(&who.advertisers)
-    }
-}
-
-/// Parses an optional delete body.
-pub(super) fn delete_body(body: &[u8]) -> Result<DeleteInput, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(DeleteInput::default())
-    } else {
-        parse_json(body)
-    }
-}
+use crate::model::AdvertiserId;
 
 impl Admin {
-    /// The advertiser `id` if it exists (404) and `who` may see it (403).
-    fn visible_advertiser(&self, who: &Principal, id: i64) -> Result<Advertiser, ApiError> {
-        let a = self
-            .store
-            .advertiser(AdvertiserId(id))?
-            .ok_or(ApiError::NotFound)?;
-        require(who.is_granted(a.id))?;
-        Ok(a)
-    }
-
     pub(super) fn list_advertisers(
         &self,
         who: &Principal,
         query: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
         let q = parse_query(query, false)?;
-        let rows = self.store.list_advertisers(scope(who), lookahead(q.page))?;
-        json(
-            StatusCode::OK,
-            &page_of(rows, q.page.limit, |a| a.id.0),
-            None,
-        )
+        let page = self.services.advertisers().list(who, q.page)?;
+        json(StatusCode::OK, &page, None)
     }
 
     pub(super) fn get_advertiser(
@@ -61,7 +28,7 @@ impl Admin {
         who: &Principal,
         id: i64,
     ) -> Result<Response<Body>, ApiError> {
-        let a = self.visible_advertiser(who, id)?;
+        let a = self.services.advertisers().get(who, AdvertiserId(id))?;
         json(StatusCode::OK, &a, Some(a.version))
     }
 
@@ -70,15 +37,10 @@ impl Admin {
         who: &Principal,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(who.is_admin())?;
+        let advertisers = self.services.advertisers();
+        advertisers.check_create(who)?;
         let input: AdvertiserInput = parse_json(body)?;
-        let draft = input.into_draft(AdvertiserId(0), 0);
-        let errors = validate::advertiser(&draft);
-        if !errors.0.is_empty() {
-            return Err(ApiError::Unprocessable(errors.0));
-        }
-        let a = self.store.create_advertiser(&draft)?;
-        self.publish()?;
+        let a = advertisers.create(who, input.into_draft(AdvertiserId(0)))?;
         created(
             &a,
             format!("/api/v1/advertisers/{}", a.id.0),
@@ -93,17 +55,11 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(matches!(who.role, Role::Admin | Role::Buyer))?;
-        self.visible_advertiser(who, id)?;
+        let (advertisers, id) = (self.services.advertisers(), AdvertiserId(id));
+        advertisers.check_update(who, id)?;
         let input: AdvertiserInput = parse_json(body)?;
-        let version = expected_version(headers, input.version)?;
-        let draft = input.into_draft(AdvertiserId(id), version);
-        let errors = validate::advertiser(&draft);
-        if !errors.0.is_empty() {
-            return Err(ApiError::Unprocessable(errors.0));
-        }
-        let a = self.store.update_advertiser(&draft)?;
-        self.publish()?;
+        let version = named_version(headers, input.version)?;
+        let a = advertisers.update(who, id, input.into_draft(id), version)?;
         json(StatusCode::OK, &a, Some(a.version))
     }
 
@@ -114,11 +70,11 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(who.is_admin())?;
+        let advertisers = self.services.advertisers();
+        advertisers.check_delete(who)?;
         let input = delete_body(body)?;
-        let version = expected_version(headers, input.version)?;
-        self.store.delete_advertiser(AdvertiserId(id), version)?;
-        self.publish()?;
+        let version = named_version(headers, input.version)?;
+        advertisers.delete(who, AdvertiserId(id), version)?;
         Ok(no_content())
     }
 }

@@ -3,63 +3,29 @@
 
 use http::{HeaderMap, Response, StatusCode};
 
-use super::advertisers::{delete_body, scope};
+use super::Admin;
 use super::input::CampaignInput;
 use super::request::{
-    created, expected_version, json, lookahead, no_content, page_of, parse_json, parse_query,
+    created, delete_body, json, named_version, no_content, parse_json, parse_query,
 };
-use super::{Admin, manages_campaigns, require, validate};
 use crate::control::auth::Principal;
+use crate::control::service::CampaignFilter;
 use crate::error::{ApiError, Body};
-use crate::model::{AdvertiserId, Campaign, CampaignId};
+use crate::model::{AdvertiserId, CampaignId};
 
 impl Admin {
-    /// The campaign `id` if it exists (404) and `who` may see it (403).
-    pub(super) fn visible_campaign(&self, who: &Principal, id: i64) -> Result<Campaign, ApiError> {
-        let c = self
-            .store
-            .campaign(CampaignId(id))?
-            .ok_or(ApiError::NotFound)?;
-        require(who.is_granted(c.advertiser_id))?;
-        Ok(c)
-    }
-
-    /// Validates a draft, looking up its advertiser.
-    fn check_campaign(&self, draft: &Campaign) -> Result<(), ApiError> {
-        let exists = self.store.advertiser(draft.advertiser_id)?.is_some();
-        let funnel_owner = match &draft.targeting.audience {
-            Some(a) => self.store.funnel(a.funnel_id)?.map(|f| f.advertiser_id),
-            None => None,
-        };
-        let errors = validate::campaign(draft, exists, funnel_owner);
-        if errors.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Unprocessable(errors.0))
-        }
-    }
-
     pub(super) fn list_campaigns(
         &self,
         who: &Principal,
         query: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
         let q = parse_query(query, true)?;
-        let advertiser = q.advertiser_id.map(AdvertiserId);
-        if let Some(a) = advertiser {
-            require(who.is_granted(a))?;
-        }
-        let rows = self.store.list_campaigns(
-            scope(who),
-            advertiser,
-            q.include_archived,
-            lookahead(q.page),
-        )?;
-        json(
-            StatusCode::OK,
-            &page_of(rows, q.page.limit, |c| c.id.0),
-            None,
-        )
+        let filter = CampaignFilter {
+            advertiser: q.advertiser_id.map(AdvertiserId),
+            include_archived: q.include_archived,
+        };
+        let page = self.services.campaigns().list(who, filter, q.page)?;
+        json(StatusCode::OK, &page, None)
     }
 
     pub(super) fn get_campaign(
@@ -67,7 +33,7 @@ impl Admin {
         who: &Principal,
         id: i64,
     ) -> Result<Response<Body>, ApiError> {
-        let c = self.visible_campaign(who, id)?;
+        let c = self.services.campaigns().get(who, CampaignId(id))?;
         json(StatusCode::OK, &c, Some(c.version))
     }
 
@@ -76,13 +42,10 @@ impl Admin {
         who: &Principal,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(manages_campaigns(who))?;
+        let campaigns = self.services.campaigns();
+        campaigns.check_create(who)?;
         let input: CampaignInput = parse_json(body)?;
-        require(who.is_granted(input.advertiser_id))?;
-        let draft = input.into_draft(CampaignId(0), 0);
-        self.check_campaign(&draft)?;
-        let c = self.store.create_campaign(&draft)?;
-        self.publish()?;
+        let c = campaigns.create(who, input.into_draft(CampaignId(0)))?;
         created(&c, format!("/api/v1/campaigns/{}", c.id.0), Some(c.version))
     }
 
@@ -93,16 +56,11 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(manages_campaigns(who))?;
-        self.visible_campaign(who, id)?;
+        let (campaigns, id) = (self.services.campaigns(), CampaignId(id));
+        campaigns.check_update(who, id)?;
         let input: CampaignInput = parse_json(body)?;
-        // Moving a campaign needs the right to the new owner too.
-        require(who.is_granted(input.advertiser_id))?;
-        let version = expected_version(headers, input.version)?;
-        let draft = input.into_draft(CampaignId(id), version);
-        self.check_campaign(&draft)?;
-        let c = self.store.update_campaign(&draft)?;
-        self.publish()?;
+        let version = named_version(headers, input.version)?;
+        let c = campaigns.update(who, id, input.into_draft(id), version)?;
         json(StatusCode::OK, &c, Some(c.version))
     }
 
@@ -113,12 +71,11 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(manages_campaigns(who))?;
-        self.visible_campaign(who, id)?;
+        let (campaigns, id) = (self.services.campaigns(), CampaignId(id));
+        campaigns.check_update(who, id)?;
         let input = delete_body(body)?;
-        let version = expected_version(headers, input.version)?;
-        self.store.delete_campaign(CampaignId(id), version)?;
-        self.publish()?;
+        let version = named_version(headers, input.version)?;
+        campaigns.delete(who, id, version)?;
         Ok(no_content())
     }
 }

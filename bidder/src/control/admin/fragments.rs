@@ -5,21 +5,24 @@
 //! the event loop feed (`/api/v1/campaigns/{id}/reactions`).
 //!
 //! Every role sees and edits only the fragments of its advertisers; a
-//! fragment of another advertiser is 403, one that does not exist 404.
+//! fragment of another advertiser is 403, one that does not exist 404. The
+//! service decides; this module reads queries and bodies (decoding a body
+//! by its kind) and writes the answers.
 
 use audiences::Stage;
 use creative::assembly::{ComboKey, FragmentId};
 use creative::fragment::{FragmentBody, FragmentKind};
-use creative::learning::{Counts, Objective};
 use http::{HeaderMap, Response, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::advertisers::{delete_body, scope};
-use super::request::{expected_version, json, lookahead, page_of, parse_json, parse_query};
-use super::{Admin, manages_campaigns, require};
+use super::Admin;
+use super::request::{
+    created, delete_body, json, named_version, no_content, parse_json, parse_query,
+};
 use crate::control::auth::Principal;
+use crate::control::service::{FragmentDraft, FragmentHead, Verdict};
 use crate::error::{ApiError, Body, FieldError};
-use crate::model::{AdvertiserId, AuditStatus, CampaignId, ComboStats, Fragment, FragmentStatus};
+use crate::model::{AdvertiserId, AuditStatus, CampaignId, ComboStats, FragmentStatus};
 use crate::store::FragmentFilter;
 
 /// A fragment as written: owner and set (fixed at creation), kind and body.
@@ -34,6 +37,26 @@ struct FragmentInput {
     version: Option<i64>,
 }
 
+impl FragmentInput {
+    /// What the input says the fragment is fixed to.
+    fn head(&self) -> FragmentHead {
+        FragmentHead {
+            advertiser_id: self.advertiser_id,
+            set: self.set.clone(),
+            kind: self.kind,
+        }
+    }
+
+    /// The draft, its body decoded by its kind.
+    fn into_draft(self) -> Result<FragmentDraft, ApiError> {
+        Ok(FragmentDraft {
+            body: body_of(self.kind, self.body)?,
+            advertiser_id: self.advertiser_id,
+            set: self.set,
+        })
+    }
+}
+
 /// Decodes the kind-specific body, naming the field path of any error.
 fn body_of(kind: FragmentKind, body: serde_json::Value) -> Result<FragmentBody, ApiError> {
     let tagged = serde_json::json!({ "kind": kind, "body": body });
@@ -43,29 +66,6 @@ fn body_of(kind: FragmentKind, body: serde_json::Value) -> Result<FragmentBody, 
             super::request::strip_position(e.inner()),
         )])
     })
-}
-
-/// 422 unless the body and set pass every rule.
-fn check(set: &str, body: &FragmentBody) -> Result<(), ApiError> {
-    let mut errors: Vec<FieldError> = creative::validate::fragment(body)
-        .into_iter()
-        .map(|p| FieldError::new(p.path, p.message))
-        .collect();
-    let set_ok = (1..=64).contains(&set.len())
-        && set
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_ ".contains(&b));
-    if !set_ok {
-        errors.push(FieldError::new(
-            "set",
-            "1 to 64 letters, digits, spaces, hyphens or underscores",
-        ));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Unprocessable(errors))
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,54 +96,6 @@ struct ReactionsInput {
     clicks: u64,
     #[serde(default)]
     conversions: u64,
-}
-
-/// One row of the combination report.
-#[derive(Debug, Serialize)]
-struct ComboRow {
-    stage: Stage,
-    combination: String,
-    impressions: u64,
-    clicks: u64,
-    ctr: f64,
-    /// 95 % credible interval of the CTR (Beta posterior, uniform prior).
-    ctr_low: f64,
-    ctr_high: f64,
-    conversions: u64,
-    /// Conversions per impression, and its 95 % credible interval.
-    cvr: f64,
-    cvr_low: f64,
-    cvr_high: f64,
-}
-
-/// One row of the per-fragment report.
-#[derive(Debug, Serialize)]
-struct FragmentRow {
-    stage: Stage,
-    kind: FragmentKind,
-    fragment_id: FragmentId,
-    impressions: u64,
-    clicks: u64,
-    ctr: f64,
-    ctr_low: f64,
-    ctr_high: f64,
-    conversions: u64,
-    /// Conversions per impression, and its 95 % credible interval.
-    cvr: f64,
-    cvr_low: f64,
-    cvr_high: f64,
-}
-
-/// The rate of `objective` per impression and its 95 % credible interval
-/// (Beta posterior, uniform prior).
-fn rates(counts: Counts, objective: Objective) -> (f64, f64, f64) {
-    let (lo, hi) = creative::learning::rate_interval(counts, objective, 0.95);
-    let rate = if counts.impressions == 0 {
-        0.0
-    } else {
-        counts.successes(objective) as f64 / counts.impressions as f64
-    };
-    (rate, lo, hi)
 }
 
 /// Splits `kind`, `status` and `set` off a query; the rest goes to the
@@ -181,17 +133,6 @@ fn fragment_filter(query: Option<&str>) -> Result<(FragmentFilter, String), ApiE
 }
 
 impl Admin {
-    /// The fragment `id` if it exists (404) and `who` acts for its
-    /// advertiser (403).
-    fn visible_fragment(&self, who: &Principal, id: i64) -> Result<Fragment, ApiError> {
-        let f = self
-            .store
-            .fragment(FragmentId(id))?
-            .ok_or(ApiError::NotFound)?;
-        require(who.is_granted(f.advertiser_id))?;
-        Ok(f)
-    }
-
     pub(super) fn list_fragments(
         &self,
         who: &Principal,
@@ -200,17 +141,8 @@ impl Admin {
         let (mut filter, rest) = fragment_filter(query)?;
         let q = parse_query(Some(&rest), true)?;
         filter.advertiser = q.advertiser_id.map(AdvertiserId);
-        if let Some(a) = filter.advertiser {
-            require(who.is_granted(a))?;
-        }
-        let rows = self
-            .store
-            .list_fragments(scope(who), &filter, lookahead(q.page))?;
-        json(
-            StatusCode::OK,
-            &page_of(rows, q.page.limit, |f| f.id.0),
-            None,
-        )
+        let page = self.services.fragments().list(who, &filter, q.page)?;
+        json(StatusCode::OK, &page, None)
     }
 
     pub(super) fn get_fragment(
@@ -218,7 +150,7 @@ impl Admin {
         who: &Principal,
         id: i64,
     ) -> Result<Response<Body>, ApiError> {
-        let f = self.visible_fragment(who, id)?;
+        let f = self.services.fragments().get(who, FragmentId(id))?;
         json(StatusCode::OK, &f, Some(f.version))
     }
 
@@ -227,15 +159,11 @@ impl Admin {
         who: &Principal,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
+        let fragments = self.services.fragments();
         let input: FragmentInput = parse_json(body)?;
-        require(who.is_granted(input.advertiser_id))?;
-        let fragment = body_of(input.kind, input.body)?;
-        check(&input.set, &fragment)?;
-        let f = self
-            .store
-            .create_fragment(input.advertiser_id, &input.set, &fragment, who)?;
-        // Pending: nothing serves yet, so the bid path is not republished.
-        super::request::created(&f, format!("/api/v1/fragments/{}", f.id.0), Some(f.version))
+        fragments.check_create(who, input.advertiser_id)?;
+        let f = fragments.create(who, &input.into_draft()?)?;
+        created(&f, format!("/api/v1/fragments/{}", f.id.0), Some(f.version))
     }
 
     pub(super) fn edit_fragment(
@@ -245,27 +173,14 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        let current = self.visible_fragment(who, id)?;
+        let (fragments, id) = (self.services.fragments(), FragmentId(id));
+        fragments.get(who, id)?;
         let input: FragmentInput = parse_json(body)?;
-        let version = expected_version(headers, input.version)?;
-        let mut errors = Vec::new();
-        if input.advertiser_id != current.advertiser_id {
-            errors.push(FieldError::new("advertiser_id", "cannot change"));
-        }
-        if input.set != current.set {
-            errors.push(FieldError::new("set", "cannot change"));
-        }
-        if input.kind != current.kind {
-            errors.push(FieldError::new("kind", "cannot change"));
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::Unprocessable(errors));
-        }
-        let fragment = body_of(input.kind, input.body)?;
-        check(&input.set, &fragment)?;
-        let f = self
-            .store
-            .edit_fragment(FragmentId(id), version, &fragment, who)?;
+        let version = named_version(headers, input.version)?;
+        // Owner, set and kind are checked before the body is decoded by
+        // its kind, so a changed kind is named as such.
+        fragments.check_edit(who, id, &input.head(), version)?;
+        let f = fragments.edit(who, id, &input.into_draft()?, version)?;
         json(StatusCode::OK, &f, Some(f.version))
     }
 
@@ -276,11 +191,11 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        self.visible_fragment(who, id)?;
+        let (fragments, id) = (self.services.fragments(), FragmentId(id));
+        fragments.check_archive(who, id)?;
         let input = delete_body(body)?;
-        let version = expected_version(headers, input.version)?;
-        let f = self.store.archive_fragment(FragmentId(id), version, who)?;
-        self.publish()?;
+        let version = named_version(headers, input.version)?;
+        let f = fragments.archive(who, id, version)?;
         json(StatusCode::OK, &f, Some(f.version))
     }
 
@@ -293,8 +208,8 @@ impl Admin {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        let f = self.visible_fragment(who, id)?;
-        require(manages_campaigns(who))?;
+        let (fragments, id) = (self.services.fragments(), FragmentId(id));
+        fragments.check_review(who, id)?;
         let input: ReviewInput = if body.iter().all(u8::is_ascii_whitespace) {
             ReviewInput {
                 version: None,
@@ -303,24 +218,13 @@ impl Admin {
         } else {
             parse_json(body)?
         };
-        let version = expected_version(headers, input.version)?;
-        let f = if approve {
-            self.store.approve_fragment(f.id, version, who)?
+        let version = named_version(headers, input.version)?;
+        let verdict = if approve {
+            Verdict::Approve
         } else {
-            let reason = input
-                .reason
-                .filter(|r| !r.trim().is_empty())
-                .ok_or_else(|| {
-                    ApiError::Unprocessable(vec![FieldError::new(
-                        "reason",
-                        "say why the version is rejected",
-                    )])
-                })?;
-            self.store.reject_fragment(f.id, version, &reason, who)?
+            Verdict::Reject(input.reason.unwrap_or_default())
         };
-        if approve {
-            self.publish()?;
-        }
+        let f = fragments.review(who, id, &verdict, version)?;
         json(StatusCode::OK, &f, Some(f.version))
     }
 
@@ -329,8 +233,7 @@ impl Admin {
         who: &Principal,
         id: i64,
     ) -> Result<Response<Body>, ApiError> {
-        let f = self.visible_fragment(who, id)?;
-        let log = self.store.fragment_history(f.id)?;
+        let log = self.services.fragments().history(who, FragmentId(id))?;
         json(StatusCode::OK, &serde_json::json!({ "items": log }), None)
     }
 
@@ -344,42 +247,15 @@ impl Admin {
         crid: &str,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(manages_campaigns(who))?;
+        let fragments = self.services.fragments();
+        fragments.check_audits(who)?;
         let exchange = crate::percent_decoding::decode(exchange).ok_or(ApiError::NotFound)?;
         let crid = crate::percent_decoding::decode(crid).ok_or(ApiError::NotFound)?;
-        if !who.is_admin() {
-            let owner = self.crid_owner(&crid)?.ok_or(ApiError::NotFound)?;
-            require(who.is_granted(owner))?;
-        }
+        fragments.check_audit(who, &crid)?;
         let input: AuditInput = parse_json(body)?;
         let audit =
-            self.store
-                .put_audit(&exchange, &crid, input.status, input.reason.as_deref())?;
-        self.publish()?;
+            fragments.put_audit(who, &exchange, &crid, input.status, input.reason.as_deref())?;
         json(StatusCode::OK, &audit, None)
-    }
-
-    /// The advertiser a crid belongs to: a fixed creative's id, or the
-    /// message of an assembled one (`a<format>-m<id>v..`).
-    fn crid_owner(&self, crid: &str) -> Result<Option<AdvertiserId>, ApiError> {
-        if let Ok(id) = crid.parse::<i64>() {
-            let Some(c) = self.store.creative(crate::model::CreativeId(id))? else {
-                return Ok(None);
-            };
-            return Ok(self.store.campaign(c.campaign_id)?.map(|c| c.advertiser_id));
-        }
-        let message = crid
-            .split('-')
-            .find_map(|p| p.strip_prefix('m'))
-            .and_then(|p| p.split('v').next())
-            .and_then(|n| n.parse::<i64>().ok());
-        match message {
-            Some(id) => Ok(self
-                .store
-                .fragment(FragmentId(id))?
-                .map(|f| f.advertiser_id)),
-            None => Ok(None),
-        }
     }
 
     pub(super) fn list_audits(
@@ -387,7 +263,8 @@ impl Admin {
         who: &Principal,
         query: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
-        require(manages_campaigns(who))?;
+        let fragments = self.services.fragments();
+        fragments.check_audits(who)?;
         let mut exchange = None;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
@@ -400,30 +277,20 @@ impl Admin {
                 }
             }
         }
-        let mut rows = self.store.list_audits(exchange.as_deref())?;
-        if !who.is_admin() {
-            let mut visible = Vec::new();
-            for a in rows.drain(..) {
-                if self.crid_owner(&a.crid)?.is_some_and(|o| who.is_granted(o)) {
-                    visible.push(a);
-                }
-            }
-            rows = visible;
-        }
+        let rows = fragments.audits(who, exchange.as_deref())?;
         json(StatusCode::OK, &serde_json::json!({ "items": rows }), None)
     }
 
     /// `POST /campaigns/{id}/reactions`: adds impressions, clicks and
-    /// conversions of a combination (admins; the event loop feeds the same
-    /// counts), then republishes so the learner's choice follows.
+    /// conversions of a combination (admins).
     pub(super) fn add_reactions(
         &self,
         who: &Principal,
         campaign: i64,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(who.is_admin())?;
-        self.visible_campaign(who, campaign)?;
+        let (fragments, campaign) = (self.services.fragments(), CampaignId(campaign));
+        fragments.check_reactions(who, campaign)?;
         let input: ReactionsInput = parse_json(body)?;
         let combination = ComboKey::parse(&input.combination).ok_or_else(|| {
             ApiError::Unprocessable(vec![FieldError::new(
@@ -431,23 +298,18 @@ impl Admin {
                 "expected m<message id>-c<content id>-t<tone id or 0>",
             )])
         })?;
-        if input.clicks > input.impressions {
-            return Err(ApiError::Unprocessable(vec![FieldError::new(
-                "clicks",
-                "cannot exceed impressions",
-            )]));
-        }
-        let stats = ComboStats {
-            campaign_id: CampaignId(campaign),
-            stage: input.stage,
-            combination,
-            impressions: input.impressions,
-            clicks: input.clicks,
-            conversions: input.conversions,
-        };
-        self.store.add_reactions(&stats)?;
-        self.publish()?;
-        Ok(super::request::no_content())
+        fragments.add_reactions(
+            who,
+            &ComboStats {
+                campaign_id: campaign,
+                stage: input.stage,
+                combination,
+                impressions: input.impressions,
+                clicks: input.clicks,
+                conversions: input.conversions,
+            },
+        )?;
+        Ok(no_content())
     }
 
     /// `GET /campaigns/{id}/combinations`: per stage and combination, and
@@ -458,76 +320,10 @@ impl Admin {
         who: &Principal,
         campaign: i64,
     ) -> Result<Response<Body>, ApiError> {
-        self.visible_campaign(who, campaign)?;
-        let stats = self.store.combination_stats(CampaignId(campaign))?;
-        let combinations: Vec<ComboRow> = stats
-            .iter()
-            .map(|s| {
-                let counts = Counts {
-                    impressions: s.impressions,
-                    clicks: s.clicks,
-                    conversions: s.conversions,
-                };
-                let (ctr, ctr_low, ctr_high) = rates(counts, Objective::Clicks);
-                let (cvr, cvr_low, cvr_high) = rates(counts, Objective::Conversions);
-                ComboRow {
-                    stage: s.stage,
-                    combination: s.combination.to_string(),
-                    impressions: s.impressions,
-                    clicks: s.clicks,
-                    ctr,
-                    ctr_low,
-                    ctr_high,
-                    conversions: s.conversions,
-                    cvr,
-                    cvr_low,
-                    cvr_high,
-                }
-            })
-            .collect();
-        let mut per_fragment: std::collections::BTreeMap<
-            (Stage, FragmentKind, FragmentId),
-            Counts,
-        > = Default::default();
-        for s in &stats {
-            let k = s.combination;
-            let parts = [
-                Some((FragmentKind::Message, k.message)),
-                Some((FragmentKind::Content, k.content)),
-                k.tone.map(|t| (FragmentKind::Tone, t)),
-            ];
-            for (kind, id) in parts.into_iter().flatten() {
-                let e = per_fragment.entry((s.stage, kind, id)).or_default();
-                e.impressions += s.impressions;
-                e.clicks += s.clicks;
-                e.conversions += s.conversions;
-            }
-        }
-        let fragments: Vec<FragmentRow> = per_fragment
-            .into_iter()
-            .map(|((stage, kind, fragment_id), counts)| {
-                let (ctr, ctr_low, ctr_high) = rates(counts, Objective::Clicks);
-                let (cvr, cvr_low, cvr_high) = rates(counts, Objective::Conversions);
-                FragmentRow {
-                    stage,
-                    kind,
-                    fragment_id,
-                    impressions: counts.impressions,
-                    clicks: counts.clicks,
-                    ctr,
-                    ctr_low,
-                    ctr_high,
-                    conversions: counts.conversions,
-                    cvr,
-                    cvr_low,
-                    cvr_high,
-                }
-            })
-            .collect();
-        json(
-            StatusCode::OK,
-            &serde_json::json!({ "combinations": combinations, "fragments": fragments }),
-            None,
-        )
+        let report = self
+            .services
+            .fragments()
+            .combinations(who, CampaignId(campaign))?;
+        json(StatusCode::OK, &report, None)
     }
 }

@@ -2,7 +2,8 @@
 //! without id, version and times, with unknown fields refused so that a typo
 //! is a 422 rather than a silently dropped setting.
 //!
-//! Shape only; the rules on values live in `validate`. The model's own
+//! Shape only; the rules on values live in the service layer, which also
+//! sets the ids, versions and times of the drafts these become. The model's own
 //! nested types (targeting, creatives) accept unknown fields, so they are
 //! mirrored here with `deny_unknown_fields`.
 
@@ -11,11 +12,11 @@ use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 use serde::Deserialize;
 
-use crate::control::auth::Role;
+use crate::control::service::NewToken;
 use crate::model::{
     AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId, CampaignStatus,
     Creative, CreativeId, CreativeStatus, FrequencyRules, Inventory, Learning, ListFilter, Pacing,
-    Size, Targeting, UnixTime,
+    Role, Size, Targeting, UnixTime,
 };
 
 fn utc() -> String {
@@ -38,15 +39,15 @@ pub(super) struct AdvertiserInput {
 }
 
 impl AdvertiserInput {
-    /// The row to write, as `id` at `version`.
-    pub fn into_draft(self, id: AdvertiserId, version: i64) -> Advertiser {
+    /// The draft of advertiser `id`.
+    pub fn into_draft(self, id: AdvertiserId) -> Advertiser {
         Advertiser {
             id,
             name: self.name,
             domain: self.domain,
             frequency: self.frequency,
             time_zone: self.time_zone,
-            version,
+            version: 0,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
         }
@@ -103,8 +104,8 @@ pub(super) struct CampaignInput {
 }
 
 impl CampaignInput {
-    /// The row to write, as `id` at `version`.
-    pub fn into_draft(self, id: CampaignId, version: i64) -> Campaign {
+    /// The draft of campaign `id`.
+    pub fn into_draft(self, id: CampaignId) -> Campaign {
         Campaign {
             id,
             advertiser_id: self.advertiser_id,
@@ -128,7 +129,7 @@ impl CampaignInput {
             pacing: self.pacing,
             frequency: self.frequency,
             learning: self.learning,
-            version,
+            version: 0,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
         }
@@ -221,15 +222,15 @@ pub(super) struct CreativeInput {
 }
 
 impl CreativeInput {
-    /// The row to write, as `id` of `campaign_id` at `version`.
-    pub fn into_draft(self, id: CreativeId, campaign_id: CampaignId, version: i64) -> Creative {
+    /// The draft of creative `id` of `campaign_id`.
+    pub fn into_draft(self, id: CreativeId, campaign_id: CampaignId) -> Creative {
         Creative {
             id,
             campaign_id,
             name: self.name,
             status: self.status,
             body: self.body.into(),
-            version,
+            version: 0,
             created_at: UnixTime(0),
             updated_at: UnixTime(0),
         }
@@ -348,6 +349,16 @@ pub(super) struct TokenInput {
     /// Whom it is for.
     #[serde(default)]
     pub label: String,
+}
+
+impl From<TokenInput> for NewToken {
+    fn from(t: TokenInput) -> NewToken {
+        NewToken {
+            role: t.role,
+            advertisers: t.advertisers,
+            label: t.label,
+        }
+    }
 }
 
 /// The optional body of a delete: the version being deleted.

@@ -1,17 +1,24 @@
-//! The admin API: JSON CRUD over advertisers, campaigns, creatives,
-//! fragments, funnels and tokens under `/api/v1/`, with bearer-token auth and optimistic
-//! concurrency.
+//! The admin API: JSON over HTTP under `/api/v1/` for advertisers,
+//! campaigns, creatives, fragments, funnels, tokens, conversions and
+//! reports, with bearer-token auth and optimistic concurrency (`ETag`,
+//! `If-Match`).
 //!
-//! Every write is committed to the store before it answers, then the new
-//! catalog is published to the bid path. Blocking (SQLite): the server calls
-//! [`Admin::handle`] inside `spawn_blocking`. Never touches the bid path's
-//! state other than through `publish`.
+//! A thin adapter over the typed service layer ([`crate::control::service`]):
+//! each handler matches a route, authenticates the bearer token, parses
+//! the query string, body and `If-Match` into typed inputs, calls the
+//! service, and encodes its result with status, `ETag` and `Location`.
+//! Never decides who may do what, never validates values and never writes
+//! the store itself: those are the service's. Where the API refuses a
+//! caller before reading its body (403 before 422), the handler calls the
+//! service's `check_*` first. Errors become responses in `crate::error`.
+//! Blocking (SQLite): the server calls [`Admin::handle`] inside
+//! `spawn_blocking`.
 //!
 //! # Layout
 //! - `request`: queries, pagination, preconditions, JSON in and out.
-//! - `input`: the strict shapes clients write.
-//! - `validate`: the rules on written values, all errors at once.
-//! - `advertisers`, `campaigns`, `creatives`, `tokens`: one resource each.
+//! - `input`: the strict shapes clients write, and the drafts they become.
+//! - `advertisers`, `campaigns`, `creatives`, `tokens`, `conversions`,
+//!   `reports`: one resource each (`reports` also a campaign's budget).
 //! - `funnels`: funnels, single members, upload jobs.
 //! - `fragments`: creative fragments and their review, exchanges' audits,
 //!   learning counts and the combination report.
@@ -28,10 +35,12 @@ mod preview;
 mod reports;
 mod request;
 mod tokens;
-mod validate;
 
 #[cfg(test)]
 mod tests;
+// The admin tests check the demo catalog against the service's rules.
+#[cfg(test)]
+use crate::control::service::validate;
 
 use std::sync::Arc;
 
@@ -42,7 +51,8 @@ use http_body_util::Full;
 pub use preview::CSP;
 
 use crate::bid::Settings;
-use crate::control::auth::{self, Principal, Role};
+use crate::control::auth;
+use crate::control::service::Services;
 use crate::error::{ApiError, Body};
 use crate::state::audience::Audiences;
 use crate::state::budget::Budgets;
@@ -56,16 +66,9 @@ pub const PREFIX: &str = "/api/v1/";
 /// The OpenAPI description of this API, served without auth.
 const OPENAPI: &str = include_str!("../../../../docs/openapi.json");
 
-/// The admin API over one store.
+/// The admin API over one set of [`Services`].
 pub struct Admin {
-    store: Arc<Store>,
-    audience: Arc<dyn Audiences>,
-    /// Told after every committed catalog write; the bid path subscribes.
-    catalog: Arc<dyn CatalogSource>,
-    /// What previews are rendered with (notice URLs, learning policy).
-    settings: Arc<Settings>,
-    budgets: Arc<dyn Budgets>,
-    clock: SharedClock,
+    services: Arc<Services>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -188,16 +191,6 @@ impl<'p> Route<'p> {
     }
 }
 
-/// 403 unless `ok`.
-fn require(ok: bool) -> Result<(), ApiError> {
-    if ok { Ok(()) } else { Err(ApiError::Forbidden) }
-}
-
-/// Whether the role may write campaigns (buyers, for their advertisers).
-fn manages_campaigns(p: &Principal) -> bool {
-    matches!(p.role, Role::Admin | Role::Buyer)
-}
-
 impl Admin {
     /// The admin API over `store`; `catalog` is told after every
     /// committed catalog write, and hands the bid path the new catalog.
@@ -209,14 +202,19 @@ impl Admin {
         budgets: Arc<dyn Budgets>,
         clock: SharedClock,
     ) -> Admin {
-        Admin {
-            store,
-            audience,
-            catalog,
-            settings,
-            budgets,
-            clock,
-        }
+        Admin::over(Arc::new(Services::new(
+            store, audience, catalog, settings, budgets, clock,
+        )))
+    }
+
+    /// The admin API over `services`, which other front ends may share.
+    pub fn over(services: Arc<Services>) -> Admin {
+        Admin { services }
+    }
+
+    /// The services it calls.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
     }
 
     /// The path of a bulk upload route (`POST /api/v1/funnels/{id}/uploads`)
@@ -231,12 +229,12 @@ impl Admin {
 
     /// The audiences, for upload jobs.
     pub fn audience(&self) -> &Arc<dyn Audiences> {
-        &self.audience
+        self.services.audience()
     }
 
     /// The store, for upload jobs.
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        self.services.store()
     }
 
     /// Answers one request under `/api/v1/`. Blocking (SQLite); the server
@@ -262,7 +260,7 @@ impl Admin {
             );
             return Ok(resp);
         }
-        let who = auth::authenticate(&self.store, headers)?;
+        let who = auth::authenticate(self.services.store(), headers)?;
         let m = method;
         match route {
             Route::OpenApi => Err(ApiError::NotFound),
@@ -327,10 +325,5 @@ impl Admin {
             Route::Conversions => self.conversion(&who, body),
             Route::Reports => self.report(&who, query),
         }
-    }
-
-    /// After a committed catalog write: hands the bid path the new state.
-    fn publish(&self) -> Result<(), ApiError> {
-        Ok(self.catalog.changed()?)
     }
 }

@@ -2,42 +2,32 @@
 //! creative; `GET /api/v1/campaigns/{id}/gallery` is an HTML page with
 //! every approved combination in every format and stage side by side.
 //!
-//! Plans are built from the store on demand (so paused campaigns preview
-//! too) with the bid path's own code. Creatives render inside sandboxed
-//! `srcdoc` frames under a Content-Security-Policy that allows no script.
+//! The service builds plans and renders markup; this module picks content
+//! types, writes the gallery's HTML and sets the security headers.
+//! Creatives render inside sandboxed `srcdoc` frames under a
+//! Content-Security-Policy that allows no script.
 
 use std::fmt::Write as _;
 
 use audiences::Stage;
 use bytes::Bytes;
 use creative::escape;
-use creative::native::NativeMismatch;
-use creative::plan::{Item, Plan, Render};
+use creative::plan::{Item, Render};
 use creative::template::Format;
 use http::{HeaderValue, Response, header};
 use http_body_util::Full;
-use openrtb::native::NativeRequest;
 
 use super::Admin;
-use crate::bid::snapshot::preview_plan;
 use crate::control::auth::Principal;
+use crate::control::service::{PreviewRequest, render};
 use crate::error::{ApiError, Body, FieldError};
-use crate::model::Campaign;
+use crate::model::CampaignId;
 
 /// The policy of every preview and gallery page: no script anywhere, images
 /// over https only, inline styles (the creatives' own), frames only from
 /// `srcdoc`.
 pub const CSP: &str = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; \
      frame-src 'self' about:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// The tail preview trackers carry instead of a bid's.
-const PREVIEW_TAIL: &str = "&preview=1";
-
-/// A native request asking for every asset a card shows.
-const CARD_REQUEST: &str = r#"{"assets":[{"id":1,"required":1,"title":{"len":90}},
-    {"id":2,"img":{"type":3,"wmin":100,"hmin":50}},{"id":3,"data":{"type":2}},
-    {"id":4,"data":{"type":12}},{"id":5,"data":{"type":1}},{"id":6,"data":{"type":10}},
-    {"id":7,"data":{"type":6}}]}"#;
 
 fn response(content_type: &'static str, body: String) -> Response<Body> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
@@ -54,24 +44,7 @@ fn response(content_type: &'static str, body: String) -> Response<Body> {
     resp
 }
 
-fn card_request() -> NativeRequest {
-    serde_json::from_str(CARD_REQUEST).expect("static native request parses")
-}
-
-/// The markup of an item as a preview serves it.
-fn render(item: &Item) -> Result<String, NativeMismatch> {
-    let mut out = String::new();
-    let req = card_request();
-    item.write(PREVIEW_TAIL, Some(&req), &mut out)?;
-    Ok(out)
-}
-
 impl Admin {
-    fn plan_of(&self, c: &Campaign) -> Result<Option<Box<Plan>>, ApiError> {
-        let catalog = self.store.load_catalog()?;
-        Ok(preview_plan(&catalog, c, &self.settings))
-    }
-
     /// `GET /api/v1/preview?campaign=&stage=&format=&lang=[&combination=]`.
     pub(super) fn preview(
         &self,
@@ -109,26 +82,23 @@ impl Admin {
         if !errors.is_empty() {
             return Err(ApiError::Unprocessable(errors));
         }
-        let c = self.visible_campaign(who, campaign)?;
-        let plan = self.plan_of(&c)?.ok_or(ApiError::NotFound)?;
-        let lang = plan
-            .language(lang.as_deref(), |_| true)
-            .ok_or(ApiError::NotFound)?;
-        let group = plan.group(lang, stage, format);
-        let item = match &combo {
-            Some(key) => group.iter().find(|(it, _)| it.key.to_string() == *key),
-            None => group.first(),
-        }
-        .map(|(it, _)| *it)
-        .ok_or(ApiError::NotFound)?;
-        let markup = render(item).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let content_type = match format {
+        let preview = self.services.previews().preview(
+            who,
+            &PreviewRequest {
+                campaign: CampaignId(campaign),
+                stage,
+                format,
+                lang,
+                combination: combo,
+            },
+        )?;
+        let content_type = match preview.format {
             Format::Banner(_) => "text/html; charset=utf-8",
             Format::Native => "application/json",
             Format::Video => "application/xml",
         };
-        let mut resp = response(content_type, markup);
-        if let Ok(v) = HeaderValue::from_str(&item.crid) {
+        let mut resp = response(content_type, preview.markup);
+        if let Ok(v) = HeaderValue::from_str(&preview.crid) {
             resp.headers_mut().insert("x-crid", v);
         }
         Ok(resp)
@@ -136,8 +106,8 @@ impl Admin {
 
     /// `GET /api/v1/campaigns/{id}/gallery`.
     pub(super) fn gallery(&self, who: &Principal, id: i64) -> Result<Response<Body>, ApiError> {
-        let c = self.visible_campaign(who, id)?;
-        let plan = self.plan_of(&c)?;
+        let gallery = self.services.previews().gallery(who, CampaignId(id))?;
+        let (c, plan) = (&gallery.campaign, gallery.plan);
         let mut page = String::with_capacity(64 * 1024);
         page.push_str(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gallery: ",

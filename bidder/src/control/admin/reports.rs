@@ -1,23 +1,21 @@
 //! `GET /api/v1/reports`: the per-minute aggregates, filtered, grouped and
 //! with the rates buyers read (win rate, eCPM, CTR, CPC, CPA, ROAS), as JSON
 //! or CSV; and `GET /api/v1/campaigns/{id}/budget`, a campaign's budget and
-//! pacing state. Both scoped by role: a token sees only its advertisers'.
+//! pacing state. The service scopes both by role; this module reads the
+//! query and writes the formats.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Map, Value, json as j};
 
-use super::advertisers::scope;
+use super::Admin;
 use super::request::json;
-use super::{Admin, require};
 use crate::control::auth::Principal;
+use crate::control::service::ReportRequest;
 use crate::error::{ApiError, Body, FieldError};
 use crate::model::{AdvertiserId, CampaignId, UnixTime};
-use crate::store::{DimValue, Dimension, ReportCounts, ReportQuery, ReportRow};
-
-/// The longest span one report covers.
-const MAX_SPAN_SECS: i64 = 400 * 86_400;
+use crate::store::{DimValue, Dimension, ReportCounts, ReportRow};
 
 /// How a report is returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +49,10 @@ fn rates(c: &ReportCounts) -> [(&'static str, Option<f64>); 6] {
         ("win_rate", ratio(c.wins, c.bids)),
         (
             "ecpm_micros",
-            ratio(c.spend_micros * 1000, c.impressions).map(f64::round),
+            // In floating point: a thousand times a sum of micros can be
+            // past i64.
+            (c.impressions > 0)
+                .then(|| (c.spend_micros as f64 * 1000.0 / c.impressions as f64).round()),
         ),
         ("ctr", ratio(c.clicks, c.impressions)),
         (
@@ -210,43 +211,36 @@ impl Admin {
                 other => errors.push(FieldError::new(other, "unknown query parameter")),
             }
         }
-        let to = to.unwrap_or(UnixTime(self.clock.now().0 + 60));
-        let from = from.unwrap_or(UnixTime(to.0 - 7 * 86_400));
-        if from.0 >= to.0 {
-            errors.push(FieldError::new("from", "must be before to"));
-        } else if to.0 - from.0 > MAX_SPAN_SECS {
-            errors.push(FieldError::new("to", "a report spans at most 400 days"));
-        }
-        if !errors.is_empty() {
+        let reports = self.services.reports();
+        // A bad span is listed with the query's other mistakes.
+        let span = reports.span(from, to).map_err(|e| errors.push(e)).ok();
+        let Some((from, to)) = span.filter(|_| errors.is_empty()) else {
             return Err(ApiError::Unprocessable(errors));
-        }
-        if let Some(a) = advertiser {
-            require(who.is_granted(a))?;
-        }
-        if let Some(c) = campaign {
-            self.visible_campaign(who, c.0)?;
-        }
-        let rows = self.store.report(&ReportQuery {
-            scope: scope(who),
-            advertiser,
-            campaign,
-            from,
-            to,
-            group_by: group_by.clone(),
-        })?;
+        };
+        let report = reports.report(
+            who,
+            &ReportRequest {
+                advertiser,
+                campaign,
+                from,
+                to,
+                group_by,
+            },
+        )?;
+        let (group_by, rows) = (&report.group_by, &report.rows);
         match format {
             Format::Json => json(
                 StatusCode::OK,
                 &j!({
-                    "from": from,
-                    "to": to,
+                    "from": report.from,
+                    "to": report.to,
                     "group_by": group_by.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-                    "rows": rows.iter().map(|r| row_json(&group_by, r)).collect::<Vec<_>>(),
+                    "rows": rows.iter().map(|r| row_json(group_by, r)).collect::<Vec<_>>(),
                 }),
                 None,
             ),
             Format::Csv => {
-                let mut resp = Response::new(Full::new(Bytes::from(csv(&group_by, &rows))));
+                let mut resp = Response::new(Full::new(Bytes::from(csv(group_by, rows))));
                 resp.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("text/csv; charset=utf-8"),
@@ -258,9 +252,7 @@ impl Admin {
 
     /// `GET /api/v1/campaigns/{id}/budget`.
     pub(super) fn budget(&self, who: &Principal, id: i64) -> Result<Response<Body>, ApiError> {
-        let c = self.visible_campaign(who, id)?;
-        let now = self.clock.now();
-        let state = self.budgets.account(&c, now).state(now);
+        let state = self.services.campaigns().budget(who, CampaignId(id))?;
         json(StatusCode::OK, &state, None)
     }
 }

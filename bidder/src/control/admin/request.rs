@@ -10,8 +10,9 @@ use http_body_util::Full;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::input::DeleteInput;
+use crate::control::service::Page;
 use crate::error::{ApiError, Body, FieldError};
-use crate::store::Page;
 
 /// Page size when the client names none.
 pub(super) const DEFAULT_LIMIT: u32 = 50;
@@ -82,31 +83,12 @@ pub(super) fn parse_query(query: Option<&str>, filters: bool) -> Result<Query, A
     }
 }
 
-/// A list page as the API returns it: the rows and the cursor for the next
-/// page (`null` on the last one).
-#[derive(Serialize)]
-pub(super) struct ListPage<T> {
-    items: Vec<T>,
-    next_after: Option<i64>,
-}
-
-/// Builds the page from up to `limit + 1` rows: the extra row, if present,
-/// only proves there is a next page.
-pub(super) fn page_of<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> ListPage<T> {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_after = if more { rows.last().map(&id) } else { None };
-    ListPage {
-        items: rows,
-        next_after,
-    }
-}
-
-/// The page to ask the store for: one row more than the client wants.
-pub(super) fn lookahead(page: Page) -> Page {
-    Page {
-        after: page.after,
-        limit: page.limit + 1,
+/// Parses the optional body of a delete: nothing, or the version deleted.
+pub(super) fn delete_body(body: &[u8]) -> Result<DeleteInput, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(DeleteInput::default())
+    } else {
+        parse_json(body)
     }
 }
 
@@ -144,22 +126,26 @@ pub(super) fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-/// The version a write expects: `If-Match: "<version>"`, else the body's
-/// `version`; neither is 428 so that no write blindly overwrites another.
-pub(super) fn expected_version(
+/// The version a write names: `If-Match: "<version>"`, else the body's
+/// `version`; `None` when neither does (the service refuses such writes,
+/// 428). An `If-Match` that is not a version is 400.
+pub(super) fn named_version(
     headers: &HeaderMap,
     body_version: Option<i64>,
-) -> Result<i64, ApiError> {
+) -> Result<Option<i64>, ApiError> {
     if let Some(value) = headers.get(header::IF_MATCH) {
         let text = value.to_str().unwrap_or("").trim();
         let text = text.strip_prefix("W/").unwrap_or(text);
         let text = text.trim_matches('"');
-        return text.parse::<i64>().map_err(|_| ApiError::BadRequest {
-            path: "If-Match".to_owned(),
-            message: "expected an ETag of the form \"<version>\"".to_owned(),
-        });
+        return text
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest {
+                path: "If-Match".to_owned(),
+                message: "expected an ETag of the form \"<version>\"".to_owned(),
+            });
     }
-    body_version.ok_or(ApiError::PreconditionRequired)
+    Ok(body_version)
 }
 
 /// The ETag of a row at `version`.
@@ -249,26 +235,15 @@ mod tests {
     }
 
     #[test]
-    fn a_page_has_a_cursor_only_when_more_rows_follow() {
-        let p = page_of(vec![1, 2, 3], 2, |x| *x as i64);
-        assert_eq!((p.items, p.next_after), (vec![1, 2], Some(2)));
-        let p = page_of(vec![1, 2], 2, |x| *x as i64);
-        assert_eq!((p.items, p.next_after), (vec![1, 2], None));
-    }
-
-    #[test]
-    fn if_match_wins_over_the_body_version_and_neither_is_required_error() {
+    fn if_match_wins_over_the_body_version_and_neither_names_none() {
         let mut h = HeaderMap::new();
-        assert!(matches!(
-            expected_version(&h, None),
-            Err(ApiError::PreconditionRequired)
-        ));
-        assert_eq!(expected_version(&h, Some(4)).unwrap(), 4);
+        assert_eq!(named_version(&h, None).unwrap(), None);
+        assert_eq!(named_version(&h, Some(4)).unwrap(), Some(4));
         h.insert(header::IF_MATCH, HeaderValue::from_static("\"7\""));
-        assert_eq!(expected_version(&h, Some(4)).unwrap(), 7);
+        assert_eq!(named_version(&h, Some(4)).unwrap(), Some(7));
         h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
         assert!(matches!(
-            expected_version(&h, None),
+            named_version(&h, None),
             Err(ApiError::BadRequest { .. })
         ));
     }

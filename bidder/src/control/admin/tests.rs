@@ -72,7 +72,9 @@ impl Fixture {
         let (audience, _) =
             crate::state::audience::Audience::open(store.clone(), Arc::clone(&clock)).unwrap();
         let catalog = crate::state::catalog::StoreCatalog::new(store.clone());
-        catalog.subscribe(Box::new(move |c: Catalog| sink.lock().unwrap().push(c)));
+        catalog.subscribe(Box::new(move |c: &Catalog| {
+            sink.lock().unwrap().push(c.clone())
+        }));
         let admin = Admin::new(
             store.clone(),
             Arc::new(audience),

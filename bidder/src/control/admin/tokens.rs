@@ -1,16 +1,15 @@
 //! `/api/v1/tokens`: admins issue, list and revoke API tokens. Secrets are
 //! returned once, by the create call; lists never show them.
-//!
-//! Tokens are not part of the catalog, so token writes publish nothing.
 
 use http::{Response, StatusCode};
 use serde::Serialize;
 
+use super::Admin;
 use super::input::TokenInput;
-use super::request::{created, json, lookahead, no_content, page_of, parse_json, parse_query};
-use super::{Admin, require};
-use crate::control::auth::{self, Principal, Role};
-use crate::error::{ApiError, Body, FieldError};
+use super::request::{created, json, no_content, parse_json, parse_query};
+use crate::control::auth::{Principal, Role};
+use crate::control::service::NewToken;
+use crate::error::{ApiError, Body};
 use crate::model::AdvertiserId;
 
 /// The answer to a create: the only time the secret is shown.
@@ -29,10 +28,10 @@ impl Admin {
         who: &Principal,
         query: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
-        require(who.is_admin())?;
+        let tokens = self.services.tokens();
+        tokens.check(who)?;
         let q = parse_query(query, false)?;
-        let rows = self.store.list_tokens(lookahead(q.page))?;
-        json(StatusCode::OK, &page_of(rows, q.page.limit, |t| t.id), None)
+        json(StatusCode::OK, &tokens.list(who, q.page)?, None)
     }
 
     pub(super) fn create_token(
@@ -40,41 +39,17 @@ impl Admin {
         who: &Principal,
         body: &[u8],
     ) -> Result<Response<Body>, ApiError> {
-        require(who.is_admin())?;
+        let tokens = self.services.tokens();
+        tokens.check(who)?;
         let input: TokenInput = parse_json(body)?;
-        let mut errors = Vec::new();
-        match (input.role, input.advertisers.len()) {
-            (Role::Admin, 0) | (Role::Buyer, _) | (Role::Advertiser, 1) => {}
-            (Role::Admin, _) => errors.push(FieldError::new(
-                "advertisers",
-                "must be empty for admin tokens, which act for every advertiser",
-            )),
-            (Role::Advertiser, _) => errors.push(FieldError::new(
-                "advertisers",
-                "must name exactly one advertiser for advertiser tokens",
-            )),
-        }
-        for (i, a) in input.advertisers.iter().enumerate() {
-            if self.store.advertiser(*a)?.is_none() {
-                errors.push(FieldError::new(
-                    format!("advertisers[{i}]"),
-                    "no such advertiser",
-                ));
-            }
-        }
-        if input.label.chars().count() > 200 {
-            errors.push(FieldError::new("label", "must be at most 200 characters"));
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::Unprocessable(errors));
-        }
-        let t = auth::create_token(&self.store, input.role, &input.advertisers, &input.label)?;
+        let token = NewToken::from(input);
+        let t = tokens.create(who, &token)?;
         let issued = Issued {
             id: t.id,
             secret: &t.secret,
-            role: input.role,
-            advertisers: &input.advertisers,
-            label: &input.label,
+            role: token.role,
+            advertisers: &token.advertisers,
+            label: &token.label,
         };
         created(&issued, format!("/api/v1/tokens/{}", t.id), None)
     }
@@ -84,8 +59,7 @@ impl Admin {
         who: &Principal,
         id: i64,
     ) -> Result<Response<Body>, ApiError> {
-        require(who.is_admin())?;
-        self.store.revoke_token(id)?;
+        self.services.tokens().revoke(who, id)?;
         Ok(no_content())
     }
 }

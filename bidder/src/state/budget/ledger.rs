@@ -264,12 +264,13 @@ impl LocalAccount {
         let day = self.booked_day.load(Ordering::Acquire);
         let total = self.booked_total.load(Ordering::Acquire);
         let reserved = self.reserved(slot).0;
-        if !fits(limits, day + reserved + cost.0, total + reserved + cost.0) {
+        let with = |booked: i64| booked.saturating_add(reserved).saturating_add(cost.0);
+        if !fits(limits, with(day), with(total)) {
             return Err(Refused::Exhausted);
         }
         if limits.mode != PacingMode::Asap && limits.daily.0 > 0 {
             let curve = self.curve(limits, now);
-            if !curve.lets_through(day + reserved, u) {
+            if !curve.lets_through(day.saturating_add(reserved), u) {
                 return Err(Refused::Paced);
             }
         }
@@ -323,9 +324,9 @@ impl LocalAccount {
 
     /// Adds booked spend (already in the store) at `at`.
     pub fn book(&self, cost: Micros, at: UnixTime) {
-        self.booked_total.fetch_add(cost.0, Ordering::AcqRel);
+        saturating_add(&self.booked_total, cost.0);
         if at.0 >= self.day_start.load(Ordering::Acquire) {
-            self.booked_day.fetch_add(cost.0, Ordering::AcqRel);
+            saturating_add(&self.booked_day, cost.0);
         }
     }
 }
@@ -362,7 +363,11 @@ impl Account for LocalAccount {
             self.booked_day.load(Ordering::Acquire),
             self.booked_total.load(Ordering::Acquire),
         );
-        if !fits(limits, day + reserved, total + reserved) {
+        if !fits(
+            limits,
+            day.saturating_add(reserved),
+            total.saturating_add(reserved),
+        ) {
             self.remove(slot, cost.0);
             return Err(Refused::Exhausted);
         }
@@ -380,7 +385,7 @@ impl Account for LocalAccount {
             Settled::OnTime
         } else {
             self.late.fetch_add(1, Ordering::Relaxed);
-            self.late_micros.fetch_add(cost.0, Ordering::Relaxed);
+            saturating_add(&self.late_micros, cost.0);
             Settled::Late
         }
     }
@@ -401,10 +406,10 @@ impl Account for LocalAccount {
         let total = Micros(self.booked_total.load(Ordering::Acquire));
         let reserved = self.reserved(self.slot(now.0));
         let curve = self.curve(&limits, now);
-        let committed = day.0 + reserved.0;
+        let committed = day.0.saturating_add(reserved.0);
         let paced = limits.mode != PacingMode::Asap && limits.daily.0 > 0;
         let bid_share = if paced { curve.share(committed) } else { 1.0 };
-        let state = if limits.total.0 > 0 && total.0 + reserved.0 >= limits.total.0 {
+        let state = if limits.total.0 > 0 && total.0.saturating_add(reserved.0) >= limits.total.0 {
             "total_exhausted"
         } else if limits.daily.0 > 0 && committed >= limits.daily.0 {
             "daily_exhausted"
@@ -433,6 +438,14 @@ impl Account for LocalAccount {
             late_micros: Micros(self.late_micros.load(Ordering::Relaxed)),
         }
     }
+}
+
+/// Adds `amount` to a sum of money, stopping at the largest value rather
+/// than wrapping to a negative one.
+fn saturating_add(sum: &AtomicI64, amount: i64) {
+    let _ = sum.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        Some(v.saturating_add(amount))
+    });
 }
 
 fn tag(slot: i64) -> u64 {

@@ -1,12 +1,13 @@
 //! The rules on values of what clients write: every broken rule is
-//! collected with its field path, so one 422 lists them all.
+//! collected with its field path, so one refusal lists them all.
 //!
 //! Pure functions over drafts; never reads the store (callers pass what they
-//! looked up, such as whether an advertiser exists).
+//! looked up, such as whether an advertiser exists) and never decides who
+//! may write.
 
 use creative::{CLICK_URL_MACRO, FixedCreative, Image};
 
-use crate::error::FieldError;
+use super::FieldError;
 use crate::model::{Advertiser, AdvertiserId, Campaign, FrequencyRules};
 
 /// Longest display name.
@@ -19,6 +20,33 @@ const MAX_SIDE: u32 = 4096;
 const MAX_DEVICE_TYPE: u32 = 7;
 /// Highest OpenRTB creative attribute code kept plausible.
 const MAX_ATTR: u32 = 255;
+/// Highest CPM a campaign may bid, micros: 10,000 currency units a
+/// thousand impressions, past any real price, far from overflowing sums.
+pub(super) const MAX_CPM_MICROS: i64 = 10_000 * 1_000_000;
+/// Highest daily or total budget, micros: a billion currency units.
+pub(super) const MAX_BUDGET_MICROS: i64 = 1_000_000_000 * 1_000_000;
+
+/// The most entries each list of a campaign may hold. Every entry is
+/// compiled into the bid snapshot (lowercased copies, index bitsets), so
+/// these bound what one campaign can cost in memory and per bid.
+pub(super) mod limits {
+    /// `adomain`, `cat`, `attr`: what one bid declares.
+    pub const DECLARED: usize = 50;
+    /// `targeting.countries`: every ISO-3166 code fits.
+    pub const COUNTRIES: usize = 300;
+    /// `targeting.regions`.
+    pub const REGIONS: usize = 1_000;
+    /// `targeting.device_types`, `targeting.os`, `targeting.sizes`,
+    /// `fragment_sets`, a video's `mimes`.
+    pub const SHORT: usize = 50;
+    /// `targeting.languages`.
+    pub const LANGUAGES: usize = 200;
+    /// Each of `targeting.site_domains.{allow,deny}` and
+    /// `targeting.app_bundles.{allow,deny}`: a buyer's block list.
+    pub const INVENTORY: usize = 5_000;
+    /// `targeting.deal_ids`.
+    pub const DEALS: usize = 1_000;
+}
 
 /// ISO-4217 codes a campaign may be priced in: the currencies exchanges
 /// actually send in `cur`.
@@ -31,11 +59,35 @@ const CURRENCIES: &[&str] = &[
 
 /// The field errors found so far.
 #[derive(Debug, Default)]
-pub(super) struct Errors(pub Vec<FieldError>);
+pub(crate) struct Errors(pub Vec<FieldError>);
 
 impl Errors {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(path, message));
+    }
+
+    /// Whether `list` at `path` holds at most `max` entries; one error
+    /// naming the field and the limit when it does not (its entries are
+    /// then not checked one by one: a list of 100,000 bad entries gets
+    /// one error, not 100,000).
+    pub(super) fn at_most<T>(&mut self, path: &str, list: &[T], max: usize) -> bool {
+        if list.len() <= max {
+            return true;
+        }
+        self.push(
+            path,
+            format!("at most {max} entries (this list has {})", list.len()),
+        );
+        false
+    }
+
+    /// `Ok` when no rule is broken, else every broken one.
+    pub(super) fn into_result(self) -> Result<(), super::ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(super::ServiceError::Invalid(self.0))
+        }
     }
 }
 
@@ -48,7 +100,7 @@ fn name(e: &mut Errors, path: &str, value: &str) {
 }
 
 /// A DNS name of at least two labels, lowercase, with an alphabetic TLD.
-pub(super) fn is_domain(s: &str) -> bool {
+fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253
         && labels.len() >= 2
@@ -117,7 +169,7 @@ fn is_language(s: &str) -> bool {
 }
 
 /// Every broken rule of an advertiser.
-pub(super) fn advertiser(a: &Advertiser) -> Errors {
+pub(crate) fn advertiser(a: &Advertiser) -> Errors {
     let mut e = Errors::default();
     name(&mut e, "name", &a.name);
     domain(&mut e, "domain", &a.domain);
@@ -159,7 +211,7 @@ fn frequency(e: &mut Errors, path: &str, f: &FrequencyRules) {
 
 /// Every broken rule of a campaign; `advertiser_exists` and the owner of
 /// the audience funnel (`None`: no such funnel) are looked up by the caller.
-pub(super) fn campaign(
+pub(crate) fn campaign(
     c: &Campaign,
     advertiser_exists: bool,
     funnel_owner: Option<AdvertiserId>,
@@ -172,14 +224,24 @@ pub(super) fn campaign(
     if !CURRENCIES.contains(&c.currency.as_str()) {
         e.push("currency", "not a supported ISO-4217 currency code");
     }
-    for (path, m) in [
-        ("total_budget_micros", c.total_budget_micros),
-        ("daily_budget_micros", c.daily_budget_micros),
-        ("base_cpm_micros", c.base_cpm_micros),
-        ("max_cpm_micros", c.max_cpm_micros),
+    for (path, m, max) in [
+        (
+            "total_budget_micros",
+            c.total_budget_micros,
+            MAX_BUDGET_MICROS,
+        ),
+        (
+            "daily_budget_micros",
+            c.daily_budget_micros,
+            MAX_BUDGET_MICROS,
+        ),
+        ("base_cpm_micros", c.base_cpm_micros, MAX_CPM_MICROS),
+        ("max_cpm_micros", c.max_cpm_micros, MAX_CPM_MICROS),
     ] {
         if m.0 < 0 {
             e.push(path, "must not be negative");
+        } else if m.0 > max {
+            e.push(path, format!("must be at most {max}"));
         }
     }
     if c.base_cpm_micros > c.max_cpm_micros {
@@ -193,18 +255,25 @@ pub(super) fn campaign(
     if matches!((c.flight_start, c.flight_end), (Some(start), Some(end)) if start >= end) {
         e.push("flight_end", "must be after flight_start");
     }
-    for (i, d) in c.adomain.iter().enumerate() {
-        domain(&mut e, &format!("adomain[{i}]"), d);
-    }
-    non_empty_each(&mut e, "cat", &c.cat);
-    for (i, a) in c.attr.iter().enumerate() {
-        if !(1..=MAX_ATTR).contains(a) {
-            e.push(
-                format!("attr[{i}]"),
-                format!("must be from 1 to {MAX_ATTR}"),
-            );
+    if e.at_most("adomain", &c.adomain, limits::DECLARED) {
+        for (i, d) in c.adomain.iter().enumerate() {
+            domain(&mut e, &format!("adomain[{i}]"), d);
         }
     }
+    if e.at_most("cat", &c.cat, limits::DECLARED) {
+        non_empty_each(&mut e, "cat", &c.cat);
+    }
+    if e.at_most("attr", &c.attr, limits::DECLARED) {
+        for (i, a) in c.attr.iter().enumerate() {
+            if !(1..=MAX_ATTR).contains(a) {
+                e.push(
+                    format!("attr[{i}]"),
+                    format!("must be from 1 to {MAX_ATTR}"),
+                );
+            }
+        }
+    }
+    e.at_most("fragment_sets", &c.fragment_sets, limits::SHORT);
     if c.app_bundle.as_deref().is_some_and(|b| b.trim().is_empty()) {
         e.push("app_bundle", "must not be empty when present");
     }
@@ -212,7 +281,8 @@ pub(super) fn campaign(
         e.push("language", "not an ISO-639-1 code like en");
     }
     let t = &c.targeting;
-    for (i, country) in t.countries.iter().enumerate() {
+    let countries = e.at_most("targeting.countries", &t.countries, limits::COUNTRIES);
+    for (i, country) in t.countries.iter().enumerate().filter(|_| countries) {
         if !is_alpha3(country) {
             e.push(
                 format!("targeting.countries[{i}]"),
@@ -220,7 +290,8 @@ pub(super) fn campaign(
             );
         }
     }
-    for (i, r) in t.regions.iter().enumerate() {
+    let regions = e.at_most("targeting.regions", &t.regions, limits::REGIONS);
+    for (i, r) in t.regions.iter().enumerate().filter(|_| regions) {
         if !is_region(r) {
             e.push(
                 format!("targeting.regions[{i}]"),
@@ -228,7 +299,8 @@ pub(super) fn campaign(
             );
         }
     }
-    for (i, d) in t.device_types.iter().enumerate() {
+    let device_types = e.at_most("targeting.device_types", &t.device_types, limits::SHORT);
+    for (i, d) in t.device_types.iter().enumerate().filter(|_| device_types) {
         if !(1..=MAX_DEVICE_TYPE).contains(d) {
             e.push(
                 format!("targeting.device_types[{i}]"),
@@ -236,29 +308,44 @@ pub(super) fn campaign(
             );
         }
     }
-    non_empty_each(&mut e, "targeting.os", &t.os);
+    if e.at_most("targeting.os", &t.os, limits::SHORT) {
+        non_empty_each(&mut e, "targeting.os", &t.os);
+    }
     for (list, path) in [
         (&t.site_domains.allow, "targeting.site_domains.allow"),
         (&t.site_domains.deny, "targeting.site_domains.deny"),
     ] {
-        for (i, d) in list.iter().enumerate() {
-            domain(&mut e, &format!("{path}[{i}]"), d);
+        if e.at_most(path, list, limits::INVENTORY) {
+            for (i, d) in list.iter().enumerate() {
+                domain(&mut e, &format!("{path}[{i}]"), d);
+            }
         }
     }
-    non_empty_each(&mut e, "targeting.app_bundles.allow", &t.app_bundles.allow);
-    non_empty_each(&mut e, "targeting.app_bundles.deny", &t.app_bundles.deny);
-    for (i, s) in t.sizes.iter().enumerate() {
-        side(&mut e, &format!("targeting.sizes[{i}].w"), s.w);
-        side(&mut e, &format!("targeting.sizes[{i}].h"), s.h);
+    for (list, path) in [
+        (&t.app_bundles.allow, "targeting.app_bundles.allow"),
+        (&t.app_bundles.deny, "targeting.app_bundles.deny"),
+    ] {
+        if e.at_most(path, list, limits::INVENTORY) {
+            non_empty_each(&mut e, path, list);
+        }
     }
-    non_empty_each(&mut e, "targeting.deal_ids", &t.deal_ids);
+    if e.at_most("targeting.sizes", &t.sizes, limits::SHORT) {
+        for (i, s) in t.sizes.iter().enumerate() {
+            side(&mut e, &format!("targeting.sizes[{i}].w"), s.w);
+            side(&mut e, &format!("targeting.sizes[{i}].h"), s.h);
+        }
+    }
+    if e.at_most("targeting.deal_ids", &t.deal_ids, limits::DEALS) {
+        non_empty_each(&mut e, "targeting.deal_ids", &t.deal_ids);
+    }
     if t.deals_only && t.deal_ids.is_empty() {
         e.push(
             "targeting.deal_ids",
             "must name at least one deal when deals_only is set",
         );
     }
-    for (i, l) in t.languages.iter().enumerate() {
+    let languages = e.at_most("targeting.languages", &t.languages, limits::LANGUAGES);
+    for (i, l) in t.languages.iter().enumerate().filter(|_| languages) {
         if !is_language(l) {
             e.push(
                 format!("targeting.languages[{i}]"),
@@ -307,7 +394,7 @@ fn markup(e: &mut Errors, path: &str, text: &str) {
 }
 
 /// Every broken rule of a creative's name and body.
-pub(super) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
+pub(crate) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
     let mut e = Errors::default();
     name(&mut e, "name", creative_name);
     match body {
@@ -368,7 +455,8 @@ pub(super) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
             if v.mimes.is_empty() {
                 e.push("body.mimes", "must name at least one MIME type");
             }
-            for (i, m) in v.mimes.iter().enumerate() {
+            let listed = e.at_most("body.mimes", &v.mimes, limits::SHORT);
+            for (i, m) in v.mimes.iter().enumerate().filter(|_| listed) {
                 if !m.contains('/') || m.trim() != m {
                     e.push(format!("body.mimes[{i}]"), "not a MIME type like video/mp4");
                 }
