@@ -35,8 +35,9 @@ pub(crate) struct Notices {
 }
 
 /// A process-unique bid id and the notice URLs, written into `text`. The
-/// URLs carry the user's stage (`-` when unknown), so that what the notices
-/// report can be attributed to it.
+/// URLs carry the bid's stage (`-` when none), so that what the notices
+/// report can be attributed to it; the creative's own trackers carry the
+/// same one.
 pub(crate) fn write(
     (request_id, imp_req): (&str, &Imp<'_>),
     pick: &Pick,
@@ -64,12 +65,13 @@ pub(crate) fn write(
 
     let (creative, stage, price) = (&pick.creative, pick.stage, pick.price);
     let c = &snap.campaigns[pick.campaign];
-    // The URLs show the user's stage as known (`-`: unknown or not to be
-    // used). An assembled creative was chosen for a stage (unknown users
-    // count as unaware): its reactions teach that stage, and reports count
-    // the bid and its events there.
-    let stage_name = stage.map_or("-", Stage::as_str);
+    // One stage per bid, the one its token claims and reports count it
+    // under, in every URL: the notices' and the creative's trackers. A
+    // fixed creative's is the user's stage as known (`-`: unknown or not
+    // to be used); an assembled creative's is the stage it was drawn for
+    // (unknown users count as unaware), whose learning its reactions feed.
     let stage = reported_stage(creative, stage);
+    let stage_name = stage.map_or("-", Stage::as_str);
     // Everything the notices will claim, signed once for all of them.
     let token = signer.sign(&Claims {
         issued: ctx.now.0.clamp(0, i64::from(u32::MAX)) as u32,
@@ -92,11 +94,11 @@ pub(crate) fn write(
     // trackers: the stage and the probability the combination was drawn
     // with (for offline evaluation), and the token, which names the bid.
     let mut adm = 0..0;
-    if let Chosen::Assembled { item, ppm, stage } = creative {
+    if let Chosen::Assembled { item, ppm, .. } = creative {
         let mut tail = StackText::<256>::new();
         for piece in [
             "&stage=",
-            stage.as_str(),
+            stage_name,
             "&pp=",
             itoa::Buffer::new().format(*ppm),
             "&t=",
