@@ -150,9 +150,7 @@ pub fn commit<'a>(
                             let iurl = assets.image.as_ref().map(|i| i.url.as_str());
                             (&*it.crid, adm, None, None, 4, iurl)
                         }
-                        (Format::Native, Render::Markup(_)) => {
-                            (&*it.crid, adm, None, None, 4, None)
-                        }
+                        (Format::Native, _) => (&*it.crid, adm, None, None, 4, None),
                     }
                 }
             };

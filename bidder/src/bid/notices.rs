@@ -139,6 +139,7 @@ pub(crate) fn write(
                         tail: tail.as_str(),
                         impression: Some(&ad.impression),
                         strict: false,
+                        version: Default::default(),
                     };
                     // The same assets fitted when the creative was chosen.
                     let _ = render_native_with(&ad.assets, &native.request, &links, text);

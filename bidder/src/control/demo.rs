@@ -318,6 +318,8 @@ fn vast(brand: &str, domain: &str, secs: u32, w: u32, h: u32) -> (String, FixedC
             mimes: strings(&["video/mp4"]),
             w,
             h,
+            plcmt: Vec::new(),
+            versions: Vec::new(),
         }),
     )
 }
@@ -327,6 +329,7 @@ fn image(url: &str, w: u32, h: u32) -> Option<Image> {
         url: url.to_owned(),
         w,
         h,
+        crops: Vec::new(),
     })
 }
 
@@ -417,6 +420,7 @@ fn catalog(
         price: None,
         desc2: None,
         landing_url: "https://acme-outdoor.example/tents".into(),
+        privacy_url: None,
     };
     let northwind_native = NativeAssets {
         title: "Your coffee, ready when you arrive".into(),
@@ -436,6 +440,7 @@ fn catalog(
         price: None,
         desc2: None,
         landing_url: "https://northwind-coffee.example/app".into(),
+        privacy_url: None,
     };
     let mut northwind_app = campaign(spec(
         northwind,

@@ -82,6 +82,7 @@ fn native_assets() -> NativeAssets {
             url: "https://cdn/i.jpg".into(),
             w: 1200,
             h: 627,
+            crops: Vec::new(),
         }),
         icon: None,
         cta: Some("Go".into()),
@@ -89,6 +90,7 @@ fn native_assets() -> NativeAssets {
         price: None,
         desc2: None,
         landing_url: "https://brand.example".into(),
+        privacy_url: None,
     }
 }
 
@@ -101,6 +103,8 @@ fn vast(secs: u32) -> FixedCreative {
         mimes: vec!["video/mp4".into()],
         w: 1280,
         h: 720,
+        plcmt: Vec::new(),
+        versions: Vec::new(),
     })
 }
 

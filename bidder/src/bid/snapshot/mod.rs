@@ -468,6 +468,7 @@ impl<'c> AssemblyInputs<'c> {
                 default_language: c.language.as_deref(),
                 click_base: &click_base,
                 impression_base: &impression_base,
+                privacy_url: None,
                 preview,
                 allows: &allows,
                 rejected_at: &|crid| self.rejected.get(crid).cloned().unwrap_or_default(),

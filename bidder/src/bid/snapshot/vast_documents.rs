@@ -104,6 +104,8 @@ mod tests {
                 mimes: vec!["video/mp4".into()],
                 w: 640,
                 h: 360,
+                plcmt: Vec::new(),
+                versions: Vec::new(),
             }),
             version,
             created_at: UnixTime(0),

@@ -269,6 +269,7 @@ impl From<ImageInput> for Image {
             url: i.url,
             w: i.w,
             h: i.h,
+            crops: Vec::new(),
         }
     }
 }
@@ -323,6 +324,7 @@ impl From<BodyInput> for FixedCreative {
                 price: n.price,
                 desc2: n.desc2,
                 landing_url: n.landing_url,
+                privacy_url: None,
             }),
             BodyInput::Vast(v) => FixedCreative::Vast(VastCreative {
                 document: v.document,
@@ -330,6 +332,8 @@ impl From<BodyInput> for FixedCreative {
                 mimes: v.mimes,
                 w: v.w,
                 h: v.h,
+                plcmt: Vec::new(),
+                versions: Vec::new(),
             }),
         }
     }
