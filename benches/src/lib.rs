@@ -51,6 +51,7 @@ pub fn settings() -> Settings {
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
         move_ttl_secs: 86_400,
+        privacy_url: None,
     }
 }
 

@@ -129,7 +129,7 @@ pub fn commit<'a>(
                     let adm = if n.adm.is_empty() { r } else { &n.adm };
                     (&ad.crid, &text[adm.clone()], None, None, 4, iurl)
                 }
-                Chosen::Video(k) => {
+                Chosen::Video(k, _) => {
                     let v = &c.videos[*k];
                     let adm = &text[n.adm.clone()];
                     (&v.crid, adm, Some(v.w), Some(v.h), 2, None)

@@ -58,6 +58,10 @@ pub struct FileConfig {
     /// Our IAB TCF vendor id: under GDPR, users are personalized only when
     /// their TC string gives this vendor consent. Absent = never under GDPR.
     pub tcf_vendor_id: Option<u16>,
+    /// The page (https) native placements that show a privacy link
+    /// (`privacy: 1`) are sent when the ad names no page of its own.
+    /// Absent = such ads go without one.
+    pub privacy_url: Option<String>,
     /// How assembled creatives are chosen (`[creative]`:
     /// `exploration_floor`, `rounds`, `prior_clicks`, `prior_conversions`,
     /// `prior_impressions`, `seed`).
@@ -243,6 +247,8 @@ pub struct Config {
     pub bid_ttl_secs: Option<u32>,
     /// Our IAB TCF vendor id, if we have one.
     pub tcf_vendor_id: Option<u16>,
+    /// The default privacy page of native ads, https.
+    pub privacy_url: Option<String>,
     /// Selection policy of assembled creatives.
     pub creative: creative::learning::Policy,
     /// Notices and trackers.
@@ -322,6 +328,13 @@ impl Config {
             ));
         }
         let public_url = public_url.trim_end_matches('/').to_string();
+        if let Some(url) = &file.privacy_url
+            && !creative::validate::is_https(url)
+        {
+            problems.push(format!(
+                "privacy_url: {url:?} must be an https:// URL with a host"
+            ));
+        }
 
         let positive =
             |key: &str, value: Option<usize>, default: usize, problems: &mut Vec<String>| {
@@ -512,6 +525,7 @@ impl Config {
             shutdown_grace,
             bid_ttl_secs: file.bid_ttl_secs,
             tcf_vendor_id: file.tcf_vendor_id,
+            privacy_url: file.privacy_url,
             creative: file.creative,
             events,
             fx: file.fx,
