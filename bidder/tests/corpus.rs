@@ -116,11 +116,14 @@ async fn every_vast_answer_keeps_the_iab_schema_with_the_bidders_trackers() {
     // IAB's 4.2 schema; with the bidder's `<Impression>` and
     // `<ClickTracking>` in them, in whatever version they are served as,
     // they must still (the rules always, the schema when `../shared` is
-    // there).
+    // there). The playable cases add players of VAST 4.2.
     let server = TestServer::demo_https().await;
     let dir = tempfile::tempdir().unwrap();
     let mut documents = Vec::new();
-    for path in json_files("requests") {
+    for path in json_files("requests")
+        .into_iter()
+        .chain(json_files("playable"))
+    {
         let reply = server.bid(std::fs::read(&path).unwrap()).await;
         if reply.status != 200 {
             continue;
@@ -144,7 +147,10 @@ async fn every_vast_answer_keeps_the_iab_schema_with_the_bidders_trackers() {
         "only {} VAST answers",
         documents.len()
     );
-    common::assert_vast_schema(&documents).await;
+    let judged = common::assert_vast_schema(&documents).await;
+    if common::shared::shared_dir("counting VAST answers the schema judged").is_some() {
+        assert!(judged >= 1, "no 4.1 or 4.2 answer for the schema to judge");
+    }
     server.stop().await;
 }
 
