@@ -97,8 +97,9 @@ pub enum Render {
     Vast(Box<[Prepared]>),
     /// Native assets, rendered against each request's asset list.
     Native {
-        /// The assets; `landing_url` is the click tracker.
-        assets: NativeAssets,
+        /// The assets; `landing_url` is the click tracker. Boxed: far
+        /// larger than the other variants' handles.
+        assets: Box<NativeAssets>,
         /// The impression tracker (none in previews).
         impression: Option<Box<str>>,
     },
@@ -488,7 +489,13 @@ fn make_item(
                 .collect(),
         ),
         Format::Native => Render::Native {
-            assets: native_assets(stage, parts, input.brand, &trackers, input.privacy_url),
+            assets: Box::new(native_assets(
+                stage,
+                parts,
+                input.brand,
+                &trackers,
+                input.privacy_url,
+            )),
             impression: counted.map(Into::into),
         },
     };

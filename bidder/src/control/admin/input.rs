@@ -237,6 +237,8 @@ impl CreativeInput {
 }
 
 /// [`FixedCreative`], strict.
+// One per upload, on the cold path: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum BodyInput {
