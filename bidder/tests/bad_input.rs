@@ -16,8 +16,13 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// A corpus banner request, its imp not secure: the test bidder's URL is
+/// http, and secure imps get no bid from it.
 fn banner() -> Vec<u8> {
-    fixture("requests/01-openrtb26-site-banner-format.json")
+    let mut v: Value =
+        serde_json::from_slice(&fixture("requests/01-openrtb26-site-banner-format.json")).unwrap();
+    v["imp"][0].as_object_mut().unwrap().remove("secure");
+    serde_json::to_vec(&v).unwrap()
 }
 
 /// `depth` nested arrays.

@@ -196,6 +196,11 @@ pub struct Video<'a> {
     pub maxduration: Option<u32>,
     /// Supported protocols (VAST versions).
     pub protocols: Vec<u32>,
+    /// One supported protocol (before 2.3; `protocols` replaced it).
+    pub protocol: Option<u32>,
+    /// Exact durations an ad may have, seconds (2.6; instead of
+    /// `minduration`/`maxduration`).
+    pub rqddurs: Vec<u32>,
     /// Player width.
     pub w: Option<u32>,
     /// Player height.
@@ -216,6 +221,13 @@ pub struct Video<'a> {
     pub api: Vec<u32>,
     /// Ad position.
     pub pos: Option<u32>,
+    /// Supported delivery methods (1 streaming, 2 progressive, 3
+    /// download); empty means all.
+    pub delivery: Vec<u32>,
+    /// Minimum bit rate, Kbps.
+    pub minbitrate: Option<u32>,
+    /// Maximum bit rate, Kbps.
+    pub maxbitrate: Option<u32>,
 }
 
 /// An audio slot.

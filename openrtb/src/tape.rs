@@ -857,6 +857,8 @@ walk_struct!(Video<'a> {
     "protocols" => protocols, "w" => w, "h" => h, "startdelay" => startdelay,
     "placement" => placement, "plcmt" => plcmt, "linearity" => linearity,
     "skip" => skip, "battr" => battr, "api" => api, "pos" => pos,
+    "protocol" => protocol, "rqddurs" => rqddurs, "delivery" => delivery,
+    "minbitrate" => minbitrate, "maxbitrate" => maxbitrate,
 });
 walk_struct!(Audio<'a> {
     "mimes" => mimes, "minduration" => minduration, "maxduration" => maxduration,

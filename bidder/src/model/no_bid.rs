@@ -26,8 +26,9 @@ pub enum NoBidReason {
     /// A private auction without one of our deals, or a deals-only campaign
     /// without a deal.
     DealMismatch,
-    /// Campaigns fit but none has a creative for the slot (size, native
-    /// assets, video duration or MIME type).
+    /// Campaigns fit but none has a creative for the slot (banner size,
+    /// native assets; the more telling video, image and secure reasons
+    /// below where they apply).
     NoMatchingCreative,
     /// The creative's language is not allowed, or the audience's is not
     /// targeted.
@@ -54,11 +55,36 @@ pub enum NoBidReason {
     /// block list, a privacy signal) could not be read
     /// ([`openrtb::Unservable`]).
     InvalidRequest,
+    /// No video creative can be served in a VAST version (inline or
+    /// wrapper) among the slot's `protocols`.
+    VideoProtocol,
+    /// No video creative has a media file of a MIME type the slot takes.
+    VideoMime,
+    /// None of those is delivered (streaming, progressive) as the slot
+    /// takes.
+    VideoDelivery,
+    /// None of those is within the slot's `minbitrate`/`maxbitrate`.
+    VideoBitrate,
+    /// None of those plays without an API framework (VPAID) the slot
+    /// lacks.
+    VideoApi,
+    /// No video creative lasts as the slot wants (`minduration`,
+    /// `maxduration`, `rqddurs`).
+    VideoDuration,
+    /// The slot's placement, linearity or skip setting excludes the video
+    /// creatives.
+    VideoPlacement,
+    /// A required native image asset: no image or crop of the creatives
+    /// is large enough and, for an exact size, within 20 % of its shape.
+    NativeImageFit,
+    /// The imp is secure (`imp.secure` 1) and the bidder's public URL, or
+    /// every creative that fits, has an `http://` URL.
+    Insecure,
 }
 
 impl NoBidReason {
     /// Every reason, in a stable order (metrics rows).
-    pub const ALL: [NoBidReason; 19] = [
+    pub const ALL: [NoBidReason; 28] = [
         NoBidReason::NoEligibleCampaign,
         NoBidReason::BelowFloor,
         NoBidReason::BlockedCategory,
@@ -78,6 +104,15 @@ impl NoBidReason {
         NoBidReason::BudgetExhausted,
         NoBidReason::Overloaded,
         NoBidReason::InvalidRequest,
+        NoBidReason::VideoProtocol,
+        NoBidReason::VideoMime,
+        NoBidReason::VideoDelivery,
+        NoBidReason::VideoBitrate,
+        NoBidReason::VideoApi,
+        NoBidReason::VideoDuration,
+        NoBidReason::VideoPlacement,
+        NoBidReason::NativeImageFit,
+        NoBidReason::Insecure,
     ];
 
     /// Stable snake_case name, the `reason` label in `/metrics`.
@@ -102,6 +137,15 @@ impl NoBidReason {
             NoBidReason::BudgetExhausted => "budget_exhausted",
             NoBidReason::Overloaded => "overloaded",
             NoBidReason::InvalidRequest => "invalid_request",
+            NoBidReason::VideoProtocol => "video_protocol",
+            NoBidReason::VideoMime => "video_mime",
+            NoBidReason::VideoDelivery => "video_delivery",
+            NoBidReason::VideoBitrate => "video_bitrate",
+            NoBidReason::VideoApi => "video_api",
+            NoBidReason::VideoDuration => "video_duration",
+            NoBidReason::VideoPlacement => "video_placement",
+            NoBidReason::NativeImageFit => "native_image_fit",
+            NoBidReason::Insecure => "insecure",
         }
     }
 
@@ -109,8 +153,9 @@ impl NoBidReason {
     /// seller's traffic (spiders, proxies, blocked publishers, ...); only a
     /// blocked publisher and a request nothing of which can be served (2,
     /// "invalid request") have codes of their own, and a missed deadline is
-    /// the bidder's technical failure. Everything else is a business
-    /// decision the list has no code for: 0, "unknown".
+    /// the bidder's technical failure. Everything else, a slot no creative
+    /// can fill included (that request is valid), is a business decision
+    /// the list has no code for: 0, "unknown".
     pub fn nbr_code(self) -> u32 {
         match self {
             NoBidReason::BlockedPublisher => nbr::BLOCKED_PUBLISHER,
@@ -140,7 +185,18 @@ impl NoBidReason {
             | NoBidReason::AudienceStage
             | NoBidReason::FrequencyCapped => 2,
             NoBidReason::UnsupportedCurrency | NoBidReason::BelowFloor => 3,
-            NoBidReason::NoMatchingCreative => 4,
+            // The campaign got as far as its creatives; these say what
+            // none of them had.
+            NoBidReason::NoMatchingCreative
+            | NoBidReason::VideoProtocol
+            | NoBidReason::VideoMime
+            | NoBidReason::VideoDelivery
+            | NoBidReason::VideoBitrate
+            | NoBidReason::VideoApi
+            | NoBidReason::VideoDuration
+            | NoBidReason::VideoPlacement
+            | NoBidReason::NativeImageFit
+            | NoBidReason::Insecure => 4,
             NoBidReason::Paced | NoBidReason::BudgetExhausted => 5,
         }
     }
