@@ -227,7 +227,8 @@ fn every_file_of_the_liberal_corpus_is_listed_here() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_shape_gets_a_bid_or_a_no_bid_and_the_repairs_are_counted() {
-    let server = TestServer::demo().await;
+    // Behind https, as exchanges' secure imps require.
+    let server = TestServer::demo_https().await;
     for case in CASES {
         let (body, json) = request(case);
         let reply = server.bid(body).await;
