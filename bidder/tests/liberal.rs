@@ -1,7 +1,8 @@
 //! The shapes of third-party traffic that were refused with 400 and must
 //! not be (`testdata/liberal/`), through the real server: each gets a bid
 //! or a no-bid, never an error, and every answer keeps the specs' rules
-//! (the `conformance` crate). `/metrics` counts the fields left out or
+//! (the `conformance` crate, and where `../shared` is, `ortb_check.py` on
+//! the requests it can read). `/metrics` counts the fields left out or
 //! converted by path, the imps skipped and the no-bids by reason; an
 //! exchange configured for `nbr` hears 2 (invalid request) for a request
 //! nothing of which can be served.
@@ -142,7 +143,7 @@ const CASES: &[Case] = &[
     // Once in `testdata/invalid/`, refused with 400.
     Case {
         file: "17-minimal-duplicate-imp-ids.json",
-        answer: Answer::Bid(&["1"]),
+        answer: Answer::NoBid,
         dropped: &[],
         coerced: &[],
     },
@@ -207,6 +208,25 @@ fn bid_imps(answer: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether `ortb_check.py` can read the request itself: it takes `tmax`
+/// and floors as numbers and a native request as an object or a JSON
+/// string of one, as the spec writes them. The shapes it cannot read (a
+/// number as a string, a native request encoded twice or without its
+/// braces) are judged by the `conformance` crate alone.
+fn checker_reads(req: &Value) -> bool {
+    let number_or_absent = |v: &Value| v.is_null() || v.is_number();
+    number_or_absent(&req["tmax"])
+        && req["imp"].as_array().into_iter().flatten().all(|imp| {
+            number_or_absent(&imp["bidfloor"])
+                && match &imp["native"]["request"] {
+                    Value::String(s) => {
+                        serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object())
+                    }
+                    _ => true,
+                }
+        })
+}
+
 /// The value of the metrics row that starts with `row`.
 fn metric(text: &str, row: &str) -> Option<u64> {
     text.lines()
@@ -249,10 +269,6 @@ async fn every_shape_gets_a_bid_or_a_no_bid_and_the_repairs_are_counted() {
             }
         }
     }
-    // The first imp of a repeated id is the one bid on: the 300x250.
-    let (body, _) = request(&CASES[6]);
-    let answer = server.bid(body).await.json();
-    assert_eq!(answer["seatbid"][0]["bid"][0]["w"], 300, "{answer}");
 
     let metrics = server
         .request(Method::GET, "/metrics", &[], Vec::new())
@@ -277,7 +293,7 @@ async fn every_shape_gets_a_bid_or_a_no_bid_and_the_repairs_are_counted() {
         }
     }
     for (reason, at_least) in [
-        ("duplicate_id", 2),
+        ("duplicate_id", 3),
         ("floor", 1),
         ("native_without_assets", 2),
         ("no_media", 1),
@@ -298,6 +314,41 @@ async fn every_shape_gets_a_bid_or_a_no_bid_and_the_repairs_are_counted() {
         Some(0),
         "{text}"
     );
+    // The shared response checker agrees, where it is, on the requests it
+    // can read itself (see `checker_reads`).
+    if let Some(shared) = common::shared::shared_dir("the shared response checker (ortb_check.py)")
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bids = 0;
+        let mut copied = 0;
+        for case in CASES {
+            let (body, json) = request(case);
+            if checker_reads(&json) {
+                std::fs::write(dir.path().join(case.file), body).unwrap();
+                copied += 1;
+                bids += usize::from(matches!(case.answer, Answer::Bid(_)));
+            }
+        }
+        assert!(copied * 2 > CASES.len(), "the checker reads {copied} files");
+        let output = tokio::process::Command::new("python3")
+            .arg(shared.join("tools/ortb_check.py"))
+            .arg(format!("{}/openrtb2/bid", server.base))
+            .arg(dir.path())
+            .args([
+                "--min-bid-rate",
+                &format!("{}", bids as f64 / copied as f64 - 0.01),
+            ])
+            .output()
+            .await
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "ortb_check failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     server.stop().await;
 }
 

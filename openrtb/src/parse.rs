@@ -479,6 +479,72 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_video_limit_takes_the_video_out_and_secure_reads_as_1() {
+        for limit in [
+            r#""protocol":"vast""#,
+            r#""rqddurs":"short""#,
+            r#""delivery":{"a":1}"#,
+            r#""maxbitrate":"fast""#,
+            r#""plcmt":"instream""#,
+            r#""skip":"maybe""#,
+        ] {
+            let json = format!(
+                r#"{{"id":"t","imp":[{{"id":"1","video":{{"mimes":["video/mp4"],{limit}}},"banner":{{"w":300,"h":250}}}}]}}"#
+            );
+            let mut p = Parser::new();
+            let req = p.parse(json.as_bytes()).unwrap();
+            assert!(req.imp[0].video.is_none(), "{json}");
+            assert!(req.imp[0].banner.is_some(), "{json}");
+        }
+        let mut p = Parser::new();
+        let req = p
+            .parse(br#"{"id":"t","imp":[{"id":"1","banner":{"w":300,"h":250},"secure":"yes"}]}"#)
+            .unwrap();
+        assert_eq!(req.imp[0].secure, Some(1));
+        assert_eq!(req.repairs.fields[0].path, "imp[].secure");
+    }
+
+    #[test]
+    fn a_repeated_imp_id_is_bid_on_once_only_where_the_repeats_ask_alike() {
+        let mut p = Parser::new();
+        // The same slot sent twice (tag ids aside): its first imp is served.
+        let req = p
+            .parse(
+                br#"{"id":"t","imp":[{"id":"1","tagid":"a","banner":{"w":300,"h":250},"bidfloor":0.5},
+                {"id":"1","tagid":"b","banner":{"w":300,"h":250},"bidfloor":0.5}]}"#,
+            )
+            .unwrap();
+        assert_eq!(req.imp.len(), 1);
+        assert_eq!(req.imp[0].tagid.as_deref(), Some("a"));
+        drop(req);
+        // Two slots under one id: a bid would fit one of them, and the
+        // exchange could take it for the other. Neither is served.
+        for second in [
+            r#"{"id":"1","banner":{"w":728,"h":90}}"#,
+            r#"{"id":"1","banner":{"w":300,"h":250},"bidfloor":2}"#,
+            r#"{"id":"1","banner":{"w":300,"h":250},"secure":1}"#,
+        ] {
+            let json = format!(
+                r#"{{"id":"t","imp":[{{"id":"1","banner":{{"w":300,"h":250}}}},{second},{{"id":"2","banner":{{"w":300,"h":250}}}}]}}"#
+            );
+            let req = p.parse(json.as_bytes()).unwrap();
+            let ids: Vec<&str> = req.imp.iter().map(|i| &*i.id).collect();
+            assert_eq!(ids, ["2"], "{json}");
+            let skipped: Vec<(usize, SkipReason)> = req
+                .repairs
+                .skipped
+                .iter()
+                .map(|s| (s.index, s.reason))
+                .collect();
+            assert_eq!(
+                skipped,
+                [(0, SkipReason::DuplicateId), (1, SkipReason::DuplicateId)],
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
     fn a_repeated_optional_key_keeps_its_first_value() {
         let mut p = Parser::new();
         let req = p

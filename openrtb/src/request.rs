@@ -156,7 +156,7 @@ pub struct Format {
 }
 
 /// A banner slot (also used for companion ads).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Banner<'a> {
     /// Accepted sizes; preferred over `w`/`h`.
@@ -184,7 +184,7 @@ pub struct Banner<'a> {
 }
 
 /// A video slot.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Video<'a> {
     /// Supported MIME types (e.g. `video/mp4`).
@@ -231,7 +231,7 @@ pub struct Video<'a> {
 }
 
 /// An audio slot.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Audio<'a> {
     /// Supported MIME types.
@@ -249,7 +249,7 @@ pub struct Audio<'a> {
 
 /// A native slot. `request` is the Native 1.2 request, parsed whether the
 /// exchange sent it as a JSON string (the spec) or as an object (common).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Native<'a> {
     /// The parsed native request.
@@ -270,7 +270,7 @@ pub struct Native<'a> {
 }
 
 /// Private marketplace.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Pmp<'a> {
     /// 1 = only bids on the listed deals are accepted.
@@ -281,7 +281,7 @@ pub struct Pmp<'a> {
 }
 
 /// A deal between buyer and seller.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Deal<'a> {
     /// Deal id, echoed as `bid.dealid`.

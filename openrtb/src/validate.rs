@@ -17,15 +17,19 @@
 //!   what campaigns' site and app lists check (`site.domain`, `site.page`,
 //!   `app.bundle`) makes the whole request unservable; an imp's floor,
 //!   floor currency or deals make that imp unservable (bidding could
-//!   undercut a real floor); a media object's sizes, durations, MIME
-//!   types, protocols, blocked attributes or native assets take that
-//!   object out of its imp (a bid could not be known to fit).
+//!   undercut a real floor); an unreadable `secure` is read as 1 (https
+//!   only, the stricter of the two); a media object's sizes, durations,
+//!   MIME types, protocols, delivery, bit rates, placement, blocked
+//!   attributes or native assets take that object out of its imp (a bid
+//!   could not be known to fit).
 //! - **An imp is skipped** (taken out of `imp`, so nothing downstream
-//!   sees it): a repeated id (the first imp of each id stays, so a bid
-//!   names its imp unambiguously), no media object left, only a native
-//!   object whose request has no assets (Native 1.0 `layout`/`adunit`
-//!   requests), a negative or non-finite floor, a floor currency or deal
-//!   that is not usable.
+//!   sees it): a repeated id (the first imp of each id stays when the
+//!   others repeat what a bid must fit, so that a bid naming the id fits
+//!   whichever imp the exchange takes it for; imps sharing an id but
+//!   differing in media or price terms are all skipped), no media object
+//!   left, only a native object whose request has no assets (Native 1.0
+//!   `layout`/`adunit` requests), a negative or non-finite floor, a floor
+//!   currency or deal that is not usable.
 //! - **Nothing left**: every imp skipped, or a needed field unreadable:
 //!   [`Unservable`], answered with a no-bid.
 //!
@@ -62,6 +66,9 @@ const NEEDED_BY_REQUEST: &[&str] = &[
 /// unservable.
 const NEEDED_BY_IMP: &[&str] = &["imp[].bidfloor", "imp[].bidfloorcur", "imp[].pmp"];
 
+/// An imp's `secure`: unreadable, it is read as 1.
+const SECURE: &str = "imp[].secure";
+
 /// Fields a bid must fit, per media object: unreadable, they take the
 /// object out of its imp.
 const NEEDED_BY_MEDIA: &[(Media, &str)] = &[
@@ -73,6 +80,16 @@ const NEEDED_BY_MEDIA: &[(Media, &str)] = &[
     (Media::Video, "imp[].video.minduration"),
     (Media::Video, "imp[].video.maxduration"),
     (Media::Video, "imp[].video.protocols"),
+    (Media::Video, "imp[].video.protocol"),
+    (Media::Video, "imp[].video.rqddurs"),
+    (Media::Video, "imp[].video.delivery"),
+    (Media::Video, "imp[].video.minbitrate"),
+    (Media::Video, "imp[].video.maxbitrate"),
+    (Media::Video, "imp[].video.api"),
+    (Media::Video, "imp[].video.linearity"),
+    (Media::Video, "imp[].video.skip"),
+    (Media::Video, "imp[].video.plcmt"),
+    (Media::Video, "imp[].video.placement"),
     (Media::Video, "imp[].video.battr"),
     (Media::Audio, "imp[].audio.mimes"),
     (Media::Audio, "imp[].audio.minduration"),
@@ -133,6 +150,17 @@ pub fn validate(req: &mut BidRequest<'_>) -> Result<(), Error> {
             Some(set) => !set.insert(&imp.id),
             None => req.imp[..i].iter().any(|earlier| earlier.id == imp.id),
         };
+        if duplicate {
+            // The first of the id is bid on only if this one repeats what
+            // a bid must fit: the exchange may take the bid for either.
+            let first = req.imp.iter().position(|e| e.id == imp.id).unwrap_or(i);
+            if !same_terms(&req.imp[first], imp) && !skipped.iter().any(|s| s.index == first) {
+                skipped.push(Skipped {
+                    index: first,
+                    reason: SkipReason::DuplicateId,
+                });
+            }
+        }
         let empty_native = imp
             .native
             .as_ref()
@@ -174,6 +202,21 @@ pub fn validate(req: &mut BidRequest<'_>) -> Result<(), Error> {
         skip_imps(req);
     }
     Ok(())
+}
+
+/// Whether a bid that fits `a` fits `b`: the same media objects and
+/// price terms (a tag id or an `ext` may differ).
+fn same_terms(a: &Imp<'_>, b: &Imp<'_>) -> bool {
+    a.banner == b.banner
+        && a.video == b.video
+        && a.audio == b.audio
+        && a.native == b.native
+        && a.pmp == b.pmp
+        && a.bidfloor.to_bits() == b.bidfloor.to_bits()
+        && a.bidfloorcur == b.bidfloorcur
+        && a.secure == b.secure
+        && a.instl == b.instl
+        && a.rwdd == b.rwdd
 }
 
 /// Whether the imp's floor, its currency and its deals can be priced
@@ -222,6 +265,10 @@ fn apply_field_repairs(req: &mut BidRequest<'_>) {
                     Media::Native => imp.native = None,
                 }
             }
+        }
+        if r.action == Action::Dropped && r.path == SECURE {
+            // Never bid past a limit that cannot be read: https only.
+            imp.secure = Some(1);
         }
         let index = r.imp.unwrap_or_default();
         if NEEDED_BY_IMP.iter().any(|n| lost(n, r))
