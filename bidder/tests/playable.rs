@@ -316,3 +316,57 @@ async fn a_stored_vast_document_records_the_versions_it_serves_as() {
     assert_eq!(refused.json()["fields"][0]["field"], "body.document");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn assembled_video_is_written_in_a_version_the_player_lists() {
+    let server = TestServer::demo_https().await;
+    // The demo's tents fragments hold a 15 s video: an assembled video ad
+    // of Acme's, outbidding the demo's fixed videos wherever it plays.
+    let mut campaign = common::campaign_body(1, "Acme assembled video");
+    campaign["targeting"] = json!({"formats": ["video"]});
+    campaign["fragment_sets"] = json!([bidder::control::demo::ACME_SET]);
+    let cid = server.created("/api/v1/campaigns", campaign).await["id"].to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut documents = Vec::new();
+    for (protocols, version) in [
+        (json!([2]), "2.0"),
+        (json!([3]), "3.0"),
+        (json!([7]), "4.0"),
+        (json!([11]), "4.1"),
+        (json!([13]), "4.2"),
+        (json!([2, 3, 5, 6, 7, 8]), "4.0"),
+        (json!([3, 6, 11, 12]), "4.1"),
+    ] {
+        let mut req: Value =
+            serde_json::from_slice(&fixture("playable/video-protocol-bid.json")).unwrap();
+        req["imp"][0]["video"]["protocols"] = protocols.clone();
+        let reply = server.bid(serde_json::to_vec(&req).unwrap()).await;
+        common::assert_conforms(
+            &format!("protocols {protocols}"),
+            conformance::check_answer(&req, reply.status, &reply.body).violations,
+        );
+        let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+        assert_eq!(bid["cid"], cid.as_str(), "protocols {protocols}: {bid}");
+        let adm = bid["adm"].as_str().unwrap();
+        assert_eq!(vast_version(adm), version, "protocols {protocols}: {adm}");
+        let file = dir
+            .path()
+            .join(format!("assembled-{version}-{}.xml", documents.len()));
+        std::fs::write(&file, adm).unwrap();
+        documents.push(file);
+    }
+    // Wrappers only: an assembled ad is inline, so it does not bid.
+    let mut req: Value =
+        serde_json::from_slice(&fixture("playable/video-protocol-bid.json")).unwrap();
+    req["imp"][0]["video"]["protocols"] = json!([5, 6, 8, 12, 14]);
+    let reply = server.bid(serde_json::to_vec(&req).unwrap()).await;
+    assert_eq!(
+        reply.status,
+        204,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    // Each keeps VAST's rules; 4.1 and 4.2 the IAB's schema too.
+    common::assert_vast_schema(&documents).await;
+    server.stop().await;
+}

@@ -26,6 +26,10 @@ use crate::video::VastVersion;
 /// attribute, 4.1 on as text); 4.1 on carry the `<AdServingId>` they
 /// require; `<Advertiser>` exists from 3.0; the creative's id attribute is
 /// `AdID` before 4.0 and `adId` after; 2.0 times have no milliseconds.
+/// Elements come in the order of each version's IAB schema: before 4.0
+/// titles and description first, then `<Impression>` and `<Creatives>`;
+/// from 4.0 `<Impression>` first, `<Description>` after `<Creatives>` and
+/// `<UniversalAdId>` after `<Linear>`.
 pub fn prepare_vast(
     version: VastVersion,
     stage: Stage,
@@ -37,6 +41,22 @@ pub fn prepare_vast(
     use VastVersion::{V2, V3, V4_0};
     let (m, c) = (&parts.message.body, &parts.content.body);
     let v4 = version >= V4_0;
+    let description = |out: &mut String| {
+        out.push_str("<Description>");
+        escape::xml(&c.body, out);
+        if let Some(offer) = c.offer_at(stage) {
+            out.push(' ');
+            escape::xml(offer, out);
+        }
+        out.push_str("</Description>");
+    };
+    let advertiser = |out: &mut String| {
+        if version >= V3 {
+            out.push_str("<Advertiser>");
+            escape::xml(brand, out);
+            out.push_str("</Advertiser>");
+        }
+    };
     let mut p = Prepared::new();
     let out = &mut p.text;
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?><VAST version=\"");
@@ -47,26 +67,13 @@ pub fn prepare_vast(
     out.push_str("\"><Ad id=\"");
     escape::xml(crid, out);
     out.push_str("\"><InLine><AdSystem version=\"1\">rtb-bidder</AdSystem>");
-    if version >= VastVersion::V4_1 {
-        out.push_str("<AdServingId>");
-        escape::xml(crid, out);
-        out.push_str("-${AUCTION_ID}</AdServingId>");
+    if !v4 {
+        out.push_str("<AdTitle>");
+        escape::xml(&m.headline, out);
+        out.push_str("</AdTitle>");
+        description(out);
+        advertiser(out);
     }
-    out.push_str("<AdTitle>");
-    escape::xml(&m.headline, out);
-    out.push_str("</AdTitle>");
-    if version >= V3 {
-        out.push_str("<Advertiser>");
-        escape::xml(brand, out);
-        out.push_str("</Advertiser>");
-    }
-    out.push_str("<Description>");
-    escape::xml(&c.body, out);
-    if let Some(offer) = c.offer_at(stage) {
-        out.push(' ');
-        escape::xml(offer, out);
-    }
-    out.push_str("</Description>");
     // VAST requires an impression; only a preview, shown as text and never
     // played, goes without.
     if let Some(impression) = trackers.impression {
@@ -76,27 +83,22 @@ pub fn prepare_vast(
         p.text.push_str("</Impression>");
     }
     let out = &mut p.text;
+    if v4 {
+        if version >= VastVersion::V4_1 {
+            out.push_str("<AdServingId>");
+            escape::xml(crid, out);
+            out.push_str("-${AUCTION_ID}</AdServingId>");
+        }
+        out.push_str("<AdTitle>");
+        escape::xml(&m.headline, out);
+        out.push_str("</AdTitle>");
+        advertiser(out);
+    }
     out.push_str("<Creatives><Creative id=\"");
     escape::xml(crid, out);
     out.push_str(if v4 { "\" adId=\"" } else { "\" AdID=\"" });
     escape::xml(crid, out);
-    out.push_str("\">");
-    match version {
-        V2 | V3 => {}
-        V4_0 => {
-            out.push_str("<UniversalAdId idRegistry=\"rtb-bidder\" idValue=\"");
-            escape::xml(crid, out);
-            out.push_str("\">");
-            escape::xml(crid, out);
-            out.push_str("</UniversalAdId>");
-        }
-        _ => {
-            out.push_str("<UniversalAdId idRegistry=\"rtb-bidder\">");
-            escape::xml(crid, out);
-            out.push_str("</UniversalAdId>");
-        }
-    }
-    out.push_str("<Linear><Duration>");
+    out.push_str("\"><Linear><Duration>");
     let millis = if version == V2 { "" } else { ".000" };
     if let Some(v) = &c.video {
         let d = v.duration_secs;
@@ -122,9 +124,28 @@ pub fn prepare_vast(
     out.push_str("<VideoClicks><ClickThrough id=\"bidder\">");
     escape::xml(trackers.click, out);
     p.hole();
-    p.text.push_str(
-        "</ClickThrough></VideoClicks></Linear></Creative></Creatives></InLine></Ad></VAST>",
-    );
+    let out = &mut p.text;
+    out.push_str("</ClickThrough></VideoClicks></Linear>");
+    match version {
+        V2 | V3 => {}
+        V4_0 => {
+            out.push_str("<UniversalAdId idRegistry=\"rtb-bidder\" idValue=\"");
+            escape::xml(crid, out);
+            out.push_str("\">");
+            escape::xml(crid, out);
+            out.push_str("</UniversalAdId>");
+        }
+        _ => {
+            out.push_str("<UniversalAdId idRegistry=\"rtb-bidder\">");
+            escape::xml(crid, out);
+            out.push_str("</UniversalAdId>");
+        }
+    }
+    out.push_str("</Creative></Creatives>");
+    if v4 {
+        description(out);
+    }
+    out.push_str("</InLine></Ad></VAST>");
     p
 }
 
@@ -172,6 +193,43 @@ mod tests {
                 "00:00:15.000"
             };
             assert_eq!(duration, Some(want));
+        }
+        // In each version's schema order (the IAB's 4.2 XSD is strict
+        // about it; bidder/tests/playable.rs validates against it).
+        let order = |doc: &str, tags: &[&str]| {
+            let at: Vec<usize> = tags.iter().map(|t| doc.find(t).unwrap()).collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{tags:?} in {doc}");
+        };
+        for version in [VastVersion::V2, VastVersion::V3] {
+            let tags = ["<AdTitle", "<Description", "<Impression", "<Creatives"];
+            order(&written(version), &tags);
+        }
+        order(
+            &written(VastVersion::V3),
+            &["<Description", "<Advertiser", "<Impression"],
+        );
+        order(
+            &written(VastVersion::V4_0),
+            &[
+                "<Impression",
+                "<AdTitle",
+                "<Advertiser",
+                "<Creatives",
+                "</Linear><UniversalAdId",
+                "<Description",
+            ],
+        );
+        for version in [VastVersion::V4_1, VastVersion::V4_2] {
+            let tags = [
+                "<Impression",
+                "<AdServingId",
+                "<AdTitle",
+                "<Advertiser",
+                "<Creatives",
+                "</Linear><UniversalAdId",
+                "</Creatives><Description",
+            ];
+            order(&written(version), &tags);
         }
         assert!(written(VastVersion::V3).contains(" AdID=\"cr\""));
         assert!(written(VastVersion::V4_0).contains("idValue=\"cr\""));
