@@ -31,7 +31,9 @@ start_bidder() { # binary port env
   local d tok
   d=$(mktemp -d)
   dirs+=("$d")
-  printf 'tcf_vendor_id = 1234\n' > "$d/bidder.toml"
+  # As compare.sh: the generated GDPR traffic consents to vendor 1234, and
+  # its secure imps get bids only from a bidder whose public URL is https.
+  printf 'tcf_vendor_id = 1234\npublic_url = "https://bidder.example"\n' > "$d/bidder.toml"
   tok=$("$1" --data-dir "$d" --config "$d/bidder.toml" token create --role admin --label ab.sh)
   env $3 taskset -c 0 "$1" --demo --data-dir "$d" --config "$d/bidder.toml" --listen "127.0.0.1:$2" >"$d/log" 2>&1 &
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && break; sleep 0.1; done

@@ -63,8 +63,10 @@ out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$data"' EXIT
 
-# The generated GDPR traffic consents to vendor 1234.
-printf 'tcf_vendor_id = 1234\n' > "$data/bidder.toml"
+# The generated GDPR traffic consents to vendor 1234. Its secure imps get
+# bids only from a bidder whose public URL is https (notices are sent to
+# the bidder's address whatever the URL's host).
+printf 'tcf_vendor_id = 1234\npublic_url = "https://bidder.example"\n' > "$data/bidder.toml"
 token=$("$bin/bidder" --data-dir "$data" --config "$data/bidder.toml" token create --role admin --label compare.sh)
 taskset -c 0 "$bin/bidder" --demo --data-dir "$data" --config "$data/bidder.toml" --listen 127.0.0.1:18080 >"$out/bidder.log" 2>&1 &
 bidder_pid=$!

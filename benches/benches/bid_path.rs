@@ -103,13 +103,20 @@ fn gunzip(c: &mut Criterion) {
     group.finish();
 }
 
+/// Where the benched bidder says it is: https, as in production, where
+/// most imps are secure (the typical request's is) and an http bidder
+/// would not bid on them.
+const PUBLIC_URL: &str = "https://bidder.example";
+
 /// The bidder on the demo catalog, in a temporary folder that lives as
 /// long as the returned guard.
 fn demo_app() -> (tempfile::TempDir, Instance) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
     demo::seed_if_empty(&store).expect("demo data");
-    let app = Instance::new(Config::for_tests(dir.path()), Arc::new(store)).expect("app");
+    let mut config = Config::for_tests(dir.path());
+    config.public_url = PUBLIC_URL.into();
+    let app = Instance::new(config, Arc::new(store)).expect("app");
     (dir, app)
 }
 
@@ -366,6 +373,7 @@ fn seeded_app() -> (tempfile::TempDir, Arc<Instance>) {
         let addr = listener.local_addr().expect("address");
         let mut config = Config::for_tests(dir.path());
         config.listen = addr;
+        config.public_url = PUBLIC_URL.into();
         config.tcf_vendor_id = Some(loadtest::traffic::Mix::default().vendor_id);
         let app = Arc::new(Instance::new(config, Arc::new(store)).expect("app"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

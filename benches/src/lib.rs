@@ -51,6 +51,7 @@ pub fn settings() -> Settings {
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
         move_ttl_secs: 86_400,
+        privacy_url: None,
     }
 }
 
@@ -296,6 +297,7 @@ pub fn plan(library: &Library, counts: &dyn Fn(Stage, ComboKey) -> Counts) -> Pl
             default_language: Some("en"),
             click_base: "http://127.0.0.1:8080/events/click?cid=1",
             impression_base: "http://127.0.0.1:8080/events/imp?cid=1",
+            privacy_url: None,
             preview: false,
             allows: &|_| true,
             rejected_at: &|_| Vec::new(),

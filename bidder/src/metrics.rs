@@ -2,12 +2,16 @@
 //! text rendering for `GET /metrics`.
 //!
 //! The bid path only increments relaxed atomics here: never a lock, never an
-//! allocation. Rendering (cold path) reads them without stopping anyone.
+//! allocation (but once per field path ever, when a path is first counted,
+//! see [`FieldCounters`]). Rendering (cold path) reads them without stopping
+//! anyone.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use audiences::consent::Contextual;
+use openrtb::{Action, Repairs, SkipReason};
 
 use crate::model::EventKind;
 use crate::model::NoBidReason;
@@ -66,6 +70,11 @@ pub struct ExchangeCounters {
     pub imps_over_cap: AtomicU64,
     /// Decided requests, by whether personalization was allowed.
     pub personalization: PersonalizationCounters,
+    /// Request fields the parser left out or converted, by path.
+    pub fields: FieldCounters,
+    /// Imps left out of requests otherwise answered, by
+    /// [`SkipReason`].
+    pub skipped_imps: [AtomicU64; SkipReason::ALL.len()],
 }
 
 impl ExchangeCounters {
@@ -79,10 +88,120 @@ impl ExchangeCounters {
     pub fn no_bid(&self, reason: NoBidReason) {
         self.no_bids.record(reason);
     }
+
+    /// Counts what reading one request repaired, and the imps it skipped.
+    pub fn repairs(&self, repairs: &Repairs) {
+        for field in &repairs.fields {
+            self.fields.record(&field.path, field.action);
+        }
+        for imp in &repairs.skipped {
+            Self::inc(&self.skipped_imps[imp.reason.index()]);
+        }
+    }
+}
+
+/// One path's counts, for rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldRow<'a> {
+    /// The normalised path, or `other`.
+    pub path: &'a str,
+    /// Times left out.
+    pub dropped: u64,
+    /// Times read as what it plainly meant.
+    pub coerced: u64,
+}
+
+/// How many distinct field paths each exchange counts under their own
+/// name; paths met after these are counted under `other`.
+pub const FIELD_PATHS: usize = 64;
+
+/// Request fields left out or converted, counted per normalised path
+/// (`imp[].banner.mimes`). Paths are built only from the model's own keys,
+/// so a few dozen can exist; the cap keeps the label set bounded whatever
+/// traffic brings. Lock-free: a path claims an empty slot once (a
+/// `OnceLock`, which allocates the label), after which counting it is a
+/// relaxed add after comparing the slots before it.
+#[derive(Debug)]
+pub struct FieldCounters {
+    slots: [FieldSlot; FIELD_PATHS],
+    other: FieldCounts,
+}
+
+#[derive(Debug, Default)]
+struct FieldSlot {
+    path: OnceLock<Box<str>>,
+    counts: FieldCounts,
+}
+
+#[derive(Debug, Default)]
+struct FieldCounts {
+    /// Left out: the wrong type, a repeated key, or `null`.
+    dropped: AtomicU64,
+    /// Read as what it plainly means.
+    coerced: AtomicU64,
+}
+
+impl Default for FieldCounters {
+    fn default() -> Self {
+        FieldCounters {
+            slots: std::array::from_fn(|_| FieldSlot::default()),
+            other: FieldCounts::default(),
+        }
+    }
+}
+
+impl FieldCounters {
+    /// Counts one field at `path`.
+    pub fn record(&self, path: &str, action: Action) {
+        let counts = self
+            .slots
+            .iter()
+            .find(|slot| &**slot.path.get_or_init(|| path.into()) == path)
+            .map_or(&self.other, |slot| &slot.counts);
+        let counter = match action {
+            Action::Dropped | Action::Null => &counts.dropped,
+            Action::Coerced => &counts.coerced,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every path counted, `other` last (when anything was).
+    pub fn snapshot(&self) -> Vec<FieldRow<'_>> {
+        let read = |c: &FieldCounts| {
+            (
+                c.dropped.load(Ordering::Relaxed),
+                c.coerced.load(Ordering::Relaxed),
+            )
+        };
+        let mut rows: Vec<FieldRow<'_>> = self
+            .slots
+            .iter()
+            .filter_map(|slot| {
+                let (dropped, coerced) = read(&slot.counts);
+                slot.path.get().map(|path| FieldRow {
+                    path,
+                    dropped,
+                    coerced,
+                })
+            })
+            .collect();
+        let (dropped, coerced) = read(&self.other);
+        if dropped + coerced > 0 {
+            rows.push(FieldRow {
+                path: "other",
+                dropped,
+                coerced,
+            });
+        }
+        rows
+    }
 }
 
 /// Picks one counter out of an exchange's counters.
 type CounterOf = fn(&ExchangeCounters) -> &AtomicU64;
+
+/// Picks one count out of a field path's row.
+type CountOf = fn(&FieldRow) -> u64;
 
 /// Every exchange's counters, in the order of the configuration.
 #[derive(Debug)]
@@ -461,6 +580,22 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{exchange=\"{ex}\",reason=\"{reason}\"}} {n}");
             }
         }
+        let name = "bidder_imps_skipped_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Imps left out of requests (not bid on), by reason.\n# TYPE {name} counter"
+        );
+        for (ex, c) in self.names.iter().zip(&self.exchanges) {
+            for (reason, n) in SkipReason::ALL.iter().zip(&c.skipped_imps) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{exchange=\"{ex}\",reason=\"{}\"}} {}",
+                    reason.as_str(),
+                    n.load(Ordering::Relaxed)
+                );
+            }
+        }
+        self.render_fields(&mut out);
         let name = "bidder_personalization_total";
         let _ = writeln!(
             out,
@@ -485,6 +620,50 @@ impl Metrics {
         render_state(state, &mut out);
         out
     }
+}
+
+impl Metrics {
+    /// The request fields left out and converted, per exchange and path.
+    fn render_fields(&self, out: &mut String) {
+        let kinds: [(&str, &str, CountOf); 2] = [
+            (
+                "bidder_request_fields_dropped_total",
+                "Bid request fields left out (wrong type, repeated key, null), by path; array positions as [], paths past the first 64 as other.",
+                |r| r.dropped,
+            ),
+            (
+                "bidder_request_fields_coerced_total",
+                "Bid request fields read as what they plainly mean (a number in a string, one value for a list, a native request encoded twice), by path.",
+                |r| r.coerced,
+            ),
+        ];
+        let rows: Vec<_> = self.exchanges.iter().map(|c| c.fields.snapshot()).collect();
+        for (name, help, count) in kinds {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (ex, rows) in self.names.iter().zip(&rows) {
+                for row in rows.iter().filter(|r| count(r) > 0) {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{exchange=\"{ex}\",path=\"{}\"}} {}",
+                        label(row.path),
+                        count(row)
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `value` escaped for a Prometheus label (backslash, quote, newline).
+fn label(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return value.into();
+    }
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .into()
 }
 
 fn render_state(s: &State, out: &mut String) {
@@ -760,5 +939,60 @@ mod tests {
         );
         assert!(text.contains(&below), "{text}");
         assert!(text.contains("bidder_campaigns_bidding 3"), "{text}");
+    }
+
+    #[test]
+    fn repaired_fields_are_counted_by_path_and_skipped_imps_by_reason() {
+        let m = Metrics::new(vec!["a".into()]);
+        let field = |path: &str, action| openrtb::FieldRepair {
+            path: path.into(),
+            imp: Some(0),
+            action,
+        };
+        let repairs = Repairs {
+            fields: vec![
+                field("imp[].banner.mimes", Action::Dropped),
+                field("site.cat", Action::Null),
+                field("imp[].bidfloor", Action::Coerced),
+            ],
+            skipped: vec![openrtb::Skipped {
+                index: 1,
+                reason: SkipReason::DuplicateId,
+            }],
+            unservable: None,
+        };
+        m.exchange(0).repairs(&repairs);
+        m.exchange(0).repairs(&repairs);
+        let text = m.render(&State::default());
+        for row in [
+            "bidder_request_fields_dropped_total{exchange=\"a\",path=\"imp[].banner.mimes\"} 2",
+            "bidder_request_fields_dropped_total{exchange=\"a\",path=\"site.cat\"} 2",
+            "bidder_request_fields_coerced_total{exchange=\"a\",path=\"imp[].bidfloor\"} 2",
+            "bidder_imps_skipped_total{exchange=\"a\",reason=\"duplicate_id\"} 2",
+            "bidder_imps_skipped_total{exchange=\"a\",reason=\"floor\"} 0",
+        ] {
+            assert!(text.contains(row), "{row} in\n{text}");
+        }
+        assert!(!text.contains("path=\"imp[].bidfloor\"} 0"), "{text}");
+    }
+
+    #[test]
+    fn paths_past_the_cap_are_counted_as_other() {
+        let c = FieldCounters::default();
+        for i in 0..FIELD_PATHS + 3 {
+            c.record(&format!("f{i}"), Action::Dropped);
+        }
+        c.record("f0", Action::Dropped);
+        c.record("we\"ird", Action::Dropped);
+        let rows = c.snapshot();
+        assert_eq!(rows.len(), FIELD_PATHS + 1);
+        let row = |path, dropped| FieldRow {
+            path,
+            dropped,
+            coerced: 0,
+        };
+        assert_eq!(rows[0], row("f0", 2));
+        assert_eq!(rows[FIELD_PATHS], row("other", 4));
+        assert_eq!(label("we\"ird"), "we\\\"ird");
     }
 }

@@ -72,7 +72,8 @@ async fn the_bid_price_follows_the_users_stage() {
     let server = TestServer::demo().await;
     let (price, nurl) = bid_for(&server, "someone-new", json!({})).await;
     assert_eq!(price, 8.0);
-    assert!(nurl.contains("&stage=-&"), "{nurl}");
+    // Unknown: priced as usual, its assembled creative drawn for unaware.
+    assert!(nurl.contains("&stage=unaware&"), "{nurl}");
     let (price, nurl) = bid_for(&server, "demo-intent", json!({})).await;
     assert_eq!(price, 12.0);
     assert!(nurl.contains("&stage=intent&"), "{nurl}");
@@ -126,7 +127,8 @@ async fn without_consent_the_stage_is_not_used_and_the_reason_is_counted() {
             price, 8.0,
             "{regs}: bid contextually, not at the intent price"
         );
-        assert!(nurl.contains("&stage=-&"), "{nurl}");
+        // The creative is drawn as for an unknown user.
+        assert!(nurl.contains("&stage=unaware&"), "{nurl}");
     }
     // US Privacy without an opt-out still personalizes.
     assert_eq!(

@@ -509,7 +509,8 @@ async fn fixed_creatives_carry_an_impression_tracker_that_counts_toward_caps() {
     .await;
 
     // The demo's fixed VAST gets an <Impression> before its own, and its
-    // fixed native (Northwind's app install) an impression event tracker.
+    // fixed native (Northwind's app install) an impression tracker: in
+    // `imptrackers`, since the request offers no event trackers.
     let video = json!({"id": "fx-v", "imp": [{"id": "1", "video": {"mimes": ["video/mp4"],
         "minduration": 5, "maxduration": 30, "protocols": [2, 3, 7], "w": 1280, "h": 720}}],
         "site": {"id": "s", "domain": "news.example"}, "device": {"devicetype": 2}, "tmax": 500});
@@ -530,9 +531,9 @@ async fn fixed_creatives_carry_an_impression_tracker_that_counts_toward_caps() {
         std::fs::read(common::testdata().join("requests/23-northwind-app-native.json")).unwrap();
     let bid = &bids(&server, native).await[0];
     let adm: Value = serde_json::from_str(bid["adm"].as_str().unwrap()).unwrap();
-    let trackers = adm["eventtrackers"].as_array().expect("event trackers");
-    assert_eq!(trackers[0]["event"], 1);
-    let url = trackers[0]["url"].as_str().unwrap();
+    assert!(adm.get("eventtrackers").is_none(), "{adm}");
+    let trackers = adm["imptrackers"].as_array().expect("impression trackers");
+    let url = trackers[0].as_str().unwrap();
     assert_eq!(
         get(&server, &url[url.find("/events/").unwrap()..])
             .await

@@ -79,6 +79,44 @@ fn tokens(server: &TestServer) -> (String, String, String) {
     (t.admin.clone(), t.buyer.clone(), t.advertiser.clone())
 }
 
+/// Every `stage=` value in a bid's notice URLs and markup, unescaped.
+fn stage_labels(bid: &Value) -> Vec<String> {
+    let adm = bid["adm"].as_str().unwrap().replace("&amp;", "&");
+    let urls = ["nurl", "burl", "lurl"].map(|k| bid[k].as_str().unwrap_or_default().to_owned());
+    let mut labels = Vec::new();
+    for text in urls.iter().chain([&adm]) {
+        for part in text.split("stage=").skip(1) {
+            labels.push(part.split(['&', '\'', '"']).next().unwrap().to_owned());
+        }
+    }
+    labels
+}
+
+#[tokio::test]
+async fn a_bid_names_one_stage_in_its_notices_and_its_trackers() {
+    let server = TestServer::demo().await;
+    for (buyeruid, want) in [("someone-new", "unaware"), ("demo-intent", "intent")] {
+        let labels = stage_labels(&bid(&server, buyeruid, "en").await);
+        // Three notices, the click and the impression tracker.
+        assert_eq!(labels.len(), 5, "{labels:?}");
+        assert!(labels.iter().all(|l| l == want), "{buyeruid}: {labels:?}");
+    }
+    // A fixed banner (no assembled one has the size) for an unknown user
+    // says `-` everywhere.
+    let mut req: Value = serde_json::from_slice(&request("someone-new", "en")).unwrap();
+    req["imp"][0]["banner"] = json!({"w": 468, "h": 60});
+    let reply = server.bid(serde_json::to_vec(&req).unwrap()).await;
+    let fixed = reply.json()["seatbid"][0]["bid"][0].clone();
+    assert!(
+        fixed["crid"].as_str().unwrap().parse::<u64>().is_ok(),
+        "{fixed}"
+    );
+    let labels = stage_labels(&fixed);
+    assert!(labels.len() >= 4, "{labels:?}");
+    assert!(labels.iter().all(|l| l == "-"), "{labels:?}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn demo_bids_carry_a_creative_assembled_for_the_users_stage() {
     let server = TestServer::demo().await;
@@ -97,8 +135,9 @@ async fn demo_bids_carry_a_creative_assembled_for_the_users_stage() {
     let (base, _) = nurl.split_once("/events/").unwrap();
     let (_, bids_part) = nurl.split_once("&stage=").unwrap();
     let (before_token, token) = bids_part.split_once("&t=").unwrap();
-    // (`-`: the user is unknown, though the creative was drawn for unaware.)
-    assert!(before_token.starts_with("-&combo=m"), "{nurl}");
+    // One stage per bid: the user is unknown, the creative was drawn for
+    // unaware, and the notices say so as its trackers do.
+    assert!(before_token.starts_with("unaware&combo=m"), "{nurl}");
     let macros = "auction=${AUCTION_ID}&imp=${AUCTION_IMP_ID}&price=${AUCTION_PRICE}&cur=${AUCTION_CURRENCY}";
     let notice = |kind: &str, rest: &str| format!("{base}/events/{kind}?{macros}&stage={rest}");
     assert_eq!(nurl, notice("win", bids_part));

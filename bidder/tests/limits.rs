@@ -11,11 +11,13 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The demo banner request with `tmax` set.
+/// The demo banner request with `tmax` set, its imp not secure (the test
+/// bidder's URL is http, and secure imps get no bid from it).
 fn banner(tmax: u64) -> Vec<u8> {
     let mut v: Value =
         serde_json::from_slice(&fixture("requests/01-openrtb26-site-banner-format.json")).unwrap();
     v["tmax"] = tmax.into();
+    v["imp"][0].as_object_mut().unwrap().remove("secure");
     serde_json::to_vec(&v).unwrap()
 }
 

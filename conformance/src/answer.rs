@@ -281,6 +281,9 @@ impl Answer<'_, '_> {
                 );
             }
         }
+        if imp.is_secure() {
+            self.secure(bid, at);
+        }
         if let Some(kind) = self.kind(bid, imp, at) {
             let blocked = imp.battr(kind);
             for attr in integers(bid, "attr") {
@@ -293,6 +296,32 @@ impl Answer<'_, '_> {
                 }
             }
             self.markup(bid, imp, kind, at);
+        }
+    }
+
+    /// On a secure imp: https notices, and no `http://` URL in the
+    /// markup but a namespace's name.
+    fn secure(&mut self, bid: &Value, at: &str) {
+        for key in ["nurl", "burl", "lurl"] {
+            if let Some(url) = text(bid, key)
+                && !url
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("https://")
+            {
+                self.add(
+                    format!("{at}.{key}"),
+                    Rule::Secure,
+                    format!("{url:?} on a secure imp; https only"),
+                );
+            }
+        }
+        if let Some(url) = text(bid, "adm").and_then(insecure_url) {
+            self.add(
+                format!("{at}.adm"),
+                Rule::Secure,
+                format!("the markup names {url:?} on a secure imp; https only"),
+            );
         }
     }
 
@@ -538,7 +567,11 @@ impl Answer<'_, '_> {
         let inspection = vast::inspect(adm);
         self.found
             .extend(inspection.violations.into_iter().map(|v| v.within(at)));
+        if let Some(version) = inspection.version {
+            self.protocol(version, (inspection.inline, inspection.wrapper), object, at);
+        }
         let mimes = strings(object, "mimes");
+        let deliveries = integers(object, "delivery");
         for linear in inspection.linears {
             let here = format!("{at}:{}", linear.path);
             if let Some(seconds) = linear.seconds {
@@ -550,7 +583,7 @@ impl Answer<'_, '_> {
                 .any(|m| mimes.iter().any(|w| w.eq_ignore_ascii_case(m.trim())));
             if !mimes.is_empty() && !linear.mimes.is_empty() && !playable {
                 self.add(
-                    here,
+                    &here,
                     Rule::MimeType,
                     format!(
                         "media of types {:?}; the {} object takes {mimes:?}",
@@ -559,12 +592,102 @@ impl Answer<'_, '_> {
                     ),
                 );
             }
+            let delivered = linear.deliveries.iter().any(|d| {
+                let code = match d.trim() {
+                    "streaming" => 1,
+                    "progressive" => 2,
+                    _ => 0,
+                };
+                deliveries.contains(&code)
+            });
+            if !deliveries.is_empty() && !linear.deliveries.is_empty() && !delivered {
+                self.add(
+                    &here,
+                    Rule::Delivery,
+                    format!(
+                        "media delivered {:?}; the {} object takes delivery {deliveries:?}",
+                        linear.deliveries,
+                        kind.key()
+                    ),
+                );
+            }
+            let (min, max) = (
+                number(object, "minbitrate").unwrap_or(0.0),
+                number(object, "maxbitrate").filter(|m| *m > 0.0),
+            );
+            let within = linear.bitrates.iter().any(|b| {
+                b.is_none_or(|(low, high)| high >= min && max.is_none_or(|max| low <= max))
+            });
+            if !linear.bitrates.is_empty() && !within {
+                self.add(
+                    &here,
+                    Rule::Bitrate,
+                    format!(
+                        "media of {:?} Kbps; the {} object takes {min} to {}",
+                        linear.bitrates,
+                        kind.key(),
+                        max.map_or("any".to_owned(), |m| m.to_string())
+                    ),
+                );
+            }
         }
     }
 
-    /// An ad of `seconds` fits the object's `minduration`..`maxduration`.
+    /// The document's version, as inline ad and as wrapper, is among the
+    /// object's protocols when it lists any.
+    fn protocol(
+        &mut self,
+        version: vast::Version,
+        (inline, wrapper): (bool, bool),
+        object: &Value,
+        at: &str,
+    ) {
+        let mut listed = integers(object, "protocols");
+        listed.extend(integer(object, "protocol"));
+        if listed.is_empty() {
+            return;
+        }
+        let name = format!("VAST {}.{}", version.0, version.1);
+        let Some((inline_code, wrapper_code)) = version.protocols() else {
+            self.add(
+                at,
+                Rule::VastProtocol,
+                format!("{name} has no protocol code; the object lists {listed:?}"),
+            );
+            return;
+        };
+        for (has, code, kind) in [
+            (inline, inline_code, "inline"),
+            (wrapper, wrapper_code, "wrapper"),
+        ] {
+            if has && !listed.contains(&code) {
+                self.add(
+                    at,
+                    Rule::VastProtocol,
+                    format!("{name} {kind} is protocol {code}; the object lists {listed:?}"),
+                );
+            }
+        }
+    }
+
+    /// An ad of `seconds` fits the object's `minduration`..`maxduration`,
+    /// or is exactly one of its `rqddurs`.
     fn duration(&mut self, seconds: f64, object: &Value, kind: Kind, at: &str) {
         let key = kind.key();
+        let required = integers(object, "rqddurs");
+        if !required.is_empty() {
+            if !required
+                .iter()
+                .any(|d| (seconds - *d as f64).abs() <= TOLERANCE)
+            {
+                self.add(
+                    at,
+                    Rule::AdDuration,
+                    format!("plays {seconds}s; the {key} takes exactly one of {required:?} s"),
+                );
+            }
+            return;
+        }
         if let Some(max) = number(object, "maxduration").filter(|m| *m > 0.0)
             && seconds > max + TOLERANCE
         {
@@ -584,6 +707,30 @@ impl Answer<'_, '_> {
             );
         }
     }
+}
+
+/// The first `http://` URL in markup, case-insensitively and with JSON's
+/// escaped slashes, that is not the value of an `xmlns` or
+/// `schemaLocation` attribute (names, never fetched).
+fn insecure_url(markup: &str) -> Option<String> {
+    let unescaped = markup.replace("\\/", "/");
+    let lower = unescaped.to_ascii_lowercase();
+    lower.match_indices("http://").find_map(|(at, _)| {
+        let before = lower[..at].trim_end_matches(['"', '\'']).trim_end();
+        let before = before.strip_suffix('=').unwrap_or(before).trim_end();
+        let name_start = before
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-' || c == '_'))
+            .map_or(0, |i| i + 1);
+        let name = &before[name_start..];
+        if name.starts_with("xmlns") || name.ends_with("schemalocation") {
+            return None;
+        }
+        let url = unescaped[at..]
+            .split(|c: char| c.is_whitespace() || "\"'<>)]".contains(c))
+            .next()
+            .unwrap_or_default();
+        Some(url.to_owned())
+    })
 }
 
 /// The kind markup evidently is, for a multi-format imp and a bid without
@@ -970,6 +1117,102 @@ mod tests {
         let mut dur = video_bid(VAST_15S);
         dur["dur"] = json!(45);
         assert_eq!(rules(&request(), &response(vec![dur])), [Rule::AdDuration]);
+    }
+
+    /// The request with its video object changed by `change`.
+    fn video_request(change: impl FnOnce(&mut Value)) -> Value {
+        let mut req = request();
+        change(&mut req["imp"][1]["video"]);
+        req
+    }
+
+    fn video_rules(change: impl FnOnce(&mut Value), adm: &str) -> Vec<Rule> {
+        let mut answer = response(vec![video_bid(adm)]);
+        answer["cur"] = json!("EUR");
+        rules(&video_request(change), &answer)
+    }
+
+    #[test]
+    fn a_vast_version_the_player_does_not_list_is_caught() {
+        // The known bug: 4.2 served to a player of 2.0 to 4.0.
+        let old_players = |v: &mut Value| v["protocols"] = json!([2, 3, 5, 6, 7, 8]);
+        assert_eq!(video_rules(old_players, VAST_15S), [Rule::VastProtocol]);
+        assert_eq!(
+            video_rules(|v| v["protocols"] = json!([3, 13]), VAST_15S),
+            []
+        );
+        assert_eq!(video_rules(|v| v["protocol"] = json!(13), VAST_15S), []);
+        // Inline and wrapper are different protocols.
+        let wrappers_only = |v: &mut Value| v["protocols"] = json!([14]);
+        assert_eq!(video_rules(wrappers_only, VAST_15S), [Rule::VastProtocol]);
+        let wrapper = r#"<VAST version="3.0"><Ad><Wrapper><AdSystem>a</AdSystem><Impression>https://t.example/i</Impression><VASTAdTagURI>https://ads.example/v.xml</VASTAdTagURI></Wrapper></Ad></VAST>"#;
+        assert_eq!(
+            video_rules(|v| v["protocols"] = json!([3]), wrapper),
+            [Rule::VastProtocol]
+        );
+        assert_eq!(video_rules(|v| v["protocols"] = json!([6]), wrapper), []);
+        // Without protocols, any version.
+        assert_eq!(video_rules(|_| {}, VAST_15S), []);
+    }
+
+    #[test]
+    fn media_delivered_or_encoded_as_the_player_cannot_take_is_caught() {
+        assert_eq!(
+            video_rules(|v| v["delivery"] = json!([1]), VAST_15S),
+            [Rule::Delivery]
+        );
+        assert_eq!(video_rules(|v| v["delivery"] = json!([2]), VAST_15S), []);
+        let rated = VAST_15S.replace("height=\"360\"", "height=\"360\" bitrate=\"2000\"");
+        assert_eq!(
+            video_rules(|v| v["maxbitrate"] = json!(1500), &rated),
+            [Rule::Bitrate]
+        );
+        assert_eq!(
+            video_rules(|v| v["minbitrate"] = json!(2500), &rated),
+            [Rule::Bitrate]
+        );
+        assert_eq!(video_rules(|v| v["maxbitrate"] = json!(2000), &rated), []);
+        // A file that states no bit rate is not held to one.
+        assert_eq!(video_rules(|v| v["maxbitrate"] = json!(1500), VAST_15S), []);
+    }
+
+    #[test]
+    fn required_durations_are_exact() {
+        let exact = |v: &mut Value| {
+            let o = v.as_object_mut().unwrap();
+            o.remove("minduration");
+            o.remove("maxduration");
+            o.insert("rqddurs".into(), json!([15, 30]));
+        };
+        assert_eq!(video_rules(exact, VAST_15S), []);
+        let other = |v: &mut Value| v["rqddurs"] = json!([6, 30]);
+        assert_eq!(video_rules(other, VAST_15S), [Rule::AdDuration]);
+    }
+
+    #[test]
+    fn an_http_url_in_a_bid_on_a_secure_imp_is_caught() {
+        let mut req = request();
+        req["imp"][0]["secure"] = json!(1);
+        let mut bid = banner_bid();
+        bid["nurl"] = json!("https://b.example/win");
+        bid["adm"] = json!(
+            "<svg xmlns='http://www.w3.org/2000/svg'></svg><img src=\"https://cdn.example/a.png\">"
+        );
+        assert_eq!(rules(&req, &response(vec![bid.clone()])), []);
+        bid["lurl"] = json!("http://b.example/loss");
+        bid["adm"] = json!("<img src=\"HTTP://cdn.example/a.png\">");
+        let found = check(&req, &response(vec![bid])).violations;
+        let paths: Vec<&str> = found.iter().map(|v| v.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["seatbid[0].bid[0].lurl", "seatbid[0].bid[0].adm"],
+            "{found:?}"
+        );
+        assert!(found.iter().all(|v| v.rule == Rule::Secure));
+        // Not secure: not held to https.
+        let mut plain = banner_bid();
+        plain["adm"] = json!("<img src=\"http://cdn.example/a.png\">");
+        assert_eq!(rules(&request(), &response(vec![plain])), []);
     }
 
     #[test]

@@ -17,6 +17,10 @@ use crate::violation::{Rule, Violation};
 /// JavaScript (2) (Native 1.2 "Event Tracking Methods").
 const URL_METHODS: [i64; 2] = [1, 2];
 
+/// How far an image's aspect ratio may be from an exact requested size's,
+/// as a share of the requested ratio.
+const IMAGE_RATIO_TOLERANCE: f64 = 0.2;
+
 /// Checks `adm`, the markup of a bid on an imp whose `native` object is
 /// `native` (with its `request`, a JSON string or an object), by the rules
 /// of Native 1.2. Paths are into the native response; none means it
@@ -56,20 +60,50 @@ pub fn check_native(native: &Value, adm: &str) -> Vec<Violation> {
     Check {
         request: &request,
         response: &response,
+        version: version_of(&request, native),
         found: &mut found,
     }
     .all();
     found
 }
 
+/// A Native markup version, major and minor.
+type NativeVersion = (u64, u64);
+
+/// The version `text` names (`1`, `1.1`, `1.2`); `None` for anything else.
+fn parse_version(text: &str) -> Option<NativeVersion> {
+    let mut parts = text.trim().split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map_or(Some(0), |m| m.parse().ok())?;
+    Some((major, minor))
+}
+
+/// The version of the native request: its own `ver`, else the imp's
+/// `native.ver`, else 1.2 (the spec's default).
+fn version_of(request: &Value, native: &Value) -> NativeVersion {
+    text(request, "ver")
+        .or_else(|| text(native, "ver"))
+        .and_then(parse_version)
+        .unwrap_or((1, 2))
+}
+
 /// The native request object of an imp's `native`: `request` parsed when
-/// it is a string, unwrapped from a `native` key.
+/// it is a string, unwrapped from a `native` key. Read leniently, as
+/// exchanges send it: a string encoded twice (a JSON string holding the
+/// text), the request's members without their braces, or, without any
+/// `request`, assets placed in the `native` object itself. What the
+/// request asks of the answer is the same in each.
 fn request_of(native: &Value) -> Result<Value, String> {
     match native.get("request") {
-        Some(Value::String(s)) => serde_json::from_str(s)
-            .map(unwrap)
-            .map_err(|e| format!("the imp's native.request is not JSON: {e}")),
+        Some(Value::String(s)) => match serde_json::from_str(s) {
+            Ok(Value::String(inner)) => serde_json::from_str(&inner),
+            Err(_) if !s.trim_start().starts_with('{') => serde_json::from_str(&format!("{{{s}}}")),
+            parsed => parsed,
+        }
+        .map(unwrap)
+        .map_err(|e| format!("the imp's native.request is not JSON: {e}")),
         Some(obj @ Value::Object(_)) => Ok(unwrap(obj.clone())),
+        None if native.get("assets").is_some() => Ok(native.clone()),
         _ => Err("the imp's native object has no request".into()),
     }
 }
@@ -86,6 +120,8 @@ fn unwrap(mut v: Value) -> Value {
 struct Check<'a> {
     request: &'a Value,
     response: &'a Value,
+    /// The request's Native version.
+    version: NativeVersion,
     found: &'a mut Vec<Violation>,
 }
 
@@ -98,6 +134,27 @@ impl Check<'_> {
         self.link(self.response.get("link"), "link", true);
         self.assets();
         self.trackers();
+        self.ver();
+    }
+
+    /// The response's `ver` is not newer than the request's.
+    fn ver(&mut self) {
+        let (major, minor) = self.version;
+        let said = match self.response.get("ver") {
+            Some(Value::String(v)) => parse_version(v),
+            Some(Value::Number(n)) => n.as_f64().and_then(|v| parse_version(&v.to_string())),
+            _ => return,
+        };
+        if said.is_some_and(|v| v > self.version) {
+            self.add(
+                "ver",
+                Rule::NativeVersion,
+                format!(
+                    "{}; the request is Native {major}.{minor}",
+                    self.response["ver"]
+                ),
+            );
+        }
     }
 
     /// A link object: present when `required`, with a `url`.
@@ -236,17 +293,32 @@ impl Check<'_> {
             let Some(size) = unsigned(got, side) else {
                 continue;
             };
-            let wanted = match unsigned(spec, min).filter(|m| *m > 0) {
-                Some(min) => (size < min).then(|| format!("at least {min}")),
-                None => unsigned(spec, side)
-                    .filter(|exact| size != *exact)
-                    .map(|exact| format!("exactly {exact}")),
-            };
-            if let Some(wanted) = wanted {
+            let least = unsigned(spec, min)
+                .filter(|m| *m > 0)
+                .or_else(|| unsigned(spec, side));
+            if let Some(least) = least.filter(|l| size < *l) {
                 self.add(
                     format!("{at}.{side}"),
                     Rule::NativeImageSize,
-                    format!("{size} pixels; the request wants {wanted}"),
+                    format!("{size} pixels; the request wants at least {least}"),
+                );
+            }
+        }
+        let exact = (unsigned(spec, "w"), unsigned(spec, "h"));
+        let size = (unsigned(got, "w"), unsigned(got, "h"));
+        if let ((Some(w), Some(h)), (Some(gw), Some(gh))) = (exact, size)
+            && w > 0
+            && h > 0
+            && gh > 0
+        {
+            let (asked, given) = (w as f64 / h as f64, gw as f64 / gh as f64);
+            if (given - asked).abs() > asked * IMAGE_RATIO_TOLERANCE {
+                self.add(
+                    at,
+                    Rule::NativeImageSize,
+                    format!(
+                        "{gw}x{gh} is {given:.2}:1; the request's {w}x{h} is {asked:.2}:1, more than 20 % away"
+                    ),
                 );
             }
         }
@@ -281,11 +353,28 @@ impl Check<'_> {
         }
     }
 
-    /// Event trackers: only events and methods the request offered, with
-    /// the URL their method fetches. A request that offers none is not
-    /// held to a list: Native 1.1 and earlier have no `eventtrackers` to
-    /// offer with.
+    /// Event trackers: only events and methods the request offered (none
+    /// when it offers none), with the URL their method fetches. Native 1.1
+    /// and earlier have no `eventtrackers`: an answer to them that tracks
+    /// impressions there only is never counted, and eventtrackers it also
+    /// carries are not held to an offer.
     fn trackers(&mut self) {
+        let legacy = self.version < (1, 2);
+        let has = |key: &str| match self.response.get(key) {
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::String(s)) => !s.trim().is_empty(),
+            _ => false,
+        };
+        if legacy && has("eventtrackers") && !has("imptrackers") && !has("jstracker") {
+            let (major, minor) = self.version;
+            self.add(
+                "eventtrackers",
+                Rule::NativeTracker,
+                format!(
+                    "a Native {major}.{minor} exchange reads imptrackers or jstracker, not eventtrackers: the impression is never tracked"
+                ),
+            );
+        }
         let offered: Vec<(i64, i64)> = array(self.request, "eventtrackers")
             .iter()
             .filter_map(|t| Some((integer(t, "event")?, array(t, "methods"))))
@@ -308,7 +397,7 @@ impl Check<'_> {
                 );
                 continue;
             };
-            if !offered.is_empty() && !offered.contains(&(event, method)) {
+            if !legacy && !offered.contains(&(event, method)) {
                 self.add(
                     &at,
                     Rule::NativeTracker,
@@ -396,6 +485,22 @@ mod tests {
     }
 
     #[test]
+    fn a_request_sent_outside_the_spec_is_read_as_the_bidder_reads_it() {
+        let text = imp_native()["request"].as_str().unwrap().to_owned();
+        let request: Value = serde_json::from_str(&text).unwrap();
+        let twice = json!({"request": Value::String(text.clone()).to_string()});
+        let members = json!({"request": text.trim()[1..text.trim().len() - 1].to_string()});
+        let inline = request.clone();
+        for native in [twice, members, inline] {
+            assert_eq!(check_native(&native, &answer().to_string()), [], "{native}");
+        }
+        assert_eq!(
+            rules(&json!({"ver": "1.2"}), &answer()),
+            [Rule::NativeMarkup]
+        );
+    }
+
+    #[test]
     fn markup_that_is_not_json_is_caught() {
         assert_eq!(
             check_native(&imp_native(), "<div>ad</div>")[0].rule,
@@ -459,15 +564,19 @@ mod tests {
     }
 
     #[test]
-    fn an_image_must_match_an_exact_size_when_no_minimum_is_given() {
+    fn an_exact_size_takes_an_image_as_large_within_a_fifth_of_its_shape() {
         let request =
-            json!({"assets": [{"id": 2, "required": 1, "img": {"type": 3, "w": 1200, "h": 627}}]});
+            json!({"assets": [{"id": 2, "required": 1, "img": {"type": 3, "w": 1000, "h": 600}}]});
         let native = json!({"request": request.to_string()});
-        let ok = json!({"link": {"url": "u"}, "assets": [{"id": 2, "img": {"url": "i", "w": 1200, "h": 627}}]});
-        assert_eq!(rules(&native, &ok), []);
-        let mut big = ok.clone();
-        big["assets"][0]["img"]["w"] = json!(1300);
-        assert_eq!(rules(&native, &big), [Rule::NativeImageSize]);
+        let image = |w: u32, h: u32| json!({"link": {"url": "u"}, "assets": [{"id": 2, "img": {"url": "i", "w": w, "h": h}}]});
+        assert_eq!(rules(&native, &image(1000, 600)), []);
+        // 1.91:1 is 15 % from 5:3; larger is fine.
+        assert_eq!(rules(&native, &image(1200, 627)), []);
+        assert_eq!(rules(&native, &image(1200, 1200)), [Rule::NativeImageSize]);
+        assert_eq!(
+            rules(&native, &image(800, 480)),
+            [Rule::NativeImageSize, Rule::NativeImageSize]
+        );
     }
 
     #[test]
@@ -503,16 +612,31 @@ mod tests {
     }
 
     #[test]
-    fn a_request_without_eventtrackers_holds_trackers_to_their_url_only() {
+    fn a_native_11_answer_tracks_impressions_where_a_11_exchange_reads_them() {
         let native = json!({"request": json!({"ver": "1.1", "assets": []}).to_string()});
+        let tracker = json!([{"event": 1, "method": 1, "url": "https://t.example/i"}]);
+        let mut adm = json!({"ver": "1.1", "link": {"url": "u"}, "assets": [],
+            "eventtrackers": tracker});
+        assert_eq!(rules(&native, &adm), [Rule::NativeTracker]);
+        adm["imptrackers"] = json!(["https://t.example/i"]);
+        assert_eq!(rules(&native, &adm), []);
+        adm.as_object_mut().unwrap().remove("eventtrackers");
+        assert_eq!(rules(&native, &adm), []);
+        // The version comes from the imp when the request has none.
+        let unversioned = json!({"request": json!({"assets": []}).to_string(), "ver": "1.1"});
+        adm["ver"] = json!("1.2");
+        assert_eq!(rules(&unversioned, &adm), [Rule::NativeVersion]);
+    }
+
+    #[test]
+    fn a_12_request_offering_no_trackers_takes_no_event_tracker() {
+        let native = json!({"request": json!({"ver": "1.2", "assets": []}).to_string()});
         let mut adm = json!({"link": {"url": "u"}, "assets": [],
             "eventtrackers": [{"event": 1, "method": 1, "url": "https://t.example/i"}]});
-        assert_eq!(rules(&native, &adm), []);
-        adm["eventtrackers"][0]
-            .as_object_mut()
-            .unwrap()
-            .remove("url");
         assert_eq!(rules(&native, &adm), [Rule::NativeTracker]);
+        adm.as_object_mut().unwrap().remove("eventtrackers");
+        adm["imptrackers"] = json!(["https://t.example/i"]);
+        assert_eq!(rules(&native, &adm), []);
     }
 
     #[test]

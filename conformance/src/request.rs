@@ -149,6 +149,12 @@ impl<'a> Imp<'a> {
             .map(Deal)
     }
 
+    /// Whether the imp needs secure (https) markup and notices
+    /// (`secure` 1).
+    pub(crate) fn is_secure(self) -> bool {
+        integer(self.0, "secure") == Some(1)
+    }
+
     /// Blocked creative attributes of the imp's object for `kind`.
     pub(crate) fn battr(self, kind: Kind) -> Vec<i64> {
         self.object(kind)

@@ -32,14 +32,21 @@ pub fn check_vast(xml: &str) -> Vec<Violation> {
     inspect(xml).violations
 }
 
-/// What checking a document found, and the linear ads it plays (for the
-/// checks that compare them with the request).
+/// What checking a document found, its version and kinds of ad, and the
+/// linear ads it plays (for the checks that compare them with the
+/// request).
 pub(crate) struct Inspection {
     pub(crate) violations: Vec<Violation>,
     pub(crate) linears: Vec<LinearAd>,
+    /// The root's `version`, when it is a VAST 2, 3 or 4 version.
+    pub(crate) version: Option<Version>,
+    /// It holds an `<InLine>` ad.
+    pub(crate) inline: bool,
+    /// It holds a `<Wrapper>` ad.
+    pub(crate) wrapper: bool,
 }
 
-/// A linear ad of an `<InLine>`: what the request's duration and MIME
+/// A linear ad of an `<InLine>`: what the request's duration and media
 /// limits apply to.
 pub(crate) struct LinearAd {
     /// Element path of the `<Linear>`.
@@ -48,6 +55,11 @@ pub(crate) struct LinearAd {
     pub(crate) seconds: Option<f64>,
     /// The `type` of each of its `<MediaFile>`s.
     pub(crate) mimes: Vec<String>,
+    /// The `delivery` of each of its `<MediaFile>`s, as written.
+    pub(crate) deliveries: Vec<String>,
+    /// The bit rate each of its `<MediaFile>`s states, Kbps, lowest and
+    /// highest (`bitrate`, or `minBitrate` and `maxBitrate`).
+    pub(crate) bitrates: Vec<Option<(f64, f64)>>,
 }
 
 /// Checks `xml` and collects its linear ads.
@@ -55,6 +67,9 @@ pub(crate) fn inspect(xml: &str) -> Inspection {
     let mut found = Inspection {
         violations: Vec::new(),
         linears: Vec::new(),
+        version: None,
+        inline: false,
+        wrapper: false,
     };
     let doc = match Document::parse(xml) {
         Ok(doc) => doc,
@@ -97,6 +112,7 @@ pub(crate) fn inspect(xml: &str) -> Inspection {
             }
         },
     };
+    found.version = Some(version);
     let mut ads = 0;
     for ad in children(root, "Ad") {
         ads += 1;
@@ -113,9 +129,22 @@ pub(crate) fn inspect(xml: &str) -> Inspection {
 
 /// A VAST version, major and minor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Version(u32, u32);
+pub(crate) struct Version(pub(crate) u32, pub(crate) u32);
 
 impl Version {
+    /// Its AdCOM protocol codes, inline and wrapper; `None` for a version
+    /// the list has no code for (4.3).
+    pub(crate) fn protocols(self) -> Option<(i64, i64)> {
+        match (self.0, self.1) {
+            (2, 0) => Some((2, 5)),
+            (3, 0) => Some((3, 6)),
+            (4, 0) => Some((7, 8)),
+            (4, 1) => Some((11, 12)),
+            (4, 2) => Some((13, 14)),
+            _ => None,
+        }
+    }
+
     /// `2.0`, `3.0`, `4.0` ... `4.3`, also with a patch number (`4.2.0`).
     fn parse(text: &str) -> Option<Version> {
         let mut parts = text.trim().split('.');
@@ -172,8 +201,14 @@ impl Inspection {
         let inline: Vec<_> = children(ad, "InLine").collect();
         let wrapper: Vec<_> = children(ad, "Wrapper").collect();
         match (inline.as_slice(), wrapper.as_slice()) {
-            ([inline], []) => self.inline(*inline, &format!("{at}/InLine"), version),
-            ([], [wrapper]) => self.wrapper(*wrapper, &format!("{at}/Wrapper")),
+            ([inline], []) => {
+                self.inline = true;
+                self.inline(*inline, &format!("{at}/InLine"), version)
+            }
+            ([], [wrapper]) => {
+                self.wrapper = true;
+                self.wrapper(*wrapper, &format!("{at}/Wrapper"))
+            }
             ([], []) => self.add(at, Rule::VastAd, "has neither <InLine> nor <Wrapper>"),
             _ => self.add(
                 at,
@@ -262,6 +297,8 @@ impl Inspection {
             path: at.to_owned(),
             seconds: None,
             mimes: Vec::new(),
+            deliveries: Vec::new(),
+            bitrates: Vec::new(),
         };
         if let Some(offset) = linear.attribute("skipoffset")
             && !is_offset(offset)
@@ -293,6 +330,9 @@ impl Inspection {
                 for file in children(files, "MediaFile") {
                     ad.mimes
                         .push(file.attribute("type").unwrap_or_default().to_owned());
+                    ad.deliveries
+                        .push(file.attribute("delivery").unwrap_or_default().to_owned());
+                    ad.bitrates.push(bitrate(file));
                     self.media_file(file, &path_of(&at, file));
                 }
                 if ad.mimes.is_empty() {
@@ -375,6 +415,20 @@ impl Inspection {
         if text(el).is_empty() {
             self.add(at, Rule::VastUri, format!("empty <{}>", name(el)));
         }
+    }
+}
+
+/// The bit rate a `<MediaFile>` states: `bitrate`, else `minBitrate` to
+/// `maxBitrate`.
+fn bitrate(file: Node) -> Option<(f64, f64)> {
+    let kbps = |name: &str| {
+        file.attribute(name)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    match (kbps("bitrate"), kbps("minBitrate"), kbps("maxBitrate")) {
+        (Some(b), ..) => Some((b, b)),
+        (None, Some(low), Some(high)) => Some((low, high)),
+        _ => None,
     }
 }
 
@@ -688,11 +742,17 @@ mod tests {
     }
 
     #[test]
-    fn linear_ads_report_their_duration_and_media_types() {
-        let found = inspect(&inline(LINEAR));
+    fn linear_ads_report_their_duration_and_media_files() {
+        let found = inspect(&inline(
+            &LINEAR.replace("height=\"360\"", "height=\"360\" bitrate=\"800\""),
+        ));
         assert_eq!(found.linears.len(), 1);
         assert_eq!(found.linears[0].seconds, Some(15.0));
         assert_eq!(found.linears[0].mimes, ["video/mp4"]);
+        assert_eq!(found.linears[0].deliveries, ["progressive"]);
+        assert_eq!(found.linears[0].bitrates, [Some((800.0, 800.0))]);
+        assert_eq!(found.version, Some(Version(4, 2)));
+        assert!(found.inline && !found.wrapper);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub enum FixedCreative {
     Html(HtmlCreative),
     /// A native asset set.
     Native(NativeAssets),
-    /// A VAST 4.x document for video.
+    /// A VAST document (2.0, 3.0 or 4.x) for video.
     Vast(VastCreative),
 }
 
@@ -53,6 +53,57 @@ pub struct Image {
     pub w: u32,
     /// Height in pixels.
     pub h: u32,
+    /// The same picture cut to other shapes (1:1, 1.91:1, 6.4:1, ...): a
+    /// slot is filled with whichever of the image and its crops fits it
+    /// best.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crops: Vec<Crop>,
+}
+
+impl Image {
+    /// The image itself, then its crops, each as a crop.
+    pub fn variants(&self) -> impl Iterator<Item = CropRef<'_>> {
+        let own = CropRef {
+            url: &self.url,
+            w: self.w,
+            h: self.h,
+        };
+        std::iter::once(own).chain(self.crops.iter().map(Crop::as_ref))
+    }
+}
+
+/// One crop of an image: the same picture in another shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crop {
+    /// https URL.
+    pub url: String,
+    /// Width in pixels.
+    pub w: u32,
+    /// Height in pixels.
+    pub h: u32,
+}
+
+impl Crop {
+    /// Borrowed.
+    pub fn as_ref(&self) -> CropRef<'_> {
+        CropRef {
+            url: &self.url,
+            w: self.w,
+            h: self.h,
+        }
+    }
+}
+
+/// A crop (or the image itself) as a slot is filled with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CropRef<'a> {
+    /// https URL.
+    pub url: &'a str,
+    /// Width in pixels.
+    pub w: u32,
+    /// Height in pixels.
+    pub h: u32,
 }
 
 /// The assets of a native ad; each request picks those it asks for.
@@ -84,6 +135,11 @@ pub struct NativeAssets {
     pub desc2: Option<String>,
     /// Where a click lands (https).
     pub landing_url: String,
+    /// The advertiser's page about its targeting, sent to placements that
+    /// show a privacy link (native `privacy: 1`); without it the bidder's
+    /// configured default is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_url: Option<String>,
 }
 
 /// A VAST document for video.
@@ -99,4 +155,15 @@ pub struct VastCreative {
     pub w: u32,
     /// Height of the main media file.
     pub h: u32,
+    /// The video placement subtypes (OpenRTB 2.6 `plcmt`: 1 instream, 2
+    /// accompanying content, 3 interstitial, 4 standalone) it is made
+    /// for; empty means any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plcmt: Vec<u32>,
+    /// The VAST versions the document can be served as, newest first:
+    /// written by the bidder when the creative is stored (its own version,
+    /// and the older ones it uses nothing newer than), never taken from
+    /// the client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
 }

@@ -10,6 +10,8 @@ use audiences::Stage;
 use openrtb::{Currency, Micros};
 use serde::{Deserialize, Serialize};
 
+use crate::fixed::{Crop, CropRef};
+
 /// What a fragment is, with its kind-specific body. On the wire
 /// `{"kind": "message", "body": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +153,22 @@ pub struct ImageAsset {
     pub h: u32,
     /// `image/jpeg`, `image/png`, `image/gif`, `image/webp` or `image/svg+xml`.
     pub mime: String,
+    /// The same picture cut to other shapes (1:1, 1.91:1, 6.4:1, ...), of
+    /// the same type: each slot shows the one closest to its shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crops: Vec<Crop>,
+}
+
+impl ImageAsset {
+    /// The image itself, then its crops.
+    pub fn variants(&self) -> impl Iterator<Item = CropRef<'_>> {
+        let own = CropRef {
+            url: &self.url,
+            w: self.w,
+            h: self.h,
+        };
+        std::iter::once(own).chain(self.crops.iter().map(Crop::as_ref))
+    }
 }
 
 /// A video asset, for VAST.
@@ -167,6 +185,10 @@ pub struct VideoAsset {
     pub w: u32,
     /// Height in pixels.
     pub h: u32,
+    /// Bit rate in Kbps, when known: slots with bit rate limits are
+    /// matched on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
 }
 
 /// What we show.
@@ -191,6 +213,10 @@ pub struct Content {
     pub video: Option<VideoAsset>,
     /// Where a click lands (https).
     pub landing_url: String,
+    /// The advertiser's page about its targeting (https), for native
+    /// placements that show a privacy link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_url: Option<String>,
     /// Formats it claims to fit.
     #[serde(default)]
     pub formats: Vec<FormatName>,

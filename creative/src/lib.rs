@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - `fixed`: fixed creatives (HTML per size, native asset sets, VAST).
-//! - [`native`]: a native asset set rendered into a Native 1.2 response.
+//! - [`native`]: a native asset set rendered into a Native response in the
+//!   request's version, its images chosen to fit.
 //! - [`fragment`]: message, content and tone shapes.
 //! - [`validate`]: the rules a fragment meets before it is stored.
 //! - [`template`]: banner layouts, native and VAST, and their text limits.
@@ -20,6 +21,8 @@
 //!   `prepared` markup with tracker holes that the bid path writes.
 //! - [`learning`]: Thompson sampling served as probabilities.
 //! - [`plan`]: a campaign's precomputed creatives and choice.
+//! - [`video`]: what a video creative needs of a player, and whether a
+//!   request's video slot has it.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -32,5 +35,8 @@ pub mod native;
 pub mod plan;
 pub mod template;
 pub mod validate;
+pub mod video;
 
-pub use fixed::{CLICK_URL_MACRO, FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
+pub use fixed::{
+    CLICK_URL_MACRO, Crop, CropRef, FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative,
+};

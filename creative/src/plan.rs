@@ -18,8 +18,10 @@ use crate::assembly::{
 use crate::fixed::NativeAssets;
 use crate::fragment::{Content, FragmentBody, Message, Tone, VideoAsset};
 use crate::learning::{Choice, Counts, Objective, Policy, probabilities};
-use crate::native::{Links, NativeMismatch, render_native_with};
+use crate::native::{Links, NativeMismatch, NativeVersion, render_native_with};
 use crate::template::Format;
+use crate::validate::is_https;
+use crate::video::{Delivery, MediaFile, Playable, VastVersion, Versions};
 
 /// Most combinations one campaign assembles, so that a large fragment
 /// library cannot blow up a snapshot; beyond it, the first in id order.
@@ -67,6 +69,8 @@ pub struct PlanInput<'a> {
     pub click_base: &'a str,
     /// Impression tracker URL, likewise.
     pub impression_base: &'a str,
+    /// The privacy page native ads link to when their content names none.
+    pub privacy_url: Option<&'a str>,
     /// Renders for people rather than exchanges: banners and native carry
     /// no impression tracker, so that looking at a creative never counts
     /// as an impression. (VAST keeps it: a preview shows it as text.)
@@ -86,12 +90,16 @@ pub struct PlanInput<'a> {
 /// How an item is rendered per bid.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Render {
-    /// Banner HTML or a VAST document with holes for the bid's tail.
+    /// Banner HTML with holes for the bid's tail.
     Markup(Prepared),
+    /// A VAST document with holes for the bid's tail, once per version
+    /// (indexed by [`VastVersion::index`]).
+    Vast(Box<[Prepared]>),
     /// Native assets, rendered against each request's asset list.
     Native {
-        /// The assets; `landing_url` is the click tracker.
-        assets: NativeAssets,
+        /// The assets; `landing_url` is the click tracker. Boxed: far
+        /// larger than the other variants' handles.
+        assets: Box<NativeAssets>,
         /// The impression tracker (none in previews).
         impression: Option<Box<str>>,
     },
@@ -115,9 +123,24 @@ pub struct Item {
     pub rejected_at: Box<[Box<str>]>,
     /// Where its click tracker redirects (the content's landing page).
     pub landing_url: Box<str>,
-    /// The video asset of a VAST item (duration, MIME type and size are
-    /// matched against the request).
+    /// The video asset of a VAST item (its size is the bid's).
     pub video: Option<VideoAsset>,
+    /// What a player needs of a VAST item, matched against the request.
+    pub playable: Option<Box<Playable>>,
+    /// Every asset URL it shows is https (its trackers are the bidder's,
+    /// whose own address decides for them).
+    pub secure: bool,
+}
+
+/// What one bid's markup of an item is written for.
+#[derive(Debug, Clone, Copy)]
+pub enum Slot<'a> {
+    /// A banner (or anything the item's markup does not vary for).
+    Markup,
+    /// A native request, answered in its version.
+    Native(&'a NativeRequest, NativeVersion),
+    /// A video slot, in the VAST version chosen for it.
+    Video(VastVersion),
 }
 
 impl Item {
@@ -126,30 +149,60 @@ impl Item {
         !self.rejected_at.iter().any(|e| &**e == exchange)
     }
 
-    /// Appends its markup for one bid: `tail` fills the trackers. Native
-    /// items render against `native` and fail when a required asset cannot
-    /// be filled; `out` is then unchanged.
+    /// Appends its markup as previews show it: native items against
+    /// `native` in that request's version, VAST in the newest version.
+    /// See [`Item::write_for`].
     pub fn write(
         &self,
         tail: &str,
         native: Option<&NativeRequest>,
         out: &mut String,
     ) -> Result<(), NativeMismatch> {
-        match (&self.render, native) {
+        let slot = match native {
+            Some(req) => Slot::Native(req, NativeVersion::of(req.ver.as_deref(), None)),
+            None => Slot::Video(VastVersion::V4_2),
+        };
+        self.write_for(tail, slot, out)
+    }
+
+    /// Appends its markup for one bid in `slot`: `tail` fills the
+    /// trackers. Native items render against the slot's request and fail
+    /// when a required asset cannot be filled; `out` is then unchanged.
+    /// VAST items are written in the slot's version (the newest when the
+    /// slot is not a video slot).
+    pub fn write_for(
+        &self,
+        tail: &str,
+        slot: Slot<'_>,
+        out: &mut String,
+    ) -> Result<(), NativeMismatch> {
+        match (&self.render, slot) {
             (Render::Markup(p), _) => {
                 p.write(tail, out);
                 Ok(())
             }
-            (Render::Native { assets, impression }, Some(req)) => {
+            (Render::Vast(versions), slot) => {
+                let version = match slot {
+                    Slot::Video(v) => v,
+                    _ => VastVersion::V4_2,
+                };
+                versions[version.index()].write(tail, out);
+                Ok(())
+            }
+            (Render::Native { assets, impression }, Slot::Native(req, version)) => {
                 let links = Links {
                     click: None,
                     tail,
                     impression: impression.as_deref(),
                     strict: true,
+                    version,
                 };
                 render_native_with(assets, req, &links, out)
             }
-            (Render::Native { .. }, None) => Err(NativeMismatch { asset_id: 0 }),
+            (Render::Native { .. }, _) => Err(NativeMismatch {
+                asset_id: 0,
+                image_fit: false,
+            }),
         }
     }
 }
@@ -429,23 +482,74 @@ fn make_item(
             parts,
             &trackers,
         )),
-        Format::Video => Render::Markup(prepare_vast(stage, parts, &crid, input.brand, &trackers)),
+        Format::Video => Render::Vast(
+            VastVersion::ALL
+                .iter()
+                .map(|v| prepare_vast(*v, stage, parts, &crid, input.brand, &trackers))
+                .collect(),
+        ),
         Format::Native => Render::Native {
-            assets: native_assets(stage, parts, input.brand, &trackers),
+            assets: Box::new(native_assets(
+                stage,
+                parts,
+                input.brand,
+                &trackers,
+                input.privacy_url,
+            )),
             impression: counted.map(Into::into),
         },
+    };
+    let content = &parts.content.body;
+    let video = (format == Format::Video)
+        .then(|| content.video.clone())
+        .flatten();
+    let secure = match &render {
+        Render::Native { assets, .. } => {
+            let images = assets.image.iter().chain(&assets.icon);
+            images.flat_map(|i| i.variants()).all(|v| is_https(v.url))
+                && assets.privacy_url.as_deref().is_none_or(is_https)
+        }
+        // Banners show the content's closest image; VAST its video.
+        _ => {
+            let images = content.images.iter().flat_map(|i| i.variants());
+            images
+                .map(|v| v.url)
+                .chain(video.as_ref().map(|v| v.url.as_str()))
+                .all(is_https)
+        }
     };
     Item {
         key,
         format,
-        landing_url: parts.content.body.landing_url.as_str().into(),
-        video: (format == Format::Video)
-            .then(|| parts.content.body.video.clone())
-            .flatten(),
+        landing_url: content.landing_url.as_str().into(),
+        playable: video.as_ref().map(|v| Box::new(playable(v))),
+        video,
         rejected_at: (input.rejected_at)(&crid).into(),
         crid: crid.into(),
         offer,
         render,
+        secure,
+    }
+}
+
+/// What a player needs of the VAST we write for `video`: any version we
+/// write, inline and linear, its one progressive file.
+fn playable(video: &VideoAsset) -> Playable {
+    Playable {
+        versions: Versions::ALL,
+        inline: true,
+        wrapper: false,
+        media: Box::new([MediaFile {
+            mime: video.mime.as_str().into(),
+            delivery: Some(Delivery::Progressive),
+            bitrate: video.bitrate_kbps.map(|b| (b, b)),
+            api: &[],
+        }]),
+        duration_ms: video.duration_secs.saturating_mul(1000),
+        linear: true,
+        non_linear: false,
+        skippable: false,
+        placements: Box::new([]),
     }
 }
 
@@ -499,6 +603,7 @@ mod tests {
                 default_language: Some("en"),
                 click_base: "https://b.example/events/click?cid=1",
                 impression_base: "https://b.example/events/imp?cid=1",
+                privacy_url: None,
                 preview,
                 allows: &|_| true,
                 rejected_at: rejected,
@@ -682,6 +787,29 @@ mod tests {
     }
 
     #[test]
+    fn vast_items_are_written_in_the_version_of_their_slot() {
+        let plan = build(&|_, _| Counts::default(), &|_| Vec::new());
+        let item = first(&plan, Format::Video, Stage::Intent);
+        let p = item
+            .playable
+            .as_deref()
+            .expect("a VAST item says what it needs");
+        assert_eq!(p.versions, Versions::ALL);
+        assert_eq!(p.duration_ms, 15_000);
+        assert!(item.secure);
+        for version in VastVersion::ALL {
+            let mut out = String::new();
+            item.write_for("&bid=9", Slot::Video(version), &mut out)
+                .unwrap();
+            let doc = roxmltree::Document::parse(&out).expect("well-formed XML");
+            assert_eq!(
+                doc.root_element().attribute("version"),
+                Some(version.as_str())
+            );
+        }
+    }
+
+    #[test]
     fn native_ads_fill_the_requested_assets_and_never_cut_a_headline() {
         let plan = build(&|_, _| Counts::default(), &|_| Vec::new());
         let item = first(&plan, Format::Native, Stage::Intent);
@@ -701,7 +829,15 @@ mod tests {
         assert_eq!(assets[4]["data"]["value"], "10% off today");
         assert_eq!(assets[5]["data"]["value"], "$129.00");
         assert!(v["link"]["url"].as_str().unwrap().ends_with("&bid=9"));
-        assert_eq!(v["eventtrackers"][0]["event"], 1);
+        // The request offers no event trackers: the 1.2 impression tracker
+        // goes where every version reads it.
+        assert!(v.get("eventtrackers").is_none(), "{v}");
+        assert!(
+            v["imptrackers"][0]
+                .as_str()
+                .unwrap()
+                .contains("/events/imp?cid=1")
+        );
 
         let short: NativeRequest =
             serde_json::from_str(r#"{"assets":[{"id":1,"required":1,"title":{"len":5}}]}"#)

@@ -194,6 +194,19 @@ fn content(c: &Content, formats: &[Format], p: &mut Problems) {
                 format!("expected one of {}", IMAGE_MIMES.join(", ")),
             );
         }
+        for (j, crop) in img.crops.iter().enumerate() {
+            let path = format!("{path}.crops[{j}]");
+            p.url(&format!("{path}.url"), &crop.url);
+            if crop.w == 0 || crop.h == 0 || crop.w > 10_000 || crop.h > 10_000 {
+                p.add(
+                    format!("{path}.w"),
+                    "declare the crop's width and height (1 to 10000 px)",
+                );
+            }
+        }
+    }
+    if let Some(url) = &c.privacy_url {
+        p.url("body.privacy_url", url);
     }
     if let Some(v) = &c.video {
         p.url("body.video.url", &v.url);
@@ -208,6 +221,9 @@ fn content(c: &Content, formats: &[Format], p: &mut Problems) {
         }
         if v.w == 0 || v.h == 0 {
             p.add("body.video.w", "declare the video's width and height");
+        }
+        if v.bitrate_kbps.is_some_and(|b| !(1..=100_000).contains(&b)) {
+            p.add("body.video.bitrate_kbps", "must be 1 to 100000 Kbps");
         }
     }
     let product = c.product.as_ref().map(product_line);
@@ -296,7 +312,9 @@ mod tests {
     fn unsafe_urls_missing_sizes_and_bad_languages_are_named_by_path() {
         let p = problems(
             r#"{"kind":"content","body":{"language":"xx","body":"",
-            "images":[{"url":"http://cdn.example/a.jpg","w":0,"h":10,"mime":"image/bmp"}],
+            "images":[{"url":"http://cdn.example/a.jpg","w":0,"h":10,"mime":"image/bmp",
+                "crops":[{"url":"http://cdn.example/a-1x1.jpg","w":0,"h":10}]}],
+            "privacy_url":"http://acme.example/privacy",
             "video":{"url":"data:video/mp4;base64,AAAA","duration_secs":0,"mime":"video/avi","w":1,"h":1},
             "landing_url":"javascript:alert(1)"}}"#,
         );
@@ -311,6 +329,9 @@ mod tests {
             "body.video.url",
             "body.video.duration_secs",
             "body.video.mime",
+            "body.images[0].crops[0].url",
+            "body.images[0].crops[0].w",
+            "body.privacy_url",
         ] {
             assert!(paths.contains(&expected), "{expected} missing from {p:?}");
         }

@@ -87,6 +87,7 @@ fn plan() -> Plan {
             default_language: Some("en"),
             click_base: "https://bidder.example/events/click?cid=1",
             impression_base: "https://bidder.example/events/imp?cid=1",
+            privacy_url: None,
             preview: false,
             allows: &|_| true,
             rejected_at: &|_| Vec::new(),

@@ -298,11 +298,13 @@ impl Generator {
     fn imp(&mut self, i: u32, ctv: bool, eur: bool, deal: Option<u32>) -> Value {
         let roll: f64 = self.rng.r#gen();
         let mut imp = if ctv || roll < self.mix.video {
+            // Players of today: VAST 2.0 to 4.2, inline and wrapper (the
+            // seeded videos are 4.2 documents, served only where listed).
             json!({"video": {
                 "mimes": ["video/mp4"],
                 "minduration": 5,
                 "maxduration": 30,
-                "protocols": [2, 3, 5, 6, 7, 8],
+                "protocols": [2, 3, 5, 6, 7, 8, 11, 12, 13, 14],
                 "w": if ctv { 1920 } else { 640 },
                 "h": if ctv { 1080 } else { 360 },
                 "plcmt": 1,

@@ -43,7 +43,9 @@ async fn generated_traffic_with_notices_books_exactly_what_the_exchange_charged(
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_tests(dir.path());
     config.listen = addr;
-    config.public_url = format!("http://{addr}");
+    // https, or the generated imps, all secure, would get no bid; the
+    // notices go to `addr` whatever the URLs' host.
+    config.public_url = "https://bidder.example".into();
     config.tcf_vendor_id = Some(1234);
     let store = Store::open(dir.path()).unwrap();
     // No demo catalog: every bid comes from the seeded campaigns.

@@ -2,7 +2,9 @@
 //! bidder reads a single model: `regs.ext.{gdpr,us_privacy,gpp,gpp_sid}`,
 //! `user.ext.{consent,eids}` and `source.ext.schain` move to their 2.6
 //! fields. When both spellings are present the 2.6 field wins: it is the
-//! one a 2.6 exchange fills deliberately.
+//! one a 2.6 exchange fills deliberately. Native assets (and event
+//! trackers) sent directly in `imp.native` move into a `request` without
+//! any, where the Native spec has them.
 
 use crate::request::BidRequest;
 
@@ -39,6 +41,17 @@ pub fn normalize(req: &mut BidRequest<'_>) {
         && source.schain.is_none()
     {
         source.schain = ext.schain;
+    }
+    for imp in &mut req.imp {
+        if let Some(native) = imp.native.as_mut()
+            && !native.assets.is_empty()
+            && native.request.assets.is_empty()
+        {
+            native.request.assets = std::mem::take(&mut native.assets);
+            if native.request.eventtrackers.is_empty() {
+                native.request.eventtrackers = std::mem::take(&mut native.eventtrackers);
+            }
+        }
     }
 }
 

@@ -14,7 +14,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::native::NativeRequest;
+use crate::native::{AssetRequest, EventTrackerRequest, NativeRequest};
+use crate::repair::Repairs;
 
 /// Raw JSON kept for `ext` objects the bidder may need (exchange-specific
 /// extensions such as `imp.ext.prebid`); not interpreted by this crate.
@@ -85,6 +86,11 @@ pub struct BidRequest<'a> {
     /// Exchange-specific extensions.
     #[serde(borrow)]
     pub ext: Option<Ext<'a>>,
+    /// Not on the wire: what the parser left out or converted, the imps
+    /// it took out of `imp` and whether anything can be served (see
+    /// [`crate::repair`]). Empty for a request read as sent.
+    #[serde(skip)]
+    pub repairs: Repairs,
 }
 
 /// One impression offered.
@@ -150,7 +156,7 @@ pub struct Format {
 }
 
 /// A banner slot (also used for companion ads).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Banner<'a> {
     /// Accepted sizes; preferred over `w`/`h`.
@@ -178,7 +184,7 @@ pub struct Banner<'a> {
 }
 
 /// A video slot.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Video<'a> {
     /// Supported MIME types (e.g. `video/mp4`).
@@ -190,6 +196,11 @@ pub struct Video<'a> {
     pub maxduration: Option<u32>,
     /// Supported protocols (VAST versions).
     pub protocols: Vec<u32>,
+    /// One supported protocol (before 2.3; `protocols` replaced it).
+    pub protocol: Option<u32>,
+    /// Exact durations an ad may have, seconds (2.6; instead of
+    /// `minduration`/`maxduration`).
+    pub rqddurs: Vec<u32>,
     /// Player width.
     pub w: Option<u32>,
     /// Player height.
@@ -210,10 +221,17 @@ pub struct Video<'a> {
     pub api: Vec<u32>,
     /// Ad position.
     pub pos: Option<u32>,
+    /// Supported delivery methods (1 streaming, 2 progressive, 3
+    /// download); empty means all.
+    pub delivery: Vec<u32>,
+    /// Minimum bit rate, Kbps.
+    pub minbitrate: Option<u32>,
+    /// Maximum bit rate, Kbps.
+    pub maxbitrate: Option<u32>,
 }
 
 /// An audio slot.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Audio<'a> {
     /// Supported MIME types.
@@ -231,7 +249,7 @@ pub struct Audio<'a> {
 
 /// A native slot. `request` is the Native 1.2 request, parsed whether the
 /// exchange sent it as a JSON string (the spec) or as an object (common).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Native<'a> {
     /// The parsed native request.
@@ -244,10 +262,15 @@ pub struct Native<'a> {
     pub api: Vec<u32>,
     /// Blocked creative attributes.
     pub battr: Vec<u32>,
+    /// Assets some exchanges put here instead of inside `request`;
+    /// normalisation moves them into a `request` that has none.
+    pub assets: Vec<AssetRequest>,
+    /// Event trackers sent beside such assets; moved with them.
+    pub eventtrackers: Vec<EventTrackerRequest>,
 }
 
 /// Private marketplace.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Pmp<'a> {
     /// 1 = only bids on the listed deals are accepted.
@@ -258,7 +281,7 @@ pub struct Pmp<'a> {
 }
 
 /// A deal between buyer and seller.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Deal<'a> {
     /// Deal id, echoed as `bid.dealid`.

@@ -3,14 +3,25 @@
 //! [`crate::request`] do, without serde's visitor machinery (which cost
 //! more than parsing the JSON itself).
 //!
-//! It never decides an error. Whatever it would not take exactly as serde
-//! does (a value of the wrong type, a duplicate key, a struct written as an
-//! array, nesting deeper than [`MAX_DEPTH`]) it declines, and the parser
-//! hands the body to serde, which either reads it or names the field that
-//! is wrong. So the walk must never accept what serde refuses nor read
-//! anything differently: the tests below compare the two on the corpus and
-//! on every shape of native request, and check that every field serde
-//! knows is walked. It never recurses deeper than [`MAX_DEPTH`] either.
+//! The strict walk never decides an error. Whatever it would not take
+//! exactly as serde does (a value of the wrong type, a duplicate key, a
+//! struct written as an array, nesting deeper than [`MAX_DEPTH`]) it
+//! declines, and the parser hands the body to serde, the reference for
+//! what a request means. So the strict walk must never accept what serde
+//! refuses nor read anything differently: the tests below compare the two
+//! on the corpus and on every shape of native request, and check that
+//! every field serde knows is walked. It never recurses deeper than
+//! [`MAX_DEPTH`] either.
+//!
+//! What serde refuses too is walked once more, leniently
+//! ([`request_lenient`]), over the same tape: a field that cannot be read
+//! as its type is left out (a `null` read as absent), or read as what it
+//! plainly means (a number in a string, one value for a list, a native
+//! request encoded twice), and each such field is recorded in a
+//! [`FieldRepair`] under its path. Only the required fields (`id`, `imp`,
+//! `imp[].id`) stay errors, named by their path. The lenient branches
+//! sit behind the strict walk's failures, so a request of the right
+//! types never runs them.
 
 use std::borrow::Cow;
 
@@ -18,10 +29,12 @@ use simd_json::prelude::*;
 use simd_json::{Node, ObjectHasher, StaticNode, Tape};
 
 use crate::depth::MAX_DEPTH;
+use crate::error::Error;
 use crate::native::{
     self, AssetRequest, DataRequest, EventTrackerRequest, ImageRequest, NativeRequest,
     TitleRequest, VideoRequest,
 };
+use crate::repair::{Action, FieldRepair};
 use crate::request::*;
 
 /// The walk met something it leaves to serde.
@@ -48,6 +61,8 @@ pub(crate) struct Cursor<'t, 'a, 's> {
     depth: usize,
     /// For native requests sent as text; `None` inside one.
     native: Option<&'s mut NativeText>,
+    /// Set for the lenient walk: where it records what it repaired.
+    lenient: Option<&'s mut Lenient>,
 }
 
 impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
@@ -57,6 +72,7 @@ impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
             at: 0,
             depth: 0,
             native,
+            lenient: None,
         }
     }
 
@@ -152,19 +168,313 @@ impl<'t, 'a, 's> Cursor<'t, 'a, 's> {
         }
     }
 
-    fn scalar(&mut self) -> Walk<StaticNode> {
-        match self.next()? {
-            Node::Static(s) => Ok(s),
-            _ => Err(Declined),
-        }
-    }
-
     fn null_next(&self) -> bool {
         matches!(
             self.nodes.get(self.at),
             Some(Node::Static(StaticNode::Null))
         )
     }
+
+    /// A field's value, from node `start` (read with `depth` containers
+    /// open), could not be read. The strict walk declines; the lenient
+    /// one records the field as dropped (or as a `null` read as absent),
+    /// passes over its value and goes on, unless the field is required.
+    #[cold]
+    #[inline(never)]
+    fn recover(&mut self, start: usize, depth: usize) -> Walk<()> {
+        let Some(lenient) = self.lenient.as_deref_mut() else {
+            return Err(Declined);
+        };
+        lenient.spend()?;
+        let exact = lenient.path(self.nodes, start);
+        if let Some(rule) = required(&normalised(&exact).0) {
+            lenient.fail(exact, rule);
+            return Err(Declined);
+        }
+        let null = matches!(self.nodes.get(start), Some(Node::Static(StaticNode::Null)));
+        lenient.drop_field(&exact, if null { Action::Null } else { Action::Dropped });
+        self.at = start;
+        self.depth = depth;
+        self.skip()
+    }
+
+    /// A key seen before in the same object. The strict walk declines
+    /// (serde refuses); the lenient one keeps the first and drops the
+    /// repeat, unless the key is required (which value would be meant?).
+    #[cold]
+    #[inline(never)]
+    fn repeated(&mut self) -> Walk<()> {
+        let Some(lenient) = self.lenient.as_deref_mut() else {
+            return Err(Declined);
+        };
+        lenient.spend()?;
+        let exact = lenient.path(self.nodes, self.at);
+        if required(&normalised(&exact).0).is_some() {
+            lenient.fail(exact, "a repeated key: which value is meant cannot be told");
+            return Err(Declined);
+        }
+        lenient.drop_field(&exact, Action::Dropped);
+        self.skip()
+    }
+
+    /// A scalar at node `at`, already passed, that `read` did not take: in
+    /// the lenient walk, a number written as a string (`"1.5"`), an
+    /// integer written as a float (`300.0`) or, when `flag`, a boolean
+    /// (`true` for 1) is read as that number.
+    #[cold]
+    #[inline(never)]
+    fn coerce<T>(&mut self, at: usize, flag: bool, read: fn(&StaticNode) -> Option<T>) -> Walk<T> {
+        let Some(lenient) = self.lenient.as_deref_mut() else {
+            return Err(Declined);
+        };
+        lenient.spend()?;
+        let number = match self.nodes.get(at) {
+            Some(Node::String(s)) => {
+                let s = s.trim();
+                s.parse::<i64>()
+                    .map(StaticNode::I64)
+                    .or_else(|_| s.parse::<u64>().map(StaticNode::U64))
+                    .ok()
+                    .or_else(|| {
+                        s.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.is_finite())
+                            .map(StaticNode::F64)
+                    })
+            }
+            Some(Node::Static(StaticNode::Bool(b))) if flag => Some(StaticNode::U64(u64::from(*b))),
+            // Exactly an integer: no rounding hides in the conversion.
+            Some(Node::Static(StaticNode::F64(f))) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Some(StaticNode::I64(*f as i64))
+            }
+            _ => None,
+        };
+        let value = number.as_ref().and_then(read).ok_or(Declined)?;
+        let exact = lenient.path(self.nodes, at);
+        lenient.record(&exact, Action::Coerced);
+        Ok(value)
+    }
+
+    /// A list field whose value at `start` is not an array: in the lenient
+    /// walk, one value of the item's type is the list of it
+    /// (`"cur":"USD"`), and a string of comma-separated items for a list of
+    /// strings the list of those. Not for `null` (absent) nor for `imp`,
+    /// which is required as the spec writes it.
+    #[cold]
+    #[inline(never)]
+    fn single<T: FromTape<'a> + Default>(
+        &mut self,
+        start: usize,
+        depth: usize,
+        out: &mut Vec<T>,
+    ) -> Walk<()> {
+        let Some(lenient) = self.lenient.as_deref_mut() else {
+            return Err(Declined);
+        };
+        lenient.spend()?;
+        match self.nodes.get(start) {
+            None | Some(Node::Array { .. }) | Some(Node::Static(StaticNode::Null)) => {
+                return Err(Declined);
+            }
+            _ => {}
+        }
+        let exact = lenient.path(self.nodes, start);
+        if required(&normalised(&exact).0).is_some() {
+            return Err(Declined);
+        }
+        self.at = start;
+        self.depth = depth;
+        out.clear();
+        if let Some(Node::String(text)) = self.nodes.get(start)
+            && text.contains(',')
+            && T::from_text(text).is_some()
+        {
+            self.at += 1;
+            let items = text.split(',').map(str::trim).filter(|t| !t.is_empty());
+            out.extend(items.filter_map(T::from_text));
+        } else {
+            out.push(T::default());
+            T::walk_into(self, out.last_mut().ok_or(Declined)?)?;
+        }
+        if let Some(lenient) = self.lenient.as_deref_mut() {
+            lenient.record(&exact, Action::Coerced);
+        }
+        Ok(())
+    }
+}
+
+/// How many fields one request may have repaired. Finding a field's path
+/// passes over the values before it, so a body of thousands of wrong
+/// values would cost time quadratic in its size; no exchange sends that.
+const MAX_REPAIRS: usize = 1024;
+
+/// What the lenient walk found, and where in the document it is.
+#[derive(Default)]
+pub(crate) struct Lenient {
+    repairs: Vec<FieldRepair>,
+    /// Repairs tried, against [`MAX_REPAIRS`].
+    spent: usize,
+    /// The first required field that could not be read.
+    error: Option<Error>,
+    /// Inside a native request sent as text (a tape of its own): the
+    /// exact path of that text in the request.
+    prefix: String,
+}
+
+impl Lenient {
+    /// Counts one repair tried; past [`MAX_REPAIRS`] the walk gives up.
+    fn spend(&mut self) -> Walk<()> {
+        self.spent += 1;
+        if self.spent > MAX_REPAIRS {
+            self.fail(
+                String::from("$"),
+                "more fields of the wrong type than a bid request has",
+            );
+            return Err(Declined);
+        }
+        Ok(())
+    }
+
+    /// The exact path (`imp[0].banner.format[1].w`) of node `at` of
+    /// `nodes`, the current tape.
+    fn path(&self, nodes: &[Node<'_>], at: usize) -> String {
+        let inner = path_of(nodes, at);
+        match (self.prefix.is_empty(), inner.is_empty()) {
+            (true, _) => inner,
+            (false, true) => self.prefix.clone(),
+            (false, false) if inner.starts_with('[') => format!("{}{inner}", self.prefix),
+            (false, false) => format!("{}.{inner}", self.prefix),
+        }
+    }
+
+    /// Notes one repair; the same field twice in a row once.
+    fn record(&mut self, exact: &str, action: Action) {
+        let (path, imp) = normalised(exact);
+        if self
+            .repairs
+            .last()
+            .is_some_and(|r| r.path == path && r.imp == imp && r.action == action)
+        {
+            return;
+        }
+        self.repairs.push(FieldRepair { path, imp, action });
+    }
+
+    /// Notes a field left out, forgetting what was repaired inside it.
+    fn drop_field(&mut self, exact: &str, action: Action) {
+        let (path, imp) = normalised(exact);
+        while self
+            .repairs
+            .last()
+            .is_some_and(|r| r.imp == imp && is_under(&r.path, &path))
+        {
+            self.repairs.pop();
+        }
+        self.record(exact, action);
+    }
+
+    fn fail(&mut self, exact: String, rule: &str) {
+        if self.error.is_none() {
+            self.error = Some(Error::Json {
+                path: exact,
+                message: rule.to_string(),
+            });
+        }
+    }
+}
+
+/// Whether `path` is a field inside `outer` (both normalised).
+pub(crate) fn is_under(path: &str, outer: &str) -> bool {
+    path.len() > outer.len()
+        && path.starts_with(outer)
+        && matches!(path.as_bytes()[outer.len()], b'.' | b'[')
+}
+
+/// What a required field must be, for the fields without which no answer
+/// can be built; `None` for every other (normalised) path.
+fn required(path: &str) -> Option<&'static str> {
+    match path {
+        "id" => Some("required: the request id, a string"),
+        "imp" => Some("required: an array of impression objects"),
+        "imp[].id" => Some("required: the impression id, a string"),
+        _ => None,
+    }
+}
+
+/// The exact path of node `target` of a tape whose node 0 is the root:
+/// keys joined by `.`, array positions as `[i]`; empty for the root.
+fn path_of(nodes: &[Node<'_>], target: usize) -> String {
+    use std::fmt::Write as _;
+    let mut path = String::new();
+    let mut at = 0;
+    'down: while at < target {
+        let (object, len) = match nodes.get(at) {
+            Some(Node::Object { len, .. }) => (true, *len),
+            Some(Node::Array { len, .. }) => (false, *len),
+            _ => break,
+        };
+        let mut child = at + 1;
+        for i in 0..len {
+            let key = if object {
+                let Some(Node::String(key)) = nodes.get(child) else {
+                    break 'down;
+                };
+                child += 1;
+                Some(*key)
+            } else {
+                None
+            };
+            let end = child
+                + 1
+                + match nodes.get(child) {
+                    Some(Node::Object { count, .. } | Node::Array { count, .. }) => *count,
+                    _ => 0,
+                };
+            if target < end {
+                match key {
+                    Some(key) if path.is_empty() => path.push_str(key),
+                    Some(key) => {
+                        path.push('.');
+                        path.push_str(key);
+                    }
+                    None => {
+                        let _ = write!(path, "[{i}]");
+                    }
+                }
+                at = child;
+                continue 'down;
+            }
+            child = end;
+        }
+        break;
+    }
+    path
+}
+
+/// An exact path with its array positions left out (`imp[2].banner` is
+/// `imp[].banner`), and the imp it is in.
+fn normalised(exact: &str) -> (String, Option<usize>) {
+    let imp = exact
+        .strip_prefix("imp[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse().ok());
+    let mut path = String::with_capacity(exact.len());
+    let mut in_index = false;
+    for ch in exact.chars() {
+        match ch {
+            '[' => {
+                in_index = true;
+                path.push('[');
+            }
+            ']' => {
+                in_index = false;
+                path.push(']');
+            }
+            _ if in_index => {}
+            _ => path.push(ch),
+        }
+    }
+    (path, imp)
 }
 
 /// A value the walk can read; the counterpart of `serde::Deserialize` for
@@ -180,32 +490,62 @@ pub(crate) trait FromTape<'a> {
 
     /// Reads the next value into `out`, which holds the default.
     fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()>;
+
+    /// For strings: `text` as a value, so that the lenient walk can read
+    /// one comma-separated string as a list of them (`"bcat":"IAB25,IAB26"`
+    /// blocks both, not a category named by the whole).
+    fn from_text(_text: &'a str) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// Numbers convert as simd-json's serde deserializer converts them (the
-/// same `as_*` of the node), so a value serde refuses is declined here.
+/// same `as_*` of the node), so a value serde refuses is declined here
+/// (and, in the lenient walk, read as the number it plainly is if it is
+/// one). `u8` fields are the spec's flags: they also take `true`/`false`.
 macro_rules! walk_number {
-    ($($ty:ty => $as:ident),* $(,)?) => {$(
+    ($($ty:ty => $as:ident, $flag:literal);* $(;)?) => {$(
         impl<'a> FromTape<'a> for $ty {
             fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
-                *out = c.scalar()?.$as().ok_or(Declined)?;
+                let at = c.at;
+                if let Node::Static(s) = c.next()?
+                    && let Some(n) = s.$as()
+                {
+                    *out = n;
+                    return Ok(());
+                }
+                *out = c.coerce(at, $flag, |s| s.$as())?;
                 Ok(())
             }
         }
     )*};
 }
 
-walk_number!(u8 => as_u8, u32 => as_u32, i32 => as_i32, i64 => as_i64);
+walk_number!(u8 => as_u8, true; u32 => as_u32, false; i32 => as_i32, false; i64 => as_i64, false);
+
+/// simd-json's `parse_double`: floats and both integer kinds.
+fn double(node: &StaticNode) -> Option<f64> {
+    match *node {
+        StaticNode::F64(n) => Some(n),
+        StaticNode::I64(n) => Some(n as f64),
+        StaticNode::U64(n) => Some(n as f64),
+        _ => None,
+    }
+}
 
 impl<'a> FromTape<'a> for f64 {
     fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
-        // simd-json's `parse_double`: floats and both integer kinds.
-        *out = match c.scalar()? {
-            StaticNode::F64(n) => n,
-            StaticNode::I64(n) => n as f64,
-            StaticNode::U64(n) => n as f64,
-            _ => return Err(Declined),
-        };
+        let at = c.at;
+        if let Node::Static(s) = c.next()?
+            && let Some(n) = double(&s)
+        {
+            *out = n;
+            return Ok(());
+        }
+        *out = c.coerce(at, false, double)?;
         Ok(())
     }
 }
@@ -215,12 +555,20 @@ impl<'a> FromTape<'a> for Cow<'a, str> {
         *out = Cow::Borrowed(c.string()?);
         Ok(())
     }
+
+    fn from_text(text: &'a str) -> Option<Self> {
+        Some(Cow::Borrowed(text))
+    }
 }
 
 impl<'a> FromTape<'a> for String {
     fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
         *out = c.string()?.to_owned();
         Ok(())
+    }
+
+    fn from_text(text: &'a str) -> Option<Self> {
+        Some(text.to_owned())
     }
 }
 
@@ -237,7 +585,10 @@ impl<'a, T: FromTape<'a> + Default> FromTape<'a> for Option<T> {
 
 impl<'a, T: FromTape<'a> + Default> FromTape<'a> for Vec<T> {
     fn walk_into(c: &mut Cursor<'_, 'a, '_>, out: &mut Self) -> Walk<()> {
-        let len = c.array()?;
+        let (start, depth) = (c.at, c.depth);
+        let Ok(len) = c.array() else {
+            return c.single(start, depth, out);
+        };
         out.clear();
         out.reserve_exact(len);
         for _ in 0..len {
@@ -301,7 +652,13 @@ impl<'a> FromTape<'a> for NativeRequest {
             c.at = start;
             let text = c.string()?;
             let scratch = c.native.as_deref_mut().ok_or(Declined)?;
-            return native_text(text, scratch, out);
+            return match c.lenient.as_deref_mut() {
+                None => native_text(text, scratch, out, None),
+                Some(lenient) => {
+                    let prefix = lenient.path(c.nodes, start);
+                    native_text_leniently(text, scratch, out, lenient, prefix)
+                }
+            };
         };
         c.open()?;
         let mut wrapped = None;
@@ -324,19 +681,26 @@ impl<'a> FromTape<'a> for NativeRequest {
             at,
             depth: c.depth + 1,
             native: None,
+            lenient: c.lenient.as_deref_mut(),
         };
         native_request(&mut inner, out)
     }
 }
 
 /// A native request sent as JSON text, read from a tape of its own.
-fn native_text(text: &str, scratch: &mut NativeText, out: &mut NativeRequest) -> Walk<()> {
+fn native_text(
+    text: &str,
+    scratch: &mut NativeText,
+    out: &mut NativeRequest,
+    lenient: Option<&mut Lenient>,
+) -> Walk<()> {
     scratch.bytes.clear();
     scratch.bytes.extend_from_slice(text.as_bytes());
     let mut tape = scratch.tape.take().unwrap_or_else(Tape::null).reset();
     let walked = match simd_json::fill_tape(&mut scratch.bytes, &mut scratch.buffers, &mut tape) {
         Ok(()) => {
             let mut c = Cursor::new(&tape.0, None);
+            c.lenient = lenient;
             let walked = if native::is_wrapped(text) {
                 native_wrapper(&mut c, out)
             } else {
@@ -347,6 +711,38 @@ fn native_text(text: &str, scratch: &mut NativeText, out: &mut NativeRequest) ->
         Err(_) => Err(Declined),
     };
     scratch.tape = Some(tape.reset());
+    walked
+}
+
+/// The lenient reading of a native request sent as text, which is at
+/// `prefix` in the request: as the spec's text, else as a JSON string
+/// holding that text (encoded twice), else as the request's members
+/// without their braces (a fragment). Either of the last two is recorded
+/// as coerced; each is tried once.
+fn native_text_leniently(
+    text: &str,
+    scratch: &mut NativeText,
+    out: &mut NativeRequest,
+    lenient: &mut Lenient,
+    prefix: String,
+) -> Walk<()> {
+    let outer = std::mem::replace(&mut lenient.prefix, prefix);
+    let mut walked = native_text(text, scratch, out, Some(lenient));
+    if walked.is_err() {
+        let trimmed = text.trim();
+        let unwrapped = serde_json::from_str::<String>(trimmed).ok().or_else(|| {
+            (!trimmed.starts_with('{') && !trimmed.is_empty()).then(|| format!("{{{trimmed}}}"))
+        });
+        if let Some(inner) = unwrapped {
+            *out = NativeRequest::default();
+            walked = native_text(&inner, scratch, out, Some(lenient));
+            if walked.is_ok() {
+                let at = lenient.prefix.clone();
+                lenient.record(&at, Action::Coerced);
+            }
+        }
+    }
+    lenient.prefix = outer;
     walked
 }
 
@@ -371,7 +767,8 @@ fn native_wrapper(c: &mut Cursor<'_, '_, '_>, out: &mut NativeRequest) -> Walk<(
 
 /// Implements [`FromTape`] for a struct whose serde derive has
 /// `#[serde(default)]`: missing keys keep the default, unknown keys are
-/// skipped, a repeated key is declined (serde refuses it).
+/// skipped, a repeated key is declined (serde refuses it). Walking
+/// leniently, a field that cannot be read is recovered from instead.
 macro_rules! walk_struct {
     ($name:ident<$lt:lifetime> { $($key:literal => $field:ident),+ $(,)? }) => {
         impl<$lt> FromTape<$lt> for $name<$lt> {
@@ -420,10 +817,16 @@ macro_rules! walk_struct {
         walk_struct!(@arms $c $out $seen $k [$($arms)* $key => {
             let bit = 1u64 << ($n);
             if $seen & bit != 0 {
-                return Err(Declined);
+                $c.repeated()?;
+            } else {
+                $seen |= bit;
+                let (start, depth) = ($c.at, $c.depth);
+                if FromTape::walk_into($c, &mut $out.$field).is_err() {
+                    // Declines unless walking leniently.
+                    $c.recover(start, depth)?;
+                    $out.$field = Default::default();
+                }
             }
-            $seen |= bit;
-            FromTape::walk_into($c, &mut $out.$field)?;
         }] ($n + 1) $($rest)*)
     };
 }
@@ -454,6 +857,8 @@ walk_struct!(Video<'a> {
     "protocols" => protocols, "w" => w, "h" => h, "startdelay" => startdelay,
     "placement" => placement, "plcmt" => plcmt, "linearity" => linearity,
     "skip" => skip, "battr" => battr, "api" => api, "pos" => pos,
+    "protocol" => protocol, "rqddurs" => rqddurs, "delivery" => delivery,
+    "minbitrate" => minbitrate, "maxbitrate" => maxbitrate,
 });
 walk_struct!(Audio<'a> {
     "mimes" => mimes, "minduration" => minduration, "maxduration" => maxduration,
@@ -461,6 +866,7 @@ walk_struct!(Audio<'a> {
 });
 walk_struct!(Native<'a> {
     "request" => request, "ver" => ver, "api" => api, "battr" => battr,
+    "assets" => assets, "eventtrackers" => eventtrackers,
 });
 walk_struct!(Pmp<'a> { "private_auction" => private_auction, "deals" => deals });
 walk_struct!(Deal<'a> {
@@ -553,9 +959,39 @@ pub(crate) fn request<'a>(
     Ok(())
 }
 
+/// Reads a request serde refused, leniently (see the module
+/// documentation), into `req`, which holds the default; the repairs go
+/// to `req.repairs.fields`. Fails only for a required field, naming it,
+/// or a document that is not an object.
+pub(crate) fn request_lenient<'a>(
+    nodes: &[Node<'a>],
+    native: &mut NativeText,
+    req: &mut BidRequest<'a>,
+) -> Result<(), Error> {
+    let mut lenient = Lenient::default();
+    let walked = {
+        let mut c = Cursor::new(nodes, Some(native));
+        c.lenient = Some(&mut lenient);
+        BidRequest::walk_into(&mut c, req)
+            .and_then(|()| if c.at_end() { Ok(()) } else { Err(Declined) })
+    };
+    match walked {
+        Ok(()) => {
+            req.repairs.fields = lenient.repairs;
+            Ok(())
+        }
+        Err(Declined) => Err(lenient.error.unwrap_or_else(|| Error::Json {
+            path: "$".to_string(),
+            message: "a bid request is a JSON object".to_string(),
+        })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
+
+    use crate::repair::Action;
     use serde::de::{Error as _, Visitor};
 
     use super::*;
@@ -742,10 +1178,61 @@ mod tests {
         let req = parser.parse(json).unwrap();
         let f = req.imp[0].banner.as_ref().unwrap().format[0];
         assert_eq!((f.w, f.h), (300, 250));
+        assert!(req.repairs.is_empty());
         drop(req);
-        let e = parser
+        // What serde refuses is walked leniently.
+        let req = parser
             .parse(br#"{"id":"a","imp":[{"id":"1","banner":{"w":"300"}}]}"#)
-            .unwrap_err();
-        assert_eq!(e.path(), "imp[0].banner.w");
+            .unwrap();
+        assert_eq!(req.imp[0].banner.as_ref().unwrap().w, Some(300));
+        assert_eq!(req.repairs.fields[0].action, Action::Coerced);
+    }
+
+    #[test]
+    fn paths_name_keys_and_positions_from_the_root() {
+        let json = br#"{"id":"a","imp":[{"id":"1"},{"id":"2","banner":{"format":[{"w":1},{"w":2,"h":3}]}}],"x":{"y":[[],[5]]}}"#;
+        let mut bytes = json.to_vec();
+        let tape = simd_json::to_tape(&mut bytes).unwrap();
+        let at = |want: &Node<'_>| tape.0.iter().position(|n| n == want).unwrap();
+        assert_eq!(path_of(&tape.0, at(&Node::String("a"))), "id");
+        assert_eq!(
+            path_of(&tape.0, at(&Node::Static(StaticNode::I64(3)))),
+            "imp[1].banner.format[1].h"
+        );
+        assert_eq!(
+            path_of(&tape.0, at(&Node::Static(StaticNode::I64(5)))),
+            "x.y[1][0]"
+        );
+        assert_eq!(path_of(&tape.0, 0), "");
+        assert_eq!(
+            normalised("imp[12].banner.format[1].h"),
+            ("imp[].banner.format[].h".to_string(), Some(12))
+        );
+        assert_eq!(normalised("x.y[1][0]"), ("x.y[][]".to_string(), None));
+    }
+
+    #[test]
+    fn a_body_of_thousands_of_wrong_values_is_refused_quickly() {
+        let deals: Vec<String> = (0..5_000)
+            .map(|i| format!(r#"{{"id":"d{i}","bidfloor":"x"}}"#))
+            .collect();
+        let json = format!(
+            r#"{{"id":"a","imp":[{{"id":"1","banner":{{}},"pmp":{{"deals":[{}]}}}}]}}"#,
+            deals.join(",")
+        );
+        let started = std::time::Instant::now();
+        let e = crate::Parser::new().parse(json.as_bytes()).unwrap_err();
+        assert_eq!(e.path(), "$", "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_field_left_out_forgets_what_was_repaired_inside_it() {
+        let mut parser = crate::Parser::new();
+        let req = parser
+            .parse(br#"{"id":"a","imp":[{"id":"1","video":{"mimes":["video/mp4"]},"banner":{"format":[{"w":"300","h":250},"x"]}}]}"#)
+            .unwrap();
+        let paths: Vec<&str> = req.repairs.fields.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["imp[].banner.format"]);
     }
 }

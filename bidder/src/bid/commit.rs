@@ -133,7 +133,7 @@ pub fn commit<'a>(
                     let adm = if n.adm.is_empty() { r } else { &n.adm };
                     (&ad.crid, &text[adm.clone()], None, None, 4, iurl)
                 }
-                Chosen::Video(k) => {
+                Chosen::Video(k, _) => {
                     let v = &c.videos[*k];
                     let adm = &text[n.adm.clone()];
                     (&v.crid, adm, Some(v.w), Some(v.h), 2, None)
@@ -154,9 +154,7 @@ pub fn commit<'a>(
                             let iurl = assets.image.as_ref().map(|i| i.url.as_str());
                             (&*it.crid, adm, None, None, 4, iurl)
                         }
-                        (Format::Native, Render::Markup(_)) => {
-                            (&*it.crid, adm, None, None, 4, None)
-                        }
+                        (Format::Native, _) => (&*it.crid, adm, None, None, 4, None),
                     }
                 }
             };

@@ -4,11 +4,19 @@
 //! Must never block, lock or do I/O beyond reading its own request body:
 //! per-request buffers are thread-local and reused, the campaigns come from
 //! the published snapshot. Answers are `200` with a BidResponse, `204` (or
-//! `200` with `nbr`, per exchange) for no bid, `400` naming the bad field,
-//! `413` over the size limit, `415` for an encoding other than gzip or a
-//! content type that is not JSON, `408` for a body slower than
-//! `body_read_timeout`, and `204` at once when the server is too far behind
-//! to answer in time ([`crate::server::admission`]).
+//! `200` with `nbr`, per exchange) for no bid, `400` naming the field only
+//! for a body that is not JSON or lacks what no answer can be built
+//! without (`id`, `imp`, an imp's `id`), `413` over the size limit, `415`
+//! for an encoding other than gzip or a content type that is not JSON,
+//! `408` for a body slower than `body_read_timeout`, and `204` at once when
+//! the server is too far behind to answer in time
+//! ([`crate::server::admission`]).
+//!
+//! Any other request it can read gets a bid or a no-bid: the parser leaves
+//! out fields of the wrong type and skips imps it cannot serve
+//! ([`openrtb::Repairs`], counted in `/metrics` by field path and by
+//! reason), and a request nothing of which can be served is a no-bid for
+//! [`NoBidReason::InvalidRequest`] (`nbr` 2).
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -263,6 +271,9 @@ fn answer(
         ExchangeCounters::inc(&counters.invalid);
         return bad_request(e.path(), &e.message());
     }
+    if !req.repairs.is_empty() {
+        counters.repairs(&req.repairs);
+    }
 
     let max_imps = app.exchanges[exchange].max_imps;
     if req.imp.len() > max_imps {
@@ -298,6 +309,9 @@ fn answer(
         .write_into(out);
         json(out, answers, compressed, accept_gzip)
     };
+    if req.repairs.unservable.is_some() {
+        return no_bid(NoBidReason::InvalidRequest, out, answers, compressed);
+    }
     if Instant::now() >= deadline {
         return no_bid(NoBidReason::Deadline, out, answers, compressed);
     }

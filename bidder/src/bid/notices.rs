@@ -14,10 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use audiences::Stage;
 use creative::native::{Links, render_native_with};
+use creative::plan::Slot;
+use creative::template::Format;
+use creative::video::VastVersion;
 use openrtb::Imp;
 use openrtb::macros::AUCTION_LOSS;
 
-use super::decision::{BidContext, Chosen, Origin, Pick, assembled_item};
+use super::decision::{BidContext, Chosen, Origin, Pick, assembled_item, native_version};
 use super::snapshot::Snapshot;
 use crate::events::token::{Claims, Reserved, Signer, auction_hash};
 use crate::state::budget::Held;
@@ -48,8 +51,9 @@ pub fn process_id() -> u64 {
 }
 
 /// A process-unique bid id and the notice URLs, written into `text`. The
-/// URLs carry the user's stage (`-` when unknown), so that what the notices
-/// report can be attributed to it; the token carries what the bid `held`.
+/// URLs carry the bid's stage (`-` when none), so that what the notices
+/// report can be attributed to it; the creative's own trackers carry the
+/// same one. The token carries what the bid `held`.
 pub(crate) fn write(
     (request_id, imp_req): (&str, &Imp<'_>),
     (pick, held): (&Pick, Held),
@@ -67,14 +71,15 @@ pub(crate) fn write(
     push_hex(text, n);
     let id = start..text.len();
 
-    let (creative, stage, price) = (&pick.creative, pick.stage, pick.price);
+    let (creative, price) = (&pick.creative, pick.price);
     let c = &snap.campaigns[pick.campaign];
-    // The URLs show the user's stage as known (`-`: unknown or not to be
-    // used). An assembled creative was chosen for a stage (unknown users
-    // count as unaware): its reactions teach that stage, and reports count
-    // the bid and its events there.
-    let stage_name = stage.map_or("-", Stage::as_str);
+    // One stage per bid, the one its token claims and reports count it
+    // under, in every URL: the notices' and the creative's trackers. A
+    // fixed creative's is the user's stage as known (`-`: unknown or not
+    // to be used); an assembled creative's is the stage it was drawn for
+    // (unknown users count as unaware), whose learning its reactions feed.
     let stage = pick.reported_stage();
+    let stage_name = stage.map_or("-", Stage::as_str);
     // Everything the notices will claim, signed once for all of them.
     let token = signer.sign(&Claims {
         issued: ctx.now.0.clamp(0, i64::from(u32::MAX)) as u32,
@@ -101,11 +106,14 @@ pub(crate) fn write(
     // trackers: the stage and the probability the combination was drawn
     // with (for offline evaluation), and the token, which names the bid.
     let mut adm = 0..0;
-    if let Chosen::Assembled { item, ppm, stage } = creative {
+    if let Chosen::Assembled {
+        item, ppm, vast, ..
+    } = creative
+    {
         let mut tail = StackText::<256>::new();
         for piece in [
             "&stage=",
-            stage.as_str(),
+            stage_name,
             "&pp=",
             itoa::Buffer::new().format(*ppm),
             "&t=",
@@ -114,15 +122,22 @@ pub(crate) fn write(
             let _ = tail.write_str(piece);
         }
         let start = text.len();
-        let native = imp_req.native.as_ref().map(|n| &n.request);
+        let it = assembled_item(c, *item);
+        // In the version the slot was matched for.
+        let slot = match (it.format, &imp_req.native) {
+            (Format::Video, _) => Slot::Video(vast.unwrap_or(VastVersion::V4_2)),
+            (Format::Native, Some(native)) => Slot::Native(&native.request, native_version(native)),
+            _ => Slot::Markup,
+        };
         // The fit was checked when it was drawn; a failure here leaves an
         // empty adm only if that check and this render disagree.
-        let _ = assembled_item(c, *item).write(tail.as_str(), native, text);
+        let _ = it.write_for(tail.as_str(), slot, text);
         adm = start..text.len();
     }
     // A fixed creative gets the impression tracker added: a 1x1 pixel after
-    // the HTML, an `<Impression>` in the VAST document, an event tracker in
-    // the native response. Without it frequency caps, funnel moves and
+    // the HTML, an `<Impression>` in the VAST document, an impression
+    // tracker in the native response (in the form the request's version
+    // reads). Without it frequency caps, funnel moves and
     // reports would never see the impressions of fixed creatives. Clicks
     // go through the click tracker for the same reason: where the HTML
     // says `${CLICK_URL}`, first in VAST's `<VideoClicks>`, as the native
@@ -131,9 +146,12 @@ pub(crate) fn write(
         let start = text.len();
         match creative {
             Chosen::Banner(k) => c.banners[*k].markup.write(stage_name, token.as_str(), text),
-            Chosen::Video(k) => c.videos[*k]
-                .document
-                .write(stage_name, token.as_str(), text),
+            Chosen::Video(k, version) => c.videos[*k].document.tracked.write_as(
+                stage_name,
+                token.as_str(),
+                version.map(VastVersion::as_str),
+                text,
+            ),
             Chosen::Native(k, _) => {
                 if let Some(native) = &imp_req.native {
                     let ad = &c.natives[*k];
@@ -146,6 +164,7 @@ pub(crate) fn write(
                         tail: tail.as_str(),
                         impression: Some(&ad.impression),
                         strict: false,
+                        version: native_version(native),
                     };
                     // The same assets fitted when the creative was chosen.
                     let _ = render_native_with(&ad.assets, &native.request, &links, text);

@@ -66,6 +66,10 @@ pub struct FileConfig {
     /// Campaigns `/metrics` shows one by one (the most spent today); the
     /// rest are summed per currency under `campaign="other"` (default 100).
     pub metrics_campaigns: Option<usize>,
+    /// The page (https) native placements that show a privacy link
+    /// (`privacy: 1`) are sent when the ad names no page of its own.
+    /// Absent = such ads go without one.
+    pub privacy_url: Option<String>,
     /// How assembled creatives are chosen (`[creative]`:
     /// `exploration_floor`, `rounds`, `prior_clicks`, `prior_conversions`,
     /// `prior_impressions`, `seed`).
@@ -348,6 +352,8 @@ pub struct Config {
     pub tcf_vendor_id: Option<u16>,
     /// Campaigns `/metrics` shows one by one.
     pub metrics_campaigns: usize,
+    /// The default privacy page of native ads, https.
+    pub privacy_url: Option<String>,
     /// Selection policy of assembled creatives.
     pub creative: creative::learning::Policy,
     /// Notices and trackers.
@@ -430,6 +436,13 @@ impl Config {
             ));
         }
         let public_url = public_url.trim_end_matches('/').to_string();
+        if let Some(url) = &file.privacy_url
+            && !creative::validate::is_https(url)
+        {
+            problems.push(format!(
+                "privacy_url: {url:?} must be an https:// URL with a host"
+            ));
+        }
 
         let positive =
             |key: &str, value: Option<usize>, default: usize, problems: &mut Vec<String>| {
@@ -670,6 +683,7 @@ impl Config {
             bid_ttl_secs: file.bid_ttl_secs,
             tcf_vendor_id: file.tcf_vendor_id,
             metrics_campaigns: file.metrics_campaigns.unwrap_or(100),
+            privacy_url: file.privacy_url,
             creative: file.creative,
             events,
             fx: file.fx,

@@ -13,6 +13,7 @@ use audiences::keys::{KeyHasher, KeyType};
 use audiences::table::FunnelId;
 use audiences::{Stage, StageMultipliers};
 use creative::fragment::FragmentBody;
+use creative::video::VastVersion;
 use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 
@@ -270,19 +271,46 @@ fn northwind_html(w: u32, h: u32) -> (String, FixedCreative) {
     )
 }
 
-/// A complete VAST 4.2 InLine linear ad, its elements in the order of the
-/// IAB's 4.2 schema (stricter than the spec's own examples), so that the
-/// bid path's trackers can be shown to keep it valid.
-fn vast(brand: &str, domain: &str, secs: u32, w: u32, h: u32) -> (String, FixedCreative) {
+/// A complete VAST InLine linear ad in `version`, its elements in the
+/// order of the IAB's 4.2 schema (stricter than the spec's own examples),
+/// so that the bid path's trackers can be shown to keep it valid. Each
+/// version has what it requires: the namespace and `<UniversalAdId>` from
+/// 4.0 (an `idValue` attribute in 4.0, text after), `<AdServingId>` from
+/// 4.1. A 3.0 document uses nothing 3.0 added, so it serves 2.0 players
+/// too.
+fn vast(
+    brand: &str,
+    domain: &str,
+    secs: u32,
+    (w, h): (u32, u32),
+    version: VastVersion,
+) -> (String, FixedCreative) {
     let id = format!("{}-{secs}s-{w}x{h}", brand.to_lowercase().replace(' ', "-"));
+    let v4 = version >= VastVersion::V4_0;
+    let namespace = if v4 {
+        " xmlns=\"http://www.iab.com/VAST\""
+    } else {
+        ""
+    };
+    let serving_id = if version >= VastVersion::V4_1 {
+        format!("\n      <AdServingId>{id}</AdServingId>")
+    } else {
+        String::new()
+    };
+    let universal_id = match version {
+        VastVersion::V2 | VastVersion::V3 => String::new(),
+        VastVersion::V4_0 => format!(
+            "\n          <UniversalAdId idRegistry=\"bidder-demo\" idValue=\"{id}\">{id}</UniversalAdId>"
+        ),
+        _ => format!("\n          <UniversalAdId idRegistry=\"bidder-demo\">{id}</UniversalAdId>"),
+    };
     let document = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<VAST version="4.2" xmlns="http://www.iab.com/VAST">
+<VAST version="{version}"{namespace}>
   <Ad id="{id}">
     <InLine>
       <AdSystem version="1">bidder-demo</AdSystem>
-      <Impression id="imp"><![CDATA[https://track.{domain}/imp?ad={id}]]></Impression>
-      <AdServingId>{id}</AdServingId>
+      <Impression id="imp"><![CDATA[https://track.{domain}/imp?ad={id}]]></Impression>{serving_id}
       <AdTitle>{brand} {secs}s</AdTitle>
       <Creatives>
         <Creative id="{id}" sequence="1">
@@ -301,22 +329,24 @@ fn vast(brand: &str, domain: &str, secs: u32, w: u32, h: u32) -> (String, FixedC
             <VideoClicks>
               <ClickThrough id="click"><![CDATA[https://{domain}/?src=rtb-video]]></ClickThrough>
             </VideoClicks>
-          </Linear>
-          <UniversalAdId idRegistry="bidder-demo">{id}</UniversalAdId>
+          </Linear>{universal_id}
         </Creative>
       </Creatives>
     </InLine>
   </Ad>
-</VAST>"#
+</VAST>"#,
+        version = version.as_str(),
     );
     (
-        format!("{brand} video {secs}s {w}x{h}"),
+        format!("{brand} video {secs}s {w}x{h} VAST {}", version.as_str()),
         FixedCreative::Vast(VastCreative {
+            versions: crate::vast::versions(&document),
             document,
             duration_secs: secs,
             mimes: strings(&["video/mp4"]),
             w,
             h,
+            plcmt: Vec::new(),
         }),
     )
 }
@@ -326,6 +356,7 @@ fn image(url: &str, w: u32, h: u32) -> Option<Image> {
         url: url.to_owned(),
         w,
         h,
+        crops: Vec::new(),
     })
 }
 
@@ -355,11 +386,13 @@ pub fn acme_fragments() -> Vec<FragmentBody> {
             "product": {"name": "Ridge 2", "price_micros": 249000000, "currency": "USD"},
             "offer": {"text": "10% off with code RIDGE10", "stages": ["intent", "customer"]},
             "images": [
-                {"url": "https://cdn.acme-outdoor.example/f/ridge-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg"},
+                {"url": "https://cdn.acme-outdoor.example/f/ridge-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg",
+                    "crops": [{"url": "https://cdn.acme-outdoor.example/f/ridge-640x100.jpg", "w": 640, "h": 100}]},
                 {"url": "https://cdn.acme-outdoor.example/f/ridge-600x600.jpg", "w": 600, "h": 600, "mime": "image/jpeg"}],
             "video": {"url": "https://cdn.acme-outdoor.example/f/ridge-15s.mp4", "duration_secs": 15,
-                "mime": "video/mp4", "w": 1280, "h": 720},
-            "landing_url": "https://acme-outdoor.example/tents/ridge-2?src=rtb"}},
+                "mime": "video/mp4", "w": 1280, "h": 720, "bitrate_kbps": 2000},
+            "landing_url": "https://acme-outdoor.example/tents/ridge-2?src=rtb",
+            "privacy_url": "https://acme-outdoor.example/privacy"}},
         {"kind": "content", "body": {"language": "en",
             "body": "Wake up to the view. Pitch in five minutes.",
             "images": [
@@ -416,6 +449,7 @@ fn catalog(
         price: None,
         desc2: None,
         landing_url: "https://acme-outdoor.example/tents".into(),
+        privacy_url: Some("https://acme-outdoor.example/privacy".into()),
     };
     let northwind_native = NativeAssets {
         title: "Your coffee, ready when you arrive".into(),
@@ -435,6 +469,7 @@ fn catalog(
         price: None,
         desc2: None,
         landing_url: "https://northwind-coffee.example/app".into(),
+        privacy_url: None,
     };
     let mut northwind_app = campaign(spec(
         northwind,
@@ -509,8 +544,8 @@ fn catalog(
                 formats(&[AdFormat::Video]),
             )),
             vec![
-                vast("Acme Outdoor", ACME, 30, 1280, 720),
-                vast("Acme Outdoor", ACME, 15, 640, 360),
+                vast("Acme Outdoor", ACME, 30, (1280, 720), VastVersion::V4_2),
+                vast("Acme Outdoor", ACME, 15, (640, 360), VastVersion::V3),
             ],
         ),
         (
@@ -556,7 +591,7 @@ fn catalog(
             vec![
                 northwind_html(300, 250),
                 northwind_html(728, 90),
-                vast("Northwind Coffee", NW, 30, 1280, 720),
+                vast("Northwind Coffee", NW, 30, (1280, 720), VastVersion::V4_0),
             ],
         ),
         (

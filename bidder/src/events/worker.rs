@@ -247,6 +247,7 @@ mod tests {
             bid_ttl_secs: None,
             creative: Default::default(),
             move_ttl_secs: 3_600,
+            privacy_url: None,
         };
         let budgets = Arc::new(Counting::default());
         let snapshot = Snapshot::build(&catalog, &settings, &*budgets, now);

@@ -438,6 +438,7 @@ impl Instance {
             bid_ttl_secs: config.bid_ttl_secs,
             creative: config.creative,
             move_ttl_secs: config.events.move_ttl_secs,
+            privacy_url: config.privacy_url.clone(),
         });
         let catalog = catalog_source.load()?;
         let now = clock.now();

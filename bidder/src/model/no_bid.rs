@@ -26,8 +26,9 @@ pub enum NoBidReason {
     /// A private auction without one of our deals, or a deals-only campaign
     /// without a deal.
     DealMismatch,
-    /// Campaigns fit but none has a creative for the slot (size, native
-    /// assets, video duration or MIME type).
+    /// Campaigns fit but none has a creative for the slot (banner size,
+    /// native assets; the more telling video, image and secure reasons
+    /// below where they apply).
     NoMatchingCreative,
     /// The creative's language is not allowed, or the audience's is not
     /// targeted.
@@ -48,11 +49,42 @@ pub enum NoBidReason {
     /// The server was too far behind to answer in time: shed at once,
     /// before parsing ([`crate::server::admission`]).
     Overloaded,
+    /// The request could be read but nothing of it can be served: every
+    /// imp was skipped (duplicate ids, no usable media, native without
+    /// assets, an unreadable floor), or a field the bidder must honour (a
+    /// block list, a privacy signal) could not be read
+    /// ([`openrtb::Unservable`]).
+    InvalidRequest,
+    /// No video creative can be served in a VAST version (inline or
+    /// wrapper) among the slot's `protocols`.
+    VideoProtocol,
+    /// No video creative has a media file of a MIME type the slot takes.
+    VideoMime,
+    /// None of those is delivered (streaming, progressive) as the slot
+    /// takes.
+    VideoDelivery,
+    /// None of those is within the slot's `minbitrate`/`maxbitrate`.
+    VideoBitrate,
+    /// None of those plays without an API framework (VPAID) the slot
+    /// lacks.
+    VideoApi,
+    /// No video creative lasts as the slot wants (`minduration`,
+    /// `maxduration`, `rqddurs`).
+    VideoDuration,
+    /// The slot's placement, linearity or skip setting excludes the video
+    /// creatives.
+    VideoPlacement,
+    /// A required native image asset: no image or crop of the creatives
+    /// is large enough and, for an exact size, within 20 % of its shape.
+    NativeImageFit,
+    /// The imp is secure (`imp.secure` 1) and the bidder's public URL, or
+    /// every creative that fits, has an `http://` URL.
+    Insecure,
 }
 
 impl NoBidReason {
     /// Every reason, in a stable order (metrics rows).
-    pub const ALL: [NoBidReason; 18] = [
+    pub const ALL: [NoBidReason; 28] = [
         NoBidReason::NoEligibleCampaign,
         NoBidReason::BelowFloor,
         NoBidReason::BlockedCategory,
@@ -71,6 +103,16 @@ impl NoBidReason {
         NoBidReason::Paced,
         NoBidReason::BudgetExhausted,
         NoBidReason::Overloaded,
+        NoBidReason::InvalidRequest,
+        NoBidReason::VideoProtocol,
+        NoBidReason::VideoMime,
+        NoBidReason::VideoDelivery,
+        NoBidReason::VideoBitrate,
+        NoBidReason::VideoApi,
+        NoBidReason::VideoDuration,
+        NoBidReason::VideoPlacement,
+        NoBidReason::NativeImageFit,
+        NoBidReason::Insecure,
     ];
 
     /// Stable snake_case name, the `reason` label in `/metrics`.
@@ -94,17 +136,30 @@ impl NoBidReason {
             NoBidReason::Paced => "paced",
             NoBidReason::BudgetExhausted => "budget_exhausted",
             NoBidReason::Overloaded => "overloaded",
+            NoBidReason::InvalidRequest => "invalid_request",
+            NoBidReason::VideoProtocol => "video_protocol",
+            NoBidReason::VideoMime => "video_mime",
+            NoBidReason::VideoDelivery => "video_delivery",
+            NoBidReason::VideoBitrate => "video_bitrate",
+            NoBidReason::VideoApi => "video_api",
+            NoBidReason::VideoDuration => "video_duration",
+            NoBidReason::VideoPlacement => "video_placement",
+            NoBidReason::NativeImageFit => "native_image_fit",
+            NoBidReason::Insecure => "insecure",
         }
     }
 
     /// The OpenRTB no-bid reason code. The spec's list describes the
     /// seller's traffic (spiders, proxies, blocked publishers, ...); only a
-    /// blocked publisher has a code of its own, and a missed deadline is the
-    /// bidder's technical failure. Everything else is a business decision
+    /// blocked publisher and a request nothing of which can be served (2,
+    /// "invalid request") have codes of their own, and a missed deadline is
+    /// the bidder's technical failure. Everything else, a slot no creative
+    /// can fill included (that request is valid), is a business decision
     /// the list has no code for: 0, "unknown".
     pub fn nbr_code(self) -> u32 {
         match self {
             NoBidReason::BlockedPublisher => nbr::BLOCKED_PUBLISHER,
+            NoBidReason::InvalidRequest => nbr::INVALID_REQUEST,
             NoBidReason::Deadline | NoBidReason::Overloaded => nbr::TECHNICAL_ERROR,
             _ => nbr::UNKNOWN_ERROR,
         }
@@ -115,7 +170,10 @@ impl NoBidReason {
     /// came closest (a floor miss says more than "not a deals campaign").
     pub fn progress(self) -> u8 {
         match self {
-            NoBidReason::NoEligibleCampaign | NoBidReason::Deadline | NoBidReason::Overloaded => 0,
+            NoBidReason::NoEligibleCampaign
+            | NoBidReason::Deadline
+            | NoBidReason::Overloaded
+            | NoBidReason::InvalidRequest => 0,
             NoBidReason::DealMismatch => 1,
             NoBidReason::BlockedCategory
             | NoBidReason::BlockedAdvertiser
@@ -127,7 +185,18 @@ impl NoBidReason {
             | NoBidReason::AudienceStage
             | NoBidReason::FrequencyCapped => 2,
             NoBidReason::UnsupportedCurrency | NoBidReason::BelowFloor => 3,
-            NoBidReason::NoMatchingCreative => 4,
+            // The campaign got as far as its creatives; these say what
+            // none of them had.
+            NoBidReason::NoMatchingCreative
+            | NoBidReason::VideoProtocol
+            | NoBidReason::VideoMime
+            | NoBidReason::VideoDelivery
+            | NoBidReason::VideoBitrate
+            | NoBidReason::VideoApi
+            | NoBidReason::VideoDuration
+            | NoBidReason::VideoPlacement
+            | NoBidReason::NativeImageFit
+            | NoBidReason::Insecure => 4,
             NoBidReason::Paced | NoBidReason::BudgetExhausted => 5,
         }
     }
@@ -148,5 +217,11 @@ mod tests {
         for (i, r) in NoBidReason::ALL.iter().enumerate() {
             assert_eq!(r.index(), i, "{r:?}");
         }
+    }
+
+    #[test]
+    fn a_request_nothing_of_which_can_be_served_is_an_invalid_request() {
+        assert_eq!(NoBidReason::InvalidRequest.nbr_code(), nbr::INVALID_REQUEST);
+        assert_eq!(NoBidReason::InvalidRequest.as_str(), "invalid_request");
     }
 }

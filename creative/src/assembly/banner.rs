@@ -149,7 +149,7 @@ pub fn prepare_banner(
     out.push_str("' target='_blank' rel='noopener'>");
     if let Some((img, (iw, ih))) = image {
         out.push_str("<img class='i' src='");
-        escape::html(&img.url, out);
+        escape::html(img.url, out);
         let _ = write!(out, "' width='{iw}' height='{ih}' alt=''>");
     }
     out.push_str("<div class='t'><div class='h'>");

@@ -21,9 +21,10 @@
 //! - `shown_text`: the lines shown that no fragment holds as written: the
 //!   tag line, prices.
 //! - `crid`: a combination's creative id in a format ([`crid()`]).
-//! - `image`: which content image fills a box ([`best_image`]).
+//! - `image`: which content image or crop fills a box ([`best_image`]).
 //! - `banner`: a banner's HTML and CSS ([`prepare_banner`]).
-//! - `vast`: a VAST 4.2 inline linear ad ([`prepare_vast`]).
+//! - `vast`: a VAST inline linear ad in any version we write
+//!   ([`prepare_vast`]).
 //! - `native_assets`: a native asset set ([`native_assets()`]).
 //! - `prepared`: markup with tracker holes and the bid path's
 //!   [`Prepared::write`].
@@ -42,7 +43,7 @@ pub use banner::prepare_banner;
 pub use combo::{Approved, ComboKey, FragmentId, Parts};
 pub use compatibility::compatible;
 pub use crid::crid;
-pub use image::best_image;
+pub use image::{best_image, ratio_mismatch};
 pub use native_assets::native_assets;
 pub use prepared::{Prepared, Trackers};
 pub use shown_text::{price_text, product_line, shows_offer, tag_text};
@@ -96,6 +97,7 @@ pub(crate) mod tests {
                     w: 1200,
                     h: 627,
                     mime: "image/jpeg".into(),
+                    crops: Vec::new(),
                 }],
                 video: Some(VideoAsset {
                     url: "https://cdn.example/tent.mp4".into(),
@@ -103,8 +105,10 @@ pub(crate) mod tests {
                     mime: "video/mp4".into(),
                     w: 1280,
                     h: 720,
+                    bitrate_kbps: None,
                 }),
                 landing_url: "https://acme.example/tents".into(),
+                privacy_url: None,
                 formats: vec![],
             },
         }
@@ -161,7 +165,15 @@ pub(crate) mod tests {
             ..parts
         };
         let mut vast = String::new();
-        prepare_vast(Stage::Intent, &video, "cr", "A&B", &TRACKERS).write("&bid=1", &mut vast);
+        prepare_vast(
+            crate::video::VastVersion::V4_2,
+            Stage::Intent,
+            &video,
+            "cr",
+            "A&B",
+            &TRACKERS,
+        )
+        .write("&bid=1", &mut vast);
         assert!(!vast.contains("<script>"));
         assert!(vast.contains("<Advertiser>A&amp;B</Advertiser>"));
     }

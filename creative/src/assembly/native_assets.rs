@@ -11,32 +11,49 @@ use super::combo::Parts;
 use super::image::best_image;
 use super::prepared::Trackers;
 use super::shown_text::price_text;
-use crate::fixed::{Image, NativeAssets};
+use crate::fixed::{Crop, CropRef, Image, NativeAssets};
 
 /// The native asset set of a combination at `stage`; its `landing_url` is
-/// the click tracker (the bid's tail is appended when rendered).
+/// the click tracker (the bid's tail is appended when rendered). Its main
+/// image is the content's closest to 1.91:1, with every other image and
+/// crop of the content as its crops, so that each request's image asset
+/// gets the shape closest to its own. `privacy_url` is the content's, else
+/// `default_privacy`.
 pub fn native_assets(
     stage: Stage,
     parts: &Parts<'_>,
     brand: &str,
     trackers: &Trackers<'_>,
+    default_privacy: Option<&str>,
 ) -> NativeAssets {
     let (m, c) = (&parts.message.body, &parts.content.body);
-    let image = |b| {
-        best_image(&c.images, b).map(|i| Image {
-            url: i.url.clone(),
-            w: i.w,
-            h: i.h,
-        })
+    let crop = |i: CropRef<'_>| Crop {
+        url: i.url.to_owned(),
+        w: i.w,
+        h: i.h,
     };
+    let image = best_image(&c.images, (1200, 627)).map(|main| Image {
+        url: main.url.to_owned(),
+        w: main.w,
+        h: main.h,
+        crops: c
+            .images
+            .iter()
+            .flat_map(|i| i.variants())
+            .filter(|v| *v != main)
+            .map(crop)
+            .collect(),
+    });
     let icon = c
         .images
         .iter()
+        .flat_map(|i| i.variants())
         .find(|i| i.w == i.h && i.w <= 512)
         .map(|i| Image {
-            url: i.url.clone(),
+            url: i.url.to_owned(),
             w: i.w,
             h: i.h,
+            crops: Vec::new(),
         });
     let mut price = None;
     if let Some(p) = &c.product {
@@ -47,12 +64,17 @@ pub fn native_assets(
     NativeAssets {
         title: m.headline.clone(),
         description: Some(c.body.clone()),
-        image: image((1200, 627)),
+        image,
         icon,
         cta: parts.tone.map(|t| t.body.cta.clone()),
         sponsored: Some(brand.to_owned()),
         price,
         desc2: c.offer_at(stage).map(str::to_owned),
         landing_url: trackers.click.to_owned(),
+        privacy_url: c
+            .privacy_url
+            .as_deref()
+            .or(default_privacy)
+            .map(str::to_owned),
     }
 }

@@ -218,6 +218,16 @@ pub enum Verdict {
         /// Formats its assembled creatives come in.
         assembled: Vec<String>,
     },
+    /// It has creatives of the slot's kind, but none the slot can play:
+    /// the rule that refused them (a VAST version outside `protocols`, a
+    /// MIME type, delivery, bit rate, API framework, duration, placement,
+    /// a native image's fit, or an insecure URL for a secure imp).
+    Unplayable {
+        /// The rule, as in `bidder_no_bids_total{reason=...}`.
+        rule: &'static str,
+        /// What the slot takes.
+        slot: Vec<String>,
+    },
     /// Its budget or pacing holds it back.
     Budget {
         /// `exhausted` or `paced` (the pacing throttle's draw for this
@@ -359,7 +369,7 @@ fn winner(p: &Pick, imp: &Imp<'_>, snap: &Snapshot) -> Winner {
     let crid = match &p.creative {
         Chosen::Banner(k) => c.banners[*k].crid.clone(),
         Chosen::Native(k, _) => c.natives[*k].crid.clone(),
-        Chosen::Video(k) => c.videos[*k].crid.clone(),
+        Chosen::Video(k, _) => c.videos[*k].crid.clone(),
         Chosen::Assembled { item, .. } => super::assembled_item(c, *item).crid.to_string(),
     };
     let deal = p.deal.and_then(|d| {
@@ -629,12 +639,26 @@ fn detail(
             },
             account: Box::new(c.account.state(ctx.now)),
         },
-        // The remaining reasons are the endpoint's (deadline, overload),
-        // never a candidate's.
-        NoBidReason::Deadline | NoBidReason::Overloaded => Verdict::Targeting {
-            dimension: "request",
-            value: Some(reason.as_str().to_owned()),
+        NoBidReason::VideoProtocol
+        | NoBidReason::VideoMime
+        | NoBidReason::VideoDelivery
+        | NoBidReason::VideoBitrate
+        | NoBidReason::VideoApi
+        | NoBidReason::VideoDuration
+        | NoBidReason::VideoPlacement
+        | NoBidReason::NativeImageFit
+        | NoBidReason::Insecure => Verdict::Unplayable {
+            rule: reason.as_str(),
+            slot: slot(imp),
         },
+        // The remaining reasons are the endpoint's (deadline, overload, a
+        // request nothing of which can be served), never a candidate's.
+        NoBidReason::Deadline | NoBidReason::Overloaded | NoBidReason::InvalidRequest => {
+            Verdict::Targeting {
+                dimension: "request",
+                value: Some(reason.as_str().to_owned()),
+            }
+        }
     }
 }
 

@@ -15,9 +15,10 @@
 //!    their rules;
 //! 3. visit the candidates most valuable first; the first that passes the
 //!    `filters`, the audience and frequency rules, prices above the floor
-//!    (`pricing`), has a creative that fits the slot (`creative_choice`)
-//!    and whose budget and pacing would admit it becomes the imp's
-//!    [`Pick`].
+//!    (`pricing`), has a creative that fits the slot (`creative_choice`:
+//!    size, native assets and images, a video the player can play, https
+//!    only on secure imps) and whose budget and pacing would admit it
+//!    becomes the imp's [`Pick`].
 //!
 //! [`explain`] replays the decision for a person, keeping each
 //! campaign's reason; the bid path never calls it.
@@ -37,6 +38,7 @@ mod user;
 use std::ops::Range;
 
 use audiences::{Stage, StageMultipliers};
+use creative::video::VastVersion;
 use openrtb::{BidRequest, Currency, Imp, Micros};
 
 pub use user::UserView;
@@ -49,7 +51,9 @@ use crate::model::{NoBidReason, UnixTime};
 use crate::state::budget::{Refused, impression_cost};
 use crate::state::frequency::{FrequencyCounts, Subject};
 use candidates::{base_candidates, imp_candidates};
-use creative_choice::{choose_assembled, choose_creative};
+use creative_choice::{Misses, choose_assembled, choose_creative};
+
+pub(crate) use creative_choice::native_version;
 
 /// What the decision needs to know about the exchange that asked.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,8 +163,9 @@ pub enum Chosen {
     /// Fixed native ad `k`, with its fitting render (no tracker) in the
     /// scratch text.
     Native(usize, Range<usize>),
-    /// Fixed video `k`.
-    Video(usize),
+    /// Fixed video `k`, served as the VAST version the slot accepts
+    /// (`None`: as written).
+    Video(usize, Option<VastVersion>),
     /// Item `item` of the campaign's plan, drawn with probability `ppm`
     /// (parts per million) for a user at `stage`.
     Assembled {
@@ -170,6 +175,8 @@ pub enum Chosen {
         ppm: u32,
         /// The stage it was drawn for (unknown users count as unaware).
         stage: Stage,
+        /// A video item's VAST version, the newest the slot accepts.
+        vast: Option<VastVersion>,
     },
 }
 
@@ -350,10 +357,16 @@ fn consider(
     let floor = fx
         .convert_up(priced.floor, priced.floor_cur, cur)
         .ok_or(NoBidReason::UnsupportedCurrency)?;
+    // Every URL of a bid on a secure imp is https, the bidder's own
+    // notices and trackers first.
+    if imp.secure == Some(1) && !snap.secure_notices {
+        return Err(NoBidReason::Insecure);
+    }
     let learner_draw = draws::draw(ctx.seed, at.imp, at.campaign, draws::Purpose::Learner);
-    let creative = choose_assembled(req, imp, c, stage, ctx, learner_draw, text)
-        .or_else(|| choose_creative(imp, c, text))
-        .ok_or(NoBidReason::NoMatchingCreative)?;
+    let mut misses = Misses::default();
+    let creative = choose_assembled(req, imp, c, stage, ctx, learner_draw, text, &mut misses)
+        .or_else(|| choose_creative(imp, c, text, &mut misses))
+        .ok_or_else(|| misses.reason())?;
     let price = converted.max(floor);
     // Last, so that only a candidate about to be picked is asked.
     let in_own = fx

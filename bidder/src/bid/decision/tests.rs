@@ -82,6 +82,7 @@ fn native_assets() -> NativeAssets {
             url: "https://cdn/i.jpg".into(),
             w: 1200,
             h: 627,
+            crops: Vec::new(),
         }),
         icon: None,
         cta: Some("Go".into()),
@@ -89,6 +90,7 @@ fn native_assets() -> NativeAssets {
         price: None,
         desc2: None,
         landing_url: "https://brand.example".into(),
+        privacy_url: None,
     }
 }
 
@@ -101,6 +103,8 @@ fn vast(secs: u32) -> FixedCreative {
         mimes: vec!["video/mp4".into()],
         w: 1280,
         h: 720,
+        plcmt: Vec::new(),
+        versions: Vec::new(),
     })
 }
 
@@ -111,6 +115,7 @@ fn settings() -> Settings {
         bid_ttl_secs: Some(300),
         creative: creative::learning::Policy::default(),
         move_ttl_secs: 86_400,
+        privacy_url: None,
     }
 }
 
@@ -517,6 +522,29 @@ fn native_bids_only_when_every_required_asset_can_be_filled() {
 }
 
 #[test]
+fn a_required_image_must_fit_its_exact_shape_within_a_fifth() {
+    let cat = catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![creative(10, 1, FixedCreative::Native(native_assets()))],
+    );
+    let snap = build(&cat);
+    // The creative's only image is 1200x627 (1.91:1).
+    let image = |w: u32, h: u32| {
+        format!(
+            r#"{{"id":"r","imp":[{{"id":"1","native":{{"request":{{"assets":[{{"id":1,"required":1,"img":{{"type":3,"w":{w},"h":{h}}}}}]}}}}}}]}}"#
+        )
+    };
+    run(&snap, &image(1000, 600), true, |o| {
+        let Outcome::Bid(d) = o else { panic!() };
+        assert!(d.bids[0].adm.unwrap().contains("\"w\":1200,\"h\":627"));
+    });
+    // 1:1 is far from 1.91:1, and no crop is square.
+    run(&snap, &image(300, 300), true, |o| {
+        assert_eq!(no_bid(o), NoBidReason::NativeImageFit)
+    });
+}
+
+#[test]
 fn video_needs_an_accepted_mime_type_and_duration() {
     let cat = catalog(
         vec![campaign(1, 2_000_000, 5_000_000)],
@@ -529,10 +557,115 @@ fn video_needs_an_accepted_mime_type_and_duration() {
         &snap,
         &ok.replace("\"maxduration\":30", "\"maxduration\":15"),
         true,
-        |o| assert_eq!(no_bid(o), NoBidReason::NoMatchingCreative),
+        |o| assert_eq!(no_bid(o), NoBidReason::VideoDuration),
     );
     run(&snap, &ok.replace("video/mp4", "video/webm"), true, |o| {
-        assert_eq!(no_bid(o), NoBidReason::NoMatchingCreative)
+        assert_eq!(no_bid(o), NoBidReason::VideoMime)
+    });
+    // An inline document, and only wrapper versions are listed.
+    run(&snap, &ok.replace("[2,7]", "[5,8,14]"), true, |o| {
+        assert_eq!(no_bid(o), NoBidReason::VideoProtocol)
+    });
+}
+
+/// A 15 s inline VAST `version` document with one progressive mp4 of
+/// 2,000 Kbps, skippable after 5 s.
+fn playable_vast(version: &str) -> FixedCreative {
+    FixedCreative::Vast(VastCreative {
+        document: format!(
+            r#"<VAST version="{version}"><Ad><InLine><AdSystem>a</AdSystem><Impression>https://t.example/i</Impression><AdTitle>t</AdTitle><Creatives><Creative><Linear skipoffset="00:00:05"><Duration>00:00:15</Duration><MediaFiles><MediaFile delivery="progressive" type="video/mp4" width="640" height="360" bitrate="2000">https://cdn.example/v.mp4</MediaFile></MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>"#
+        ),
+        duration_secs: 15,
+        mimes: vec!["video/mp4".into()],
+        w: 640,
+        h: 360,
+        plcmt: vec![1],
+        versions: Vec::new(),
+    })
+}
+
+#[test]
+fn video_is_served_in_an_accepted_version_or_not_at_all() {
+    let snap = build(&catalog(
+        vec![campaign(1, 2_000_000, 5_000_000)],
+        vec![creative(10, 1, playable_vast("3.0"))],
+    ));
+    let video = |fields: &str| {
+        format!(r#"{{"id":"r","imp":[{{"id":"1","video":{{"mimes":["video/mp4"],{fields}}}}}]}}"#)
+    };
+    let served_as = |fields: &str| {
+        let mut version = None;
+        run(&snap, &video(fields), true, |o| {
+            let Outcome::Bid(d) = o else { panic!("no bid") };
+            let adm = d.bids[0].adm.unwrap();
+            version = adm.split('"').nth(1).map(str::to_owned);
+        });
+        version.unwrap()
+    };
+    assert_eq!(served_as(r#""protocols":[2,3,7]"#), "3.0");
+    assert_eq!(served_as(r#""protocol":3"#), "3.0");
+    for (fields, reason) in [
+        (r#""protocols":[7,13]"#, NoBidReason::VideoProtocol),
+        // Its skipoffset is 3.0's: never a 2.0 document.
+        (r#""protocols":[2,5]"#, NoBidReason::VideoProtocol),
+        (r#""delivery":[1]"#, NoBidReason::VideoDelivery),
+        (r#""maxbitrate":1000"#, NoBidReason::VideoBitrate),
+        (r#""rqddurs":[10,20]"#, NoBidReason::VideoDuration),
+        (r#""skip":0"#, NoBidReason::VideoPlacement),
+        (r#""plcmt":4"#, NoBidReason::VideoPlacement),
+        (r#""linearity":2"#, NoBidReason::VideoPlacement),
+    ] {
+        run(&snap, &video(fields), true, |o| {
+            assert_eq!(no_bid(o), reason, "{fields}")
+        });
+    }
+    assert_eq!(
+        served_as(r#""rqddurs":[15,30],"skip":1,"plcmt":1,"delivery":[2],"minbitrate":1500"#),
+        "3.0"
+    );
+}
+
+#[test]
+fn a_secure_imp_needs_an_https_bidder_and_an_https_creative() {
+    let secure = r#"{"id":"r","imp":[{"id":"1","banner":{"w":300,"h":250},"secure":1}]}"#;
+    let https_banner = creative(
+        10,
+        1,
+        FixedCreative::Html(HtmlCreative {
+            w: 300,
+            h: 250,
+            markup: "<img src='https://cdn.example/a.png'>".into(),
+            landing_url: None,
+        }),
+    );
+    let cat = catalog(vec![campaign(1, 2_000_000, 5_000_000)], vec![https_banner]);
+    // The tests' bidder is at http://bidder.test.
+    run(&build(&cat), secure, true, |o| {
+        assert_eq!(no_bid(o), NoBidReason::Insecure)
+    });
+    let https = Settings {
+        public_url: "https://bidder.test".into(),
+        ..settings()
+    };
+    let snap = Snapshot::build(&cat, &https, &Ledger::new(600, None), NOW);
+    run(&snap, secure, true, |o| {
+        let Outcome::Bid(d) = o else { panic!() };
+        let b = &d.bids[0];
+        for url in [b.adm.unwrap(), b.nurl.unwrap(), b.lurl.unwrap()] {
+            assert!(!url.contains("http:"), "{url}");
+        }
+    });
+    // A creative with an http asset serves only imps that are not secure.
+    let mut http_cat = cat;
+    if let FixedCreative::Html(h) = &mut http_cat.creatives[0].body {
+        h.markup = "<img src='http://cdn.example/a.png'>".into();
+    }
+    let snap = Snapshot::build(&http_cat, &https, &Ledger::new(600, None), NOW);
+    run(&snap, secure, true, |o| {
+        assert_eq!(no_bid(o), NoBidReason::Insecure)
+    });
+    run(&snap, &secure.replace(",\"secure\":1", ""), true, |o| {
+        assert_eq!(bids(o).len(), 1)
     });
 }
 

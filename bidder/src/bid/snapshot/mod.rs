@@ -23,12 +23,14 @@ use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_PRIC
 use openrtb::{Currency, Micros};
 
 pub(crate) mod bitset;
+pub(crate) mod secure;
 pub mod trackers;
 pub(crate) mod vast_documents;
 
 use bitset::Bitset;
+use creative::video::{MediaFile, Playable};
 use trackers::{Tracked, Trackers};
-use vast_documents::Documents;
+use vast_documents::{Documents, ParsedVast};
 
 use crate::bid::fx::FxRates;
 use audiences::StageMultipliers;
@@ -54,6 +56,9 @@ pub struct Settings {
     pub creative: creative::learning::Policy,
     /// Membership lifetime of users moved into a funnel stage by events.
     pub move_ttl_secs: u32,
+    /// The page native ads link to where the placement shows a privacy
+    /// link and the ad names no page of its own.
+    pub privacy_url: Option<String>,
 }
 
 /// The fixed start of each notice URL, up to the bid's own part:
@@ -99,6 +104,8 @@ pub struct BannerAd {
     pub markup: Tracked,
     /// Where the click tracker redirects.
     pub landing_url: Option<String>,
+    /// Its markup loads nothing over plain http: it may serve secure imps.
+    pub secure: bool,
 }
 
 /// A native creative.
@@ -113,6 +120,8 @@ pub struct NativeAd {
     pub click: String,
     /// Its impression tracker (`/events/imp?cid=..`); the tail follows.
     pub impression: String,
+    /// Its images and privacy page are https: it may serve secure imps.
+    pub secure: bool,
 }
 
 /// A video creative.
@@ -120,11 +129,11 @@ pub struct NativeAd {
 pub struct VideoAd {
     /// Creative id as sent in `crid`.
     pub crid: String,
-    /// Duration of the linear ad, seconds: slots are matched on it, its
-    /// media types and its size.
-    pub duration_secs: u32,
-    /// MIME types of its media files.
-    pub mimes: Vec<String>,
+    /// What a player needs of it (versions, kinds of ad, media files,
+    /// duration, linearity, skippability, placements): slots are matched
+    /// on it. Read from the document; a wrapper's media types and
+    /// duration, which its document does not hold, are the upload's.
+    pub playable: Playable,
     /// Width of the main media file.
     pub w: u32,
     /// Height of the main media file.
@@ -132,7 +141,9 @@ pub struct VideoAd {
     /// The document, served as `adm`, with the impression and click
     /// trackers in it; shared with the next snapshot while the creative
     /// stays the same.
-    pub document: Arc<Tracked>,
+    pub document: Arc<ParsedVast>,
+    /// Its document names no `http://` URL: it may serve secure imps.
+    pub secure: bool,
 }
 
 /// A campaign as the bid path needs it.
@@ -297,6 +308,9 @@ pub struct Snapshot {
     pub funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>>,
     /// The start of every notice URL.
     pub notice_prefixes: NoticePrefixes,
+    /// The public URL, and so every notice and tracker URL, is https:
+    /// without it no secure imp gets a bid.
+    pub secure_notices: bool,
 }
 
 impl Snapshot {
@@ -450,6 +464,7 @@ impl Snapshot {
             campaigns,
             index,
             notice_prefixes: NoticePrefixes::new(&settings.public_url),
+            secure_notices: settings.public_url.starts_with("https://"),
             settings: settings.clone(),
             funnel_moves,
         }
@@ -683,6 +698,7 @@ impl<'c> AssemblyInputs<'c> {
                 default_language: c.language.as_deref(),
                 click_base: &click_base,
                 impression_base: &impression_base,
+                privacy_url: settings.privacy_url.as_deref(),
                 preview,
                 allows: &allows,
                 rejected_at: &|crid| self.rejected.get(crid).cloned().unwrap_or_default(),
@@ -733,26 +749,42 @@ fn compile(
                         h: h.h,
                         markup: Tracked::html(&h.markup, h.landing_url.is_some(), trackers),
                         landing_url: h.landing_url.clone(),
+                        secure: secure::html_is_secure(&h.markup),
                     });
                 }
             }
-            FixedCreative::Native(n) if allows(AdFormat::Native) => natives.push(NativeAd {
-                click: format!(
-                    "{}/events/click?cid={}&crid={crid}",
-                    settings.public_url, c.id.0
-                ),
-                impression: format!("{}/events/imp?cid={}", settings.public_url, c.id.0),
-                crid,
-                assets: n.clone(),
-            }),
+            FixedCreative::Native(n) if allows(AdFormat::Native) => {
+                let mut assets = n.clone();
+                if assets.privacy_url.is_none() {
+                    assets.privacy_url = settings.privacy_url.clone();
+                }
+                natives.push(NativeAd {
+                    click: format!(
+                        "{}/events/click?cid={}&crid={crid}",
+                        settings.public_url, c.id.0
+                    ),
+                    impression: format!("{}/events/imp?cid={}", settings.public_url, c.id.0),
+                    crid,
+                    secure: secure::native_is_secure(&assets),
+                    assets,
+                })
+            }
             FixedCreative::Vast(v) if allows(AdFormat::Video) => {
                 if let Some(document) = documents.vast(cr, &v.document, trackers) {
+                    let mut playable = document.read.playable.clone();
+                    if playable.media.is_empty() {
+                        playable.media = v.mimes.iter().map(|m| MediaFile::of_type(m)).collect();
+                    }
+                    if playable.duration_ms == 0 {
+                        playable.duration_ms = v.duration_secs.saturating_mul(1000);
+                    }
+                    playable.placements = v.plcmt.as_slice().into();
                     videos.push(VideoAd {
                         crid,
-                        duration_secs: v.duration_secs,
-                        mimes: v.mimes.clone(),
+                        playable,
                         w: v.w,
                         h: v.h,
+                        secure: document.read.insecure.is_none(),
                         document,
                     });
                 }

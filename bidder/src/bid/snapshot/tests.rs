@@ -18,6 +18,7 @@ fn settings() -> Settings {
         bid_ttl_secs: None,
         creative: Default::default(),
         move_ttl_secs: 3_600,
+        privacy_url: None,
     }
 }
 

@@ -12,11 +12,25 @@ use creative::CLICK_URL_MACRO;
 
 use crate::vast::{children, name};
 
-/// Markup cut around the holes for the bid's tail.
+/// Markup cut around the holes for the bid's tail (and, in a VAST
+/// document, for the version it is served as).
 #[derive(Debug)]
 pub struct Tracked {
     /// Text to copy; a hole between each two.
     pieces: Box<[Box<str>]>,
+    /// What each hole takes, in order.
+    holes: Box<[Hole]>,
+    /// The document's own `version` attribute, for its version hole.
+    version: Box<str>,
+}
+
+/// What fills a hole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hole {
+    /// The bid's tracker tail, `{stage}&t={token}`.
+    Tail,
+    /// The value of the root's `version` attribute.
+    Version,
 }
 
 /// Where a document's trackers point: `{public}/events/...` up to the tail.
@@ -57,7 +71,7 @@ impl Tracked {
         b.text(t.impression);
         b.hole();
         b.text("' width='1' height='1' style='position:absolute;left:0;top:0;border:0' alt=''>");
-        b.finish()
+        b.finish("")
     }
 
     /// A VAST document: an `<Impression>` before the first ad's own first
@@ -70,14 +84,29 @@ impl Tracked {
     /// it leads to, of the same kind. Every place keeps the element order
     /// of the VAST 4.2 schema.
     ///
+    /// The value of the root's `version` attribute is a hole of its own,
+    /// so that the document can be served as another version it is valid
+    /// as ([`Tracked::write_as`]).
+    ///
     /// The document is parsed, so text in CDATA sections and comments (an
     /// `<AdParameters>` payload, say) is never taken for a tag; the trackers
     /// go into the original text, which is otherwise kept byte for byte.
     /// Fails only when the document is not well-formed XML.
     pub fn vast(doc: &str, t: Trackers<'_>) -> Result<Tracked, roxmltree::Error> {
         let parsed = roxmltree::Document::parse(doc)?;
-        // (where, tags before the URL, the URL, tags after its hole)
-        let mut inserts: Vec<(Place, &str, &str, &str)> = Vec::new();
+        // (where, tags before the URL, the URL, tags after its hole); no
+        // tags and no URL: the version attribute's value.
+        let mut inserts: Vec<(Place, &str, Option<&str>, &str)> = Vec::new();
+        let version = parsed.root_element().attribute_node("version");
+        if let Some(v) = &version {
+            let range = v.range_value();
+            let place = Place {
+                at: range.start,
+                replaced: range.len(),
+                ..Place::default()
+            };
+            inserts.push((place, "", None, ""));
+        }
         let bodies = children(parsed.root_element(), "Ad")
             .filter_map(|ad| children(ad, "InLine").chain(children(ad, "Wrapper")).next())
             // An empty `<InLine/>` or `<Wrapper/>` holds no ad to track
@@ -96,7 +125,7 @@ impl Tracked {
                     },
                 };
                 let (open, close) = IMPRESSION;
-                inserts.push((place, open, t.impression, close));
+                inserts.push((place, open, Some(t.impression), close));
             }
             let linears: Vec<_> = children(body, "Creatives")
                 .flat_map(|c| children(c, "Creative"))
@@ -107,7 +136,7 @@ impl Tracked {
                     Some(clicks) => (Place::inside(doc, clicks, End::First), CLICK_TRACKING),
                     None => (Place::inside(doc, linear, End::Last), VIDEO_CLICKS),
                 };
-                inserts.push((place, open, t.click_ping, close));
+                inserts.push((place, open, Some(t.click_ping), close));
             }
             let non_linear_ads = children(body, "Creatives")
                 .flat_map(|c| children(c, "Creative"))
@@ -119,7 +148,7 @@ impl Tracked {
                     inserts.push((
                         Place::inside(doc, ads, End::Last),
                         open,
-                        t.click_ping,
+                        Some(t.click_ping),
                         close,
                     ));
                 }
@@ -129,7 +158,7 @@ impl Tracked {
                     inserts.push((
                         Place::inside(doc, non_linear, End::Last),
                         open,
-                        t.click_ping,
+                        Some(t.click_ping),
                         close,
                     ));
                 }
@@ -142,7 +171,7 @@ impl Tracked {
                         None => (Place::inside(doc, body, End::Last), CREATIVES),
                     },
                 };
-                inserts.push((place, open, t.click_ping, close));
+                inserts.push((place, open, Some(t.click_ping), close));
             }
         }
         // Stable: inserts at one spot keep the order they were found in.
@@ -152,6 +181,10 @@ impl Tracked {
         for (place, open, url, close) in inserts {
             b.text(&doc[copied..place.at]);
             copied = place.at + place.replaced;
+            let Some(url) = url else {
+                b.version_hole();
+                continue;
+            };
             b.text(place.open);
             b.text(open);
             b.text(url);
@@ -160,16 +193,26 @@ impl Tracked {
             b.text(&place.close);
         }
         b.text(&doc[copied..]);
-        Ok(b.finish())
+        Ok(b.finish(version.map_or("", |v| v.value())))
     }
 
-    /// Appends the markup with `stage` and `token` in every hole.
+    /// Appends the markup with `stage` and `token` in every tracker hole.
     pub fn write(&self, stage: &str, token: &str, out: &mut String) {
+        self.write_as(stage, token, None, out);
+    }
+
+    /// [`Tracked::write`], a VAST document's `version` attribute saying
+    /// `version` (its own when `None`).
+    pub fn write_as(&self, stage: &str, token: &str, version: Option<&str>, out: &mut String) {
         for (i, piece) in self.pieces.iter().enumerate() {
-            if i > 0 {
-                for part in [stage, "&t=", token] {
-                    out.push_str(part);
+            match i.checked_sub(1).map(|h| self.holes[h]) {
+                None => {}
+                Some(Hole::Tail) => {
+                    for part in [stage, "&t=", token] {
+                        out.push_str(part);
+                    }
                 }
+                Some(Hole::Version) => out.push_str(version.unwrap_or(&self.version)),
             }
             out.push_str(piece);
         }
@@ -283,6 +326,7 @@ fn start_tag_len(element: &str) -> usize {
 #[derive(Default)]
 struct Builder {
     pieces: Vec<Box<str>>,
+    holes: Vec<Hole>,
     current: String,
 }
 
@@ -291,14 +335,27 @@ impl Builder {
         self.current.push_str(s);
     }
 
-    fn hole(&mut self) {
+    fn cut(&mut self, hole: Hole) {
         self.pieces.push(std::mem::take(&mut self.current).into());
+        self.holes.push(hole);
     }
 
-    fn finish(mut self) -> Tracked {
-        self.hole();
+    fn hole(&mut self) {
+        self.cut(Hole::Tail);
+    }
+
+    fn version_hole(&mut self) {
+        self.cut(Hole::Version);
+    }
+
+    /// The markup, whose own version attribute (if it has a version
+    /// hole) said `version`.
+    fn finish(mut self, version: &str) -> Tracked {
+        self.pieces.push(std::mem::take(&mut self.current).into());
         Tracked {
             pieces: self.pieces.into(),
+            holes: self.holes.into(),
+            version: version.into(),
         }
     }
 }
@@ -449,6 +506,23 @@ mod tests {
                 "<VAST><Ad><InLine>{IMP}<Impression>i</Impression></InLine></Ad>{ad}<Ad><Wrapper/></Ad></VAST>"
             )
         );
+    }
+
+    #[test]
+    fn a_vast_document_is_written_as_the_version_it_is_served_as() {
+        let doc = "<VAST version='4.2' xmlns='http://www.iab.com/VAST'><Ad><Wrapper><Impression>i</Impression><VASTAdTagURI>u</VASTAdTagURI></Wrapper></Ad></VAST>";
+        let t = Tracked::vast(doc, T).expect("well-formed");
+        let mut own = String::new();
+        t.write("intent", "TOK", &mut own);
+        assert!(own.starts_with("<VAST version='4.2' "), "{own}");
+        let mut older = String::new();
+        t.write_as("intent", "TOK", Some("3.0"), &mut older);
+        assert_eq!(older, own.replacen("'4.2'", "'3.0'", 1));
+        // Without a version attribute there is nothing to rewrite.
+        let bare = Tracked::vast("<VAST><Ad/></VAST>", T).expect("well-formed");
+        let mut out = String::new();
+        bare.write_as("s", "T", Some("3.0"), &mut out);
+        assert_eq!(out, "<VAST><Ad/></VAST>");
     }
 
     #[test]

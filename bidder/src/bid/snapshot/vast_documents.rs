@@ -1,11 +1,13 @@
-//! VAST documents parsed for one snapshot, kept for the next.
+//! VAST documents parsed for one snapshot, kept for the next: each with
+//! its trackers placed and what a player needs of it read
+//! ([`ParsedVast`]).
 //!
 //! The snapshot is rebuilt on every catalog change and, while reactions
 //! arrive, every `learning_republish_ms`. Placing the trackers in a VAST
-//! document means parsing it (about 6 us for a 1 KB inline ad), and a
-//! document that does not parse is worth one warning, not one per rebuild.
-//! So a build takes each document from the last build when the creative
-//! is the same version, and parses only what is new.
+//! document and reading it means parsing it (about 6 us each for a 1 KB
+//! inline ad), and a document that does not parse is worth one warning,
+//! not one per rebuild. So a build takes each document from the last build
+//! when the creative is the same version, and parses only what is new.
 //!
 //! Cold path only, one build at a time: the bid path reads the parsed
 //! pieces through the snapshot and never sees this cache.
@@ -15,6 +17,16 @@ use std::sync::Arc;
 
 use super::trackers::{Tracked, Trackers};
 use crate::model::{CampaignId, Creative};
+use crate::vast::{self, Read};
+
+/// A VAST document as the bid path serves it.
+#[derive(Debug)]
+pub struct ParsedVast {
+    /// The document with its tracker (and version) holes.
+    pub tracked: Tracked,
+    /// What a player needs of it, as the document says.
+    pub read: Read,
+}
 
 /// What the pieces of a document depend on: the campaign and creative ids
 /// are in its trackers, the version stands for its text. (The public URL,
@@ -26,30 +38,32 @@ type Key = (CampaignId, i64, i64);
 #[derive(Debug, Default)]
 pub struct Documents {
     /// From the last build.
-    kept: HashMap<Key, Option<Arc<Tracked>>>,
+    kept: HashMap<Key, Option<Arc<ParsedVast>>>,
     /// Used by this build: what the next build will find.
-    used: HashMap<Key, Option<Arc<Tracked>>>,
+    used: HashMap<Key, Option<Arc<ParsedVast>>>,
     /// Documents parsed, over the cache's life.
     parsed: u64,
 }
 
 impl Documents {
-    /// `document` of `creative` with `trackers` placed, parsed unless the
-    /// last build had this version; `None` (and one warning) if it does not
-    /// parse.
+    /// `document` of `creative` with `trackers` placed, and read, parsed
+    /// unless the last build had this version; `None` (and one warning) if
+    /// it does not parse.
     pub fn vast(
         &mut self,
         creative: &Creative,
         document: &str,
         trackers: Trackers<'_>,
-    ) -> Option<Arc<Tracked>> {
+    ) -> Option<Arc<ParsedVast>> {
         let key = (creative.campaign_id, creative.id.0, creative.version);
         let tracked = match self.kept.remove(&key) {
             Some(kept) => kept,
             None => {
                 self.parsed += 1;
-                match Tracked::vast(document, trackers) {
-                    Ok(tracked) => Some(Arc::new(tracked)),
+                let parsed = Tracked::vast(document, trackers)
+                    .map(|tracked| (tracked, vast::read(document).unwrap_or_default()));
+                match parsed {
+                    Ok((tracked, read)) => Some(Arc::new(ParsedVast { tracked, read })),
                     // Only documents stored before uploads were parsed can
                     // get here (broken XML, or a DTD the parser refuses).
                     // No player could play one, so it never bids.
@@ -104,6 +118,8 @@ mod tests {
                 mimes: vec!["video/mp4".into()],
                 w: 640,
                 h: 360,
+                plcmt: Vec::new(),
+                versions: Vec::new(),
             }),
             version,
             created_at: UnixTime(0),

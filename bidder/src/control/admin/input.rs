@@ -8,7 +8,7 @@
 //! mirrored here with `deny_unknown_fields`.
 
 use audiences::StageMultipliers;
-use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
+use creative::{Crop, FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 use serde::Deserialize;
 
@@ -238,6 +238,8 @@ impl CreativeInput {
 }
 
 /// [`FixedCreative`], strict.
+// One per upload, on the cold path: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum BodyInput {
@@ -262,6 +264,8 @@ struct ImageInput {
     url: String,
     w: u32,
     h: u32,
+    #[serde(default)]
+    crops: Vec<Crop>,
 }
 
 impl From<ImageInput> for Image {
@@ -270,6 +274,7 @@ impl From<ImageInput> for Image {
             url: i.url,
             w: i.w,
             h: i.h,
+            crops: i.crops,
         }
     }
 }
@@ -293,6 +298,8 @@ struct NativeInput {
     #[serde(default)]
     desc2: Option<String>,
     landing_url: String,
+    #[serde(default)]
+    privacy_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -303,6 +310,12 @@ struct VastInput {
     mimes: Vec<String>,
     w: u32,
     h: u32,
+    #[serde(default)]
+    plcmt: Vec<u32>,
+    /// Written by the bidder; a body read back and sent again may carry
+    /// it, and it is not taken from the client.
+    #[serde(default, rename = "versions")]
+    _versions: Option<serde::de::IgnoredAny>,
 }
 
 impl From<BodyInput> for FixedCreative {
@@ -324,13 +337,16 @@ impl From<BodyInput> for FixedCreative {
                 price: n.price,
                 desc2: n.desc2,
                 landing_url: n.landing_url,
+                privacy_url: n.privacy_url,
             }),
             BodyInput::Vast(v) => FixedCreative::Vast(VastCreative {
+                versions: crate::vast::versions(&v.document),
                 document: v.document,
                 duration_secs: v.duration_secs,
                 mimes: v.mimes,
                 w: v.w,
                 h: v.h,
+                plcmt: v.plcmt,
             }),
         }
     }

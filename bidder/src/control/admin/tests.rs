@@ -85,6 +85,7 @@ impl Fixture {
                 bid_ttl_secs: None,
                 creative: Default::default(),
                 move_ttl_secs: 86_400,
+                privacy_url: None,
             }),
             Arc::new(crate::state::budget::Ledger::new(600, None)),
             clock,

@@ -383,6 +383,28 @@ fn image(e: &mut Errors, path: &str, img: &Image) {
     https(e, &format!("{path}.url"), &img.url);
     side(e, &format!("{path}.w"), img.w);
     side(e, &format!("{path}.h"), img.h);
+    for (i, crop) in img.crops.iter().enumerate() {
+        let path = format!("{path}.crops[{i}]");
+        https(e, &format!("{path}.url"), &crop.url);
+        side(e, &format!("{path}.w"), crop.w);
+        side(e, &format!("{path}.h"), crop.h);
+    }
+}
+
+/// Highest OpenRTB 2.6 video placement subtype (`plcmt`: 1 instream to 4
+/// standalone).
+const MAX_PLCMT: u32 = 4;
+
+/// A VAST document exchanges can be told the version of: protocols name
+/// versions, so one without a known version would never be served.
+fn vast_version(e: &mut Errors, path: &str, document: &str) {
+    let named = crate::vast::read(document).and_then(|r| r.version);
+    if named.is_none() {
+        e.push(
+            path,
+            "<VAST> must name its version: 2.0, 3.0, 4.0, 4.1 or 4.2 (exchanges take the versions they list)",
+        );
+    }
 }
 
 fn markup(e: &mut Errors, path: &str, text: &str) {
@@ -432,6 +454,9 @@ pub(crate) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
             if let Some(icon) = &n.icon {
                 image(&mut e, "body.icon", icon);
             }
+            if let Some(url) = &n.privacy_url {
+                https(&mut e, "body.privacy_url", url);
+            }
             for (path, text) in [
                 ("body.description", &n.description),
                 ("body.cta", &n.cta),
@@ -444,10 +469,19 @@ pub(crate) fn creative(creative_name: &str, body: &FixedCreative) -> Errors {
         }
         FixedCreative::Vast(v) => {
             markup(&mut e, "body.document", &v.document);
-            if !v.document.trim().is_empty()
-                && let Err(why) = crate::vast::check(&v.document)
-            {
-                e.push("body.document", why);
+            if !v.document.trim().is_empty() {
+                match crate::vast::check(&v.document) {
+                    Ok(()) => vast_version(&mut e, "body.document", &v.document),
+                    Err(why) => e.push("body.document", why),
+                }
+            }
+            for (i, p) in v.plcmt.iter().enumerate() {
+                if !(1..=MAX_PLCMT).contains(p) {
+                    e.push(
+                        format!("body.plcmt[{i}]"),
+                        format!("not a video placement subtype (1 to {MAX_PLCMT})"),
+                    );
+                }
             }
             if v.duration_secs == 0 {
                 e.push("body.duration_secs", "must be greater than 0");
