@@ -1218,7 +1218,8 @@ fn an_explanation_names_deals_flights_and_missing_creatives() {
     ));
     let video = r#"{"id":"r","imp":[{"id":"1","video":{"mimes":["video/mp4"],"maxduration":15}}]}"#;
     let e = explained(&snap, video);
-    assert_eq!(e.no_bid, Some("no_matching_creative"));
+    // A 30 s video where the slot takes at most 15 s: the duration rule.
+    assert_eq!(e.no_bid, Some("video_duration"));
     assert_eq!(
         verdict_of(&e, 0, 2),
         Verdict::Targeting {
@@ -1226,12 +1227,12 @@ fn an_explanation_names_deals_flights_and_missing_creatives() {
             value: Some("video".into())
         }
     );
-    let Verdict::NoCreative { slot, banners, .. } = verdict_of(&e, 0, 3) else {
-        panic!("{e:?}")
-    };
     assert_eq!(
-        (slot, banners),
-        (vec!["video".to_string()], vec!["300x250".to_string()])
+        verdict_of(&e, 0, 3),
+        Verdict::Unplayable {
+            rule: "video_duration",
+            slot: vec!["video".to_string()]
+        }
     );
     let e = explained(&snap, BANNER);
     assert_eq!(
