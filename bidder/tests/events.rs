@@ -67,14 +67,24 @@ async fn metric(server: &TestServer, sample: &str) -> f64 {
 
 /// Waits for the event worker to have counted `n` events of `kind`.
 async fn counted(server: &TestServer, kind: &str, n: f64) {
-    let sample = format!("bidder_events_counted_total{{kind=\"{kind}\"}}");
+    reaches(
+        server,
+        &format!("bidder_events_counted_total{{kind=\"{kind}\"}}"),
+        n,
+    )
+    .await;
+}
+
+/// Waits until `sample` is at least `n`: the worker counts in batches, so
+/// an event answered a moment ago may be in the next one.
+async fn reaches(server: &TestServer, sample: &str, n: f64) {
     for _ in 0..200 {
-        if metric(server, &sample).await >= n {
+        if metric(server, sample).await >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("{kind} never counted {n} times");
+    panic!("{sample} never reached {n}");
 }
 
 #[tokio::test]
@@ -118,6 +128,7 @@ async fn a_bids_events_are_counted_once_however_often_they_come() {
     );
     for kind in ["win", "imp", "click"] {
         let replays = format!("bidder_events_replayed_total{{kind=\"{kind}\"}}");
+        reaches(&server, &replays, 1.0).await;
         assert_eq!(metric(&server, &replays).await, 1.0, "{kind}");
     }
 
