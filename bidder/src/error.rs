@@ -12,7 +12,6 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::control::auth::{AuthError, Missing};
-use crate::control::console::ConsoleError;
 use crate::control::service::ServiceError;
 use crate::state::StateError;
 use crate::store::StoreError;
@@ -307,6 +306,40 @@ impl From<StateError> for ApiError {
                 ApiError::Unavailable("shared state is unavailable; try again")
             }
         }
+    }
+}
+
+/// Why a console request was refused. It lives here, beside its mapping
+/// to a status ([`ConsoleError::answer`]), so that the console imports the
+/// error mapping and not the other way round.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// The pasted token is unknown or revoked.
+    #[error("this token is unknown or revoked")]
+    SignInRefused,
+    /// Too many failed sign-ins from this address.
+    #[error("too many failed sign-ins; try again in {0} seconds")]
+    Throttled(i64),
+    /// A form without its session's CSRF token, or sent from another site.
+    #[error("this form is stale or was sent from another site; reload the page and try again")]
+    Forgery,
+    /// A form or query the console cannot read.
+    #[error("{0}")]
+    BadForm(String),
+    /// What the service or the shared API mapping refused.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<ServiceError> for ConsoleError {
+    fn from(e: ServiceError) -> ConsoleError {
+        ConsoleError::Api(e.into())
+    }
+}
+
+impl From<AuthError> for ConsoleError {
+    fn from(e: AuthError) -> ConsoleError {
+        ConsoleError::Api(e.into())
     }
 }
 

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::Admin;
 use super::input::{CampaignInput, CreativeInput};
-use super::request::{json, parse_json, strip_position};
+use super::request::{json, parse_json};
+use super::shape::strip_position;
 use crate::control::auth::Principal;
 use crate::control::service::{BatchItem, ItemResult};
 use crate::error::{ApiError, Body, FieldError};

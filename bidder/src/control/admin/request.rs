@@ -113,7 +113,7 @@ pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     let alone = || {
         ApiError::Unprocessable(vec![FieldError::new(
             first.path().to_string(),
-            strip_position(first.inner()),
+            super::shape::strip_position(first.inner()),
         )])
     };
     match serde_json::from_slice::<serde_json::Value>(body) {
@@ -129,16 +129,6 @@ fn malformed(e: &serde_json::Error) -> ApiError {
     ApiError::BadRequest {
         path: String::new(),
         message: format!("malformed JSON: {e}"),
-    }
-}
-
-/// serde_json's message without its " at line 1 column 7" suffix: the
-/// field path already says where.
-pub(super) fn strip_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
     }
 }
 

@@ -89,7 +89,7 @@ impl Problem {
                 serde_path_to_error::Segment::Unknown => break,
             }
         }
-        let message = super::request::strip_position(e.inner());
+        let message = strip_position(e.inner());
         let named = |prefix: &str| {
             message
                 .strip_prefix(prefix)
@@ -301,6 +301,16 @@ fn put(doc: &mut Value, path: &[Step], value: Value) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// serde_json's message without its " at line 1 column 7" suffix: the
+/// field path already says where.
+pub(super) fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }
 

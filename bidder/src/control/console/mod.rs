@@ -36,7 +36,8 @@ use self::form::Form;
 use self::session::{Session, Sessions};
 use crate::control::admin::Admin;
 use crate::control::auth::{self, AuthError, Permission, Principal, TokenDigest};
-use crate::control::service::{CampaignFilter, Page, ServiceError, Services};
+use crate::control::service::{CampaignFilter, Page, Services};
+pub use crate::error::ConsoleError;
 use crate::error::{ApiError, Body};
 use crate::model::{CampaignId, CampaignStatus};
 use crate::state::clock::SharedClock;
@@ -58,38 +59,6 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 const PAGE_SIZE: u32 = 50;
 /// The longest name filter taken.
 const MAX_NAME_FILTER: usize = 200;
-
-/// Why a console request was refused; `crate::error` picks the status.
-#[derive(Debug, thiserror::Error)]
-pub enum ConsoleError {
-    /// The pasted token is unknown or revoked.
-    #[error("this token is unknown or revoked")]
-    SignInRefused,
-    /// Too many failed sign-ins from this address.
-    #[error("too many failed sign-ins; try again in {0} seconds")]
-    Throttled(i64),
-    /// A form without its session's CSRF token, or sent from another site.
-    #[error("this form is stale or was sent from another site; reload the page and try again")]
-    Forgery,
-    /// A form or query the console cannot read.
-    #[error("{0}")]
-    BadForm(String),
-    /// What the service or the shared API mapping refused.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-}
-
-impl From<ServiceError> for ConsoleError {
-    fn from(e: ServiceError) -> ConsoleError {
-        ConsoleError::Api(e.into())
-    }
-}
-
-impl From<AuthError> for ConsoleError {
-    fn from(e: AuthError) -> ConsoleError {
-        ConsoleError::Api(e.into())
-    }
-}
 
 /// One request to the console, as the server read it.
 #[derive(Debug)]
