@@ -7,10 +7,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use bidder::config::Config;
-use bidder::store::Store;
 use bidder::Instance;
+use bidder::config::Config;
 use bidder::control::demo;
+use bidder::store::Store;
 use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
