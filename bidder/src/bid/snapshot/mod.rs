@@ -248,6 +248,11 @@ pub struct Resting {
 
 /// Which campaigns target what: one bitset per targeting value, plus, per
 /// dimension, the campaigns without a restriction there.
+///
+/// Its maps hash with foldhash rather than SipHash: they are looked up
+/// several times per request with keys of a few bytes, and they are built
+/// from the catalog, not from what exchanges send, so collision flooding
+/// is no concern (exchange keys are only looked up).
 #[derive(Debug, Default)]
 pub struct Index {
     /// Words per bitset.
@@ -255,15 +260,15 @@ pub struct Index {
     /// Every campaign.
     pub all: Bitset,
     /// By country (alpha-3, uppercase).
-    pub country: HashMap<String, Bitset>,
+    pub country: IndexMap<String>,
     /// No country restriction.
     pub country_any: Bitset,
     /// By OpenRTB device type.
-    pub device_type: HashMap<u32, Bitset>,
+    pub device_type: IndexMap<u32>,
     /// No device type restriction.
     pub device_type_any: Bitset,
     /// By OS, lowercase.
-    pub os: HashMap<String, Bitset>,
+    pub os: IndexMap<String>,
     /// No OS restriction.
     pub os_any: Bitset,
     /// Buy sites.
@@ -271,7 +276,7 @@ pub struct Index {
     /// Buy apps.
     pub app: Bitset,
     /// Have a banner creative of this size.
-    pub banner_size: HashMap<(u32, u32), Bitset>,
+    pub banner_size: IndexMap<(u32, u32)>,
     /// Have any banner creative.
     pub banner_any: Bitset,
     /// Have a native creative.
@@ -279,6 +284,9 @@ pub struct Index {
     /// Have a video creative.
     pub video: Bitset,
 }
+
+/// One dimension of the [`Index`]: the campaigns per value.
+pub type IndexMap<K> = HashMap<K, Bitset, foldhash::fast::RandomState>;
 
 /// An advertiser missing from the catalog caps nothing.
 static NO_CAPS: FrequencyRules = FrequencyRules {

@@ -47,7 +47,7 @@ fn digest(s: &Snapshot) -> String {
         ));
     }
     let ix = &s.index;
-    let sorted = |m: &HashMap<String, Bitset>| {
+    let sorted = |m: &IndexMap<String>| {
         let mut v: Vec<_> = m
             .iter()
             .map(|(k, b)| (k.clone(), b.words().to_vec()))
