@@ -23,6 +23,7 @@ use crate::store::Store;
 
 /// Reservation buckets per account, by the slot in which they lapse.
 const BUCKETS: usize = 32;
+const _: () = assert!(BUCKETS.is_power_of_two());
 /// The longest hold spans at most this many slots (the ring holds the
 /// current slot, the hold, and one slot of rounding).
 const HOLD_SLOTS: u64 = BUCKETS as u64 - 3;
@@ -370,16 +371,29 @@ impl LocalAccount {
         if !self.loaded.load(Ordering::Acquire) {
             return Err(Refused::Exhausted);
         }
+        self.verdict(limits, self.reserved(slot).0, cost.0, now, u)
+    }
+
+    /// The verdict on a bid of `cost` while `others` is held for the
+    /// other bids in flight: the limits with both held, the pacing curve
+    /// with the others'.
+    fn verdict(
+        &self,
+        limits: &Limits,
+        others: i64,
+        cost: i64,
+        now: UnixTime,
+        u: u32,
+    ) -> Result<(), Refused> {
         let (day, total) = self.booked_shared();
-        let reserved = self.reserved(slot).0;
-        let held = self.scaled(reserved.saturating_add(cost.0));
+        let held = self.scaled(others.saturating_add(cost));
         let with = |booked: i64| booked.saturating_add(held);
         if !fits(limits, with(day), with(total)) {
             return Err(Refused::Exhausted);
         }
         if limits.mode != PacingMode::Asap && limits.daily.0 > 0 {
             let curve = self.curve(limits, now);
-            if !curve.lets_through(day.saturating_add(self.scaled(reserved)), u) {
+            if !curve.lets_through(day.saturating_add(self.scaled(others)), u) {
                 return Err(Refused::Paced);
             }
         }
@@ -422,18 +436,19 @@ impl LocalAccount {
     }
 
     /// Held for bids in flight in `slot`: the buckets of reservations
-    /// lapsing in the slots after it.
+    /// lapsing in the slots after it. Bucket `live % BUCKETS` stands for
+    /// slot `live`, for `live` from `slot + 1` on (BUCKETS is a power of
+    /// two, so the two's-complement mask is that remainder).
     fn reserved(&self, slot: i64) -> Micros {
-        let mut sum = 0i64;
-        for (i, b) in self.buckets.iter().enumerate() {
-            // The one slot after `slot` this bucket can stand for.
-            let live = slot + 1 + (i as i64 - slot - 1).rem_euclid(BUCKETS as i64);
-            let v = b.load(Ordering::Acquire);
+        let mut sum = 0u64;
+        for live in slot + 1..slot + 1 + BUCKETS as i64 {
+            let v = self.buckets[(live as usize) & (BUCKETS - 1)].load(Ordering::Acquire);
             if v >> 48 == tag(live) {
-                sum += (v & AMOUNT) as i64;
+                sum += v & AMOUNT;
             }
         }
-        Micros(sum)
+        // At most BUCKETS amounts of 48 bits each: no overflow.
+        Micros(sum as i64)
     }
 
     fn add(&self, slot: i64, amount: i64) {
@@ -492,24 +507,22 @@ impl Account for LocalAccount {
         u: u32,
         hold_secs: u32,
     ) -> Result<Held, Refused> {
+        if !self.loaded.load(Ordering::Acquire) {
+            return Err(Refused::Exhausted);
+        }
         let slot = self.slot(now.0);
         let amount = self.rate.expected(cost);
-        self.admits(limits, amount, now, slot, u)?;
         let until = UnixTime(now.0 + i64::from(hold_secs.min(self.max_hold_secs)));
         let lapses = self.lapses(until);
+        // Held first, then checked with our own reservation in: of bids
+        // racing for the last room, none that sees the limit crossed keeps
+        // its reservation. One pass over the buckets gives what the others
+        // hold.
         self.add(lapses, amount.0);
-        // Checked again with our own reservation in: of bids racing for
-        // the last room, none that sees the limit crossed keeps its
-        // reservation.
-        let reserved = self.scaled(self.reserved(slot).0);
-        let (day, total) = self.booked_shared();
-        if !fits(
-            limits,
-            day.saturating_add(reserved),
-            total.saturating_add(reserved),
-        ) {
+        let others = self.reserved(slot).0.saturating_sub(amount.0).max(0);
+        if let Err(r) = self.verdict(limits, others, amount.0, now, u) {
             self.remove(lapses, amount.0);
-            return Err(Refused::Exhausted);
+            return Err(r);
         }
         self.rate.bids.fetch_add(1, Ordering::Relaxed);
         Ok(Held { amount, until })

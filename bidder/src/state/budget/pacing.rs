@@ -23,7 +23,12 @@ impl Curve {
         let len = i128::from((end - start).max(1));
         let t = i128::from((now - start).clamp(0, end - start));
         let allowed = match limits.mode {
-            PacingMode::Even => daily * t / len,
+            // In i64 when the product fits (every day's budget below
+            // ~1e8 USD does), which spares the bid path a 128-bit division.
+            PacingMode::Even => match limits.daily.0.checked_mul(t as i64) {
+                Some(p) => i128::from(p / (len as i64)),
+                None => daily * t / len,
+            },
             // 1 - (1 - t)^2 = t (2 - t)
             PacingMode::FrontLoaded => daily * t * (2 * len - t) / (len * len),
             PacingMode::Asap => daily,
