@@ -94,6 +94,10 @@ fn explanation(x: &Explanation) -> Markup {
         .currency
         .map(|c| c.as_str().to_owned())
         .unwrap_or_default();
+    let mut reasons: std::collections::BTreeMap<&str, usize> = Default::default();
+    for n in &x.not_bidding {
+        *reasons.entry(n.reason.unwrap_or("unknown")).or_default() += 1;
+    }
     html! {
         section.explained aria-labelledby="answer-h" {
             h2 #answer-h {
@@ -114,8 +118,16 @@ fn explanation(x: &Explanation) -> Markup {
             }
             @if !x.not_bidding.is_empty() {
                 h3 { "Not bidding at all now" }
+                p {
+                    (x.not_bidding.len()) " campaigns: "
+                    @for (i, (reason, count)) in reasons.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (reason.replace('_', " ")) " " (count)
+                    }
+                    @if x.not_bidding.len() > MAX_ROWS { "; the first " (MAX_ROWS) ":" }
+                }
                 ul {
-                    @for n in &x.not_bidding {
+                    @for n in x.not_bidding.iter().take(MAX_ROWS) {
                         li {
                             a href=(format!("/console/campaigns/{}", n.campaign.0)) { "campaign #" (n.campaign.0) }
                             ": " (n.reason.unwrap_or("unknown").replace('_', " "))
@@ -148,15 +160,26 @@ fn impression(imp: &ImpExplanation, cur: &str) -> Markup {
         @if imp.campaigns.is_empty() {
             p { "No campaign you may see is in the bidder's snapshot." }
         } @else {
+            @let steps = step_counts(imp);
+            p { "Where the " (imp.campaigns.len()) " campaigns stop: "
+                @for (i, (step, n)) in steps.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    (step.replace('_', " ")) " " (n)
+                }
+                "."
+            }
             table {
-                caption { "Campaigns on impression " (imp.id) ", most valuable first" }
+                caption {
+                    "Campaigns on impression " (imp.id) ", most valuable first"
+                    @if imp.campaigns.len() > MAX_ROWS { " (the first " (MAX_ROWS) ")" }
+                }
                 thead { tr {
                     th scope="col" { "Campaign" }
                     th scope="col" { "Step" }
                     th scope="col" { "What it saw" }
                 } }
                 tbody {
-                    @for c in &imp.campaigns {
+                    @for c in imp.campaigns.iter().take(MAX_ROWS) {
                         @let (step, saw) = step_of(&c.verdict);
                         tr {
                             th scope="row" { a href=(format!("/console/campaigns/{}", c.campaign.0)) { "#" (c.campaign.0) } span.id { " · advertiser " (c.advertiser.0) } }
@@ -171,6 +194,21 @@ fn impression(imp: &ImpExplanation, cur: &str) -> Markup {
             }
         }
     }
+}
+
+/// The most campaigns an impression's table lists; the rest are counted
+/// by step above it (a catalog of thousands would weigh megabytes).
+const MAX_ROWS: usize = 50;
+
+/// How many campaigns stop at each step, most first.
+fn step_counts(imp: &ImpExplanation) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in &imp.campaigns {
+        *counts.entry(step_of(&c.verdict).0).or_default() += 1;
+    }
+    let mut v: Vec<(String, usize)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
 }
 
 /// A verdict's step and what it saw, as `(name, text)` pairs: its
@@ -230,6 +268,40 @@ mod tests {
         assert_eq!(step, "no_creative");
         assert!(saw.contains(&("banners".to_owned(), "none".to_owned())));
         assert!(saw.contains(&("assembled".to_owned(), "300x250, 728x90".to_owned())));
+    }
+
+    #[test]
+    fn a_long_list_of_campaigns_is_cut_and_counted_by_step() {
+        use crate::bid::decision::explain::CampaignVerdict;
+        use crate::model::{AdvertiserId, CampaignId};
+        let campaigns = (1..=60)
+            .map(|i| CampaignVerdict {
+                campaign: CampaignId(i),
+                advertiser: AdvertiserId(1),
+                verdict: if i <= 45 {
+                    Verdict::Targeting {
+                        dimension: "country",
+                        value: None,
+                    }
+                } else {
+                    Verdict::FrequencyCap { scope: "campaign" }
+                },
+            })
+            .collect();
+        let imp = ImpExplanation {
+            id: "1".into(),
+            over_imp_cap: false,
+            winner: None,
+            won_by_another_advertiser: false,
+            campaigns,
+        };
+        let html = impression(&imp, "USD").into_string();
+        assert!(
+            html.contains("Where the 60 campaigns stop: targeting 45, frequency cap 15."),
+            "{html}"
+        );
+        assert_eq!(html.matches("<tr><th scope=\"row\">").count(), MAX_ROWS);
+        assert!(html.contains("(the first 50)"));
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub const ICON_PATH: &str = "/console/icon.svg";
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The explain page's first sample request (a banner a demo campaign
+/// wins), for tests and benchmarks that explain what the page explains.
+pub const EXPLAIN_SAMPLE: &str = explain_page::SAMPLES[0].2;
+
 /// Campaigns per page of the list.
 const PAGE_SIZE: u32 = 50;
 /// A UTC day in seconds.

@@ -18,7 +18,7 @@ use super::pages::{layout, money, rate};
 use crate::control::auth::Principal;
 use crate::control::service::{FieldError, Report};
 use crate::model::{AdvertiserId, UnixTime};
-use crate::store::{DimValue, Dimension};
+use crate::store::{DimValue, Dimension, ReportRow};
 
 const DAY: i64 = 86_400;
 /// Days a report covers when the query names none.
@@ -242,6 +242,9 @@ pub fn reports(v: &ReportsView<'_>) -> Markup {
                 @if r.rows.is_empty() {
                     p { "No bids in these days." }
                 } @else {
+                    @if r.rows.len() > MAX_ROWS {
+                        p { "The " (MAX_ROWS) " rows of most spend of " (r.rows.len()) "; the CSV has them all." }
+                    }
                     table {
                         thead { tr {
                             th scope="col" { (v.ask.by.as_str()) }
@@ -250,7 +253,7 @@ pub fn reports(v: &ReportsView<'_>) -> Markup {
                             th scope="col" { "CTR" } th scope="col" { "Conversions" }
                         } }
                         tbody {
-                            @for row in &r.rows {
+                            @for row in top_rows(&r.rows) {
                                 @let c = &row.counts;
                                 tr {
                                     th scope="row" { @if let Some(d) = row.dims.first() { (dim_text(v.ask.by, d)) } }
@@ -267,6 +270,23 @@ pub fn reports(v: &ReportsView<'_>) -> Markup {
         }
     };
     layout("Reports", Some((v.who, v.csrf)), body)
+}
+
+/// The most rows the table shows; the CSV has every one.
+const MAX_ROWS: usize = 200;
+
+/// The rows of most spend (then most impressions), at most [`MAX_ROWS`],
+/// in that order; all of them, in the report's order, when they fit.
+fn top_rows(rows: &[ReportRow]) -> Vec<&ReportRow> {
+    let mut v: Vec<&ReportRow> = rows.iter().collect();
+    if v.len() > MAX_ROWS {
+        v.sort_by(|a, b| {
+            (b.counts.spend_micros, b.counts.impressions)
+                .cmp(&(a.counts.spend_micros, a.counts.impressions))
+        });
+        v.truncate(MAX_ROWS);
+    }
+    v
 }
 
 /// Spend per day (one chart per currency: amounts of two currencies are
@@ -361,6 +381,29 @@ mod tests {
         assert_eq!(ask.by, Dimension::Campaign);
         let (from, to) = ask.span();
         assert_eq!(to.0 - from.0, 7 * DAY);
+    }
+
+    #[test]
+    fn a_long_table_keeps_the_rows_of_most_spend() {
+        let row = |id: i64, spend: i64| ReportRow {
+            dims: vec![DimValue::Int(id)],
+            currency: "USD".into(),
+            counts: crate::store::ReportCounts {
+                spend_micros: spend,
+                ..Default::default()
+            },
+        };
+        let few: Vec<ReportRow> = (0..3).map(|i| row(i, i)).collect();
+        let kept: Vec<i64> = top_rows(&few)
+            .iter()
+            .map(|r| r.counts.spend_micros)
+            .collect();
+        assert_eq!(kept, [0, 1, 2], "all, in the report's order");
+        let many: Vec<ReportRow> = (0..500).map(|i| row(i, i)).collect();
+        let kept = top_rows(&many);
+        assert_eq!(kept.len(), MAX_ROWS);
+        assert_eq!(kept[0].counts.spend_micros, 499);
+        assert_eq!(kept[MAX_ROWS - 1].counts.spend_micros, 300);
     }
 
     #[test]
