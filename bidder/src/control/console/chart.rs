@@ -6,8 +6,8 @@
 //! Colours, dashes and fonts are SVG presentation attributes (`fill`,
 //! `stroke`, `font-size`), never a `style` attribute, so the console's
 //! `style-src 'self'` holds. Each chart names itself for screen readers
-//! (`role="img"`, a title and a description) and its numbers are also
-//! given as a table by the page.
+//! (`role="img"`, a title and a description); the page gives its
+//! numbers again, in a sentence or a table.
 
 use maud::{Markup, html};
 
