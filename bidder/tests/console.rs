@@ -1594,3 +1594,99 @@ async fn every_page_weighs_at_most_200_kb_at_the_demo_data() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_issues_and_revokes_a_token_and_sees_funnels_and_exchanges() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let admin = sign_in(&server, &t.admin).await;
+    let html = page(&admin.get(&server, "/console/tokens").await);
+    assert!(
+        html.contains("demo buyer") && html.contains("(this session's)"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+
+    // Every bad field at once; nothing issued.
+    let refused = admin
+        .post(
+            &server,
+            "/console/tokens",
+            &format!("csrf={csrf}&role=advertiser&advertisers=1%2C+x&label="),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", page(&refused));
+    assert!(
+        page(&refused).contains("is not an advertiser"),
+        "{}",
+        page(&refused)
+    );
+
+    let issued = admin
+        .post(
+            &server,
+            "/console/tokens",
+            &format!("csrf={csrf}&role=advertiser&advertisers=2&label=Northwind+desk"),
+        )
+        .await;
+    assert_eq!(issued.status, 200, "{}", page(&issued));
+    let html = page(&issued);
+    let secret = html
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the secret is shown once")
+        .to_owned();
+    assert!(secret.starts_with("bdr_"), "{secret}");
+    assert!(!page(&admin.get(&server, "/console/tokens").await).contains(&secret));
+
+    // The new token signs in, sees Northwind's only; revoking it ends that.
+    let desk = sign_in(&server, &secret).await;
+    let html = desk.campaigns(&server, "").await;
+    assert!(
+        html.contains("Northwind") && !html.contains("Acme run-of-network"),
+        "{html}"
+    );
+    let id = html
+        .split("token ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap()
+        .to_owned();
+    let revoked = admin
+        .post(
+            &server,
+            &format!("/console/tokens/{id}/revoke"),
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(revoked.status, 303, "{}", page(&revoked));
+    let after = desk.get(&server, "/console/campaigns").await;
+    assert_eq!(after.status, 303, "the revoked token's session ended");
+
+    // Funnels: the demo's three users, one each at intent, customer, loyal.
+    let buyer = sign_in(&server, &t.buyer).await;
+    let html = page(&buyer.get(&server, "/console/funnels").await);
+    assert!(html.contains("Acme shoppers"), "{html}");
+    let row = &html[html.find("Acme shoppers").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let cells: Vec<&str> = row
+        .split("<td class=\"num\">")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap().trim())
+        .collect();
+    assert_eq!(cells[0], "3", "members in all: {row}");
+    assert_eq!(
+        cells.iter().skip(1).filter(|c| **c == "1").count(),
+        3,
+        "{row}"
+    );
+
+    // Exchanges: the configured default one.
+    let html = page(&admin.get(&server, "/console/exchanges").await);
+    assert!(
+        html.contains("default<span class=\"of\"> (default)</span>"),
+        "{html}"
+    );
+    server.stop().await;
+}
