@@ -1308,6 +1308,26 @@ async fn a_fragment_too_long_for_two_banners_says_so_when_saved_and_is_reviewed(
         html.contains("<td>approved</td>"),
         "the history logs it: {html}"
     );
+
+    // A new version at the shown version; a second at the same one is
+    // stale: nothing saved, the text kept.
+    let short = json!({"language": "en", "body": "Tents.", "landing_url": "https://acme-outdoor.example/tents"})
+        .to_string();
+    let form = format!("csrf={csrf}&version=1&body={}", urlencoded(&short));
+    let saved = adv
+        .post(&server, &format!("/console/fragments/{id}"), &form)
+        .await;
+    assert_eq!(saved.status, 303, "{}", page(&saved));
+    let html = page(&adv.get(&server, saved.header("location").unwrap()).await);
+    assert!(
+        html.contains("None: its texts fit"),
+        "the short body leaves nothing out: {html}"
+    );
+    let stale = adv
+        .post(&server, &format!("/console/fragments/{id}"), &form)
+        .await;
+    assert_eq!(stale.status, 409, "{}", page(&stale));
+    assert!(page(&stale).contains("Tents."), "the text is kept");
     server.stop().await;
 }
 
