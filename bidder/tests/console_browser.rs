@@ -2,10 +2,13 @@
 //! `tests/browser/console.mjs` through playwright-core) signs in by
 //! pasting a token, pauses a campaign with its button and opens its
 //! gallery through the session, with no console error (a blocked script
-//! or style would be one) and a cookie no script can read.
+//! or style would be one) and a cookie no script can read; sees a field
+//! error, creates a campaign and opens its charts; explains a no-bid; and
+//! visits every console page as a buyer, an admin and signed out, each
+//! without a console error and without an axe-core violation.
 //!
 //! Screenshots are kept in `target/tmp/console/`. `scripts/test` installs
-//! Chromium and the node module; without them this test fails and says so.
+//! Chromium and the node modules; without them this test fails and says so.
 
 mod common;
 
@@ -23,9 +26,11 @@ async fn a_buyer_signs_in_and_pauses_a_campaign_in_chromium() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
-        Path::new(&chromium).exists() && browser_dir.join("node_modules/playwright-core").exists(),
-        "this test needs {chromium} and playwright-core (scripts/test installs both: \
-         `apt-get install chromium` and `npm ci --prefix bidder/tests/browser`)"
+        Path::new(&chromium).exists()
+            && browser_dir.join("node_modules/playwright-core").exists()
+            && browser_dir.join("node_modules/axe-core").exists(),
+        "this test needs {chromium}, playwright-core and axe-core (scripts/test installs \
+         them: `apt-get install chromium` and `npm ci --prefix bidder/tests/browser`)"
     );
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
     let _ = std::fs::remove_dir_all(&shots);
@@ -36,6 +41,7 @@ async fn a_buyer_signs_in_and_pauses_a_campaign_in_chromium() {
         .arg(&buyer)
         .arg("Acme run-of-network banner")
         .arg(&shots)
+        .arg(server.admin_token())
         .env("CHROMIUM", &chromium);
     // Off the runtime's thread: the server answers the browser from it.
     let out = tokio::task::spawn_blocking(move || command.output())
@@ -67,7 +73,40 @@ async fn a_buyer_signs_in_and_pauses_a_campaign_in_chromium() {
     assert_eq!(report["resumeOffered"], 1, "{report}");
     assert_eq!(report["galleryStatus"], 200, "{report}");
     assert!(report["galleryFrames"].as_u64().unwrap() > 0, "{report}");
-    assert_eq!(report["screenshots"].as_array().unwrap().len(), 3);
+    assert_eq!(report["screenshots"].as_array().unwrap().len(), 6);
+    let error = report["fieldError"].as_str().unwrap_or("");
+    assert!(
+        error.contains("12.50"),
+        "the error sits at its field: {report}"
+    );
+    assert_eq!(report["keptName"], "Browser spring sale", "{report}");
+    let created = report["createdAt"].as_str().unwrap_or("");
+    assert!(created.starts_with("/console/campaigns/"), "{report}");
+    assert_eq!(report["charts"], 2, "{report}");
+    assert!(
+        report["explained"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("No bid"),
+        "{report}"
+    );
+    assert!(report["steps"].as_u64().unwrap_or(0) > 0, "{report}");
+
+    // Every page: no console error (so nothing the policy blocked) and no
+    // accessibility violation.
+    let pages = report["pages"].as_object().expect("the page tour ran");
+    assert_eq!(pages.len(), 16, "{report}");
+    for (path, p) in pages {
+        assert_eq!(p["console"], serde_json::json!([]), "{path}: {p}");
+        assert_eq!(p["violations"], serde_json::json!([]), "{path}: {p}");
+        let checked = p["rulesPassed"].as_u64().unwrap_or(0);
+        assert!(checked > 10, "axe-core checked {path}: {p}");
+    }
+    assert_eq!(pages["admin /console/tokens"]["status"], 200, "{report}");
+    assert_eq!(
+        pages["buyer /console/campaigns/999"]["status"], 404,
+        "{report}"
+    );
 
     let c = server
         .api(

@@ -193,8 +193,10 @@ async fn console(app: &Arc<Instance>, req: Request<Incoming>, peer: SocketAddr) 
     })
 }
 
-/// The largest console form: a pasted token or a button's few fields.
-const MAX_CONSOLE_FORM_BYTES: usize = 16 * 1024;
+/// The largest console form: a campaign's fields twice (as edited and as
+/// opened), or a bid request pasted into the explain page, percent-encoded
+/// (which can triple its size).
+const MAX_CONSOLE_FORM_BYTES: usize = 96 * 1024;
 
 /// `POST /api/v1/funnels/{id}/uploads`: checks access and opens the job,
 /// then streams the body through a bounded channel into the job on the

@@ -3,19 +3,25 @@
 // gallery through the session, and reports as one JSON object on stdout
 // what happened: statuses, the row's status before and after, the console
 // pages' console errors (a CSP violation or a missing resource is one),
-// and the screenshots taken.
+// and the screenshots taken. Then, as a buyer, it sees a field error in
+// the new-campaign form, creates the campaign, opens its budget charts and
+// explains a request that gets no bid; and it visits every console page
+// (as that buyer, as an admin, and signed out), keeping what each page
+// logged (a CSP violation is logged) and what axe-core finds on it.
 //
-// Usage: node console.mjs BASE_URL TOKEN CAMPAIGN_NAME SCREENSHOT_DIR
+// Usage: node console.mjs BASE_URL TOKEN CAMPAIGN_NAME SCREENSHOT_DIR ADMIN_TOKEN
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
-const [base, token, campaign, shots] = process.argv.slice(2);
-if (!base || !token || !campaign || !shots) {
-  console.error('usage: node console.mjs BASE_URL TOKEN CAMPAIGN_NAME SCREENSHOT_DIR');
+const [base, token, campaign, shots, adminToken] = process.argv.slice(2);
+if (!base || !token || !campaign || !shots || !adminToken) {
+  console.error('usage: node console.mjs BASE_URL TOKEN CAMPAIGN_NAME SCREENSHOT_DIR ADMIN_TOKEN');
   process.exit(2);
 }
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -39,9 +45,15 @@ try {
   fs.mkdirSync(shots, { recursive: true });
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
+  // What the console's own pages log: not the gallery's or previews'
+  // (the creatives' images), and not a page's own error status after a
+  // refused form (a 422 is that page's answer).
+  const consolePage = (url) => url.startsWith(`${base}/console`) && !/\/gallery|\/preview/.test(url);
   page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') {
-      report.console.push(`${m.type()}: ${m.text()}`);
+    const at = m.location().url || page.url();
+    const own = at === page.url() && m.text().startsWith('Failed to load resource: the server responded');
+    if ((m.type() === 'error' || m.type() === 'warning') && consolePage(page.url()) && consolePage(at) && !own) {
+      report.console.push(`${m.type()}: ${m.text()} (${at})`);
     }
   });
   page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
@@ -75,13 +87,110 @@ try {
 
   // The gallery is the admin API's page, with the creatives' own images;
   // what the console's pages logged is kept apart from it.
-  report.consolePages = [...report.console];
   const gallery = row.getByRole('link', { name: 'gallery' });
   if (await gallery.count()) {
     const [resp] = await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), gallery.click()]);
     report.galleryStatus = resp.status();
     report.galleryFrames = await page.locator('iframe').count();
   }
+
+  // Forms: a field error, then the campaign created; its charts.
+  await page.goto(`${base}/console/campaigns/new`);
+  await page.getByLabel('Name', { exact: true }).fill('Browser spring sale');
+  await page.getByLabel('Daily budget').fill('12,50');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Create campaign' }).click()]);
+  report.fieldError = ((await page.locator('#e-daily_budget').textContent()) || '').trim();
+  report.keptName = await page.getByLabel('Name', { exact: true }).inputValue();
+  await shot(page, '04-field-error.png');
+  await page.getByLabel('Daily budget').fill('50.00');
+  await page.getByLabel('Total budget').fill('500');
+  await page.getByLabel('Base CPM').fill('2.50');
+  await page.getByLabel('Maximum CPM').fill('5');
+  await page.getByLabel('Advertiser domains').fill('acme-outdoor.example');
+  await Promise.all([page.waitForURL(/\/console\/campaigns\/\d+$/), page.getByRole('button', { name: 'Create campaign' }).click()]);
+  report.createdAt = new URL(page.url()).pathname;
+  report.charts = await page.locator('svg[role="img"]').count();
+  await shot(page, '05-campaign-charts.png');
+
+  // Explain a request that gets no bid.
+  await page.goto(`${base}/console/explain`);
+  await page.getByLabel('Start from a sample').selectOption('floor');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Explain' }).click()]);
+  report.explained = ((await page.locator('#answer-h').textContent()) || '').trim();
+  report.steps = await page.locator('td .step').count();
+  await shot(page, '06-explain.png');
+  report.consolePages = [...report.console];
+
+  // Every page: as the buyer, as an admin, signed out. Each is loaded under
+  // its own policy first (what it logs is kept), then checked by axe-core
+  // in a context that lets the checker's script in.
+  const admin = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const adminPage = await admin.newPage();
+  await adminPage.goto(`${base}/console/sign-in`);
+  await adminPage.getByLabel('API token').fill(adminToken);
+  await Promise.all([adminPage.waitForURL('**/console/campaigns'), adminPage.getByRole('button', { name: 'Sign in' }).click()]);
+  const signedOut = await browser.newContext();
+  const buyerPages = [
+    '/console/campaigns', '/console/campaigns/new', '/console/campaigns/1', '/console/campaigns/1/edit',
+    '/console/reports', '/console/reports?by=fragment', '/console/explain', '/console/fragments',
+    '/console/fragments/1', '/console/funnels', '/console/campaigns/999',
+  ];
+  const tours = [
+    ['buyer', context, buyerPages],
+    ['admin', admin, ['/console/tokens', '/console/exchanges', '/console/campaigns']],
+    ['signed out', signedOut, ['/console/sign-in']],
+  ];
+  report.pages = {};
+  for (const [who, ctx, paths] of tours) {
+    const checker = await browser.newContext({ bypassCSP: true, viewport: { width: 1400, height: 900 } });
+    await checker.addCookies(await ctx.cookies());
+    const strict = await ctx.newPage();
+    const logged = [];
+    strict.on('console', (m) => {
+      // An error page's own status is logged too; it is expected there.
+      const own = m.location().url === strict.url() && m.text().startsWith('Failed to load resource');
+      if ((m.type() === 'error' || m.type() === 'warning') && !own) logged.push(m.text());
+    });
+    const axePage = await checker.newPage();
+    for (const p of paths) {
+      logged.length = 0;
+      const resp = await strict.goto(`${base}${p}`, { waitUntil: 'load' });
+      const status = resp.status();
+      const consoleLines = [...logged];
+      await axePage.goto(`${base}${p}`, { waitUntil: 'load' });
+      await axePage.evaluate(axeSource);
+      const result = await axePage.evaluate(async () => {
+        // eslint-disable-next-line no-undef
+        const r = await axe.run(document, { resultTypes: ['violations'] });
+        return {
+          rulesPassed: r.passes.length,
+          violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })),
+        };
+      });
+      report.pages[`${who} ${p}`] = { status, console: consoleLines, ...result };
+    }
+    await checker.close();
+  }
+  // The explanation's answer too (a POST's page).
+  const checker = await browser.newContext({ bypassCSP: true });
+  await checker.addCookies(await context.cookies());
+  const x = await checker.newPage();
+  await x.goto(`${base}/console/explain`);
+  await x.getByLabel('Start from a sample').selectOption('floor');
+  await Promise.all([x.waitForLoadState('load'), x.getByRole('button', { name: 'Explain' }).click()]);
+  await x.evaluate(axeSource);
+  report.pages['buyer POST /console/explain'] = {
+    status: 200,
+    console: [],
+    ...(await x.evaluate(async () => {
+      // eslint-disable-next-line no-undef
+      const r = await axe.run(document, { resultTypes: ['violations'] });
+      return {
+        rulesPassed: r.passes.length,
+        violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })),
+      };
+    })),
+  };
 } finally {
   await browser.close();
 }

@@ -59,8 +59,12 @@ impl FragmentInput {
 }
 
 /// Decodes the kind-specific body as its kind's own type, listing every
-/// shape error in it with its path (`body.…`).
-fn body_of(kind: FragmentKind, body: serde_json::Value) -> Result<FragmentBody, ApiError> {
+/// shape error in it with its path (`body.…`). The console's fragment
+/// form decodes with it too, so both name the same paths.
+pub(crate) fn body_of(
+    kind: FragmentKind,
+    body: serde_json::Value,
+) -> Result<FragmentBody, ApiError> {
     use super::shape::decode;
     let decoded = match kind {
         FragmentKind::Message => decode(body).map(FragmentBody::Message),

@@ -45,6 +45,8 @@ mod request;
 mod shape;
 mod tokens;
 
+pub(crate) use fragments::body_of as fragment_body;
+
 #[cfg(test)]
 mod tests;
 // The admin tests check the demo catalog against the service's rules.

@@ -159,8 +159,9 @@ fn csv(group_by: &[Dimension], rows: &[ReportRow]) -> String {
 }
 
 impl Admin {
-    /// `GET /api/v1/reports?advertiser=&campaign=&from=&to=&group_by=&format=`.
-    pub(super) fn report(
+    /// `GET /api/v1/reports?advertiser=&campaign=&from=&to=&group_by=&format=`;
+    /// also the console's CSV export, so both write the same file.
+    pub(crate) fn report(
         &self,
         who: &Principal,
         query: Option<&str>,

@@ -18,16 +18,42 @@
 //! # Layout
 //! - `session`: sessions, their CSRF tokens and the sign-in throttle.
 //! - `form`: form fields and query strings.
-//! - `pages`: the HTML of each page.
+//! - `admin_pages`: the HTML of the funnels page and of the admins' token
+//!   and exchange pages.
+//! - `pages`: the HTML of the shared frame, sign-in and the campaigns list.
+//! - `campaign_form`: the campaign form's fields, read onto a draft, and
+//!   the service's field paths mapped to them.
+//! - `campaign_pages`: the HTML of the campaign form and a campaign's page
+//!   with its budget charts.
+//! - `chart`: SVG line and bar charts, drawn by hand.
+//! - `reports_page`: the reports page's query and HTML.
+//! - `explain_page`: the explain page's samples and HTML.
+//! - `routes_campaign`, `routes_insight` (reports, explain),
+//!   `routes_fragment`, `routes_admin` (funnels, tokens): the handlers of
+//!   those pages, over the service.
+//! - `fragments_page`: the fragment library's HTML, with the formats each
+//!   fragment leaves out.
 
+mod admin_pages;
+mod campaign_form;
+mod campaign_pages;
+mod chart;
+mod explain_page;
 mod form;
+mod fragments_page;
 mod pages;
+mod reports_page;
+mod routes_admin;
+mod routes_campaign;
+mod routes_fragment;
+mod routes_insight;
 pub mod session;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use creative::assembly::FragmentId;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::Full;
 use maud::Markup;
@@ -39,7 +65,7 @@ use crate::control::auth::{self, AuthError, Permission, Principal, TokenDigest};
 use crate::control::service::{CampaignFilter, Page, Services};
 pub use crate::error::ConsoleError;
 use crate::error::{ApiError, Body};
-use crate::model::{CampaignId, CampaignStatus};
+use crate::model::{AdvertiserId, CampaignId, CampaignStatus};
 use crate::state::clock::SharedClock;
 
 /// Where every console page lives.
@@ -55,8 +81,16 @@ pub const ICON_PATH: &str = "/console/icon.svg";
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The explain page's first sample request (a banner a demo campaign
+/// wins), for tests and benchmarks that explain what the page explains.
+pub const EXPLAIN_SAMPLE: &str = explain_page::SAMPLES[0].2;
+
 /// Campaigns per page of the list.
 const PAGE_SIZE: u32 = 50;
+/// A UTC day in seconds.
+const DAY: i64 = 86_400;
+/// The most advertisers a campaign form offers to pick from.
+const MAX_ADVERTISERS: u32 = 500;
 /// The longest name filter taken.
 const MAX_NAME_FILTER: usize = 200;
 
@@ -86,7 +120,20 @@ enum Route {
     SignIn,
     SignOut,
     Campaigns,
+    NewCampaign,
+    Campaign(CampaignId),
+    EditCampaign(CampaignId),
     SetStatus(CampaignId, CampaignStatus),
+    Reports,
+    ReportsCsv,
+    Explain,
+    Fragments,
+    Fragment(FragmentId),
+    ReviewFragment(FragmentId, bool),
+    Funnels,
+    Tokens,
+    RevokeToken(i64),
+    Exchanges,
     Gallery(CampaignId),
     Preview,
 }
@@ -105,22 +152,50 @@ impl Route {
             ["sign-in"] => Route::SignIn,
             ["sign-out"] => Route::SignOut,
             ["campaigns"] => Route::Campaigns,
+            ["campaigns", "new"] => Route::NewCampaign,
+            ["campaigns", n] => Route::Campaign(id(n)?),
+            ["campaigns", n, "edit"] => Route::EditCampaign(id(n)?),
             ["campaigns", n, "pause"] => Route::SetStatus(id(n)?, CampaignStatus::Paused),
             ["campaigns", n, "resume"] => Route::SetStatus(id(n)?, CampaignStatus::Active),
             ["campaigns", n, "gallery"] => Route::Gallery(id(n)?),
             ["preview"] => Route::Preview,
+            ["reports"] => Route::Reports,
+            ["reports.csv"] => Route::ReportsCsv,
+            ["explain"] => Route::Explain,
+            ["fragments"] => Route::Fragments,
+            ["funnels"] => Route::Funnels,
+            ["tokens"] => Route::Tokens,
+            ["tokens", n, "revoke"] => Route::RevokeToken(id(n)?.0),
+            ["exchanges"] => Route::Exchanges,
+            ["fragments", n] => Route::Fragment(FragmentId(id(n)?.0)),
+            ["fragments", n, "approve"] => Route::ReviewFragment(FragmentId(id(n)?.0), true),
+            ["fragments", n, "reject"] => Route::ReviewFragment(FragmentId(id(n)?.0), false),
             _ => return None,
         })
     }
 
     fn allows(self, m: &Method) -> bool {
         match self {
-            Route::SignIn => m == Method::GET || m == Method::POST,
-            Route::SignOut | Route::SetStatus(..) => m == Method::POST,
+            Route::SignIn
+            | Route::NewCampaign
+            | Route::EditCampaign(_)
+            | Route::Explain
+            | Route::Fragments
+            | Route::Fragment(_)
+            | Route::Tokens => m == Method::GET || m == Method::POST,
+            Route::SignOut
+            | Route::SetStatus(..)
+            | Route::ReviewFragment(..)
+            | Route::RevokeToken(_) => m == Method::POST,
             Route::Home
             | Route::Css
             | Route::Icon
             | Route::Campaigns
+            | Route::Campaign(_)
+            | Route::Reports
+            | Route::ReportsCsv
+            | Route::Funnels
+            | Route::Exchanges
             | Route::Gallery(_)
             | Route::Preview => m == Method::GET,
         }
@@ -132,6 +207,8 @@ impl Route {
 pub struct Console {
     services: Arc<Services>,
     sessions: Sessions,
+    /// What "now" is for charts.
+    clock: SharedClock,
     /// Whether the public URL is https: cookies are then `Secure` and
     /// `__Host-` prefixed.
     secure: bool,
@@ -143,7 +220,8 @@ impl Console {
     pub fn new(services: Arc<Services>, clock: SharedClock, public_url: &str) -> Console {
         Console {
             services,
-            sessions: Sessions::new(clock),
+            sessions: Sessions::new(Arc::clone(&clock)),
+            clock,
             secure: public_url.starts_with("https://"),
         }
     }
@@ -190,7 +268,37 @@ impl Console {
             }
             (Route::Home, _) => Ok(redirect("/console/campaigns", None)),
             (Route::Campaigns, _) => self.campaigns(&who, &session, req.query),
+            (Route::NewCampaign, form) => self.new_campaign(&who, &session, form.as_ref()),
+            (Route::EditCampaign(c), form) => self.edit_campaign(&who, &session, c, form.as_ref()),
+            (Route::Campaign(c), _) => self.campaign(&who, &session, c),
             (Route::SetStatus(c, status), Some(form)) => self.set_status(&who, c, status, &form),
+            (Route::Reports, _) => self.reports(&who, &session, req.query),
+            (Route::ReportsCsv, _) => self.reports_csv(admin, &who, req.query),
+            (Route::Explain, form) => self.explain(&who, &session, form.as_ref()),
+            (Route::Fragments, form) => self.fragments(&who, &session, req.query, form.as_ref()),
+            (Route::Fragment(f), form) => {
+                self.fragment(&who, &session, f, req.query, form.as_ref())
+            }
+            (Route::ReviewFragment(f, approve), Some(form)) => {
+                self.review_fragment(&who, f, approve, &form)
+            }
+            (Route::Funnels, _) => self.funnels(&who, &session, req.query),
+            (Route::Tokens, form) => self.tokens(&who, &session, req.query, form.as_ref()),
+            (Route::RevokeToken(t), Some(_)) => self
+                .services
+                .tokens()
+                .revoke(&who, t)
+                .map(|()| redirect("/console/tokens", None))
+                .map_err(ConsoleError::from),
+            (Route::Exchanges, _) => self
+                .services
+                .explain()
+                .exchanges(&who)
+                .map(|(all, default)| {
+                    let page = admin_pages::exchanges(&who, &session.csrf, &all, default);
+                    html(StatusCode::OK, page)
+                })
+                .map_err(ConsoleError::from),
             (Route::Gallery(c), _) => admin.gallery(&who, c.0).map_err(ConsoleError::from),
             (Route::Preview, _) => admin.preview(&who, req.query).map_err(ConsoleError::from),
             _ => Err(ApiError::MethodNotAllowed.into()),
@@ -337,6 +445,22 @@ impl Console {
         ))
     }
 
+    /// The advertisers `who` acts for, to pick a campaign's from.
+    fn advertisers(&self, who: &Principal) -> Result<Vec<(AdvertiserId, String)>, ConsoleError> {
+        let page = Page {
+            after: 0,
+            limit: MAX_ADVERTISERS,
+        };
+        Ok(self
+            .services
+            .advertisers()
+            .list(who, page)?
+            .items
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect())
+    }
+
     /// `POST /console/campaigns/{id}/pause|resume` with the version the
     /// page showed: the campaign as stored with only its status changed,
     /// through the service's update (so a change made since is a conflict,
@@ -399,7 +523,7 @@ impl Console {
     }
 }
 
-/// The value of cookie `name` in `headers`.
+/// The value of cookie `name` in `headers`./// The value of cookie `name` in `headers`.
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -504,6 +628,25 @@ mod tests {
             Some(Route::SetStatus(CampaignId(7), CampaignStatus::Paused))
         );
         assert_eq!(Route::parse("/console/campaigns/x/pause"), None);
+        assert_eq!(
+            Route::parse("/console/campaigns/new"),
+            Some(Route::NewCampaign)
+        );
+        assert_eq!(
+            Route::parse("/console/campaigns/7/edit"),
+            Some(Route::EditCampaign(CampaignId(7)))
+        );
+        assert_eq!(
+            Route::parse("/console/fragments/3/reject"),
+            Some(Route::ReviewFragment(FragmentId(3), false))
+        );
+        assert_eq!(
+            Route::parse("/console/reports.csv"),
+            Some(Route::ReportsCsv)
+        );
+        assert!(Route::EditCampaign(CampaignId(7)).allows(&Method::POST));
+        assert!(!Route::ReviewFragment(FragmentId(3), true).allows(&Method::GET));
+        assert!(!Route::Exchanges.allows(&Method::POST));
         assert_eq!(Route::parse("/console/nowhere"), None);
         assert!(!Route::SetStatus(CampaignId(7), CampaignStatus::Paused).allows(&Method::GET));
         assert!(!Route::Campaigns.allows(&Method::POST));

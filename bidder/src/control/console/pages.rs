@@ -25,7 +25,7 @@ pub const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 
 
 /// The frame every page shares: title, navigation for a signed-in
 /// principal, and the content.
-fn layout(title: &str, who: Option<(&Principal, &str)>, content: Markup) -> Markup {
+pub(super) fn layout(title: &str, who: Option<(&Principal, &str)>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -42,6 +42,16 @@ fn layout(title: &str, who: Option<(&Principal, &str)>, content: Markup) -> Mark
                     @if let Some((p, csrf)) = who {
                         nav aria-label="Main" {
                             a href="/console/campaigns" { "Campaigns" }
+                            a href="/console/fragments" { "Fragments" }
+                            a href="/console/funnels" { "Funnels" }
+                            a href="/console/reports" { "Reports" }
+                            @if p.holds(crate::control::auth::Permission::Explain) {
+                                a href="/console/explain" { "Explain" }
+                            }
+                            @if p.is_admin() {
+                                a href="/console/tokens" { "Tokens" }
+                                a href="/console/exchanges" { "Exchanges" }
+                            }
                         }
                         span.who { (p.role.as_str()) " · token " (p.token_id) }
                         form.inline method="post" action="/console/sign-out" {
@@ -90,7 +100,7 @@ pub fn problem(title: &str, message: &str, back: &str) -> Markup {
 }
 
 /// `micros` of `currency` as a decimal amount with two places.
-fn money(micros: Micros, currency: &str) -> String {
+pub(super) fn money(micros: Micros, currency: &str) -> String {
     let cents = micros.0 / 10_000;
     let sign = if cents < 0 { "-" } else { "" };
     let cents = cents.unsigned_abs();
@@ -98,7 +108,7 @@ fn money(micros: Micros, currency: &str) -> String {
 }
 
 /// `num / den` as a percentage with one decimal, or a dash without data.
-fn rate(num: i64, den: i64) -> String {
+pub(super) fn rate(num: i64, den: i64) -> String {
     if den <= 0 {
         "–".to_owned()
     } else {
@@ -106,7 +116,7 @@ fn rate(num: i64, den: i64) -> String {
     }
 }
 
-fn status_name(s: CampaignStatus) -> &'static str {
+pub(super) fn status_name(s: CampaignStatus) -> &'static str {
     match s {
         CampaignStatus::Active => "active",
         CampaignStatus::Paused => "paused",
@@ -157,6 +167,9 @@ pub fn campaigns(v: &CampaignsView<'_>) -> Markup {
     };
     let body = html! {
         h1 { "Campaigns" }
+        @if v.may_manage {
+            p { a.button href="/console/campaigns/new" { "New campaign" } }
+        }
         form.filters method="get" action="/console/campaigns" role="search" {
             label for="status" { "Status" }
             select #status name="status" {
@@ -215,7 +228,7 @@ fn campaign_row(line: &CampaignLine, v: &CampaignsView<'_>, here: &str) -> Marku
     html! {
         tr data-campaign=(c.id.0) {
             th scope="row" {
-                (c.name)
+                a href=(format!("/console/campaigns/{}", c.id.0)) { (c.name) }
                 span.id { " #" (c.id.0) " · advertiser " (c.advertiser_id.0) }
                 @if !c.fragment_sets.is_empty() {
                     " " a href=(format!("/console/campaigns/{}/gallery", c.id.0)) { "gallery" }

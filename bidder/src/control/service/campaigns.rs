@@ -107,6 +107,25 @@ impl Campaigns<'_> {
         })
     }
 
+    /// Campaign `id` as a line of [`Campaigns::overview`]: with its budget
+    /// state now and the counts of its current day.
+    pub fn line(&self, who: &Principal, id: CampaignId) -> Result<CampaignLine, ServiceError> {
+        let campaign = self.get(who, id)?;
+        let now = self.s.clock.now();
+        let budget = self.s.budgets.account(&campaign, now).state(now);
+        let today = self
+            .s
+            .store
+            .campaign_counts(&[(id, budget.day_start, budget.day_end)])?
+            .pop()
+            .unwrap_or_default();
+        Ok(CampaignLine {
+            campaign,
+            budget,
+            today,
+        })
+    }
+
     /// The campaign `id` if it exists and `who` acts for its advertiser.
     pub fn get(&self, who: &Principal, id: CampaignId) -> Result<Campaign, ServiceError> {
         let c = self.s.store.campaign(id)?.ok_or(ServiceError::NotFound)?;
@@ -211,6 +230,26 @@ impl Campaigns<'_> {
         self.s.store.delete_campaign(id, expected(version)?)?;
         self.s.publish_campaigns(&[id])?;
         Ok(())
+    }
+
+    /// The checks [`Campaigns::create`] (with `id` `None`) or
+    /// [`Campaigns::update`] (of campaign `id`) would run on `draft`, without
+    /// writing or publishing: for a form that shows every bad field at once,
+    /// including those next to fields it could not read.
+    pub fn check_draft(
+        &self,
+        who: &Principal,
+        id: Option<CampaignId>,
+        draft: &Campaign,
+    ) -> Result<(), ServiceError> {
+        match id {
+            None => self.check_create(who)?,
+            Some(id) => {
+                self.check_update(who, id)?;
+            }
+        }
+        who.require_grant(draft.advertiser_id)?;
+        self.validate(draft)
     }
 
     /// Every broken rule of `draft`, looking up its advertiser and the

@@ -49,6 +49,21 @@ impl Explain<'_> {
         Ok(who.require(Permission::Explain)?)
     }
 
+    /// The exchanges the bidder answers, in configuration order, and the
+    /// position of the default one (admins): which an explanation may
+    /// name, and what the console's exchange page lists. None where no
+    /// bidder runs beside the services.
+    pub fn exchanges(
+        &self,
+        who: &Principal,
+    ) -> Result<(Vec<ExchangeProfile>, Option<usize>), ServiceError> {
+        who.require(Permission::Administer)?;
+        Ok(match self.s.explainer.as_ref() {
+            None => (Vec::new(), None),
+            Some(e) => (e.exchanges.clone(), Some(e.default_exchange)),
+        })
+    }
+
     /// Why `req`, sent by the exchange named `exchange` (the default one
     /// when `None`), gets the answer it would get now. A buyer sees only
     /// its advertisers' campaigns, and of a winner of another advertiser

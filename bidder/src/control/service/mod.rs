@@ -35,6 +35,8 @@
 //!   [`Campaigns::budget`]), [`Previews`] (the plans and markup behind
 //!   previews and the gallery) and [`Explain`] (why a bid request gets
 //!   its answer, replayed against an [`Explainer`]).
+//! - `format_fit`: which formats a fragment's texts are too long for
+//!   ([`format_warnings`]), told when it is saved.
 //! - `batch`: many campaign and creative writes in one transaction and
 //!   one publish ([`Campaigns::batch`]), all or nothing.
 
@@ -46,6 +48,7 @@ mod conversions;
 mod creatives;
 mod error;
 mod explain;
+mod format_fit;
 mod fragments;
 mod funnels;
 mod page;
@@ -66,6 +69,7 @@ pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
 pub use creatives::Creatives;
 pub use error::{FieldError, ServiceError};
 pub use explain::{Explain, Explainer};
+pub use format_fit::{FormatWarning, format_warnings};
 pub use fragments::{
     CombinationReport, CombinationRow, FragmentDraft, FragmentHead, FragmentRow, Fragments,
     RATE_METHOD, Verdict,

@@ -341,6 +341,83 @@ fn an_invalid_draft_names_every_bad_field_and_publishes_nothing() {
 }
 
 #[test]
+fn checking_a_draft_finds_what_a_write_would_and_writes_nothing() {
+    let f = Fixture::new();
+    let mut draft = campaign(f.a);
+    draft.name = " ".into();
+    draft.targeting.countries = vec!["US".into()];
+    let campaigns = f.services.campaigns();
+    let e = campaigns.check_draft(&f.buyer, None, &draft).unwrap_err();
+    assert_eq!(fields(e), ["name", "targeting.countries[0]"]);
+    assert!(
+        campaigns
+            .check_draft(&f.buyer, None, &campaign(f.a))
+            .is_ok()
+    );
+    assert!(matches!(
+        campaigns.check_draft(&f.buyer, None, &campaign(f.b)),
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert!(matches!(
+        campaigns.check_draft(&f.advertiser, None, &campaign(f.a)),
+        Err(ServiceError::Forbidden(_))
+    ));
+    let c = f.campaign();
+    assert!(campaigns.check_draft(&f.buyer, Some(c.id), &c).is_ok());
+    assert!(matches!(
+        campaigns.check_draft(&f.buyer, Some(CampaignId(999)), &c),
+        Err(ServiceError::NotFound)
+    ));
+    let listed = campaigns
+        .list(
+            &f.admin,
+            CampaignFilter::default(),
+            Page {
+                after: 0,
+                limit: 10,
+            },
+        )
+        .unwrap();
+    assert_eq!(listed.items.len(), 1, "only the campaign created above");
+    assert_eq!(f.publishes(), 1);
+}
+
+#[test]
+fn a_campaigns_line_is_its_overview_row_and_scoped_like_get() {
+    let f = Fixture::new();
+    let c = f.campaign();
+    let campaigns = f.services.campaigns();
+    let line = campaigns.line(&f.advertiser, c.id).unwrap();
+    let listed = campaigns
+        .overview(
+            &f.advertiser,
+            &CampaignFilter::default(),
+            Page {
+                after: 0,
+                limit: 10,
+            },
+        )
+        .unwrap();
+    assert_eq!(listed.items, vec![line]);
+    let other = principal(Role::Buyer, &[f.b], 9);
+    assert!(matches!(
+        campaigns.line(&other, c.id),
+        Err(ServiceError::Forbidden(_))
+    ));
+}
+
+#[test]
+fn only_admins_list_the_exchanges() {
+    let f = Fixture::new();
+    let explain = f.services.explain();
+    assert_eq!(explain.exchanges(&f.admin).unwrap(), (vec![], None));
+    assert!(matches!(
+        explain.exchanges(&f.buyer),
+        Err(ServiceError::Forbidden(_))
+    ));
+}
+
+#[test]
 fn moving_a_campaign_needs_the_grant_of_its_new_owner() {
     let f = Fixture::new();
     let c = f.campaign();

@@ -64,6 +64,7 @@ use serde::Serialize;
 use crate::model::{Campaign, CampaignId, PacingMode, UnixTime};
 
 pub use ledger::Ledger;
+pub use pacing::allowed;
 
 /// A campaign's limits, as compiled into the bid snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,10 @@
 //! possible), and the smooth throttle around it. Pure arithmetic.
 
 use jiff::tz::TimeZone;
+use openrtb::Micros;
 
 use super::Limits;
+
 use crate::model::{PacingMode, UnixTime};
 
 /// Where the campaign day's curve stands at one moment.
@@ -19,22 +21,8 @@ pub(super) struct Curve {
 
 impl Curve {
     pub(super) fn at(limits: &Limits, start: i64, end: i64, now: i64) -> Curve {
-        let daily = i128::from(limits.daily.0);
-        let len = i128::from((end - start).max(1));
-        let t = i128::from((now - start).clamp(0, end - start));
-        let allowed = match limits.mode {
-            // In i64 when the product fits (every day's budget below
-            // ~1e8 USD does), which spares the bid path a 128-bit division.
-            PacingMode::Even => match limits.daily.0.checked_mul(t as i64) {
-                Some(p) => i128::from(p / (len as i64)),
-                None => daily * t / len,
-            },
-            // 1 - (1 - t)^2 = t (2 - t)
-            PacingMode::FrontLoaded => daily * t * (2 * len - t) / (len * len),
-            PacingMode::Asap => daily,
-        };
         Curve {
-            allowed: allowed as i64,
+            allowed: allowed(limits, start, end, now).0,
             slack: (limits.daily.0 / 48).max(1),
         }
     }
@@ -59,6 +47,27 @@ impl Curve {
         let room = self.allowed + self.slack - committed;
         (room as f64 / self.slack as f64).clamp(0.0, 1.0)
     }
+}
+
+/// What `limits`' curve allows to have been spent at `now` of the day
+/// from `start` to `end` (Unix seconds): what pacing compares spend with,
+/// and what a pacing chart draws.
+pub fn allowed(limits: &Limits, start: i64, end: i64, now: i64) -> Micros {
+    let daily = i128::from(limits.daily.0);
+    let len = i128::from((end - start).max(1));
+    let t = i128::from((now - start).clamp(0, (end - start).max(0)));
+    let allowed = match limits.mode {
+        // In i64 when the product fits (every day's budget below ~1e8 USD
+        // does), which spares the bid path a 128-bit division.
+        PacingMode::Even => match limits.daily.0.checked_mul(t as i64) {
+            Some(p) => i128::from(p / (len as i64)),
+            None => daily * t / len,
+        },
+        // 1 - (1 - t)^2 = t (2 - t)
+        PacingMode::FrontLoaded => daily * t * (2 * len - t) / (len * len),
+        PacingMode::Asap => daily,
+    };
+    Micros(allowed as i64)
 }
 
 /// Start and end (Unix seconds) of the day in `zone` holding `now`.
