@@ -30,7 +30,9 @@
 //!   after that id: the control writes a change's hashes before its
 //!   entry, so every change is in the copy or after the id (applied
 //!   twice at most, in order: idempotent). `/readyz` says 200 only once
-//!   the first load is in. Ten million members load within 60 s.
+//!   the first load is in. Ten million members are to load within 60 s
+//!   (a release build; a debug build loads 1M in about 6.4 s, see
+//!   docs/PERFORMANCE.md).
 //! - **Redis down**: bid instances keep their table; the control queues
 //!   changes (at most [`MAX_QUEUED`]; past that it drops the queue and
 //!   writes a new generation once Redis answers). A bid instance that
@@ -1120,6 +1122,75 @@ mod tests {
                 Op::Remove(FunnelId(2), UserKey(9)),
             ]
         );
+    }
+
+    /// The control's audiences on an in-memory store, no publisher.
+    fn control() -> (ControlAudiences, FunnelId) {
+        let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
+        let (_, funnel) = store.test_funnel();
+        let clock: SharedClock = Arc::new(crate::state::clock::SystemClock);
+        let (inner, _) = Audience::open(store, clock).unwrap();
+        let me = ControlAudiences {
+            inner,
+            outbox: Mutex::default(),
+            wake: Condvar::new(),
+        };
+        (me, funnel)
+    }
+
+    #[test]
+    fn every_write_on_the_control_is_queued_as_the_table_holds_it() {
+        let (aud, funnel) = control();
+        let now = aud.now_secs();
+        let m = Member {
+            key: UserKey(5),
+            stage: Stage::Intent,
+            updated: now,
+            expires: 0,
+        };
+        aud.put_member(funnel, &m).unwrap();
+        aud.advance(&[(funnel, UserKey(6), Stage::Awareness)], 60)
+            .unwrap();
+        let moved = aud.table().snapshot().lookup(UserKey(6), now).next();
+        // Not a move: user 5 is further along already.
+        aud.advance(&[(funnel, UserKey(5), Stage::Awareness)], 60)
+            .unwrap();
+        aud.delete_member(funnel, UserKey(5)).unwrap();
+        aud.apply(&[funnel], &[]);
+        let ops = std::mem::take(&mut aud.outbox().ops);
+        assert_eq!(
+            ops,
+            vec![
+                Op::Put(UserKey(5), crate::state::audience::entry(funnel, &m)),
+                Op::Put(UserKey(6), moved.unwrap()),
+                Op::Remove(funnel, UserKey(5)),
+                Op::Clear(funnel),
+            ]
+        );
+        assert_eq!(moved.unwrap().expires, now + 60);
+    }
+
+    #[test]
+    fn past_the_queue_limit_the_control_writes_a_new_generation_instead() {
+        let (aud, funnel) = control();
+        let put = |k| Change::Upsert {
+            key: UserKey(k),
+            entry: Entry {
+                funnel,
+                stage: Stage::Loyal,
+                updated: 1,
+                expires: 0,
+            },
+        };
+        let batch: Vec<Change> = (0..1_000).map(put).collect();
+        {
+            let mut out = aud.outbox();
+            out.ops = vec![Op::Clear(funnel); MAX_QUEUED - 500];
+        }
+        aud.apply(&[], &batch);
+        let out = aud.outbox();
+        assert!(out.ops.is_empty(), "the queue is dropped");
+        assert!(out.republish, "a new generation holds the changes");
     }
 
     #[test]
