@@ -870,7 +870,7 @@ fn behind(redis: &mut Redis, from: &str) -> Result<(bool, i64), StateError> {
 
 /// Applies generation `g`'s stream entries after `from` as they come,
 /// keeping `lag` (ms behind the stream's newest entry); returns when a
-/// reload is due (a newer generation, or entries lost).
+/// reload is due (another generation, or entries lost).
 fn follow(
     redis: &mut Redis,
     table: &Table,
@@ -919,7 +919,7 @@ fn follow(
             }
         };
         let mut ops = Vec::new();
-        let mut newer = false;
+        let mut switched = false;
         for id in reply.keys.into_iter().flat_map(|k| k.ids) {
             from = id.id;
             let generation = id
@@ -929,9 +929,12 @@ fn follow(
                 .and_then(|v| v.parse::<u64>().ok());
             match generation {
                 None => redis.bad_value(keys::AUDIENCE_CHANGES, "an entry without a generation"),
-                Some(n) if n < g => {}
-                Some(n) if n > g => {
-                    newer = true;
+                // Past the id read with the generation, every entry is of
+                // that generation until the control switches: another one
+                // (newer, or a restarted count after Redis lost its data)
+                // means a new copy to load.
+                Some(n) if n != g => {
+                    switched = true;
                     break;
                 }
                 Some(_) => match id.map.get("c") {
@@ -949,7 +952,7 @@ fn follow(
             }
         }
         apply_ops(table, &ops, clock.now_secs());
-        if newer {
+        if switched {
             return;
         }
     }
