@@ -289,6 +289,19 @@ impl Shards {
         self.shards.iter().map(|s| s.users()).sum()
     }
 
+    /// Every live entry at `now`, in ascending key order (a user's
+    /// entries one after the other): what a copy of the table needs.
+    pub fn entries(&self, now: u32) -> impl Iterator<Item = (UserKey, Entry)> + '_ {
+        self.shards.iter().flat_map(move |shard| {
+            shard.occupied().flat_map(move |slot| {
+                shard
+                    .entries(slot)
+                    .filter(move |p| p.live(now))
+                    .map(move |p| (UserKey(slot.key), p.unpack()))
+            })
+        })
+    }
+
     /// Members of `funnel` per stage, in funnel order (expired entries count
     /// until their shard is next rewritten).
     pub fn counts(&self, funnel: FunnelId) -> [u64; 6] {
@@ -486,6 +499,19 @@ impl Table {
         Ok(users)
     }
 
+    /// Publishes `other`'s whole content as this table's: a table built
+    /// aside (a copy loaded from elsewhere) replaces this one at once, or
+    /// not at all if the build failed.
+    pub fn replace_with(&self, other: Table) {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.current.store(other.current.load_full());
+    }
+
     /// Rewrites every shard without its expired entries.
     pub fn compact(&self, now: u32) {
         let _writer = self
@@ -605,6 +631,45 @@ mod tests {
                 expires,
             },
         }
+    }
+
+    #[test]
+    fn every_live_entry_comes_out_in_key_order_and_loads_into_an_equal_copy() {
+        let t = Table::new();
+        let batch: Vec<Change> = (0..500)
+            .flat_map(|i| {
+                [
+                    upsert(i, 7, Stage::Awareness, 0),
+                    upsert(
+                        i,
+                        8 + (i % 3) as u32,
+                        Stage::Loyal,
+                        if i % 5 == 0 { 150 } else { 0 },
+                    ),
+                ]
+            })
+            .collect();
+        t.apply(&[], &batch, 100);
+        let now = 200;
+        let out: Vec<(UserKey, Entry)> = t.snapshot().entries(now).collect();
+        assert!(out.windows(2).all(|w| w[0].0 <= w[1].0), "key order");
+        assert_eq!(out.len(), 500 + 400, "expired entries left out");
+        let copy = Table::new();
+        copy.load(out.iter().copied(), now).unwrap();
+        let target = Table::new();
+        target.apply(&[], &[upsert(9_999, 1, Stage::Intent, 0)], now);
+        target.replace_with(copy);
+        let (a, b) = (t.snapshot(), target.snapshot());
+        for i in 0..500 {
+            let mine: Vec<Entry> = a.lookup(key(i), now).collect();
+            assert_eq!(b.lookup(key(i), now).collect::<Vec<_>>(), mine);
+        }
+        assert_eq!(
+            b.stage(key(9_999), FunnelId(1), now),
+            None,
+            "replaced whole"
+        );
+        assert_eq!(b.counts(FunnelId(7))[Stage::Awareness.index()], 500);
     }
 
     #[test]

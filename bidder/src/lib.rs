@@ -22,8 +22,8 @@
 //!   its HTTP adapters, auth, audience uploads, demo data and the upload
 //!   client.
 //! - [`fleet`]: the state seams over Redis, for many instances sharing
-//!   budgets, frequency counts, events and the catalog; the control and
-//!   bid instances' background threads.
+//!   budgets, frequency counts, audiences, events and the catalog; the
+//!   control and bid instances' background threads.
 //! - [`instance`]: one running bidder wired together: state, snapshot,
 //!   workers, chores.
 //! - [`server`]: the listener, arrival stamps, admission, routes, shutdown.

@@ -340,9 +340,31 @@ pub struct State {
     pub connections: u64,
     /// The runtime's estimated queueing delay.
     pub queue_delay: std::time::Duration,
-    /// In a fleet: Redis round trips, errors and unreadable values, spool
-    /// depth, stream lag.
-    pub redis: Option<[i64; 5]>,
+    /// In a fleet: what this instance sees of it.
+    pub fleet: Option<FleetState>,
+}
+
+/// What a fleet instance shows on `/metrics`: a fixed set of series,
+/// however many campaigns (each campaign's reservations, the state of
+/// its share, are the budget series above).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FleetState {
+    /// Calls to Redis (a pipeline or a script is one).
+    pub round_trips: u64,
+    /// Calls that failed.
+    pub errors: u64,
+    /// Values under our keys that could not be read (ignored).
+    pub bad_values: u64,
+    /// Events in this instance's spool, waiting for Redis.
+    pub spool: i64,
+    /// Control instance: events left in the streams after its last read.
+    pub event_lag: i64,
+    /// Instances with bids in flight sharing each campaign's room, as
+    /// this one last counted them (each holds at most 1/this of a room).
+    pub sharers: u32,
+    /// Bid instance: how far its audience table trails the control's
+    /// change stream, milliseconds of the stream's clock.
+    pub audience_lag_ms: i64,
 }
 
 /// Why an event was refused.
@@ -712,36 +734,48 @@ fn render_state(s: &State, out: &mut String) {
         "Estimated wait of a request for the runtime; bid requests are shed above max_queue_delay_ms.",
         s.queue_delay.as_secs_f64(),
     );
-    if let Some([trips, errors, bad, spool, lag]) = s.redis {
+    if let Some(f) = s.fleet {
         counter(
             out,
             "bidder_redis_round_trips_total",
             "Calls to the fleet's Redis (a pipeline or a script is one).",
-            trips as u64,
+            f.round_trips,
         );
         counter(
             out,
             "bidder_redis_errors_total",
             "Calls to the fleet's Redis that failed.",
-            errors as u64,
+            f.errors,
         );
         counter(
             out,
             "bidder_redis_bad_values_total",
             "Values under the fleet's keys that could not be read (ignored).",
-            bad as u64,
+            f.bad_values,
         );
         gauge(
             out,
             "bidder_spool_depth",
             "Events in this instance's spool, waiting for Redis.",
-            spool as f64,
+            f.spool as f64,
         );
         gauge(
             out,
             "bidder_event_stream_lag",
             "Control instance: events left in the fleet's streams after its last read.",
-            lag as f64,
+            f.event_lag as f64,
+        );
+        gauge(
+            out,
+            "bidder_fleet_sharers",
+            "Instances with bids in flight sharing each campaign's room; this one reserves at most 1/this of a room.",
+            f64::from(f.sharers),
+        );
+        gauge(
+            out,
+            "bidder_audience_stream_lag_seconds",
+            "Bid instance: how far its audience table trails the control's change stream.",
+            f.audience_lag_ms as f64 / 1_000.0,
         );
     }
     type Get = fn(&crate::state::budget::BudgetState) -> f64;
@@ -894,6 +928,42 @@ mod tests {
             .count();
         // Five series per campaign shown; three summed ones per currency.
         assert_eq!(samples, 5 * 3 + 3 * 2);
+    }
+
+    #[test]
+    fn a_fleet_instance_with_ten_thousand_campaigns_shows_a_bounded_page() {
+        use openrtb::Currency;
+        let all = (1..=10_000)
+            .map(|id| (id, budget(Currency::USD, id)))
+            .collect();
+        let (top, other) = State::split_budgets(all, 20);
+        let text = Metrics::new(vec!["a".into()]).render(&State {
+            budgets: top,
+            budgets_other: other,
+            fleet: Some(FleetState {
+                round_trips: 7,
+                errors: 1,
+                sharers: 3,
+                audience_lag_ms: 1_500,
+                ..FleetState::default()
+            }),
+            ..State::default()
+        });
+        for row in [
+            "bidder_redis_round_trips_total 7",
+            "bidder_redis_errors_total 1",
+            "bidder_fleet_sharers 3",
+            "bidder_audience_stream_lag_seconds 1.5",
+            "bidder_spool_depth 0",
+        ] {
+            assert!(text.contains(row), "{row} in\n{text}");
+        }
+        let per_campaign = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains("campaign=\""))
+            .count();
+        assert_eq!(per_campaign, 5 * 20 + 3, "the top 20, then one sum");
+        assert!(text.len() < 64 * 1024, "{} bytes", text.len());
     }
 
     #[test]

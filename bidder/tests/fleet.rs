@@ -21,7 +21,10 @@ struct Node {
 
 impl Node {
     fn start(dir: &Path, redis: &str, extra: &[&str]) -> Node {
-        let port = free_port();
+        Node::start_on(free_port(), dir, redis, extra)
+    }
+
+    fn start_on(port: u16, dir: &Path, redis: &str, extra: &[&str]) -> Node {
         let child = std::process::Command::new(BIN)
             .args(["--data-dir", dir.to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -38,6 +41,12 @@ impl Node {
     fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Node {
@@ -52,6 +61,9 @@ impl Drop for Node {
 struct Fleet {
     redis: RedisServer,
     control: Node,
+    control_dir: std::path::PathBuf,
+    /// Arguments every instance started with.
+    extra: Vec<String>,
     bidders: Vec<Node>,
     token: String,
     _dirs: Vec<tempfile::TempDir>,
@@ -59,17 +71,30 @@ struct Fleet {
 
 impl Fleet {
     async fn start(bids: usize) -> Fleet {
+        Fleet::start_with(bids, &[]).await
+    }
+
+    /// A fleet whose instances all get `extra` arguments.
+    async fn start_with(bids: usize, extra: &[&str]) -> Fleet {
         let redis_dir = tempfile::tempdir().unwrap();
         let redis = RedisServer::start(redis_dir.path());
         let control_dir = tempfile::tempdir().unwrap();
         let token = admin_token(control_dir.path());
-        let control = Node::start(control_dir.path(), &redis.url(), &["--demo"]);
+        let control = Node::start(
+            control_dir.path(),
+            &redis.url(),
+            &[&["--demo"], extra].concat(),
+        );
         wait_ready(control.port).await;
         let mut dirs = vec![redis_dir, control_dir];
         let mut bidders = Vec::new();
         for _ in 0..bids {
             let dir = tempfile::tempdir().unwrap();
-            bidders.push(Node::start(dir.path(), &redis.url(), &["--bid-only"]));
+            bidders.push(Node::start(
+                dir.path(),
+                &redis.url(),
+                &[&["--bid-only"], extra].concat(),
+            ));
             dirs.push(dir);
         }
         for b in &bidders {
@@ -77,6 +102,8 @@ impl Fleet {
         }
         Fleet {
             redis,
+            control_dir: dirs[1].path().to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             control,
             bidders,
             token,
@@ -86,6 +113,22 @@ impl Fleet {
 
     fn every_node(&self) -> impl Iterator<Item = &Node> {
         std::iter::once(&self.control).chain(&self.bidders)
+    }
+
+    /// Starts the control instance again, on its port and data dir,
+    /// after it was killed; waits until it is ready.
+    async fn restart_control(&mut self) {
+        self.control.kill();
+        let extra: Vec<&str> = std::iter::once("--demo")
+            .chain(self.extra.iter().map(String::as_str))
+            .collect();
+        self.control = Node::start_on(
+            self.control.port,
+            &self.control_dir,
+            &self.redis.url(),
+            &extra,
+        );
+        wait_ready(self.control.port).await;
     }
 }
 
@@ -165,11 +208,16 @@ async fn every_instance_bids_and_a_change_on_the_control_is_live_on_all_within_2
 
 /// Edits every campaign on the control instance with `edit`.
 async fn edit_all(fleet: &Fleet, edit: impl Fn(&mut Value)) {
+    edit_all_on(&fleet.control, &fleet.token, edit).await;
+}
+
+/// Edits every campaign on `control` with `edit`.
+async fn edit_all_on(control: &Node, token: &str, edit: impl Fn(&mut Value)) {
     let list = call(
-        fleet.control.port,
+        control.port,
         Method::GET,
         "/api/v1/campaigns?limit=500",
-        &fleet.token,
+        token,
         None,
     )
     .await
@@ -182,10 +230,10 @@ async fn edit_all(fleet: &Fleet, edit: impl Fn(&mut Value)) {
         }
         edit(&mut body);
         let put = call(
-            fleet.control.port,
+            control.port,
             Method::PUT,
             &format!("/api/v1/campaigns/{id}"),
-            &fleet.token,
+            token,
             Some(body),
         )
         .await;
@@ -276,13 +324,13 @@ async fn get(node: &Node, path: &str) -> Option<u16> {
     common::try_send(&node.base(), Method::GET, path).await
 }
 
-/// Campaign `id`'s booked spend in all, as the control instance has it.
-async fn spent(fleet: &Fleet, id: &str) -> i64 {
+/// Campaign `id`'s booked spend in all, as `control` has it.
+async fn spent_on(control: &Node, token: &str, id: &str) -> i64 {
     let reply = call(
-        fleet.control.port,
+        control.port,
         Method::GET,
         &format!("/api/v1/campaigns/{id}/budget"),
-        &fleet.token,
+        token,
         None,
     )
     .await;
@@ -293,9 +341,14 @@ async fn spent(fleet: &Fleet, id: &str) -> i64 {
 /// Waits up to `within` for campaign `id`'s spend to be `expected`, and
 /// asserts it is, then and a moment later (counted once, not more).
 async fn spend_reaches(fleet: &Fleet, id: &str, expected: i64, within: Duration) {
+    spend_reaches_on(&fleet.control, &fleet.token, id, expected, within).await;
+}
+
+/// As [`spend_reaches`], on `control`.
+async fn spend_reaches_on(control: &Node, token: &str, id: &str, expected: i64, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let now = spent(fleet, id).await;
+        let now = spent_on(control, token, id).await;
         if now == expected {
             break;
         }
@@ -310,7 +363,11 @@ async fn spend_reaches(fleet: &Fleet, id: &str, expected: i64, within: Duration)
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(spent(fleet, id).await, expected, "booked more than once");
+    assert_eq!(
+        spent_on(control, token, id).await,
+        expected,
+        "booked more than once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -425,4 +482,484 @@ async fn metric(node: &Node, sample: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
         .unwrap_or_else(|| panic!("{sample} not in /metrics"))
+}
+
+/// The price `node` bids for a banner to `user` (the demo's Acme banner
+/// prices by the user's stage in the Acme funnel: 8.00 for a user not in
+/// it, intent 1.5x, loyal 0.5x).
+async fn price_for(node: &Node, id: &str, user: &str) -> f64 {
+    let mut request = banner(id);
+    request["user"] = json!({"buyeruid": user});
+    request["at"] = json!(2);
+    let reply = common::send(
+        &node.base(),
+        Method::POST,
+        "/openrtb2/bid",
+        "none",
+        Some(request),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let answer = reply.json();
+    let bids = answer["seatbid"][0]["bid"].as_array().unwrap();
+    let acme = bids
+        .iter()
+        .find(|b| b["cid"] == "1")
+        .unwrap_or_else(|| panic!("the Acme banner bids: {answer}"));
+    acme["price"].as_f64().unwrap()
+}
+
+/// Waits up to 2 s for every bid instance to price `user` at `price`.
+async fn priced_everywhere_within_2s(fleet: &Fleet, user: &str, price: f64, what: &str) {
+    let changed = Instant::now();
+    for (i, node) in fleet.bidders.iter().enumerate() {
+        loop {
+            if price_for(node, "funnel", user).await == price {
+                break;
+            }
+            assert!(
+                changed.elapsed() < Duration::from_secs(2),
+                "bid instance {i} does not price {user} at {price} 2 s after {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_funnel_change_on_the_control_changes_bids_on_every_instance_within_2s() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let fleet = Fleet::start(2).await;
+    // Loaded at start: the demo's intent user is priced by stage.
+    for node in fleet.every_node() {
+        assert_eq!(price_for(node, "loaded", "demo-intent").await, 12.0);
+        assert_eq!(price_for(node, "loaded", "fleet-user").await, 8.0);
+    }
+    let member = "/api/v1/funnels/1/members/buyeruid/fleet-user";
+    let put = call(
+        fleet.control.port,
+        Method::PUT,
+        member,
+        &fleet.token,
+        Some(json!({"stage": "loyal"})),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.json());
+    priced_everywhere_within_2s(&fleet, "fleet-user", 4.0, "a move to loyal").await;
+    let del = call(
+        fleet.control.port,
+        Method::DELETE,
+        member,
+        &fleet.token,
+        None,
+    )
+    .await;
+    assert_eq!(del.status, 204);
+    priced_everywhere_within_2s(&fleet, "fleet-user", 8.0, "leaving the funnel").await;
+    // A click taken by a bid instance moves its user (to consideration,
+    // 1.2x) on the control, which publishes the move to every instance.
+    let mut request = banner("click-1");
+    request["user"] = json!({"buyeruid": "click-user"});
+    let reply = common::send(
+        &fleet.bidders[0].base(),
+        Method::POST,
+        "/openrtb2/bid",
+        "none",
+        Some(request),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let answer = reply.json();
+    let acme = answer["seatbid"][0]["bid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["cid"] == "1")
+        .expect("the Acme banner bids")
+        .clone();
+    let click = common::tracker(acme["adm"].as_str().unwrap(), "/events/click?");
+    assert_eq!(get(&fleet.bidders[1], &click).await, Some(302));
+    let clicked = Instant::now();
+    loop {
+        if price_for(&fleet.control, "moved", "click-user").await == 9.6 {
+            break;
+        }
+        assert!(
+            clicked.elapsed() < Duration::from_secs(5),
+            "the control did not move the clicking user"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    priced_everywhere_within_2s(&fleet, "click-user", 9.6, "the control moved the user").await;
+    // Each instance shows what it sees of the fleet.
+    for node in &fleet.bidders {
+        assert!(metric(node, "bidder_redis_round_trips_total").await > 0.0);
+        assert!(metric(node, "bidder_audience_stream_lag_seconds").await < 2.0);
+        // It bid: it counts itself among the instances sharing rooms.
+        assert!(metric(node, "bidder_fleet_sharers").await >= 1.0);
+    }
+    // A bid instance takes no member writes: they go to the control.
+    let refused = call(
+        fleet.bidders[0].port,
+        Method::PUT,
+        member,
+        &fleet.token,
+        Some(json!({"stage": "loyal"})),
+    )
+    .await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["control_url"], fleet.control.base());
+}
+
+/// Measures how fast a bid instance loads audience members: writes
+/// `BIDDER_LOAD_MEMBERS` (default 1,000,000) members in two funnels into
+/// a Redis of its own as the control instance does, loads them as a bid
+/// instance does, checks every one arrived and prints the rate. Run with
+/// `cargo test -p bidder --test fleet -- --ignored --nocapture
+/// audience_load_rate` (add `--release` for a release-build figure).
+#[test]
+#[ignore = "a measurement: run by hand"]
+fn audience_load_rate() {
+    use audiences::keys::UserKey;
+    use audiences::table::{Change, Entry, FunnelId, Table};
+    use bidder::config::RedisTarget;
+    use bidder::fleet::client::{Redis, RedisStats};
+
+    if !available("the audience load measurement") {
+        return;
+    }
+    let n: u64 = std::env::var("BIDDER_LOAD_MEMBERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let server = RedisServer::start_with(dir.path(), free_port(), &["--appendonly", "no"]);
+    let now = 1_795_392_000;
+    let source = Table::new();
+    let changes: Vec<Change> = (0..n)
+        .map(|i| Change::Upsert {
+            key: UserKey(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            entry: Entry {
+                funnel: FunnelId(1 + (i % 2) as u32),
+                stage: audiences::Stage::ALL[(i % 6) as usize],
+                updated: now,
+                expires: 0,
+            },
+        })
+        .collect();
+    source.apply(&[], &changes, now);
+    drop(changes);
+    let stats = std::sync::Arc::new(RedisStats::default());
+    let mut redis = Redis::new(RedisTarget::Single(server.url()), stats.clone());
+    let written = Instant::now();
+    let (generation, members) =
+        bidder::fleet::audience::write_copy(&mut redis, &source.snapshot(), now).unwrap();
+    let write = written.elapsed();
+    assert_eq!(members as u64, n);
+    let trips = stats.round_trips.load(std::sync::atomic::Ordering::Relaxed);
+    let loaded = Instant::now();
+    let copy = Table::new();
+    let users = bidder::fleet::audience::load(&mut redis, &copy, generation, now).unwrap();
+    let load = loaded.elapsed();
+    assert_eq!(users as u64, n);
+    assert_eq!(
+        copy.snapshot().counts(FunnelId(1)).iter().sum::<u64>(),
+        n.div_ceil(2)
+    );
+    let load_trips = stats.round_trips.load(std::sync::atomic::Ordering::Relaxed) - trips;
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    println!(
+        "audience copy of {n} members ({build} build): written in {:.2} s ({:.0}/s, {trips} round trips), \
+         loaded in {:.2} s ({:.0}/s, {load_trips} round trips)",
+        write.as_secs_f64(),
+        n as f64 / write.as_secs_f64(),
+        load.as_secs_f64(),
+        n as f64 / load.as_secs_f64(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_control_down_bid_instances_keep_bidding_and_name_it_for_admin_calls() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let mut fleet = Fleet::start(2).await;
+    fleet.control.kill();
+    for (i, node) in fleet.bidders.iter().enumerate() {
+        // The last catalog and the audiences they hold.
+        for n in 0..10 {
+            assert_eq!(bid(node, &format!("orphan-{i}-{n}")).await.0, 200);
+        }
+        assert_eq!(price_for(node, "orphan", "demo-intent").await, 12.0);
+        assert_eq!(get(node, "/readyz").await, Some(200));
+        // Admin calls fail at once, naming where they belong.
+        let refused = call(
+            node.port,
+            Method::POST,
+            "/api/v1/campaigns",
+            &fleet.token,
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(refused.status, 503);
+        let body = refused.json();
+        assert_eq!(body["control_url"], fleet.control.base(), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("control instance"),
+            "{body}"
+        );
+    }
+    // Back on its data dir: its changes reach the bid instances again,
+    // audiences included.
+    fleet.restart_control().await;
+    let member = "/api/v1/funnels/1/members/buyeruid/back-user";
+    let put = call(
+        fleet.control.port,
+        Method::PUT,
+        member,
+        &fleet.token,
+        Some(json!({"stage": "intent"})),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.json());
+    priced_everywhere_within_2s(&fleet, "back-user", 12.0, "the control returned").await;
+    priced_everywhere_within_2s(&fleet, "demo-intent", 12.0, "the control returned").await;
+}
+
+/// `answer` with only campaign `cid`'s bid in it.
+fn only(answer: &Value, cid: &str) -> Value {
+    let bid = answer["seatbid"][0]["bid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["cid"] == cid)
+        .unwrap_or_else(|| panic!("campaign {cid} bids: {answer}"))
+        .clone();
+    json!({"seatbid": [{"bid": [bid]}]})
+}
+
+/// A command to the fleet's Redis, as a foreign writer would send it.
+fn redis_cmd(fleet: &Fleet, args: &[&[u8]]) -> redis::Value {
+    let client = redis::Client::open(fleet.redis.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(&mut conn).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_values_under_our_keys_are_counted_and_skipped_never_a_panic() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let fleet = Fleet::start(1).await;
+    let bidder = &fleet.bidders[0];
+    let before = metric(bidder, "bidder_redis_bad_values_total").await;
+    // A catalog that is not one, under a newer version.
+    redis_cmd(&fleet, &[b"SET", b"{cat}:blob", b"not a catalog"]);
+    redis_cmd(&fleet, &[b"INCR", b"{cat}:version"]);
+    // Stream entries of the audience changes: no generation, changes
+    // that do not decode.
+    let generation = match redis_cmd(&fleet, &[b"GET", b"{a}:gen"]) {
+        redis::Value::BulkString(g) => g,
+        other => panic!("no audience generation: {other:?}"),
+    };
+    redis_cmd(&fleet, &[b"XADD", b"{a}:changes", b"*", b"x", b"y"]);
+    redis_cmd(
+        &fleet,
+        &[
+            b"XADD",
+            b"{a}:changes",
+            b"*",
+            b"g",
+            &generation,
+            b"c",
+            b"\xff\x00garbage",
+        ],
+    );
+    // An impression entry that is not one.
+    redis_cmd(&fleet, &[b"XADD", b"{ev:0}:imps", b"*", b"i", b"nonsense"]);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = metric(bidder, "bidder_redis_bad_values_total").await;
+        if now >= before + 4.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bad values counted: {now} (was {before})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Still alive, still bidding from what it held, and still following:
+    // a member change after the junk arrives.
+    assert_eq!(bid(bidder, "after-junk").await.0, 200);
+    assert_eq!(price_for(bidder, "after-junk", "demo-intent").await, 12.0);
+    let put = call(
+        fleet.control.port,
+        Method::PUT,
+        "/api/v1/funnels/1/members/buyeruid/junk-user",
+        &fleet.token,
+        Some(json!({"stage": "loyal"})),
+    )
+    .await;
+    assert_eq!(put.status, 200);
+    priced_everywhere_within_2s(&fleet, "junk-user", 4.0, "a move after the junk").await;
+    // And the next real catalog replaces the junk one.
+    edit_all(&fleet, |c| c["status"] = json!("paused")).await;
+    let paused = Instant::now();
+    while bid(bidder, "paused").await.0 != 204 {
+        assert!(
+            paused.elapsed() < Duration::from_secs(2),
+            "catalog not followed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exchange_that_never_sends_loss_notices_keeps_a_fleet_bidding() {
+    if !available("the fleet tests") {
+        return;
+    }
+    // The default exchange never calls `lurl`: every losing bid's
+    // reservation waits for the notice window.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("quiet.toml");
+    std::fs::write(
+        &config,
+        "[[exchange]]\nname = \"default\"\nsends_loss = false\nnotice_window_secs = 60\n",
+    )
+    .unwrap();
+    let fleet = Fleet::start_with(2, &["--config", config.to_str().unwrap()]).await;
+    let (_, first) = campaigns_for(&fleet.bidders[0], "quiet-0", "demo-intent").await;
+    let impression = cost_of(&only(&first, "1"));
+    // Room for 200 impressions fleet-wide. Full prices held (as before
+    // reservations held the expected cost) would stop the fleet after
+    // 200 bids; 400 bids go out below.
+    let list = call(
+        fleet.control.port,
+        Method::GET,
+        "/api/v1/campaigns/1",
+        &fleet.token,
+        None,
+    )
+    .await
+    .json();
+    let mut body = list.clone();
+    for k in ["id", "created_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(k);
+    }
+    body["pacing"] = json!({"mode": "asap", "time_zone": "UTC"});
+    body["daily_budget_micros"] = json!(0);
+    body["total_budget_micros"] = json!(200 * impression);
+    let put = call(
+        fleet.control.port,
+        Method::PUT,
+        "/api/v1/campaigns/1",
+        &fleet.token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.json());
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let mut billed = 0;
+    for round in 0..8 {
+        let mut bids = 0;
+        for i in 0..50 {
+            let id = format!("quiet-{round}-{i}");
+            let node = &fleet.bidders[i % 2];
+            let (cids, answer) = campaigns_for(node, &id, "demo-intent").await;
+            if !cids.iter().any(|c| c == "1") {
+                continue;
+            }
+            bids += 1;
+            if i % 20 == 0 {
+                let one = only(&answer, "1");
+                assert_eq!(
+                    get(&fleet.bidders[(i + 1) % 2], &notice(&one, "burl", &id)).await,
+                    Some(200)
+                );
+                billed += 1;
+            }
+        }
+        assert!(bids >= 48, "round {round}: campaign 1 bid on {bids} of 50");
+        // Win rates are measured once a second.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
+    spend_reaches(&fleet, "1", billed * impression, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_on_a_three_node_redis_cluster_follows_the_control_and_books_a_bill_once() {
+    if !available("the Redis Cluster test") {
+        return;
+    }
+    let redis_dir = tempfile::tempdir().unwrap();
+    let Some(cluster) = common::redis::RedisCluster::start(redis_dir.path()) else {
+        return;
+    };
+    let (control_dir, bid_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let token = admin_token(control_dir.path());
+    let control = Node::start(control_dir.path(), &cluster.url(), &["--demo"]);
+    wait_ready(control.port).await;
+    let bidder = Node::start(bid_dir.path(), &cluster.url(), &["--bid-only"]);
+    wait_ready(bidder.port).await;
+    // The catalog and the audience copy came through the cluster.
+    assert_eq!(price_for(&bidder, "cluster-1", "demo-intent").await, 12.0);
+    // A bill through the bid instance and its replay through the
+    // control: booked once.
+    let (status, answer) = bid(&bidder, "cluster-2").await;
+    assert_eq!(status, 200);
+    let campaign = answer["seatbid"][0]["bid"][0]["cid"].as_str().unwrap();
+    let bill = notice(&answer, "burl", "cluster-2");
+    assert_eq!(get(&bidder, &bill).await, Some(200));
+    assert_eq!(get(&control, &bill).await, Some(200));
+    spend_reaches_on(
+        &control,
+        &token,
+        campaign,
+        cost_of(&answer),
+        Duration::from_secs(5),
+    )
+    .await;
+    // A member change and a catalog change on the control reach the bid
+    // instance within 2 s.
+    let put = call(
+        control.port,
+        Method::PUT,
+        "/api/v1/funnels/1/members/buyeruid/cluster-user",
+        &token,
+        Some(json!({"stage": "loyal"})),
+    )
+    .await;
+    assert_eq!(put.status, 200);
+    let changed = Instant::now();
+    while price_for(&bidder, "cluster-3", "cluster-user").await != 4.0 {
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "member not followed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    edit_all_on(&control, &token, |c| c["status"] = json!("paused")).await;
+    let paused = Instant::now();
+    while bid(&bidder, "cluster-4").await.0 != 204 {
+        assert!(
+            paused.elapsed() < Duration::from_secs(2),
+            "catalog not followed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -30,10 +30,71 @@ pub struct RedisStats {
     pub bad_values: AtomicU64,
 }
 
+/// A connection to a server or to a cluster (which routes each command
+/// by its key, and pipelines by key too).
+enum Conn {
+    Single(redis::Connection),
+    Cluster(redis::cluster::ClusterConnection),
+}
+
+impl Conn {
+    fn like(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Conn::Single(c) => c,
+            Conn::Cluster(c) => c,
+        }
+    }
+}
+
+/// Commands sent together in one round trip per node: one pipeline on a
+/// server; on a cluster each command goes to the node of its key. Not a
+/// transaction: for one atomic step use a script.
+#[derive(Default, Clone)]
+pub struct Batch {
+    cmds: Vec<(redis::Cmd, bool)>,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("commands", &self.cmds.len())
+            .finish()
+    }
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds `cmd`, its reply kept.
+    pub fn add(&mut self, cmd: redis::Cmd) -> &mut Batch {
+        self.cmds.push((cmd, true));
+        self
+    }
+
+    /// Adds `cmd`, its reply dropped.
+    pub fn add_ignored(&mut self, cmd: redis::Cmd) -> &mut Batch {
+        self.cmds.push((cmd, false));
+        self
+    }
+
+    /// Whether it holds no command.
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// How many commands it holds.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+}
+
 /// A connection to the fleet's Redis.
 pub struct Redis {
     target: RedisTarget,
-    conn: Option<Box<dyn ConnectionLike + Send>>,
+    conn: Option<Conn>,
     /// Shared by every connection of the instance.
     pub stats: Arc<RedisStats>,
 }
@@ -62,14 +123,14 @@ impl Redis {
         Redis::new(self.target.clone(), Arc::clone(&self.stats))
     }
 
-    fn connect(&self) -> redis::RedisResult<Box<dyn ConnectionLike + Send>> {
+    fn connect(&self) -> redis::RedisResult<Conn> {
         match &self.target {
             RedisTarget::Single(url) => {
                 let client = redis::Client::open(url.as_str())?;
                 let conn = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
                 conn.set_read_timeout(Some(RESPONSE_TIMEOUT))?;
                 conn.set_write_timeout(Some(RESPONSE_TIMEOUT))?;
-                Ok(Box::new(conn))
+                Ok(Conn::Single(conn))
             }
             RedisTarget::Cluster(nodes) => {
                 let client =
@@ -78,7 +139,7 @@ impl Redis {
                         .response_timeout(RESPONSE_TIMEOUT)
                         .retries(2)
                         .build()?;
-                Ok(Box::new(client.get_connection()?))
+                Ok(Conn::Cluster(client.get_connection()?))
             }
         }
     }
@@ -90,13 +151,47 @@ impl Redis {
         &mut self,
         f: impl FnOnce(&mut dyn ConnectionLike) -> redis::RedisResult<T>,
     ) -> Result<T, StateError> {
+        self.with(|c| f(c.like()))
+    }
+
+    /// Sends `batch` (see [`Batch`]): one round trip counted; the kept
+    /// replies as `T`.
+    pub fn batch<T: redis::FromRedisValue>(&mut self, batch: &Batch) -> Result<T, StateError> {
+        self.with(|conn| match conn {
+            Conn::Single(c) => {
+                let mut p = redis::pipe();
+                for (cmd, keep) in &batch.cmds {
+                    p.add_command(cmd.clone());
+                    if !keep {
+                        p.ignore();
+                    }
+                }
+                p.query(c)
+            }
+            Conn::Cluster(c) => {
+                let mut p = redis::cluster::cluster_pipe();
+                for (cmd, keep) in &batch.cmds {
+                    p.add_command(cmd.clone());
+                    if !keep {
+                        p.ignore();
+                    }
+                }
+                p.query(c)
+            }
+        })
+    }
+
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> redis::RedisResult<T>,
+    ) -> Result<T, StateError> {
         self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
         let conn = match self.conn.take() {
             Some(c) => Ok(c),
             None => self.connect(),
         };
         let result = conn.map(|mut c| {
-            let r = f(&mut *c);
+            let r = f(&mut c);
             (c, r)
         });
         match result {

@@ -32,7 +32,7 @@ use creative::assembly::{ComboKey, FragmentId};
 use openrtb::Micros;
 use serde::{Deserialize, Serialize};
 
-use super::client::Redis;
+use super::client::{Batch, Redis};
 use super::keys;
 use crate::model::{CampaignId, EventKind, EventRecord, UnixTime};
 use crate::state::StateError;
@@ -462,13 +462,14 @@ pub fn start_consumer(
                         continue;
                     }
                     let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
-                    let acked = redis.call(|c| {
-                        let mut p = redis::pipe();
-                        p.cmd("XACK").arg(&stream).arg("control").arg(&ids).ignore();
-                        p.cmd("XDEL").arg(&stream).arg(&ids).ignore();
-                        p.cmd("XLEN").arg(&stream);
-                        p.query::<(i64,)>(c)
-                    });
+                    let mut ack = Batch::new();
+                    let (mut xack, mut xdel, mut xlen) =
+                        (redis::cmd("XACK"), redis::cmd("XDEL"), redis::cmd("XLEN"));
+                    xack.arg(&stream).arg("control").arg(&ids);
+                    xdel.arg(&stream).arg(&ids);
+                    xlen.arg(&stream);
+                    ack.add_ignored(xack).add_ignored(xdel).add(xlen);
+                    let acked = redis.batch::<(i64,)>(&ack);
                     if let Ok((left,)) = acked {
                         lag.store(left, Ordering::Relaxed);
                     }

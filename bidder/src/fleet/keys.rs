@@ -13,6 +13,11 @@
 //! | `{ev:N}:imps` | stream | shard N's impressions for every instance's caps (keyed user hash), capped |
 //! | `{c:<id>}:spend` | hash | a campaign's booked spend: `day_start`, `day`, `total` |
 //! | `{cfg}:live` | sorted set | instances with bids in flight, scored by their last beat |
+//! | `{a}:gen` | string | the generation of the audience copy bid instances load |
+//! | `{a}:next` | string | the last generation number handed out |
+//! | `{a}:changes` | stream | member changes of the control instance, capped, by generation |
+//! | `{a:G:B}:F` | hash | generation G's members of funnel F whose keyed user hash has top byte B: key (8 bytes) -> stage, updated, expires |
+//! | `{a:G}:funnels` | set | the funnels generation G has members of |
 
 /// The catalog's version counter.
 pub const CATALOG_VERSION: &str = "{cat}:version";
@@ -49,4 +54,24 @@ pub fn impressions(shard: usize) -> String {
 /// A campaign's spend as the control instance's SQLite has it.
 pub fn spend(campaign: i64) -> String {
     format!("{{c:{campaign}}}:spend")
+}
+
+/// The generation of the audience copy in Redis.
+pub const AUDIENCE_GEN: &str = "{a}:gen";
+/// The last audience generation number handed out.
+pub const AUDIENCE_NEXT: &str = "{a}:next";
+/// The stream of member changes (same slot as the generation, so both
+/// are read in one step).
+pub const AUDIENCE_CHANGES: &str = "{a}:changes";
+
+/// Generation `generation`'s members of `funnel` in `bucket` (the top
+/// byte of the keyed user hash): every funnel's hash of one bucket
+/// shares a slot, so one pipeline reads a bucket.
+pub fn audience_members(generation: u64, bucket: usize, funnel: u32) -> String {
+    format!("{{a:{generation}:{bucket}}}:{funnel}")
+}
+
+/// The funnels generation `generation` has members of.
+pub fn audience_funnels(generation: u64) -> String {
+    format!("{{a:{generation}}}:funnels")
 }

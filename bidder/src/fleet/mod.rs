@@ -1,8 +1,9 @@
-//! A fleet: many instances sharing budgets, caps, events and the catalog
-//! through Redis (7, or Valkey; Redis Cluster in production), each seam
-//! of [`crate::state`] implemented over it. One instance, the **control
-//! instance**, owns the SQLite catalog: it serves the admin API, commits
-//! as an embedded bidder does, and publishes every change. **Bid
+//! A fleet: many instances sharing budgets, caps, events, audiences and
+//! the catalog through Redis (7, or Valkey; Redis Cluster in production),
+//! each seam of [`crate::state`] implemented over it. One instance, the
+//! **control instance**, owns the SQLite catalog: it serves the admin
+//! API, commits as an embedded bidder does, and publishes every change.
+//! **Bid
 //! instances** keep no catalog of their own; they answer bids and
 //! notices from local state that background threads keep up to date, so
 //! nothing on the bid path waits for Redis.
@@ -14,8 +15,9 @@
 //!   on one cluster slot.
 //! - [`catalog`]: the control instance publishes each catalog version;
 //!   bid instances follow it.
-//! - [`audience`]: a bid instance's audience table (not yet filled from
-//!   the control instance: funnel-stage campaigns bid only on the control).
+//! - [`audience`]: the control instance publishes every member change
+//!   (a copy by generation plus a change stream); bid instances load the
+//!   copy at start and follow the stream.
 //! - [`events`]: each notice counted once fleet-wide, streamed to the
 //!   control instance, spooled to disk while Redis is away.
 //! - [`impressions`]: every impression to every instance, for caps.
@@ -152,4 +154,25 @@ pub struct FleetInfo {
     /// Control instance: entries left in the event streams after its
     /// last read.
     pub lag: Arc<std::sync::atomic::AtomicI64>,
+    /// Control instance: what the events it consumes act on (funnel
+    /// moves), set once the instance is built.
+    pub effects: Arc<EffectsSlot>,
+    /// The budget ledger, for how many instances share each room.
+    pub ledger: Arc<crate::state::budget::Ledger>,
+    /// Bid instance: how far its audience table trails the change
+    /// stream, milliseconds.
+    pub audience_lag: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// The instance's [`crate::events::apply::Effects`], once it has them:
+/// the control's event consumer starts before the instance is built.
+#[derive(Default)]
+pub struct EffectsSlot(pub std::sync::OnceLock<Arc<crate::events::apply::Effects>>);
+
+impl std::fmt::Debug for EffectsSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EffectsSlot")
+            .field("set", &self.0.get().is_some())
+            .finish()
+    }
 }

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::Redis;
+use super::client::{Batch, Redis};
 use super::keys;
 use crate::model::{CampaignId, UnixTime};
 use crate::state::StateError;
@@ -62,17 +62,16 @@ pub fn start_sync(mut redis: Redis, ledger: Arc<Ledger>) -> std::io::Result<()> 
                     continue;
                 }
                 type Row = (Option<i64>, Option<i64>, Option<i64>);
-                let rows = redis.call(|c| {
-                    let mut p = redis::pipe();
-                    for id in &ids {
-                        p.cmd("HMGET")
-                            .arg(keys::spend(id.0))
-                            .arg("day_start")
-                            .arg("day")
-                            .arg("total");
-                    }
-                    p.query::<Vec<Row>>(c)
-                });
+                let mut reads = Batch::new();
+                for id in &ids {
+                    let mut c = redis::cmd("HMGET");
+                    c.arg(keys::spend(id.0))
+                        .arg("day_start")
+                        .arg("day")
+                        .arg("total");
+                    reads.add(c);
+                }
+                let rows = redis.batch::<Vec<Row>>(&reads);
                 let Ok(rows) = rows else { continue };
                 for (id, row) in ids.iter().zip(rows) {
                     if let (Some(start), Some(day), Some(total)) = row {

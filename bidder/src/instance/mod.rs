@@ -25,13 +25,13 @@ use crate::config::{Config, Role};
 use crate::control::admin::Admin;
 use crate::control::console::Console;
 use crate::control::service::{Explainer, Services};
-use crate::events::apply::Effects;
+use crate::events::apply::{Effects, Reaction};
 use crate::events::billing::BillWriter;
 use crate::events::token::Signer;
 use crate::events::worker::EventSink;
 use crate::fleet::ControlInfo;
 use crate::fleet::FleetInfo;
-use crate::fleet::audience::FollowAudiences;
+use crate::fleet::audience::{ControlAudiences, FollowAudiences};
 use crate::fleet::catalog::{ControlCatalog, FollowCatalog};
 use crate::fleet::client::{Redis, RedisStats};
 use crate::fleet::events::{FleetLog, Spool};
@@ -126,6 +126,9 @@ pub struct Instance {
     /// Whether a snapshot of a real catalog is held (a fleet's bid
     /// instance holds none until it has read one from Redis).
     held: Arc<AtomicBool>,
+    /// Whether the audience table is loaded (a fleet's bid instance
+    /// loads the control instance's members from Redis first).
+    audience_ready: Arc<AtomicBool>,
     draining: AtomicBool,
 }
 
@@ -151,6 +154,9 @@ pub struct Seams {
     pub reports: Arc<dyn ReportSink>,
     /// True once a catalog is held; `/readyz` answers 503 before.
     pub held: Arc<AtomicBool>,
+    /// True once the audience table is loaded; `/readyz` answers 503
+    /// before.
+    pub audience_ready: Arc<AtomicBool>,
     /// Keys of event tokens when the configuration names none (a fleet's
     /// bid instance takes the control instance's); `None`: the store's.
     pub token_keys: Option<Vec<[u8; 32]>>,
@@ -170,13 +176,31 @@ impl Seams {
         clock: SharedClock,
     ) -> Result<Seams, StartError> {
         let (audience, audience_loaded) = Audience::open(Arc::clone(store), Arc::clone(&clock))?;
-        Ok(Seams {
+        Ok(Seams::embedded_with(
+            config,
+            store,
+            clock,
+            Arc::new(audience),
+            audience_loaded,
+        ))
+    }
+
+    /// The embedded implementations, with `audience` loaded from `store`
+    /// already.
+    fn embedded_with(
+        config: &Config,
+        store: &Arc<Store>,
+        clock: SharedClock,
+        audience: Arc<dyn Audiences>,
+        audience_loaded: Loaded,
+    ) -> Seams {
+        Seams {
             budgets: Arc::new(Ledger::new(
                 config.max_notice_window_secs(),
                 Some(Arc::clone(store)),
             )),
             frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
-            audience: Arc::new(audience),
+            audience,
             audience_loaded,
             catalog: Arc::new(StoreCatalog::new(Arc::clone(store))),
             event_log: Arc::clone(store) as Arc<dyn EventLog>,
@@ -188,9 +212,10 @@ impl Seams {
             )),
             clock,
             held: Arc::new(AtomicBool::new(true)),
+            audience_ready: Arc::new(AtomicBool::new(true)),
             token_keys: None,
             fleet: None,
-        })
+        }
     }
 
     /// The seams of a fleet's control instance: the embedded ones, its
@@ -205,7 +230,10 @@ impl Seams {
         let fleet = config.fleet.as_ref().ok_or(StartError::NotAFleet)?;
         let stats = Arc::new(RedisStats::default());
         let redis = Redis::new(fleet.redis.clone(), Arc::clone(&stats));
-        let mut seams = Seams::embedded(config, store, Arc::clone(&clock))?;
+        let (audience, audience_loaded) = Audience::open(Arc::clone(store), Arc::clone(&clock))?;
+        let audience = ControlAudiences::start(audience, redis.another())?;
+        let mut seams =
+            Seams::embedded_with(config, store, Arc::clone(&clock), audience, audience_loaded);
         let ledger = Arc::new(Ledger::new(
             config.max_notice_window_secs(),
             Some(Arc::clone(store)),
@@ -245,7 +273,9 @@ impl Seams {
         let catalog = Arc::new(ControlCatalog::start(Arc::clone(store), redis.another())?);
         seams.catalog = Arc::clone(&catalog) as Arc<dyn CatalogSource>;
         let lag = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let effects: Arc<crate::fleet::EffectsSlot> = Arc::default();
         {
+            let (effects, ledger) = (Arc::clone(&effects), Arc::clone(&ledger));
             let (store, mut redis) = (Arc::clone(store), redis.another());
             let republish = config.events.learning_republish;
             let mut last_learnt: Option<std::time::Instant> = None;
@@ -256,14 +286,41 @@ impl Seams {
                     let recorded = store.record_events(events)?;
                     let mut touched = std::collections::BTreeSet::new();
                     let mut learnt = false;
+                    let mut moves = Vec::new();
+                    let effects = effects.0.get();
                     for (e, r) in events.iter().zip(&recorded) {
                         if r.settles {
                             touched.insert(e.campaign);
+                        }
+                        // Funnel moves of notices any instance took: made
+                        // (and published to every instance) here. A move
+                        // this instance made already is not made twice.
+                        if let (true, false, Some(fx), Some(user)) =
+                            (r.fresh, r.conflict, effects, e.user_key)
+                        {
+                            let reaction = match e.kind {
+                                EventKind::Impression => Some(Reaction::Impression),
+                                EventKind::Click => Some(Reaction::Click),
+                                _ => None,
+                            };
+                            if let (Some(reaction), Some(adv)) =
+                                (reaction, fx.advertiser(e.campaign))
+                            {
+                                fx.moves_for(
+                                    adv,
+                                    audiences::keys::UserKey(user),
+                                    reaction,
+                                    &mut moves,
+                                );
+                            }
                         }
                         learnt |= r.fresh
                             && !r.conflict
                             && e.combo.is_some()
                             && matches!(e.kind, EventKind::Impression | EventKind::Click);
+                    }
+                    if let Some(fx) = effects {
+                        fx.advance(&moves);
                     }
                     let now = clock.now();
                     for id in touched {
@@ -287,6 +344,9 @@ impl Seams {
             stats,
             spool,
             lag,
+            effects,
+            ledger,
+            audience_lag: Arc::default(),
         });
         Ok(seams)
     }
@@ -313,14 +373,15 @@ impl Seams {
             Arc::clone(&ledger),
             Arc::clone(&clock),
         )?;
+        let audience =
+            FollowAudiences::start(info.audience_secret, Arc::clone(&clock), redis.another())?;
+        let audience_lag = audience.lag();
         let catalog = FollowCatalog::new(redis);
         Ok(Seams {
-            budgets: ledger,
+            budgets: Arc::clone(&ledger) as Arc<dyn Budgets>,
             frequency: Arc::new(Frequency::new(config.events.frequency_capacity)),
-            audience: Arc::new(FollowAudiences::new(
-                info.audience_secret,
-                Arc::clone(&clock),
-            )),
+            audience_ready: audience.ready(),
+            audience: Arc::new(audience),
             audience_loaded: Loaded {
                 users: 0,
                 expired: 0,
@@ -344,6 +405,9 @@ impl Seams {
                 stats,
                 spool,
                 lag: Arc::default(),
+                effects: Arc::default(),
+                ledger: Arc::clone(&ledger),
+                audience_lag,
             }),
         })
     }
@@ -377,6 +441,7 @@ impl Instance {
         };
         let instance = Instance::with_seams(config, store, seams)?;
         if let (Some(fleet), Some(info)) = (&instance.config.fleet, &instance.fleet) {
+            let _ = info.effects.0.set(Arc::clone(&instance.effects));
             crate::fleet::impressions::start(
                 Redis::new(fleet.redis.clone(), Arc::clone(&info.stats)),
                 format!("{:x}", crate::bid::process_id()),
@@ -423,6 +488,7 @@ impl Instance {
             event_log,
             reports,
             held,
+            audience_ready,
             token_keys,
             fleet,
         } = seams;
@@ -567,6 +633,7 @@ impl Instance {
             connections: AtomicU64::new(0),
             fleet,
             held,
+            audience_ready,
             draining: AtomicBool::new(false),
         })
     }
@@ -593,15 +660,14 @@ impl Instance {
             funnel_moves: self.effects.moved.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             queue_delay: self.admission.queue_delay(),
-            redis: self.fleet.as_ref().map(|f| {
-                let s = &f.stats;
-                [
-                    s.round_trips.load(Ordering::Relaxed) as i64,
-                    s.errors.load(Ordering::Relaxed) as i64,
-                    s.bad_values.load(Ordering::Relaxed) as i64,
-                    f.spool.depth.load(Ordering::Relaxed),
-                    f.lag.load(Ordering::Relaxed),
-                ]
+            fleet: self.fleet.as_ref().map(|f| crate::metrics::FleetState {
+                round_trips: f.stats.round_trips.load(Ordering::Relaxed),
+                errors: f.stats.errors.load(Ordering::Relaxed),
+                bad_values: f.stats.bad_values.load(Ordering::Relaxed),
+                spool: f.spool.depth.load(Ordering::Relaxed),
+                event_lag: f.lag.load(Ordering::Relaxed),
+                sharers: f.ledger.sharers(),
+                audience_lag_ms: f.audience_lag.load(Ordering::Relaxed),
             }),
         }
     }
@@ -643,10 +709,12 @@ impl Instance {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Whether new traffic should be sent here: not draining, and a
-    /// catalog held.
+    /// Whether new traffic should be sent here: not draining, a catalog
+    /// held and the audiences loaded.
     pub fn is_ready(&self) -> bool {
-        !self.draining.load(Ordering::Relaxed) && self.held.load(Ordering::Relaxed)
+        !self.draining.load(Ordering::Relaxed)
+            && self.held.load(Ordering::Relaxed)
+            && self.audience_ready.load(Ordering::Relaxed)
     }
 
     /// Whether shutdown has begun.
