@@ -224,6 +224,20 @@ impl ShardBuilder {
         self.sorted.push(Slot { key, first, extra });
     }
 
+    /// Adds `slot` of `shard` with its entries as they are.
+    fn push_copy(&mut self, shard: &Shard, slot: &Slot) {
+        let n = (slot.extra & 31) as usize;
+        let extra = if n == 0 {
+            0
+        } else {
+            let at = (slot.extra >> 5) as usize;
+            let to = self.overflow.len() as u32;
+            self.overflow.extend_from_slice(&shard.overflow[at..at + n]);
+            to << 5 | n as u32
+        };
+        self.sorted.push(Slot { extra, ..*slot });
+    }
+
     /// The shard of the users pushed since the last call; empties the
     /// builder.
     fn finish(&mut self) -> Shard {
@@ -412,16 +426,17 @@ impl Table {
             if mine.is_empty() && funnels_to_clear.is_empty() {
                 continue;
             }
-            shard.count_into(&mut counts, -1);
             let merged = Arc::new(merge(
                 &mut builder,
                 shard,
-                batch,
-                mine,
-                funnels_to_clear,
-                now,
+                Pending {
+                    batch,
+                    order: mine,
+                    clear: funnels_to_clear,
+                    now,
+                },
+                &mut counts,
             ));
-            merged.count_into(&mut counts, 1);
             *shard = merged;
         }
         counts.retain(|_, c| c.iter().any(|&n| n != 0));
@@ -525,10 +540,13 @@ impl Table {
             .shards
             .iter()
             .map(|s| {
-                s.count_into(&mut counts, -1);
-                let merged = merge(&mut builder, s, &[], &[], &[], now);
-                merged.count_into(&mut counts, 1);
-                Arc::new(merged)
+                let nothing = Pending {
+                    batch: &[],
+                    order: &[],
+                    clear: &[],
+                    now,
+                };
+                Arc::new(merge(&mut builder, s, nothing, &mut counts))
             })
             .collect();
         counts.retain(|_, c| c.iter().any(|&n| n != 0));
@@ -541,13 +559,18 @@ impl Table {
     }
 }
 
-/// Pushes one user's entries (at most 32, the most recently updated) and
-/// empties `user`.
-fn push_user(out: &mut ShardBuilder, key: u64, user: &mut Vec<Packed>) {
+/// Keeps the 32 most recently updated of one user's entries.
+fn keep_most_recent(user: &mut Vec<Packed>) {
     if user.len() > MAX_EXTRA + 1 {
         user.sort_by_key(|p| std::cmp::Reverse(p.updated));
         user.truncate(MAX_EXTRA + 1);
     }
+}
+
+/// Pushes one user's entries (at most 32, the most recently updated) and
+/// empties `user`.
+fn push_user(out: &mut ShardBuilder, key: u64, user: &mut Vec<Packed>) {
+    keep_most_recent(user);
     out.push(key, user);
     user.clear();
 }
@@ -557,17 +580,37 @@ fn push_user(out: &mut ShardBuilder, key: u64, user: &mut Vec<Packed>) {
 #[error("audience rows must come in ascending key order")]
 pub struct Unsorted;
 
-/// `old` with the changes `batch[order[..]]` (sorted by key, batch order
-/// within a key) applied, without the funnels in `clear` and without
-/// entries expired at `now`.
+/// What [`merge`] applies to one shard.
+#[derive(Clone, Copy)]
+struct Pending<'a> {
+    /// The whole batch.
+    batch: &'a [Change],
+    /// The indices into `batch` of this shard's changes, sorted by key
+    /// (batch order within a key).
+    order: &'a [u32],
+    /// Funnels whose every entry is dropped.
+    clear: &'a [FunnelId],
+    /// Entries expired at this time are dropped.
+    now: u32,
+}
+
+/// `old` with `pending` applied, without the funnels it clears and without
+/// entries expired at its `now`. Moves `counts` by what changed only: a
+/// user the batch does not name, with every entry live and kept, is copied
+/// as it is and costs no count update, so a small batch into a large shard
+/// costs a copy of the shard rather than a recount of every entry.
 fn merge(
     out: &mut ShardBuilder,
     old: &Shard,
-    batch: &[Change],
-    order: &[u32],
-    clear: &[FunnelId],
-    now: u32,
+    pending: Pending<'_>,
+    counts: &mut HashMap<FunnelId, [i64; 6]>,
 ) -> Shard {
+    let Pending {
+        batch,
+        order,
+        clear,
+        now,
+    } = pending;
     let mut olds = old.occupied().peekable();
     let mut user: Vec<Packed> = Vec::with_capacity(MAX_EXTRA + 2);
     let mut j = 0;
@@ -584,10 +627,17 @@ fn merge(
         if old_key == Some(key)
             && let Some(slot) = olds.next()
         {
-            user.extend(
-                old.entries(slot)
-                    .filter(|p| p.live(now) && !clear.contains(&p.funnel())),
-            );
+            let kept = |p: &Packed| p.live(now) && !clear.contains(&p.funnel());
+            if new_key != Some(key) && old.entries(slot).all(|p| kept(&p)) {
+                out.push_copy(old, slot);
+                continue;
+            }
+            for p in old.entries(slot) {
+                count(counts, p, -1);
+                if kept(&p) {
+                    user.push(p);
+                }
+            }
         }
         while let Some(&k) = order.get(j) {
             let change = &batch[k as usize];
@@ -607,9 +657,18 @@ fn merge(
             j += 1;
         }
         user.retain(|p| p.live(now));
-        push_user(out, key, &mut user);
+        keep_most_recent(&mut user);
+        for &p in &user {
+            count(counts, p, 1);
+        }
+        out.push(key, &user);
     }
     out.finish()
+}
+
+/// Adds `sign` to the count of `p`'s funnel and stage.
+fn count(counts: &mut HashMap<FunnelId, [i64; 6]>, p: Packed, sign: i64) {
+    counts.entry(p.funnel()).or_default()[(p.funnel_stage & 7) as usize % 6] += sign;
 }
 
 #[cfg(test)]
@@ -767,6 +826,47 @@ mod tests {
         t.apply(&[FunnelId(7)], &[], 100);
         assert_eq!(t.snapshot().counts(FunnelId(7)), [0; 6]);
         assert_eq!(t.snapshot().counts(FunnelId(9)), [0, 1, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn counts_equal_a_recount_after_batches_expiries_and_clears() {
+        let t = Table::new();
+        let recount = |t: &Table| {
+            let s = t.snapshot();
+            let mut counts = HashMap::new();
+            for shard in &s.shards {
+                shard.count_into(&mut counts, 1);
+            }
+            counts.retain(|_, c: &mut [i64; 6]| c.iter().any(|&n| n != 0));
+            counts
+        };
+        // Users in two funnels, some expiring at 150, then batches that
+        // move, remove and add users as time passes the expiry.
+        for (round, now) in [(0u64, 100), (1, 120), (2, 160), (3, 170)] {
+            let batch: Vec<Change> = (0..3_000u64)
+                .filter(|i| (i + round) % 4 != 0)
+                .map(|i| match (i + round) % 7 {
+                    0 => Change::Remove {
+                        key: key(i),
+                        funnel: FunnelId(1),
+                    },
+                    n => upsert(
+                        i,
+                        1 + (n % 2) as u32,
+                        Stage::ALL[(n as usize + round as usize) % 6],
+                        if i % 5 == 0 { 150 } else { 0 },
+                    ),
+                })
+                .collect();
+            t.apply(&[], &batch[..batch.len() / 2], now);
+            t.apply(&[], &batch[batch.len() / 2..], now);
+            assert_eq!(*t.snapshot().counts, recount(&t), "round {round}");
+        }
+        t.apply(&[FunnelId(2)], &[upsert(1, 1, Stage::Loyal, 0)], 170);
+        assert_eq!(*t.snapshot().counts, recount(&t));
+        assert_eq!(t.snapshot().counts(FunnelId(2)), [0; 6]);
+        t.compact(170);
+        assert_eq!(*t.snapshot().counts, recount(&t));
     }
 
     #[test]

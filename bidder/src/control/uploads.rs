@@ -3,8 +3,13 @@
 //!
 //! Never holds the file: it reads one line at a time (at most
 //! [`MAX_LINE_BYTES`]) and keeps one chunk of hashed rows. Each chunk is
-//! committed to the store together with the job's progress, then applied
-//! to the table, so the job never reports a row that is not durable.
+//! committed to the store together with the job's progress, so the job
+//! never reports a row that is not durable. Committed rows are applied to
+//! the in-memory table [`APPLY_ROWS`] at a time, and every committed row
+//! is applied before the job's answer, whether it completed, failed or
+//! the store broke: an application rewrites every shard the rows touch,
+//! and hashed keys touch them all, so applying each chunk on its own
+//! would make a chunk cost a copy of the whole table.
 //! A `replace` removes the members it did not name only once the whole
 //! file is read; until then the old members keep serving.
 
@@ -22,6 +27,12 @@ use crate::store::{ChunkProgress, MAX_REJECTIONS_KEPT, Member, Store, StoreError
 /// Rows per committed chunk: large enough that a commit's fsync is cheap
 /// per row, small enough that progress moves every fraction of a second.
 const CHUNK_ROWS: usize = 50_000;
+
+/// Committed rows applied to the in-memory table at once (ten chunks): one
+/// application costs a copy of the table, so the table's size per applied
+/// row stays small as the funnel grows to ten million members, and the
+/// rows held meanwhile stay a few megabytes.
+pub const APPLY_ROWS: usize = 10 * CHUNK_ROWS;
 
 /// The longest line accepted; longer ones are refused and skipped.
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
@@ -55,10 +66,54 @@ pub fn run_upload(
     opts: UploadOptions,
     body: impl Read,
 ) -> Result<Job, StoreError> {
+    let mut chunk = Chunk::default();
+    let read = read_upload(aud, job, names, opts, body, &mut chunk);
+    // Whatever ended the reading, the rows committed before it are durable
+    // and must serve.
+    chunk.apply_committed(aud);
+    match read? {
+        Ended::Read => {}
+        Ended::Broken(message) => return fail(aud, job, message),
+    }
+    let (done, stale) = aud.store.finish_job(job, JobStatus::Completed, None)?;
+    for keys in stale.chunks(APPLY_ROWS) {
+        let removals: Vec<Change> = keys
+            .iter()
+            .map(|&key| Change::Remove {
+                key,
+                funnel: job.funnel_id,
+            })
+            .collect();
+        aud.audience.apply(&[], &removals);
+    }
+    Ok(done)
+}
+
+/// How reading an upload ended (short of a store failure).
+enum Ended {
+    /// At the end of the file.
+    Read,
+    /// The body broke off or was not valid: the job fails with this message.
+    Broken(String),
+}
+
+/// Reads `body` to its end and commits every row of it to the store, in
+/// chunks, through `chunk` (which keeps the committed rows the table has
+/// not been given yet).
+fn read_upload(
+    aud: Target<'_>,
+    job: &Job,
+    names: &StageNames,
+    opts: UploadOptions,
+    body: impl Read,
+    chunk: &mut Chunk,
+) -> Result<Ended, StoreError> {
+    let broken =
+        |e: std::io::Error| Ok(Ended::Broken(format!("the upload could not be read: {e}")));
     let mut raw = BufReader::with_capacity(64 * 1024, body);
     let gzipped = match raw.fill_buf() {
         Ok(head) => head.starts_with(&[0x1f, 0x8b]),
-        Err(e) => return fail(aud, job, format!("the upload could not be read: {e}")),
+        Err(e) => return broken(e),
     };
     let mut input: Box<dyn BufRead> = if gzipped {
         Box::new(BufReader::with_capacity(
@@ -75,11 +130,10 @@ pub fn run_upload(
                 .iter()
                 .find(|b| !b.is_ascii_whitespace())
                 .map_or(Format::Csv, |&b| Format::sniff(b)),
-            Err(e) => return fail(aud, job, format!("the upload could not be read: {e}")),
+            Err(e) => return broken(e),
         },
     };
 
-    let mut chunk = Chunk::default();
     let mut line = Vec::with_capacity(256);
     let mut number = 0u64;
     loop {
@@ -88,11 +142,9 @@ pub fn run_upload(
             Err(e) => {
                 chunk.flush(aud, job)?;
                 let what = if gzipped { "gzip stream" } else { "upload" };
-                return fail(
-                    aud,
-                    job,
-                    format!("the {what} broke off after line {number}: {e}"),
-                );
+                return Ok(Ended::Broken(format!(
+                    "the {what} broke off after line {number}: {e}"
+                )));
             }
         };
         let Some(too_long) = read else { break };
@@ -111,18 +163,7 @@ pub fn run_upload(
         }
     }
     chunk.flush(aud, job)?;
-    let (done, stale) = aud.store.finish_job(job, JobStatus::Completed, None)?;
-    for keys in stale.chunks(CHUNK_ROWS * 4) {
-        let removals: Vec<Change> = keys
-            .iter()
-            .map(|&key| Change::Remove {
-                key,
-                funnel: job.funnel_id,
-            })
-            .collect();
-        aud.audience.apply(&[], &removals);
-    }
-    Ok(done)
+    Ok(Ended::Read)
 }
 
 fn fail(aud: Target<'_>, job: &Job, message: String) -> Result<Job, StoreError> {
@@ -166,12 +207,14 @@ fn read_line(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<b
     Ok(Some(true))
 }
 
-/// The rows read since the last commit.
+/// The rows read since the last commit, and the committed rows not yet
+/// applied to the table.
 #[derive(Default)]
 struct Chunk {
     upserts: Vec<Member>,
     removals: Vec<UserKey>,
     progress: ChunkProgress,
+    committed: Vec<Change>,
 }
 
 impl Chunk {
@@ -235,32 +278,99 @@ impl Chunk {
         });
     }
 
-    /// Commits the chunk with the job's progress, then applies it to the
-    /// table; empties the chunk.
+    /// Commits the chunk with the job's progress and keeps its rows for
+    /// the table, applying them once [`APPLY_ROWS`] are waiting; empties
+    /// the chunk.
     fn flush(&mut self, aud: Target<'_>, job: &Job) -> Result<(), StoreError> {
         if self.progress == ChunkProgress::default() && self.len() == 0 {
             return Ok(());
         }
         aud.store
             .write_chunk(job, &self.upserts, &self.removals, &self.progress)?;
-        let changes: Vec<Change> = self
-            .upserts
-            .iter()
-            .map(|m| Change::Upsert {
-                key: m.key,
-                entry: entry(job.funnel_id, m),
-            })
-            .chain(self.removals.iter().map(|&key| Change::Remove {
-                key,
-                funnel: job.funnel_id,
-            }))
-            .collect();
-        if !changes.is_empty() {
-            aud.audience.apply(&[], &changes);
-        }
-        self.upserts.clear();
-        self.removals.clear();
+        self.committed.extend(
+            self.upserts
+                .drain(..)
+                .map(|m| Change::Upsert {
+                    key: m.key,
+                    entry: entry(job.funnel_id, &m),
+                })
+                .chain(self.removals.drain(..).map(|key| Change::Remove {
+                    key,
+                    funnel: job.funnel_id,
+                })),
+        );
         self.progress = ChunkProgress::default();
+        if self.committed.len() >= APPLY_ROWS {
+            self.apply_committed(aud);
+        }
         Ok(())
+    }
+
+    /// Applies the committed rows to the table, in commit order.
+    fn apply_committed(&mut self, aud: Target<'_>) {
+        if !self.committed.is_empty() {
+            aud.audience.apply(&[], &self.committed);
+            self.committed.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::model::UploadMode;
+    use crate::state::audience::MemoryAudiences;
+
+    fn gzip(rows: usize) -> Vec<u8> {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for i in 0..rows {
+            writeln!(z, "buyeruid,u{i},intent").unwrap();
+        }
+        z.finish().unwrap()
+    }
+
+    /// Runs an upload of `body` into a fresh funnel; the job, and the
+    /// members per stage the table serves.
+    fn upload(body: &[u8]) -> (Job, [u64; 6]) {
+        let store = Store::open_in_memory().unwrap();
+        let (advertiser, funnel) = store.test_funnel();
+        let audience = MemoryAudiences::at(1_000);
+        let job = store
+            .create_job(funnel, advertiser, UploadMode::Add)
+            .unwrap();
+        let target = Target {
+            store: &store,
+            audience: &audience,
+        };
+        let done = run_upload(
+            target,
+            &job,
+            &StageNames::default(),
+            UploadOptions::default(),
+            body,
+        )
+        .unwrap();
+        (done, audience.table().snapshot().counts(funnel))
+    }
+
+    #[test]
+    fn every_committed_row_serves_when_the_job_completes() {
+        let rows = 2 * CHUNK_ROWS + 7;
+        let (job, counts) = upload(&gzip(rows));
+        assert_eq!(job.status, JobStatus::Completed);
+        assert_eq!(job.rows_accepted, rows as u64);
+        assert_eq!(counts.iter().sum::<u64>(), rows as u64);
+    }
+
+    #[test]
+    fn the_rows_committed_before_a_broken_gzip_serve_when_the_job_fails() {
+        let mut body = gzip(CHUNK_ROWS + CHUNK_ROWS / 2);
+        body.truncate(body.len() * 9 / 10);
+        let (job, counts) = upload(&body);
+        assert_eq!(job.status, JobStatus::Failed, "{:?}", job.message);
+        assert!(job.rows_accepted >= CHUNK_ROWS as u64, "{job:?}");
+        assert_eq!(counts.iter().sum::<u64>(), job.rows_accepted);
     }
 }
