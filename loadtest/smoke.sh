@@ -10,7 +10,12 @@ bin=${CARGO_TARGET_DIR:-target}/debug
 data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$data"' EXIT
 port=${SMOKE_PORT:-18123}
-"$bin/bidder" --demo --data-dir "$data" --listen "127.0.0.1:$port" >"$data/bidder.log" 2>&1 &
+# As compare.sh: the generated GDPR traffic consents to vendor 1234, and
+# its secure imps get bids only from a bidder whose public URL is https
+# (notices are sent to the bidder's address whatever the URL's host).
+printf 'tcf_vendor_id = 1234\npublic_url = "https://bidder.example"\n' > "$data/bidder.toml"
+"$bin/bidder" --demo --data-dir "$data" --config "$data/bidder.toml" --listen "127.0.0.1:$port" \
+  >"$data/bidder.log" 2>&1 &
 for _ in $(seq 200); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.1
