@@ -90,6 +90,41 @@ pub struct Campaign {
     pub updated_at: UnixTime,
 }
 
+impl Campaign {
+    /// A new campaign's starting point, nothing stored yet: active, no
+    /// flight, no budget or price, in US dollars, every rule at its default
+    /// (even pacing over UTC days). Forms and fixtures fill in the rest.
+    pub fn blank(advertiser: AdvertiserId) -> Campaign {
+        Campaign {
+            id: CampaignId(0),
+            advertiser_id: advertiser,
+            name: String::new(),
+            status: CampaignStatus::Active,
+            flight_start: None,
+            flight_end: None,
+            total_budget_micros: Micros(0),
+            daily_budget_micros: Micros(0),
+            currency: Currency::USD,
+            base_cpm_micros: Micros(0),
+            max_cpm_micros: Micros(0),
+            adomain: Vec::new(),
+            cat: Vec::new(),
+            attr: Vec::new(),
+            app_bundle: None,
+            language: None,
+            targeting: Default::default(),
+            stage_multipliers: Default::default(),
+            fragment_sets: Vec::new(),
+            pacing: Default::default(),
+            frequency: Default::default(),
+            learning: Default::default(),
+            version: 0,
+            created_at: UnixTime(0),
+            updated_at: UnixTime(0),
+        }
+    }
+}
+
 /// How a campaign's assembled creatives are chosen, per stage.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

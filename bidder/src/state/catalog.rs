@@ -225,38 +225,17 @@ mod tests {
 
     #[test]
     fn a_patched_catalog_is_the_catalog_the_store_holds() {
-        use crate::model::{Campaign, CampaignStatus, Creative, CreativeId, CreativeStatus};
-        use openrtb::{Currency, Micros};
+        use crate::model::{Campaign, Creative, CreativeId, CreativeStatus};
+        use openrtb::Micros;
         let store = Arc::new(Store::open_in_memory().unwrap());
         let (advertiser, _) = store.test_funnel();
         for n in 0..3 {
             let c = store
                 .create_campaign(&Campaign {
-                    id: CampaignId(0),
-                    advertiser_id: advertiser,
                     name: format!("c{n}"),
-                    status: CampaignStatus::Active,
-                    flight_start: None,
-                    flight_end: None,
-                    total_budget_micros: Micros(0),
-                    daily_budget_micros: Micros(0),
-                    currency: Currency::USD,
                     base_cpm_micros: Micros(1_000_000),
                     max_cpm_micros: Micros(2_000_000),
-                    adomain: vec![],
-                    cat: vec![],
-                    attr: vec![],
-                    app_bundle: None,
-                    language: None,
-                    targeting: Default::default(),
-                    stage_multipliers: Default::default(),
-                    fragment_sets: vec![],
-                    pacing: Default::default(),
-                    frequency: Default::default(),
-                    learning: Default::default(),
-                    version: 0,
-                    created_at: crate::model::UnixTime(0),
-                    updated_at: crate::model::UnixTime(0),
+                    ..Campaign::blank(advertiser)
                 })
                 .unwrap();
             store

@@ -134,11 +134,11 @@ fn add_creatives(
 #[cfg(test)]
 mod tests {
     use creative::{FixedCreative, HtmlCreative};
-    use openrtb::{Currency, Micros};
+    use openrtb::Micros;
 
     use super::*;
     use crate::model::{
-        Advertiser, AdvertiserId, CampaignId, CampaignStatus, CreativeId, CreativeStatus, UnixTime,
+        Advertiser, AdvertiserId, CampaignId, CreativeId, CreativeStatus, UnixTime,
     };
 
     fn store_with_advertiser() -> (Store, AdvertiserId) {
@@ -160,31 +160,10 @@ mod tests {
 
     fn campaign(a: AdvertiserId, name: &str) -> Campaign {
         Campaign {
-            id: CampaignId(0),
-            advertiser_id: a,
             name: name.into(),
-            status: CampaignStatus::Active,
-            flight_start: None,
-            flight_end: None,
-            total_budget_micros: Micros(0),
-            daily_budget_micros: Micros(0),
-            currency: Currency::USD,
             base_cpm_micros: Micros(1_000_000),
             max_cpm_micros: Micros(2_000_000),
-            adomain: vec![],
-            cat: vec![],
-            attr: vec![],
-            app_bundle: None,
-            language: None,
-            targeting: Default::default(),
-            stage_multipliers: Default::default(),
-            fragment_sets: vec![],
-            pacing: Default::default(),
-            frequency: Default::default(),
-            learning: Default::default(),
-            version: 0,
-            created_at: UnixTime(0),
-            updated_at: UnixTime(0),
+            ..Campaign::blank(a)
         }
     }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use openrtb::{Currency, Micros};
 
 use crate::control::service::FieldError;
-use crate::model::{AdvertiserId, Campaign, CampaignId, CampaignStatus, PacingMode, UnixTime};
+use crate::model::{AdvertiserId, Campaign, CampaignStatus, PacingMode, UnixTime};
 
 /// How a field is written in the form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,33 +365,7 @@ impl CampaignForm {
 /// A new campaign's starting point: active, in US dollars, paced evenly
 /// over UTC days, for `advertiser` when there is one to pick.
 pub fn blank(advertiser: Option<AdvertiserId>) -> Campaign {
-    Campaign {
-        id: CampaignId(0),
-        advertiser_id: advertiser.unwrap_or(AdvertiserId(0)),
-        name: String::new(),
-        status: CampaignStatus::Active,
-        flight_start: None,
-        flight_end: None,
-        total_budget_micros: Micros(0),
-        daily_budget_micros: Micros(0),
-        currency: Currency::USD,
-        base_cpm_micros: Micros(0),
-        max_cpm_micros: Micros(0),
-        adomain: Vec::new(),
-        cat: Vec::new(),
-        attr: Vec::new(),
-        app_bundle: None,
-        language: None,
-        targeting: Default::default(),
-        stage_multipliers: Default::default(),
-        fragment_sets: Vec::new(),
-        pacing: Default::default(),
-        frequency: Default::default(),
-        learning: Default::default(),
-        version: 0,
-        created_at: UnixTime(0),
-        updated_at: UnixTime(0),
-    }
+    Campaign::blank(advertiser.unwrap_or(AdvertiserId(0)))
 }
 
 /// The form field and message of a service error: `targeting.countries[2]`

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use audiences::table::FunnelId;
 use creative::fragment::FragmentKind;
 use creative::{FixedCreative, HtmlCreative};
-use openrtb::{Currency, Micros};
+use openrtb::Micros;
 
 use super::*;
 use crate::control::auth::{Missing, Permission, Role};
@@ -129,31 +129,14 @@ fn advertiser(name: &str, domain: &str) -> Advertiser {
 
 fn campaign(owner: AdvertiserId) -> Campaign {
     Campaign {
-        id: CampaignId(0),
-        advertiser_id: owner,
         name: "Spring sale".into(),
-        status: CampaignStatus::Active,
-        flight_start: None,
-        flight_end: None,
         total_budget_micros: Micros(10_000_000_000),
         daily_budget_micros: Micros(1_000_000_000),
-        currency: Currency::USD,
         base_cpm_micros: Micros(2_500_000),
         max_cpm_micros: Micros(8_000_000),
         adomain: vec!["acme.example".into()],
         cat: vec!["IAB17".into()],
-        attr: vec![],
-        app_bundle: None,
-        language: None,
-        targeting: Default::default(),
-        stage_multipliers: Default::default(),
-        fragment_sets: vec![],
-        pacing: Default::default(),
-        frequency: Default::default(),
-        learning: Default::default(),
-        version: 0,
-        created_at: UnixTime(0),
-        updated_at: UnixTime(0),
+        ..Campaign::blank(owner)
     }
 }
 
