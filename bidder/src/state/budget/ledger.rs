@@ -3,7 +3,9 @@
 //! new day, reservations held in a ring of 32 buckets by the time they
 //! lapse (each bid's exchange sets its own notice window). A bucket is
 //! recycled when its time comes round again, which releases the
-//! reservations of bids whose outcome never came.
+//! reservations of bids whose outcome never came. A running sum of the
+//! buckets answers "how much is held" without reading all 32: the first
+//! reader in a new slot takes the buckets that lapsed out of it.
 //!
 //! The hot-path methods ([`Account::check`], [`Account::try_reserve`]) are
 //! atomics only; the rule (currency, limits, zone) sits behind a mutex that
@@ -212,6 +214,11 @@ pub struct LocalAccount {
     /// The measured win rate, what a reservation holds of a bid's price.
     pub rate: WinRate,
     buckets: [AtomicU64; BUCKETS],
+    /// The sum of the buckets' amounts, lapsed ones included until the
+    /// sweep of a later slot takes them out: never less than what is live.
+    held: AtomicI64,
+    /// The latest slot swept: `held` counts no bucket lapsed by then.
+    swept: AtomicI64,
     booked_day: AtomicI64,
     booked_total: AtomicI64,
     /// The fleet's last figures of the day's and all spend (the store's,
@@ -260,6 +267,8 @@ impl LocalAccount {
             max_hold_secs,
             rate: WinRate::default(),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            held: AtomicI64::new(0),
+            swept: AtomicI64::new(i64::MIN),
             booked_day: AtomicI64::new(0),
             booked_total: AtomicI64::new(0),
             fleet_day: AtomicI64::new(0),
@@ -436,31 +445,71 @@ impl LocalAccount {
     }
 
     /// Held for bids in flight in `slot`: the buckets of reservations
-    /// lapsing in the slots after it. Bucket `live % BUCKETS` stands for
-    /// slot `live`, for `live` from `slot + 1` on (BUCKETS is a power of
-    /// two, so the two's-complement mask is that remainder).
+    /// lapsing in the slots after it. Read from the running sum; in a slot
+    /// later than the last swept, the lapsed buckets are taken out first.
+    /// A clock that goes back reads the sum as it is: what it holds may
+    /// include reservations lapsed by then, never less than is live.
     fn reserved(&self, slot: i64) -> Micros {
-        let mut sum = 0u64;
+        if self.swept.load(Ordering::Acquire) < slot {
+            self.sweep(slot);
+        }
+        Micros(self.held.load(Ordering::Acquire).max(0))
+    }
+
+    /// Takes out of the sum the buckets that lapsed by `slot`. One thread
+    /// per slot sweeps; the others read the sum meanwhile, which may still
+    /// hold what lapsed (too much, never too little).
+    #[cold]
+    #[inline(never)]
+    fn sweep(&self, slot: i64) {
+        let seen = self.swept.load(Ordering::Acquire);
+        if seen >= slot
+            || self
+                .swept
+                .compare_exchange(seen, slot, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        // Bucket `live % BUCKETS` stands for slot `live`, for `live` from
+        // `slot + 1` on (BUCKETS is a power of two, so the two's-complement
+        // mask is that remainder). A bucket tagged for an earlier slot has
+        // lapsed; one tagged for a later slot than its `live` (a clock
+        // that went back) stays counted.
         for live in slot + 1..slot + 1 + BUCKETS as i64 {
-            let v = self.buckets[(live as usize) & (BUCKETS - 1)].load(Ordering::Acquire);
-            if v >> 48 == tag(live) {
-                sum += v & AMOUNT;
+            let b = &self.buckets[(live as usize) & (BUCKETS - 1)];
+            let lapsed = |v: u64| {
+                let behind = tag(live).wrapping_sub(v >> 48) & 0xffff;
+                behind != 0 && behind < 0x8000 && v & AMOUNT != 0
+            };
+            if let Ok(v) = b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                lapsed(v).then_some(v & !AMOUNT)
+            }) {
+                self.held.fetch_sub((v & AMOUNT) as i64, Ordering::AcqRel);
             }
         }
-        // At most BUCKETS amounts of 48 bits each: no overflow.
-        Micros(sum as i64)
     }
 
     fn add(&self, slot: i64, amount: i64) {
         let b = &self.buckets[slot.rem_euclid(BUCKETS as i64) as usize];
         let amount = amount.max(0) as u64;
-        let _ = b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        let Ok(v) = b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
             Some(if v >> 48 == tag(slot) {
                 (v & !AMOUNT) | ((v & AMOUNT) + amount).min(AMOUNT)
             } else {
                 (tag(slot) << 48) | amount.min(AMOUNT)
             })
-        });
+        }) else {
+            return;
+        };
+        // What the bucket gained; a recycled bucket's lapsed amount, not
+        // yet swept, leaves the sum with it.
+        let delta = if v >> 48 == tag(slot) {
+            ((v & AMOUNT) + amount).min(AMOUNT) as i64 - (v & AMOUNT) as i64
+        } else {
+            amount.min(AMOUNT) as i64 - (v & AMOUNT) as i64
+        };
+        self.held.fetch_add(delta, Ordering::AcqRel);
     }
 
     /// Takes `amount` out of the bucket of reservations lapsing at `slot`;
@@ -469,10 +518,17 @@ impl LocalAccount {
     fn remove(&self, slot: i64, amount: i64) -> bool {
         let b = &self.buckets[slot.rem_euclid(BUCKETS as i64) as usize];
         let amount = amount.max(0) as u64;
-        b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        match b.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
             (v >> 48 == tag(slot)).then(|| (v & !AMOUNT) | (v & AMOUNT).saturating_sub(amount))
-        })
-        .is_ok()
+        }) {
+            Ok(v) => {
+                // A swept bucket gives back nothing more.
+                let taken = (v & AMOUNT).min(amount);
+                self.held.fetch_sub(taken as i64, Ordering::AcqRel);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Adds booked spend (already in the store) at `at`.
@@ -644,9 +700,14 @@ impl WinRate {
         let cost = cost.0.max(0);
         let ppm = self.ppm.load(Ordering::Relaxed) as i64;
         let (num, den) = RESERVE_FLOOR;
-        let floor = (cost * num + den - 1) / den;
-        let expected = ((i128::from(cost) * i128::from(ppm)).div_euclid(1_000_000)) as i64 + 1;
-        Micros(expected.max(floor).min(cost))
+        let floor = cost.saturating_mul(num).saturating_add(den - 1) / den;
+        // Both factors are non-negative; 128 bits only for prices past
+        // nine million a bid, so the usual case never divides in software.
+        let share = match cost.checked_mul(ppm) {
+            Some(p) => p / 1_000_000,
+            None => (i128::from(cost) * i128::from(ppm) / 1_000_000) as i64,
+        };
+        Micros(share.saturating_add(1).max(floor).min(cost))
     }
 
     /// The share reservations hold now.
@@ -686,4 +747,100 @@ fn tag(slot: i64) -> u64 {
 fn fits(limits: &Limits, day: i64, total: i64) -> bool {
     (limits.daily.0 == 0 || day <= limits.daily.0)
         && (limits.total.0 == 0 || total <= limits.total.0)
+}
+
+#[cfg(test)]
+mod held_sum {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What the buckets hold for bids in flight in `slot`, read bucket by
+    /// bucket: the reference for the running sum.
+    fn scanned(a: &LocalAccount, slot: i64) -> i64 {
+        (slot + 1..slot + 1 + BUCKETS as i64)
+            .map(|live| {
+                let v = a.buckets[(live as usize) & (BUCKETS - 1)].load(Ordering::Acquire);
+                if v >> 48 == tag(live) {
+                    (v & AMOUNT) as i64
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    fn account() -> LocalAccount {
+        LocalAccount::new(
+            CampaignId(1),
+            (20, 600),
+            Currency::USD,
+            Limits {
+                daily: Micros(0),
+                total: Micros(0),
+                mode: PacingMode::Asap,
+            },
+            Arc::new(AtomicU32::new(1)),
+        )
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Reserve `amount` for `slots` slots from now.
+        Add { slots: i64, amount: i64 },
+        /// Release the `nth` reservation still held, if any.
+        Remove { nth: usize },
+        /// Time moves on by `slots`.
+        Pass { slots: i64 },
+        /// The clock goes back by `slots`.
+        Back { slots: i64 },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (1..=HOLD_SLOTS as i64 + 1, 1..1_000_000i64)
+                .prop_map(|(slots, amount)| Step::Add { slots, amount }),
+            3 => (0..64usize).prop_map(|nth| Step::Remove { nth }),
+            2 => (0..40i64).prop_map(|slots| Step::Pass { slots }),
+            1 => (0..4i64).prop_map(|slots| Step::Back { slots }),
+        ]
+    }
+
+    proptest! {
+        /// In any order of reservations, releases and time (forward, and
+        /// now and then back), what the running sum says is held is never
+        /// less than the buckets hold, and equals it in every slot later
+        /// than any before (where the sweep runs).
+        #[test]
+        fn the_running_sum_is_what_a_scan_of_the_buckets_reads(
+            steps in proptest::collection::vec(step(), 1..120)
+        ) {
+            let a = account();
+            let mut slot = 1_000i64;
+            let mut latest = slot;
+            let mut live: Vec<(i64, i64)> = Vec::new();
+            for s in steps {
+                match s {
+                    Step::Add { slots, amount } => {
+                        a.add(slot + slots, amount);
+                        live.push((slot + slots, amount));
+                    }
+                    Step::Remove { nth } => {
+                        if !live.is_empty() {
+                            let (lapses, amount) = live.remove(nth % live.len());
+                            a.remove(lapses, amount);
+                        }
+                    }
+                    Step::Pass { slots } => slot += slots,
+                    Step::Back { slots } => slot -= slots,
+                }
+                let (sum, scan) = (a.reserved(slot).0, scanned(&a, slot));
+                prop_assert!(sum >= scan, "sum {sum} < scan {scan} at slot {slot}");
+                if slot > latest {
+                    prop_assert_eq!(sum, scan, "at slot {}", slot);
+                }
+                latest = latest.max(slot);
+            }
+        }
+    }
 }
