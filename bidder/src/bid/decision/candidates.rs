@@ -98,11 +98,16 @@ pub fn banner_sizes<'r>(b: &'r openrtb::Banner<'_>) -> impl Iterator<Item = (u32
         .chain(single)
 }
 
-/// `s` uppercased into `buf` when it is three bytes (ISO alpha-3).
-pub fn upper3<'b>(s: &str, buf: &'b mut [u8; 3]) -> Option<&'b str> {
+/// `s` uppercased (into `buf` when it is not already) when it is three
+/// bytes (ISO alpha-3).
+pub fn upper3<'b>(s: &'b str, buf: &'b mut [u8; 3]) -> Option<&'b str> {
     let b = s.as_bytes();
     if b.len() != 3 {
         return None;
+    }
+    // As exchanges send it: nothing to copy or check again.
+    if !b.iter().any(u8::is_ascii_lowercase) {
+        return Some(s);
     }
     for (o, c) in buf.iter_mut().zip(b) {
         *o = c.to_ascii_uppercase();

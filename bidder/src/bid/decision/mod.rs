@@ -282,12 +282,10 @@ impl Origin {
         let geo = device
             .and_then(|d| d.geo.as_ref())
             .or_else(|| req.user.as_ref().and_then(|u| u.geo.as_ref()));
-        let mut buf = [0u8; 3];
         let country = geo
             .and_then(|g| g.country.as_deref())
-            .and_then(|c| candidates::upper3(c, &mut buf))
             .and_then(|c| <[u8; 3]>::try_from(c.as_bytes()).ok())
-            .unwrap_or([0; 3]);
+            .map_or([0; 3], |c| c.map(|b| b.to_ascii_uppercase()));
         let device_type = device
             .and_then(|d| d.devicetype)
             .and_then(|t| u8::try_from(t).ok())
