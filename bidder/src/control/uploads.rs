@@ -4,7 +4,9 @@
 //! Never holds the file: it reads one line at a time (at most
 //! [`MAX_LINE_BYTES`]) and keeps one chunk of hashed rows. Each chunk is
 //! committed to the store together with the job's progress, so the job
-//! never reports a row that is not durable. Committed rows are applied to
+//! never reports a row that is not durable (the store stages the rows and
+//! merges them once per `MERGE_ROWS` and at the job's end; see
+//! `store/audience.rs`). Committed rows are applied to
 //! the in-memory table [`APPLY_ROWS`] at a time, and every committed row
 //! is applied before the job's answer, whether it completed, failed or
 //! the store broke: an application rewrites every shard the rows touch,
@@ -33,6 +35,13 @@ const CHUNK_ROWS: usize = 50_000;
 /// row stays small as the funnel grows to ten million members, and the
 /// rows held meanwhile stay a few megabytes.
 pub const APPLY_ROWS: usize = 10 * CHUNK_ROWS;
+
+/// Committed rows the store keeps staged before merging them into its
+/// members table mid-job (it also merges at the job's end): a merge visits
+/// every leaf of the table its keys fall in, so it is worth doing for
+/// many rows at once, and this bounds the staged rows a crash leaves to
+/// merge at start.
+const MERGE_ROWS: usize = 40 * CHUNK_ROWS;
 
 /// The longest line accepted; longer ones are refused and skipped.
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
@@ -215,6 +224,8 @@ struct Chunk {
     removals: Vec<UserKey>,
     progress: ChunkProgress,
     committed: Vec<Change>,
+    /// Rows committed since the store last merged its staged rows.
+    staged: usize,
 }
 
 impl Chunk {
@@ -287,6 +298,7 @@ impl Chunk {
         }
         aud.store
             .write_chunk(job, &self.upserts, &self.removals, &self.progress)?;
+        self.staged += self.upserts.len();
         self.committed.extend(
             self.upserts
                 .drain(..)
@@ -302,6 +314,10 @@ impl Chunk {
         self.progress = ChunkProgress::default();
         if self.committed.len() >= APPLY_ROWS {
             self.apply_committed(aud);
+        }
+        if self.staged >= MERGE_ROWS {
+            aud.store.merge_staged_members()?;
+            self.staged = 0;
         }
         Ok(())
     }

@@ -5,6 +5,17 @@
 //! commit in one transaction, so the job never reports a row the store does
 //! not hold. Members are read back in key order at start
 //! ([`Store::load_audience`]), which lets the table build each shard once.
+//!
+//! An upload's rows are staged: appended in arrival order to
+//! `audience_staged`, which costs a few pages per chunk, then merged into
+//! `audience_members` in key order in one transaction
+//! ([`Store::merge_staged_members`]). Written straight into the members
+//! table, hashed keys would spread each chunk over about one B-tree leaf
+//! per row, so the bytes written per row would grow with the table; one
+//! merge visits each leaf once for all of a job's rows. Staged rows are
+//! never read around: every other read or write of members (and opening
+//! the store, after a crash) merges them first, in one order (arrival), so
+//! the later of two writes of a member always wins.
 
 use audiences::Stage;
 use audiences::keys::UserKey;
@@ -150,6 +161,10 @@ fn upsert_members(
     job: JobId,
     members: &[Member],
 ) -> Result<(), StoreError> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    merge_staged(conn)?;
     let mut sorted: Vec<&Member> = members.iter().collect();
     sorted.sort_by_key(|m| m.key.0);
     let mut stmt = conn.prepare_cached(
@@ -172,12 +187,66 @@ fn upsert_members(
     Ok(())
 }
 
+/// Appends `members` of `funnel`, written by upload `job`, to the staged
+/// rows, in arrival order: the table's last pages take them all.
+fn stage_members(
+    conn: &Connection,
+    funnel: FunnelId,
+    job: JobId,
+    members: &[Member],
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO audience_staged (key, funnel_id, stage, updated_at, expires_at, job_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for m in members {
+        stmt.execute(params![
+            to_sql(m.key),
+            funnel.0,
+            m.stage as u8,
+            m.updated,
+            m.expires,
+            job.0
+        ])?;
+    }
+    Ok(())
+}
+
+/// Moves every staged row into `audience_members`, in key order (arrival
+/// order among rows for one member, so the later wins), and empties the
+/// staging table; returns how many rows moved. Cheap when nothing is
+/// staged.
+fn merge_staged(conn: &Connection) -> Result<u64, StoreError> {
+    let any: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audience_staged)")?
+        .query_row([], |r| r.get(0))?;
+    if !any {
+        return Ok(0);
+    }
+    // `WHERE true` tells the parser that ON CONFLICT belongs to the INSERT.
+    let moved = conn.execute(
+        "INSERT INTO audience_members (key, funnel_id, stage, updated_at, expires_at, job_id)
+         SELECT key, funnel_id, stage, updated_at, expires_at, job_id FROM audience_staged
+         WHERE true ORDER BY key, funnel_id, seq
+         ON CONFLICT (key, funnel_id) DO UPDATE SET stage = excluded.stage,
+             updated_at = excluded.updated_at, expires_at = excluded.expires_at,
+             job_id = excluded.job_id",
+        [],
+    )?;
+    conn.execute("DELETE FROM audience_staged", [])?;
+    Ok(moved as u64)
+}
+
 /// Deletes `keys` from `funnel`; returns how many were members.
 fn delete_members(
     conn: &Connection,
     funnel: FunnelId,
     keys: &[UserKey],
 ) -> Result<u64, StoreError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    merge_staged(conn)?;
     let mut sorted = keys.to_vec();
     sorted.sort_unstable_by_key(|k| k.0);
     let mut stmt =
@@ -196,13 +265,21 @@ impl Store {
         self.write(|tx| secret_in(tx))
     }
 
+    /// Merges every staged upload row into the members (see the module's
+    /// header); returns how many rows moved. Uploads call it once per job,
+    /// and opening the store calls it for the rows a crash left staged.
+    pub fn merge_staged_members(&self) -> Result<u64, StoreError> {
+        self.write(|tx| merge_staged(tx))
+    }
+
     /// Streams every live member, in ascending key order, through `f`.
     pub fn load_audience<R>(
         &self,
         now: u32,
         f: impl FnOnce(&mut dyn Iterator<Item = (UserKey, Entry)>) -> R,
     ) -> Result<R, StoreError> {
-        self.read(|tx| {
+        self.write(|tx| {
+            merge_staged(tx)?;
             let mut stmt = tx.prepare(
                 "SELECT key, funnel_id, stage, updated_at, expires_at FROM audience_members
                  WHERE expires_at = 0 OR expires_at > ?1 ORDER BY key",
@@ -238,6 +315,7 @@ impl Store {
     /// Deletes members expired at `now`; returns how many.
     pub fn delete_expired_members(&self, now: u32) -> Result<u64, StoreError> {
         self.write(|tx| {
+            merge_staged(tx)?;
             Ok(tx.execute(
                 "DELETE FROM audience_members WHERE expires_at != 0 AND expires_at <= ?1",
                 [now],
@@ -265,9 +343,11 @@ impl Store {
         self.write(|tx| Ok(delete_members(tx, funnel, &[key])? > 0))
     }
 
-    /// One user's membership of `funnel`.
+    /// One user's membership of `funnel`. Merges staged rows first, so a
+    /// read during an upload costs that merge.
     pub fn member(&self, funnel: FunnelId, key: UserKey) -> Result<Option<Member>, StoreError> {
-        self.read(|tx| {
+        self.write(|tx| {
+            merge_staged(tx)?;
             Ok(tx
                 .query_row(
                     "SELECT stage, updated_at, expires_at FROM audience_members
@@ -304,9 +384,9 @@ impl Store {
         })
     }
 
-    /// Commits one chunk of job `job`: `upserts` and `removals` of its
-    /// funnel and the job's progress, together. Returns how many of
-    /// `removals` were members.
+    /// Commits one chunk of job `job`: `upserts` (staged, see the module's
+    /// header) and `removals` of its funnel and the job's progress,
+    /// together. Returns how many of `removals` were members.
     pub fn write_chunk(
         &self,
         job: &Job,
@@ -315,7 +395,7 @@ impl Store {
         progress: &ChunkProgress,
     ) -> Result<u64, StoreError> {
         self.write(|tx| {
-            upsert_members(tx, job.funnel_id, job.id, upserts)?;
+            stage_members(tx, job.funnel_id, job.id, upserts)?;
             let removed = delete_members(tx, job.funnel_id, removals)?;
             let kept: String = tx.query_row(
                 "SELECT rejections FROM jobs WHERE id = ?1",
@@ -345,10 +425,10 @@ impl Store {
         })
     }
 
-    /// Ends job `job` with `status`. For a completed `replace`, also deletes
-    /// every member of the funnel the job did not write and returns their
-    /// keys (in the same transaction, so the funnel is never half replaced
-    /// in the store).
+    /// Ends job `job` with `status`, merging the rows it staged. For a
+    /// completed `replace`, also deletes every member of the funnel the job
+    /// did not write and returns their keys (in the same transaction, so
+    /// the funnel is never half replaced in the store).
     pub fn finish_job(
         &self,
         job: &Job,
@@ -356,6 +436,7 @@ impl Store {
         message: Option<&str>,
     ) -> Result<(Job, Vec<UserKey>), StoreError> {
         self.write(|tx| {
+            merge_staged(tx)?;
             let mut stale = Vec::new();
             if status == JobStatus::Completed && job.mode == UploadMode::Replace {
                 let mut stmt = tx.prepare(
@@ -556,6 +637,92 @@ mod tests {
             )
             .unwrap();
         assert_eq!(removed, 2);
+    }
+
+    #[test]
+    fn staged_rows_and_direct_writes_keep_their_order_so_the_later_wins() {
+        let (store, f, a) = store_with_funnel();
+        let job = store.create_job(f, a, UploadMode::Add).unwrap();
+        let chunk = |rows: &[Member]| {
+            store
+                .write_chunk(&job, rows, &[], &ChunkProgress::default())
+                .unwrap()
+        };
+        chunk(&[member(1, Stage::Intent), member(2, Stage::Intent)]);
+        chunk(&[member(1, Stage::Loyal)]);
+        // A direct write after staged rows comes after them.
+        store.put_member(f, &member(2, Stage::Customer)).unwrap();
+        // A staged row after a direct write comes after it.
+        store.put_member(f, &member(3, Stage::Customer)).unwrap();
+        chunk(&[member(3, Stage::Awareness)]);
+        assert_eq!(store.merge_staged_members().unwrap(), 1);
+        assert_eq!(store.merge_staged_members().unwrap(), 0);
+        let stage = |k| store.member(f, UserKey(k)).unwrap().unwrap().stage;
+        assert_eq!(
+            [stage(1), stage(2), stage(3)],
+            [Stage::Loyal, Stage::Customer, Stage::Awareness]
+        );
+    }
+
+    #[test]
+    fn a_member_read_sees_rows_still_staged() {
+        let (store, f, a) = store_with_funnel();
+        let job = store.create_job(f, a, UploadMode::Add).unwrap();
+        store
+            .write_chunk(
+                &job,
+                &[member(5, Stage::Intent), member(5, Stage::Loyal)],
+                &[],
+                &ChunkProgress::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            store.member(f, UserKey(5)).unwrap().unwrap().stage,
+            Stage::Loyal
+        );
+        let keys: Vec<u64> = store
+            .load_audience(0, |rows| rows.map(|(k, _)| k.0).collect())
+            .unwrap();
+        assert_eq!(keys, vec![5]);
+    }
+
+    #[test]
+    fn rows_staged_before_a_crash_are_merged_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = |dir: &std::path::Path| -> i64 {
+            Connection::open(dir.join(crate::store::DB_FILE))
+                .unwrap()
+                .query_row("SELECT count(*) FROM audience_staged", [], |r| r.get(0))
+                .unwrap()
+        };
+        let f = {
+            let store = Store::open(dir.path()).unwrap();
+            let (a, f) = store.test_funnel();
+            let job = store.create_job(f, a, UploadMode::Add).unwrap();
+            store
+                .write_chunk(
+                    &job,
+                    &[member(7, Stage::Intent), member(8, Stage::Customer)],
+                    &[],
+                    &ChunkProgress::default(),
+                )
+                .unwrap();
+            // The process ends here, between the chunk and the merge.
+            f
+        };
+        assert_eq!(staged(dir.path()), 2);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(staged(dir.path()), 0);
+        let rows: i64 = store
+            .read(|tx| {
+                Ok(tx.query_row(
+                    "SELECT count(*) FROM audience_members WHERE funnel_id = ?1",
+                    [f.0],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(rows, 2);
     }
 
     #[test]

@@ -284,6 +284,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE events ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 9: upload rows land here first, in arrival order, and move into
+    // audience_members in key order once per job (store/audience.rs).
+    r#"
+    CREATE TABLE audience_staged (
+        seq         INTEGER PRIMARY KEY,
+        key         INTEGER NOT NULL,
+        funnel_id   INTEGER NOT NULL REFERENCES funnels(id) ON DELETE CASCADE,
+        stage       INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        job_id      INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build brings every database to.

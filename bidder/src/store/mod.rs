@@ -185,9 +185,12 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         migrations::migrate(&mut conn)?;
-        Ok(Store {
+        let store = Store {
             conn: Mutex::new(conn),
-        })
+        };
+        // Rows an upload staged before a crash: committed, so they count.
+        store.merge_staged_members()?;
+        Ok(store)
     }
 
     /// The connection. A poisoned lock only means a panic while it was held;
