@@ -97,10 +97,11 @@ fn assert_renders_cleanly(report: &Report, html: &str) -> usize {
         frames,
         "every banner frame rendered"
     );
-    assert!(
-        report.json["imagesServed"].as_u64().unwrap() > 0,
-        "the creatives' images were fetched"
-    );
+    let fetched = ["imagesServed", "bidderPictures"]
+        .map(|k| report.json[k].as_u64().unwrap_or(0))
+        .iter()
+        .sum::<u64>();
+    assert!(fetched > 0, "the creatives' images were fetched");
     assert_eq!(report.list("console"), Vec::<String>::new(), "console");
     assert_eq!(report.list("failed"), Vec::<String>::new(), "requests");
     assert_eq!(report.list("problems"), Vec::<String>::new(), "layout");
@@ -117,6 +118,9 @@ async fn demo_gallery_renders_every_banner_within_its_boxes() {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gallery-demo");
     let report = check_gallery(&server, path, &admin, &shots).await;
     let frames = assert_renders_cleanly(&report, &html);
+    // The demo's pictures are the bidder's own: nothing from elsewhere.
+    assert_eq!(report.json["imagesServed"], 0, "{}", report.json);
+    assert!(report.json["bidderPictures"].as_u64().unwrap_or(0) > 0);
     // Every banner size appears, and the German message has its own row.
     for layout in &BANNERS {
         assert!(

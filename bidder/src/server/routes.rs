@@ -42,6 +42,9 @@ pub async fn handle(
     }
     match (method, path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (Method::GET, p) if p.starts_with(crate::control::demo_assets::PREFIX) => {
+            crate::control::demo_assets::response(p)
+        }
         (Method::GET, "/events/click") => crate::events::click(app, req.uri().query()),
         (Method::GET, "/events/clicktrack") => crate::events::click_track(app, req.uri().query()),
         (Method::GET, p) if p.starts_with("/events/") => {

@@ -91,6 +91,11 @@ try {
     }
   });
   page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
+  // The demo's pictures come from the bidder itself, not the image server.
+  report.bidderPictures = 0;
+  page.on('requestfinished', async (r) => {
+    if (r.url().includes('/assets/demo/') && (await r.response())?.status() === 200) report.bidderPictures += 1;
+  });
   page.on('requestfailed', (r) =>
     report.failed.push(`${r.url()}: ${r.failure()?.errorText}`),
   );
