@@ -118,9 +118,6 @@ async fn demo_gallery_renders_every_banner_within_its_boxes() {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gallery-demo");
     let report = check_gallery(&server, path, &admin, &shots).await;
     let frames = assert_renders_cleanly(&report, &html);
-    // The demo's pictures are the bidder's own: nothing from elsewhere.
-    assert_eq!(report.json["imagesServed"], 0, "{}", report.json);
-    assert!(report.json["bidderPictures"].as_u64().unwrap_or(0) > 0);
     // Every banner size appears, and the German message has its own row.
     for layout in &BANNERS {
         assert!(
