@@ -113,7 +113,7 @@ const PUBLIC_URL: &str = "https://bidder.example";
 fn demo_app() -> (tempfile::TempDir, Instance) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
-    demo::seed_if_empty(&store).expect("demo data");
+    demo::seed_if_empty(&store, PUBLIC_URL).expect("demo data");
     let mut config = Config::for_tests(dir.path());
     config.public_url = PUBLIC_URL.into();
     let app = Instance::new(config, Arc::new(store)).expect("app");
@@ -356,7 +356,7 @@ fn seeded_app() -> (tempfile::TempDir, Arc<Instance>) {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
-    demo::seed_if_empty(&store).expect("demo data");
+    demo::seed_if_empty(&store, PUBLIC_URL).expect("demo data");
     let admin = bidder::control::auth::create_token(
         &store,
         bidder::control::auth::Role::Admin,

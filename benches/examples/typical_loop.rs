@@ -35,7 +35,7 @@ fn main() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
-    demo::seed_if_empty(&store).expect("demo data");
+    demo::seed_if_empty(&store, "https://bidder.example").expect("demo data");
     let mut config = Config::for_tests(dir.path());
     // The typical imp is secure: notice and asset URLs must be https.
     config.public_url = "https://bidder.example".into();

@@ -246,7 +246,9 @@ impl SpreadKeys {
 
 /// The demo's Acme fragments (`bidder --demo`).
 pub fn demo_library() -> Library {
-    Library::from_bodies(bidder::control::demo::acme_fragments())
+    Library::from_bodies(bidder::control::demo::acme_fragments(
+        "https://bidder.example",
+    ))
 }
 
 /// English fragments for every stage and format: `messages x contents x

@@ -223,7 +223,7 @@ fn try_main(cli: Cli) -> anyhow::Result<()> {
                 open.join(", ")
             );
         }
-        match demo::seed_if_empty(&store)? {
+        match demo::seed_if_empty(&store, &config.public_url)? {
             Some(tokens) => println!("{tokens}"),
             None => println!(
                 "The store in {} already has data; demo data was not seeded. \

@@ -486,7 +486,7 @@ async fn ten_thousand_campaigns_list_one_page_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = {
         let store = Store::open(dir.path()).unwrap();
-        bidder::control::demo::seed_if_empty(&store)
+        bidder::control::demo::seed_if_empty(&store, "http://127.0.0.1:1")
             .unwrap()
             .unwrap()
     };
@@ -1458,6 +1458,19 @@ async fn every_console_route_answers_each_role_as_its_grants_say() {
             [200, 200, 403, 303],
         ),
         ("GET", "/console/funnels".into(), "", [200, 200, 200, 303]),
+        (
+            "GET",
+            "/console/funnels/1/upload".into(),
+            "",
+            [200, 200, 403, 303],
+        ),
+        (
+            "GET",
+            "/console/funnels/9/upload".into(),
+            "",
+            [404, 404, 403, 303],
+        ),
+        ("GET", "/console/jobs/999".into(), "", [404, 404, 404, 303]),
         ("GET", "/console/tokens".into(), "", [200, 403, 403, 303]),
         ("GET", "/console/exchanges".into(), "", [200, 403, 403, 303]),
         ("GET", "/console/nowhere".into(), "", [404, 404, 404, 404]),
@@ -1587,6 +1600,7 @@ async fn every_page_weighs_at_most_200_kb_at_the_demo_data() {
         (&buyer, "/console/fragments"),
         (&buyer, "/console/fragments/1"),
         (&buyer, "/console/funnels"),
+        (&buyer, "/console/funnels/1/upload"),
         (&admin, "/console/tokens"),
         (&admin, "/console/exchanges"),
     ];
@@ -1708,5 +1722,230 @@ async fn an_admin_issues_and_revokes_a_token_and_sees_funnels_and_exchanges() {
         html.contains("default<span class=\"of\"> (default)</span>"),
         "{html}"
     );
+    server.stop().await;
+}
+
+/// A browser's `multipart/form-data` body: the fields, then the file.
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    const BOUNDARY: &str = "----consoletestBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; \
+             filename=\"members.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+impl Browser {
+    async fn upload(
+        &self,
+        server: &TestServer,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: &[u8],
+    ) -> Reply {
+        let (content_type, body) = multipart(fields, file);
+        server
+            .request(
+                Method::POST,
+                path,
+                &[("cookie", &self.cookie), ("content-type", &content_type)],
+                body,
+            )
+            .await
+    }
+
+    /// The job's page once the job is no longer running.
+    async fn finished_job(&self, server: &TestServer, path: &str) -> Reply {
+        for _ in 0..1_000 {
+            let reply = self.get(server, path).await;
+            assert_eq!(reply.status, 200, "{}", page(&reply));
+            if !page(&reply).contains("<span class=\"status\">running</span>") {
+                return reply;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{path} is still running after 10 s");
+    }
+}
+
+const MEMBERS: &[u8] = b"key_type,id,stage\n\
+buyeruid,console-u1,intent\n\
+buyeruid,console-u2,customer\n\
+bogus,console-u3,intent\n\
+buyeruid,console-u4,nowhere\n\
+buyeruid,console-u5,loyal\n";
+
+#[tokio::test]
+async fn an_audience_upload_shows_its_progress_then_its_report() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let buyer = sign_in(&server, &t.buyer).await;
+    let funnels = page(&buyer.get(&server, "/console/funnels").await);
+    assert!(
+        funnels.contains("href=\"/console/funnels/1/upload\""),
+        "{funnels}"
+    );
+    let form = buyer.get(&server, "/console/funnels/1/upload").await;
+    assert_eq!(form.status, 200);
+    let form = page(&form);
+    assert!(form.contains("enctype=\"multipart/form-data\""), "{form}");
+    let csrf = csrf_of(&form);
+
+    let reply = buyer
+        .upload(
+            &server,
+            "/console/funnels/1/upload",
+            &[("csrf", &csrf), ("mode", "add")],
+            MEMBERS,
+        )
+        .await;
+    assert_eq!(reply.status, 303, "{}", page(&reply));
+    let job_path = reply.header("location").unwrap().to_owned();
+    assert!(job_path.starts_with("/console/jobs/"), "{job_path}");
+    let done = buyer.finished_job(&server, &job_path).await;
+    assert_eq!(done.header("refresh"), None, "an ended job stops reloading");
+    let html = page(&done);
+    assert!(
+        html.contains("<span class=\"status\">completed</span>"),
+        "{html}"
+    );
+    assert_eq!(text_of(&html, "rows-read").as_deref(), Some("5"));
+    assert_eq!(text_of(&html, "rows-committed").as_deref(), Some("3"));
+    assert_eq!(text_of(&html, "rows-rejected").as_deref(), Some("2"));
+    // The report: each refused row with its line and the API's reason.
+    let id = job_path.rsplit('/').next().unwrap();
+    let api = server
+        .api(
+            Method::GET,
+            &format!("/api/v1/jobs/{id}"),
+            Some(&t.buyer),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(api["rows_accepted"], 3, "{api}");
+    let rejections = api["rejections"].as_array().unwrap();
+    assert_eq!(rejections.len(), 2, "{api}");
+    for r in rejections {
+        let row = format!(
+            "<tr><td class=\"num\">{}</td><td>{}</td></tr>",
+            r["line"],
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        );
+        assert!(html.contains(&row), "{row} in {html}");
+    }
+    let lines: Vec<&serde_json::Value> = rejections.iter().map(|r| &r["line"]).collect();
+    assert_eq!(lines, [4, 5], "the header is line 1: {api}");
+    // The funnel's upload page lists the job.
+    let listed = page(&buyer.get(&server, "/console/funnels/1/upload").await);
+    assert!(listed.contains(&format!("href=\"{job_path}\"")), "{listed}");
+
+    // A running job's page reloads itself (a header, no script).
+    let running = bidder::store::Store::open(&server.data_dir)
+        .unwrap()
+        .create_job(
+            audiences::table::FunnelId(1),
+            bidder::model::AdvertiserId(1),
+            bidder::model::UploadMode::Add,
+        )
+        .unwrap();
+    let reply = buyer
+        .get(&server, &format!("/console/jobs/{}", running.id.0))
+        .await;
+    assert_eq!(reply.header("refresh"), Some("1"));
+    let html = page(&reply);
+    assert!(
+        html.contains("<span class=\"status\">running</span>"),
+        "{html}"
+    );
+    assert!(!html.contains("<h2>Report</h2>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_upload_form_is_refused_without_its_token_role_or_file() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let buyer = sign_in(&server, &t.buyer).await;
+    let other = sign_in(&server, &t.buyer).await;
+    let advertiser = sign_in(&server, &t.advertiser).await;
+    let own = csrf_of(&buyer.campaigns(&server, "").await);
+    let foreign = csrf_of(&other.campaigns(&server, "").await);
+    let advertisers = csrf_of(&advertiser.campaigns(&server, "").await);
+    let path = "/console/funnels/1/upload";
+    for fields in [vec![("mode", "add")], vec![("csrf", foreign.as_str())]] {
+        let reply = buyer.upload(&server, path, &fields, MEMBERS).await;
+        assert_eq!(reply.status, 403, "{fields:?}: {}", page(&reply));
+    }
+    // The right token from another site's page.
+    let (content_type, body) = multipart(&[("csrf", &own)], MEMBERS);
+    let reply = server
+        .request(
+            Method::POST,
+            path,
+            &[
+                ("cookie", &buyer.cookie),
+                ("content-type", &content_type),
+                ("origin", "https://evil.example"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+    // A role that may not upload, and no session at all.
+    let reply = advertiser
+        .upload(&server, path, &[("csrf", &advertisers)], MEMBERS)
+        .await;
+    assert_eq!(reply.status, 403, "{}", page(&reply));
+    let (content_type, body) = multipart(&[("csrf", "x")], MEMBERS);
+    let reply = server
+        .request(Method::POST, path, &[("content-type", &content_type)], body)
+        .await;
+    assert_eq!(reply.status, 303);
+    // Not a file form; no file; a funnel that does not exist.
+    let reply = buyer.post(&server, path, &format!("csrf={own}")).await;
+    assert_eq!(reply.status, 415);
+    let reply = buyer.upload(&server, path, &[("csrf", &own)], b"").await;
+    assert_eq!(reply.status, 422);
+    assert!(page(&reply).contains("pick a file"), "{}", page(&reply));
+    let reply = buyer
+        .upload(
+            &server,
+            "/console/funnels/99/upload",
+            &[("csrf", &own)],
+            MEMBERS,
+        )
+        .await;
+    assert_eq!(reply.status, 404);
+    // Nothing was uploaded.
+    let jobs = server
+        .api(
+            Method::GET,
+            "/api/v1/jobs",
+            Some(server.admin_token()),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(jobs["items"], json!([]), "{jobs}");
     server.stop().await;
 }

@@ -232,7 +232,10 @@ async fn a_fixed_html_banners_click_macro_becomes_the_tracker_and_counts() {
     );
     // The markup around the macro is the advertiser's, untouched.
     assert!(
-        adm.contains(r#"" target="_blank"><img src="https://cdn.acme-outdoor.example/b/"#),
+        adm.contains(&format!(
+            r#"" target="_blank"><img src="{}/assets/demo/acme-"#,
+            server.base
+        )),
         "{adm}"
     );
     lands(&server, click, "https://acme-outdoor.example/?src=rtb&").await;

@@ -97,10 +97,11 @@ fn assert_renders_cleanly(report: &Report, html: &str) -> usize {
         frames,
         "every banner frame rendered"
     );
-    assert!(
-        report.json["imagesServed"].as_u64().unwrap() > 0,
-        "the creatives' images were fetched"
-    );
+    let fetched = ["imagesServed", "bidderPictures"]
+        .map(|k| report.json[k].as_u64().unwrap_or(0))
+        .iter()
+        .sum::<u64>();
+    assert!(fetched > 0, "the creatives' images were fetched");
     assert_eq!(report.list("console"), Vec::<String>::new(), "console");
     assert_eq!(report.list("failed"), Vec::<String>::new(), "requests");
     assert_eq!(report.list("problems"), Vec::<String>::new(), "layout");

@@ -5,7 +5,11 @@
 //! token per role to try the admin API with.
 //!
 //! Seeds only an empty store, in one transaction: a half-seeded store never
-//! exists, and restarting with `--demo` never duplicates data.
+//! exists, and restarting with `--demo` never duplicates data. The
+//! creatives' and fragments' pictures are the bidder's own
+//! ([`super::demo_assets`]), under the public URL given at seeding: they
+//! load wherever the demo runs, with no network, and are https when the
+//! public URL is (as secure imps need).
 
 use std::fmt;
 
@@ -18,6 +22,7 @@ use creative::{FixedCreative, HtmlCreative, Image, NativeAssets, VastCreative};
 use openrtb::{Currency, Micros};
 
 use crate::control::auth::{self, Role};
+use crate::control::demo_assets::{self, Product};
 use crate::model::{
     Actor, AdFormat, Advertiser, AdvertiserId, AudienceTargeting, Campaign, CampaignId,
     CampaignStatus, Creative, CreativeId, CreativeStatus, Funnel, Inventory, Pacing, PacingMode,
@@ -83,8 +88,10 @@ impl fmt::Display for DemoTokens {
 }
 
 /// Seeds the demo catalog and tokens when the store has no advertiser;
-/// `None` when it already had data (nothing is written then).
-pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
+/// `None` when it already had data (nothing is written then). Pictures
+/// are served from `public_url` (the bidder's, as in its config).
+pub fn seed_if_empty(store: &Store, public_url: &str) -> Result<Option<DemoTokens>, StoreError> {
+    let pics = Pictures(public_url);
     store.write(|tx| {
         let n: i64 = tx.query_row("SELECT COUNT(*) FROM advertisers", [], |r| r.get(0))?;
         if n > 0 {
@@ -130,11 +137,11 @@ pub fn seed_if_empty(store: &Store) -> Result<Option<DemoTokens>, StoreError> {
             role: Role::Admin,
             token_id: 0,
         };
-        for body in acme_fragments() {
+        for body in acme_fragments(public_url) {
             let f = store::insert_fragment_in(tx, acme, ACME_SET, &body, seeder)?;
             store::approve_fragment_in(tx, f.id, f.version, seeder)?;
         }
-        for (campaign, creatives) in catalog(acme, northwind, funnel) {
+        for (campaign, creatives) in catalog(pics, acme, northwind, funnel) {
             let id = store::insert_campaign_in(tx, &campaign)?.id;
             for (name, body) in creatives {
                 store::insert_creative_in(tx, &creative(id, name, body))?;
@@ -243,28 +250,40 @@ fn strings(s: &[&str]) -> Vec<String> {
     s.iter().map(|x| (*x).to_owned()).collect()
 }
 
-fn acme_html(w: u32, h: u32) -> (String, FixedCreative) {
+/// The demo pictures' URLs on one bidder.
+#[derive(Clone, Copy)]
+struct Pictures<'a>(&'a str);
+
+impl Pictures<'_> {
+    fn url(self, product: Product, w: u32, h: u32) -> String {
+        demo_assets::url(self.0, product, w, h)
+    }
+}
+
+fn acme_html(pics: Pictures<'_>, w: u32, h: u32) -> (String, FixedCreative) {
+    let src = pics.url(Product::AcmeBanner, w, h);
     (
         format!("Acme banner {w}x{h}"),
         FixedCreative::Html(HtmlCreative {
             w,
             h,
             markup: format!(
-                "<a href=\"${{CLICK_URL}}\" target=\"_blank\"><img src=\"https://cdn.acme-outdoor.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Acme Outdoor\"></a>"
+                "<a href=\"${{CLICK_URL}}\" target=\"_blank\"><img src=\"{src}\" width=\"{w}\" height=\"{h}\" alt=\"Acme Outdoor\"></a>"
             ),
             landing_url: Some("https://acme-outdoor.example/?src=rtb".into()),
         }),
     )
 }
 
-fn northwind_html(w: u32, h: u32) -> (String, FixedCreative) {
+fn northwind_html(pics: Pictures<'_>, w: u32, h: u32) -> (String, FixedCreative) {
+    let src = pics.url(Product::NorthwindBanner, w, h);
     (
         format!("Northwind banner {w}x{h}"),
         FixedCreative::Html(HtmlCreative {
             w,
             h,
             markup: format!(
-                "<a href=\"${{CLICK_URL}}\" target=\"_blank\"><img src=\"https://cdn.northwind-coffee.example/b/{w}x{h}.png\" width=\"{w}\" height=\"{h}\" alt=\"Northwind Coffee\"></a>"
+                "<a href=\"${{CLICK_URL}}\" target=\"_blank\"><img src=\"{src}\" width=\"{w}\" height=\"{h}\" alt=\"Northwind Coffee\"></a>"
             ),
             landing_url: Some("https://northwind-coffee.example/?src=rtb".into()),
         }),
@@ -351,14 +370,17 @@ fn vast(
     )
 }
 
-fn image(url: &str, w: u32, h: u32) -> Option<Image> {
+fn image(url: String, w: u32, h: u32) -> Option<Image> {
     Some(Image {
-        url: url.to_owned(),
+        url,
         w,
         h,
         crops: Vec::new(),
     })
 }
+
+/// The declared type of the demo's pictures.
+const SVG: &str = "image/svg+xml";
 
 /// The seven demo campaigns with their creatives, as in `demo-spec.md`.
 /// The fragment set the Acme campaigns assemble creatives from.
@@ -367,7 +389,8 @@ pub const ACME_SET: &str = "tents";
 /// Acme's fragments: messages for the top, middle and bottom of the
 /// funnel, two contents (one with an offer for intent and customers) and
 /// two tones.
-pub fn acme_fragments() -> Vec<FragmentBody> {
+pub fn acme_fragments(public_url: &str) -> Vec<FragmentBody> {
+    let pic = |p, w, h| demo_assets::url(public_url, p, w, h);
     let json = serde_json::json!([
         {"kind": "message", "body": {"language": "en", "stages": ["unaware", "awareness"],
             "headline": "Meet the tent that packs in minutes",
@@ -386,9 +409,9 @@ pub fn acme_fragments() -> Vec<FragmentBody> {
             "product": {"name": "Ridge 2", "price_micros": 249000000, "currency": "USD"},
             "offer": {"text": "10% off with code RIDGE10", "stages": ["intent", "customer"]},
             "images": [
-                {"url": "https://cdn.acme-outdoor.example/f/ridge-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg",
-                    "crops": [{"url": "https://cdn.acme-outdoor.example/f/ridge-640x100.jpg", "w": 640, "h": 100}]},
-                {"url": "https://cdn.acme-outdoor.example/f/ridge-600x600.jpg", "w": 600, "h": 600, "mime": "image/jpeg"}],
+                {"url": pic(Product::Ridge, 1200, 627), "w": 1200, "h": 627, "mime": SVG,
+                    "crops": [{"url": pic(Product::Ridge, 640, 100), "w": 640, "h": 100}]},
+                {"url": pic(Product::Ridge, 600, 600), "w": 600, "h": 600, "mime": SVG}],
             "video": {"url": "https://cdn.acme-outdoor.example/f/ridge-15s.mp4", "duration_secs": 15,
                 "mime": "video/mp4", "w": 1280, "h": 720, "bitrate_kbps": 2000},
             "landing_url": "https://acme-outdoor.example/tents/ridge-2?src=rtb",
@@ -396,12 +419,12 @@ pub fn acme_fragments() -> Vec<FragmentBody> {
         {"kind": "content", "body": {"language": "en",
             "body": "Wake up to the view. Pitch in five minutes.",
             "images": [
-                {"url": "https://cdn.acme-outdoor.example/f/lake-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg"}],
+                {"url": pic(Product::Lake, 1200, 627), "w": 1200, "h": 627, "mime": SVG}],
             "landing_url": "https://acme-outdoor.example/tents?src=rtb"}},
         {"kind": "content", "body": {"language": "de",
             "body": "Sturmfeste Zelte für jede Jahreszeit.",
             "images": [
-                {"url": "https://cdn.acme-outdoor.example/f/ridge-1200x627.jpg", "w": 1200, "h": 627, "mime": "image/jpeg"}],
+                {"url": pic(Product::Ridge, 1200, 627), "w": 1200, "h": 627, "mime": SVG}],
             "landing_url": "https://acme-outdoor.example/de/zelte?src=rtb"}},
         {"kind": "tone", "body": {"language": "en", "cta": "Shop now", "voice": "casual",
             "palette": {"background": "#fffaf3", "foreground": "#1d2b1f", "accent": "#e4572e"},
@@ -417,6 +440,7 @@ pub fn acme_fragments() -> Vec<FragmentBody> {
 }
 
 fn catalog(
+    pics: Pictures<'_>,
     acme: AdvertiserId,
     northwind: AdvertiserId,
     acme_funnel: FunnelId,
@@ -438,12 +462,8 @@ fn catalog(
         description: Some(
             "Lightweight shelters for every season. Free returns for 60 days.".into(),
         ),
-        image: image(
-            "https://cdn.acme-outdoor.example/n/main-1200x627.jpg",
-            1200,
-            627,
-        ),
-        icon: image("https://cdn.acme-outdoor.example/n/icon-128.png", 128, 128),
+        image: image(pics.url(Product::AcmeBanner, 1200, 627), 1200, 627),
+        icon: image(pics.url(Product::AcmeIcon, 128, 128), 128, 128),
         cta: Some("Shop now".into()),
         sponsored: Some("Acme Outdoor".into()),
         price: None,
@@ -454,16 +474,8 @@ fn catalog(
     let northwind_native = NativeAssets {
         title: "Your coffee, ready when you arrive".into(),
         description: Some("Order ahead in the Northwind app and skip the line.".into()),
-        image: image(
-            "https://cdn.northwind-coffee.example/n/main-1200x627.jpg",
-            1200,
-            627,
-        ),
-        icon: image(
-            "https://cdn.northwind-coffee.example/n/icon-128.png",
-            128,
-            128,
-        ),
+        image: image(pics.url(Product::NorthwindBanner, 1200, 627), 1200, 627),
+        icon: image(pics.url(Product::NorthwindIcon, 128, 128), 128, 128),
         cta: Some("Install".into()),
         sponsored: Some("Northwind Coffee".into()),
         price: None,
@@ -517,7 +529,7 @@ fn catalog(
             acme_banner,
             ACME_BANNER_SIZES
                 .iter()
-                .map(|&(w, h)| acme_html(w, h))
+                .map(|&(w, h)| acme_html(pics, w, h))
                 .collect(),
         ),
         (
@@ -562,9 +574,9 @@ fn catalog(
                 },
             )),
             vec![
-                northwind_html(300, 250),
-                northwind_html(728, 90),
-                northwind_html(320, 50),
+                northwind_html(pics, 300, 250),
+                northwind_html(pics, 728, 90),
+                northwind_html(pics, 320, 50),
             ],
         ),
         (
@@ -589,8 +601,8 @@ fn catalog(
                 },
             )),
             vec![
-                northwind_html(300, 250),
-                northwind_html(728, 90),
+                northwind_html(pics, 300, 250),
+                northwind_html(pics, 728, 90),
                 vast("Northwind Coffee", NW, 30, (1280, 720), VastVersion::V4_0),
             ],
         ),
@@ -608,7 +620,7 @@ fn catalog(
                     ..Targeting::default()
                 },
             )),
-            vec![acme_html(320, 50), acme_html(300, 250)],
+            vec![acme_html(pics, 320, 50), acme_html(pics, 300, 250)],
         ),
     ]
 }
@@ -621,17 +633,17 @@ mod tests {
     #[test]
     fn demo_seeds_an_empty_store_once() {
         let store = Store::open_in_memory().unwrap();
-        let tokens = seed_if_empty(&store).unwrap();
+        let tokens = seed_if_empty(&store, "https://bidder.test").unwrap();
         assert!(tokens.is_some());
         let first = store.load_catalog().unwrap();
-        assert_eq!(seed_if_empty(&store).unwrap(), None);
+        assert_eq!(seed_if_empty(&store, "https://bidder.test").unwrap(), None);
         assert_eq!(store.load_catalog().unwrap(), first);
     }
 
     #[test]
     fn demo_catalog_matches_the_spec() {
         let store = Store::open_in_memory().unwrap();
-        seed_if_empty(&store).unwrap();
+        seed_if_empty(&store, "https://bidder.test").unwrap();
         let c = store.load_catalog().unwrap();
         let names: Vec<&str> = c.advertisers.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["Acme Outdoor", "Northwind Coffee"]);
@@ -658,7 +670,9 @@ mod tests {
     #[test]
     fn demo_tokens_authenticate_with_their_roles() {
         let store = Store::open_in_memory().unwrap();
-        let t = seed_if_empty(&store).unwrap().unwrap();
+        let t = seed_if_empty(&store, "https://bidder.test")
+            .unwrap()
+            .unwrap();
         for (secret, role, grants) in [
             (&t.admin, Role::Admin, 0),
             (&t.buyer, Role::Buyer, 2),

@@ -10,7 +10,8 @@
 //!   [`service`], signed in through a session cookie.
 //! - [`auth`]: bearer tokens and the rules of roles and grants.
 //! - [`uploads`]: audience upload jobs, streamed in chunks.
-//! - [`demo`]: the demo data; [`upload_client`]: the terminal client of
+//! - [`demo`]: the demo data; [`demo_assets`]: the demo's pictures, drawn
+//!   and served by the bidder; [`upload_client`]: the terminal client of
 //!   uploads.
 //!
 //! Every write is committed to the store before it is acknowledged, then
@@ -23,6 +24,7 @@ pub mod admin;
 pub mod auth;
 pub mod console;
 pub mod demo;
+pub mod demo_assets;
 pub mod service;
 pub mod upload_client;
 pub mod uploads;

@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn a_counted_impression_moves_its_user_once_and_is_counted_for_caps() {
         let store = crate::store::Store::open_in_memory().unwrap();
-        crate::control::demo::seed_if_empty(&store).unwrap();
+        crate::control::demo::seed_if_empty(&store, "http://bidder.test").unwrap();
         let catalog = store.load_catalog().unwrap();
         let campaign = catalog.campaigns[0].id;
         let funnels: Vec<u32> = catalog

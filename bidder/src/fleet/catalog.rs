@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn the_demo_catalog_reads_back_equal_from_its_published_form() {
         let store = Store::open_in_memory().unwrap();
-        crate::control::demo::seed_if_empty(&store).unwrap();
+        crate::control::demo::seed_if_empty(&store, "http://bidder.test").unwrap();
         let catalog = store.load_catalog().unwrap();
         assert!(!catalog.campaigns.is_empty());
         let bytes = serde_json::to_vec(&catalog).unwrap();

@@ -741,7 +741,7 @@ mod tests {
     /// sink are the in-memory doubles.
     fn demo_instance() -> (Instance, Arc<MemoryCatalog>, Arc<MemoryReports>) {
         let store = Arc::new(Store::open_in_memory().unwrap());
-        crate::control::demo::seed_if_empty(&store).unwrap();
+        crate::control::demo::seed_if_empty(&store, "http://bidder.test").unwrap();
         let config = Config::for_tests(std::path::Path::new("/nonexistent"));
         let catalog = Arc::new(MemoryCatalog::default());
         *catalog.catalog.lock().unwrap() = store.load_catalog().unwrap();

@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn replayed_impressions_count_in_their_campaigns_and_advertisers_time_zones() {
         let store = Store::open_in_memory().unwrap();
-        crate::control::demo::seed_if_empty(&store).unwrap();
+        crate::control::demo::seed_if_empty(&store, "http://bidder.test").unwrap();
         let mut catalog = store.load_catalog().unwrap();
         // UTC-12 all year: its days run from 12:00 to 12:00 UTC.
         let zone = "Etc/GMT+12";

@@ -42,6 +42,9 @@ pub async fn handle(
     }
     match (method, path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (Method::GET, p) if p.starts_with(crate::control::demo_assets::PREFIX) => {
+            crate::control::demo_assets::response(p)
+        }
         (Method::GET, "/events/click") => crate::events::click(app, req.uri().query()),
         (Method::GET, "/events/clicktrack") => crate::events::click_track(app, req.uri().query()),
         (Method::GET, p) if p.starts_with("/events/") => {
@@ -149,29 +152,36 @@ async fn admin(app: &Arc<Instance>, req: Request<Incoming>) -> Response<Body> {
 /// console on the blocking pool. Only form bodies are taken.
 async fn console(app: &Arc<Instance>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    // Audience uploads are the one file form; every other form is small.
+    let file_form = console::is_upload_path(parts.uri.path());
+    let limit = if file_form {
+        console::MAX_UPLOAD_BYTES
+    } else {
+        MAX_CONSOLE_FORM_BYTES
+    };
     if parts.method == Method::POST {
+        let (expected, name) = if file_form {
+            ("multipart/form-data", "a file form (multipart/form-data)")
+        } else {
+            (
+                "application/x-www-form-urlencoded",
+                "a form (application/x-www-form-urlencoded)",
+            )
+        };
         let form = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            .is_some_and(|v| v.starts_with(expected));
         if !form {
-            return ApiError::UnsupportedMediaType(
-                "a form (application/x-www-form-urlencoded)".into(),
-            )
-            .into_response();
+            return ApiError::UnsupportedMediaType(name.into()).into_response();
         }
     }
-    let read = Limited::new(body, MAX_CONSOLE_FORM_BYTES).collect();
+    let read = Limited::new(body, limit).collect();
     let body = match tokio::time::timeout(app.config.body_read_timeout, read).await {
         Err(_) => return ApiError::RequestTimeout.into_response(),
         Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(_)) => {
-            return ApiError::PayloadTooLarge {
-                limit: MAX_CONSOLE_FORM_BYTES,
-            }
-            .into_response();
-        }
+        Ok(Err(_)) => return ApiError::PayloadTooLarge { limit }.into_response(),
     };
     let app = Arc::clone(app);
     let answer = crate::cold_path::spawn_blocking(move || {

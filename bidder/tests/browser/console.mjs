@@ -91,7 +91,20 @@ try {
   if (await gallery.count()) {
     const [resp] = await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), gallery.click()]);
     report.galleryStatus = resp.status();
+    // A couple of hundred sandboxed frames: slow on a loaded machine.
+    await page.waitForLoadState('load', { timeout: 120_000 });
     report.galleryFrames = await page.locator('iframe').count();
+    // Every picture on the page and in its creatives' frames loaded: the
+    // demo's pictures are the bidder's own, allowed by the page's policy.
+    const pictures = { total: 0, broken: [] };
+    for (const frame of page.frames()) {
+      const seen = await frame.evaluate(() =>
+        [...document.images].map((i) => ({ src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0 })));
+      pictures.total += seen.length;
+      pictures.broken.push(...seen.filter((i) => !i.ok).map((i) => i.src));
+    }
+    report.galleryPictures = pictures;
+    await shot(page, '03b-gallery.png');
   }
 
   // Forms: a field error, then the campaign created; its charts.

@@ -86,16 +86,28 @@ try {
   });
   const page = await context.newPage();
   page.on('console', (m) => {
+    // The API's gallery has no icon; Chromium asks for /favicon.ico anyway.
+    if ((m.location().url || '').endsWith('/favicon.ico')) return;
     if (m.type() === 'error' || m.type() === 'warning') {
       report.console.push(`${m.type()}: ${m.text()}`);
     }
   });
   page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
+  // The demo's pictures come from the bidder itself, not the image server.
+  report.bidderPictures = 0;
+  page.on('requestfinished', async (r) => {
+    if (r.url().includes('/assets/demo/') && (await r.response())?.status() === 200) report.bidderPictures += 1;
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) report.failed.push(`${r.url()}: ${r.status()}`);
+  });
   page.on('requestfailed', (r) =>
     report.failed.push(`${r.url()}: ${r.failure()?.errorText}`),
   );
 
-  const resp = await page.goto(url, { waitUntil: 'load' });
+  // A couple of hundred sandboxed frames, their pictures from the bidder:
+  // slow on a loaded machine.
+  const resp = await page.goto(url, { waitUntil: 'load', timeout: 120_000 });
   report.status = resp.status();
   report.csp = resp.headers()['content-security-policy'] || null;
 

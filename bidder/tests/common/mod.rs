@@ -131,7 +131,7 @@ impl TestServer {
         tweak(&mut config);
         let store = Store::open(data_dir).unwrap();
         let tokens = if demo {
-            demo::seed_if_empty(&store).unwrap()
+            demo::seed_if_empty(&store, &config.public_url).unwrap()
         } else {
             None
         };

@@ -24,9 +24,10 @@ use crate::error::{ApiError, Body, FieldError};
 use crate::model::CampaignId;
 
 /// The policy of every preview and gallery page: no script anywhere, images
-/// over https only, inline styles (the creatives' own), frames only from
-/// `srcdoc`.
-pub const CSP: &str = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; \
+/// over https or from this server (the demo's pictures, also when it is
+/// reached over plain http), inline styles (the creatives' own), frames
+/// only from `srcdoc`.
+pub const CSP: &str = "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; \
      frame-src 'self' about:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn response(content_type: &'static str, body: String) -> Response<Body> {

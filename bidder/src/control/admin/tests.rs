@@ -902,7 +902,7 @@ fn a_reopened_store_serves_what_was_written() {
 #[test]
 fn the_demo_catalog_passes_the_admin_validation() {
     let store = Store::open_in_memory().unwrap();
-    crate::control::demo::seed_if_empty(&store)
+    crate::control::demo::seed_if_empty(&store, "https://bidder.test")
         .unwrap()
         .unwrap();
     let c = store.load_catalog().unwrap();

@@ -33,7 +33,12 @@ pub fn funnels(who: &Principal, csrf: &str, page: &ListPage<FunnelView>) -> Mark
                 tbody {
                     @for f in &page.items {
                         tr {
-                            th scope="row" { (f.funnel.name) span.id { " #" (f.funnel.id.0) " · advertiser " (f.funnel.advertiser_id.0) } }
+                            th scope="row" {
+                                (f.funnel.name) span.id { " #" (f.funnel.id.0) " · advertiser " (f.funnel.advertiser_id.0) }
+                                @if who.holds(crate::control::auth::Permission::ManageCampaigns) {
+                                    " " a href={ "/console/funnels/" (f.funnel.id.0) "/upload" } aria-label={ "Upload members to " (f.funnel.name) } { "Upload members" }
+                                }
+                            }
                             td.num { (f.members_total) }
                             @for s in &f.stages {
                                 td.num {

@@ -22,6 +22,11 @@ impl Form {
         Some(Form(fields))
     }
 
+    /// A form of these fields (read from another encoding).
+    pub fn from_pairs(fields: Vec<(String, String)>) -> Form {
+        Form(fields)
+    }
+
     /// The first value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

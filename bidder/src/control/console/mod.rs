@@ -33,6 +33,8 @@
 //!   those pages, over the service.
 //! - `fragments_page`: the fragment library's HTML, with the formats each
 //!   fragment leaves out.
+//! - `multipart`, `upload_pages`, `routes_upload`: audience uploads (a
+//!   file form, its job's progress and report).
 
 mod admin_pages;
 mod campaign_form;
@@ -41,17 +43,21 @@ mod chart;
 mod explain_page;
 mod form;
 mod fragments_page;
+mod multipart;
 mod pages;
 mod reports_page;
 mod routes_admin;
 mod routes_campaign;
 mod routes_fragment;
 mod routes_insight;
+mod routes_upload;
 pub mod session;
+mod upload_pages;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use audiences::table::FunnelId;
 use bytes::Bytes;
 use creative::assembly::FragmentId;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
@@ -65,7 +71,7 @@ use crate::control::auth::{self, AuthError, Permission, Principal, TokenDigest};
 use crate::control::service::{CampaignFilter, Page, Services};
 pub use crate::error::ConsoleError;
 use crate::error::{ApiError, Body};
-use crate::model::{AdvertiserId, CampaignId, CampaignStatus};
+use crate::model::{AdvertiserId, CampaignId, CampaignStatus, JobId};
 use crate::state::clock::SharedClock;
 
 /// Where every console page lives.
@@ -84,6 +90,8 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 /// The explain page's first sample request (a banner a demo campaign
 /// wins), for tests and benchmarks that explain what the page explains.
 pub const EXPLAIN_SAMPLE: &str = explain_page::SAMPLES[0].2;
+
+pub use routes_upload::MAX_UPLOAD_BYTES;
 
 /// Campaigns per page of the list.
 const PAGE_SIZE: u32 = 50;
@@ -131,6 +139,8 @@ enum Route {
     Fragment(FragmentId),
     ReviewFragment(FragmentId, bool),
     Funnels,
+    FunnelUpload(FunnelId),
+    Job(JobId),
     Tokens,
     RevokeToken(i64),
     Exchanges,
@@ -164,6 +174,10 @@ impl Route {
             ["explain"] => Route::Explain,
             ["fragments"] => Route::Fragments,
             ["funnels"] => Route::Funnels,
+            ["funnels", n, "upload"] => {
+                Route::FunnelUpload(FunnelId(u32::try_from(id(n)?.0).ok()?))
+            }
+            ["jobs", n] => Route::Job(JobId(id(n)?.0)),
             ["tokens"] => Route::Tokens,
             ["tokens", n, "revoke"] => Route::RevokeToken(id(n)?.0),
             ["exchanges"] => Route::Exchanges,
@@ -182,6 +196,7 @@ impl Route {
             | Route::Explain
             | Route::Fragments
             | Route::Fragment(_)
+            | Route::FunnelUpload(_)
             | Route::Tokens => m == Method::GET || m == Method::POST,
             Route::SignOut
             | Route::SetStatus(..)
@@ -195,11 +210,18 @@ impl Route {
             | Route::Reports
             | Route::ReportsCsv
             | Route::Funnels
+            | Route::Job(_)
             | Route::Exchanges
             | Route::Gallery(_)
             | Route::Preview => m == Method::GET,
         }
     }
+}
+
+/// Whether `path` is a funnel's upload form, whose post is a file
+/// (`multipart/form-data`, up to [`MAX_UPLOAD_BYTES`]).
+pub fn is_upload_path(path: &str) -> bool {
+    matches!(Route::parse(path), Some(Route::FunnelUpload(_)))
 }
 
 /// The console over one set of [`Services`].
@@ -253,6 +275,12 @@ impl Console {
         let Some((id, session, who)) = self.signed_in(req.headers) else {
             return redirect("/console/sign-in", None);
         };
+        if let (Route::FunnelUpload(f), &Method::POST) = (route, req.method) {
+            // A file form: read and checked by its handler.
+            return self
+                .upload(&who, &session, f, req)
+                .unwrap_or_else(|e| self.refusal(e, Some(&who)));
+        }
         let posted = if *req.method == Method::POST {
             match self.checked_form(req, &session) {
                 Ok(form) => Some(form),
@@ -283,6 +311,8 @@ impl Console {
                 self.review_fragment(&who, f, approve, &form)
             }
             (Route::Funnels, _) => self.funnels(&who, &session, req.query),
+            (Route::FunnelUpload(f), _) => self.upload_page(&who, &session, f, None),
+            (Route::Job(j), _) => self.job_page(&who, &session, j),
             (Route::Tokens, form) => self.tokens(&who, &session, req.query, form.as_ref()),
             (Route::RevokeToken(t), Some(_)) => self
                 .services

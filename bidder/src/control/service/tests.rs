@@ -552,7 +552,7 @@ fn a_funnel_cannot_move_to_another_advertiser() {
 fn a_fragment_keeps_its_owner_set_and_kind_and_a_rejection_needs_a_reason() {
     let f = Fixture::new();
     let fragments = f.services.fragments();
-    let body = crate::control::demo::acme_fragments()
+    let body = crate::control::demo::acme_fragments("https://bidder.test")
         .into_iter()
         .find(|b| b.kind() == FragmentKind::Message)
         .unwrap();
@@ -598,7 +598,7 @@ fn a_fragment_keeps_its_owner_set_and_kind_and_a_rejection_needs_a_reason() {
 fn a_set_holds_at_most_twenty_fragments_of_a_kind() {
     let f = Fixture::new();
     let fragments = f.services.fragments();
-    let body = crate::control::demo::acme_fragments()
+    let body = crate::control::demo::acme_fragments("https://bidder.test")
         .into_iter()
         .find(|b| b.kind() == FragmentKind::Message)
         .unwrap();
