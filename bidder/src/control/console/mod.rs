@@ -7,7 +7,8 @@
 //! session's principal, and a form's write goes through the same checks
 //! of roles and values. Every page is server-rendered and works without
 //! script; every answer carries a Content-Security-Policy that allows
-//! none. Every form that changes something carries the session's CSRF
+//! none, but the live view's, which allows our own script file refreshing
+//! it. Every form that changes something carries the session's CSRF
 //! token, and a cross-site `Origin` is refused before it is read.
 //!
 //! Never decides who may do what, never validates values, never writes
@@ -28,6 +29,8 @@
 //! - `chart`: SVG line and bar charts, drawn by hand.
 //! - `reports_page`: the reports page's query and HTML.
 //! - `explain_page`: the explain page's samples and HTML.
+//! - `live_page`: the admins' live view of the bid path's counters, and
+//!   the one script of the console, which refreshes it.
 //! - `routes_campaign`, `routes_insight` (reports, explain),
 //!   `routes_fragment`, `routes_admin` (funnels, tokens): the handlers of
 //!   those pages, over the service.
@@ -41,6 +44,7 @@ mod chart;
 mod explain_page;
 mod form;
 mod fragments_page;
+mod live_page;
 mod pages;
 mod reports_page;
 mod routes_admin;
@@ -77,7 +81,8 @@ pub const ICON_PATH: &str = "/console/icon.svg";
 
 /// The policy of every console page: nothing but this server's own
 /// stylesheet and images, forms that post only here, no frames around it,
-/// no script at all.
+/// no script at all (the live view alone loads one file of ours:
+/// `live_page::LIVE_CSP`).
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -134,6 +139,8 @@ enum Route {
     Tokens,
     RevokeToken(i64),
     Exchanges,
+    Live,
+    LiveJs,
     Gallery(CampaignId),
     Preview,
 }
@@ -167,6 +174,8 @@ impl Route {
             ["tokens"] => Route::Tokens,
             ["tokens", n, "revoke"] => Route::RevokeToken(id(n)?.0),
             ["exchanges"] => Route::Exchanges,
+            ["live"] => Route::Live,
+            ["live.js"] => Route::LiveJs,
             ["fragments", n] => Route::Fragment(FragmentId(id(n)?.0)),
             ["fragments", n, "approve"] => Route::ReviewFragment(FragmentId(id(n)?.0), true),
             ["fragments", n, "reject"] => Route::ReviewFragment(FragmentId(id(n)?.0), false),
@@ -196,6 +205,8 @@ impl Route {
             | Route::ReportsCsv
             | Route::Funnels
             | Route::Exchanges
+            | Route::Live
+            | Route::LiveJs
             | Route::Gallery(_)
             | Route::Preview => m == Method::GET,
         }
@@ -247,6 +258,7 @@ impl Console {
         match route {
             Route::Css => return asset("text/css; charset=utf-8", pages::CSS),
             Route::Icon => return asset("image/svg+xml", pages::ICON),
+            Route::LiveJs => return asset("text/javascript; charset=utf-8", live_page::LIVE_JS),
             Route::SignIn => return self.sign_in(req),
             _ => {}
         }
@@ -297,6 +309,18 @@ impl Console {
                 .map(|(all, default)| {
                     let page = admin_pages::exchanges(&who, &session.csrf, &all, default);
                     html(StatusCode::OK, page)
+                })
+                .map_err(ConsoleError::from),
+            (Route::Live, _) => self
+                .services
+                .traffic(&who)
+                .map(|v| {
+                    let mut resp = html(StatusCode::OK, live_page::live(&who, &session.csrf, &v));
+                    resp.headers_mut().insert(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(live_page::LIVE_CSP),
+                    );
+                    resp
                 })
                 .map_err(ConsoleError::from),
             (Route::Gallery(c), _) => admin.gallery(&who, c.0).map_err(ConsoleError::from),
