@@ -1345,6 +1345,47 @@ async fn admins_see_the_last_minute_of_traffic_live() {
 }
 
 #[tokio::test]
+async fn a_form_posted_over_http2_without_host_is_same_origin_by_its_authority() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let buyer = sign_in(&server, &t.buyer).await;
+    let csrf = csrf_of(&buyer.campaigns(&server, "").await);
+    let authority = server.base.trim_start_matches("http://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let (mut h2, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("h2c with prior knowledge");
+    tokio::spawn(conn);
+    let post = |origin: String| {
+        http::Request::post(format!("{}/console/sign-out", server.base))
+            .header("cookie", &buyer.cookie)
+            .header("origin", origin)
+            .header(FORM.0, FORM.1)
+            .body(http_body_util::Full::new(bytes::Bytes::from(format!(
+                "csrf={csrf}"
+            ))))
+            .unwrap()
+    };
+    // Another site is still refused.
+    let refused = h2
+        .send_request(post("https://evil.example".into()))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let reply = h2.send_request(post(server.base.clone())).await.unwrap();
+    assert_eq!(reply.version(), http::Version::HTTP_2);
+    assert_eq!(reply.status(), 303, "signed out");
+    assert_eq!(
+        reply.headers()["location"].to_str().unwrap(),
+        "/console/sign-in"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_fragment_too_long_for_two_banners_says_so_when_saved_and_is_reviewed() {
     let server = TestServer::demo().await;
     let t = server.tokens.clone().unwrap();

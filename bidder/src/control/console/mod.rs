@@ -110,6 +110,9 @@ pub struct ConsoleRequest<'a> {
     pub query: Option<&'a str>,
     /// Its headers (cookie, origin).
     pub headers: &'a HeaderMap,
+    /// The authority of its URI: HTTP/2's `:authority`, which stands for
+    /// `Host` there (an HTTP/2 client need not send `Host`).
+    pub authority: Option<&'a str>,
     /// Its body (a form), read under the server's limit.
     pub body: &'a [u8],
     /// The client's address, for the sign-in throttle.
@@ -347,7 +350,7 @@ impl Console {
     /// The posted form, if it comes from this site and carries the
     /// session's CSRF token.
     fn checked_form(&self, req: &ConsoleRequest<'_>, s: &Session) -> Result<Form, ConsoleError> {
-        if !same_origin(req.headers) {
+        if !same_origin(req.headers, req.authority) {
             return Err(ConsoleError::Forgery);
         }
         let form = read_form(req.body)?;
@@ -367,7 +370,7 @@ impl Console {
             return html(StatusCode::OK, pages::sign_in(None));
         }
         let attempt = || -> Result<Response<Body>, ConsoleError> {
-            if !same_origin(req.headers) {
+            if !same_origin(req.headers, req.authority) {
                 return Err(ConsoleError::Forgery);
             }
             self.sessions
@@ -560,10 +563,11 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// False when the browser says the request came from another site: an
-/// `Origin` whose host is not the `Host` asked for, or
-/// `Sec-Fetch-Site: cross-site`. Clients that send neither (curl) pass;
-/// the CSRF token still guards them.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// `Origin` whose host is neither the `Host` asked for nor the URI's
+/// `authority` (HTTP/2's `:authority`), or `Sec-Fetch-Site: cross-site`.
+/// Clients that send neither (curl) pass; the CSRF token still guards
+/// them.
+fn same_origin(headers: &HeaderMap, authority: Option<&str>) -> bool {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     if text(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
         return false;
@@ -572,7 +576,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
         None => true,
         Some(origin) => {
             let host = origin.split_once("://").map(|(_, h)| h);
-            host.is_some() && host == text(header::HOST)
+            host.is_some() && (host == text(header::HOST) || host == authority)
         }
     }
 }
@@ -691,18 +695,32 @@ mod tests {
     fn a_cross_site_origin_is_refused() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&h), "no Origin: curl");
+        assert!(same_origin(&h, None), "no Origin: curl");
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://127.0.0.1:8080"),
         );
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
+    }
+
+    #[test]
+    fn over_http2_the_authority_stands_for_host() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://console.example:8443"),
+        );
+        assert!(!same_origin(&h, None), "neither Host nor :authority");
+        assert!(same_origin(&h, Some("console.example:8443")));
+        assert!(!same_origin(&h, Some("evil.example")));
+        h.insert(header::HOST, HeaderValue::from_static("other.example"));
+        assert!(same_origin(&h, Some("console.example:8443")));
     }
 }
