@@ -29,7 +29,8 @@
 //! - [`server`]: the listener, arrival stamps, admission, routes, shutdown.
 //!   Start here: [`run`] serves an [`Instance`] on any listener.
 //! - Small pieces, one concept each: [`error`] (every error mapped to HTTP
-//!   in one place), [`metrics`], [`cold_path`] (background threads give way
+//!   in one place), [`metrics`], [`live`] (the last minute of those
+//!   counters, for the console's live view), [`cold_path`] (background threads give way
 //!   to the bid path), [`percent_decoding`], [`vast`] (reading a VAST
 //!   document's shape).
 #![deny(missing_docs)]
@@ -46,6 +47,7 @@ pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod instance;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod percent_decoding;

@@ -223,7 +223,7 @@ pub struct Histogram {
 }
 
 /// Upper bounds of the latency buckets, microseconds.
-const LATENCY_BOUNDS_US: [u64; 12] = [
+pub const LATENCY_BOUNDS_US: [u64; 12] = [
     50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
 ];
 
@@ -236,6 +236,13 @@ impl Histogram {
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// The count of each bucket (not cumulative) and of all
+    /// observations, read now.
+    pub fn counts(&self) -> ([u64; LATENCY_BOUNDS_US.len()], u64) {
+        let buckets = std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed));
+        (buckets, self.count.load(Ordering::Relaxed))
     }
 
     fn render(&self, name: &str, help: &str, out: &mut String) {
@@ -546,6 +553,11 @@ impl Metrics {
     /// The counters of the exchange at `index` in the configuration.
     pub fn exchange(&self, index: usize) -> &ExchangeCounters {
         &self.exchanges[index]
+    }
+
+    /// Every exchange's counters, in configuration order.
+    pub fn exchanges(&self) -> &[ExchangeCounters] {
+        &self.exchanges
     }
 
     /// Prometheus text exposition format, version 0.0.4.

@@ -1199,6 +1199,192 @@ async fn the_explain_page_says_why_a_request_gets_no_bid() {
     server.stop().await;
 }
 
+/// A bid request full of what the recent-request sample must not keep.
+const PERSONAL: &str = r#"{"id":"personal-1","imp":[{"id":"1","banner":{"w":300,"h":250}}],
+    "site":{"domain":"news.example","page":"https://news.example/a?email=someone%40mail.example"},
+    "device":{"ua":"Mozilla/5.0","ip":"198.51.100.23","ipv6":"2001:db8::23","ifa":"ifa-secret-23",
+        "geo":{"country":"USA","lat":40.7128,"lon":-74.006}},
+    "user":{"id":"exchange-user-23","buyeruid":"buyer-uid-23","consent":"CPconsent23",
+        "ext":{"eids":[{"source":"id.example","uids":[{"id":"eid-23"}]}]}},
+    "regs":{"gdpr":0,"us_privacy":"1YNN23","gpp":"DBAgpp23"},"at":1,"tmax":500}"#;
+
+const PERSONAL_VALUES: [&str; 12] = [
+    "198.51.100.23",
+    "2001:db8::23",
+    "ifa-secret-23",
+    "40.7128",
+    "74.006",
+    "exchange-user-23",
+    "buyer-uid-23",
+    "CPconsent23",
+    "eid-23",
+    "1YNN23",
+    "DBAgpp23",
+    "someone",
+];
+
+#[tokio::test]
+async fn recent_requests_are_offered_to_explain_without_personal_data() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let reply = server.bid(PERSONAL).await;
+    assert!(matches!(reply.status, 200 | 204), "{}", reply.status);
+
+    let buyer = sign_in(&server, &t.buyer).await;
+    let html = page(&buyer.get(&server, "/console/explain").await);
+    assert!(
+        html.contains("Recent requests, personal data removed"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"recent-1\""), "{html}");
+    assert!(
+        html.contains("news.example · 1 imp: banner 300x250"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let reply = buyer
+        .post(
+            &server,
+            "/console/explain",
+            &format!("csrf={csrf}&sample=recent-1&request="),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", page(&reply));
+    let explained = page(&reply);
+    assert!(
+        explained.contains("Impression <code>1</code>"),
+        "{explained}"
+    );
+    assert!(explained.contains("&quot;personal-1&quot;"), "{explained}");
+    assert!(
+        explained.contains("&quot;country&quot;: &quot;USA&quot;"),
+        "{explained}"
+    );
+    for value in PERSONAL_VALUES {
+        assert!(!html.contains(value), "{value} on the form");
+        assert!(!explained.contains(value), "{value} in the explanation");
+    }
+    // The exchange it came from is explained against.
+    assert!(
+        explained.contains("name=\"exchange\" value=\"default\""),
+        "{explained}"
+    );
+
+    // Admins see the same; a sample no longer kept is said so.
+    let admin = sign_in(&server, &t.admin).await;
+    let admin_html = page(&admin.get(&server, "/console/explain").await);
+    assert!(admin_html.contains("value=\"recent-1\""), "{admin_html}");
+    let gone = buyer
+        .post(
+            &server,
+            "/console/explain",
+            &format!("csrf={csrf}&sample=recent-999"),
+        )
+        .await;
+    assert_eq!(gone.status, 422);
+    assert!(page(&gone).contains("no longer kept"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admins_see_the_last_minute_of_traffic_live() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let admin = sign_in(&server, &t.admin).await;
+    let first = admin.get(&server, "/console/live").await;
+    assert_eq!(first.status, 200, "{}", page(&first));
+    let csp = first.header("content-security-policy").unwrap_or("");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(page(&first).contains("src=\"/console/live.js\""));
+    let script = server
+        .request(Method::GET, "/console/live.js", &[], "")
+        .await;
+    assert_eq!(script.status, 200);
+    assert!(
+        script
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/javascript"))
+    );
+    // Other pages still allow no script.
+    let other = admin.get(&server, "/console/tokens").await;
+    assert!(
+        !other
+            .header("content-security-policy")
+            .unwrap_or("")
+            .contains("script-src")
+    );
+
+    // Three requests: one bids, two get no bid below the floor.
+    let banner = r#"{"id":"live-1","imp":[{"id":"1","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"},"device":{"ua":"Mozilla/5.0"},"at":1,"tmax":500}"#;
+    let floor = banner.replace("\"h\":250}", "\"h\":250},\"bidfloor\":500");
+    assert_eq!(server.bid(banner).await.status, 200);
+    for _ in 0..2 {
+        assert_eq!(server.bid(floor.clone()).await.status, 204);
+    }
+    // The counters are read once a second.
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = page(&admin.get(&server, "/console/live").await);
+        if html.contains("<dd id=\"live-requests\">3</dd>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(html.contains("<dd id=\"live-requests\">3</dd>"), "{html}");
+    assert!(
+        html.contains("<dd id=\"live-bid-rate\">33.3%</dd>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<code>below_floor</code></th><td>2</td>"),
+        "{html}"
+    );
+    assert!(html.contains("Latency, 99th percentile"), "{html}");
+    assert!(html.contains("role=\"img\""), "the chart: {html}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_form_posted_over_http2_without_host_is_same_origin_by_its_authority() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let buyer = sign_in(&server, &t.buyer).await;
+    let csrf = csrf_of(&buyer.campaigns(&server, "").await);
+    let authority = server.base.trim_start_matches("http://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let (mut h2, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("h2c with prior knowledge");
+    tokio::spawn(conn);
+    let post = |origin: String| {
+        http::Request::post(format!("{}/console/sign-out", server.base))
+            .header("cookie", &buyer.cookie)
+            .header("origin", origin)
+            .header(FORM.0, FORM.1)
+            .body(http_body_util::Full::new(bytes::Bytes::from(format!(
+                "csrf={csrf}"
+            ))))
+            .unwrap()
+    };
+    // Another site is still refused.
+    let refused = h2
+        .send_request(post("https://evil.example".into()))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let reply = h2.send_request(post(server.base.clone())).await.unwrap();
+    assert_eq!(reply.version(), http::Version::HTTP_2);
+    assert_eq!(reply.status(), 303, "signed out");
+    assert_eq!(
+        reply.headers()["location"].to_str().unwrap(),
+        "/console/sign-in"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_fragment_too_long_for_two_banners_says_so_when_saved_and_is_reviewed() {
     let server = TestServer::demo().await;
@@ -1473,6 +1659,8 @@ async fn every_console_route_answers_each_role_as_its_grants_say() {
         ("GET", "/console/jobs/999".into(), "", [404, 404, 404, 303]),
         ("GET", "/console/tokens".into(), "", [200, 403, 403, 303]),
         ("GET", "/console/exchanges".into(), "", [200, 403, 403, 303]),
+        ("GET", "/console/live".into(), "", [200, 403, 403, 303]),
+        ("GET", "/console/live.js".into(), "", [200, 200, 200, 200]),
         ("GET", "/console/nowhere".into(), "", [404, 404, 404, 404]),
         (
             "POST",

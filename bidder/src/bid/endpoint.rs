@@ -316,6 +316,8 @@ fn answer(
         return no_bid(NoBidReason::Deadline, out, answers, compressed);
     }
 
+    // One relaxed load and a branch, but once a second (cold, below).
+    app.samples.offer(now, exchange, input);
     let snapshot = app.snapshot.load();
     let user = UserView::resolve(
         &req,

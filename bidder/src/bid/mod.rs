@@ -9,6 +9,8 @@
 //!   writes their notice URLs and markup (`notices`).
 //! - [`fx`]: exchange rates between the currencies of campaigns, floors
 //!   and answers.
+//! - [`sample`]: a few recent requests, taken at most once a second and
+//!   stripped of personal data off the bid path, for the explain page.
 //! - [`endpoint`]: `POST /openrtb2/bid`: limits, gzip, parse, deadline,
 //!   decide, commit, answer.
 //!
@@ -25,6 +27,7 @@ pub mod decision;
 pub mod endpoint;
 pub mod fx;
 mod notices;
+pub mod sample;
 pub mod snapshot;
 
 pub use commit::{Decision, Outcome, commit};

@@ -5,7 +5,10 @@
 //!   events older than the event log keeps them ([`event_log_keep`]);
 //! - every [`BUDGET_EVERY`]: starting campaign days at their midnight, and
 //!   checkpointing the reservations of bids in flight, so that a crash
-//!   loses at most that much of them (see docs/RELIABILITY.md).
+//!   loses at most that much of them (see docs/RELIABILITY.md); and
+//!   reading the counters for the live view ([`crate::live`]) and
+//!   stripping the recent request the bid path took
+//!   ([`crate::bid::sample`]).
 //!
 //! Runs the blocking work on tokio's blocking pool; never touches the bid
 //! path other than by publishing a compacted table.
@@ -38,6 +41,11 @@ pub fn spawn(app: Arc<Instance>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             let app = Arc::clone(&budgets);
             let done = crate::cold_path::spawn_blocking(move || {
+                app.traffic.record(
+                    std::time::Instant::now(),
+                    crate::live::Reading::of(&app.metrics),
+                );
+                app.samples.drain();
                 app.budgets.tick(app.clock.now());
                 app.checkpoint_reservations();
             })

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
+use crate::bid::sample::Samples;
 use crate::bid::snapshot::vast_documents::Documents;
 use crate::bid::{ExchangeProfile, FxRates, Settings, Snapshot};
 use crate::config::{Config, Role};
@@ -35,6 +36,7 @@ use crate::fleet::audience::{ControlAudiences, FollowAudiences};
 use crate::fleet::catalog::{ControlCatalog, FollowCatalog};
 use crate::fleet::client::{Redis, RedisStats};
 use crate::fleet::events::{FleetLog, Spool};
+use crate::live::Traffic;
 use crate::metrics::Metrics;
 use crate::model::Catalog;
 use crate::model::EventKind;
@@ -95,6 +97,10 @@ pub struct Instance {
     pub audience_loaded: Loaded,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// A few recent bid requests, stripped, for the explain page.
+    pub samples: Arc<Samples>,
+    /// The last minute of the counters, for the console's live view.
+    pub traffic: Arc<Traffic>,
     /// The embedded store (cold path only).
     pub store: Arc<Store>,
     /// Where accepted events go to be counted.
@@ -587,7 +593,10 @@ impl Instance {
             Arc::clone(&effects),
         );
         let bills = BillWriter::start(event_log)?;
+        let samples = Arc::new(Samples::new());
+        let traffic = Arc::new(Traffic::new());
         let explainer = Explainer {
+            samples: Arc::clone(&samples),
             snapshot: Arc::clone(&snapshot),
             exchanges: exchanges.clone(),
             default_exchange: config.default_exchange,
@@ -603,7 +612,8 @@ impl Instance {
             Arc::clone(&budgets),
             Arc::clone(&clock),
         )
-        .with_explainer(explainer);
+        .with_explainer(explainer)
+        .with_traffic(Arc::clone(&traffic));
         let admin = Admin::over(Arc::new(services));
         let console = Console::new(
             Arc::clone(admin.services()),
@@ -630,6 +640,8 @@ impl Instance {
             exchanges,
             snapshot,
             metrics,
+            samples,
+            traffic,
             connections: AtomicU64::new(0),
             fleet,
             held,

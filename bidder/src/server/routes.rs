@@ -192,6 +192,7 @@ async fn console(app: &Arc<Instance>, req: Request<Incoming>, peer: SocketAddr) 
                 path: parts.uri.path(),
                 query: parts.uri.query(),
                 headers: &parts.headers,
+                authority: parts.uri.authority().map(|a| a.as_str()),
                 body: &body,
                 peer: peer.ip(),
             },

@@ -150,7 +150,7 @@ try {
   ];
   const tours = [
     ['buyer', context, buyerPages],
-    ['admin', admin, ['/console/tokens', '/console/exchanges', '/console/campaigns']],
+    ['admin', admin, ['/console/tokens', '/console/exchanges', '/console/live', '/console/campaigns']],
     ['signed out', signedOut, ['/console/sign-in']],
   ];
   report.pages = {};
@@ -184,6 +184,13 @@ try {
     }
     await checker.close();
   }
+  // The live view's own script runs under its page's policy: it shows
+  // the pause button and swaps in fresh figures.
+  await adminPage.goto(`${base}/console/live`);
+  await adminPage.getByRole('button', { name: 'Pause updates' }).waitFor({ state: 'visible' });
+  await adminPage.evaluate(() => { document.getElementById('live-figures').dataset.old = '1'; });
+  await adminPage.waitForFunction(() => !document.getElementById('live-figures').dataset.old, null, { timeout: 10000 });
+  report.liveRefreshed = true;
   // The explanation's answer too (a POST's page).
   const checker = await browser.newContext({ bypassCSP: true });
   await checker.addCookies(await context.cookies());

@@ -1,5 +1,6 @@
-//! The explain page: a form taking a bid request (pasted, or one of a few
-//! samples), and the service's explanation as a table per impression and
+//! The explain page: a form taking a bid request (pasted, one of a few
+//! examples, or one of the recent requests the bidder kept with their
+//! personal data taken out), and the service's explanation as a table per impression and
 //! campaign: the step each campaign dropped at, what that step saw, what
 //! wins, and the no-bid reason the exchange would get.
 //!
@@ -12,6 +13,7 @@ use serde_json::Value;
 use super::pages::{layout, money};
 use crate::bid::decision::explain::{Explanation, ImpExplanation};
 use crate::control::auth::Principal;
+use crate::control::service::RecentRequest;
 
 /// Requests to start from, as an exchange would send them: `(key, label,
 /// body)`.
@@ -48,6 +50,19 @@ pub struct ExplainView<'a> {
     pub problem: Option<&'a str>,
     /// The explanation.
     pub explanation: Option<&'a Explanation>,
+    /// The recent requests to pick from, newest first.
+    pub recent: &'a [RecentRequest],
+}
+
+/// The form value that picks recent request `seq`.
+pub fn recent_key(seq: u64) -> String {
+    format!("recent-{seq}")
+}
+
+/// `13:02:11 UTC`.
+fn time_of_day(at: crate::model::UnixTime) -> String {
+    let s = at.0.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// The explain page.
@@ -59,11 +74,24 @@ pub fn explain(v: &ExplainView<'_>) -> Markup {
             input type="hidden" name="csrf" value=(v.csrf);
             div.field {
                 label for="x-sample" { "Start from a sample" }
-                select #x-sample name="sample" {
+                select #x-sample name="sample" aria-describedby="x-sample-hint" {
                     option value="" { "(the request below)" }
-                    @for (key, label, _) in SAMPLES {
-                        option value=(key) { (label) }
+                    optgroup label="Examples" {
+                        @for (key, label, _) in SAMPLES {
+                            option value=(key) { (label) }
+                        }
                     }
+                    @if !v.recent.is_empty() {
+                        optgroup label="Recent requests, personal data removed" {
+                            @for r in v.recent {
+                                option value=(recent_key(r.seq)) { (time_of_day(r.at)) " · " (r.exchange) " · " (r.summary) }
+                            }
+                        }
+                    }
+                }
+                p.hint #x-sample-hint {
+                    "The bidder keeps its last " (crate::bid::sample::KEPT) " requests, one a second at most, without user and device ids, IP addresses, consent strings, exact positions or any " code { "ext" } ": explained as an unknown user."
+                    @if v.recent.is_empty() { " None yet." }
                 }
             }
             div class=(if v.problem.is_some() { "field invalid wide" } else { "field wide" }) {

@@ -7,7 +7,8 @@
 //! session's principal, and a form's write goes through the same checks
 //! of roles and values. Every page is server-rendered and works without
 //! script; every answer carries a Content-Security-Policy that allows
-//! none. Every form that changes something carries the session's CSRF
+//! none, but the live view's, which allows our own script file refreshing
+//! it. Every form that changes something carries the session's CSRF
 //! token, and a cross-site `Origin` is refused before it is read.
 //!
 //! Never decides who may do what, never validates values, never writes
@@ -28,6 +29,8 @@
 //! - `chart`: SVG line and bar charts, drawn by hand.
 //! - `reports_page`: the reports page's query and HTML.
 //! - `explain_page`: the explain page's samples and HTML.
+//! - `live_page`: the admins' live view of the bid path's counters, and
+//!   the one script of the console, which refreshes it.
 //! - `routes_campaign`, `routes_insight` (reports, explain),
 //!   `routes_fragment`, `routes_admin` (funnels, tokens): the handlers of
 //!   those pages, over the service.
@@ -43,6 +46,7 @@ mod chart;
 mod explain_page;
 mod form;
 mod fragments_page;
+mod live_page;
 mod multipart;
 mod pages;
 mod reports_page;
@@ -83,7 +87,8 @@ pub const ICON_PATH: &str = "/console/icon.svg";
 
 /// The policy of every console page: nothing but this server's own
 /// stylesheet and images, forms that post only here, no frames around it,
-/// no script at all.
+/// no script at all (the live view alone loads one file of ours:
+/// `live_page::LIVE_CSP`).
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -113,6 +118,9 @@ pub struct ConsoleRequest<'a> {
     pub query: Option<&'a str>,
     /// Its headers (cookie, origin).
     pub headers: &'a HeaderMap,
+    /// The authority of its URI: HTTP/2's `:authority`, which stands for
+    /// `Host` there (an HTTP/2 client need not send `Host`).
+    pub authority: Option<&'a str>,
     /// Its body (a form), read under the server's limit.
     pub body: &'a [u8],
     /// The client's address, for the sign-in throttle.
@@ -144,6 +152,8 @@ enum Route {
     Tokens,
     RevokeToken(i64),
     Exchanges,
+    Live,
+    LiveJs,
     Gallery(CampaignId),
     Preview,
 }
@@ -181,6 +191,8 @@ impl Route {
             ["tokens"] => Route::Tokens,
             ["tokens", n, "revoke"] => Route::RevokeToken(id(n)?.0),
             ["exchanges"] => Route::Exchanges,
+            ["live"] => Route::Live,
+            ["live.js"] => Route::LiveJs,
             ["fragments", n] => Route::Fragment(FragmentId(id(n)?.0)),
             ["fragments", n, "approve"] => Route::ReviewFragment(FragmentId(id(n)?.0), true),
             ["fragments", n, "reject"] => Route::ReviewFragment(FragmentId(id(n)?.0), false),
@@ -212,6 +224,8 @@ impl Route {
             | Route::Funnels
             | Route::Job(_)
             | Route::Exchanges
+            | Route::Live
+            | Route::LiveJs
             | Route::Gallery(_)
             | Route::Preview => m == Method::GET,
         }
@@ -269,6 +283,7 @@ impl Console {
         match route {
             Route::Css => return asset("text/css; charset=utf-8", pages::CSS),
             Route::Icon => return asset("image/svg+xml", pages::ICON),
+            Route::LiveJs => return asset("text/javascript; charset=utf-8", live_page::LIVE_JS),
             Route::SignIn => return self.sign_in(req),
             _ => {}
         }
@@ -329,6 +344,18 @@ impl Console {
                     html(StatusCode::OK, page)
                 })
                 .map_err(ConsoleError::from),
+            (Route::Live, _) => self
+                .services
+                .traffic(&who)
+                .map(|v| {
+                    let mut resp = html(StatusCode::OK, live_page::live(&who, &session.csrf, &v));
+                    resp.headers_mut().insert(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(live_page::LIVE_CSP),
+                    );
+                    resp
+                })
+                .map_err(ConsoleError::from),
             (Route::Gallery(c), _) => admin.gallery(&who, c.0).map_err(ConsoleError::from),
             (Route::Preview, _) => admin.preview(&who, req.query).map_err(ConsoleError::from),
             _ => Err(ApiError::MethodNotAllowed.into()),
@@ -353,7 +380,7 @@ impl Console {
     /// The posted form, if it comes from this site and carries the
     /// session's CSRF token.
     fn checked_form(&self, req: &ConsoleRequest<'_>, s: &Session) -> Result<Form, ConsoleError> {
-        if !same_origin(req.headers) {
+        if !same_origin(req.headers, req.authority) {
             return Err(ConsoleError::Forgery);
         }
         let form = read_form(req.body)?;
@@ -373,7 +400,7 @@ impl Console {
             return html(StatusCode::OK, pages::sign_in(None));
         }
         let attempt = || -> Result<Response<Body>, ConsoleError> {
-            if !same_origin(req.headers) {
+            if !same_origin(req.headers, req.authority) {
                 return Err(ConsoleError::Forgery);
             }
             self.sessions
@@ -566,10 +593,11 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// False when the browser says the request came from another site: an
-/// `Origin` whose host is not the `Host` asked for, or
-/// `Sec-Fetch-Site: cross-site`. Clients that send neither (curl) pass;
-/// the CSRF token still guards them.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// `Origin` whose host is neither the `Host` asked for nor the URI's
+/// `authority` (HTTP/2's `:authority`), or `Sec-Fetch-Site: cross-site`.
+/// Clients that send neither (curl) pass; the CSRF token still guards
+/// them.
+fn same_origin(headers: &HeaderMap, authority: Option<&str>) -> bool {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     if text(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
         return false;
@@ -578,7 +606,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
         None => true,
         Some(origin) => {
             let host = origin.split_once("://").map(|(_, h)| h);
-            host.is_some() && host == text(header::HOST)
+            host.is_some() && (host == text(header::HOST) || host == authority)
         }
     }
 }
@@ -697,18 +725,32 @@ mod tests {
     fn a_cross_site_origin_is_refused() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&h), "no Origin: curl");
+        assert!(same_origin(&h, None), "no Origin: curl");
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://127.0.0.1:8080"),
         );
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
+    }
+
+    #[test]
+    fn over_http2_the_authority_stands_for_host() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://console.example:8443"),
+        );
+        assert!(!same_origin(&h, None), "neither Host nor :authority");
+        assert!(same_origin(&h, Some("console.example:8443")));
+        assert!(!same_origin(&h, Some("evil.example")));
+        h.insert(header::HOST, HeaderValue::from_static("other.example"));
+        assert!(same_origin(&h, Some("console.example:8443")));
     }
 }

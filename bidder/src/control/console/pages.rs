@@ -2,8 +2,9 @@
 //! with maud (checked at compile time, every value escaped unless marked).
 //!
 //! Pure: takes what the service returned and writes markup. Never calls
-//! the service, reads a request or sets headers. No script and no inline
-//! style anywhere, so the pages run under a policy that allows neither.
+//! the service, reads a request or sets headers. No inline script or
+//! style anywhere, so the pages run under a policy that allows neither
+//! (the live view loads one script file of ours, `live_page`).
 
 use maud::{DOCTYPE, Markup, html};
 use openrtb::Micros;
@@ -51,6 +52,7 @@ pub(super) fn layout(title: &str, who: Option<(&Principal, &str)>, content: Mark
                             @if p.is_admin() {
                                 a href="/console/tokens" { "Tokens" }
                                 a href="/console/exchanges" { "Exchanges" }
+                                a href="/console/live" { "Live" }
                             }
                         }
                         span.who { (p.role.as_str()) " · token " (p.token_id) }

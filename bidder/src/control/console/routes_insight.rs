@@ -110,7 +110,7 @@ impl Console {
         form: Option<&Form>,
     ) -> Result<Response<Body>, ConsoleError> {
         let explain = self.services.explain();
-        explain.check(who)?;
+        let recent = explain.recent(who)?;
         let page = |status: StatusCode,
                     request: &str,
                     exchange: &str,
@@ -125,6 +125,7 @@ impl Console {
                     exchange,
                     problem,
                     explanation: x,
+                    recent: &recent,
                 }),
             )
         };
@@ -137,11 +138,27 @@ impl Console {
                 None,
             ));
         };
-        let sample = form
-            .non_empty("sample")
-            .and_then(|k| explain_page::SAMPLES.iter().find(|(key, ..)| *key == k));
-        let request = sample.map_or(form.get("request").unwrap_or(""), |s| s.2);
-        let exchange = form.non_empty("exchange").unwrap_or("");
+        let picked = form.non_empty("sample");
+        let sample = picked.and_then(|k| explain_page::SAMPLES.iter().find(|(key, ..)| *key == k));
+        let kept =
+            picked.and_then(|k| recent.iter().find(|r| explain_page::recent_key(r.seq) == k));
+        let mut exchange = form.non_empty("exchange").unwrap_or("");
+        let request = match (sample, kept) {
+            (Some(s), _) => s.2,
+            (None, Some(r)) => {
+                if exchange.is_empty() {
+                    exchange = &r.exchange;
+                }
+                &r.body
+            }
+            (None, None) if picked.is_some_and(|k| k.starts_with("recent-")) => {
+                let request = form.get("request").unwrap_or("");
+                let problem = "that recent request is no longer kept: pick another";
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                return Ok(page(status, request, exchange, Some(problem), None));
+            }
+            (None, None) => form.get("request").unwrap_or(""),
+        };
         let mut parser = openrtb::Parser::new();
         let req = match parser.parse(request.as_bytes()) {
             Ok(req) => req,

@@ -15,6 +15,7 @@ use openrtb::BidRequest;
 use super::{CampaignFilter, Page};
 use super::{FieldError, ServiceError, Services};
 use crate::bid::decision::explain::{Explanation, NotBidding, explain};
+use crate::bid::sample::Samples;
 use crate::bid::{BidContext, ExchangeProfile, Snapshot, UserView};
 use crate::control::auth::{Permission, Principal};
 use crate::model::{CampaignStatus, UnixTime};
@@ -35,6 +36,24 @@ pub struct Explainer {
     pub frequency: Arc<dyn FrequencyCounts>,
     /// Our TCF vendor id, for consent.
     pub tcf_vendor_id: Option<u16>,
+    /// The bid path's recent requests, stripped.
+    pub samples: Arc<Samples>,
+}
+
+/// A recent request the bidder answered, with its personal data taken
+/// out ([`crate::bid::sample`]), to explain again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentRequest {
+    /// Its number, to pick it by.
+    pub seq: u64,
+    /// When it came.
+    pub at: UnixTime,
+    /// The exchange that sent it, by name.
+    pub exchange: String,
+    /// Its publisher and first slot, for people.
+    pub summary: String,
+    /// The stripped request, as JSON.
+    pub body: String,
 }
 
 /// Explanations, for one caller.
@@ -62,6 +81,32 @@ impl Explain<'_> {
             None => (Vec::new(), None),
             Some(e) => (e.exchanges.clone(), Some(e.default_exchange)),
         })
+    }
+
+    /// The recent requests the bid path took, newest first, stripped of
+    /// personal data: to whoever may explain (admins and buyers), as they
+    /// are requests, not any advertiser's campaigns. Empty where no bidder
+    /// runs beside the services.
+    pub fn recent(&self, who: &Principal) -> Result<Vec<RecentRequest>, ServiceError> {
+        self.check(who)?;
+        let Some(e) = self.s.explainer.as_ref() else {
+            return Ok(Vec::new());
+        };
+        Ok(e.samples
+            .recent()
+            .iter()
+            .map(|s| RecentRequest {
+                seq: s.seq,
+                at: s.at,
+                exchange: e
+                    .exchanges
+                    .get(s.exchange)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default(),
+                summary: s.summary.clone(),
+                body: s.body.clone(),
+            })
+            .collect())
     }
 
     /// Why `req`, sent by the exchange named `exchange` (the default one

@@ -68,7 +68,7 @@ pub use campaigns::{CampaignFilter, CampaignLine, Campaigns};
 pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
 pub use creatives::Creatives;
 pub use error::{FieldError, ServiceError};
-pub use explain::{Explain, Explainer};
+pub use explain::{Explain, Explainer, RecentRequest};
 pub use format_fit::{FormatWarning, format_warnings};
 pub use fragments::{
     CombinationReport, CombinationRow, FragmentDraft, FragmentHead, FragmentRow, Fragments,
@@ -103,6 +103,9 @@ pub struct Services {
     /// The live bid state explanations replay against; none where no
     /// bidder runs beside the services (then explaining is 404).
     explainer: Option<Explainer>,
+    /// The bid path's counters over the last minute, for admins; none
+    /// where no bidder runs beside the services.
+    traffic: Option<Arc<crate::live::Traffic>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -130,7 +133,26 @@ impl Services {
             budgets,
             clock,
             explainer: None,
+            traffic: None,
         }
+    }
+
+    /// The same services, showing admins `traffic`.
+    pub fn with_traffic(self, traffic: Arc<crate::live::Traffic>) -> Services {
+        Services {
+            traffic: Some(traffic),
+            ..self
+        }
+    }
+
+    /// The last minute of the bid path's traffic (admins); empty where
+    /// no bidder runs beside the services.
+    pub fn traffic(&self, who: &Principal) -> Result<crate::live::TrafficView, ServiceError> {
+        who.require(crate::control::auth::Permission::Administer)?;
+        Ok(self
+            .traffic
+            .as_ref()
+            .map_or_else(|| crate::live::Traffic::new().view(), |t| t.view()))
     }
 
     /// The same services, explaining requests against `explainer`.
