@@ -30,7 +30,9 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let tokens = demo::seed_if_empty(&store, "https://bidder.example").unwrap().unwrap();
+        let tokens = demo::seed_if_empty(&store, "https://bidder.example")
+            .unwrap()
+            .unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

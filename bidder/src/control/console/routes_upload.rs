@@ -76,7 +76,7 @@ impl Console {
         funnel: FunnelId,
         req: &ConsoleRequest<'_>,
     ) -> Result<Response<Body>, ConsoleError> {
-        if !same_origin(req.headers) {
+        if !same_origin(req.headers, req.authority) {
             return Err(ConsoleError::Forgery);
         }
         let form = req
