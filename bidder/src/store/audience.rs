@@ -174,17 +174,7 @@ fn upsert_members(
              updated_at = excluded.updated_at, expires_at = excluded.expires_at,
              job_id = excluded.job_id",
     )?;
-    for m in sorted {
-        stmt.execute(params![
-            to_sql(m.key),
-            funnel.0,
-            m.stage as u8,
-            m.updated,
-            m.expires,
-            job.0
-        ])?;
-    }
-    Ok(())
+    insert_each(&mut stmt, funnel, job, sorted)
 }
 
 /// Appends `members` of `funnel`, written by upload `job`, to the staged
@@ -199,6 +189,17 @@ fn stage_members(
         "INSERT INTO audience_staged (key, funnel_id, stage, updated_at, expires_at, job_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    insert_each(&mut stmt, funnel, job, members)
+}
+
+/// Runs `stmt`, an insert of the six member columns in table order, for
+/// each of `members`.
+fn insert_each<'m>(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    funnel: FunnelId,
+    job: JobId,
+    members: impl IntoIterator<Item = &'m Member>,
+) -> Result<(), StoreError> {
     for m in members {
         stmt.execute(params![
             to_sql(m.key),
