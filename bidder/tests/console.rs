@@ -475,6 +475,77 @@ async fn the_gallery_and_previews_open_through_the_session() {
     server.stop().await;
 }
 
+/// A content fragment whose body is one character too long for 300x250
+/// and 728x90: the gallery says so where those two formats would be, and
+/// names the fragment.
+#[tokio::test]
+async fn the_gallery_names_the_fragment_that_leaves_a_format_out() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let mut campaign = campaign_body(1, "Long body");
+    campaign["targeting"] = json!({"formats": ["banner"]});
+    campaign["fragment_sets"] = json!(["longbody"]);
+    let id = server.created("/api/v1/campaigns", campaign).await["id"]
+        .as_i64()
+        .unwrap();
+    let body61 = "Storm-tested tents with quick-pitch poles and taped seams now";
+    assert_eq!(body61.chars().count(), 61);
+    let fragments = [
+        (
+            "message",
+            json!({"language": "en", "headline": "Storm tents"}),
+        ),
+        (
+            "content",
+            json!({"language": "en", "body": body61,
+                "images": [{"url": "https://cdn.example/t-1200x627.png", "w": 1200, "h": 627, "mime": "image/png"},
+                           {"url": "https://cdn.example/t-600x600.png", "w": 600, "h": 600, "mime": "image/png"}],
+                "landing_url": "https://acme-outdoor.example/tents"}),
+        ),
+        (
+            "tone",
+            json!({"language": "en", "cta": "Shop", "voice": "urgent",
+                "palette": {"background": "#102030", "foreground": "#f0f0f0", "accent": "#ffb000"},
+                "font_stack": "Arial, sans-serif"}),
+        ),
+    ];
+    let mut content = 0;
+    for (kind, body) in fragments {
+        let f = json!({"advertiser_id": 1, "set": "longbody", "kind": kind, "body": body});
+        let fid = server.approved_fragment(&t.advertiser, &t.buyer, f).await;
+        if kind == "content" {
+            content = fid;
+        }
+    }
+    let adv = sign_in(&server, &t.advertiser).await;
+    let reply = adv
+        .get(&server, &format!("/console/campaigns/{id}/gallery"))
+        .await;
+    assert_eq!(reply.status, 200);
+    let html = page(&reply);
+    let warning = "body: 61 characters; 300x250 and 728x90 show at most 60";
+    for format in ["300x250", "728x90"] {
+        let at = html
+            .find(&format!(
+                "<section class=\"missing\" data-format=\"{format}\">"
+            ))
+            .unwrap_or_else(|| panic!("{format} is shown missing: {html}"));
+        let section = &html[at..at + html[at..].find("</section>").unwrap()];
+        assert!(
+            section.contains(&format!("{format} · en: no creative")),
+            "{section}"
+        );
+        assert!(
+            section.contains(&format!("content {content} v1: {warning}")),
+            "{section}"
+        );
+    }
+    // The formats it fills show creatives, not a warning.
+    assert!(html.contains("<h2>300x600 · en</h2>"), "{html}");
+    assert!(!html.contains("data-format=\"300x600\""), "{html}");
+    server.stop().await;
+}
+
 /// Ten thousand campaigns: the first page and a name filter that matches
 /// only the last campaign (so the store walks every row) each show one
 /// page. Prints the time per page, as seen through the real server on

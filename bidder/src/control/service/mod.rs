@@ -31,12 +31,13 @@
 //!   [`Advertisers`], [`Campaigns`], [`Creatives`], [`Tokens`],
 //!   [`Funnels`] (with members and upload jobs), [`Fragments`] (with
 //!   reviews, exchanges' audits, learning counts and the combination
-//!   report), [`Conversions`], [`Reports`], `budget` (a campaign's, as
-//!   [`Campaigns::budget`]), [`Previews`] (the plans and markup behind
-//!   previews and the gallery) and [`Explain`] (why a bid request gets
+//!   report), [`Conversions`], [`Reports`],
+//!   `budget` (a campaign's, as [`Campaigns::budget`]), [`Previews`] (the
+//!   plans and markup behind previews and the gallery, with the formats
+//!   a campaign cannot fill) and [`Explain`] (why a bid request gets
 //!   its answer, replayed against an [`Explainer`]).
 //! - `format_fit`: which formats a fragment's texts are too long for
-//!   ([`format_warnings`]), told when it is saved.
+//!   ([`format_warnings`]), told when it is saved and in the gallery.
 //! - `batch`: many campaign and creative writes in one transaction and
 //!   one publish ([`Campaigns::batch`]), all or nothing.
 
@@ -76,7 +77,7 @@ pub use fragments::{
 };
 pub use funnels::{FunnelDraft, FunnelView, Funnels, MemberMove, Membership, StageCount, UserRef};
 pub use page::{ListPage, Page};
-pub use previews::{Gallery, Preview, PreviewRequest, Previews, render};
+pub use previews::{Exclusion, Gallery, MissingFormat, Preview, PreviewRequest, Previews, render};
 pub use reports::{Report, ReportRequest, Reports};
 pub use tokens::{NewToken, Tokens};
 
