@@ -31,7 +31,8 @@
 //!   [`Advertisers`], [`Campaigns`], [`Creatives`], [`Tokens`],
 //!   [`Funnels`] (with members and upload jobs), [`Fragments`] (with
 //!   reviews, exchanges' audits, learning counts and the combination
-//!   report), [`Conversions`], [`Reports`],
+//!   report; `audits`: a campaign's creatives with each exchange's
+//!   audit, [`Fragments::campaign_audits`]), [`Conversions`], [`Reports`],
 //!   `budget` (a campaign's, as [`Campaigns::budget`]), [`Previews`] (the
 //!   plans and markup behind previews and the gallery, with the formats
 //!   a campaign cannot fill) and [`Explain`] (why a bid request gets
@@ -42,6 +43,7 @@
 //!   one publish ([`Campaigns::batch`]), all or nothing.
 
 mod advertisers;
+mod audits;
 mod batch;
 mod budget;
 mod campaigns;
@@ -64,6 +66,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use advertisers::Advertisers;
+pub use audits::{CampaignAudits, CreativeAudits};
 pub use batch::{BatchItem, ItemResult, MAX_BATCH_ITEMS};
 pub use campaigns::{CampaignFilter, CampaignLine, Campaigns};
 pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
