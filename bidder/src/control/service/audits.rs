@@ -19,7 +19,7 @@ use crate::model::{Audit, Campaign, CampaignId};
 use crate::store::Page;
 
 /// The most fixed creatives of one campaign listed.
-pub const MAX_FIXED: u32 = 1_000;
+const MAX_FIXED: u32 = 1_000;
 
 /// One creative of a campaign and each exchange's audit of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ pub struct CampaignAudits {
     pub exchanges: Vec<String>,
     /// Fixed creatives by id, then assembled ones by format.
     pub creatives: Vec<CreativeAudits>,
-    /// Whether fixed creatives beyond [`MAX_FIXED`] were left out.
+    /// Whether fixed creatives beyond the first 1,000 were left out.
     pub truncated: bool,
 }
 
