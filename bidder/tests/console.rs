@@ -475,6 +475,209 @@ async fn the_gallery_and_previews_open_through_the_session() {
     server.stop().await;
 }
 
+/// A content fragment whose body is one character too long for 300x250
+/// and 728x90: the gallery says so where those two formats would be, and
+/// names the fragment.
+#[tokio::test]
+async fn the_gallery_names_the_fragment_that_leaves_a_format_out() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let mut campaign = campaign_body(1, "Long body");
+    campaign["targeting"] = json!({"formats": ["banner"]});
+    campaign["fragment_sets"] = json!(["longbody"]);
+    let id = server.created("/api/v1/campaigns", campaign).await["id"]
+        .as_i64()
+        .unwrap();
+    let body61 = "Storm-tested tents with quick-pitch poles and taped seams now";
+    assert_eq!(body61.chars().count(), 61);
+    let fragments = [
+        (
+            "message",
+            json!({"language": "en", "headline": "Storm tents"}),
+        ),
+        (
+            "content",
+            json!({"language": "en", "body": body61,
+                "images": [{"url": "https://cdn.example/t-1200x627.png", "w": 1200, "h": 627, "mime": "image/png"},
+                           {"url": "https://cdn.example/t-600x600.png", "w": 600, "h": 600, "mime": "image/png"}],
+                "landing_url": "https://acme-outdoor.example/tents"}),
+        ),
+        (
+            "tone",
+            json!({"language": "en", "cta": "Shop", "voice": "urgent",
+                "palette": {"background": "#102030", "foreground": "#f0f0f0", "accent": "#ffb000"},
+                "font_stack": "Arial, sans-serif"}),
+        ),
+    ];
+    let mut content = 0;
+    for (kind, body) in fragments {
+        let f = json!({"advertiser_id": 1, "set": "longbody", "kind": kind, "body": body});
+        let fid = server.approved_fragment(&t.advertiser, &t.buyer, f).await;
+        if kind == "content" {
+            content = fid;
+        }
+    }
+    let adv = sign_in(&server, &t.advertiser).await;
+    let reply = adv
+        .get(&server, &format!("/console/campaigns/{id}/gallery"))
+        .await;
+    assert_eq!(reply.status, 200);
+    let html = page(&reply);
+    let warning = "body: 61 characters; 300x250 and 728x90 show at most 60";
+    for format in ["300x250", "728x90"] {
+        let at = html
+            .find(&format!(
+                "<section class=\"missing\" data-format=\"{format}\">"
+            ))
+            .unwrap_or_else(|| panic!("{format} is shown missing: {html}"));
+        let section = &html[at..at + html[at..].find("</section>").unwrap()];
+        assert!(
+            section.contains(&format!("{format} · en: no creative")),
+            "{section}"
+        );
+        assert!(
+            section.contains(&format!("content {content} v1: {warning}")),
+            "{section}"
+        );
+    }
+    // The formats it fills show creatives, not a warning.
+    assert!(html.contains("<h2>300x600 · en</h2>"), "{html}");
+    assert!(!html.contains("data-format=\"300x600\""), "{html}");
+    server.stop().await;
+}
+
+/// Buyers see every exchange's audit of their campaigns' creatives and
+/// record one through the form; advertisers and other advertisers'
+/// campaigns are refused.
+#[tokio::test]
+async fn exchange_audits_show_per_creative_and_are_recorded_by_form() {
+    let server = TestServer::demo().await;
+    let t = server.tokens.clone().unwrap();
+    let admin_token = server.admin_token().to_owned();
+    let crid = server
+        .api(
+            Method::GET,
+            "/api/v1/preview?campaign=1&format=300x250",
+            Some(&admin_token),
+            None,
+        )
+        .await
+        .header("x-crid")
+        .expect("a crid")
+        .to_owned();
+    let put = server
+        .api(
+            Method::PUT,
+            &format!("/api/v1/audits/default/{crid}"),
+            Some(&admin_token),
+            Some(json!({"status": "rejected", "reason": "landing page unreachable"})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.json());
+
+    let buyer = sign_in(&server, &t.buyer).await;
+    let campaign = page(&buyer.get(&server, "/console/campaigns/1").await);
+    assert!(
+        campaign.contains("href=\"/console/campaigns/1/audits\""),
+        "{campaign}"
+    );
+    let reply = buyer.get(&server, "/console/campaigns/1/audits").await;
+    assert_eq!(reply.status, 200, "{}", page(&reply));
+    let html = page(&reply);
+    assert!(html.contains("<th scope=\"col\">default</th>"), "{html}");
+    let row_of = |html: &str, crid: &str| -> String {
+        let at = html
+            .find(&format!("<th scope=\"row\"><code>{crid}</code>"))
+            .unwrap_or_else(|| panic!("a row for {crid}: {html}"));
+        html[at..at + html[at..].find("</tr>").unwrap()].to_owned()
+    };
+    let row = row_of(&html, &crid);
+    assert!(
+        row.contains("rejected</span>: landing page unreachable"),
+        "{row}"
+    );
+    assert!(
+        html.contains("not audited (bids)"),
+        "other creatives: {html}"
+    );
+
+    // Recorded by form, as the API would.
+    let posted = format!(
+        "csrf={}&crid={crid}&exchange=default&status=approved&reason=",
+        csrf_of(&html)
+    );
+    let reply = buyer
+        .post(&server, "/console/campaigns/1/audits", &posted)
+        .await;
+    assert_eq!(reply.status, 303, "{}", page(&reply));
+    assert_eq!(
+        reply.header("location"),
+        Some("/console/campaigns/1/audits?saved=1")
+    );
+    let audits = server
+        .api(Method::GET, "/api/v1/audits", Some(&admin_token), None)
+        .await
+        .json();
+    let mine = audits["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["crid"] == crid.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["status"], "approved", "{audits}");
+    let html = page(
+        &buyer
+            .get(&server, "/console/campaigns/1/audits?saved=1")
+            .await,
+    );
+    assert!(html.contains("Recorded."));
+    assert!(row_of(&html, &crid).contains("approved</span>"));
+    // A verdict the API does not know is refused at its field.
+    let bad = format!(
+        "csrf={}&crid={crid}&exchange=default&status=maybe",
+        csrf_of(&html)
+    );
+    let reply = buyer
+        .post(&server, "/console/campaigns/1/audits", &bad)
+        .await;
+    assert_eq!(reply.status, 422);
+    assert!(page(&reply).contains("status: approved, pending or rejected"));
+
+    // Advertisers do not read audits, as in the API.
+    let adv = sign_in(&server, &t.advertiser).await;
+    assert_eq!(
+        adv.get(&server, "/console/campaigns/1/audits").await.status,
+        403
+    );
+    assert!(
+        !page(&adv.get(&server, "/console/campaigns/1").await).contains("/audits"),
+        "no link for advertisers"
+    );
+    // Nor does a buyer see, or record, another advertiser's.
+    let other = server
+        .created(
+            "/api/v1/advertisers",
+            json!({"name": "Other Co", "domain": "other.example"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let secret = server
+        .created(
+            "/api/v1/campaigns",
+            campaign_body(other, "Other secret plan"),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/console/campaigns/{secret}/audits");
+    assert_eq!(buyer.get(&server, &path).await.status, 403);
+    let reply = buyer.post(&server, &path, &posted).await;
+    assert_eq!(reply.status, 403);
+    server.stop().await;
+}
+
 /// Ten thousand campaigns: the first page and a name filter that matches
 /// only the last campaign (so the store walks every row) each show one
 /// page. Prints the time per page, as seen through the real server on
@@ -1604,6 +1807,24 @@ async fn every_console_route_answers_each_role_as_its_grants_say() {
             "",
             [200, 200, 403, 303],
         ),
+        (
+            "GET",
+            "/console/campaigns/1/audits".into(),
+            "",
+            [200, 200, 403, 303],
+        ),
+        (
+            "GET",
+            "/console/campaigns/4/audits".into(),
+            "",
+            [200, 200, 403, 303],
+        ),
+        (
+            "GET",
+            "/console/campaigns/999/audits".into(),
+            "",
+            [404, 404, 403, 303],
+        ),
         ("GET", "/console/reports".into(), "", [200, 200, 200, 303]),
         (
             "GET",
@@ -1685,6 +1906,12 @@ async fn every_console_route_answers_each_role_as_its_grants_say() {
             "/console/campaigns/4/pause".into(),
             "version=0",
             [412, 412, 403, 303],
+        ),
+        (
+            "POST",
+            "/console/campaigns/4/audits".into(),
+            "crid=1&exchange=default&status=maybe",
+            [422, 422, 403, 303],
         ),
         (
             "POST",
@@ -1781,6 +2008,7 @@ async fn every_page_weighs_at_most_200_kb_at_the_demo_data() {
         (&buyer, "/console/campaigns/new"),
         (&buyer, "/console/campaigns/1"),
         (&buyer, "/console/campaigns/1/edit"),
+        (&buyer, "/console/campaigns/1/audits"),
         (&buyer, "/console/reports"),
         (&buyer, "/console/reports?by=fragment"),
         (&buyer, "/console/reports.csv"),

@@ -102,7 +102,7 @@ async fn a_buyer_signs_in_and_pauses_a_campaign_in_chromium() {
     // Every page: no console error (so nothing the policy blocked) and no
     // accessibility violation.
     let pages = report["pages"].as_object().expect("the page tour ran");
-    assert_eq!(pages.len(), 17, "{report}");
+    assert_eq!(pages.len(), 18, "{report}");
     assert_eq!(report["liveRefreshed"], true, "{report}");
     for (path, p) in pages {
         assert_eq!(p["console"], serde_json::json!([]), "{path}: {p}");

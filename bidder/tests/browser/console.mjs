@@ -146,7 +146,7 @@ try {
   const buyerPages = [
     '/console/campaigns', '/console/campaigns/new', '/console/campaigns/1', '/console/campaigns/1/edit',
     '/console/reports', '/console/reports?by=fragment', '/console/explain', '/console/fragments',
-    '/console/fragments/1', '/console/funnels', '/console/campaigns/999',
+    '/console/fragments/1', '/console/funnels', '/console/campaigns/999', '/console/campaigns/1/audits',
   ];
   const tours = [
     ['buyer', context, buyerPages],

@@ -19,7 +19,7 @@ use http_body_util::Full;
 
 use super::Admin;
 use crate::control::auth::Principal;
-use crate::control::service::{PreviewRequest, render};
+use crate::control::service::{MissingFormat, PreviewRequest, render};
 use crate::error::{ApiError, Body, FieldError};
 use crate::model::CampaignId;
 
@@ -108,21 +108,35 @@ impl Admin {
     /// `GET /api/v1/campaigns/{id}/gallery`.
     pub(crate) fn gallery(&self, who: &Principal, id: i64) -> Result<Response<Body>, ApiError> {
         let gallery = self.services.previews().gallery(who, CampaignId(id))?;
-        let (c, plan) = (&gallery.campaign, gallery.plan);
+        let (c, plan, missing) = (&gallery.campaign, gallery.plan, &gallery.missing);
         let mut page = String::with_capacity(64 * 1024);
         page.push_str(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gallery: ",
         );
         escape::html(&c.name, &mut page);
-        page.push_str("</title><style>body{font:14px/1.4 sans-serif;margin:16px;background:#f4f4f4;color:#222}h2{margin:24px 0 8px}h3{margin:0 0 4px;font-size:14px}.stages{display:flex;flex-wrap:wrap;gap:16px 32px;align-items:flex-start}.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}figure{margin:0;background:#fff;padding:8px;border:1px solid #ddd}figcaption{font:11px monospace;color:#555;margin-top:4px;max-width:320px;overflow-wrap:anywhere}iframe{border:0;display:block}.card{width:300px}.card img{width:100%;height:auto;display:block}.card h4{margin:6px 0}.card p{margin:4px 0}pre{max-width:600px;white-space:pre-wrap;overflow-wrap:anywhere;font-size:11px}</style></head><body><h1>");
+        page.push_str("</title><style>body{font:14px/1.4 sans-serif;margin:16px;background:#f4f4f4;color:#222}h2{margin:24px 0 8px}h3{margin:0 0 4px;font-size:14px}.stages{display:flex;flex-wrap:wrap;gap:16px 32px;align-items:flex-start}.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}figure{margin:0;background:#fff;padding:8px;border:1px solid #ddd}figcaption{font:11px monospace;color:#555;margin-top:4px;max-width:320px;overflow-wrap:anywhere}iframe{border:0;display:block}.card{width:300px}.card img{width:100%;height:auto;display:block}.card h4{margin:6px 0}.card p{margin:4px 0}pre{max-width:600px;white-space:pre-wrap;overflow-wrap:anywhere;font-size:11px}.missing{background:#fff8e1;border-left:4px solid #b26a00;padding:4px 12px;margin:16px 0}.missing h2{margin:8px 0;font-size:16px}</style></head><body><h1>");
         escape::html(&c.name, &mut page);
         page.push_str("</h1>");
         let Some(plan) = plan else {
-            page.push_str("<p>No approved combination: approve a message, a content and a tone of the campaign's fragment sets.</p></body></html>");
+            page.push_str("<p>No approved combination: approve a message, a content and a tone of the campaign's fragment sets.</p>");
+            for m in missing {
+                missing_section(m, &mut page);
+            }
+            page.push_str("</body></html>");
             return Ok(response("text/html; charset=utf-8", page));
         };
         for (lang, name) in plan.languages().iter().enumerate() {
-            for format in Format::ALL.into_iter().filter(|f| plan.has_format(*f)) {
+            for format in Format::ALL {
+                let absent = missing
+                    .iter()
+                    .find(|m| m.format == format && m.language.as_deref() == Some(&**name));
+                if let Some(m) = absent {
+                    missing_section(m, &mut page);
+                    continue;
+                }
+                if !plan.has_format(format) {
+                    continue;
+                }
                 let _ = write!(page, "<section class=\"format\"><h2>{} · ", format.name());
                 escape::html(name, &mut page);
                 page.push_str("</h2><div class=\"stages\">");
@@ -147,6 +161,37 @@ impl Admin {
         page.push_str("</body></html>");
         Ok(response("text/html; charset=utf-8", page))
     }
+}
+
+/// A format the campaign asks for but has no creative in, where its
+/// section would be: which fragments' texts leave it out, and why.
+fn missing_section(m: &MissingFormat, page: &mut String) {
+    let _ = write!(
+        page,
+        "<section class=\"missing\" data-format=\"{}\"><h2>{}",
+        m.format.name(),
+        m.format.name()
+    );
+    if let Some(lang) = &m.language {
+        page.push_str(" · ");
+        escape::html(lang, page);
+    }
+    page.push_str(": no creative</h2>");
+    if m.excluded_by.is_empty() {
+        page.push_str("<p>No approved fragment's text is too long for it: its fragments' claimed formats, stages or language, or a missing tone (a video needs a content with a video), leave it out.</p></section>");
+        return;
+    }
+    page.push_str("<p>Left out by:</p><ul>");
+    for e in &m.excluded_by {
+        let _ = write!(
+            page,
+            "<li class=\"excluded\">{} {} v{}: ",
+            e.kind, e.fragment.0, e.version
+        );
+        escape::html(&e.warning, page);
+        page.push_str("</li>");
+    }
+    page.push_str("</ul></section>");
 }
 
 /// One figure of the gallery: the creative in a sandboxed frame of its

@@ -217,6 +217,9 @@ pub fn campaign(v: &CampaignView<'_>) -> Markup {
             @if !c.fragment_sets.is_empty() {
                 " · " a href=(format!("/console/campaigns/{}/gallery", c.id.0)) { "Gallery" }
             }
+            @if v.may_manage {
+                " · " a href=(format!("/console/campaigns/{}/audits", c.id.0)) { "Exchange audits" }
+            }
         }
         dl.summary {
             dt { "Spent today" } dd { (money(b.spent_today_micros, cur)) @if b.daily_budget_micros.0 > 0 { " of " (money(b.daily_budget_micros, cur)) } }

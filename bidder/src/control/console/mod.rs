@@ -38,8 +38,11 @@
 //!   fragment leaves out.
 //! - `multipart`, `upload_pages`, `routes_upload`: audience uploads (a
 //!   file form, its job's progress and report).
+//! - `audits_page`, `routes_audit`: a campaign's creatives with each
+//!   exchange's audit, and the form that records one.
 
 mod admin_pages;
+mod audits_page;
 mod campaign_form;
 mod campaign_pages;
 mod chart;
@@ -51,6 +54,7 @@ mod multipart;
 mod pages;
 mod reports_page;
 mod routes_admin;
+mod routes_audit;
 mod routes_campaign;
 mod routes_fragment;
 mod routes_insight;
@@ -155,6 +159,7 @@ enum Route {
     Live,
     LiveJs,
     Gallery(CampaignId),
+    Audits(CampaignId),
     Preview,
 }
 
@@ -178,6 +183,7 @@ impl Route {
             ["campaigns", n, "pause"] => Route::SetStatus(id(n)?, CampaignStatus::Paused),
             ["campaigns", n, "resume"] => Route::SetStatus(id(n)?, CampaignStatus::Active),
             ["campaigns", n, "gallery"] => Route::Gallery(id(n)?),
+            ["campaigns", n, "audits"] => Route::Audits(id(n)?),
             ["preview"] => Route::Preview,
             ["reports"] => Route::Reports,
             ["reports.csv"] => Route::ReportsCsv,
@@ -209,6 +215,7 @@ impl Route {
             | Route::Fragments
             | Route::Fragment(_)
             | Route::FunnelUpload(_)
+            | Route::Audits(_)
             | Route::Tokens => m == Method::GET || m == Method::POST,
             Route::SignOut
             | Route::SetStatus(..)
@@ -357,6 +364,7 @@ impl Console {
                 })
                 .map_err(ConsoleError::from),
             (Route::Gallery(c), _) => admin.gallery(&who, c.0).map_err(ConsoleError::from),
+            (Route::Audits(c), form) => self.audits(&who, &session, c, req.query, form.as_ref()),
             (Route::Preview, _) => admin.preview(&who, req.query).map_err(ConsoleError::from),
             _ => Err(ApiError::MethodNotAllowed.into()),
         };
@@ -705,6 +713,11 @@ mod tests {
         assert!(Route::EditCampaign(CampaignId(7)).allows(&Method::POST));
         assert!(!Route::ReviewFragment(FragmentId(3), true).allows(&Method::GET));
         assert!(!Route::Exchanges.allows(&Method::POST));
+        assert_eq!(
+            Route::parse("/console/campaigns/7/audits"),
+            Some(Route::Audits(CampaignId(7)))
+        );
+        assert!(Route::Audits(CampaignId(7)).allows(&Method::POST));
         assert_eq!(Route::parse("/console/nowhere"), None);
         assert!(!Route::SetStatus(CampaignId(7), CampaignStatus::Paused).allows(&Method::GET));
         assert!(!Route::Campaigns.allows(&Method::POST));

@@ -31,16 +31,19 @@
 //!   [`Advertisers`], [`Campaigns`], [`Creatives`], [`Tokens`],
 //!   [`Funnels`] (with members and upload jobs), [`Fragments`] (with
 //!   reviews, exchanges' audits, learning counts and the combination
-//!   report), [`Conversions`], [`Reports`], `budget` (a campaign's, as
-//!   [`Campaigns::budget`]), [`Previews`] (the plans and markup behind
-//!   previews and the gallery) and [`Explain`] (why a bid request gets
+//!   report; `audits`: a campaign's creatives with each exchange's
+//!   audit, [`Fragments::campaign_audits`]), [`Conversions`], [`Reports`],
+//!   `budget` (a campaign's, as [`Campaigns::budget`]), [`Previews`] (the
+//!   plans and markup behind previews and the gallery, with the formats
+//!   a campaign cannot fill) and [`Explain`] (why a bid request gets
 //!   its answer, replayed against an [`Explainer`]).
 //! - `format_fit`: which formats a fragment's texts are too long for
-//!   ([`format_warnings`]), told when it is saved.
+//!   ([`format_warnings`]), told when it is saved and in the gallery.
 //! - `batch`: many campaign and creative writes in one transaction and
 //!   one publish ([`Campaigns::batch`]), all or nothing.
 
 mod advertisers;
+mod audits;
 mod batch;
 mod budget;
 mod campaigns;
@@ -63,6 +66,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use advertisers::Advertisers;
+pub use audits::{CampaignAudits, CreativeAudits};
 pub use batch::{BatchItem, ItemResult, MAX_BATCH_ITEMS};
 pub use campaigns::{CampaignFilter, CampaignLine, Campaigns};
 pub use conversions::{ConversionDraft, ConversionReceipt, Conversions};
@@ -76,7 +80,7 @@ pub use fragments::{
 };
 pub use funnels::{FunnelDraft, FunnelView, Funnels, MemberMove, Membership, StageCount, UserRef};
 pub use page::{ListPage, Page};
-pub use previews::{Gallery, Preview, PreviewRequest, Previews, render};
+pub use previews::{Exclusion, Gallery, MissingFormat, Preview, PreviewRequest, Previews, render};
 pub use reports::{Report, ReportRequest, Reports};
 pub use tokens::{NewToken, Tokens};
 

@@ -1,6 +1,8 @@
 //! Previews for advertisers: one assembled creative rendered as it would
 //! serve, and the plan behind a campaign's gallery (every approved
-//! combination in every format, language and stage).
+//! combination in every format, language and stage), with the formats
+//! the campaign asks for but cannot fill and the fragments' texts that
+//! are too long for them ([`format_warnings`]).
 //!
 //! Plans are built from the store on demand (so paused campaigns preview
 //! too) with the bid path's own code; trackers carry a preview tail instead
@@ -13,10 +15,13 @@ use creative::plan::{Item, Plan};
 use creative::template::Format;
 use openrtb::native::NativeRequest;
 
-use super::{ServiceError, Services};
+use creative::assembly::FragmentId;
+use creative::fragment::FragmentBody;
+
+use super::{ServiceError, Services, format_warnings};
 use crate::bid::snapshot::preview_plan;
 use crate::control::auth::Principal;
-use crate::model::{Campaign, CampaignId};
+use crate::model::{AdFormat, Campaign, CampaignId, Catalog};
 
 /// The tail preview trackers carry instead of a bid's.
 const PREVIEW_TAIL: &str = "&preview=1";
@@ -73,6 +78,38 @@ pub struct Gallery {
     pub campaign: Campaign,
     /// What it would serve.
     pub plan: Option<Box<Plan>>,
+    /// The formats its targeting asks for that the plan has no creative
+    /// in, per language, in [`Format::ALL`]'s order.
+    pub missing: Vec<MissingFormat>,
+}
+
+/// A format a campaign asks for but has no creative in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingFormat {
+    /// The format.
+    pub format: Format,
+    /// The language it is missing in; `None` when the plan has no
+    /// combination in any language.
+    pub language: Option<String>,
+    /// The approved fragments (of the campaign's sets, in that language)
+    /// whose texts are too long for it. Empty when none is: then a
+    /// fragment's claimed formats, stages or languages, a missing tone
+    /// (a video needs a content with a video) leave it out.
+    pub excluded_by: Vec<Exclusion>,
+}
+
+/// One fragment's text that leaves a format out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exclusion {
+    /// The fragment.
+    pub fragment: FragmentId,
+    /// Its approved version.
+    pub version: i64,
+    /// `message`, `content` or `tone`.
+    pub kind: &'static str,
+    /// Why, as a person reads it: `body: 61 characters; 300x250 and
+    /// 728x90 show at most 60`.
+    pub warning: String,
 }
 
 /// Previews, for whoever may see the campaign.
@@ -112,7 +149,94 @@ impl Previews<'_> {
     /// Campaign `id` and the plan its gallery shows.
     pub fn gallery(&self, who: &Principal, id: CampaignId) -> Result<Gallery, ServiceError> {
         let campaign = self.s.campaigns().get(who, id)?;
-        let plan = self.plan_of(&campaign)?;
-        Ok(Gallery { campaign, plan })
+        let catalog = self.s.store.load_catalog()?;
+        let plan = preview_plan(&catalog, &campaign, &self.s.settings);
+        let missing = missing_formats(&catalog, &campaign, plan.as_deref());
+        Ok(Gallery {
+            campaign,
+            plan,
+            missing,
+        })
     }
+}
+
+/// Whether `c`'s targeting asks for `f`: its kind (none named: all) and,
+/// for a banner, its size (none named: all). The bid path builds plans
+/// with the same test.
+fn targets(c: &Campaign, f: Format) -> bool {
+    let t = &c.targeting;
+    let kind = match f {
+        Format::Banner(_) => AdFormat::Banner,
+        Format::Native => AdFormat::Native,
+        Format::Video => AdFormat::Video,
+    };
+    let size_ok = f
+        .layout()
+        .is_none_or(|l| t.sizes.is_empty() || t.sizes.iter().any(|s| s.w == l.w && s.h == l.h));
+    (t.formats.is_empty() || t.formats.contains(&kind)) && size_ok
+}
+
+/// The formats `c` asks for that `plan` has no creative in, per
+/// language, each with the fragments whose texts leave it out. None for
+/// a campaign without fragment sets (it serves fixed creatives).
+fn missing_formats(catalog: &Catalog, c: &Campaign, plan: Option<&Plan>) -> Vec<MissingFormat> {
+    if c.fragment_sets.is_empty() {
+        return Vec::new();
+    }
+    let fragments: Vec<_> = catalog
+        .fragments
+        .iter()
+        .filter(|f| f.advertiser_id == c.advertiser_id && c.fragment_sets.contains(&f.set))
+        .collect();
+    let exclusions = |format: Format, language: Option<&str>| -> Vec<Exclusion> {
+        let mut out = Vec::new();
+        for f in &fragments {
+            let (kind, lang) = match &f.body {
+                FragmentBody::Message(m) => ("message", m.language.as_str()),
+                FragmentBody::Content(x) => ("content", x.language.as_str()),
+                FragmentBody::Tone(t) => ("tone", t.language.as_str()),
+            };
+            if language.is_some_and(|l| !l.eq_ignore_ascii_case(lang)) {
+                continue;
+            }
+            for w in format_warnings(&f.body) {
+                if w.excluded.iter().any(|(name, _)| name == format.name()) {
+                    out.push(Exclusion {
+                        fragment: f.id,
+                        version: f.version,
+                        kind,
+                        warning: w.sentence(),
+                    });
+                }
+            }
+        }
+        out
+    };
+    let wanted = Format::ALL.into_iter().filter(|f| targets(c, *f));
+    let Some(plan) = plan else {
+        return wanted
+            .map(|format| MissingFormat {
+                format,
+                language: None,
+                excluded_by: exclusions(format, None),
+            })
+            .collect();
+    };
+    let wanted: Vec<Format> = wanted.collect();
+    let mut out = Vec::new();
+    for (lang, name) in plan.languages().iter().enumerate() {
+        for format in &wanted {
+            let filled = Stage::ALL
+                .into_iter()
+                .any(|stage| !plan.group(lang, stage, *format).is_empty());
+            if !filled {
+                out.push(MissingFormat {
+                    format: *format,
+                    language: Some(name.to_string()),
+                    excluded_by: exclusions(*format, Some(name)),
+                });
+            }
+        }
+    }
+    out
 }
