@@ -352,9 +352,9 @@ pub struct State {
 }
 
 /// What a fleet instance shows on `/metrics`: a fixed set of series,
-/// however many campaigns (each campaign's reservations, the state of
-/// its share, are the budget series above).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// and its budget leases for the campaigns the budget series show one by
+/// one (the others summed per currency), so the page stays bounded.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FleetState {
     /// Calls to Redis (a pipeline or a script is one).
     pub round_trips: u64,
@@ -366,9 +366,16 @@ pub struct FleetState {
     pub spool: i64,
     /// Control instance: events left in the streams after its last read.
     pub event_lag: i64,
-    /// Instances with bids in flight sharing each campaign's room, as
-    /// this one last counted them (each holds at most 1/this of a room).
+    /// Instances with bids in flight, as this one last counted them.
     pub sharers: u32,
+    /// Leases of the campaigns shown one by one: id, currency, lease.
+    pub leases: Vec<(
+        i64,
+        openrtb::Currency,
+        crate::state::budget::lease::LeaseState,
+    )>,
+    /// Leases of the other campaigns, summed per currency.
+    pub leases_other: Vec<(openrtb::Currency, crate::state::budget::lease::LeaseState)>,
     /// Bid instance: how far its audience table trails the control's
     /// change stream, milliseconds of the stream's clock.
     pub audience_lag_ms: i64,
@@ -746,7 +753,7 @@ fn render_state(s: &State, out: &mut String) {
         "Estimated wait of a request for the runtime; bid requests are shed above max_queue_delay_ms.",
         s.queue_delay.as_secs_f64(),
     );
-    if let Some(f) = s.fleet {
+    if let Some(f) = &s.fleet {
         counter(
             out,
             "bidder_redis_round_trips_total",
@@ -780,7 +787,7 @@ fn render_state(s: &State, out: &mut String) {
         gauge(
             out,
             "bidder_fleet_sharers",
-            "Instances with bids in flight sharing each campaign's room; this one reserves at most 1/this of a room.",
+            "Instances of the fleet with bids in flight, as this one last counted them.",
             f64::from(f.sharers),
         );
         gauge(
@@ -789,6 +796,7 @@ fn render_state(s: &State, out: &mut String) {
             "Bid instance: how far its audience table trails the control's change stream.",
             f.audience_lag_ms as f64 / 1_000.0,
         );
+        render_leases(f, out);
     }
     type Get = fn(&crate::state::budget::BudgetState) -> f64;
     let per_campaign: [(&str, &str, Get); 5] = [
@@ -853,6 +861,41 @@ fn render_state(s: &State, out: &mut String) {
     );
     for o in &s.budgets_other {
         let _ = writeln!(out, "{name}{{currency=\"{}\"}} {}", o.currency, o.campaigns);
+    }
+}
+
+/// A fleet instance's budget leases: per campaign shown, then summed.
+fn render_leases(f: &FleetState, out: &mut String) {
+    use crate::state::budget::lease::LeaseState;
+    type Get = fn(&LeaseState) -> f64;
+    let series: [(&str, &str, Get); 2] = [
+        (
+            "bidder_lease_limit_micros",
+            "This instance's budget lease for the campaign's day: what it may have used (own booked spend plus reservations).",
+            |l| l.limit as f64,
+        ),
+        (
+            "bidder_lease_left_micros",
+            "What is left of this instance's budget lease to reserve.",
+            |l| l.left() as f64,
+        ),
+    ];
+    for (name, help, get) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (id, cur, l) in &f.leases {
+            let _ = writeln!(
+                out,
+                "{name}{{campaign=\"{id}\",currency=\"{cur}\"}} {}",
+                get(l)
+            );
+        }
+        for (cur, l) in &f.leases_other {
+            let _ = writeln!(
+                out,
+                "{name}{{campaign=\"other\",currency=\"{cur}\"}} {}",
+                get(l)
+            );
+        }
     }
 }
 
@@ -949,16 +992,26 @@ mod tests {
             .map(|id| (id, budget(Currency::USD, id)))
             .collect();
         let (top, other) = State::split_budgets(all, 20);
+        let lease = crate::state::budget::lease::LeaseState {
+            limit: 5_000,
+            used: 2_000,
+            ..Default::default()
+        };
         let text = Metrics::new(vec!["a".into()]).render(&State {
-            budgets: top,
-            budgets_other: other,
             fleet: Some(FleetState {
                 round_trips: 7,
                 errors: 1,
                 sharers: 3,
                 audience_lag_ms: 1_500,
+                leases: top
+                    .iter()
+                    .map(|(id, _)| (*id, Currency::USD, lease))
+                    .collect(),
+                leases_other: vec![(Currency::USD, lease)],
                 ..FleetState::default()
             }),
+            budgets: top,
+            budgets_other: other,
             ..State::default()
         });
         for row in [
@@ -967,6 +1020,7 @@ mod tests {
             "bidder_fleet_sharers 3",
             "bidder_audience_stream_lag_seconds 1.5",
             "bidder_spool_depth 0",
+            "bidder_lease_left_micros{campaign=\"other\",currency=\"USD\"} 3000",
         ] {
             assert!(text.contains(row), "{row} in\n{text}");
         }
@@ -974,7 +1028,11 @@ mod tests {
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains("campaign=\""))
             .count();
-        assert_eq!(per_campaign, 5 * 20 + 3, "the top 20, then one sum");
+        assert_eq!(
+            per_campaign,
+            (5 + 2) * 20 + 3 + 2,
+            "the top 20, then one sum"
+        );
         assert!(text.len() < 64 * 1024, "{} bytes", text.len());
     }
 

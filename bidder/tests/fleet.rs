@@ -875,7 +875,9 @@ async fn an_exchange_that_never_sends_loss_notices_keeps_a_fleet_bidding() {
     assert_eq!(put.status, 200, "{}", put.json());
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     let mut billed = 0;
-    for round in 0..8 {
+    // Round 0 warms up the leases, which are sized from each instance's
+    // spend rate: it is not counted.
+    for round in 0..9 {
         let mut bids = 0;
         for i in 0..50 {
             let id = format!("quiet-{round}-{i}");
@@ -894,7 +896,10 @@ async fn an_exchange_that_never_sends_loss_notices_keeps_a_fleet_bidding() {
                 billed += 1;
             }
         }
-        assert!(bids >= 48, "round {round}: campaign 1 bid on {bids} of 50");
+        assert!(
+            round == 0 || bids >= 48,
+            "round {round}: campaign 1 bid on {bids} of 50"
+        );
         // Win rates are measured once a second.
         tokio::time::sleep(Duration::from_millis(1_100)).await;
     }
@@ -962,4 +967,384 @@ async fn a_fleet_on_a_three_node_redis_cluster_follows_the_control_and_books_a_b
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Sets campaign `id`'s budget on the control instance to `total`
+/// micros in all (no daily budget), spent as soon as possible, UTC days.
+async fn set_total_budget(fleet: &Fleet, id: &str, total: i64) {
+    let mut body = call(
+        fleet.control.port,
+        Method::GET,
+        &format!("/api/v1/campaigns/{id}"),
+        &fleet.token,
+        None,
+    )
+    .await
+    .json();
+    for k in ["id", "created_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(k);
+    }
+    body["pacing"] = json!({"mode": "asap", "time_zone": "UTC"});
+    body["daily_budget_micros"] = json!(0);
+    body["total_budget_micros"] = json!(total);
+    let put = call(
+        fleet.control.port,
+        Method::PUT,
+        &format!("/api/v1/campaigns/{id}"),
+        &fleet.token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.json());
+}
+
+/// Campaign `id`'s central ledger for today (UTC): `granted`, and each
+/// lease as (instance, limit, used).
+fn ledger(fleet: &Fleet, id: i64) -> (i64, Vec<(String, i64, i64)>) {
+    let (granted, leases) = ledger_expiring(fleet, id);
+    let leases = leases.into_iter().map(|(i, l, u, _)| (i, l, u)).collect();
+    (granted, leases)
+}
+
+/// [`ledger`], each lease with its expiry (Unix milliseconds, Redis's
+/// clock: the host's, on loopback).
+#[allow(clippy::type_complexity)]
+fn ledger_expiring(fleet: &Fleet, id: i64) -> (i64, Vec<(String, i64, i64, i64)>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let key = format!("{{c:{id}}}:lease:{}", now - now.rem_euclid(86_400));
+    let fields: Vec<(String, String)> = match redis_cmd(fleet, &[b"HGETALL", key.as_bytes()]) {
+        redis::Value::Array(v) => v
+            .chunks(2)
+            .map(|kv| {
+                let s = |v: &redis::Value| match v {
+                    redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => panic!("{other:?}"),
+                };
+                (s(&kv[0]), s(&kv[1]))
+            })
+            .collect(),
+        redis::Value::Map(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let s = |v: &redis::Value| match v {
+                    redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => panic!("{other:?}"),
+                };
+                (s(k), s(v))
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    let mut granted = 0;
+    let mut leases = Vec::new();
+    for (k, v) in fields {
+        if k == "granted" {
+            granted = v.parse().unwrap();
+        } else if let Some(inst) = k.strip_prefix("i:") {
+            let parts: Vec<i64> = v.split(':').map(|p| p.parse().unwrap()).collect();
+            leases.push((inst.to_string(), parts[0], parts[1], parts[2]));
+        }
+    }
+    (granted, leases)
+}
+
+/// Waits until campaign `id`'s ledger grants no more than `cap` (the
+/// leases of a larger budget have shrunk to the new one).
+async fn ledger_within(fleet: &Fleet, id: i64, cap: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (granted, leases) = ledger(fleet, id);
+        if granted <= cap && !leases.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "granted {granted} > {cap}: {leases:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Bids to `user` on `nodes` in turn for campaign 1 until `until` says
+/// stop; each of its bids billed through the next node. What was billed.
+async fn drain(
+    nodes: &[&Node],
+    tag: &str,
+    mut until: impl FnMut(usize, bool) -> bool,
+) -> (i64, usize) {
+    let mut billed = 0;
+    let mut bids = 0;
+    for i in 0.. {
+        let id = format!("{tag}-{i}");
+        let node = nodes[i % nodes.len()];
+        let (cids, answer) = campaigns_for(node, &id, "demo-intent").await;
+        let bid = cids.iter().any(|c| c == "1");
+        if bid {
+            let one = only(&answer, "1");
+            let next = nodes[(i + 1) % nodes.len()];
+            assert_eq!(get(next, &notice(&one, "burl", &id)).await, Some(200));
+            billed += cost_of(&one);
+            bids += 1;
+        }
+        if until(i, bid) {
+            break;
+        }
+    }
+    (billed, bids)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lease_ledger_never_grants_past_the_day_and_takes_back_returns_and_expiries() {
+    use bidder::config::RedisTarget;
+    use bidder::fleet::client::{Redis, RedisStats};
+    use bidder::fleet::lease::{Call, Step};
+    use bidder::model::CampaignId;
+    use bidder::state::budget::Limits;
+    if !available("the fleet tests") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = RedisServer::start(dir.path());
+    let mut redis = Redis::new(
+        RedisTarget::Single(server.url()),
+        std::sync::Arc::new(RedisStats::default()),
+    );
+    let day = 1_795_392_000;
+    // 2,000 of a total of 10,000 booked on earlier days: 8,000 today.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut plain = client.get_connection().unwrap();
+    redis::cmd("HSET")
+        .arg("{c:7}:spend")
+        .arg("day_start")
+        .arg(day - 86_400)
+        .arg("day")
+        .arg(2_000)
+        .arg("total")
+        .arg(2_000)
+        .query::<()>(&mut plain)
+        .unwrap();
+    let limits = Limits {
+        daily: openrtb::Micros(0),
+        total: openrtb::Micros(10_000),
+        mode: bidder::model::PacingMode::Asap,
+    };
+    let mut step = |instance: &str, used: i64, step: Step| {
+        Call {
+            instance,
+            id: CampaignId(7),
+            day,
+            limits,
+            used,
+            step,
+        }
+        .run(&mut redis)
+        .unwrap()
+    };
+    let renew = |desired| Step::Renew { desired };
+    let a = step("a", 0, renew(3_000));
+    assert_eq!((a.limit, a.granted, a.cap), (3_000, 3_000, 8_000));
+    // More than is left: only what is left.
+    let b = step("b", 0, renew(9_000));
+    assert_eq!((b.limit, b.granted), (5_000, 8_000));
+    let c = step("c", 0, renew(1_000));
+    assert_eq!((c.limit, c.granted), (0, 8_000), "nothing past the day");
+    // `a` used 1,000 and hands back the rest.
+    let a = step("a", 1_000, Step::Return);
+    assert_eq!(a.granted, 6_000);
+    // An idle instance (no rate) gets the floor: 1/16 of the room.
+    let c = step("c", 0, renew(0));
+    assert_eq!((c.limit, c.granted), (125, 6_125));
+    // `b` used all of its 5,000 and wants 5,000 more: it gets the room.
+    let b = step("b", 5_000, renew(5_000));
+    assert_eq!((b.limit, b.granted), (6_875, 8_000));
+    // `b` stops renewing (killed): its unused 1,875 come back once its
+    // lease expires, not before.
+    let c = step("c", 0, renew(1_000));
+    assert_eq!(c.limit, 125, "b's lease still holds the room");
+    let expired = Instant::now() + Duration::from_secs(6);
+    loop {
+        let c = step("c", 0, renew(1_000));
+        if c.limit > 125 {
+            // 8,000 less b's unused 1,875, then c's 125 grown to 1,000.
+            assert_eq!((c.limit, c.granted), (1_000, 7_000));
+            break;
+        }
+        assert!(Instant::now() < expired, "b's lease never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_budget_drained_across_three_bid_instances_stays_within_the_bound() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let fleet = Fleet::start(3).await;
+    let (_, first) = campaigns_for(&fleet.bidders[0], "small-0", "demo-intent").await;
+    let impression = cost_of(&only(&first, "1"));
+    let budget = 60 * impression;
+    set_total_budget(&fleet, "1", budget).await;
+    ledger_within(&fleet, 1, budget).await;
+    let nodes: Vec<&Node> = fleet.bidders.iter().collect();
+    // Until campaign 1 has not bid on 60 requests in a row.
+    let mut quiet = 0;
+    let (billed, bids) = drain(&nodes, "small", |i, bid| {
+        quiet = if bid { 0 } else { quiet + 1 };
+        quiet >= 60 || i >= 1_000
+    })
+    .await;
+    spend_reaches(&fleet, "1", billed, Duration::from_secs(5)).await;
+    let (granted, leases) = ledger(&fleet, 1);
+    let outstanding: i64 = leases.iter().map(|(_, l, u)| (l - u).max(0)).sum();
+    eprintln!(
+        "budget {budget}, booked {billed} in {bids} bids, outstanding leases {outstanding}, granted {granted}"
+    );
+    assert!(
+        billed <= budget + outstanding,
+        "booked {billed} > budget {budget} + leases {outstanding}"
+    );
+    assert!(
+        billed >= budget - 6 * impression,
+        "only {billed} of {budget} booked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_bid_instance_strands_only_its_lease_until_it_expires() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let mut fleet = Fleet::start(2).await;
+    let (_, first) = campaigns_for(&fleet.bidders[0], "strand-0", "demo-intent").await;
+    let impression = cost_of(&only(&first, "1"));
+    // The ledger names an instance as its bid ids begin.
+    let bid_id = only(&first, "1")["seatbid"][0]["bid"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let victim_id = bid_id
+        .split_once('-')
+        .expect("a fleet bid id")
+        .0
+        .to_string();
+    let budget = 80 * impression;
+    set_total_budget(&fleet, "1", budget).await;
+    ledger_within(&fleet, 1, budget).await;
+    // The first instance bids for a moment, so its lease grows past what
+    // it uses; then it is killed with the rest of it unused.
+    let victim = [&fleet.bidders[0]];
+    let (victim_billed, _) = drain(&victim, "victim", after_bids(20)).await;
+    fleet.bidders[0].kill();
+    // Its lease as the ledger last renewed it: held until its expiry
+    // (Redis's clock, the host's on loopback).
+    let (_, leases) = ledger_expiring(&fleet, 1);
+    let (limit, used, expires) = leases
+        .iter()
+        .find(|(i, ..)| *i == victim_id)
+        .map(|(_, l, u, e)| (*l, *u, *e))
+        .unwrap_or_else(|| panic!("no lease of {victim_id}: {leases:?}"));
+    let unused = limit - used;
+    assert!(
+        unused >= 2 * impression,
+        "the dead instance held too little unused ({unused}) to see it stranded"
+    );
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    // The survivor bids through the dead lease's expiry, each of its
+    // bills sent to itself; what it books before and after the expiry.
+    let survivor = [&fleet.bidders[1]];
+    let (mut before, mut after) = (0, 0);
+    for i in 0.. {
+        let id = format!("survivor-{i}");
+        let (cids, answer) = campaigns_for(&fleet.bidders[1], &id, "demo-intent").await;
+        let at = now_ms();
+        if cids.iter().any(|c| c == "1") {
+            let one = only(&answer, "1");
+            assert_eq!(
+                get(survivor[0], &notice(&one, "burl", &id)).await,
+                Some(200)
+            );
+            if at < expires {
+                before += cost_of(&one);
+            } else {
+                after += cost_of(&one);
+            }
+        }
+        if at > expires + 2_000 {
+            break;
+        }
+    }
+    // Until it expires, the dead lease's whole limit is held: the
+    // survivor books at most the rest of the budget.
+    assert!(
+        victim_billed <= limit && before <= budget - limit,
+        "before the expiry: victim {victim_billed} of its {limit}, survivor {before} of {}",
+        budget - limit
+    );
+    // Then the ledger takes back its unused part, and the survivor
+    // spends it: the fleet within the budget plus that lease.
+    assert!(
+        after >= impression,
+        "the dead instance's lease never came back ({after} booked after it expired)"
+    );
+    let total = victim_billed + before + after;
+    assert!(
+        total <= budget + unused,
+        "booked {total} > budget {budget} + the dead lease's {unused}"
+    );
+    let left = ledger(&fleet, 1).1;
+    assert!(
+        left.iter().all(|(i, ..)| *i != victim_id),
+        "taken back: {left:?}"
+    );
+}
+
+/// A stop condition for [`drain`]: true once `n` bids went out.
+fn after_bids(n: usize) -> impl FnMut(usize, bool) -> bool {
+    let mut bids = 0;
+    move |_, bid| {
+        bids += usize::from(bid);
+        bids >= n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_instance_does_not_strand_a_small_budget() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let fleet = Fleet::start(3).await;
+    let (_, first) = campaigns_for(&fleet.bidders[0], "idle-0", "demo-intent").await;
+    let impression = cost_of(&only(&first, "1"));
+    let budget = 60 * impression;
+    set_total_budget(&fleet, "1", budget).await;
+    ledger_within(&fleet, 1, budget).await;
+    // Traffic on one instance only; the control and two bid instances
+    // are idle. It drains until it has not bid for 3 s.
+    let busy = [&fleet.bidders[0]];
+    let mut last_bid = Instant::now();
+    let (billed, _) = drain(&busy, "busy", |i, bid| {
+        if bid {
+            last_bid = Instant::now();
+        }
+        last_bid.elapsed() > Duration::from_secs(3) || i > 3_000
+    })
+    .await;
+    spend_reaches(&fleet, "1", billed, Duration::from_secs(5)).await;
+    // Sized by spend rate, the idle ones held only a floor of the room,
+    // and handed it back as it shrank: the budget is spent but for less
+    // than two impressions.
+    assert!(
+        billed >= budget - 2 * impression,
+        "{billed} of {budget} booked: {:?}",
+        ledger(&fleet, 1)
+    );
+    assert!(billed <= budget);
 }

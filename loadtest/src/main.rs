@@ -97,9 +97,16 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Endpoint to post to.
-    #[arg(long, default_value = "http://127.0.0.1:8080/openrtb2/bid")]
-    url: String,
+    /// Endpoint to post to; several (repeated, or comma-separated) make
+    /// a pool like a fleet's instances: connections dealt round robin,
+    /// each bid's notices sent to the next one, reported per instance
+    /// and in total.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080/openrtb2/bid",
+        value_delimiter = ','
+    )]
+    url: Vec<String>,
     /// Replay the *.json bid requests of this folder instead of generating.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -329,23 +336,43 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         win_rate: args.win_rate.clamp(0.0, 1.0),
         click_rate: args.click_rate.clamp(0.0, 1.0),
     });
-    let report = send::run(Plan {
-        url: args.url.parse().context("--url")?,
-        payloads: Arc::new(payloads),
-        connections: args.connections,
-        duration: Duration::from_secs(args.seconds),
-        max_requests: args.requests,
-        mode: args.rate.map_or(Mode::Closed, |rate| Mode::Open { rate }),
-        closing,
-        seed: args.mix.seed,
-        progress: !args.quiet,
-        give_up: args.give_up,
-        busy_poll: args.busy_poll,
-    })
+    let mut urls = Vec::new();
+    for u in &args.url {
+        urls.push(
+            u.parse::<http::Uri>()
+                .with_context(|| format!("--url {u}"))?,
+        );
+    }
+    anyhow::ensure!(!urls.is_empty(), "--url: none given");
+    let first = urls.remove(0);
+    let pool = send::run_pool(
+        Plan {
+            url: first,
+            payloads: Arc::new(payloads),
+            connections: args.connections,
+            duration: Duration::from_secs(args.seconds),
+            max_requests: args.requests,
+            mode: args.rate.map_or(Mode::Closed, |rate| Mode::Open { rate }),
+            closing,
+            seed: args.mix.seed,
+            progress: !args.quiet,
+            give_up: args.give_up,
+            busy_poll: args.busy_poll,
+        },
+        &urls,
+    )
     .await?;
-    println!("{report}");
+    let mut json = pool.total.to_json();
+    if pool.targets.len() > 1 {
+        for (url, report) in &pool.targets {
+            println!("{url}\n{report}\n");
+            json["targets"][url] = report.to_json();
+        }
+        println!("total");
+    }
+    println!("{}", pool.total);
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report.to_json())?)
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

@@ -200,7 +200,7 @@ fn tracker(adm: &str, needle: &str) -> Option<String> {
 }
 
 /// What the notice senders saw.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Tally {
     /// Answers by kind and HTTP status.
     pub statuses: BTreeMap<(Kind, u16), u64>,

@@ -71,17 +71,22 @@ impl Report {
 
     /// Adds another report's counts (a connection's share) to this one.
     pub fn merge(&mut self, other: Report) -> anyhow::Result<()> {
-        for (k, v) in other.statuses {
-            *self.statuses.entry(k).or_insert(0) += v;
+        self.merge_copy(&other)
+    }
+
+    /// Adds another report's counts to this one, keeping it.
+    pub fn merge_copy(&mut self, other: &Report) -> anyhow::Result<()> {
+        for (k, v) in &other.statuses {
+            *self.statuses.entry(*k).or_insert(0) += v;
         }
-        for (k, v) in other.errors {
-            *self.errors.entry(k).or_insert(0) += v;
+        for (k, v) in &other.errors {
+            *self.errors.entry(*k).or_insert(0) += v;
         }
         self.late += other.late;
         self.given_up += other.given_up;
         self.answer_bytes += other.answer_bytes;
-        self.latency_us.add(other.latency_us)?;
-        self.notices.merge(other.notices);
+        self.latency_us.add(&other.latency_us)?;
+        self.notices.merge(other.notices.clone());
         Ok(())
     }
 

@@ -1,6 +1,6 @@
-//! Sends bid requests at a URL over keep-alive HTTP/1.1 connections, in one
-//! of two modes, and (optionally) closes the loop with notices
-//! ([`crate::notices`]):
+//! Sends bid requests at a URL (or a pool of them, [`run_pool`]) over
+//! keep-alive HTTP/1.1 connections, in one of two modes, and
+//! (optionally) closes the loop with notices ([`crate::notices`]):
 //!
 //! - **closed loop**: each connection sends its next request as soon as the
 //!   previous answer arrived; finds the saturation throughput.
@@ -12,6 +12,12 @@
 //!   exchange's connection pool, a due request goes out on whichever
 //!   connection is free; when none is, it waits for the first to free up,
 //!   and the wait counts in its latency.
+//!
+//! With a pool of targets (a fleet's instances), connections are dealt
+//! to them round robin, as an exchange's pool spreads its connections,
+//! and the notices of a bid go to the *next* target in the pool, as an
+//! exchange's notice calls reach any instance: the loop closes across
+//! instances. The report is per target and in total.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,17 +47,50 @@ struct Live {
 
 /// Runs `plan` and reports what it measured.
 pub async fn run(plan: Plan) -> anyhow::Result<Report> {
+    Ok(run_pool(plan, &[]).await?.total)
+}
+
+/// What a run over a pool of targets measured.
+pub struct PoolReport {
+    /// Every target together.
+    pub total: Report,
+    /// Per target (its URL): the requests it answered and the notices it
+    /// was sent.
+    pub targets: Vec<(String, Report)>,
+}
+
+/// `host:port` of `url`, which must be on loopback.
+fn loopback(url: &Uri) -> anyhow::Result<String> {
+    let host = url.host().unwrap_or("127.0.0.1").to_string();
+    anyhow::ensure!(
+        host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]",
+        "loadtest only targets loopback addresses, not {host}"
+    );
+    Ok(format!("{host}:{}", url.port_u16().unwrap_or(80)))
+}
+
+/// Runs `plan` against its URL and every URL of `also` (a pool, like a
+/// fleet's instances): connection `k` goes to target `k % n`, the notices
+/// of a bid to the target after the one that bid.
+pub async fn run_pool(plan: Plan, also: &[Uri]) -> anyhow::Result<PoolReport> {
     anyhow::ensure!(!plan.payloads.is_empty(), "no request bodies to send");
     anyhow::ensure!(plan.connections > 0, "at least one connection is needed");
     if let Mode::Open { rate } = plan.mode {
         anyhow::ensure!(rate > 0, "an open-loop rate must be above 0");
     }
-    let host = plan.url.host().unwrap_or("127.0.0.1").to_string();
+    let urls: Vec<Uri> = std::iter::once(plan.url.clone())
+        .chain(also.iter().cloned())
+        .collect();
     anyhow::ensure!(
-        host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]",
-        "loadtest only targets loopback addresses, not {host}"
+        plan.connections >= urls.len(),
+        "{} connections cannot reach {} targets",
+        plan.connections,
+        urls.len()
     );
-    let port = plan.url.port_u16().unwrap_or(80);
+    let addrs = urls
+        .iter()
+        .map(loopback)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let started = Instant::now();
     let until = started + plan.duration;
     let live = Arc::new(Live::default());
@@ -81,10 +120,13 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         })
     });
     let _busy = plan.busy_poll.then(BusyPoll::start);
-    let addr = format!("{host}:{port}");
-    let notifier = plan
-        .closing
-        .map(|_| Notifier::start(&addr, (plan.connections / 8).max(2), 4096));
+    let notifiers: Vec<Option<Notifier>> = addrs
+        .iter()
+        .map(|addr| {
+            plan.closing
+                .map(|_| Notifier::start(addr, (plan.connections / 8 / addrs.len()).max(2), 4096))
+        })
+        .collect();
     let schedule = match plan.mode {
         Mode::Closed => None,
         Mode::Open { rate } => Some(Arc::new(Schedule {
@@ -95,9 +137,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     };
     let mut tasks = Vec::new();
     for worker in 0..plan.connections {
+        let target = worker % urls.len();
+        let notices_to = (target + 1) % urls.len();
         let job = Worker {
-            addr: addr.clone(),
-            url: plan.url.clone(),
+            addr: addrs[target].clone(),
+            url: urls[target].clone(),
             payloads: Arc::clone(&plan.payloads),
             first: worker,
             schedule: schedule.clone(),
@@ -110,25 +154,38 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             },
             give_up: plan.give_up,
             live: Arc::clone(&live),
-            closing: plan.closing.zip(notifier.as_ref().map(Notifier::handle)),
+            closing: plan
+                .closing
+                .zip(notifiers[notices_to].as_ref().map(Notifier::handle)),
             rng: StdRng::seed_from_u64(plan.seed.wrapping_mul(1_000_003) + worker as u64),
         };
-        tasks.push(tokio::spawn(job.run()));
+        tasks.push((target, tokio::spawn(job.run())));
     }
-    let mut report = Report::new(plan.mode)?;
-    for task in tasks {
-        report.merge(task.await??)?;
+    let mut total = Report::new(plan.mode)?;
+    let mut targets = Vec::new();
+    for url in &urls {
+        targets.push((url.to_string(), Report::new(plan.mode)?));
+    }
+    for (target, task) in tasks {
+        targets[target].1.merge(task.await??)?;
     }
     // Bid requests are done; what is measured stops here. Notices still
     // queued are sent before the report is complete.
-    report.elapsed = started.elapsed();
-    if let Some(n) = notifier {
-        report.notices.merge(n.finish().await);
+    let elapsed = started.elapsed();
+    for (notifier, (_, report)) in notifiers.into_iter().zip(&mut targets) {
+        report.elapsed = elapsed;
+        if let Some(n) = notifier {
+            report.notices.merge(n.finish().await);
+        }
+    }
+    total.elapsed = elapsed;
+    for (_, report) in &targets {
+        total.merge_copy(report)?;
     }
     if let Some(p) = progress {
         p.abort();
     }
-    Ok(report)
+    Ok(PoolReport { total, targets })
 }
 
 /// Waits until `due`. tokio's timer ticks in milliseconds, which would add

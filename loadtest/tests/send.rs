@@ -307,3 +307,49 @@ async fn the_parsing_ceiling_answers_requests_that_parse_and_refuses_the_rest() 
     assert!(report.answered() > 0, "{report}");
     assert_eq!(statuses(&report), [400], "{report}");
 }
+
+#[tokio::test]
+async fn a_pool_of_targets_shares_the_connections_and_closes_the_loop_across_them() {
+    // `bids` answers every request with a bid (and a win URL); `quiet`
+    // answers without one.
+    let bids = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let quiet = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (bids_url, quiet_url) = (
+        format!("http://{}/openrtb2/bid", bids.local_addr().unwrap()),
+        format!("http://{}/openrtb2/bid", quiet.local_addr().unwrap()),
+    );
+    tokio::spawn(loadtest::ceiling::serve(bids));
+    tokio::spawn(loadtest::ceiling::serve_answer(
+        quiet,
+        bytes::Bytes::from_static(b"{}"),
+        loadtest::ceiling::Work::Read,
+    ));
+    let payloads = vec![Payload::new(
+        br#"{"id":"a","imp":[{"id":"1","banner":{"w":300,"h":250}}]}"#,
+        false,
+    )];
+    let mut plan = plan(bids_url.clone(), payloads);
+    plan.closing = Some(loadtest::notices::Closing {
+        share: 1.0,
+        win_rate: 1.0,
+        click_rate: 0.0,
+    });
+    let pool = send::run_pool(plan, &[quiet_url.parse().unwrap()])
+        .await
+        .unwrap();
+    let [(first, at_bids), (second, at_quiet)] = &pool.targets[..] else {
+        panic!("two targets");
+    };
+    assert_eq!((first, second), (&bids_url, &quiet_url));
+    // Both get requests; the total is their sum.
+    assert!(at_bids.answered() > 0 && at_quiet.answered() > 0);
+    assert_eq!(
+        pool.total.answered(),
+        at_bids.answered() + at_quiet.answered()
+    );
+    // The bids of the first are noticed at the second, and the second,
+    // never bidding, sends nothing to the first.
+    assert_eq!(at_bids.notices.answered(), 0, "{at_bids}");
+    assert!(at_quiet.notices.answered() > 0, "{at_quiet}");
+    assert_eq!(pool.total.notices.answered(), at_quiet.notices.answered());
+}

@@ -106,7 +106,13 @@ impl Effects {
             amount: e.reserved,
             until: e.held_until,
         };
-        if e.kind == EventKind::Loss {
+        if !e.held_here {
+            // Another instance's bid: its reservation and lease are
+            // there, and the fleet forwards the settle to it.
+            if e.kind != EventKind::Loss {
+                account.book_elsewhere(e.cost, e.at);
+            }
+        } else if e.kind == EventKind::Loss {
             account.release(held, e.at);
         } else if account.settle(held, e.cost, e.at) == Settled::Late {
             self.late.fetch_add(1, Ordering::Relaxed);

@@ -121,6 +121,7 @@ mod tests {
             cost: Micros(1_500),
             reserved: Micros(2_000),
             held_until: UnixTime(0),
+            held_here: true,
             issued: UnixTime(1_000),
             at: UnixTime(1_010),
             settles: true,

@@ -166,9 +166,9 @@ fn record(
         ),
     };
     // In a fleet a notice may reach another instance than the one that
-    // bid, whose reservation it cannot release: it releases nothing here.
-    let foreign = app.fleet.is_some() && claims.bid.0 != crate::bid::process_id();
-    let reserved = if foreign { Micros(0) } else { reserved };
+    // bid (the bid id's first part names it): the reservation is that
+    // instance's, and the settle is forwarded to it.
+    let held_here = app.fleet.is_none() || claims.bid.0 == crate::bid::process_id();
     EventRecord {
         bid: format!("{:x}-{:x}", claims.bid.0, claims.bid.1),
         kind,
@@ -182,6 +182,7 @@ fn record(
         cost,
         reserved,
         held_until,
+        held_here,
         issued,
         at: now,
         settles: books || kind == EventKind::Loss,

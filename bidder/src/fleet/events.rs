@@ -40,9 +40,11 @@ use crate::state::event_log::EventLog;
 use crate::store::Recorded;
 
 /// Marks (bid, kind) and, when new, appends the event to the stream.
-/// KEYS: the bid's hash, the shard's stream, its impression stream.
-/// ARGV: kind, outcome (`w`, `l` or empty), settles (`1`/`0`), ttl
-/// seconds, the event, its impression entry (or empty), entries kept.
+/// KEYS: the bid's hash, the shard's stream, its impression stream, the
+/// bidder's settle stream ([`super::settles`]). ARGV: kind, outcome
+/// (`w`, `l` or empty), settles (`1`/`0`), ttl seconds, the event, its
+/// impression entry (or empty), impressions kept, the settle to forward
+/// (or empty), settles kept.
 const RECORD: &str = r"
 if redis.call('HSETNX', KEYS[1], 'k:' .. ARGV[1], 1) == 0 then
   return {0, 0, 0}
@@ -65,6 +67,10 @@ redis.call('XADD', KEYS[2], '*', 'e', ARGV[5])
 if ARGV[6] ~= '' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'i', ARGV[6])
 end
+if settles == 1 and ARGV[8] ~= '' then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 's', ARGV[8])
+  redis.call('EXPIRE', KEYS[4], ARGV[4])
+end
 return {1, settles, conflict}
 ";
 
@@ -81,6 +87,12 @@ struct Wire {
     bid_price: i64,
     price: Option<i64>,
     cost: i64,
+    /// What the bid reserved, for the settle forwarded at a drain.
+    #[serde(default)]
+    reserved: i64,
+    /// Until when, Unix seconds.
+    #[serde(default)]
+    held_until: i64,
     issued: i64,
     at: i64,
     settles: bool,
@@ -101,6 +113,8 @@ impl Wire {
             bid_price: e.bid_price.0,
             price: e.price.map(|p| p.0),
             cost: e.cost.0,
+            reserved: e.reserved.0,
+            held_until: e.held_until.0,
             issued: e.issued.0,
             at: e.at.0,
             settles: e.settles,
@@ -125,8 +139,10 @@ impl Wire {
             bid_price: Micros(self.bid_price),
             price: self.price.map(Micros),
             cost: Micros(self.cost.max(0)),
-            reserved: Micros(0),
-            held_until: UnixTime(self.issued),
+            reserved: Micros(self.reserved.max(0)),
+            held_until: UnixTime(self.held_until),
+            // Read back from Redis or the spool: any instance's bid.
+            held_here: false,
             issued: UnixTime(self.issued),
             at: UnixTime(self.at),
             settles: self.settles,
@@ -242,15 +258,18 @@ impl FleetLog {
         }
     }
 
-    /// Runs the record script for `e`, counted locally by instance
-    /// `origin` when it is new (empty: by none).
+    /// Runs the record script for `e`, taken by this instance `me` and
+    /// counted locally by instance `origin` when it is new (empty: by
+    /// none).
     fn put(
         redis: &mut Redis,
         e: &EventRecord,
         ttl_secs: u32,
-        origin: &str,
+        (me, origin): (&str, &str),
     ) -> Result<Recorded, StateError> {
         let impression = super::impressions::entry(origin, e).unwrap_or_default();
+        let forward = super::settles::entry(me, e).unwrap_or_default();
+        let bidder = super::settles::bidder(&e.bid).unwrap_or("-");
         let outcome = match e.kind {
             EventKind::Win | EventKind::Bill => "w",
             EventKind::Loss => "l",
@@ -264,6 +283,7 @@ impl FleetLog {
                 .key(keys::event_bid(s, &e.bid))
                 .key(keys::event_stream(s))
                 .key(keys::impressions(s))
+                .key(keys::settles(s, bidder))
                 .arg(e.kind.as_str())
                 .arg(outcome)
                 .arg(if e.settles { "1" } else { "0" })
@@ -271,6 +291,8 @@ impl FleetLog {
                 .arg(payload)
                 .arg(&impression)
                 .arg(super::impressions::KEEP)
+                .arg(&forward)
+                .arg(super::settles::KEEP)
                 .invoke(c)
         })?;
         Ok(Recorded {
@@ -300,7 +322,7 @@ impl FleetLog {
                 };
                 // Spooled events were counted nowhere: every instance,
                 // this one too, counts what they teach.
-                if FleetLog::put(&mut redis, &e, self.ttl_secs, "").is_err() {
+                if FleetLog::put(&mut redis, &e, self.ttl_secs, (&self.origin, "")).is_err() {
                     return sent;
                 }
                 self.spool.remove(id);
@@ -324,7 +346,7 @@ impl EventLog for FleetLog {
                 // Once Redis failed in this batch, the rest go to the spool
                 // at once, behind what waits there already (order kept).
                 let sent = if spooled.is_empty() && self.spool.depth.load(Ordering::Relaxed) == 0 {
-                    FleetLog::put(&mut redis, e, self.ttl_secs, &self.origin).ok()
+                    FleetLog::put(&mut redis, e, self.ttl_secs, (&self.origin, &self.origin)).ok()
                 } else {
                     None
                 };

@@ -18,6 +18,11 @@
 //!   over a window longer than those entries span can be exceeded once
 //!   per user after a restart).
 //! - An entry that does not read is logged, counted and skipped.
+//!
+//! The same reads bring this instance its forwarded settles
+//! ([`super::settles`]): each shard's impression stream and this
+//! instance's settle stream share a slot, so one `XREAD` per shard takes
+//! both.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +34,7 @@ use super::client::Redis;
 use super::keys;
 use crate::events::apply::Effects;
 use crate::model::{CampaignId, EventKind, EventRecord, UnixTime};
+use crate::state::budget::Ledger;
 
 /// Impressions kept per shard's stream (approximately: Redis trims in
 /// whole nodes).
@@ -87,10 +93,11 @@ pub fn parse(text: &str) -> Option<Seen> {
 /// those `own` (this instance) counted already. From the oldest kept
 /// entry, or, when `history` is false (the control instance, which
 /// counts the impressions in its SQLite at start), from the newest.
+/// The settles forwarded to `own` go to `ledger`, from the first.
 pub fn start(
     mut redis: Redis,
     own: String,
-    effects: Arc<Effects>,
+    (effects, ledger): (Arc<Effects>, Arc<Ledger>),
     ready: Arc<AtomicBool>,
     history: bool,
 ) -> std::io::Result<()> {
@@ -103,6 +110,8 @@ pub fn start(
             }
             // From the oldest kept: a new instance learns recent caps.
             let mut last: Vec<String> = vec!["0".into(); keys::EVENT_SHARDS];
+            // This instance's settle streams are new with its process.
+            let mut settled: Vec<String> = vec!["0".into(); keys::EVENT_SHARDS];
             if !history {
                 for (s, from) in last.iter_mut().enumerate() {
                     *from = newest(&mut redis, &keys::impressions(s));
@@ -110,36 +119,47 @@ pub fn start(
             }
             loop {
                 let mut full = false;
-                for (s, from) in last.iter_mut().enumerate() {
-                    let stream = keys::impressions(s);
+                for (s, (from, from_settles)) in last.iter_mut().zip(settled.iter_mut()).enumerate()
+                {
+                    let (stream, settles) = (keys::impressions(s), keys::settles(s, &own));
                     let read = redis.call(|c| {
                         redis::cmd("XREAD")
                             .arg("COUNT")
                             .arg(COUNT)
                             .arg("STREAMS")
                             .arg(&stream)
+                            .arg(&settles)
                             .arg(from.as_str())
+                            .arg(from_settles.as_str())
                             .query::<Option<redis::streams::StreamReadReply>>(c)
                     });
                     let Ok(Some(reply)) = read else { continue };
-                    let mut n = 0;
                     for key in reply.keys {
+                        let n = key.ids.len();
+                        let forwarded = key.key == settles;
                         for id in key.ids {
-                            n += 1;
-                            let seen = id
+                            let field = if forwarded { "s" } else { "i" };
+                            let text = id
                                 .map
-                                .get("i")
-                                .and_then(|v| redis::from_redis_value::<String>(v).ok())
-                                .and_then(|t| parse(&t));
-                            match seen {
+                                .get(field)
+                                .and_then(|v| redis::from_redis_value::<String>(v).ok());
+                            if forwarded {
+                                match text.as_deref().and_then(super::settles::parse) {
+                                    Some(f) => super::settles::apply(&ledger, f),
+                                    None => redis.bad_value(&settles, "an entry is not a settle"),
+                                }
+                                *from_settles = id.id;
+                                continue;
+                            }
+                            match text.as_deref().and_then(parse) {
                                 Some(i) if i.origin == own => {}
                                 Some(i) => effects.count_impression_of(i.user, i.campaign, i.at),
                                 None => redis.bad_value(&stream, "an entry is not an impression"),
                             }
                             *from = id.id;
                         }
+                        full |= n >= COUNT;
                     }
-                    full |= n >= COUNT;
                 }
                 if !full {
                     std::thread::sleep(POLL_EVERY);
@@ -194,6 +214,7 @@ mod tests {
             cost: openrtb::Micros(0),
             reserved: openrtb::Micros(0),
             held_until: UnixTime(0),
+            held_here: true,
             issued: UnixTime(0),
             at: UnixTime(1_795_392_000),
             settles: false,

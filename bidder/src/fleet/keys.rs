@@ -11,7 +11,9 @@
 //! | `{ev:N}:b:<bid>` | hash | a bid's events: kinds seen, first outcome, settled (token window + 1 h) |
 //! | `{ev:N}:stream` | stream | shard N's new events, read by the control's group `control` |
 //! | `{ev:N}:imps` | stream | shard N's impressions for every instance's caps (keyed user hash), capped |
+//! | `{ev:N}:settles:<instance>` | stream | shard N's settles of that instance's bids taken by other instances, capped (token window + 1 h) |
 //! | `{c:<id>}:spend` | hash | a campaign's booked spend: `day_start`, `day`, `total` |
+//! | `{c:<id>}:lease:<day>` | hash | a campaign day's central ledger: `granted`, and per instance `i:<id>` -> `limit:used:expires_ms` |
 //! | `{cfg}:live` | sorted set | instances with bids in flight, scored by their last beat |
 //! | `{a}:gen` | string | the generation of the audience copy bid instances load |
 //! | `{a}:next` | string | the last generation number handed out |
@@ -51,9 +53,21 @@ pub fn impressions(shard: usize) -> String {
     format!("{{ev:{shard}}}:imps")
 }
 
+/// The stream of shard `shard`'s settles forwarded to `instance` (the
+/// hex process id that starts its bid ids).
+pub fn settles(shard: usize, instance: &str) -> String {
+    format!("{{ev:{shard}}}:settles:{instance}")
+}
+
 /// A campaign's spend as the control instance's SQLite has it.
 pub fn spend(campaign: i64) -> String {
     format!("{{c:{campaign}}}:spend")
+}
+
+/// A campaign day's central budget ledger (same slot as its spend, which
+/// the lease script reads too). `day` is the day's start, Unix seconds.
+pub fn lease(campaign: i64, day: i64) -> String {
+    format!("{{c:{campaign}}}:lease:{day}")
 }
 
 /// The generation of the audience copy in Redis.

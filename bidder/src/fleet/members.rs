@@ -1,23 +1,15 @@
-//! Who shares the fleet's budgets. Every instance with bids in flight
-//! says so once a [`BEAT_EVERY`] in one sorted set (`{cfg}:live`, scored
-//! by Redis's own clock, so hosts' clocks need not agree) and learns how
-//! many instances bid; its ledger then lets it hold reservations for at
-//! most that share of each campaign's room (limit less booked spend).
+//! Who bids in the fleet. Every instance with bids in flight says so
+//! once a [`BEAT_EVERY`] in one sorted set (`{cfg}:live`, scored by
+//! Redis's own clock, so hosts' clocks need not agree) and learns how
+//! many instances bid, shown on `/metrics` as `bidder_fleet_sharers`.
+//! Budgets are not split by this count: each instance bids within the
+//! lease the central ledger granted it ([`super::lease`]).
 //!
 //! # Consistency promise
-//! - When every instance counts the same bidders, their reservations
-//!   together stay within each campaign's room as they see it (booked
-//!   spend lags by the stream lag plus [`crate::fleet::spend::SYNC_EVERY`]).
 //! - An instance that starts bidding counts itself at once and is
-//!   counted by the others within one beat: for that beat the fleet may
-//!   hold one share more than the room. An instance that stops (or is
+//!   counted by the others within one beat; one that stops (or is
 //!   killed) leaves the count after [`LIVE_FOR_SECS`].
-//! - Redis down: each instance keeps the last count it read, so no share
-//!   grows while nobody can tell who is bidding.
-//! - An idle instance holds no share: the room is split between the
-//!   instances that bid. A share is the same for every bidder, whatever
-//!   its traffic: an instance with less traffic than its peers leaves
-//!   part of its share unused (under-delivery, never overspend).
+//! - Redis down: each instance keeps the last count it read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +48,8 @@ pub fn sharers(members: u64, bids: bool) -> u32 {
     u32::try_from(others.saturating_add(1)).unwrap_or(u32::MAX)
 }
 
-/// Starts the thread that beats for this instance (`id`) and sets
-/// `ledger`'s count of sharers.
+/// Starts the thread that beats for this instance (`id`) and notes the
+/// count in `ledger`.
 pub fn start(
     mut redis: Redis,
     id: String,

@@ -20,10 +20,14 @@
 //!   copy at start and follow the stream.
 //! - [`events`]: each notice counted once fleet-wide, streamed to the
 //!   control instance, spooled to disk while Redis is away.
-//! - [`impressions`]: every impression to every instance, for caps.
+//! - [`impressions`]: every impression to every instance, for caps;
+//!   the same reads bring each instance its [`settles`].
+//! - [`settles`]: the outcome of a bid taken by another instance,
+//!   forwarded to the one that bid, which holds its reservation.
 //! - [`spend`]: booked spend from the control's SQLite to every instance.
-//! - [`members`]: how many instances bid, so each reserves only its
-//!   share of a campaign's room.
+//! - [`lease`]: budget leases: a central ledger per campaign and day,
+//!   slices leased by each instance, renewed and handed back.
+//! - [`members`]: how many instances bid (shown on `/metrics`).
 //!
 //! ```text
 //!            admin ──▶ control instance ──▶ SQLite
@@ -39,7 +43,9 @@ pub mod client;
 pub mod events;
 pub mod impressions;
 pub mod keys;
+pub mod lease;
 pub mod members;
+pub mod settles;
 pub mod spend;
 
 use std::sync::Arc;
@@ -157,8 +163,11 @@ pub struct FleetInfo {
     /// Control instance: what the events it consumes act on (funnel
     /// moves), set once the instance is built.
     pub effects: Arc<EffectsSlot>,
-    /// The budget ledger, for how many instances share each room.
+    /// The budget ledger: how many instances bid, every lease.
     pub ledger: Arc<crate::state::budget::Ledger>,
+    /// The renewal of this instance's budget leases, and their hand-back
+    /// at shutdown.
+    pub leases: Arc<lease::Leases>,
     /// Bid instance: how far its audience table trails the change
     /// stream, milliseconds.
     pub audience_lag: Arc<std::sync::atomic::AtomicI64>,

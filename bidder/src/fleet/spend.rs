@@ -7,10 +7,11 @@
 //! - A bid instance's view of a campaign's spend lags the fleet's by the
 //!   stream lag plus at most [`SYNC_EVERY`]; it books nothing itself, so
 //!   a restart loses nothing.
-//! - Each instance reserves only its share of the room it sees
-//!   ([`super::members`]); what a bid instance books between two reads
-//!   (a bill it answered) counts in its account at once and is replaced
-//!   by the fleet's figure at the next read.
+//! - What a bid instance books between two reads (a bill it answered)
+//!   counts in its account at once and is replaced by the fleet's
+//!   figure at the next read. What each instance may commit is bounded
+//!   by its lease ([`super::lease`]), whose ledger reads this spend to
+//!   know what was booked before the day.
 
 use std::sync::Arc;
 use std::time::Duration;

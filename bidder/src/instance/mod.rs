@@ -245,9 +245,16 @@ impl Seams {
             Some(Arc::clone(store)),
         ));
         seams.budgets = Arc::clone(&ledger) as Arc<dyn Budgets>;
+        let instance_id = format!("{:x}", crate::bid::process_id());
         crate::fleet::members::start(
             redis.another(),
-            format!("{:x}", crate::bid::process_id()),
+            instance_id.clone(),
+            Arc::clone(&ledger),
+            Arc::clone(&clock),
+        )?;
+        let leases = crate::fleet::lease::Leases::start(
+            redis.another(),
+            instance_id,
             Arc::clone(&ledger),
             Arc::clone(&clock),
         )?;
@@ -352,6 +359,7 @@ impl Seams {
             lag,
             effects,
             ledger,
+            leases,
             audience_lag: Arc::default(),
         });
         Ok(seams)
@@ -373,9 +381,16 @@ impl Seams {
         let (event_log, spool) = fleet_log(config, &redis)?;
         let ledger = Arc::new(Ledger::new(config.max_notice_window_secs(), None));
         crate::fleet::spend::start_sync(redis.another(), Arc::clone(&ledger))?;
+        let instance_id = format!("{:x}", crate::bid::process_id());
         crate::fleet::members::start(
             redis.another(),
-            format!("{:x}", crate::bid::process_id()),
+            instance_id.clone(),
+            Arc::clone(&ledger),
+            Arc::clone(&clock),
+        )?;
+        let leases = crate::fleet::lease::Leases::start(
+            redis.another(),
+            instance_id,
             Arc::clone(&ledger),
             Arc::clone(&clock),
         )?;
@@ -413,6 +428,7 @@ impl Seams {
                 lag: Arc::default(),
                 effects: Arc::default(),
                 ledger: Arc::clone(&ledger),
+                leases,
                 audience_lag,
             }),
         })
@@ -451,7 +467,7 @@ impl Instance {
             crate::fleet::impressions::start(
                 Redis::new(fleet.redis.clone(), Arc::clone(&info.stats)),
                 format!("{:x}", crate::bid::process_id()),
-                Arc::clone(&instance.effects),
+                (Arc::clone(&instance.effects), Arc::clone(&info.ledger)),
                 Arc::clone(&instance.held),
                 fleet.role == Role::Bid,
             )?;
@@ -661,6 +677,10 @@ impl Instance {
             .collect();
         let (budgets, budgets_other) =
             crate::metrics::State::split_budgets(all, self.config.metrics_campaigns);
+        let (leases, leases_other) = match &self.fleet {
+            Some(f) => self.lease_metrics(f, &budgets, now),
+            None => Default::default(),
+        };
         crate::metrics::State {
             campaigns: self.snapshot.load().campaign_count(),
             catalog_version: self.published.load(Ordering::Relaxed),
@@ -679,9 +699,53 @@ impl Instance {
                 spool: f.spool.depth.load(Ordering::Relaxed),
                 event_lag: f.lag.load(Ordering::Relaxed),
                 sharers: f.ledger.sharers(),
+                leases,
+                leases_other,
                 audience_lag_ms: f.audience_lag.load(Ordering::Relaxed),
             }),
         }
+    }
+
+    /// The leases of the campaigns `shown` one by one, and the others'
+    /// summed per currency.
+    #[allow(clippy::type_complexity)]
+    fn lease_metrics(
+        &self,
+        f: &FleetInfo,
+        shown: &[(i64, crate::state::budget::BudgetState)],
+        now: crate::model::UnixTime,
+    ) -> (
+        Vec<(
+            i64,
+            openrtb::Currency,
+            crate::state::budget::lease::LeaseState,
+        )>,
+        Vec<(openrtb::Currency, crate::state::budget::lease::LeaseState)>,
+    ) {
+        let mut one_by_one = Vec::new();
+        let mut other: Vec<(openrtb::Currency, crate::state::budget::lease::LeaseState)> =
+            Vec::new();
+        for l in f.ledger.leases(now) {
+            if let Some((_, b)) = shown.iter().find(|(id, _)| *id == l.id.0) {
+                one_by_one.push((l.id.0, b.currency, l.lease));
+                continue;
+            }
+            let Some(cur) = self.budgets.get(l.id).map(|a| a.currency()) else {
+                continue;
+            };
+            let at = match other.iter().position(|(c, _)| *c == cur) {
+                Some(i) => i,
+                None => {
+                    other.push((cur, Default::default()));
+                    other.len() - 1
+                }
+            };
+            let sum = &mut other[at].1;
+            sum.limit = sum.limit.saturating_add(l.lease.limit);
+            sum.used = sum.used.saturating_add(l.lease.used);
+        }
+        other.sort_by_key(|(c, _)| *c);
+        (one_by_one, other)
     }
 
     /// Index of the exchange called `name`.
@@ -701,6 +765,9 @@ impl Instance {
             tracing::warn!("report counts not written before shutdown");
         }
         self.checkpoint_reservations();
+        if let Some(f) = &self.fleet {
+            f.leases.hand_back();
+        }
     }
 
     /// Writes what the budgets hold for bids in flight to the store, so
@@ -722,11 +789,16 @@ impl Instance {
     }
 
     /// Whether new traffic should be sent here: not draining, a catalog
-    /// held and the audiences loaded.
+    /// held, the audiences loaded and, in a fleet, a first lease granted
+    /// to every budgeted campaign.
     pub fn is_ready(&self) -> bool {
         !self.draining.load(Ordering::Relaxed)
             && self.held.load(Ordering::Relaxed)
             && self.audience_ready.load(Ordering::Relaxed)
+            && self
+                .fleet
+                .as_ref()
+                .is_none_or(|f| f.ledger.leases_granted())
     }
 
     /// Whether shutdown has begun.

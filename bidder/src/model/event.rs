@@ -81,6 +81,12 @@ pub struct EventRecord {
     /// Until when the bid's reservation is held; not stored, read from
     /// the token.
     pub held_until: UnixTime,
+    /// Whether this instance made the bid and so holds its reservation
+    /// (always, embedded). In a fleet a notice may reach another
+    /// instance: it books the cost but releases nothing there, and the
+    /// settle is forwarded to the instance that bid
+    /// ([`crate::fleet::settles`]). Not stored.
+    pub held_here: bool,
     /// When the bid was made.
     pub issued: UnixTime,
     /// When the event arrived.
@@ -112,6 +118,7 @@ impl EventRecord {
             cost: Micros(0),
             reserved: Micros(0),
             held_until: at,
+            held_here: true,
             issued: UnixTime(at.0 - 1),
             at,
             settles: false,

@@ -298,6 +298,7 @@ mod tests {
             cost: Micros(cost),
             reserved: Micros(2_000),
             held_until: UnixTime(0),
+            held_here: true,
             issued: UnixTime(86_400 * 3 + 10),
             at: UnixTime(86_400 * 3 + 20),
             settles: matches!(kind, EventKind::Bill | EventKind::Loss),

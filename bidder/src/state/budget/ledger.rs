@@ -10,6 +10,10 @@
 //! The hot-path methods ([`Account::check`], [`Account::try_reserve`]) are
 //! atomics only; the rule (currency, limits, zone) sits behind a mutex that
 //! only the cold path takes, and so does the win-rate measurement.
+//!
+//! In a fleet ([`Ledger::lease_mode`]) every account with a budget also
+//! holds a [`Lease`] from the fleet's central ledger, and bids only within
+//! it; the fleet's booked spend comes in through [`Ledger::set_booked`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -18,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use jiff::tz::TimeZone;
 use openrtb::{Currency, Micros};
 
+use super::lease::{Lease, LeaseState};
 use super::pacing::{Curve, day_bounds};
 use super::{Account, BudgetState, Budgets, Held, Limits, RESERVE_FLOOR, Refused, Settled};
 use crate::model::{Campaign, CampaignId, PacingMode, UnixTime};
@@ -39,8 +44,11 @@ pub struct Ledger {
     slot_secs: i64,
     max_hold_secs: u32,
     store: Option<Arc<Store>>,
-    /// How many instances share each campaign's room (1 when embedded).
-    sharers: Arc<AtomicU32>,
+    /// How many instances of a fleet bid now (1 when embedded), as
+    /// counted by [`crate::fleet::members`]; shown, not used in a verdict.
+    sharers: AtomicU32,
+    /// In a fleet: accounts with a budget bid only within their lease.
+    leased: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -64,21 +72,88 @@ impl Ledger {
             slot_secs,
             max_hold_secs,
             store,
-            sharers: Arc::new(AtomicU32::new(1)),
+            sharers: AtomicU32::new(1),
+            leased: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Sets how many instances of a fleet bid on the same campaigns
-    /// (at least 1): each may then hold reservations for at most that
-    /// share of a campaign's room (limit less booked spend), so that the
-    /// fleet's reservations together stay within the room.
+    /// Fleet mode: from now on every account with a budget bids only
+    /// within the lease the fleet's central ledger granted it
+    /// ([`crate::fleet::lease`]); until the first grant, not at all.
+    pub fn lease_mode(&self) {
+        self.leased.store(true, Ordering::Release);
+    }
+
+    /// Notes how many instances of a fleet bid now (at least 1).
     pub fn set_sharers(&self, n: u32) {
         self.sharers.store(n.max(1), Ordering::Release);
     }
 
-    /// How many instances share each campaign's room.
+    /// How many instances of the fleet bid now, as last counted.
     pub fn sharers(&self) -> u32 {
         self.sharers.load(Ordering::Acquire)
+    }
+
+    /// Every account with a budget, its limits, current day and lease at
+    /// `now` (for the renewal thread and `/metrics`).
+    pub fn leases(&self, now: UnixTime) -> Vec<Leased> {
+        self.sorted()
+            .into_iter()
+            .filter(|a| a.loaded.load(Ordering::Acquire))
+            .filter_map(|a| {
+                let limits = a.rule().limits;
+                limits.budgeted().then(|| Leased {
+                    id: a.id,
+                    day: a.day_start.load(Ordering::Acquire),
+                    limits,
+                    lease: a.lease.state(a.reserved(a.slot(now.0)).0),
+                })
+            })
+            .collect()
+    }
+
+    /// The central ledger granted campaign `id` a lease of `limit` for
+    /// day `day`, usable until `until` (local Unix seconds). Ignored if
+    /// the account has moved to another day since.
+    pub fn grant(&self, id: CampaignId, day: i64, limit: i64, until: i64) {
+        if let Some(a) = self.lock().get(&id).cloned()
+            && a.day_start.load(Ordering::Acquire) == day
+        {
+            a.lease.grant(day, limit, until);
+        }
+    }
+
+    /// The outcome of one of this instance's bids on campaign `id`,
+    /// taken by another instance and forwarded
+    /// ([`LocalAccount::settled_elsewhere`]); none when the campaign has
+    /// no account here.
+    pub fn settled_elsewhere(
+        &self,
+        id: CampaignId,
+        held: Held,
+        cost: Option<Micros>,
+        at: UnixTime,
+    ) -> Option<Settled> {
+        let a = self.lock().get(&id).cloned()?;
+        Some(a.settled_elsewhere(held, cost, at))
+    }
+
+    /// Stops every lease being used (before they are handed back).
+    pub fn revoke_leases(&self) {
+        for a in self.sorted() {
+            a.lease.revoke();
+        }
+    }
+
+    /// Whether every account with a budget has been granted a lease
+    /// once (always, outside a fleet).
+    pub fn leases_granted(&self) -> bool {
+        !self.leased.load(Ordering::Acquire)
+            || self.sorted().iter().all(|a| {
+                !a.loaded.load(Ordering::Acquire)
+                    || !a.rule().limits.budgeted()
+                    || a.lease.state(0).day != 0
+            })
     }
 
     /// Whether any campaign holds reservations at `now` (this instance
@@ -102,7 +177,7 @@ impl Ledger {
                 (self.slot_secs, self.max_hold_secs),
                 c.currency,
                 Limits::of(c),
-                Arc::clone(&self.sharers),
+                Arc::clone(&self.leased),
             ))
         });
         let account = Arc::clone(account);
@@ -134,10 +209,8 @@ impl Ledger {
             return;
         };
         if a.day_start.load(Ordering::Acquire) == day_start {
-            a.fleet_day.store(day, Ordering::Release);
             a.booked_day.fetch_max(day, Ordering::AcqRel);
         }
-        a.fleet_total.store(total, Ordering::Release);
         a.booked_total.fetch_max(total, Ordering::AcqRel);
     }
 
@@ -205,6 +278,19 @@ impl Budgets for Ledger {
     }
 }
 
+/// An account with a budget, as the lease renewal thread sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Leased {
+    /// The campaign.
+    pub id: CampaignId,
+    /// Its current day's start, Unix seconds.
+    pub day: i64,
+    /// Its limits.
+    pub limits: Limits,
+    /// Its lease now.
+    pub lease: LeaseState,
+}
+
 /// One campaign's money: booked spend, reservations, its current day.
 pub struct LocalAccount {
     /// The campaign.
@@ -221,18 +307,15 @@ pub struct LocalAccount {
     swept: AtomicI64,
     booked_day: AtomicI64,
     booked_total: AtomicI64,
-    /// The fleet's last figures of the day's and all spend (the store's,
-    /// where there is one): what `booked_*` holds beyond them this
-    /// instance booked itself since.
-    fleet_day: AtomicI64,
-    fleet_total: AtomicI64,
     day_start: AtomicI64,
     day_end: AtomicI64,
     loaded: AtomicBool,
     late: AtomicU64,
     late_micros: AtomicI64,
-    /// The ledger's count of instances sharing the room.
-    sharers: Arc<AtomicU32>,
+    /// Whether the ledger is in fleet mode (budgets bid within leases).
+    leased: Arc<AtomicBool>,
+    /// In a fleet: the slice of the day the central ledger granted.
+    pub lease: Lease,
     /// Cold path only: what the admin API last said.
     rule: Mutex<Rule>,
 }
@@ -259,7 +342,7 @@ impl LocalAccount {
         (slot_secs, max_hold_secs): (i64, u32),
         currency: Currency,
         limits: Limits,
-        sharers: Arc<AtomicU32>,
+        leased: Arc<AtomicBool>,
     ) -> LocalAccount {
         LocalAccount {
             id,
@@ -271,15 +354,14 @@ impl LocalAccount {
             swept: AtomicI64::new(i64::MIN),
             booked_day: AtomicI64::new(0),
             booked_total: AtomicI64::new(0),
-            fleet_day: AtomicI64::new(0),
-            fleet_total: AtomicI64::new(0),
             day_start: AtomicI64::new(0),
             // Until the first roll, every bid is refused (see `loaded`).
             day_end: AtomicI64::new(0),
             loaded: AtomicBool::new(false),
             late: AtomicU64::new(0),
             late_micros: AtomicI64::new(0),
-            sharers,
+            leased,
+            lease: Lease::default(),
             rule: Mutex::new(Rule {
                 currency,
                 limits,
@@ -344,10 +426,8 @@ impl LocalAccount {
                 self.day_end.store(end, Ordering::Release);
                 self.booked_day.store(day.0, Ordering::Release);
                 self.booked_total.store(total.0, Ordering::Release);
-                if store.is_some() {
-                    // The store's figures are the fleet's.
-                    self.fleet_day.store(day.0, Ordering::Release);
-                    self.fleet_total.store(total.0, Ordering::Release);
+                if new_day {
+                    self.lease.new_day();
                 }
                 self.loaded.store(true, Ordering::Release);
             }
@@ -384,8 +464,8 @@ impl LocalAccount {
     }
 
     /// The verdict on a bid of `cost` while `others` is held for the
-    /// other bids in flight: the limits with both held, the pacing curve
-    /// with the others'.
+    /// other bids in flight: the limits with both held, the lease (in a
+    /// fleet) with both, the pacing curve with the others'.
     fn verdict(
         &self,
         limits: &Limits,
@@ -394,45 +474,28 @@ impl LocalAccount {
         now: UnixTime,
         u: u32,
     ) -> Result<(), Refused> {
-        let (day, total) = self.booked_shared();
-        let held = self.scaled(others.saturating_add(cost));
+        let day = self.booked_day.load(Ordering::Acquire);
+        let total = self.booked_total.load(Ordering::Acquire);
+        let held = others.saturating_add(cost);
         let with = |booked: i64| booked.saturating_add(held);
         if !fits(limits, with(day), with(total)) {
             return Err(Refused::Exhausted);
         }
+        if self.leased.load(Ordering::Relaxed)
+            && limits.budgeted()
+            && !self
+                .lease
+                .admits(self.day_start.load(Ordering::Acquire), now.0, held, cost)
+        {
+            return Err(Refused::Exhausted);
+        }
         if limits.mode != PacingMode::Asap && limits.daily.0 > 0 {
             let curve = self.curve(limits, now);
-            if !curve.lets_through(day.saturating_add(self.scaled(others)), u) {
+            if !curve.lets_through(day.saturating_add(others), u) {
                 return Err(Refused::Paced);
             }
         }
         Ok(())
-    }
-
-    /// What `reserved` here stands for fleet-wide: as much again for
-    /// every other instance sharing the room, so that this one holds at
-    /// most its share of it.
-    fn scaled(&self, reserved: i64) -> i64 {
-        reserved.saturating_mul(i64::from(self.sharers.load(Ordering::Acquire)))
-    }
-
-    /// Booked spend (the day's, all) as this instance's share counts it:
-    /// what it booked itself since the fleet's last figure stands for as
-    /// much again for every other instance sharing the room (which books
-    /// alike, unseen until the next figure). So while Redis is away an
-    /// instance spends at most its share of the room it last saw.
-    /// Embedded (one sharer): the booked spend.
-    fn booked_shared(&self) -> (i64, i64) {
-        let others = i64::from(self.sharers.load(Ordering::Acquire).saturating_sub(1));
-        let of = |booked: &AtomicI64, fleet: &AtomicI64| {
-            let booked = booked.load(Ordering::Acquire);
-            let own = booked.saturating_sub(fleet.load(Ordering::Acquire)).max(0);
-            booked.saturating_add(own.saturating_mul(others))
-        };
-        (
-            of(&self.booked_day, &self.fleet_day),
-            of(&self.booked_total, &self.fleet_total),
-        )
     }
 
     /// The curve's allowance at `now`.
@@ -531,12 +594,51 @@ impl LocalAccount {
         }
     }
 
-    /// Adds booked spend (already in the store) at `at`.
-    pub fn book(&self, cost: Micros, at: UnixTime) {
+    /// Adds booked spend (already in the store) at `at`; whether it
+    /// falls on the account's current day.
+    pub fn book(&self, cost: Micros, at: UnixTime) -> bool {
         saturating_add(&self.booked_total, cost.0);
-        if at.0 >= self.day_start.load(Ordering::Acquire) {
+        let today = at.0 >= self.day_start.load(Ordering::Acquire);
+        if today {
             saturating_add(&self.booked_day, cost.0);
         }
+        today
+    }
+
+    /// The outcome of one of this instance's bids: a billing point's
+    /// `cost` (none for a loss) counts in its lease when it falls on the
+    /// current day, and the reservation `held` is released if it is
+    /// still live at `at`.
+    fn outcome(&self, held: Held, cost: Option<Micros>, at: UnixTime) -> Settled {
+        let Some(cost) = cost else {
+            let lapses = self.lapses(held.until);
+            if self.slot(at.0) < lapses {
+                self.remove(lapses, held.amount.0);
+            }
+            return Settled::OnTime;
+        };
+        if at.0 >= self.day_start.load(Ordering::Acquire) {
+            self.lease.booked(cost.0);
+        }
+        self.rate.wins.fetch_add(1, Ordering::Relaxed);
+        let lapses = self.lapses(held.until);
+        let live = self.slot(at.0) < lapses;
+        if live && self.remove(lapses, held.amount.0) {
+            Settled::OnTime
+        } else {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            saturating_add(&self.late_micros, cost.0);
+            Settled::Late
+        }
+    }
+
+    /// In a fleet: the outcome of one of this instance's bids that
+    /// another instance took and forwarded ([`crate::fleet::settles`]).
+    /// A billing point's `cost` (none for a loss) was booked there and
+    /// reaches this account's spend with the fleet's figure; here it
+    /// counts in the lease, and the reservation `held` is released.
+    pub fn settled_elsewhere(&self, held: Held, cost: Option<Micros>, at: UnixTime) -> Settled {
+        self.outcome(held, cost, at)
     }
 }
 
@@ -581,6 +683,9 @@ impl Account for LocalAccount {
             return Err(r);
         }
         self.rate.bids.fetch_add(1, Ordering::Relaxed);
+        if self.leased.load(Ordering::Relaxed) {
+            self.lease.took(amount.0);
+        }
         Ok(Held { amount, until })
     }
 
@@ -589,24 +694,17 @@ impl Account for LocalAccount {
     /// two never both miss.
     fn settle(&self, held: Held, cost: Micros, at: UnixTime) -> Settled {
         self.book(cost, at);
-        self.rate.wins.fetch_add(1, Ordering::Relaxed);
-        let lapses = self.lapses(held.until);
-        let live = self.slot(at.0) < lapses;
-        if live && self.remove(lapses, held.amount.0) {
-            Settled::OnTime
-        } else {
-            self.late.fetch_add(1, Ordering::Relaxed);
-            saturating_add(&self.late_micros, cost.0);
-            Settled::Late
-        }
+        self.outcome(held, Some(cost), at)
     }
 
     /// A loss: releases the reservation `held` of a bid.
     fn release(&self, held: Held, now: UnixTime) {
-        let lapses = self.lapses(held.until);
-        if self.slot(now.0) < lapses {
-            self.remove(lapses, held.amount.0);
-        }
+        self.outcome(held, None, now);
+    }
+
+    /// Another instance's billing point: the campaign's spend only.
+    fn book_elsewhere(&self, cost: Micros, at: UnixTime) {
+        self.book(cost, at);
     }
 
     /// The account as the API shows it.
@@ -780,7 +878,7 @@ mod held_sum {
                 total: Micros(0),
                 mode: PacingMode::Asap,
             },
-            Arc::new(AtomicU32::new(1)),
+            Arc::new(AtomicBool::new(false)),
         )
     }
 

@@ -31,6 +31,11 @@
 //!   after that is still booked and counted as late: late wins are the
 //!   other spend by which a budget can be exceeded, at most the bids of
 //!   one window.
+//! - **In a fleet, within a lease.** Each account with a budget also
+//!   bids only within the lease the fleet's central ledger granted this
+//!   instance ([`lease`], [`crate::fleet::lease`]): the fleet never books
+//!   more than the budget plus the sum of outstanding leases, beyond the
+//!   two terms above.
 //! - **Stale by at most one tick.** Booked spend is exact (each billing
 //!   point adds to it when it is recorded); the day rolls at the
 //!   campaign's own midnight, and the win rate is measured again, on the
@@ -50,6 +55,7 @@
 //! an indirect jump per candidate that reaches the budget check, a few
 //! nanoseconds against microseconds per request.
 
+pub mod lease;
 pub mod ledger;
 mod pacing;
 
@@ -63,7 +69,7 @@ use serde::Serialize;
 
 use crate::model::{Campaign, CampaignId, PacingMode, UnixTime};
 
-pub use ledger::Ledger;
+pub use ledger::{Leased, Ledger};
 pub use pacing::allowed;
 
 /// A campaign's limits, as compiled into the bid snapshot.
@@ -85,6 +91,11 @@ impl Limits {
             total: c.total_budget_micros,
             mode: c.pacing.mode,
         }
+    }
+
+    /// Whether there is a budget at all (a daily or a total one).
+    pub fn budgeted(&self) -> bool {
+        self.daily.0 > 0 || self.total.0 > 0
     }
 }
 
@@ -187,6 +198,13 @@ pub trait Account: Send + Sync + std::fmt::Debug {
 
     /// A loss: releases the reservation `held` of a bid.
     fn release(&self, held: Held, now: UnixTime);
+
+    /// The billing point of a bid another instance of a fleet made, and
+    /// whose reservation that instance holds: books `cost` (at `at`) in
+    /// the campaign's spend as this instance sees it, and nothing in this
+    /// instance's lease (the settle is forwarded to the bidder, whose
+    /// lease counts it).
+    fn book_elsewhere(&self, cost: Micros, at: UnixTime);
 
     /// The account as the API and `/metrics` show it.
     fn state(&self, now: UnixTime) -> BudgetState;
