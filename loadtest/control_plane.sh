@@ -2,12 +2,12 @@
 # The control plane at CAMPAIGNS campaigns (default 10,000), on the release
 # build: how long `loadtest seed` takes to create them with their creatives
 # through `POST /api/v1/campaigns:batch`, then the bidder's resident memory
-# during a burst of WRITES campaign updates (default 100; four clients at
-# once, each a GET for the version then a PUT of a new CPM) against its
-# quiet resident memory.
+# during a burst of WRITES campaign updates (default 100; CLIENTS clients
+# at once, default 4, each a GET for the version then a PUT of a new CPM)
+# against its quiet resident memory.
 #
 #   loadtest/control_plane.sh
-#   CAMPAIGNS=1000 WRITES=50 loadtest/control_plane.sh
+#   CAMPAIGNS=1000 WRITES=50 CLIENTS=1 loadtest/control_plane.sh
 #
 # The bidder runs on core 0 and the clients on core 1. Quiet RSS is read
 # after the seed has settled; the burst's peak is the kernel's high-water
@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 campaigns=${CAMPAIGNS:-10000}
 writes=${WRITES:-100}
+clients=${CLIENTS:-4}
 bin=${CARGO_TARGET_DIR:-target}/release
 if [ -z "${BIDDER:-}" ] || [ -z "${LOADTEST:-}" ]; then
   cargo build --release -p bidder -p loadtest >/dev/null 2>&1
@@ -49,10 +50,10 @@ sleep 2
 kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
 quiet=$(kib VmRSS)
 echo 5 >"/proc/$pid/clear_refs"
-echo "== burst: $writes campaign updates from 4 clients at once"
-taskset -c 1 python3 - "$port" "$token" "$writes" <<'PY'
+echo "== burst: $writes campaign updates from $clients clients at once"
+taskset -c 1 python3 - "$port" "$token" "$writes" "$clients" <<'PY'
 import http.client, json, statistics, sys, threading, time
-port, token, writes = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+port, token, writes, clients = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 auth = {"authorization": f"Bearer {token}", "content-type": "application/json"}
 conn = http.client.HTTPConnection("127.0.0.1", port)
 conn.request("GET", "/api/v1/campaigns?limit=500", headers=auth)
@@ -60,7 +61,7 @@ ids = [c["id"] for c in json.loads(conn.getresponse().read())["items"]]
 took = []
 def client(k):
     c = http.client.HTTPConnection("127.0.0.1", port)
-    for n in range(k, writes, 4):
+    for n in range(k, writes, clients):
         cid = ids[n % len(ids)]
         c.request("GET", f"/api/v1/campaigns/{cid}", headers=auth)
         body = json.loads(c.getresponse().read())
@@ -74,7 +75,7 @@ def client(k):
         assert r.status == 200, (r.status, answer)
         took.append(time.monotonic() - t)
 started = time.monotonic()
-threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
 for t in threads: t.start()
 for t in threads: t.join()
 if len(took) != writes:

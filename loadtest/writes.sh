@@ -22,8 +22,11 @@ secs=${2:-10}
 campaigns=${CAMPAIGNS:-10000}
 users=${USERS:-100000}
 wrate=${RATE:-10}
-cargo build --release -p bidder -p loadtest >/dev/null 2>&1
-bin=${CARGO_TARGET_DIR:-target}/release
+# BIN names a folder holding other builds of bidder and loadtest.
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -p bidder -p loadtest >/dev/null 2>&1
+fi
+bin=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 d=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$d"' EXIT
 port=18280

@@ -68,16 +68,14 @@ impl Effects {
         let snap = self.snapshot.load();
         snap.by_id
             .get(&campaign)
-            .map(|&i| snap.campaigns[i].currency)
+            .map(|c| c.currency)
             .or_else(|| self.budgets.get(campaign).map(|a| a.currency()))
     }
 
     /// The advertiser of `campaign`, from the live snapshot.
     pub fn advertiser(&self, campaign: CampaignId) -> Option<AdvertiserId> {
         let snap = self.snapshot.load();
-        snap.by_id
-            .get(&campaign)
-            .map(|&i| snap.campaigns[i].advertiser_id)
+        snap.by_id.get(&campaign).map(|c| c.advertiser_id)
     }
 
     /// What a bid at CPM `price` in `cur` reserved for `campaign` before
@@ -134,10 +132,7 @@ impl Effects {
         let snap = self.snapshot.load();
         let f = &self.frequency;
         let (advertiser, calendar, advertiser_calendar) = match snap.by_id.get(&campaign) {
-            Some(&i) => {
-                let c = &snap.campaigns[i];
-                (c.advertiser_id, &c.calendar, &c.advertiser_calendar)
-            }
+            Some(c) => (c.advertiser_id, &c.calendar, &c.advertiser_calendar),
             // Not bidding now (paused, say): its advertiser's other
             // campaigns still read the caps this impression counts for.
             None => match snap.resting.get(&campaign) {

@@ -347,9 +347,7 @@ pub fn click(app: &Instance, query: Option<&str>) -> Response<Body> {
     };
     let cid = cid.parse::<i64>().ok().map(crate::model::CampaignId);
     let snap = app.snapshot.load();
-    let campaign = cid
-        .and_then(|id| snap.by_id.get(&id))
-        .map(|&i| &snap.campaigns[i]);
+    let campaign = cid.and_then(|id| snap.by_id.get(&id));
     let landing = campaign.and_then(|c| {
         let assembled = c.plan.as_deref().and_then(|p| {
             p.items()

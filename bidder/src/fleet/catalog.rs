@@ -25,7 +25,7 @@ use super::client::Redis;
 use super::keys;
 use crate::model::{CampaignId, Catalog};
 use crate::state::StateError;
-use crate::state::catalog::{CatalogSource, OnChange, StoreCatalog};
+use crate::state::catalog::{CatalogSource, Change, OnChange, StoreCatalog};
 use crate::store::Store;
 
 /// How often a bid instance asks whether the catalog changed.
@@ -63,7 +63,7 @@ impl ControlCatalog {
             }
         };
         hand_over(&inner.load()?);
-        inner.subscribe(Box::new(move |c: &Catalog| hand_over(c)));
+        inner.subscribe(Box::new(move |c: &Catalog, _| hand_over(c)));
         std::thread::Builder::new()
             .name("catalog-publisher".into())
             .spawn(move || publish_forever(redis, &pending))
@@ -252,7 +252,7 @@ fn follow_forever(
                 seen.store(version, Ordering::Release);
                 let subscribers = subscribers.lock().unwrap_or_else(|e| e.into_inner());
                 for s in subscribers.iter() {
-                    s(&catalog);
+                    s(&catalog, Change::Any);
                 }
                 held.store(true, Ordering::Release);
                 tracing::info!(version, "catalog followed");

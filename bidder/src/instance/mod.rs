@@ -44,7 +44,7 @@ use crate::server::admission::Admission;
 use crate::state::StateError;
 use crate::state::audience::{Audience, Audiences, Loaded};
 use crate::state::budget::{Budgets, Ledger};
-use crate::state::catalog::{CatalogSource, StoreCatalog};
+use crate::state::catalog::{CatalogSource, Change, StoreCatalog};
 use crate::state::clock::{SharedClock, SystemClock};
 use crate::state::event_log::EventLog;
 use crate::state::frequency::{Frequency, FrequencyCounts};
@@ -555,17 +555,25 @@ impl Instance {
                 documents,
                 retired: None,
             });
-            catalog_source.subscribe(Box::new(move |catalog: &Catalog| {
+            catalog_source.subscribe(Box::new(move |catalog: &Catalog, change: Change<'_>| {
                 let mut b = builder.lock().unwrap_or_else(PoisonError::into_inner);
                 let prev = snapshot.load_full();
-                let next = Snapshot::rebuild(
-                    Some(&prev),
-                    catalog,
-                    &settings,
-                    &*budgets,
-                    clock.now(),
-                    &mut b.documents,
-                );
+                let (now, documents) = (clock.now(), &mut b.documents);
+                // A write that names its campaigns costs those campaigns;
+                // anything else digests every campaign again.
+                let next = match change {
+                    Change::Campaigns(ids) => {
+                        Snapshot::patch(&prev, catalog, ids, &settings, &*budgets, now, documents)
+                    }
+                    Change::Any => Snapshot::rebuild(
+                        Some(&prev),
+                        catalog,
+                        &settings,
+                        &*budgets,
+                        now,
+                        documents,
+                    ),
+                };
                 snapshot.store(Arc::new(next));
                 published.fetch_add(1, Ordering::Relaxed);
                 // Freed here, on this cold-path thread, at the next

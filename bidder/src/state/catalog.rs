@@ -15,10 +15,11 @@
 //! # What a change costs
 //! A writer that changed only some campaigns (their rows and creatives)
 //! says which ([`CatalogSource::campaigns_changed`]): the embedded source
-//! keeps the last catalog in memory, reads just those rows and patches it,
-//! and the snapshot builder recompiles just those campaigns. Other writes
-//! (advertisers, fragments, funnels, learning counts) reload the whole
-//! catalog ([`CatalogSource::changed`]).
+//! keeps the last catalog in memory, reads just those rows and replaces
+//! them in place, and tells subscribers which campaigns they were
+//! ([`Change::Campaigns`]), so the snapshot builder patches just those.
+//! Other writes (advertisers, fragments, funnels, learning counts) reload
+//! the whole catalog ([`CatalogSource::changed`], [`Change::Any`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -26,16 +27,27 @@ use crate::model::{CampaignId, Catalog};
 use crate::state::StateError;
 use crate::store::Store;
 
-/// What a subscriber does with a new catalog (compile and publish a
-/// snapshot, say).
-pub type OnChange = Box<dyn Fn(&Catalog) + Send + Sync>;
+/// What a subscriber does with a new catalog and what changed in it
+/// (compile and publish a snapshot, say).
+pub type OnChange = Box<dyn Fn(&Catalog, Change<'_>) + Send + Sync>;
+
+/// What changed since the catalog a subscriber was handed before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// Anything may have: the catalog is new as a whole.
+    Any,
+    /// Only these campaigns (their rows or creatives; created or deleted
+    /// too); everything else is as before.
+    Campaigns(&'a [CampaignId]),
+}
 
 /// Where the catalog comes from.
 pub trait CatalogSource: Send + Sync {
     /// The whole catalog as committed now.
     fn load(&self) -> Result<Catalog, StateError>;
 
-    /// Calls `on_change` with the new catalog after every change.
+    /// Calls `on_change` with the new catalog and what changed, after
+    /// every change.
     fn subscribe(&self, on_change: OnChange);
 
     /// After a committed change: hands every subscriber the new catalog,
@@ -90,32 +102,56 @@ impl StoreCatalog {
 
 impl Followers {
     /// Hands `catalog` to every subscriber and keeps it.
-    fn hand_out(&mut self, catalog: Catalog) {
+    fn hand_out(&mut self, catalog: Catalog, change: Change<'_>) {
         for s in &self.subscribers {
-            s(&catalog);
+            s(&catalog, change);
         }
         self.last = Some(catalog);
     }
 }
 
-/// `catalog` with the campaigns `ids` replaced by `campaigns` (those that
-/// still exist) and their creatives by `creatives`; every list stays
-/// sorted by id.
+/// `catalog` with the campaigns `ids` (sorted, no repeats) replaced by
+/// `campaigns` (those that still exist) and their creatives by
+/// `creatives`; every list stays sorted by id. Rows are replaced in
+/// place, so an update costs a search, not a copy of the catalog.
 fn patch(
     catalog: &mut Catalog,
     ids: &[CampaignId],
     campaigns: Vec<crate::model::Campaign>,
-    creatives: Vec<crate::model::Creative>,
+    mut creatives: Vec<crate::model::Creative>,
 ) {
-    let changed: std::collections::HashSet<CampaignId> = ids.iter().copied().collect();
-    catalog.campaigns.retain(|c| !changed.contains(&c.id));
-    catalog.campaigns.extend(campaigns);
-    catalog.campaigns.sort_by_key(|c| c.id);
-    catalog
-        .creatives
-        .retain(|cr| !changed.contains(&cr.campaign_id));
-    catalog.creatives.extend(creatives);
-    catalog.creatives.sort_by_key(|cr| cr.id);
+    let mut fresh = campaigns.into_iter().peekable();
+    for id in ids {
+        let row = fresh.next_if(|c| c.id == *id);
+        let list = &mut catalog.campaigns;
+        match (list.binary_search_by_key(id, |c| c.id), row) {
+            (Ok(at), Some(c)) => list[at] = c,
+            (Ok(at), None) => {
+                list.remove(at);
+            }
+            (Err(at), Some(c)) => list.insert(at, c),
+            (Err(_), None) => {}
+        }
+    }
+    let changed = |cr: &crate::model::Creative| ids.binary_search(&cr.campaign_id).is_ok();
+    creatives.sort_by_key(|cr| cr.id);
+    let held: Vec<usize> = (0..catalog.creatives.len())
+        .filter(|&i| changed(&catalog.creatives[i]))
+        .collect();
+    let same_ids = held.len() == creatives.len()
+        && held
+            .iter()
+            .zip(&creatives)
+            .all(|(&i, cr)| catalog.creatives[i].id == cr.id);
+    if same_ids {
+        for (i, cr) in held.into_iter().zip(creatives) {
+            catalog.creatives[i] = cr;
+        }
+    } else {
+        catalog.creatives.retain(|cr| !changed(cr));
+        catalog.creatives.extend(creatives);
+        catalog.creatives.sort_by_key(|cr| cr.id);
+    }
 }
 
 impl CatalogSource for StoreCatalog {
@@ -133,21 +169,28 @@ impl CatalogSource for StoreCatalog {
         // overtaken by the earlier one's catalog.
         let mut followers = self.lock();
         let catalog = self.store.load_catalog()?;
-        followers.hand_out(catalog);
+        followers.hand_out(catalog, Change::Any);
         Ok(())
     }
 
     fn campaigns_changed(&self, ids: &[CampaignId]) -> Result<(), StateError> {
         let mut followers = self.lock();
-        let mut catalog = match followers.last.take() {
-            Some(c) => c,
-            None => self.store.load_catalog()?,
+        let Some(mut catalog) = followers.last.take() else {
+            // Nothing kept (the first change, or one that failed): read
+            // it all, and say so, as subscribers may have missed a change.
+            let catalog = self.store.load_catalog()?;
+            followers.hand_out(catalog, Change::Any);
+            return Ok(());
         };
         // On an error what was kept stays taken: the next change reads
         // the whole catalog again rather than patch one it cannot trust.
-        let (campaigns, creatives) = self.store.campaigns_with_creatives(ids)?;
-        patch(&mut catalog, ids, campaigns, creatives);
-        followers.hand_out(catalog);
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let (mut campaigns, creatives) = self.store.campaigns_with_creatives(&ids)?;
+        campaigns.sort_by_key(|c| c.id);
+        patch(&mut catalog, &ids, campaigns, creatives);
+        followers.hand_out(catalog, Change::Campaigns(&ids));
         Ok(())
     }
 }
@@ -183,7 +226,7 @@ impl CatalogSource for MemoryCatalog {
         let subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         let catalog = self.load()?;
         for s in subscribers.iter() {
-            s(&catalog);
+            s(&catalog, Change::Any);
         }
         Ok(())
     }
@@ -202,7 +245,7 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         for _ in 0..2 {
             let seen = Arc::clone(&seen);
-            source.subscribe(Box::new(move |c: &Catalog| {
+            source.subscribe(Box::new(move |c: &Catalog, _| {
                 seen.lock().unwrap().push(c.advertisers.len())
             }));
         }
@@ -259,7 +302,7 @@ mod tests {
         let source = StoreCatalog::new(Arc::clone(&store));
         let handed = Arc::new(Mutex::new(None));
         let h = Arc::clone(&handed);
-        source.subscribe(Box::new(move |c: &Catalog| {
+        source.subscribe(Box::new(move |c: &Catalog, _| {
             *h.lock().unwrap() = Some(c.clone())
         }));
         source.changed().unwrap();
@@ -287,7 +330,7 @@ mod tests {
         let source = MemoryCatalog::default();
         let calls = Arc::new(AtomicUsize::new(0));
         let c = Arc::clone(&calls);
-        source.subscribe(Box::new(move |_| {
+        source.subscribe(Box::new(move |_, _| {
             c.fetch_add(1, Ordering::Relaxed);
         }));
         source.changed().unwrap();

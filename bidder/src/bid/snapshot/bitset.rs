@@ -26,6 +26,65 @@ impl Bitset {
     }
 }
 
+/// Campaigns that keep their relative order from one snapshot to the
+/// next: the `len` numbers from `from` become the `len` from `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// First number in the old snapshot.
+    pub from: usize,
+    /// First number in the new one.
+    pub to: usize,
+    /// How many.
+    pub len: usize,
+}
+
+impl Bitset {
+    /// Whether no bit is set.
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+
+    /// This set renumbered for a snapshot of `len` campaigns: each bit in
+    /// one of `runs` moves to its new number, the others are dropped. A
+    /// word at a time, so it costs the set's words, not its campaigns.
+    pub fn moved(&self, runs: &[Run], len: usize) -> Bitset {
+        let mut out = Bitset::new(len);
+        for r in runs {
+            out.copy_from(&self.words, *r);
+        }
+        out
+    }
+
+    /// ORs the bits `r.from..r.from + r.len` of `src` into this set at
+    /// `r.to..`.
+    fn copy_from(&mut self, src: &[u64], r: Run) {
+        let mut done = 0;
+        while done < r.len {
+            let to = r.to + done;
+            let n = (64 - to % 64).min(r.len - done);
+            let bits = read_64(src, r.from + done) & low_bits(n);
+            self.words[to / 64] |= bits << (to % 64);
+            done += n;
+        }
+    }
+}
+
+/// The 64 bits of `words` from bit `at` on (zeros past the end).
+fn read_64(words: &[u64], at: usize) -> u64 {
+    let (w, shift) = (at / 64, at % 64);
+    let low = words.get(w).copied().unwrap_or(0) >> shift;
+    if shift == 0 {
+        low
+    } else {
+        low | words.get(w + 1).copied().unwrap_or(0) << (64 - shift)
+    }
+}
+
+/// A word with its lowest `n` bits set (`n` <= 64).
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1 << n) - 1 }
+}
+
 /// `out = all & (a1 | b1) & (a2 | b2) & (a3 | b3) & only`, in one pass
 /// over the words: at 10,000 campaigns a set is 157 words, and the five
 /// passes of ANDing one set at a time cost as much as the rest of a
@@ -121,5 +180,50 @@ mod tests {
             .filter(|&i| i < 290 && (i % 2 == 0 || i % 3 == 0) && i % 5 != 0 && i > 10 && i != 12)
             .collect();
         assert_eq!(ones(&out).collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn moved_puts_each_kept_bit_at_its_new_number() {
+        let member = |i: usize| i.is_multiple_of(7) || i % 11 == 3;
+        let mut s = Bitset::new(300);
+        (0..300).filter(|&i| member(i)).for_each(|i| s.insert(i));
+        // Campaigns 5 and 130..133 leave; two arrive, at 70 and 250.
+        let runs = [
+            Run {
+                from: 0,
+                to: 0,
+                len: 5,
+            },
+            Run {
+                from: 6,
+                to: 5,
+                len: 65,
+            },
+            Run {
+                from: 71,
+                to: 71,
+                len: 59,
+            },
+            Run {
+                from: 133,
+                to: 130,
+                len: 120,
+            },
+            Run {
+                from: 253,
+                to: 251,
+                len: 47,
+            },
+        ];
+        let moved = s.moved(&runs, 298);
+        let mut expected = Bitset::new(298);
+        for r in runs {
+            (0..r.len)
+                .filter(|k| member(r.from + k))
+                .for_each(|k| expected.insert(r.to + k));
+        }
+        assert!(!expected.is_empty());
+        assert_eq!(moved, expected);
+        assert!(s.moved(&[], 298).is_empty(), "no run keeps nothing");
     }
 }

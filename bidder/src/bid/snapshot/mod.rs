@@ -5,7 +5,10 @@
 //! over them.
 //!
 //! Built on the cold path after every committed admin write and published
-//! whole through `ArcSwap`; never changed after that.
+//! whole through `ArcSwap`; never changed after that. A write that names
+//! its campaigns patches the last snapshot ([`Snapshot::patch`]: those
+//! campaigns compiled, moved and refiled, the rest shared); any other
+//! rebuilds it ([`Snapshot::rebuild`]). Both equal a full build.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -23,11 +26,13 @@ use openrtb::macros::{AUCTION_CURRENCY, AUCTION_ID, AUCTION_IMP_ID, AUCTION_PRIC
 use openrtb::{Currency, Micros};
 
 pub(crate) mod bitset;
+pub mod by_campaign;
 pub(crate) mod secure;
 pub mod trackers;
 pub(crate) mod vast_documents;
 
-use bitset::Bitset;
+use bitset::{Bitset, Run};
+pub use by_campaign::ByCampaign;
 use creative::video::{MediaFile, Playable};
 use trackers::{Tracked, Trackers};
 use vast_documents::{Documents, ParsedVast};
@@ -236,7 +241,7 @@ struct IndexKeys {
 /// windows begin. Its impressions can still arrive, from bids it won just
 /// before it stopped, and they count for its own caps and its advertiser's
 /// like any other.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Resting {
     /// Owner.
     pub advertiser_id: AdvertiserId,
@@ -308,10 +313,10 @@ pub struct Snapshot {
     /// Whether any campaign targets a funnel or caps frequency: only then
     /// are the user's keys hashed and looked up.
     pub uses_audiences: bool,
-    /// Position in `campaigns` of each campaign id.
-    pub by_id: HashMap<CampaignId, usize>,
+    /// Every campaign of `campaigns`, by id.
+    pub by_id: ByCampaign<Arc<CompiledCampaign>>,
     /// The catalog's other campaigns, those that do not bid now.
-    pub resting: HashMap<CampaignId, Resting>,
+    pub resting: ByCampaign<Resting>,
     /// Per advertiser, its funnels and where events move users in them.
     pub funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>>,
     /// The start of every notice URL.
@@ -319,6 +324,11 @@ pub struct Snapshot {
     /// The public URL, and so every notice and tracker URL, is https:
     /// without it no secure imp gets a bid.
     pub secure_notices: bool,
+    /// How many of `campaigns` make `uses_audiences` true.
+    audience_campaigns: usize,
+    /// The earliest flight end of `campaigns`: from then on a patch would
+    /// keep a campaign that a full build drops.
+    next_flight_end: Option<UnixTime>,
 }
 
 impl Snapshot {
@@ -357,10 +367,10 @@ impl Snapshot {
     /// [`Snapshot::build_with`], sharing with `prev` every compiled
     /// campaign whose inputs did not change since (its row, its
     /// advertiser's, its creatives', its fragment sets' serving versions,
-    /// the audits and its learning counts: see `Fingerprints`). A write
-    /// then costs the campaigns it changed plus the ordering and the index
-    /// over all of them; the result is the same as a full build (a
-    /// property test compares them).
+    /// the audits and its learning counts: see `Fingerprints`). It still
+    /// digests, orders and indexes every campaign; [`Snapshot::patch`]
+    /// does not. The result is the same as a full build (a property test
+    /// compares them).
     pub fn rebuild(
         prev: Option<&Snapshot>,
         catalog: &Catalog,
@@ -369,113 +379,161 @@ impl Snapshot {
         now: UnixTime,
         documents: &mut Documents,
     ) -> Snapshot {
-        let inputs = Fingerprints::of(catalog);
-        let advertiser_caps: HashMap<AdvertiserId, (&FrequencyRules, &str)> = catalog
-            .advertisers
-            .iter()
-            .map(|a| (a.id, (&a.frequency, a.time_zone.as_str())))
-            .collect();
-        let mut calendars: HashMap<&str, Calendar> = HashMap::new();
-        let mut calendar = |zone: &str| match calendars.get(zone) {
-            Some(c) => c.clone(),
-            None => {
-                let c = Calendar::named(zone, now);
-                let zone = catalog_zone(catalog, zone);
-                calendars.insert(zone, c.clone());
-                c
-            }
-        };
-        let owner = |c: &Campaign| {
-            advertiser_caps
-                .get(&c.advertiser_id)
-                .copied()
-                .unwrap_or((&NO_CAPS, "UTC"))
-        };
+        let inputs = Fingerprints::of(catalog, &|_| true);
         let previous = |id: CampaignId, fingerprint: u64| {
-            let prev = prev?;
-            let old = &prev.campaigns[*prev.by_id.get(&id)?];
+            let old = prev?.by_id.get(&id)?;
             (old.fingerprint == fingerprint).then(|| Arc::clone(old))
-        };
-        let bidding_now = |c: &&Campaign| {
-            c.status == CampaignStatus::Active && c.flight_end.is_none_or(|end| end > now)
         };
         // Compiled from scratch only where the inputs changed; the plans'
         // inputs are gathered once, for those campaigns alone.
         let fingerprints: Vec<(&Campaign, u64)> = catalog
             .campaigns
             .iter()
-            .filter(bidding_now)
+            .filter(|c| bidding_now(c, now))
             .map(|c| (c, inputs.of_campaign(c)))
             .collect();
-        let to_compile: HashSet<CampaignId> = fingerprints
+        let to_compile: Vec<&Campaign> = fingerprints
             .iter()
             .filter(|(c, f)| previous(c.id, *f).is_none())
-            .map(|(c, _)| c.id)
+            .map(|(c, _)| *c)
             .collect();
-        let assembly = AssemblyInputs::of(catalog, |c| to_compile.contains(&c));
+        let mut compiler = Compiler::new(catalog, &inputs, &to_compile, settings, budgets, now);
         let mut campaigns: Vec<Arc<CompiledCampaign>> = Vec::with_capacity(fingerprints.len());
         for (c, fingerprint) in fingerprints {
-            if let Some(old) = previous(c.id, fingerprint) {
-                campaigns.push(old);
-                continue;
-            }
-            let own = inputs.creatives(c.id);
-            let plan = assembly.plan(c, settings, false);
-            let (caps, zone) = owner(c);
-            let calendars = (calendar(&c.pacing.time_zone), calendar(zone));
-            let build = (settings, budgets, now, &mut *documents);
-            if let Some(mut cc) = compile(c, own, plan, caps, calendars, build) {
-                cc.fingerprint = fingerprint;
-                campaigns.push(Arc::new(cc));
-            }
+            let compiled = match previous(c.id, fingerprint) {
+                Some(old) => Some(old),
+                None => compiler.compile(c, fingerprint, documents),
+            };
+            campaigns.extend(compiled);
         }
         documents.finish_build();
-        let bidding: HashSet<CampaignId> = campaigns.iter().map(|c| c.id).collect();
+        campaigns.sort_by(|a, b| by_value(a, b));
+        let by_id: ByCampaign<Arc<CompiledCampaign>> =
+            campaigns.iter().map(|c| (c.id, Arc::clone(c))).collect();
         let resting = catalog
             .campaigns
             .iter()
-            .filter(|c| !bidding.contains(&c.id))
-            .map(|c| {
-                let rest = Resting {
-                    advertiser_id: c.advertiser_id,
-                    calendar: calendar(&c.pacing.time_zone),
-                    advertiser_calendar: calendar(owner(c).1),
-                };
-                (c.id, rest)
-            })
+            .filter(|c| !by_id.contains_key(&c.id))
+            .map(|c| (c.id, compiler.resting(c)))
             .collect();
-        campaigns.sort_by(|a, b| {
-            b.value_usd
-                .cmp(&a.value_usd)
-                .then(b.base_cpm.cmp(&a.base_cpm))
-                .then(a.id.cmp(&b.id))
-        });
-        let index = build_index(&campaigns);
-        let uses_audiences = campaigns.iter().any(|c| {
-            c.audience.is_some() || !c.frequency.is_empty() || !c.advertiser_frequency.is_empty()
-        });
-        let mut funnel_moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>> = HashMap::new();
-        for f in &catalog.funnels {
-            funnel_moves
-                .entry(f.advertiser_id)
-                .or_default()
-                .push((f.id, f.moves));
-        }
         Snapshot {
-            uses_audiences,
-            by_id: campaigns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.id, i))
-                .collect(),
+            uses_audiences: false,
+            audience_campaigns: campaigns.iter().filter(|c| c.uses_audiences()).count(),
+            next_flight_end: campaigns.iter().filter_map(|c| c.flight_end).min(),
+            index: build_index(&campaigns),
+            by_id,
             resting,
             campaigns,
-            index,
             notice_prefixes: NoticePrefixes::new(&settings.public_url),
             secure_notices: settings.public_url.starts_with("https://"),
             settings: settings.clone(),
-            funnel_moves,
+            funnel_moves: funnel_moves(catalog),
         }
+        .counted()
+    }
+
+    /// The snapshot after a write that changed only the campaigns `changed`
+    /// (their rows or creatives; created, deleted, paused or resumed):
+    /// `prev` with just those compiled again, moved to their new place in
+    /// the value order and refiled in the index, every other campaign and
+    /// shard shared with `prev`. Its cost is the change plus a word-wise
+    /// copy of the index's sets. `catalog` already holds the change; the
+    /// result is the snapshot [`Snapshot::build`] makes of it (a property
+    /// test compares them). Builds in full instead once a campaign of
+    /// `prev` has reached its flight end, which only a full build drops.
+    pub fn patch(
+        prev: &Snapshot,
+        catalog: &Catalog,
+        changed: &[CampaignId],
+        settings: &Settings,
+        budgets: &dyn Budgets,
+        now: UnixTime,
+        documents: &mut Documents,
+    ) -> Snapshot {
+        let mut ids = changed.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        // Where the changed campaigns that bid stood in `prev`'s order.
+        let removed: Option<Vec<usize>> = ids
+            .iter()
+            .filter_map(|id| prev.by_id.get(id))
+            .map(|old| prev.campaigns.binary_search_by(|x| by_value(x, old)).ok())
+            .collect();
+        let expired = prev.next_flight_end.is_some_and(|end| end <= now);
+        let Some(mut removed) = removed.filter(|_| !expired) else {
+            return Snapshot::rebuild(Some(prev), catalog, settings, budgets, now, documents);
+        };
+        removed.sort_unstable();
+        let rows: Vec<&Campaign> = ids
+            .iter()
+            .filter_map(|id| {
+                let at = catalog.campaigns.binary_search_by_key(id, |c| c.id).ok()?;
+                Some(&catalog.campaigns[at])
+            })
+            .collect();
+        let inputs = Fingerprints::of(catalog, &|id| ids.binary_search(&id).is_ok());
+        let bidding: Vec<(&Campaign, u64)> = rows
+            .iter()
+            .filter(|c| bidding_now(c, now))
+            .map(|c| (*c, inputs.of_campaign(c)))
+            .collect();
+        let bidding_rows: Vec<&Campaign> = bidding.iter().map(|(c, _)| *c).collect();
+        let mut compiler = Compiler::new(catalog, &inputs, &bidding_rows, settings, budgets, now);
+        let mut added: Vec<Arc<CompiledCampaign>> = Vec::with_capacity(bidding.len());
+        for (c, fingerprint) in bidding {
+            added.extend(compiler.compile(c, fingerprint, documents));
+        }
+        documents.finish_patch(&ids);
+        added.sort_by(|a, b| by_value(a, b));
+
+        let mut by_id = prev.by_id.clone();
+        let mut resting = prev.resting.clone();
+        for id in &ids {
+            by_id.remove(id);
+            resting.remove(id);
+        }
+        for c in &added {
+            by_id.insert(c.id, Arc::clone(c));
+        }
+        for c in rows.iter().filter(|c| !by_id.contains_key(&c.id)) {
+            resting.insert(c.id, compiler.resting(c));
+        }
+        let audience_campaigns = prev.audience_campaigns
+            + added.iter().filter(|c| c.uses_audiences()).count()
+            - removed
+                .iter()
+                .filter(|&&at| prev.campaigns[at].uses_audiences())
+                .count();
+        let next_flight_end = prev
+            .next_flight_end
+            .into_iter()
+            .chain(added.iter().filter_map(|c| c.flight_end))
+            .min();
+        let (campaigns, runs, placed) = merge(&prev.campaigns, &removed, added);
+        let mut index = prev.index.moved(&runs, campaigns.len());
+        for at in placed {
+            file(&mut index, at, &campaigns[at], campaigns.len());
+        }
+        Snapshot {
+            uses_audiences: false,
+            audience_campaigns,
+            next_flight_end,
+            index,
+            by_id,
+            resting,
+            campaigns,
+            notice_prefixes: NoticePrefixes::new(&settings.public_url),
+            secure_notices: settings.public_url.starts_with("https://"),
+            settings: settings.clone(),
+            funnel_moves: funnel_moves(catalog),
+        }
+        .counted()
+    }
+
+    /// Sets `uses_audiences` from the count of campaigns that need it.
+    fn counted(mut self) -> Snapshot {
+        self.uses_audiences = self.audience_campaigns > 0;
+        self
     }
 
     /// Campaigns that can bid.
@@ -484,16 +542,161 @@ impl Snapshot {
     }
 }
 
-/// `zone` as a string the catalog holds (so a calendar cache keyed by it
-/// borrows the catalog rather than allocating a key per campaign).
-fn catalog_zone<'c>(catalog: &'c Catalog, zone: &str) -> &'c str {
-    catalog
-        .campaigns
-        .iter()
-        .map(|c| c.pacing.time_zone.as_str())
-        .chain(catalog.advertisers.iter().map(|a| a.time_zone.as_str()))
-        .find(|z| *z == zone)
-        .unwrap_or("UTC")
+/// Whether `c` may bid at `now` if it has something to serve.
+fn bidding_now(c: &Campaign, now: UnixTime) -> bool {
+    c.status == CampaignStatus::Active && c.flight_end.is_none_or(|end| end > now)
+}
+
+/// The order of a snapshot's campaigns: most valuable first (value in
+/// USD, then base CPM), ties by id, so no two compare equal.
+fn by_value(a: &CompiledCampaign, b: &CompiledCampaign) -> std::cmp::Ordering {
+    b.value_usd
+        .cmp(&a.value_usd)
+        .then(b.base_cpm.cmp(&a.base_cpm))
+        .then(a.id.cmp(&b.id))
+}
+
+/// `old` without the positions `removed` (ascending) and with `added`
+/// (in value order) each at its place: the new order, the runs of `old`
+/// it keeps (for renumbering the index) and where `added` landed.
+fn merge(
+    old: &[Arc<CompiledCampaign>],
+    removed: &[usize],
+    added: Vec<Arc<CompiledCampaign>>,
+) -> (Vec<Arc<CompiledCampaign>>, Vec<Run>, Vec<usize>) {
+    let mut out = Vec::with_capacity(old.len() + added.len() - removed.len());
+    let mut runs = Vec::with_capacity(removed.len() + added.len() + 1);
+    let mut placed = Vec::with_capacity(added.len());
+    let mut removed = removed.iter().copied().peekable();
+    let mut from = 0;
+    // Copies old[from..end] to `out` but the removed positions there.
+    let mut keep = |from: &mut usize, end: usize, out: &mut Vec<_>| {
+        while *from < end {
+            let stop = removed.next_if(|&r| r < end);
+            let run_end = stop.unwrap_or(end);
+            if run_end > *from {
+                runs.push(Run {
+                    from: *from,
+                    to: out.len(),
+                    len: run_end - *from,
+                });
+                out.extend_from_slice(&old[*from..run_end]);
+            }
+            *from = stop.map_or(end, |r| r + 1);
+        }
+    };
+    for c in added {
+        let at = from + old[from..].partition_point(|x| by_value(x, &c).is_lt());
+        keep(&mut from, at, &mut out);
+        placed.push(out.len());
+        out.push(c);
+    }
+    keep(&mut from, old.len(), &mut out);
+    (out, runs, placed)
+}
+
+/// Per advertiser, its funnels and where events move users in them.
+fn funnel_moves(catalog: &Catalog) -> HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>> {
+    let mut moves: HashMap<AdvertiserId, Vec<(FunnelId, FunnelMoves)>> = HashMap::new();
+    for f in &catalog.funnels {
+        moves
+            .entry(f.advertiser_id)
+            .or_default()
+            .push((f.id, f.moves));
+    }
+    moves
+}
+
+impl CompiledCampaign {
+    /// Whether bidding for it reads the user's funnel stages or counts.
+    fn uses_audiences(&self) -> bool {
+        self.audience.is_some()
+            || !self.frequency.is_empty()
+            || !self.advertiser_frequency.is_empty()
+    }
+}
+
+/// Compiles campaigns of one catalog: what they need of the rest of it
+/// (their advertiser's caps, the calendars of their time zones, the
+/// inputs of their plans), gathered once per build for the campaigns it
+/// compiles.
+struct Compiler<'c, 'b> {
+    inputs: &'b Fingerprints<'c>,
+    assembly: AssemblyInputs<'c>,
+    advertisers: HashMap<AdvertiserId, (&'c FrequencyRules, &'c str)>,
+    calendars: HashMap<&'c str, Calendar>,
+    settings: &'b Settings,
+    budgets: &'b dyn Budgets,
+    now: UnixTime,
+}
+
+impl<'c, 'b> Compiler<'c, 'b> {
+    /// A compiler for `to_compile`, campaigns of `catalog`.
+    fn new(
+        catalog: &'c Catalog,
+        inputs: &'b Fingerprints<'c>,
+        to_compile: &[&'c Campaign],
+        settings: &'b Settings,
+        budgets: &'b dyn Budgets,
+        now: UnixTime,
+    ) -> Compiler<'c, 'b> {
+        Compiler {
+            inputs,
+            assembly: AssemblyInputs::of(catalog, to_compile),
+            advertisers: catalog
+                .advertisers
+                .iter()
+                .map(|a| (a.id, (&a.frequency, a.time_zone.as_str())))
+                .collect(),
+            calendars: HashMap::new(),
+            settings,
+            budgets,
+            now,
+        }
+    }
+
+    /// The calendar of `zone` at the build's time.
+    fn calendar(&mut self, zone: &'c str) -> Calendar {
+        let now = self.now;
+        self.calendars
+            .entry(zone)
+            .or_insert_with(|| Calendar::named(zone, now))
+            .clone()
+    }
+
+    /// `c`'s advertiser's caps and time zone.
+    fn owner(&self, c: &Campaign) -> (&'c FrequencyRules, &'c str) {
+        self.advertisers
+            .get(&c.advertiser_id)
+            .copied()
+            .unwrap_or((&NO_CAPS, "UTC"))
+    }
+
+    /// `c` compiled, marked with `fingerprint`; `None` when it has nothing
+    /// it can serve.
+    fn compile(
+        &mut self,
+        c: &'c Campaign,
+        fingerprint: u64,
+        documents: &mut Documents,
+    ) -> Option<Arc<CompiledCampaign>> {
+        let plan = self.assembly.plan(c, self.settings, false);
+        let (caps, zone) = self.owner(c);
+        let calendars = (self.calendar(&c.pacing.time_zone), self.calendar(zone));
+        let build = (self.settings, self.budgets, self.now, documents);
+        let mut cc = compile(c, self.inputs.creatives(c.id), plan, caps, calendars, build)?;
+        cc.fingerprint = fingerprint;
+        Some(Arc::new(cc))
+    }
+
+    /// `c` as a campaign that does not bid now.
+    fn resting(&mut self, c: &'c Campaign) -> Resting {
+        Resting {
+            advertiser_id: c.advertiser_id,
+            calendar: self.calendar(&c.pacing.time_zone),
+            advertiser_calendar: self.calendar(self.owner(c).1),
+        }
+    }
 }
 
 /// What each campaign of a catalog is compiled from, grouped once per
@@ -514,12 +717,14 @@ struct Fingerprints<'c> {
 }
 
 impl<'c> Fingerprints<'c> {
-    fn of(catalog: &'c Catalog) -> Fingerprints<'c> {
+    /// The inputs of the campaigns `wanted` names (and of every
+    /// advertiser's fragments).
+    fn of(catalog: &'c Catalog, wanted: &dyn Fn(CampaignId) -> bool) -> Fingerprints<'c> {
         let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
         for cr in catalog
             .creatives
             .iter()
-            .filter(|cr| cr.status == CreativeStatus::Active)
+            .filter(|cr| cr.status == CreativeStatus::Active && wanted(cr.campaign_id))
         {
             creatives.entry(cr.campaign_id).or_default().push(cr);
         }
@@ -528,7 +733,7 @@ impl<'c> Fingerprints<'c> {
             fragments.entry(f.advertiser_id).or_default().push(f);
         }
         let mut stats: HashMap<CampaignId, Vec<&ComboStats>> = HashMap::new();
-        for s in &catalog.stats {
+        for s in catalog.stats.iter().filter(|s| wanted(s.campaign_id)) {
             stats.entry(s.campaign_id).or_default().push(s);
         }
         let mut rejected = std::collections::hash_map::DefaultHasher::new();
@@ -593,7 +798,7 @@ fn lower(list: &[String]) -> Vec<String> {
 /// snapshot would hold them, but without impression trackers, so looking
 /// never counts.
 pub fn preview_plan(catalog: &Catalog, c: &Campaign, settings: &Settings) -> Option<Box<Plan>> {
-    AssemblyInputs::of(catalog, |id| id == c.id).plan(c, settings, true)
+    AssemblyInputs::of(catalog, &[c]).plan(c, settings, true)
 }
 
 /// What plans are built from, indexed once per snapshot.
@@ -609,14 +814,16 @@ struct AssemblyInputs<'c> {
 }
 
 impl<'c> AssemblyInputs<'c> {
-    /// The inputs of the plans of the campaigns `wanted` names.
-    fn of(catalog: &'c Catalog, wanted: impl Fn(CampaignId) -> bool) -> AssemblyInputs<'c> {
-        let advertisers: HashSet<AdvertiserId> = catalog
-            .campaigns
+    /// The inputs of the plans of `campaigns`.
+    fn of(catalog: &'c Catalog, campaigns: &[&Campaign]) -> AssemblyInputs<'c> {
+        let planned: Vec<&&Campaign> = campaigns
             .iter()
-            .filter(|c| !c.fragment_sets.is_empty() && wanted(c.id))
-            .map(|c| c.advertiser_id)
+            .filter(|c| !c.fragment_sets.is_empty())
             .collect();
+        let advertisers: HashSet<AdvertiserId> = planned.iter().map(|c| c.advertiser_id).collect();
+        let mut ids: Vec<CampaignId> = planned.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        let wanted = |id: CampaignId| ids.binary_search(&id).is_ok();
         let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
         for f in catalog
             .fragments
@@ -881,73 +1088,109 @@ fn build_index(campaigns: &[Arc<CompiledCampaign>]) -> Index {
         ..Index::default()
     };
     for (i, cc) in campaigns.iter().enumerate() {
-        let t = &cc.keys;
-        ix.all.insert(i);
-        if t.countries.is_empty() {
-            ix.country_any.insert(i);
-        }
-        for country in &t.countries {
-            ix.country
-                .entry(country.clone())
-                .or_insert_with(|| Bitset::new(n))
-                .insert(i);
-        }
-        if t.device_types.is_empty() {
-            ix.device_type_any.insert(i);
-        }
-        for dt in &t.device_types {
-            ix.device_type
-                .entry(*dt)
-                .or_insert_with(|| Bitset::new(n))
-                .insert(i);
-        }
-        if t.os.is_empty() {
-            ix.os_any.insert(i);
-        }
-        for os in &t.os {
-            ix.os
-                .entry(os.clone())
-                .or_insert_with(|| Bitset::new(n))
-                .insert(i);
-        }
-        if t.inventory != Inventory::App {
-            ix.site.insert(i);
-        }
-        if t.inventory != Inventory::Site {
-            ix.app.insert(i);
-        }
-        for b in &cc.banners {
-            ix.banner_any.insert(i);
-            ix.banner_size
-                .entry((b.w, b.h))
-                .or_insert_with(|| Bitset::new(n))
-                .insert(i);
-        }
-        if let Some(plan) = &cc.plan {
-            for (k, l) in BANNERS.iter().enumerate() {
-                if plan.has_format(Format::Banner(k as u8)) {
-                    ix.banner_any.insert(i);
-                    ix.banner_size
-                        .entry((l.w, l.h))
-                        .or_insert_with(|| Bitset::new(n))
-                        .insert(i);
-                }
+        file(&mut ix, i, cc, n);
+    }
+    ix
+}
+
+/// Files `cc`, campaign number `i` of `n`, under each of its targeting
+/// values in `ix`.
+fn file(ix: &mut Index, i: usize, cc: &CompiledCampaign, n: usize) {
+    let t = &cc.keys;
+    ix.all.insert(i);
+    if t.countries.is_empty() {
+        ix.country_any.insert(i);
+    }
+    for country in &t.countries {
+        ix.country
+            .entry(country.clone())
+            .or_insert_with(|| Bitset::new(n))
+            .insert(i);
+    }
+    if t.device_types.is_empty() {
+        ix.device_type_any.insert(i);
+    }
+    for dt in &t.device_types {
+        ix.device_type
+            .entry(*dt)
+            .or_insert_with(|| Bitset::new(n))
+            .insert(i);
+    }
+    if t.os.is_empty() {
+        ix.os_any.insert(i);
+    }
+    for os in &t.os {
+        ix.os
+            .entry(os.clone())
+            .or_insert_with(|| Bitset::new(n))
+            .insert(i);
+    }
+    if t.inventory != Inventory::App {
+        ix.site.insert(i);
+    }
+    if t.inventory != Inventory::Site {
+        ix.app.insert(i);
+    }
+    for b in &cc.banners {
+        ix.banner_any.insert(i);
+        ix.banner_size
+            .entry((b.w, b.h))
+            .or_insert_with(|| Bitset::new(n))
+            .insert(i);
+    }
+    if let Some(plan) = &cc.plan {
+        for (k, l) in BANNERS.iter().enumerate() {
+            if plan.has_format(Format::Banner(k as u8)) {
+                ix.banner_any.insert(i);
+                ix.banner_size
+                    .entry((l.w, l.h))
+                    .or_insert_with(|| Bitset::new(n))
+                    .insert(i);
             }
-            if plan.has_format(Format::Native) {
-                ix.native.insert(i);
-            }
-            if plan.has_format(Format::Video) {
-                ix.video.insert(i);
-            }
         }
-        if !cc.natives.is_empty() {
+        if plan.has_format(Format::Native) {
             ix.native.insert(i);
         }
-        if !cc.videos.is_empty() {
+        if plan.has_format(Format::Video) {
             ix.video.insert(i);
         }
     }
-    ix
+    if !cc.natives.is_empty() {
+        ix.native.insert(i);
+    }
+    if !cc.videos.is_empty() {
+        ix.video.insert(i);
+    }
+}
+
+impl Index {
+    /// This index renumbered for `n` campaigns: each set's bits in `runs`
+    /// move to their new numbers and the rest are dropped, as are values
+    /// left with no campaign (a full build files none).
+    fn moved(&self, runs: &[Run], n: usize) -> Index {
+        fn each<K: Clone + Eq + Hash>(m: &IndexMap<K>, runs: &[Run], n: usize) -> IndexMap<K> {
+            m.iter()
+                .map(|(k, b)| (k.clone(), b.moved(runs, n)))
+                .filter(|(_, b)| !b.is_empty())
+                .collect()
+        }
+        Index {
+            words: n.div_ceil(64),
+            all: self.all.moved(runs, n),
+            country: each(&self.country, runs, n),
+            country_any: self.country_any.moved(runs, n),
+            device_type: each(&self.device_type, runs, n),
+            device_type_any: self.device_type_any.moved(runs, n),
+            os: each(&self.os, runs, n),
+            os_any: self.os_any.moved(runs, n),
+            site: self.site.moved(runs, n),
+            app: self.app.moved(runs, n),
+            banner_size: each(&self.banner_size, runs, n),
+            banner_any: self.banner_any.moved(runs, n),
+            native: self.native.moved(runs, n),
+            video: self.video.moved(runs, n),
+        }
+    }
 }
 
 #[cfg(test)]

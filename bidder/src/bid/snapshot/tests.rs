@@ -1,5 +1,6 @@
-//! A snapshot rebuilt from the last one is the snapshot a full build
-//! makes: random sequences of catalog writes, each compiled both ways.
+//! A snapshot rebuilt or patched from the last one is the snapshot a full
+//! build makes: random sequences of catalog writes, each compiled all
+//! three ways.
 
 use proptest::prelude::*;
 
@@ -46,6 +47,11 @@ fn digest(s: &Snapshot) -> String {
             c.limits,
         ));
     }
+    for (i, c) in s.campaigns.iter().enumerate() {
+        assert!(Arc::ptr_eq(c, &s.by_id[&c.id]), "by_id holds campaign {i}");
+    }
+    assert_eq!(s.by_id.len(), s.campaigns.len());
+    out.push_str(&format!("uses audiences {}\n", s.uses_audiences));
     let ix = &s.index;
     let sorted = |m: &IndexMap<String>| {
         let mut v: Vec<_> = m
@@ -68,7 +74,7 @@ fn digest(s: &Snapshot) -> String {
         .collect();
     device_types.sort();
     out.push_str(&format!(
-        "index all {:?} country {:?} any {:?} dt {:?} any {:?} os {:?} any {:?} site {:?} app {:?} sizes {:?} any {:?}\n",
+        "index all {:?} country {:?} any {:?} dt {:?} any {:?} os {:?} any {:?} site {:?} app {:?} sizes {:?} any {:?} native {:?} video {:?} words {}\n",
         ix.all.words(),
         sorted(&ix.country),
         ix.country_any.words(),
@@ -80,6 +86,9 @@ fn digest(s: &Snapshot) -> String {
         ix.app.words(),
         sizes,
         ix.banner_any.words(),
+        ix.native.words(),
+        ix.video.words(),
+        ix.words,
     ));
     let mut resting: Vec<_> = s
         .resting
@@ -166,6 +175,12 @@ enum Write {
     AddCampaign(u8),
     DeleteCampaign(usize),
     Sizes(usize, u8),
+    /// Its own frequency cap: `n` impressions a day, none for 0.
+    Frequency(usize, u8),
+    /// Its flight ends `n` hundred seconds from now (now, for 0).
+    FlightEnd(usize, u8),
+    /// Time passes: 150 s, and no write says so.
+    Tick,
 }
 
 const SIZES: [(u32, u32); 3] = [(300, 250), (728, 90), (320, 50)];
@@ -183,17 +198,28 @@ fn writes() -> impl Strategy<Value = Vec<Write>> {
         (0..3u8).prop_map(Write::AddCampaign),
         (0..64usize).prop_map(Write::DeleteCampaign),
         (0..64usize, 0..8u8).prop_map(|(c, m)| Write::Sizes(c, m)),
+        (0..64usize, 0..3u8).prop_map(|(c, n)| Write::Frequency(c, n)),
+        (0..64usize, 0..4u8).prop_map(|(c, n)| Write::FlightEnd(c, n)),
+        Just(Write::Tick),
     ];
     prop::collection::vec(one, 1..40)
 }
 
-fn apply(cat: &mut Catalog, w: &Write, next_id: &mut i64) {
+/// Applies `w` at `now`; the campaigns it changed, as a writer would
+/// name them, or `None` for a write that is not one campaign's.
+fn apply(
+    cat: &mut Catalog,
+    w: &Write,
+    next_id: &mut i64,
+    now: &mut UnixTime,
+) -> Option<Vec<CampaignId>> {
     let n = cat.campaigns.len().max(1);
+    let at = *now;
     let mut edit = |i: usize, f: &dyn Fn(&mut Campaign)| {
-        if let Some(c) = cat.campaigns.get_mut(i % n) {
-            f(c);
-            c.version += 1;
-        }
+        let c = cat.campaigns.get_mut(i % n)?;
+        f(c);
+        c.version += 1;
+        Some(vec![c.id])
     };
     match *w {
         Write::Price(i, p) => edit(i, &|c| c.max_cpm_micros = Micros(p * 500_000)),
@@ -215,18 +241,34 @@ fn apply(cat: &mut Catalog, w: &Write, next_id: &mut i64) {
                 .map(|(_, &(w, h))| Size { w, h })
                 .collect()
         }),
+        Write::Frequency(i, caps) => edit(i, &|c| {
+            c.frequency.caps = (0..caps.min(1))
+                .map(|_| crate::model::FrequencyCap {
+                    impressions: u32::from(caps),
+                    window: crate::model::CapWindow::Day,
+                })
+                .collect()
+        }),
+        Write::FlightEnd(i, k) => edit(i, &|c| {
+            c.flight_end = Some(UnixTime(at.0 + i64::from(k) * 100))
+        }),
+        Write::Tick => {
+            now.0 += 150;
+            Some(Vec::new())
+        }
         Write::AddCreative(i, s) => {
-            if let Some(c) = cat.campaigns.get(i % n) {
-                *next_id += 1;
-                let cr = creative(*next_id, c.id.0, SIZES[usize::from(s)]);
-                cat.creatives.push(cr);
-            }
+            let c = cat.campaigns.get(i % n)?;
+            *next_id += 1;
+            let cr = creative(*next_id, c.id.0, SIZES[usize::from(s)]);
+            cat.creatives.push(cr);
+            Some(vec![c.id])
         }
         Write::DropCreative(i) => {
-            if !cat.creatives.is_empty() {
-                let k = i % cat.creatives.len();
-                cat.creatives.remove(k);
+            if cat.creatives.is_empty() {
+                return Some(Vec::new());
             }
+            let k = i % cat.creatives.len();
+            Some(vec![cat.creatives.remove(k).campaign_id])
         }
         Write::AdvertiserCaps(a, caps) => {
             if let Some(adv) = cat.advertisers.get_mut(a) {
@@ -243,19 +285,23 @@ fn apply(cat: &mut Catalog, w: &Write, next_id: &mut i64) {
                     .collect();
                 adv.version += 1;
             }
+            None
         }
         Write::AddCampaign(a) => {
             *next_id += 1;
-            cat.campaigns.push(campaign(*next_id, i64::from(a) + 1));
+            let id = *next_id;
+            cat.campaigns.push(campaign(id, i64::from(a) + 1));
             *next_id += 1;
-            cat.creatives
-                .push(creative(*next_id, *next_id - 1, SIZES[0]));
+            cat.creatives.push(creative(*next_id, id, SIZES[0]));
+            Some(vec![CampaignId(id)])
         }
         Write::DeleteCampaign(i) => {
-            if !cat.campaigns.is_empty() {
-                let c = cat.campaigns.remove(i % cat.campaigns.len());
-                cat.creatives.retain(|cr| cr.campaign_id != c.id);
+            if cat.campaigns.is_empty() {
+                return Some(Vec::new());
             }
+            let c = cat.campaigns.remove(i % cat.campaigns.len());
+            cat.creatives.retain(|cr| cr.campaign_id != c.id);
+            Some(vec![c.id])
         }
     }
 }
@@ -264,27 +310,36 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn a_rebuilt_snapshot_equals_a_full_build_after_any_writes(writes in writes()) {
+    fn a_rebuilt_or_patched_snapshot_equals_a_full_build_after_any_writes(writes in writes()) {
         let mut cat = Catalog {
             advertisers: (1..=3).map(advertiser).collect(),
             ..Catalog::default()
         };
-        let mut next_id = 0;
+        let (mut next_id, mut now) = (0, NOW);
         for a in 1..=3 {
             for _ in 0..4 {
-                apply(&mut cat, &Write::AddCampaign(a - 1), &mut next_id);
+                apply(&mut cat, &Write::AddCampaign(a - 1), &mut next_id, &mut now);
             }
         }
         let budgets = Ledger::new(600, None);
         let settings = settings();
-        let mut documents = Documents::default();
-        let mut prev = Snapshot::build(&cat, &settings, &budgets, NOW);
+        let (mut documents, mut patched_documents) = (Documents::default(), Documents::default());
+        let mut prev = Snapshot::build(&cat, &settings, &budgets, now);
         for w in &writes {
-            apply(&mut cat, w, &mut next_id);
-            let rebuilt = Snapshot::rebuild(Some(&prev), &cat, &settings, &budgets, NOW, &mut documents);
-            let full = Snapshot::build(&cat, &settings, &budgets, NOW);
-            prop_assert_eq!(digest(&rebuilt), digest(&full), "after {:?}", w);
-            prev = rebuilt;
+            let changed = apply(&mut cat, w, &mut next_id, &mut now);
+            let full = Snapshot::build(&cat, &settings, &budgets, now);
+            let rebuilt = Snapshot::rebuild(Some(&prev), &cat, &settings, &budgets, now, &mut documents);
+            prop_assert_eq!(digest(&rebuilt), digest(&full), "rebuilt after {:?}", w);
+            prev = match changed {
+                Some(ids) => {
+                    let patched = Snapshot::patch(
+                        &prev, &cat, &ids, &settings, &budgets, now, &mut patched_documents,
+                    );
+                    prop_assert_eq!(digest(&patched), digest(&full), "patched after {:?}", w);
+                    patched
+                }
+                None => rebuilt,
+            };
         }
     }
 }
@@ -301,7 +356,7 @@ fn an_unchanged_campaign_is_shared_with_the_next_snapshot_and_a_changed_one_is_n
     let first = Snapshot::build(&cat, &settings(), &budgets, NOW);
     cat.campaigns[1].max_cpm_micros = Micros(9_000_000);
     cat.campaigns[1].version += 1;
-    let next = Snapshot::rebuild(
+    let rebuilt = Snapshot::rebuild(
         Some(&first),
         &cat,
         &settings(),
@@ -309,18 +364,30 @@ fn an_unchanged_campaign_is_shared_with_the_next_snapshot_and_a_changed_one_is_n
         NOW,
         &mut Documents::default(),
     );
-    let of = |s: &Snapshot, id: i64| Arc::clone(&s.campaigns[s.by_id[&CampaignId(id)]]);
-    assert!(
-        Arc::ptr_eq(&of(&first, 1), &of(&next, 1)),
-        "unchanged: shared"
+    let patched = Snapshot::patch(
+        &first,
+        &cat,
+        &[CampaignId(2)],
+        &settings(),
+        &budgets,
+        NOW,
+        &mut Documents::default(),
     );
-    assert!(
-        !Arc::ptr_eq(&of(&first, 2), &of(&next, 2)),
-        "changed: compiled again"
-    );
-    assert_eq!(
-        next.campaigns[0].id,
-        CampaignId(2),
-        "and ordered by its new value"
-    );
+    let of = |s: &Snapshot, id: i64| Arc::clone(&s.by_id[&CampaignId(id)]);
+    for next in [rebuilt, patched] {
+        assert!(
+            Arc::ptr_eq(&of(&first, 1), &of(&next, 1)),
+            "unchanged: shared"
+        );
+        assert!(
+            !Arc::ptr_eq(&of(&first, 2), &of(&next, 2)),
+            "changed: compiled again"
+        );
+        assert_eq!(
+            next.campaigns[0].id,
+            CampaignId(2),
+            "and ordered by its new value"
+        );
+        assert_eq!(next.index.all.words(), [0b11]);
+    }
 }

@@ -88,6 +88,15 @@ impl Documents {
         self.kept = std::mem::take(&mut self.used);
     }
 
+    /// Ends a patch that compiled again the campaigns `ids` (sorted):
+    /// keeps what this build used, and what earlier builds parsed for
+    /// every other campaign.
+    pub fn finish_patch(&mut self, ids: &[CampaignId]) {
+        self.kept
+            .retain(|key, _| ids.binary_search(&key.0).is_err());
+        self.kept.extend(self.used.drain());
+    }
+
     /// How many documents were parsed, over the cache's life.
     pub fn parsed(&self) -> u64 {
         self.parsed

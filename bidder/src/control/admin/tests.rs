@@ -72,7 +72,7 @@ impl Fixture {
         let (audience, _) =
             crate::state::audience::Audience::open(store.clone(), Arc::clone(&clock)).unwrap();
         let catalog = crate::state::catalog::StoreCatalog::new(store.clone());
-        catalog.subscribe(Box::new(move |c: &Catalog| {
+        catalog.subscribe(Box::new(move |c: &Catalog, _| {
             sink.lock().unwrap().push(c.clone())
         }));
         let admin = Admin::new(
