@@ -222,6 +222,25 @@ pub struct Targeting {
     pub audience: Option<AudienceTargeting>,
 }
 
+impl Targeting {
+    /// Whether an assembled creative in format `f` may serve: its kind is
+    /// targeted (none named: all) and, for a banner, its size (none named:
+    /// all). Plans for the bid path and the gallery's missing formats both
+    /// ask this.
+    pub fn wants_format(&self, f: creative::template::Format) -> bool {
+        use creative::template::Format;
+        let kind = match f {
+            Format::Banner(_) => AdFormat::Banner,
+            Format::Native => AdFormat::Native,
+            Format::Video => AdFormat::Video,
+        };
+        let size_ok = f.layout().is_none_or(|l| {
+            self.sizes.is_empty() || self.sizes.iter().any(|s| s.w == l.w && s.h == l.h)
+        });
+        (self.formats.is_empty() || self.formats.contains(&kind)) && size_ok
+    }
+}
+
 /// Targeting by funnel stage: the user's stage in `funnel_id` decides
 /// whether the campaign bids and, through `stage_multipliers`, how much.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

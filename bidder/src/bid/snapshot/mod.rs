@@ -891,18 +891,7 @@ impl<'c> AssemblyInputs<'c> {
                 }),
             }
         }
-        let t = &c.targeting;
-        let allows = |f: Format| {
-            let kind = match f {
-                Format::Banner(_) => AdFormat::Banner,
-                Format::Native => AdFormat::Native,
-                Format::Video => AdFormat::Video,
-            };
-            let size_ok = f.layout().is_none_or(|l| {
-                t.sizes.is_empty() || t.sizes.iter().any(|s| s.w == l.w && s.h == l.h)
-            });
-            (t.formats.is_empty() || t.formats.contains(&kind)) && size_ok
-        };
+        let allows = |f: Format| c.targeting.wants_format(f);
         let cid = c.id;
         let click_base = format!("{}/events/click?cid={}", settings.public_url, cid.0);
         let impression_base = format!("{}/events/imp?cid={}", settings.public_url, cid.0);

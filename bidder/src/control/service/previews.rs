@@ -21,7 +21,7 @@ use creative::fragment::FragmentBody;
 use super::{ServiceError, Services, format_warnings};
 use crate::bid::snapshot::preview_plan;
 use crate::control::auth::Principal;
-use crate::model::{AdFormat, Campaign, CampaignId, Catalog};
+use crate::model::{Campaign, CampaignId, Catalog};
 
 /// The tail preview trackers carry instead of a bid's.
 const PREVIEW_TAIL: &str = "&preview=1";
@@ -160,22 +160,6 @@ impl Previews<'_> {
     }
 }
 
-/// Whether `c`'s targeting asks for `f`: its kind (none named: all) and,
-/// for a banner, its size (none named: all). The bid path builds plans
-/// with the same test.
-fn targets(c: &Campaign, f: Format) -> bool {
-    let t = &c.targeting;
-    let kind = match f {
-        Format::Banner(_) => AdFormat::Banner,
-        Format::Native => AdFormat::Native,
-        Format::Video => AdFormat::Video,
-    };
-    let size_ok = f
-        .layout()
-        .is_none_or(|l| t.sizes.is_empty() || t.sizes.iter().any(|s| s.w == l.w && s.h == l.h));
-    (t.formats.is_empty() || t.formats.contains(&kind)) && size_ok
-}
-
 /// The formats `c` asks for that `plan` has no creative in, per
 /// language, each with the fragments whose texts leave it out. None for
 /// a campaign without fragment sets (it serves fixed creatives).
@@ -212,7 +196,9 @@ fn missing_formats(catalog: &Catalog, c: &Campaign, plan: Option<&Plan>) -> Vec<
         }
         out
     };
-    let wanted = Format::ALL.into_iter().filter(|f| targets(c, *f));
+    let wanted = Format::ALL
+        .into_iter()
+        .filter(|f| c.targeting.wants_format(*f));
     let Some(plan) = plan else {
         return wanted
             .map(|format| MissingFormat {
