@@ -48,7 +48,8 @@ funnel=$(curl -sf -H "authorization: Bearer $token" "$url/api/v1/funnels" |
   python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("items", d); print(d[0]["id"])')
 printf '%-44s %6s %10s %9s\n' page status median_ms bytes
 for page in /console/campaigns "/console/campaigns?name=zzz" "/console/campaigns/$campaign" \
-  "/console/campaigns/$campaign/edit" /console/campaigns/new /console/reports /console/explain \
+  "/console/campaigns/$campaign/edit" "/console/campaigns/$campaign/audits" \
+  "/console/campaigns/$campaign/gallery" /console/campaigns/new /console/reports /console/explain \
   /console/fragments /console/funnels "/console/funnels/$funnel/upload" /console/tokens \
   /console/exchanges /console/live; do
   get "$page" >/dev/null # warm
