@@ -61,7 +61,9 @@ start_redis() {
   until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
 }
 # Starts redis, the seeded control on core 1 (port 18282) and bid
-# instances on the cores given, ports 18283...; prints the control token.
+# instances on the cores given, ports 18283...; the control's token in
+# $root/token (not printed: in a $(...) subshell the processes would not
+# be this shell's jobs, and the exit trap would leave them running).
 start_fleet() { # small-share core...
   local share=$1 tok i=0
   shift
@@ -75,7 +77,7 @@ start_fleet() { # small-share core...
     i=$((i + 1))
   done
   for j in $(seq 0 $((i - 1))); do ready $((18283 + j)); done
-  echo "$tok"
+  echo "$tok" > "$root/token"
 }
 json=$root/report.json
 run() { # loadtest run args...: the report's JSON in $json
@@ -91,7 +93,7 @@ ratio)
   start 0 "$root/embedded" 18281 --demo
   ready 18281
   seed 18281 "$tok" >/dev/null
-  start_fleet 0.02 0 >/dev/null
+  start_fleet 0.02 0
   rate() { run --url "http://127.0.0.1:$1/openrtb2/bid" --seconds "$2" --connections 32 \
       --gzip-every 5 --busy-poll; field "round(v['per_second'])"; }
   # Seeding leaves both publishing and writing for a while.
@@ -105,7 +107,7 @@ ratio)
   ;;
 trips)
   secs=${2:-10}
-  start_fleet 0.02 0 >/dev/null
+  start_fleet 0.02 0
   url=http://127.0.0.1:18283/openrtb2/bid
   run --url "$url" --seconds 3 --connections 32 --busy-poll
   measure() { # label loadtest-args...
@@ -132,7 +134,8 @@ EOF
   ;;
 overspend)
   secs=${2:-20}
-  tok=$(start_fleet 0.1 0 0 1)
+  start_fleet 0.1 0 0 1
+  tok=$(cat "$root/token")
   small_ids=$(python3 -c "import re,sys; print(' '.join(re.search(r'small budget: \[([^\]]*)\]', open(sys.argv[1]).read()).group(1).replace(',', ' ').split()))" "$root/seeded")
   urls=http://127.0.0.1:18283/openrtb2/bid,http://127.0.0.1:18284/openrtb2/bid,http://127.0.0.1:18285/openrtb2/bid
   run --url "$urls" --seconds "$secs" --connections 24 --rate 1500 --notices 1 --win-rate 0.5
