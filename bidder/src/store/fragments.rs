@@ -288,6 +288,14 @@ pub(crate) fn all_stats(conn: &Connection) -> Result<Vec<ComboStats>, StoreError
     stats_query(conn, None)
 }
 
+/// The learning counts of `campaign`.
+pub(crate) fn stats_of(
+    conn: &Connection,
+    campaign: CampaignId,
+) -> Result<Vec<ComboStats>, StoreError> {
+    stats_query(conn, Some(campaign))
+}
+
 /// Filters of a fragment list.
 #[derive(Debug, Clone, Default)]
 pub struct FragmentFilter {

@@ -75,7 +75,7 @@ impl Fragments<'_> {
                 audits: Vec::new(),
             })
             .collect();
-        let catalog = self.s.store.load_catalog()?;
+        let catalog = self.s.store.catalog_of_campaign(&campaign)?;
         if let Some(plan) = preview_plan(&catalog, &campaign, &self.s.settings) {
             let mut seen = HashSet::new();
             for format in Format::ALL {

@@ -120,7 +120,7 @@ pub struct Previews<'s> {
 
 impl Previews<'_> {
     fn plan_of(&self, c: &Campaign) -> Result<Option<Box<Plan>>, ServiceError> {
-        let catalog = self.s.store.load_catalog()?;
+        let catalog = self.s.store.catalog_of_campaign(c)?;
         Ok(preview_plan(&catalog, c, &self.s.settings))
     }
 
@@ -149,7 +149,7 @@ impl Previews<'_> {
     /// Campaign `id` and the plan its gallery shows.
     pub fn gallery(&self, who: &Principal, id: CampaignId) -> Result<Gallery, ServiceError> {
         let campaign = self.s.campaigns().get(who, id)?;
-        let catalog = self.s.store.load_catalog()?;
+        let catalog = self.s.store.catalog_of_campaign(&campaign)?;
         let plan = preview_plan(&catalog, &campaign, &self.s.settings);
         let missing = missing_formats(&catalog, &campaign, plan.as_deref());
         Ok(Gallery {
