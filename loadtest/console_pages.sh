@@ -44,12 +44,15 @@ curl -sf -o /dev/null -c "$jar" --data-urlencode "token=$token" "$url/console/si
 get() { taskset -c 1 curl -s -b "$jar" -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' "$url$1"; }
 campaign=$(curl -sf -H "authorization: Bearer $token" "$url/api/v1/campaigns?limit=1" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+# The gallery and audits pages of a campaign that assembles its creatives.
+assembled=$(curl -sf -H "authorization: Bearer $token" "$url/api/v1/campaigns?limit=200" |
+  python3 -c 'import json,sys; print(next(c["id"] for c in json.load(sys.stdin)["items"] if c.get("fragment_sets")))')
 funnel=$(curl -sf -H "authorization: Bearer $token" "$url/api/v1/funnels" |
   python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("items", d); print(d[0]["id"])')
 printf '%-44s %6s %10s %9s\n' page status median_ms bytes
 for page in /console/campaigns "/console/campaigns?name=zzz" "/console/campaigns/$campaign" \
-  "/console/campaigns/$campaign/edit" "/console/campaigns/$campaign/audits" \
-  "/console/campaigns/$campaign/gallery" /console/campaigns/new /console/reports /console/explain \
+  "/console/campaigns/$campaign/edit" "/console/campaigns/$assembled/audits" \
+  "/console/campaigns/$assembled/gallery" /console/campaigns/new /console/reports /console/explain \
   /console/fragments /console/funnels "/console/funnels/$funnel/upload" /console/tokens \
   /console/exchanges /console/live; do
   get "$page" >/dev/null # warm
