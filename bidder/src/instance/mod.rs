@@ -245,19 +245,7 @@ impl Seams {
             Some(Arc::clone(store)),
         ));
         seams.budgets = Arc::clone(&ledger) as Arc<dyn Budgets>;
-        let instance_id = format!("{:x}", crate::bid::process_id());
-        crate::fleet::members::start(
-            redis.another(),
-            instance_id.clone(),
-            Arc::clone(&ledger),
-            Arc::clone(&clock),
-        )?;
-        let leases = crate::fleet::lease::Leases::start(
-            redis.another(),
-            instance_id,
-            Arc::clone(&ledger),
-            Arc::clone(&clock),
-        )?;
+        let leases = share_budgets(&redis, &ledger, &clock)?;
         let (log, spool) = fleet_log(config, &redis)?;
         seams.event_log = log;
         let control_url = fleet
@@ -381,19 +369,7 @@ impl Seams {
         let (event_log, spool) = fleet_log(config, &redis)?;
         let ledger = Arc::new(Ledger::new(config.max_notice_window_secs(), None));
         crate::fleet::spend::start_sync(redis.another(), Arc::clone(&ledger))?;
-        let instance_id = format!("{:x}", crate::bid::process_id());
-        crate::fleet::members::start(
-            redis.another(),
-            instance_id.clone(),
-            Arc::clone(&ledger),
-            Arc::clone(&clock),
-        )?;
-        let leases = crate::fleet::lease::Leases::start(
-            redis.another(),
-            instance_id,
-            Arc::clone(&ledger),
-            Arc::clone(&clock),
-        )?;
+        let leases = share_budgets(&redis, &ledger, &clock)?;
         let audience =
             FollowAudiences::start(info.audience_secret, Arc::clone(&clock), redis.another())?;
         let audience_lag = audience.lag();
@@ -433,6 +409,29 @@ impl Seams {
             }),
         })
     }
+}
+
+/// Joins the fleet's budget sharing, for the control and bid instances
+/// alike: announces this instance (its process id) to the others and
+/// starts leasing each campaign's day from the ledger in Redis.
+fn share_budgets(
+    redis: &Redis,
+    ledger: &Arc<Ledger>,
+    clock: &SharedClock,
+) -> std::io::Result<Arc<crate::fleet::lease::Leases>> {
+    let instance_id = format!("{:x}", crate::bid::process_id());
+    crate::fleet::members::start(
+        redis.another(),
+        instance_id.clone(),
+        Arc::clone(ledger),
+        Arc::clone(clock),
+    )?;
+    crate::fleet::lease::Leases::start(
+        redis.another(),
+        instance_id,
+        Arc::clone(ledger),
+        Arc::clone(clock),
+    )
 }
 
 /// A fleet instance's event log (Redis, with its spool in the data dir)
