@@ -646,6 +646,16 @@ fn secured(mut resp: Response<Body>) -> Response<Body> {
     resp
 }
 
+/// The status of a page that shows a form: 422 when it shows refused
+/// fields, 200 otherwise.
+fn form_status(refused: bool) -> StatusCode {
+    if refused {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 fn html(status: StatusCode, page: Markup) -> Response<Body> {
     let mut resp = Response::new(Full::new(Bytes::from(page.into_string())));
     *resp.status_mut() = status;

@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 
 use super::form::Form;
 use super::session::Session;
-use super::{Console, ConsoleError, PAGE_SIZE, admin_pages, html};
+use super::{Console, ConsoleError, PAGE_SIZE, admin_pages, form_status, html};
 use crate::control::auth::Principal;
 use crate::control::service::{FieldError, NewToken, Page, ServiceError};
 use crate::error::Body;
@@ -100,11 +100,7 @@ impl Console {
             limit: PAGE_SIZE,
         };
         let list = tokens.list(who, page)?;
-        let status = if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+        let status = form_status(!errors.is_empty());
         let kept = if issued.is_some() {
             ("advertiser", "", "")
         } else {

@@ -5,11 +5,11 @@
 //! Reads the form and calls the service; never decides who may record
 //! what (the service does) and never writes markup (`audits_page` does).
 
-use http::{Response, StatusCode};
+use http::Response;
 
 use super::form::Form;
 use super::session::Session;
-use super::{Console, ConsoleError, audits_page, html, redirect};
+use super::{Console, ConsoleError, audits_page, form_status, html, redirect};
 use crate::control::auth::Principal;
 use crate::control::service::{FieldError, ServiceError};
 use crate::error::Body;
@@ -64,11 +64,7 @@ impl Console {
         let board = fragments.campaign_audits(who, id)?;
         let saved = form.is_none()
             && Form::parse(query.unwrap_or("")).is_some_and(|q| q.get("saved") == Some("1"));
-        let status = if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+        let status = form_status(!errors.is_empty());
         Ok(html(
             status,
             audits_page::audits(&audits_page::AuditsView {

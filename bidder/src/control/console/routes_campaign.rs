@@ -10,7 +10,7 @@ use http::{Response, StatusCode};
 use super::campaign_form::{self, CampaignForm};
 use super::form::Form;
 use super::session::Session;
-use super::{Console, ConsoleError, DAY, campaign_pages, html, redirect};
+use super::{Console, ConsoleError, DAY, campaign_pages, form_status, html, redirect};
 use crate::control::auth::{Permission, Principal};
 use crate::control::service::{FieldError, ReportRequest, ServiceError};
 use crate::error::Body;
@@ -153,11 +153,7 @@ impl Console {
         conflict: Option<&[campaign_form::Change]>,
         advertisers: &[(AdvertiserId, String)],
     ) -> Response<Body> {
-        let status = if errors.is_empty() && other.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+        let status = form_status(!errors.is_empty() || !other.is_empty());
         html(
             status,
             campaign_pages::campaign_form(&campaign_pages::FormView {

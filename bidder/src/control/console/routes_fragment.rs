@@ -10,7 +10,7 @@ use http::{Response, StatusCode};
 
 use super::form::Form;
 use super::session::Session;
-use super::{Console, ConsoleError, PAGE_SIZE, fragments_page, html, redirect};
+use super::{Console, ConsoleError, PAGE_SIZE, form_status, fragments_page, html, redirect};
 use crate::control::auth::{Permission, Principal};
 use crate::control::service::{
     FieldError, FragmentDraft, Page, ServiceError, Verdict as FragmentVerdict,
@@ -89,11 +89,7 @@ impl Console {
                 limit: PAGE_SIZE,
             },
         )?;
-        let status = if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+        let status = form_status(!errors.is_empty());
         Ok(html(
             status,
             fragments_page::library(&fragments_page::LibraryView {

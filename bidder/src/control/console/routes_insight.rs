@@ -8,7 +8,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use super::form::Form;
 use super::session::Session;
-use super::{Console, ConsoleError, explain_page, html, reports_page, secured};
+use super::{Console, ConsoleError, explain_page, form_status, html, reports_page, secured};
 use crate::control::admin::Admin;
 use crate::control::auth::Principal;
 use crate::control::service::{FieldError, ReportRequest, ServiceError};
@@ -61,11 +61,7 @@ impl Console {
         } else {
             (None, None)
         };
-        let status = if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+        let status = form_status(!errors.is_empty());
         Ok(html(
             status,
             reports_page::reports(&reports_page::ReportsView {
