@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A fleet's figures on loopback, release build (build it first:
-# `cargo build --release -p bidder -p loadtest`; this script does not).
+# `cargo build --release -p bidder -p loadtest`; this script does not;
+# BIN=dir runs the binaries in dir).
 #
 #   loadtest/fleet_ab.sh ratio [rounds] [seconds]   # (a)
 #   loadtest/fleet_ab.sh trips [seconds]            # (b)
 #   loadtest/fleet_ab.sh overspend [seconds]        # (c)
+#   loadtest/fleet_ab.sh ready [uploads]            # (d)
 #
 # (a) ratio: an embedded bidder and a fleet's bid instance (its control
 #     instance and redis-server on core 1 with the generator), both on
@@ -22,13 +24,18 @@
 #     then, once the control has booked every event, each small campaign's
 #     booked spend against its budget: overspend as a share of the
 #     budgets.
+# (d) ready: a control instance with `uploads` (default 5) uploads of
+#     2,000,000 users (the CSVs loadtest/uploads.sh makes, in CSV_DIR),
+#     restarted so that it writes the whole audience copy to Redis; then a
+#     new bid instance on core 0: seconds from its start to /readyz 200,
+#     and the users its log says it loaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-}
 campaigns=${CAMPAIGNS:-1000}
 users=${USERS:-100000}
 small=${SMALL:-2000000}
-bin=${CARGO_TARGET_DIR:-target}/release
+bin=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 command -v redis-server >/dev/null || { echo "needs redis-server" >&2; exit 1; }
 [ -x "$bin/bidder" ] && [ -x "$bin/loadtest" ] || { echo "build the release binaries first" >&2; exit 1; }
 dirs=()
@@ -39,7 +46,7 @@ printf 'tcf_vendor_id = 1234\npublic_url = "https://bidder.example"\n' > "$root/
 redis_port=18290
 redis=redis://127.0.0.1:$redis_port
 
-ready() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return; sleep 0.1; done; echo "port $1 not ready" >&2; exit 1; }
+ready() { for _ in $(seq "${2:-600}"); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return; sleep 0.1; done; echo "port $1 not ready" >&2; exit 1; }
 token() { "$bin/bidder" --data-dir "$1" --config "$root/bidder.toml" token create --role admin --label fleet_ab; }
 # core dir port [bidder args...]
 start() {
@@ -162,8 +169,46 @@ print(f'{len(rows)} campaigns with a daily budget of $small micros, {ran_out} ra
 print(f'booked {spent} of {budget} micros; over budget {over} = {100 * over / budget:.2f} % of the budgets; worst campaign {100 * worst:+.2f} %')
 "
   ;;
+ready)
+  uploads=${2:-5}
+  csv_dir=${CSV_DIR:-/tmp/uploads-csv}
+  for n in $(seq "$uploads"); do
+    [ -s "$csv_dir/upload-$n-of-2000000.csv.gz" ] || { echo "run loadtest/uploads.sh once first (it makes the CSVs)" >&2; exit 1; }
+  done
+  start_redis
+  tok=$(token "$root/control")
+  start 1 "$root/control" 18282 --demo --redis "$redis"
+  ready 18282
+  api=http://127.0.0.1:18282/api/v1
+  funnel=$(curl -sf -X POST "$api/funnels" -H "authorization: Bearer $tok" \
+    -H 'content-type: application/json' -d '{"advertiser_id": 1, "name": "fleet_ab ready"}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+  for n in $(seq "$uploads"); do
+    curl -sf -X POST "$api/funnels/$funnel/uploads?mode=add&format=csv" \
+      -H "authorization: Bearer $tok" -H 'content-type: text/csv' \
+      --data-binary "@$csv_dir/upload-$n-of-2000000.csv.gz" |
+      python3 -c 'import json, sys; j = json.load(sys.stdin); print("upload", j["id"], j["status"], j["rows_accepted"], "rows")'
+  done
+  # A restarted control writes a complete new generation of the copy.
+  kill "$(jobs -p | tail -n 1)"
+  wait "$(jobs -p | tail -n 1)" 2>/dev/null || true
+  start 1 "$root/control" 18282 --demo --redis "$redis"
+  ready 18282
+  for _ in $(seq 1200); do
+    grep -q 'audience copy written to Redis' "$root/control/log" && break
+    sleep 0.1
+  done
+  grep -o 'audience copy written to Redis.*' "$root/control/log" | tail -n 1
+  t0=$(date +%s.%N)
+  start 0 "$root/bid-0" 18283 --redis "$redis" --bid-only
+  ready 18283 3000
+  t1=$(date +%s.%N)
+  loaded=$(grep -o 'audiences loaded.*' "$root/bid-0/log" | tail -n 1)
+  pid=$(jobs -p | tail -n 1)
+  echo "bid instance: /readyz 200 after $(python3 -c "print(f'{$t1 - $t0:.1f}')") s; $loaded; RSS $(($(ps -o rss= -p "$pid") / 1024)) MiB"
+  ;;
 *)
-  sed -n '2,24p' "$0" >&2
+  sed -n '2,29p' "$0" >&2
   exit 2
   ;;
 esac
