@@ -32,7 +32,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$d"' EXIT
 port=18280
 url=http://127.0.0.1:$port
 
-printf 'tcf_vendor_id = 1234\n' > "$d/bidder.toml"
+printf 'tcf_vendor_id = 1234\npublic_url = "https://bidder.example"\n' > "$d/bidder.toml"
 tok=$("$bin/bidder" --data-dir "$d" --config "$d/bidder.toml" token create --role admin --label writes.sh)
 taskset -c 0 "$bin/bidder" --demo --data-dir "$d" --config "$d/bidder.toml" --listen "127.0.0.1:$port" >"$d/log" 2>&1 &
 pid=$!
