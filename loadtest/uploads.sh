@@ -11,8 +11,10 @@
 # to `POST /api/v1/funnels/{id}/uploads`. Prints, per upload, the rows the
 # job accepted, the wall time, rows/s and the bytes the bidder wrote to
 # disk per row (/proc/PID/io write_bytes), and at the end each upload's
-# rows/s against the first's, and the store's file sizes. BIDDER=path runs
-# another build of the bidder.
+# rows/s against the first's, and the store's file sizes. Then it restarts
+# the bidder on the same data and prints how long the audience table took
+# to load from the store, and the RSS after. BIDDER=path runs another
+# build of the bidder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uploads=${UPLOADS:-5}
@@ -71,3 +73,14 @@ done
 echo "rows/s: ${rates[*]}"
 echo "bidder RSS: $(ps -o rss= -p "$bidder_pid") KiB"
 ls -l "$data"/bidder.db* | awk '{printf "%s %d MiB\n", $NF, $5 / 1048576}'
+
+kill -TERM "$bidder_pid"
+wait "$bidder_pid" || true
+taskset -c 0 "$bidder" --demo --data-dir "$data" --listen 127.0.0.1:18081 >"$data/restart.log" 2>&1 &
+bidder_pid=$!
+for _ in $(seq 1200); do
+  curl -sf http://127.0.0.1:18081/readyz >/dev/null && break
+  sleep 0.1
+done
+loaded=$(grep -o 'users=[0-9]*.*millis=[0-9]*' "$data/restart.log" | head -1)
+echo "restart: audience table loaded ($loaded), bidder RSS $(ps -o rss= -p "$bidder_pid") KiB"
