@@ -10,7 +10,7 @@
 //! campaigns compiled, moved and refiled, the rest shared); any other
 //! rebuilds it ([`Snapshot::rebuild`]). Both equal a full build.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -745,12 +745,19 @@ impl<'c> Fingerprints<'c> {
                     creatives.insert(c.id, own);
                     stats.insert(c.id, catalog.stats_of(c.id).iter().collect());
                 }
-                let owners: HashSet<AdvertiserId> =
-                    campaigns.iter().map(|c| c.advertiser_id).collect();
+                // Only campaigns with fragment sets digest their
+                // advertiser's fragments.
+                let mut owners: Vec<AdvertiserId> = campaigns
+                    .iter()
+                    .filter(|c| !c.fragment_sets.is_empty())
+                    .map(|c| c.advertiser_id)
+                    .collect();
+                owners.sort_unstable();
+                owners.dedup();
                 for f in catalog
                     .fragments
                     .iter()
-                    .filter(|f| owners.contains(&f.advertiser_id))
+                    .filter(|f| owners.binary_search(&f.advertiser_id).is_ok())
                 {
                     fragments.entry(f.advertiser_id).or_default().push(f);
                 }
@@ -840,12 +847,14 @@ impl<'c> AssemblyInputs<'c> {
             .iter()
             .filter(|c| !c.fragment_sets.is_empty())
             .collect();
-        let advertisers: HashSet<AdvertiserId> = planned.iter().map(|c| c.advertiser_id).collect();
+        let mut advertisers: Vec<AdvertiserId> = planned.iter().map(|c| c.advertiser_id).collect();
+        advertisers.sort_unstable();
+        advertisers.dedup();
         let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
         for f in catalog
             .fragments
             .iter()
-            .filter(|f| advertisers.contains(&f.advertiser_id))
+            .filter(|f| advertisers.binary_search(&f.advertiser_id).is_ok())
         {
             fragments.entry(f.advertiser_id).or_default().push(f);
         }
