@@ -80,7 +80,7 @@ for t in threads: t.start()
 for t in threads: t.join()
 if len(took) != writes:
     sys.exit(f"only {len(took)} of {writes} PUTs answered 200")
-print(f"{len(took)} PUTs in {time.monotonic() - started:.2f} s, median {statistics.median(took) * 1000:.1f} ms")
+print(f"{len(took)} PUTs in {time.monotonic() - started:.2f} s, median {statistics.median(took) * 1000:.2f} ms")
 PY
 peak=$(kib VmHWM)
 after_burst=$(kib VmRSS)

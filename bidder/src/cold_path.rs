@@ -16,13 +16,26 @@
 /// Lowers the calling thread's priority to nice 10. Best effort: where the
 /// system refuses, the thread runs at normal priority.
 pub fn lower_priority() {
+    set_nice(10);
+}
+
+/// Lowers the calling thread's priority to nice 19, below the other
+/// cold-path work: for chores nobody waits for (freeing replaced
+/// snapshots). Best effort, as [`lower_priority`].
+pub fn lowest_priority() {
+    set_nice(19);
+}
+
+fn set_nice(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: gettid and setpriority take no pointers; on Linux the nice
     // value is per thread, and this changes only the calling thread's.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, nice);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// `tokio::task::spawn_blocking` for cold-path work (admin writes,

@@ -10,9 +10,11 @@
 //!
 //! - [`chores`]: the timers (budget days, reservation checkpoints, sweeps).
 //! - `restore`: what a restart takes back from the store.
+//! - `retire`: where replaced snapshots are freed.
 
 pub mod chores;
 mod restore;
+mod retire;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -55,8 +57,8 @@ use crate::store::{Store, StoreError};
 struct Builder {
     /// VAST documents parsed for the last snapshot.
     documents: Documents,
-    /// The snapshot the last publish replaced, freed at the next one.
-    retired: Option<Arc<Snapshot>>,
+    /// Frees the snapshots publishes replace, off the writer's path.
+    retired: retire::Retirer,
 }
 
 /// Why the bidder could not start.
@@ -552,7 +554,7 @@ impl Instance {
             // misread, only some to parse again.
             let builder = Mutex::new(Builder {
                 documents,
-                retired: None,
+                retired: retire::Retirer::start(),
             });
             catalog_source.subscribe(Box::new(move |catalog: &Catalog, change: Change<'_>| {
                 let mut b = builder.lock().unwrap_or_else(PoisonError::into_inner);
@@ -575,10 +577,10 @@ impl Instance {
                 };
                 snapshot.store(Arc::new(next));
                 published.fetch_add(1, Ordering::Relaxed);
-                // Freed here, on this cold-path thread, at the next
-                // publish: by then no request still reads it, so the last
-                // reference is not a bid thread's.
-                b.retired = Some(prev);
+                // Freed at the next publish, by then no request still
+                // reads it, on a thread of its own: the write that
+                // replaced it answers without waiting for that.
+                b.retired.retire(prev);
             }));
         }
         let exchanges: Vec<ExchangeProfile> = config

@@ -112,8 +112,9 @@ impl Followers {
 
 /// `catalog` with the campaigns `ids` (sorted, no repeats) replaced by
 /// `campaigns` (those that still exist) and their creatives by
-/// `creatives`; every list stays sorted by id. Rows are replaced in
-/// place, so an update costs a search, not a copy of the catalog.
+/// `creatives`; every list keeps its order. Rows are replaced in place and
+/// a campaign's creatives are one range of the list, so an update costs a
+/// search per campaign, not a walk over the catalog.
 fn patch(
     catalog: &mut Catalog,
     ids: &[CampaignId],
@@ -133,24 +134,14 @@ fn patch(
             (Err(_), None) => {}
         }
     }
-    let changed = |cr: &crate::model::Creative| ids.binary_search(&cr.campaign_id).is_ok();
-    creatives.sort_by_key(|cr| cr.id);
-    let held: Vec<usize> = (0..catalog.creatives.len())
-        .filter(|&i| changed(&catalog.creatives[i]))
-        .collect();
-    let same_ids = held.len() == creatives.len()
-        && held
-            .iter()
-            .zip(&creatives)
-            .all(|(&i, cr)| catalog.creatives[i].id == cr.id);
-    if same_ids {
-        for (i, cr) in held.into_iter().zip(creatives) {
-            catalog.creatives[i] = cr;
-        }
-    } else {
-        catalog.creatives.retain(|cr| !changed(cr));
-        catalog.creatives.extend(creatives);
-        catalog.creatives.sort_by_key(|cr| cr.id);
+    creatives.sort_by_key(|cr| (cr.campaign_id, cr.id));
+    let mut fresh = creatives.into_iter().peekable();
+    for &id in ids {
+        let list = &mut catalog.creatives;
+        let start = list.partition_point(|cr| cr.campaign_id < id);
+        let len = list[start..].partition_point(|cr| cr.campaign_id == id);
+        let own = std::iter::from_fn(|| fresh.next_if(|cr| cr.campaign_id == id));
+        list.splice(start..start + len, own);
     }
 }
 
@@ -319,10 +310,22 @@ mod tests {
         store
             .delete_creative(creative.id, creative.version)
             .unwrap();
-        source.campaigns_changed(&[updated.id]).unwrap();
+        // A creative newer than every other, of the first campaign: it
+        // goes with that campaign's, not at the end.
+        let first = store.load_catalog().unwrap().campaigns[0].id;
+        let added = store
+            .create_creative(&Creative {
+                campaign_id: first,
+                name: "leaderboard".into(),
+                ..creative
+            })
+            .unwrap();
+        source.campaigns_changed(&[updated.id, first]).unwrap();
         let patched = handed.lock().unwrap().clone().unwrap();
         assert_eq!(patched, store.load_catalog().unwrap());
         assert!(patched.campaigns.iter().any(|c| c.name == "renamed"));
+        assert_eq!(patched.creatives[1].id, added.id);
+        assert!(patched.creatives_of(updated.id).is_empty());
     }
 
     #[test]

@@ -70,10 +70,12 @@ fn query(
     raws.into_iter().map(decode).collect()
 }
 
+/// Every creative, grouped by campaign (campaigns by id, then each
+/// campaign's by id): a campaign's creatives are one range of the list.
 pub(crate) fn all(conn: &Connection) -> Result<Vec<Creative>, StoreError> {
     query(
         conn,
-        &format!("SELECT {COLUMNS} FROM creatives c ORDER BY c.id"),
+        &format!("SELECT {COLUMNS} FROM creatives c ORDER BY c.campaign_id, c.id"),
         [],
     )
 }

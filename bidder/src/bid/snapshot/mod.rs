@@ -10,7 +10,7 @@
 //! campaigns compiled, moved and refiled, the rest shared); any other
 //! rebuilds it ([`Snapshot::rebuild`]). Both equal a full build.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -379,7 +379,7 @@ impl Snapshot {
         now: UnixTime,
         documents: &mut Documents,
     ) -> Snapshot {
-        let inputs = Fingerprints::of(catalog, &|_| true);
+        let inputs = Fingerprints::of(catalog, None);
         let previous = |id: CampaignId, fingerprint: u64| {
             let old = prev?.by_id.get(&id)?;
             (old.fingerprint == fingerprint).then(|| Arc::clone(old))
@@ -471,7 +471,7 @@ impl Snapshot {
                 Some(&catalog.campaigns[at])
             })
             .collect();
-        let inputs = Fingerprints::of(catalog, &|id| ids.binary_search(&id).is_ok());
+        let inputs = Fingerprints::of(catalog, Some(&rows));
         let bidding: Vec<(&Campaign, u64)> = rows
             .iter()
             .filter(|c| bidding_now(c, now))
@@ -717,24 +717,51 @@ struct Fingerprints<'c> {
 }
 
 impl<'c> Fingerprints<'c> {
-    /// The inputs of the campaigns `wanted` names (and of every
-    /// advertiser's fragments).
-    fn of(catalog: &'c Catalog, wanted: &dyn Fn(CampaignId) -> bool) -> Fingerprints<'c> {
+    /// The inputs of the campaigns `wanted`, or of every campaign for
+    /// `None`. A campaign's creatives and counts are found by binary
+    /// search (the catalog keeps them grouped by campaign), so the inputs
+    /// of a few campaigns cost those campaigns, not the catalog.
+    fn of(catalog: &'c Catalog, wanted: Option<&[&Campaign]>) -> Fingerprints<'c> {
+        let active = |cr: &&Creative| cr.status == CreativeStatus::Active;
         let mut creatives: HashMap<CampaignId, Vec<&Creative>> = HashMap::new();
-        for cr in catalog
-            .creatives
-            .iter()
-            .filter(|cr| cr.status == CreativeStatus::Active && wanted(cr.campaign_id))
-        {
-            creatives.entry(cr.campaign_id).or_default().push(cr);
-        }
-        let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
-        for f in &catalog.fragments {
-            fragments.entry(f.advertiser_id).or_default().push(f);
-        }
         let mut stats: HashMap<CampaignId, Vec<&ComboStats>> = HashMap::new();
-        for s in catalog.stats.iter().filter(|s| wanted(s.campaign_id)) {
-            stats.entry(s.campaign_id).or_default().push(s);
+        let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
+        match wanted {
+            None => {
+                for cr in catalog.creatives.iter().filter(active) {
+                    creatives.entry(cr.campaign_id).or_default().push(cr);
+                }
+                for s in &catalog.stats {
+                    stats.entry(s.campaign_id).or_default().push(s);
+                }
+                for f in &catalog.fragments {
+                    fragments.entry(f.advertiser_id).or_default().push(f);
+                }
+            }
+            Some(campaigns) => {
+                for c in campaigns {
+                    let own: Vec<&Creative> =
+                        catalog.creatives_of(c.id).iter().filter(active).collect();
+                    creatives.insert(c.id, own);
+                    stats.insert(c.id, catalog.stats_of(c.id).iter().collect());
+                }
+                // Only campaigns with fragment sets digest their
+                // advertiser's fragments.
+                let mut owners: Vec<AdvertiserId> = campaigns
+                    .iter()
+                    .filter(|c| !c.fragment_sets.is_empty())
+                    .map(|c| c.advertiser_id)
+                    .collect();
+                owners.sort_unstable();
+                owners.dedup();
+                for f in catalog
+                    .fragments
+                    .iter()
+                    .filter(|f| owners.binary_search(&f.advertiser_id).is_ok())
+                {
+                    fragments.entry(f.advertiser_id).or_default().push(f);
+                }
+            }
         }
         let mut rejected = std::collections::hash_map::DefaultHasher::new();
         catalog.rejected.hash(&mut rejected);
@@ -820,15 +847,14 @@ impl<'c> AssemblyInputs<'c> {
             .iter()
             .filter(|c| !c.fragment_sets.is_empty())
             .collect();
-        let advertisers: HashSet<AdvertiserId> = planned.iter().map(|c| c.advertiser_id).collect();
-        let mut ids: Vec<CampaignId> = planned.iter().map(|c| c.id).collect();
-        ids.sort_unstable();
-        let wanted = |id: CampaignId| ids.binary_search(&id).is_ok();
+        let mut advertisers: Vec<AdvertiserId> = planned.iter().map(|c| c.advertiser_id).collect();
+        advertisers.sort_unstable();
+        advertisers.dedup();
         let mut fragments: HashMap<AdvertiserId, Vec<&ServingFragment>> = HashMap::new();
         for f in catalog
             .fragments
             .iter()
-            .filter(|f| advertisers.contains(&f.advertiser_id))
+            .filter(|f| advertisers.binary_search(&f.advertiser_id).is_ok())
         {
             fragments.entry(f.advertiser_id).or_default().push(f);
         }
@@ -847,10 +873,9 @@ impl<'c> AssemblyInputs<'c> {
                 .map(|a| (a.id, a.name.as_str()))
                 .collect(),
             rejected,
-            counts: catalog
-                .stats
+            counts: planned
                 .iter()
-                .filter(|s| wanted(s.campaign_id))
+                .flat_map(|c| catalog.stats_of(c.id))
                 .map(|s| {
                     let counts = Counts {
                         impressions: s.impressions,

@@ -260,7 +260,10 @@ fn apply(
             let c = cat.campaigns.get(i % n)?;
             *next_id += 1;
             let cr = creative(*next_id, c.id.0, SIZES[usize::from(s)]);
-            cat.creatives.push(cr);
+            // Where the store's catalog keeps it: grouped by campaign.
+            let key = |x: &Creative| (x.campaign_id, x.id);
+            let at = cat.creatives.partition_point(|x| key(x) < key(&cr));
+            cat.creatives.insert(at, cr);
             Some(vec![c.id])
         }
         Write::DropCreative(i) => {
