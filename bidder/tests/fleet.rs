@@ -447,8 +447,25 @@ async fn redis_killed_and_restarted_mid_traffic_loses_no_acknowledged_bill() {
     }
 }
 
+/// How many events of each kind the control's SQLite event log holds
+/// (one row per bid and kind: a replay adds none).
+fn booked_by_kind(control_dir: &Path) -> std::collections::BTreeMap<String, i64> {
+    let db = rusqlite::Connection::open_with_flags(
+        control_dir.join("bidder.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut q = db
+        .prepare("SELECT kind, COUNT(*) FROM events GROUP BY kind")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_bid_instance_killed_right_after_acknowledging_bills_loses_none() {
+async fn a_bid_instance_killed_right_after_acknowledging_notices_loses_none() {
     if !available("the fleet tests") {
         return;
     }
@@ -465,9 +482,62 @@ async fn a_bid_instance_killed_right_after_acknowledging_bills_loses_none() {
         let campaign = answer["seatbid"][0]["bid"][0]["cid"].as_str().unwrap();
         *expected.entry(campaign.to_string()).or_default() += cost_of(&answer);
     }
-    // SIGKILL: no flush, no drain, no goodbye.
+    // Every other kind of notice, sent all at once as an exchange and
+    // browsers would: a win, its impression and a click for each of 20
+    // bids, a loss for each of 10 more.
+    let mut calls = Vec::new();
+    for i in 0..30 {
+        let id = format!("noticed-{i}");
+        let (status, answer) = bid(&fleet.bidders[0], &id).await;
+        assert_eq!(status, 200);
+        if i >= 20 {
+            calls.push(notice(&answer, "lurl", &id));
+            continue;
+        }
+        let bid = &answer["seatbid"][0]["bid"][0];
+        let adm = bid["adm"].as_str().unwrap();
+        let imp = common::tracker(adm, "/events/imp?");
+        let tail = &imp[imp.find("stage=").unwrap()..];
+        let (cid, crid) = (bid["cid"].as_str().unwrap(), bid["crid"].as_str().unwrap());
+        calls.push(notice(&answer, "nurl", &id));
+        calls.push(format!("/events/clicktrack?cid={cid}&crid={crid}&{tail}"));
+        calls.push(imp);
+    }
+    let base = fleet.bidders[0].base();
+    let mut sent = tokio::task::JoinSet::new();
+    for path in calls {
+        let base = base.clone();
+        sent.spawn(async move { common::try_send(&base, Method::GET, &path).await });
+    }
+    while let Some(status) = sent.join_next().await {
+        assert_eq!(status.unwrap(), Some(200), "every notice acknowledged");
+    }
+    // SIGKILL the moment the last is answered: no flush, no drain, no
+    // goodbye.
     let killed = fleet.bidders.remove(0);
     drop(killed);
+    let want: std::collections::BTreeMap<String, i64> = [
+        ("bill", 5),
+        ("click", 20),
+        ("imp", 20),
+        ("loss", 10),
+        ("win", 20),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let booked = booked_by_kind(&fleet.control_dir);
+        if booked == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the control booked {booked:?} of the acknowledged {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for (campaign, spend) in &expected {
         spend_reaches(&fleet, campaign, *spend, Duration::from_secs(5)).await;
     }
