@@ -305,6 +305,62 @@ async fn a_one_a_day_cap_holds_on_every_instance_within_2s_of_the_impression() {
     assert!(other.contains(&campaign), "{other:?}");
 }
 
+/// Measures the frequency caps' propagation delay: for each of
+/// `BIDDER_CAP_USERS` (default 50) users, a 1-a-day capped campaign is
+/// bid on instance A, its impression acknowledged there, and instance B
+/// asked again and again (as fast as it answers, about a millisecond
+/// apart) until it stops bidding that campaign for the user; prints the
+/// median, 90th percentile and max of that delay. Run with
+/// `cargo test -p bidder --test fleet -- --ignored --nocapture
+/// cap_propagation_delay`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement: run by hand"]
+async fn cap_propagation_delay() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let users: usize = std::env::var("BIDDER_CAP_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let fleet = Fleet::start(2).await;
+    edit_all(&fleet, |c| {
+        c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
+    })
+    .await;
+    let (a, b) = (&fleet.bidders[0], &fleet.bidders[1]);
+    let mut delays = Vec::new();
+    for u in 0..users {
+        let user = format!("delay-{u}");
+        let (shown, answer) = campaigns_for(a, &format!("d-{u}"), &user).await;
+        let campaign = shown.first().expect("a bid for a new user").clone();
+        let adm = answer["seatbid"][0]["bid"][0]["adm"].as_str().unwrap();
+        let imp = common::tracker(adm, "/events/imp?");
+        assert_eq!(get(a, &imp).await, Some(200));
+        let acknowledged = Instant::now();
+        let mut asks = 0;
+        loop {
+            asks += 1;
+            let (now, _) = campaigns_for(b, &format!("d-{u}-{asks}"), &user).await;
+            if !now.contains(&campaign) {
+                break;
+            }
+            assert!(acknowledged.elapsed() < Duration::from_secs(5));
+        }
+        delays.push(acknowledged.elapsed());
+    }
+    delays.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "cap propagation, impression acknowledged on A to B refusing, {users} users: \
+         median {:.0} ms, p90 {:.0} ms, max {:.0} ms, min {:.0} ms",
+        ms(delays[users / 2]),
+        ms(delays[users * 9 / 10]),
+        ms(delays[users - 1]),
+        ms(delays[0]),
+    );
+}
+
 /// A notice URL of `answer`'s bid (`nurl`, `burl` or `lurl`) as the
 /// exchange calls it, at the bid's own price.
 fn notice(answer: &Value, which: &str, request_id: &str) -> String {
