@@ -17,13 +17,16 @@
 #     (bidder_redis_round_trips_total) at saturation, at a quarter of it
 #     (open loop), and at that rate with every bid followed up by notices:
 #     round trips per notice on top.
-# (c) overspend: three bid instances, the seeded campaigns' small daily
-#     budgets (SMALL micros, default 2,000,000), traffic round robin over
-#     the three with every bid followed up (win rate 0.5, each bid's
-#     notices to the next instance) until the budgets ran out mid-run;
-#     then, once the control has booked every event, each small campaign's
-#     booked spend against its budget: overspend as a share of the
-#     budgets.
+# (c) overspend: three bid instances, every seeded campaign on a small
+#     daily budget (CAMPAIGNS, default 100; SMALL micros, default
+#     50,000; SHARE of campaigns small, default 1), traffic round robin
+#     over the three with every bid followed up (win rate 0.5, each bid's
+#     notices to the next instance) until most budgets ran out mid-run,
+#     each instance's lease limits read every 0.5 s meanwhile; then, once
+#     the control has booked every event, per campaign that ran out:
+#     booked spend against its budget and the bound (the budget plus the
+#     instances' outstanding leases), the overspend as a share of the
+#     budgets, and a verdict (exit 1 when the bound is broken).
 # (d) ready: a control instance with `uploads` (default 5) uploads of
 #     2,000,000 users (the CSVs loadtest/uploads.sh makes, in CSV_DIR),
 #     restarted so that it writes the whole audience copy to Redis; then a
@@ -141,33 +144,84 @@ EOF
   ;;
 overspend)
   secs=${2:-20}
-  start_fleet 0.1 0 0 1
+  # Every campaign small (CAMPAIGNS, default 100, each a daily budget of
+  # SMALL micros, default 50,000, paced asap): as the best-paid run
+  # out, the next win, so most run out mid-run. /metrics shows every
+  # campaign's lease.
+  campaigns=${CAMPAIGNS:-100}
+  small=${SMALL:-50000}
+  echo "metrics_campaigns = $((campaigns + 10))" >> "$root/bidder.toml"
+  start_fleet "${SHARE:-1}" 0 0 1
   tok=$(cat "$root/token")
   small_ids=$(python3 -c "import re,sys; print(' '.join(re.search(r'small budget: \[([^\]]*)\]', open(sys.argv[1]).read()).group(1).replace(',', ' ').split()))" "$root/seeded")
+  leases=$root/leases
+  # port: one line per campaign, "port campaign limit" (the lease limit:
+  # what the instance may have used of the campaign's day).
+  sample_leases() {
+    { curl -sf "http://127.0.0.1:$1/metrics" || true; } | awk -v p="$1" '
+      $1 ~ /^bidder_lease_limit_micros\{campaign="[0-9]+"/ {
+        split($1, a, "\""); print p, a[2], $2 }'
+  }
+  # Every instance's leases every 0.5 s while the traffic runs.
+  ( while :; do
+      for p in 18283 18284 18285; do sample_leases "$p"; done | sed "s/^/$(date +%s.%N) /"
+      sleep 0.5
+    done >> "$leases" ) &
+  sampler=$!
   urls=http://127.0.0.1:18283/openrtb2/bid,http://127.0.0.1:18284/openrtb2/bid,http://127.0.0.1:18285/openrtb2/bid
   run --url "$urls" --seconds "$secs" --connections 24 --rate 1500 --notices 1 --win-rate 0.5
   echo "traffic: $(field "round(v['per_second'])") req/s over 3 bid instances, $(field "sum(v['notices']['statuses'].values())") notices"
-  # The control books what the streams hold; wait until the lag is 0.
+  # The control books what the streams hold; wait until the lag is 0,
+  # and the bidders' settles are in (they read them every 100 ms).
   for _ in $(seq 100); do
     lag=$(curl -sf http://127.0.0.1:18282/metrics | awk '$1 == "bidder_event_stream_lag" {print $2}')
     [ "$lag" = "0" ] && break
     sleep 0.2
   done
   sleep 2
+  kill "$sampler"; wait "$sampler" 2>/dev/null || true
+  for p in 18283 18284 18285; do sample_leases "$p"; done | sed "s/^/end /" >> "$leases"
   for id in $small_ids; do
-    curl -sf -H "authorization: Bearer $tok" "http://127.0.0.1:18282/api/v1/campaigns/$id/budget"
-    echo
+    echo "$id $(curl -sf -H "authorization: Bearer $tok" "http://127.0.0.1:18282/api/v1/campaigns/$id/budget")"
   done | python3 -c "
 import json, sys
-rows = [json.loads(l) for l in sys.stdin if l.strip()]
+from collections import defaultdict
+rows = [dict(json.loads(l.split(' ', 1)[1]), campaign_id=l.split()[0]) for l in sys.stdin if l.strip()]
+# The outstanding lease of each instance and campaign: its last sample
+# (taken once the control booked everything); its peak while running.
+last, peak = {}, defaultdict(int)
+for line in open(sys.argv[1]):
+    if len(line.split()) != 4:  # a sample cut short when the sampler stopped
+        continue
+    t, port, c, limit = line.split()
+    limit = int(float(limit))
+    last[(c, port)] = limit
+    peak[(c, port)] = max(peak[(c, port)], limit)
+def total(d, c):
+    return sum(v for (k, _), v in d.items() if k == c)
 budget = sum(r['daily_budget_micros'] for r in rows)
 spent = sum(r['spent_today_micros'] for r in rows)
 over = sum(max(r['spent_today_micros'] - r['daily_budget_micros'], 0) for r in rows)
-ran_out = sum(r['spent_today_micros'] >= 0.9 * r['daily_budget_micros'] for r in rows)
+ran_out = [r for r in rows if r['spent_today_micros'] >= 0.9 * r['daily_budget_micros']]
+print(f'{len(rows)} campaigns with a daily budget of $small micros, {len(ran_out)} ran out (>= 90 %)')
+print('campaign'.rjust(8), 'budget'.rjust(9), 'booked'.rjust(9), 'over'.rjust(7), 'leases'.rjust(9), 'peak'.rjust(9), 'bound'.rjust(9))
+broken = 0
+for r in sorted(ran_out, key=lambda r: r['spent_today_micros'] - r['daily_budget_micros'], reverse=True):
+    c, b, s = str(r['campaign_id']), r['daily_budget_micros'], r['spent_today_micros']
+    leases = total(last, c)
+    bound = b + leases
+    broken += s > bound
+    flag = '  BROKEN' if s > bound else ''
+    print(f'{c:>8} {b:>9} {s:>9} {100 * (s - b) / b:>+6.1f}% {leases:>9} {total(peak, c):>9} {bound:>9}{flag}')
 worst = max((r['spent_today_micros'] - r['daily_budget_micros']) / r['daily_budget_micros'] for r in rows)
-print(f'{len(rows)} campaigns with a daily budget of $small micros, {ran_out} ran out (>= 90 %)')
 print(f'booked {spent} of {budget} micros; over budget {over} = {100 * over / budget:.2f} % of the budgets; worst campaign {100 * worst:+.2f} %')
-"
+within = sum(r['spent_today_micros'] <= total(last, str(r['campaign_id'])) for r in ran_out)
+print(f'leases: the instances\' last lease limits cover what was booked for {within} of the {len(ran_out)} (booked within the leases)')
+if broken:
+    print(f'verdict: BOUND BROKEN for {broken} campaigns: booked more than the budget plus the outstanding leases')
+    sys.exit(1)
+print(f'verdict: bound holds: every campaign booked at most its budget plus its outstanding leases')
+" "$leases"
   ;;
 ready)
   uploads=${2:-5}
@@ -208,7 +262,7 @@ ready)
   echo "bid instance: /readyz 200 after $(python3 -c "print(f'{$t1 - $t0:.1f}')") s; $loaded; RSS $(($(ps -o rss= -p "$pid") / 1024)) MiB"
   ;;
 *)
-  sed -n '2,29p' "$0" >&2
+  sed -n '2,34p' "$0" >&2
   exit 2
   ;;
 esac

@@ -425,7 +425,8 @@ pub struct EventCounters {
     pub replays: [AtomicU64; EventKind::ALL.len()],
     /// Refused calls, by [`Refusal`].
     pub refused: [AtomicU64; Refusal::ALL.len()],
-    /// Events dropped because the channel to the cold path was full.
+    /// Counted events whose effects were dropped because the channel to
+    /// the cold path was full.
     pub dropped: AtomicU64,
     /// Events waiting in the channel.
     pub depth: std::sync::atomic::AtomicI64,
@@ -502,7 +503,7 @@ impl EventCounters {
             (
                 "bidder_events_dropped_total",
                 "counter",
-                "Events dropped because the channel to the cold path was full.",
+                "Counted events whose effects (caps, funnel moves, learning) were dropped because the channel to the cold path was full; the events stay counted.",
                 self.dropped.load(Ordering::Relaxed) as i64,
             ),
             (

@@ -305,6 +305,62 @@ async fn a_one_a_day_cap_holds_on_every_instance_within_2s_of_the_impression() {
     assert!(other.contains(&campaign), "{other:?}");
 }
 
+/// Measures the frequency caps' propagation delay: for each of
+/// `BIDDER_CAP_USERS` (default 50) users, a 1-a-day capped campaign is
+/// bid on instance A, its impression acknowledged there, and instance B
+/// asked again and again (as fast as it answers, about a millisecond
+/// apart) until it stops bidding that campaign for the user; prints the
+/// median, 90th percentile and max of that delay. Run with
+/// `cargo test -p bidder --test fleet -- --ignored --nocapture
+/// cap_propagation_delay`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement: run by hand"]
+async fn cap_propagation_delay() {
+    if !available("the fleet tests") {
+        return;
+    }
+    let users: usize = std::env::var("BIDDER_CAP_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let fleet = Fleet::start(2).await;
+    edit_all(&fleet, |c| {
+        c["frequency"] = json!({"caps": [{"impressions": 1, "window": "day"}]});
+    })
+    .await;
+    let (a, b) = (&fleet.bidders[0], &fleet.bidders[1]);
+    let mut delays = Vec::new();
+    for u in 0..users {
+        let user = format!("delay-{u}");
+        let (shown, answer) = campaigns_for(a, &format!("d-{u}"), &user).await;
+        let campaign = shown.first().expect("a bid for a new user").clone();
+        let adm = answer["seatbid"][0]["bid"][0]["adm"].as_str().unwrap();
+        let imp = common::tracker(adm, "/events/imp?");
+        assert_eq!(get(a, &imp).await, Some(200));
+        let acknowledged = Instant::now();
+        let mut asks = 0;
+        loop {
+            asks += 1;
+            let (now, _) = campaigns_for(b, &format!("d-{u}-{asks}"), &user).await;
+            if !now.contains(&campaign) {
+                break;
+            }
+            assert!(acknowledged.elapsed() < Duration::from_secs(5));
+        }
+        delays.push(acknowledged.elapsed());
+    }
+    delays.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "cap propagation, impression acknowledged on A to B refusing, {users} users: \
+         median {:.0} ms, p90 {:.0} ms, max {:.0} ms, min {:.0} ms",
+        ms(delays[users / 2]),
+        ms(delays[users * 9 / 10]),
+        ms(delays[users - 1]),
+        ms(delays[0]),
+    );
+}
+
 /// A notice URL of `answer`'s bid (`nurl`, `burl` or `lurl`) as the
 /// exchange calls it, at the bid's own price.
 fn notice(answer: &Value, which: &str, request_id: &str) -> String {
@@ -447,8 +503,25 @@ async fn redis_killed_and_restarted_mid_traffic_loses_no_acknowledged_bill() {
     }
 }
 
+/// How many events of each kind the control's SQLite event log holds
+/// (one row per bid and kind: a replay adds none).
+fn booked_by_kind(control_dir: &Path) -> std::collections::BTreeMap<String, i64> {
+    let db = rusqlite::Connection::open_with_flags(
+        control_dir.join("bidder.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut q = db
+        .prepare("SELECT kind, COUNT(*) FROM events GROUP BY kind")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_bid_instance_killed_right_after_acknowledging_bills_loses_none() {
+async fn a_bid_instance_killed_right_after_acknowledging_notices_loses_none() {
     if !available("the fleet tests") {
         return;
     }
@@ -465,9 +538,62 @@ async fn a_bid_instance_killed_right_after_acknowledging_bills_loses_none() {
         let campaign = answer["seatbid"][0]["bid"][0]["cid"].as_str().unwrap();
         *expected.entry(campaign.to_string()).or_default() += cost_of(&answer);
     }
-    // SIGKILL: no flush, no drain, no goodbye.
+    // Every other kind of notice, sent all at once as an exchange and
+    // browsers would: a win, its impression and a click for each of 20
+    // bids, a loss for each of 10 more.
+    let mut calls = Vec::new();
+    for i in 0..30 {
+        let id = format!("noticed-{i}");
+        let (status, answer) = bid(&fleet.bidders[0], &id).await;
+        assert_eq!(status, 200);
+        if i >= 20 {
+            calls.push(notice(&answer, "lurl", &id));
+            continue;
+        }
+        let bid = &answer["seatbid"][0]["bid"][0];
+        let adm = bid["adm"].as_str().unwrap();
+        let imp = common::tracker(adm, "/events/imp?");
+        let tail = &imp[imp.find("stage=").unwrap()..];
+        let (cid, crid) = (bid["cid"].as_str().unwrap(), bid["crid"].as_str().unwrap());
+        calls.push(notice(&answer, "nurl", &id));
+        calls.push(format!("/events/clicktrack?cid={cid}&crid={crid}&{tail}"));
+        calls.push(imp);
+    }
+    let base = fleet.bidders[0].base();
+    let mut sent = tokio::task::JoinSet::new();
+    for path in calls {
+        let base = base.clone();
+        sent.spawn(async move { common::try_send(&base, Method::GET, &path).await });
+    }
+    while let Some(status) = sent.join_next().await {
+        assert_eq!(status.unwrap(), Some(200), "every notice acknowledged");
+    }
+    // SIGKILL the moment the last is answered: no flush, no drain, no
+    // goodbye.
     let killed = fleet.bidders.remove(0);
     drop(killed);
+    let want: std::collections::BTreeMap<String, i64> = [
+        ("bill", 5),
+        ("click", 20),
+        ("imp", 20),
+        ("loss", 10),
+        ("win", 20),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let booked = booked_by_kind(&fleet.control_dir);
+        if booked == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the control booked {booked:?} of the acknowledged {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for (campaign, spend) in &expected {
         spend_reaches(&fleet, campaign, *spend, Duration::from_secs(5)).await;
     }

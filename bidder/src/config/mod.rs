@@ -144,8 +144,10 @@ pub struct EventsFile {
     pub keys: Vec<String>,
     /// How long a token is accepted, seconds (default one day).
     pub token_ttl_secs: Option<u32>,
-    /// Events waiting for the cold path before new ones are dropped (and
-    /// counted); billing notices are never dropped.
+    /// Counted impressions and clicks waiting for their effects (caps,
+    /// funnel moves, learning) before new ones' are dropped (and
+    /// counted); the events themselves are recorded before they are
+    /// answered and never dropped.
     pub channel_capacity: Option<usize>,
     /// Longest wait before learnt reactions reach the bid path,
     /// milliseconds (default 10,000): rebuilding plans costs milliseconds

@@ -8,20 +8,25 @@
 //! Every call must carry the token its URL was handed out with ([`token`]);
 //! a forged, altered or malformed token gets `403` and is counted, an
 //! expired one too (a click with an expired token still lands: a person
-//! clicked, but nothing is counted). Accepted events go to the cold path
-//! through [`worker::EventSink`] without waiting; a billing notice is
-//! recorded in the store before it is answered, so it is never lost.
-//! Counting (exactly once per bid and kind) happens in the store.
+//! clicked, but nothing is counted). Every accepted event is recorded in
+//! the event log ([`writer`]: the store, or in a fleet Redis or the
+//! instance's spool) before it is answered, so an acknowledged one is
+//! never lost; counting (exactly once per bid and kind) happens there.
+//! A notice that could not be recorded gets an error, for the exchange
+//! to send again; a click still lands (a person clicked) but is counted
+//! as a store error. What a counted impression or click changes next
+//! (caps, funnels, learning) follows on the cold path
+//! ([`worker::EventSink`]).
 //!
 //! The landing page of a click is looked up in the live snapshot by
 //! campaign and `crid`, never read from the URL, so the endpoint cannot be
 //! used as an open redirect.
 
 pub mod apply;
-pub mod billing;
 pub mod price;
 pub mod token;
 pub mod worker;
+pub mod writer;
 
 use std::sync::Arc;
 
@@ -211,6 +216,37 @@ fn empty(status: StatusCode) -> Response<Body> {
     resp
 }
 
+/// Records `event` in the event log (with whatever else waits, see
+/// [`writer`]) and returns once it is durable; then books what it settles
+/// and hands a first count of an impression or click to the cold path.
+async fn write(app: &Instance, event: EventRecord) -> Result<(), crate::state::StateError> {
+    let counters = &app.metrics.events;
+    let kind = event.kind;
+    let (r, event) = match app.writer.write(event).await {
+        Ok(written) => written,
+        Err(e) => {
+            counters
+                .store_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(e);
+        }
+    };
+    app.effects.settle(&event, r);
+    if r.conflict {
+        counters
+            .conflicts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    } else if r.fresh {
+        EventCounters::inc(&counters.counted, kind);
+        if matches!(kind, EventKind::Impression | EventKind::Click) {
+            app.events.send(event);
+        }
+    } else {
+        EventCounters::inc(&counters.replays, kind);
+    }
+    Ok(())
+}
+
 /// `GET /events/{win,bill,loss,imp}`.
 pub async fn notice(app: &Arc<Instance>, kind: EventKind, query: Option<&str>) -> Response<Body> {
     let counters = &app.metrics.events;
@@ -232,31 +268,8 @@ pub async fn notice(app: &Arc<Instance>, kind: EventKind, query: Option<&str>) -
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let event = record(app, kind, &claims, price, now);
-    if event.settles && kind != EventKind::Loss {
-        // The billing point is money: on disk (and in the budget) before
-        // the exchange hears back.
-        match app.bills.write(event).await {
-            Ok((r, event)) => {
-                app.effects.settle(&event, r);
-                if r.conflict {
-                    counters
-                        .conflicts
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                } else if r.fresh {
-                    EventCounters::inc(&counters.counted, kind);
-                } else {
-                    EventCounters::inc(&counters.replays, kind);
-                }
-            }
-            Err(e) => {
-                counters
-                    .store_errors
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return ApiError::from(e).into_response();
-            }
-        }
-    } else {
-        app.events.send(event);
+    if let Err(e) = write(app, event).await {
+        return ApiError::from(e).into_response();
     }
     match kind {
         EventKind::Impression => impression(),
@@ -302,15 +315,15 @@ fn click_claims(app: &Instance, p: &Params<'_>, now: UnixTime) -> Result<Option<
     Ok(counted)
 }
 
-fn count_click(app: &Instance, claims: &Claims, now: UnixTime) {
+/// Records a click; an error when it could not be.
+async fn count_click(
+    app: &Instance,
+    claims: &Claims,
+    now: UnixTime,
+) -> Result<(), crate::state::StateError> {
     EventCounters::inc(&app.metrics.events.accepted, EventKind::Click);
-    app.events.send(record(
-        app,
-        EventKind::Click,
-        claims,
-        Clearing::Unknown,
-        now,
-    ));
+    let event = record(app, EventKind::Click, claims, Clearing::Unknown, now);
+    write(app, event).await
 }
 
 /// `GET /events/clicktrack?cid=..&crid=..&t=..`: the pixel, never a
@@ -318,13 +331,15 @@ fn count_click(app: &Instance, claims: &Claims, now: UnixTime) {
 /// VAST's `<ClickTracking>`, which the player pings beside opening the
 /// ad's own click-through: a redirect there would load the landing page
 /// as an image.
-pub fn click_track(app: &Instance, query: Option<&str>) -> Response<Body> {
+pub async fn click_track(app: &Instance, query: Option<&str>) -> Response<Body> {
     let now = app.clock.now();
     let p = Params::of(query);
     match click_claims(app, &p, now) {
         Ok(counted) => {
-            if let Some(claims) = counted {
-                count_click(app, &claims, now);
+            if let Some(claims) = counted
+                && let Err(e) = count_click(app, &claims, now).await
+            {
+                return ApiError::from(e).into_response();
             }
             impression()
         }
@@ -334,8 +349,9 @@ pub fn click_track(app: &Instance, query: Option<&str>) -> Response<Body> {
 
 /// `GET /events/click?cid=..&crid=..&t=..`: 302 to the landing page of
 /// that creative (404 when the snapshot has none); counted when the token
-/// is valid.
-pub fn click(app: &Instance, query: Option<&str>) -> Response<Body> {
+/// is valid, before it answers. A click that could not be recorded still
+/// lands (a person clicked; the count is the store error's).
+pub async fn click(app: &Instance, query: Option<&str>) -> Response<Body> {
     let now = app.clock.now();
     let p = Params::of(query);
     let counted = match click_claims(app, &p, now) {
@@ -382,7 +398,8 @@ pub fn click(app: &Instance, query: Option<&str>) -> Response<Body> {
         return ApiError::NotFound.into_response();
     };
     if let Some(claims) = counted {
-        count_click(app, &claims, now);
+        // Counted in `bidder_events_store_errors_total` when it fails.
+        let _ = count_click(app, &claims, now).await;
     }
     let mut resp = empty(StatusCode::FOUND);
     resp.headers_mut().insert(header::LOCATION, location);

@@ -1,13 +1,15 @@
-//! The way from the event endpoints to the cold path: a bounded channel and
-//! one worker thread that records events in batches in the event log (which
-//! deduplicates and counts them in the same transaction), then applies
-//! what the new ones change ([`Effects`]: budgets, frequency counts, funnel
-//! moves) and, when impressions or clicks taught the learner something,
-//! republishes the bid snapshot, at most once per `learning_republish`.
+//! What a counted impression or click changes beyond the event log, on
+//! the cold path: a bounded channel and one worker thread that counts
+//! impressions for frequency caps (their single writer), makes the
+//! funnel moves they call for ([`Effects`]) and, when impressions or
+//! clicks taught the learner something, republishes the bid snapshot, at
+//! most once per `learning_republish`.
 //!
-//! Sending never blocks: when the channel is full the event is dropped and
-//! counted (`bidder_events_dropped_total`). Billing notices never take this
-//! way: the endpoint records them in the store before it answers.
+//! Events reach it only once they are recorded ([`super::writer`]: the
+//! endpoint answers after that), so it never writes the event log and a
+//! full channel never loses an event: sending never blocks, and when the
+//! channel is full the effects of that event are dropped and counted
+//! (`bidder_events_dropped_total`); the event itself stays counted.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,21 +20,19 @@ use super::apply::{Effects, Reaction};
 use crate::metrics::EventCounters;
 use crate::model::{EventKind, EventRecord};
 use crate::state::catalog::CatalogSource;
-use crate::state::event_log::EventLog;
 
-/// Most events recorded in one store transaction.
+/// Most events applied in one go.
 const BATCH: usize = 1024;
 
-/// How long the worker lets events gather after the first of a group.
-/// Events are answered before they are written (billing points excepted,
-/// see [`super::billing`]), so this delays only their effects, by at most
-/// this much.
+/// How long the worker lets events gather after the first of a group:
+/// this delays only their effects (one impression's frequency count on
+/// this instance included), by at most this much.
 const GATHER: Duration = Duration::from_millis(10);
 
 /// What travels to the worker.
 enum Message {
     Event(EventRecord),
-    /// Record everything sent before this, then say so.
+    /// Apply everything sent before this, then say so.
     Flush(SyncSender<()>),
 }
 
@@ -44,9 +44,8 @@ pub struct EventSink {
 
 impl EventSink {
     /// Starts the worker. It runs until every sender is dropped, then
-    /// records what is left and publishes once more if needed.
+    /// applies what is left and publishes once more if needed.
     pub fn start(
-        log: Arc<dyn EventLog>,
         capacity: usize,
         learning_republish: Duration,
         catalog: Arc<dyn CatalogSource>,
@@ -56,7 +55,6 @@ impl EventSink {
         let (tx, rx) = sync_channel(capacity);
         let worker = Worker {
             rx,
-            log,
             effects,
             learning_republish,
             catalog,
@@ -69,8 +67,8 @@ impl EventSink {
         EventSink { tx, counters }
     }
 
-    /// Records every event queued so far and returns once they are in the
-    /// store (or after `within`). Blocks: for shutdown, never a request.
+    /// Applies every event queued so far and returns once done (or after
+    /// `within`). Blocks: for shutdown, never a request.
     pub fn flush(&self, within: Duration) -> bool {
         let (done, wait) = sync_channel(1);
         if self.tx.send(Message::Flush(done)).is_err() {
@@ -79,8 +77,9 @@ impl EventSink {
         wait.recv_timeout(within).is_ok()
     }
 
-    /// Queues `event` for the cold path; `false` when the channel was full
-    /// (the event is dropped and counted) or the worker is gone.
+    /// Queues the effects of `event`, recorded and counted for the first
+    /// time; `false` when the channel was full (its effects are dropped
+    /// and counted) or the worker is gone.
     pub fn send(&self, event: EventRecord) -> bool {
         // Counted before sending so the worker's decrement cannot run first.
         self.counters.depth.fetch_add(1, Ordering::Relaxed);
@@ -97,7 +96,6 @@ impl EventSink {
 
 struct Worker {
     rx: Receiver<Message>,
-    log: Arc<dyn EventLog>,
     effects: Arc<Effects>,
     learning_republish: Duration,
     catalog: Arc<dyn CatalogSource>,
@@ -144,7 +142,7 @@ impl Worker {
                 self.counters
                     .depth
                     .fetch_sub(batch.len() as i64, Ordering::Relaxed);
-                if self.record(&batch) {
+                if self.apply(&batch) {
                     pending.get_or_insert_with(Instant::now);
                 }
                 batch.clear();
@@ -163,51 +161,27 @@ impl Worker {
         }
     }
 
-    /// Records `batch`; whether it taught the learner something new.
-    fn record(&self, batch: &[EventRecord]) -> bool {
-        match self.log.record(batch) {
-            Ok(recorded) => {
-                let mut learnt = false;
-                let mut moves = Vec::new();
-                for (e, r) in batch.iter().zip(recorded) {
-                    self.effects.settle(e, r);
-                    if r.conflict {
-                        self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    if !r.fresh {
-                        EventCounters::inc(&self.counters.replays, e.kind);
-                        continue;
-                    }
-                    EventCounters::inc(&self.counters.counted, e.kind);
-                    learnt |= matches!(e.kind, EventKind::Impression | EventKind::Click)
-                        && e.combo.is_some();
-                    self.effects.count_impression(e);
-                    let reaction = match e.kind {
-                        EventKind::Impression => Reaction::Impression,
-                        EventKind::Click => Reaction::Click,
-                        _ => continue,
-                    };
-                    if let (Some(user), Some(adv)) =
-                        (e.user_key, self.effects.advertiser(e.campaign))
-                    {
-                        self.effects.moves_for(
-                            adv,
-                            audiences::keys::UserKey(user),
-                            reaction,
-                            &mut moves,
-                        );
-                    }
-                }
-                self.effects.advance(&moves);
-                learnt
-            }
-            Err(err) => {
-                self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %err, events = batch.len(), "event batch not recorded");
-                false
+    /// Applies `batch`, each counted for the first time; whether it
+    /// taught the learner something new.
+    fn apply(&self, batch: &[EventRecord]) -> bool {
+        let mut learnt = false;
+        let mut moves = Vec::new();
+        for e in batch {
+            learnt |=
+                matches!(e.kind, EventKind::Impression | EventKind::Click) && e.combo.is_some();
+            self.effects.count_impression(e);
+            let reaction = match e.kind {
+                EventKind::Impression => Reaction::Impression,
+                EventKind::Click => Reaction::Click,
+                _ => continue,
+            };
+            if let (Some(user), Some(adv)) = (e.user_key, self.effects.advertiser(e.campaign)) {
+                self.effects
+                    .moves_for(adv, audiences::keys::UserKey(user), reaction, &mut moves);
             }
         }
+        self.effects.advance(&moves);
+        learnt
     }
 }
 
@@ -224,11 +198,10 @@ mod tests {
     use crate::state::audience::MemoryAudiences;
     use crate::state::budget::doubles::Counting;
     use crate::state::catalog::MemoryCatalog;
-    use crate::state::event_log::MemoryLog;
     use crate::state::frequency::doubles::MapCounts;
 
     #[test]
-    fn a_counted_impression_moves_its_user_once_and_is_counted_for_caps() {
+    fn a_counted_impression_moves_its_user_and_is_counted_for_caps() {
         let store = crate::store::Store::open_in_memory().unwrap();
         crate::control::demo::seed_if_empty(&store, "http://bidder.test").unwrap();
         let catalog = store.load_catalog().unwrap();
@@ -262,9 +235,7 @@ mod tests {
             late: AtomicU64::new(0),
             moved: AtomicU64::new(0),
         });
-        let log = Arc::new(MemoryLog::default());
         let sink = EventSink::start(
-            Arc::clone(&log) as _,
             16,
             Duration::from_secs(60),
             Arc::new(MemoryCatalog::default()),
@@ -272,11 +243,9 @@ mod tests {
             Arc::clone(&effects),
         );
         let shown = EventRecord::test_impression(campaign, 42, now);
-        assert!(sink.send(shown.clone()));
-        assert!(sink.send(shown), "a replay of the same impression");
+        assert!(sink.send(shown));
         assert!(sink.flush(Duration::from_secs(5)));
 
-        assert_eq!(log.recorded().len(), 2, "both recorded, one counted");
         let members = audience.members.lock().unwrap();
         for f in funnels {
             assert_eq!(members[&(f, 42)].stage, Stage::Awareness, "funnel {f}");

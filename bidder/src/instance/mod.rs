@@ -29,9 +29,9 @@ use crate::control::admin::Admin;
 use crate::control::console::Console;
 use crate::control::service::{Explainer, Services};
 use crate::events::apply::{Effects, Reaction};
-use crate::events::billing::BillWriter;
 use crate::events::token::Signer;
 use crate::events::worker::EventSink;
+use crate::events::writer::EventWriter;
 use crate::fleet::ControlInfo;
 use crate::fleet::FleetInfo;
 use crate::fleet::audience::{ControlAudiences, FollowAudiences};
@@ -105,13 +105,14 @@ pub struct Instance {
     pub traffic: Arc<Traffic>,
     /// The embedded store (cold path only).
     pub store: Arc<Store>,
-    /// Where accepted events go to be counted.
+    /// What counted impressions and clicks change next (caps, funnels,
+    /// learning), after they are recorded.
     pub events: EventSink,
     /// What counted events change (budgets, caps, funnels).
     pub effects: Arc<Effects>,
-    /// Writes billing points to the event log in groups, before they are
-    /// answered.
-    pub bills: BillWriter,
+    /// Writes accepted events to the event log in groups, before they
+    /// are answered.
+    pub writer: EventWriter,
     /// Where the bid path counts bids and no-bids for reports.
     pub reports: Arc<dyn ReportSink>,
     /// Every campaign's budget account.
@@ -610,14 +611,13 @@ impl Instance {
             moved: Default::default(),
         });
         let events = EventSink::start(
-            Arc::clone(&event_log),
             config.events.channel_capacity,
             config.events.learning_republish,
             Arc::clone(&catalog_source) as _,
             Arc::clone(&metrics.events),
             Arc::clone(&effects),
         );
-        let bills = BillWriter::start(event_log)?;
+        let writer = EventWriter::start(event_log)?;
         let samples = Arc::new(Samples::new());
         let traffic = Arc::new(Traffic::new());
         let explainer = Explainer {
@@ -651,7 +651,7 @@ impl Instance {
             store,
             events,
             effects,
-            bills,
+            writer,
             reports,
             budgets,
             frequency,
@@ -762,13 +762,13 @@ impl Instance {
         self.config.exchanges.iter().position(|e| e.name == name)
     }
 
-    /// What shutdown does once requests have drained: records the events
-    /// still queued, writes the report counts summed so far, and
+    /// What shutdown does once requests have drained: applies the effects
+    /// of events still queued, writes the report counts summed so far, and
     /// checkpoints the reservations of bids in flight, so that a graceful
     /// stop loses none of them. Blocking; waits at most `within` per step.
     pub fn flush(&self, within: std::time::Duration) {
         if !self.events.flush(within) {
-            tracing::warn!("queued events not recorded before shutdown");
+            tracing::warn!("effects of queued events not applied before shutdown");
         }
         if !self.reports.flush(within) {
             tracing::warn!("report counts not written before shutdown");

@@ -45,8 +45,10 @@ pub async fn handle(
         (Method::GET, p) if p.starts_with(crate::control::demo_assets::PREFIX) => {
             crate::control::demo_assets::response(p)
         }
-        (Method::GET, "/events/click") => crate::events::click(app, req.uri().query()),
-        (Method::GET, "/events/clicktrack") => crate::events::click_track(app, req.uri().query()),
+        (Method::GET, "/events/click") => crate::events::click(app, req.uri().query()).await,
+        (Method::GET, "/events/clicktrack") => {
+            crate::events::click_track(app, req.uri().query()).await
+        }
         (Method::GET, p) if p.starts_with("/events/") => {
             match crate::model::EventKind::parse(&p["/events/".len()..]) {
                 Some(kind) => crate::events::notice(app, kind, req.uri().query()).await,

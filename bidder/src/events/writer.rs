@@ -1,9 +1,12 @@
-//! Billing points written to the store in groups. A billing notice is
-//! money, so it is on disk before the exchange gets its answer; writing
-//! each in its own transaction costs one `fsync` per notice, and at a few
-//! thousand notices a second those queue up behind each other and take the
-//! bid path's core with them. One writer thread instead takes every
-//! billing point waiting, writes them in one transaction (one `fsync`) and
+//! Accepted events written to the event log in groups. Every notice and
+//! tracker call is durable before it is answered (a bill is money; a
+//! win, loss, impression or click is a count an exchange or advertiser
+//! reconciles against): in the store, or in a fleet in Redis or the
+//! instance's spool. Writing each in its own transaction costs one
+//! `fsync` (or one Redis round trip) per event, and at a few thousand
+//! events a second those queue up behind each other and take the bid
+//! path's core with them. One writer thread instead takes every event
+//! waiting, writes them in one go (one transaction, one `fsync`) and
 //! answers each caller. Nothing is acknowledged before its group commits.
 //!
 //! Never used by the bid path; the callers are the event endpoints.
@@ -19,7 +22,7 @@ use crate::state::event_log::EventLog;
 use crate::store::Recorded;
 use crate::store::StoreError;
 
-/// The most billing points one transaction takes.
+/// The most events one transaction takes.
 const GROUP: usize = 512;
 
 /// What a caller gets back: how its event was recorded, and the event.
@@ -28,25 +31,25 @@ pub type Written = Result<(Recorded, EventRecord), StateError>;
 type Job = (EventRecord, oneshot::Sender<Written>);
 
 /// The writer thread's queue.
-pub struct BillWriter {
+pub struct EventWriter {
     queue: mpsc::SyncSender<Job>,
     log: Arc<dyn EventLog>,
 }
 
-impl BillWriter {
+impl EventWriter {
     /// Starts the writer thread on `store`; it stops when the writer is
     /// dropped.
-    pub fn start(log: Arc<dyn EventLog>) -> std::io::Result<BillWriter> {
+    pub fn start(log: Arc<dyn EventLog>) -> std::io::Result<EventWriter> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(4 * GROUP);
         let writer = Arc::clone(&log);
         std::thread::Builder::new()
-            .name("bill-writer".into())
+            .name("event-writer".into())
             .spawn(move || write_groups(&*writer, &jobs))?;
-        Ok(BillWriter { queue, log })
+        Ok(EventWriter { queue, log })
     }
 
-    /// Records `event` in the store, with whatever other billing points
-    /// are waiting; returns once it is committed.
+    /// Records `event` in the log, with whatever other events are
+    /// waiting; returns once it is committed.
     pub async fn write(&self, event: EventRecord) -> Written {
         let (reply, answer) = oneshot::channel();
         match self.queue.try_send((event, reply)) {
@@ -131,10 +134,10 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_billing_points_are_each_recorded_once_and_answered() {
+    async fn concurrent_events_are_each_recorded_once_and_answered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(crate::store::Store::open(dir.path()).unwrap());
-        let writer = Arc::new(BillWriter::start(Arc::clone(&store) as _).unwrap());
+        let writer = Arc::new(EventWriter::start(Arc::clone(&store) as _).unwrap());
         let mut tasks = Vec::new();
         for bid in 0..200u64 {
             let writer = Arc::clone(&writer);
@@ -155,7 +158,7 @@ mod tests {
         use crate::state::event_log::MemoryLog;
         use std::sync::atomic::Ordering;
         let log = Arc::new(MemoryLog::default());
-        let writer = BillWriter::start(Arc::clone(&log) as _).unwrap();
+        let writer = EventWriter::start(Arc::clone(&log) as _).unwrap();
         log.failing.store(true, Ordering::Relaxed);
         assert!(writer.write(event(1)).await.is_err());
         assert!(log.recorded().is_empty());
