@@ -400,3 +400,89 @@ async fn spent(port: u16, token: &str) -> i64 {
     assert_eq!(reply.status, 200);
     reply.json()["spent_total_micros"].as_i64().unwrap()
 }
+
+/// Events the store at `dir` holds, by kind, read from its file the way a
+/// restarted bidder would find them.
+fn events_by_kind(dir: &std::path::Path) -> std::collections::BTreeMap<String, i64> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("bidder.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut q = db
+        .prepare("SELECT kind, COUNT(*) FROM events GROUP BY kind")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_right_after_acknowledged_notices_of_every_kind_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = start_with(dir.path(), port, &["--demo"]);
+    wait_ready(port).await;
+    let base = format!("http://127.0.0.1:{port}");
+
+    // For each of 20 bids a win, its impression and a click; a loss for
+    // each of 10 more; a bill for each of 5 more.
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    for i in 0..35 {
+        let id = format!("noticed-{i}");
+        let body = json!({
+            "id": id,
+            "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
+            "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
+            "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
+            "user": {"buyeruid": "demo-intent"},
+            "at": 1,
+            "tmax": 1000
+        });
+        let reply = common::send(&base, Method::POST, "/openrtb2/bid", "", Some(body)).await;
+        assert_eq!(reply.status, 200);
+        let bid = reply.json()["seatbid"][0]["bid"][0].clone();
+        let price = format!("{:.6}", bid["price"].as_f64().unwrap());
+        let url = |which: &str| common::filled(bid[which].as_str().unwrap(), &id, &price);
+        match i {
+            0..20 => {
+                let imp = common::tracker(bid["adm"].as_str().unwrap(), "/events/imp?");
+                let tail = &imp[imp.find("stage=").unwrap()..];
+                let (cid, crid) = (bid["cid"].as_str().unwrap(), bid["crid"].as_str().unwrap());
+                first.push(url("nurl"));
+                first.push(format!("/events/clicktrack?cid={cid}&crid={crid}&{tail}"));
+                first.push(imp);
+            }
+            20..30 => last.push(url("lurl")),
+            _ => first.push(url("burl")),
+        }
+    }
+    // Each wave sent all at once, as an exchange and browsers would; the
+    // second lands while the first's may still be on their way to disk.
+    for wave in [first, last] {
+        let mut sent = tokio::task::JoinSet::new();
+        for path in wave {
+            let base = base.clone();
+            sent.spawn(async move { common::try_send(&base, Method::GET, &path).await });
+        }
+        while let Some(status) = sent.join_next().await {
+            assert_eq!(status.unwrap(), Some(200), "every notice acknowledged");
+        }
+    }
+    // SIGKILL the moment the last is answered: no flush, no drain.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let want: std::collections::BTreeMap<String, i64> = [
+        ("bill", 5),
+        ("click", 20),
+        ("imp", 20),
+        ("loss", 10),
+        ("win", 20),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(events_by_kind(dir.path()), want);
+}
