@@ -305,15 +305,7 @@ async fn kill_9_during_a_billing_burst_loses_no_acknowledged_spend_and_never_ove
     // 400 bids of campaign 1, each with its billing URL.
     let mut bills = Vec::new();
     for i in 0..400 {
-        let body = json!({
-            "id": format!("burst-{i}"),
-            "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
-            "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
-            "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
-            "user": {"buyeruid": "demo-intent"},
-            "at": 1,
-            "tmax": 1000
-        });
+        let body = banner(&format!("burst-{i}"));
         let reply = common::send(&base, Method::POST, "/openrtb2/bid", "", Some(body)).await;
         assert_eq!(reply.status, 200);
         let bid = reply.json()["seatbid"][0]["bid"][0].clone();
@@ -394,28 +386,24 @@ async fn kill_9_during_a_billing_burst_loses_no_acknowledged_spend_and_never_ove
     child.wait().unwrap();
 }
 
+/// A banner request the demo's campaign 1 bids on, for its intent user.
+fn banner(id: &str) -> serde_json::Value {
+    json!({
+        "id": id,
+        "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
+        "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
+        "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
+        "user": {"buyeruid": "demo-intent"},
+        "at": 1,
+        "tmax": 1000
+    })
+}
+
 /// Campaign 1's total booked spend, micros.
 async fn spent(port: u16, token: &str) -> i64 {
     let reply = call(port, Method::GET, "/api/v1/campaigns/1/budget", token, None).await;
     assert_eq!(reply.status, 200);
     reply.json()["spent_total_micros"].as_i64().unwrap()
-}
-
-/// Events the store at `dir` holds, by kind, read from its file the way a
-/// restarted bidder would find them.
-fn events_by_kind(dir: &std::path::Path) -> std::collections::BTreeMap<String, i64> {
-    let db = rusqlite::Connection::open_with_flags(
-        dir.join("bidder.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut q = db
-        .prepare("SELECT kind, COUNT(*) FROM events GROUP BY kind")
-        .unwrap();
-    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -431,16 +419,7 @@ async fn kill_9_right_after_acknowledged_notices_of_every_kind_loses_none() {
     let (mut first, mut last) = (Vec::new(), Vec::new());
     for i in 0..35 {
         let id = format!("noticed-{i}");
-        let body = json!({
-            "id": id,
-            "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
-            "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
-            "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
-            "user": {"buyeruid": "demo-intent"},
-            "at": 1,
-            "tmax": 1000
-        });
-        let reply = common::send(&base, Method::POST, "/openrtb2/bid", "", Some(body)).await;
+        let reply = common::send(&base, Method::POST, "/openrtb2/bid", "", Some(banner(&id))).await;
         assert_eq!(reply.status, 200);
         let bid = reply.json()["seatbid"][0]["bid"][0].clone();
         let price = format!("{:.6}", bid["price"].as_f64().unwrap());
@@ -484,5 +463,5 @@ async fn kill_9_right_after_acknowledged_notices_of_every_kind_loses_none() {
     .into_iter()
     .map(|(k, n)| (k.to_string(), n))
     .collect();
-    assert_eq!(events_by_kind(dir.path()), want);
+    assert_eq!(common::process::events_by_kind(dir.path()), want);
 }

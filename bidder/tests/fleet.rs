@@ -505,20 +505,6 @@ async fn redis_killed_and_restarted_mid_traffic_loses_no_acknowledged_bill() {
 
 /// How many events of each kind the control's SQLite event log holds
 /// (one row per bid and kind: a replay adds none).
-fn booked_by_kind(control_dir: &Path) -> std::collections::BTreeMap<String, i64> {
-    let db = rusqlite::Connection::open_with_flags(
-        control_dir.join("bidder.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut q = db
-        .prepare("SELECT kind, COUNT(*) FROM events GROUP BY kind")
-        .unwrap();
-    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bid_instance_killed_right_after_acknowledging_notices_loses_none() {
@@ -584,7 +570,7 @@ async fn a_bid_instance_killed_right_after_acknowledging_notices_loses_none() {
     .collect();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let booked = booked_by_kind(&fleet.control_dir);
+        let booked = common::process::events_by_kind(&fleet.control_dir);
         if booked == want {
             break;
         }

@@ -89,3 +89,21 @@ pub fn admin_token(dir: &Path) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// The events the store in data directory `dir` holds, counted by kind,
+/// read from its file as a restarted bidder would find them (the bidder
+/// may be dead: nothing of it is asked).
+pub fn events_by_kind(dir: &Path) -> std::collections::BTreeMap<String, i64> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("bidder.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut q = db
+        .prepare("SELECT kind, COUNT(*) FROM events GROUP BY kind")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
