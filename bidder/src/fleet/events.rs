@@ -258,15 +258,14 @@ impl FleetLog {
         }
     }
 
-    /// Runs the record script for `e`, taken by this instance `me` and
-    /// counted locally by instance `origin` when it is new (empty: by
-    /// none).
-    fn put(
-        redis: &mut Redis,
+    /// The record script's keys and arguments for `e`, taken by this
+    /// instance `me` and counted locally by instance `origin` when it is
+    /// new (empty: by none).
+    fn record_call(
         e: &EventRecord,
         ttl_secs: u32,
         (me, origin): (&str, &str),
-    ) -> Result<Recorded, StateError> {
+    ) -> ([String; 4], [String; 9]) {
         let impression = super::impressions::entry(origin, e).unwrap_or_default();
         let forward = super::settles::entry(me, e).unwrap_or_default();
         let bidder = super::settles::bidder(&e.bid).unwrap_or("-");
@@ -277,29 +276,73 @@ impl FleetLog {
         };
         let payload = serde_json::to_string(&Wire::of(e)).unwrap_or_default();
         let s = shard(&e.bid);
+        let keys = [
+            keys::event_bid(s, &e.bid),
+            keys::event_stream(s),
+            keys::impressions(s),
+            keys::settles(s, bidder),
+        ];
+        let args = [
+            e.kind.as_str().to_string(),
+            outcome.to_string(),
+            if e.settles { "1" } else { "0" }.to_string(),
+            (u64::from(ttl_secs) + 3_600).to_string(),
+            payload,
+            impression,
+            super::impressions::KEEP.to_string(),
+            forward,
+            super::settles::KEEP.to_string(),
+        ];
+        (keys, args)
+    }
+
+    /// Runs the record script for `e` (see [`FleetLog::record_call`]),
+    /// loading it where Redis lacks it.
+    fn put(
+        redis: &mut Redis,
+        e: &EventRecord,
+        ttl_secs: u32,
+        me_origin: (&str, &str),
+    ) -> Result<Recorded, StateError> {
+        let (keys, args) = Self::record_call(e, ttl_secs, me_origin);
         let script = redis::Script::new(RECORD);
-        let (fresh, settles, conflict): (i64, i64, i64) = redis.call(|c| {
-            script
-                .key(keys::event_bid(s, &e.bid))
-                .key(keys::event_stream(s))
-                .key(keys::impressions(s))
-                .key(keys::settles(s, bidder))
-                .arg(e.kind.as_str())
-                .arg(outcome)
-                .arg(if e.settles { "1" } else { "0" })
-                .arg(u64::from(ttl_secs) + 3_600)
-                .arg(payload)
-                .arg(&impression)
-                .arg(super::impressions::KEEP)
-                .arg(&forward)
-                .arg(super::settles::KEEP)
-                .invoke(c)
+        let row = redis.call(|c| {
+            let mut inv = script.prepare_invoke();
+            for k in &keys {
+                inv.key(k);
+            }
+            for a in &args {
+                inv.arg(a);
+            }
+            inv.invoke(c)
         })?;
-        Ok(Recorded {
-            fresh: fresh == 1,
-            settles: settles == 1,
-            conflict: conflict == 1,
-        })
+        Ok(recorded(row))
+    }
+
+    /// Runs the record script for every event of `batch` in one round
+    /// trip (per node, on a cluster); `None` when that did not answer for
+    /// all of them (Redis away, or lacking the script, which the first
+    /// [`FleetLog::put`] loads), and the caller goes one by one (the
+    /// script counts an event once, so one a failed batch recorded reads
+    /// back as a replay).
+    fn put_all(
+        redis: &mut Redis,
+        batch: &[EventRecord],
+        ttl_secs: u32,
+        me_origin: (&str, &str),
+    ) -> Option<Vec<Recorded>> {
+        let hash = redis::Script::new(RECORD).get_hash().to_string();
+        let mut cmds = Batch::new();
+        for e in batch {
+            let (keys, args) = Self::record_call(e, ttl_secs, me_origin);
+            let mut c = redis::cmd("EVALSHA");
+            c.arg(&hash).arg(keys.len()).arg(&keys[..]).arg(&args[..]);
+            cmds.add(c);
+        }
+        match redis.batch::<Vec<(i64, i64, i64)>>(&cmds) {
+            Ok(rows) if rows.len() == batch.len() => Some(rows.into_iter().map(recorded).collect()),
+            _ => None,
+        }
     }
 
     /// Sends what waits in the spool to Redis, oldest first; how many.
@@ -342,6 +385,12 @@ impl EventLog for FleetLog {
         let mut spooled = Vec::new();
         {
             let mut redis = self.redis.lock().unwrap_or_else(|e| e.into_inner());
+            if batch.len() > 1 && self.spool.depth.load(Ordering::Relaxed) == 0 {
+                let me = (self.origin.as_str(), self.origin.as_str());
+                if let Some(all) = Self::put_all(&mut redis, batch, self.ttl_secs, me) {
+                    return Ok(all);
+                }
+            }
             for e in batch {
                 // Once Redis failed in this batch, the rest go to the spool
                 // at once, behind what waits there already (order kept).
@@ -373,6 +422,15 @@ impl EventLog for FleetLog {
             self.spool.push(&spooled)?;
         }
         Ok(out)
+    }
+}
+
+/// The record script's reply: (new, settles its bid, conflicts).
+fn recorded((fresh, settles, conflict): (i64, i64, i64)) -> Recorded {
+    Recorded {
+        fresh: fresh == 1,
+        settles: settles == 1,
+        conflict: conflict == 1,
     }
 }
 
