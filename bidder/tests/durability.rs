@@ -305,7 +305,7 @@ async fn kill_9_during_a_billing_burst_loses_no_acknowledged_spend_and_never_ove
     // 400 bids of campaign 1, each with its billing URL.
     let mut bills = Vec::new();
     for i in 0..400 {
-        let body = banner(&format!("burst-{i}"));
+        let body = common::demo_banner(&format!("burst-{i}"));
         let reply = common::send(&base, Method::POST, "/openrtb2/bid", "", Some(body)).await;
         assert_eq!(reply.status, 200);
         let bid = reply.json()["seatbid"][0]["bid"][0].clone();
@@ -386,19 +386,6 @@ async fn kill_9_during_a_billing_burst_loses_no_acknowledged_spend_and_never_ove
     child.wait().unwrap();
 }
 
-/// A banner request the demo's campaign 1 bids on, for its intent user.
-fn banner(id: &str) -> serde_json::Value {
-    json!({
-        "id": id,
-        "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
-        "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
-        "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
-        "user": {"buyeruid": "demo-intent"},
-        "at": 1,
-        "tmax": 1000
-    })
-}
-
 /// Campaign 1's total booked spend, micros.
 async fn spent(port: u16, token: &str) -> i64 {
     let reply = call(port, Method::GET, "/api/v1/campaigns/1/budget", token, None).await;
@@ -419,7 +406,14 @@ async fn kill_9_right_after_acknowledged_notices_of_every_kind_loses_none() {
     let (mut first, mut last) = (Vec::new(), Vec::new());
     for i in 0..35 {
         let id = format!("noticed-{i}");
-        let reply = common::send(&base, Method::POST, "/openrtb2/bid", "", Some(banner(&id))).await;
+        let reply = common::send(
+            &base,
+            Method::POST,
+            "/openrtb2/bid",
+            "",
+            Some(common::demo_banner(&id)),
+        )
+        .await;
         assert_eq!(reply.status, 200);
         let bid = reply.json()["seatbid"][0]["bid"][0].clone();
         let price = format!("{:.6}", bid["price"].as_f64().unwrap());
@@ -440,28 +434,18 @@ async fn kill_9_right_after_acknowledged_notices_of_every_kind_loses_none() {
     // Each wave sent all at once, as an exchange and browsers would; the
     // second lands while the first's may still be on their way to disk.
     for wave in [first, last] {
-        let mut sent = tokio::task::JoinSet::new();
-        for path in wave {
-            let base = base.clone();
-            sent.spawn(async move { common::try_send(&base, Method::GET, &path).await });
-        }
-        while let Some(status) = sent.join_next().await {
-            assert_eq!(status.unwrap(), Some(200), "every notice acknowledged");
-        }
+        common::all_acknowledged(&base, wave).await;
     }
     // SIGKILL the moment the last is answered: no flush, no drain.
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let want: std::collections::BTreeMap<String, i64> = [
+    let want = common::by_kind(&[
         ("bill", 5),
         ("click", 20),
         ("imp", 20),
         ("loss", 10),
         ("win", 20),
-    ]
-    .into_iter()
-    .map(|(k, n)| (k.to_string(), n))
-    .collect();
+    ]);
     assert_eq!(common::process::events_by_kind(dir.path()), want);
 }

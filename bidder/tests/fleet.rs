@@ -546,28 +546,18 @@ async fn a_bid_instance_killed_right_after_acknowledging_notices_loses_none() {
         calls.push(imp);
     }
     let base = fleet.bidders[0].base();
-    let mut sent = tokio::task::JoinSet::new();
-    for path in calls {
-        let base = base.clone();
-        sent.spawn(async move { common::try_send(&base, Method::GET, &path).await });
-    }
-    while let Some(status) = sent.join_next().await {
-        assert_eq!(status.unwrap(), Some(200), "every notice acknowledged");
-    }
+    common::all_acknowledged(&base, calls).await;
     // SIGKILL the moment the last is answered: no flush, no drain, no
     // goodbye.
     let killed = fleet.bidders.remove(0);
     drop(killed);
-    let want: std::collections::BTreeMap<String, i64> = [
+    let want = common::by_kind(&[
         ("bill", 5),
         ("click", 20),
         ("imp", 20),
         ("loss", 10),
         ("win", 20),
-    ]
-    .into_iter()
-    .map(|(k, n)| (k.to_string(), n))
-    .collect();
+    ]);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let booked = common::process::events_by_kind(&fleet.control_dir);

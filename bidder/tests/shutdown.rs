@@ -14,18 +14,12 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The demo's intent user asking for a 300x250 (campaign 1's banner).
+/// The demo's intent user asking for a 300x250 (campaign 1's banner),
+/// with time to spare for a server that is shutting down.
 fn request(id: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "id": id,
-        "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
-        "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
-        "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
-        "user": {"buyeruid": "demo-intent"},
-        "at": 1,
-        "tmax": 2000
-    }))
-    .unwrap()
+    let mut body = common::demo_banner(id);
+    body["tmax"] = json!(2000);
+    serde_json::to_vec(&body).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -347,6 +347,38 @@ pub async fn send(
     read_reply(&client, req).await
 }
 
+/// A banner request the demo's campaign 1 bids on, for its intent user
+/// (a 300x250 on a news site).
+pub fn demo_banner(id: &str) -> Value {
+    json!({
+        "id": id,
+        "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
+        "site": {"id": "s1", "domain": "news.example", "page": "https://news.example/a"},
+        "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7", "language": "en"},
+        "user": {"buyeruid": "demo-intent"},
+        "at": 1,
+        "tmax": 1000
+    })
+}
+
+/// GETs every path of `paths` on `base` at once, as an exchange and
+/// browsers would, and asserts each is answered 200.
+pub async fn all_acknowledged(base: &str, paths: Vec<String>) {
+    let mut sent = tokio::task::JoinSet::new();
+    for path in paths {
+        let base = base.to_string();
+        sent.spawn(async move { try_send(&base, Method::GET, &path).await });
+    }
+    while let Some(status) = sent.join_next().await {
+        assert_eq!(status.unwrap(), Some(200), "every notice acknowledged");
+    }
+}
+
+/// Counts by kind, as [`process::events_by_kind`] reads them.
+pub fn by_kind(counts: &[(&str, i64)]) -> std::collections::BTreeMap<String, i64> {
+    counts.iter().map(|&(k, n)| (k.to_string(), n)).collect()
+}
+
 /// The status of a body-less request, or `None` when nothing answers yet.
 pub async fn try_send(base: &str, method: Method, path: &str) -> Option<u16> {
     let client: Client<HttpConnector, Full<Bytes>> =
