@@ -562,8 +562,10 @@ impl Instance {
                 let prev = snapshot.load_full();
                 let (now, documents) = (clock.now(), &mut b.documents);
                 // A write that names its campaigns costs those campaigns;
-                // anything else digests every campaign again.
-                let next = match change {
+                // anything else digests every campaign again. Either is
+                // compiled under SCHED_IDLE, so a bid thread that wakes
+                // meanwhile takes its core back at once.
+                let next = crate::cold_path::run_idle("snapshot-build", || match change {
                     Change::Campaigns(ids) => {
                         Snapshot::patch(&prev, catalog, ids, &settings, &*budgets, now, documents)
                     }
@@ -575,7 +577,7 @@ impl Instance {
                         now,
                         documents,
                     ),
-                };
+                });
                 snapshot.store(Arc::new(next));
                 published.fetch_add(1, Ordering::Relaxed);
                 // Freed at the next publish, by then no request still

@@ -1,6 +1,6 @@
-//! Where replaced bid snapshots are freed: on a thread of their own at the
-//! lowest priority, not in the admin write that replaced them. Freeing a
-//! snapshot releases every campaign it held (at 10,000 campaigns, 10,000
+//! Where replaced bid snapshots are freed: on a thread of their own under
+//! `SCHED_IDLE` ([`crate::cold_path::idle_priority`]), not in the admin
+//! write that replaced them. Freeing a snapshot releases every campaign it held (at 10,000 campaigns, 10,000
 //! reference counts in as many heap blocks), which would otherwise add to
 //! the latency of the write that published its successor.
 //!
@@ -37,7 +37,7 @@ impl Retirer {
         let started = std::thread::Builder::new()
             .name("snapshot-retire".into())
             .spawn(move || {
-                crate::cold_path::lowest_priority();
+                crate::cold_path::idle_priority();
                 let mut held = None;
                 for snapshot in arrivals {
                     // Frees the one before it.
