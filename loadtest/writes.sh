@@ -10,9 +10,13 @@
 # 2. finds the bidder's saturation rate (closed loop, generator on core 1);
 # 3. rounds of two open-loop runs at half that rate, alternating: without
 #    writes, then with `loadtest writes` at RATE campaign writes per second
-#    (default 10; each a real change that the snapshot publishes). Prints
+#    (default 10; each a real change that the snapshot publishes), started
+#    once the writer has listed the campaigns it writes. Prints
 #    each run's p99 and p99.9 as the exchange sees them and the ratio
-#    with/without writes per round;
+#    with/without writes per round, and then the bidder's own view of the
+#    same runs (its bid latency histogram, from the kernel's receipt of a
+#    request to its answer): the share of requests over 2.5, 5 and 10 ms,
+#    which leaves out what happens on the generator's side;
 # 4. RSS: the bidder's resident memory when quiet, then its peak (sampled
 #    every 10 ms) during a burst of 100 writes sent back to back.
 set -euo pipefail
@@ -45,8 +49,14 @@ echo "seeded in $((SECONDS - started)) s"
 run() { # name [args...]: one run of the generator on core 1, JSON in $d/name.json
   local name=$1
   shift
+  scrape "$name.before"
   taskset -c 1 "$bin/loadtest" run --url "$url/openrtb2/bid" --connections 32 --quiet \
     --json "$d/$name.json" "$@" >/dev/null
+  scrape "$name.after"
+}
+scrape() { # name: the bidder's own latency histogram, in $d/name.prom
+  curl -sf -H "authorization: Bearer $tok" "$url/metrics" |
+    grep '^bidder_bid_latency_seconds_bucket' >"$d/$1.prom" || true
 }
 field() { # name python-expression-of-x
   python3 -c "import json,sys; x=json.load(open(sys.argv[1])); print($2)" "$d/$1.json"
@@ -58,11 +68,15 @@ echo "saturation $(field saturation "round(x['per_second'])") req/s; open loop a
 
 for r in $(seq "$rounds"); do
   run "quiet-$r" --seconds "$secs" --rate "$half"
+  # The writer first lists every campaign (20 pages at 10,000): the run
+  # starts once it says so, and the writes outlast the run by a second.
   taskset -c 1 "$bin/loadtest" writes --url "$url" --token "$tok" --rate "$wrate" \
-    --seconds "$secs" --seed "$r" >"$d/writes-$r.txt" &
+    --seconds "$((secs + 1))" --seed "$r" >"$d/writes-$r.txt" 2>"$d/writer-$r.err" &
   writer=$!
+  for _ in $(seq 600); do grep -q '^listed' "$d/writer-$r.err" && break; sleep 0.05; done
   run "writes-$r" --seconds "$secs" --rate "$half"
   wait "$writer"
+  grep -v '^listed' "$d/writer-$r.err" >&2 || true
   python3 - "$d" "$r" <<'PY'
 import json, os, sys
 d, r = sys.argv[1], sys.argv[2]
@@ -70,6 +84,26 @@ q, w = (json.load(open(os.path.join(d, f"{n}-{r}.json")))["latency_us"] for n in
 writes = open(os.path.join(d, f"writes-{r}.txt")).read().strip()
 print(f"round {r}: quiet p99 {q['p99']} us p99.9 {q['p999']} us | writing p99 {w['p99']} us p99.9 {w['p999']} us | p99.9 ratio {w['p999'] / q['p999']:.2f}")
 print(f"         {writes}")
+
+def served(name):
+    """The bidder's own view of one run, from kernel receipt to answer:
+    (requests, the share over each bound in ms)."""
+    def buckets(when):
+        found = {}
+        for line in open(os.path.join(d, f"{name}-{r}.{when}.prom")):
+            le, n = line.split('le="')[1].split('"} ')
+            found[le] = int(n)
+        return found
+    a, b = buckets("before"), buckets("after")
+    total = b["+Inf"] - a["+Inf"]
+    share = {ms: 100 * (1 - (b[le] - a[le]) / max(total, 1))
+             for ms, le in ((2.5, "0.0025"), (5, "0.005"), (10, "0.01"))}
+    return total, share
+parts = []
+for name in ("quiet", "writes"):
+    total, share = served(name)
+    parts.append(f"{name} " + ", ".join(f">{ms:g} ms {p:.2f} %" for ms, p in share.items()))
+print("         in the bidder (of " + f"{served('quiet')[0]} and {served('writes')[0]} requests): " + " | ".join(parts))
 PY
 done
 

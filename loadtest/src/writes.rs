@@ -88,6 +88,9 @@ pub async fn run(base: &str, token: &str, plan: &Writes) -> anyhow::Result<Write
     let mut api = Api::connect(base, token).await?;
     let ids = campaign_ids(&mut api).await?;
     anyhow::ensure!(!ids.is_empty(), "the bidder has no campaign to write");
+    // Said once listing is done, so a script can start what it measures
+    // after the listing rather than beside it.
+    eprintln!("listed {} campaigns; writing", ids.len());
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let mut put = Histogram::<u64>::new(3)?;
     let (mut written, mut refused) = (0_u64, 0_u64);
