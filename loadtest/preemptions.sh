@@ -18,13 +18,8 @@ secs=${2:-4}
 bin=${BIN:?BIN names a folder holding release builds of bidder and loadtest}
 d=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$d"' EXIT
-port=18282
-url=http://127.0.0.1:$port
-printf 'tcf_vendor_id = 1234\npublic_url = "https://bidder.example"\n' >"$d/bidder.toml"
-tok=$("$bin/bidder" --data-dir "$d" --config "$d/bidder.toml" token create --role admin --label preemptions.sh)
-taskset -c 0 "$bin/bidder" --demo --data-dir "$d" --config "$d/bidder.toml" --listen "127.0.0.1:$port" >"$d/log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
+. loadtest/lib.sh
+start_demo_bidder "$d" 18282 preemptions.sh
 taskset -c 1 "$bin/loadtest" seed --url "$url" --token "$tok" --campaigns 10000 --users 100000 >/dev/null 2>&1
 taskset -c 1 "$bin/loadtest" run --url "$url/openrtb2/bid" --connections 32 --quiet --seconds 3 --busy-poll >/dev/null
 # The bid path runs on the runtime's worker at nice 0; every other thread of
@@ -33,7 +28,7 @@ worker=$(ps -L -o tid=,ni=,comm= -p "$pid" | awk '$2 == 0 && $3 == "tokio-rt-wor
 taskset -c 1 "$bin/loadtest" writes --url "$url" --token "$tok" --rate 10 --seconds $((secs + 6)) \
   --seed 1 >"$d/writes.txt" 2>"$d/writer.err" &
 writer=$!
-for _ in $(seq 600); do grep -q '^listed' "$d/writer.err" && break; sleep 0.05; done
+wait_listed "$d/writer.err"
 taskset -c 1 "$bin/loadtest" run --url "$url/openrtb2/bid" --connections 32 --quiet \
   --seconds $((secs + 4)) --rate "$bps" >/dev/null &
 bids=$!

@@ -33,14 +33,8 @@ fi
 bin=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 d=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$d"' EXIT
-port=18280
-url=http://127.0.0.1:$port
-
-printf 'tcf_vendor_id = 1234\npublic_url = "https://bidder.example"\n' > "$d/bidder.toml"
-tok=$("$bin/bidder" --data-dir "$d" --config "$d/bidder.toml" token create --role admin --label writes.sh)
-taskset -c 0 "$bin/bidder" --demo --data-dir "$d" --config "$d/bidder.toml" --listen "127.0.0.1:$port" >"$d/log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
+. loadtest/lib.sh
+start_demo_bidder "$d" 18280 writes.sh
 echo "seeding $campaigns campaigns and $users users ..."
 started=$SECONDS
 taskset -c 1 "$bin/loadtest" seed --url "$url" --token "$tok" --campaigns "$campaigns" --users "$users" >/dev/null
@@ -73,7 +67,7 @@ for r in $(seq "$rounds"); do
   taskset -c 1 "$bin/loadtest" writes --url "$url" --token "$tok" --rate "$wrate" \
     --seconds "$((secs + 1))" --seed "$r" >"$d/writes-$r.txt" 2>"$d/writer-$r.err" &
   writer=$!
-  for _ in $(seq 600); do grep -q '^listed' "$d/writer-$r.err" && break; sleep 0.05; done
+  wait_listed "$d/writer-$r.err"
   run "writes-$r" --seconds "$secs" --rate "$half"
   wait "$writer"
   grep -v '^listed' "$d/writer-$r.err" >&2 || true
