@@ -9,8 +9,10 @@
 # empty funnel, and posts each gzipped CSV (`user_id,<unique id>,<stage>`,
 # made once into $CSV_DIR, default /tmp/uploads-csv) with curl from core 1
 # to `POST /api/v1/funnels/{id}/uploads`. Prints, per upload, the rows the
-# job accepted, the wall time, rows/s and the bytes the bidder wrote to
-# disk per row (/proc/PID/io write_bytes), and at the end each upload's
+# job accepted, the wall time, rows/s, the bidder's CPU time (so the rest
+# of the wall time is time off the CPU: waiting for the disk) and the bytes
+# the bidder wrote to disk per row (/proc/PID/io write_bytes), and at the
+# end each upload's
 # rows/s against the first's, and the store's file sizes. Then it restarts
 # the bidder on the same data and prints how long the audience table took
 # to load from the store, and the RSS after. BIDDER=path runs another
@@ -57,21 +59,24 @@ rates=()
 for n in $(seq "$uploads"); do
   file="$csv_dir/upload-$n-of-$rows.csv.gz"
   written=$(awk '/^write_bytes/ {print $2}' "/proc/$bidder_pid/io")
+  ticks=$(awk '{print $14 + $15}' "/proc/$bidder_pid/stat")
   start=$(date +%s.%N)
   job=$(taskset -c 1 curl -sf -X POST "$api/funnels/$funnel/uploads?mode=add&format=csv" \
     -H "authorization: Bearer $token" -H 'content-type: text/csv' --data-binary "@$file")
   end=$(date +%s.%N)
   written=$(($(awk '/^write_bytes/ {print $2}' "/proc/$bidder_pid/io") - written))
+  ticks=$(($(awk '{print $14 + $15}' "/proc/$bidder_pid/stat") - ticks))
   accepted=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["rows_accepted"])' "$job")
   rate=$(python3 -c "print(round($accepted / ($end - $start)))")
   rates+=("$rate")
   first=${first:-$rate}
-  printf 'upload %d: %d rows in %.1f s: %d rows/s (%.2fx the first), %d bytes written/row\n' \
-    "$n" "$accepted" "$(python3 -c "print($end - $start)")" "$rate" \
+  printf 'upload %d: %d rows in %.1f s (%.1f s on the CPU): %d rows/s (%.2fx the first), %d bytes written/row\n' \
+    "$n" "$accepted" "$(python3 -c "print($end - $start)")" \
+    "$(python3 -c "print($ticks / $(getconf CLK_TCK))")" "$rate" \
     "$(python3 -c "print($rate / $first)")" "$((written / accepted))"
 done
 echo "rows/s: ${rates[*]}"
-echo "bidder RSS: $(ps -o rss= -p "$bidder_pid") KiB"
+echo "bidder RSS: $(ps -o rss= -p "$bidder_pid") KiB, peak $(awk '/^VmHWM/ {print $2}' "/proc/$bidder_pid/status") KiB"
 ls -l "$data"/bidder.db* | awk '{printf "%s %d MiB\n", $NF, $5 / 1048576}'
 
 kill -TERM "$bidder_pid"

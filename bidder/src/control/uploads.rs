@@ -80,7 +80,11 @@ pub fn run_upload(
     // Whatever ended the reading, the rows committed before it are durable
     // and must serve.
     chunk.apply_committed(aud);
-    match read? {
+    let ended = read?;
+    // The last staged rows, merged on their own rather than inside the
+    // transaction that finishes the job (see `Store::merge_staged_members`).
+    aud.store.merge_staged_members()?;
+    match ended {
         Ended::Read => {}
         Ended::Broken(message) => return fail(aud, job, message),
     }

@@ -8,7 +8,7 @@
 //!
 //! An upload's rows are staged: appended in arrival order to
 //! `audience_staged`, which costs a few pages per chunk, then merged into
-//! `audience_members` in key order in one transaction
+//! `audience_members` in key order by one statement
 //! ([`Store::merge_staged_members`]). Written straight into the members
 //! table, hashed keys would spread each chunk over about one B-tree leaf
 //! per row, so the bytes written per row would grow with the table; one
@@ -218,12 +218,24 @@ fn insert_each<'m>(
 /// staging table; returns how many rows moved. Cheap when nothing is
 /// staged.
 fn merge_staged(conn: &Connection) -> Result<u64, StoreError> {
-    let any: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audience_staged)")?
-        .query_row([], |r| r.get(0))?;
-    if !any {
+    if !any_staged(conn)? {
         return Ok(0);
     }
+    let moved = move_staged(conn)?;
+    conn.execute("DELETE FROM audience_staged", [])?;
+    Ok(moved)
+}
+
+fn any_staged(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audience_staged)")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Upserts every staged row into `audience_members` in key order (arrival
+/// order among rows for one member, so the later wins), leaving the staged
+/// rows in place; returns how many rows it wrote.
+fn move_staged(conn: &Connection) -> Result<u64, StoreError> {
     // `WHERE true` tells the parser that ON CONFLICT belongs to the INSERT.
     let moved = conn.execute(
         "INSERT INTO audience_members (key, funnel_id, stage, updated_at, expires_at, job_id)
@@ -234,7 +246,6 @@ fn merge_staged(conn: &Connection) -> Result<u64, StoreError> {
              job_id = excluded.job_id",
         [],
     )?;
-    conn.execute("DELETE FROM audience_staged", [])?;
     Ok(moved as u64)
 }
 
@@ -269,8 +280,22 @@ impl Store {
     /// Merges every staged upload row into the members (see the module's
     /// header); returns how many rows moved. Uploads call it once per job,
     /// and opening the store calls it for the rows a crash left staged.
+    ///
+    /// The upsert runs as a transaction of its own and the staged rows are
+    /// deleted in a second one. Inside a larger transaction SQLite would
+    /// keep a statement journal for the upsert, a copy of every page it
+    /// changes, and the merge changes nearly every leaf of the members
+    /// table. A crash between the two leaves the rows staged and merged,
+    /// and merging them again on open changes nothing: the connection is
+    /// held across both, so no other write comes between them.
     pub fn merge_staged_members(&self) -> Result<u64, StoreError> {
-        self.write(|tx| merge_staged(tx))
+        let conn = self.lock();
+        if !any_staged(&conn)? {
+            return Ok(0);
+        }
+        let moved = move_staged(&conn)?;
+        conn.execute("DELETE FROM audience_staged", [])?;
+        Ok(moved)
     }
 
     /// Streams every live member, in ascending key order, through `f`.
@@ -724,6 +749,34 @@ mod tests {
             })
             .unwrap();
         assert_eq!(rows, 2);
+    }
+
+    #[test]
+    fn a_merge_cut_off_before_the_staged_rows_go_is_merged_again_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = {
+            let store = Store::open(dir.path()).unwrap();
+            let (a, f) = store.test_funnel();
+            let job = store.create_job(f, a, UploadMode::Add).unwrap();
+            store
+                .write_chunk(
+                    &job,
+                    &[member(7, Stage::Intent), member(7, Stage::Loyal)],
+                    &[],
+                    &ChunkProgress::default(),
+                )
+                .unwrap();
+            // The upsert of a merge commits; the process ends before the
+            // staged rows are deleted.
+            assert_eq!(move_staged(&store.lock()).unwrap(), 2);
+            f
+        };
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.merge_staged_members().unwrap(), 0);
+        assert_eq!(
+            store.member(f, UserKey(7)).unwrap().unwrap().stage,
+            Stage::Loyal
+        );
     }
 
     #[test]
