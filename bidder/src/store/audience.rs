@@ -566,6 +566,18 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// A store opened in `dir` with a funnel and one upload chunk of
+    /// `members` staged, not yet merged.
+    fn staged_in_a_new_store(dir: &std::path::Path, members: &[Member]) -> (Store, FunnelId) {
+        let store = Store::open(dir).unwrap();
+        let (a, f) = store.test_funnel();
+        let job = store.create_job(f, a, UploadMode::Add).unwrap();
+        store
+            .write_chunk(&job, members, &[], &ChunkProgress::default())
+            .unwrap();
+        (store, f)
+    }
+
     fn store_with_funnel() -> (Store, FunnelId, AdvertiserId) {
         let store = Store::open_in_memory().unwrap();
         let (a, f) = store.test_funnel();
@@ -721,21 +733,11 @@ mod tests {
                 .query_row("SELECT count(*) FROM audience_staged", [], |r| r.get(0))
                 .unwrap()
         };
-        let f = {
-            let store = Store::open(dir.path()).unwrap();
-            let (a, f) = store.test_funnel();
-            let job = store.create_job(f, a, UploadMode::Add).unwrap();
-            store
-                .write_chunk(
-                    &job,
-                    &[member(7, Stage::Intent), member(8, Stage::Customer)],
-                    &[],
-                    &ChunkProgress::default(),
-                )
-                .unwrap();
-            // The process ends here, between the chunk and the merge.
-            f
-        };
+        // The process ends between the chunk and the merge.
+        let (_, f) = staged_in_a_new_store(
+            dir.path(),
+            &[member(7, Stage::Intent), member(8, Stage::Customer)],
+        );
         assert_eq!(staged(dir.path()), 2);
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(staged(dir.path()), 0);
@@ -755,17 +757,10 @@ mod tests {
     fn a_merge_cut_off_before_the_staged_rows_go_is_merged_again_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let f = {
-            let store = Store::open(dir.path()).unwrap();
-            let (a, f) = store.test_funnel();
-            let job = store.create_job(f, a, UploadMode::Add).unwrap();
-            store
-                .write_chunk(
-                    &job,
-                    &[member(7, Stage::Intent), member(7, Stage::Loyal)],
-                    &[],
-                    &ChunkProgress::default(),
-                )
-                .unwrap();
+            let (store, f) = staged_in_a_new_store(
+                dir.path(),
+                &[member(7, Stage::Intent), member(7, Stage::Loyal)],
+            );
             // The upsert of a merge commits; the process ends before the
             // staged rows are deleted.
             assert_eq!(move_staged(&store.lock()).unwrap(), 2);
